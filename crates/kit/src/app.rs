@@ -1,0 +1,414 @@
+//! One process, any set of services: the runtime behind `markaz dev`,
+//! `markaz serve` and the integration tests.
+//!
+//! [`App::start`] migrates and connects each service's database, connects the
+//! bus, starts the consumers (before the relays, so the in-process bus has
+//! its subscribers), the relays, the gRPC server (health, reflection, the
+//! platform service and every service's API) and the metrics endpoint, then
+//! reports SERVING. [`App::shutdown`] reverses it: NOT_SERVING first, then the
+//! server drains its requests, the consumers finish the event in hand, the
+//! relays publish what committed, and the connections close.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use markaz_proto::platform::v1 as platform;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::service::RoutesBuilder;
+use tonic_health::ServingStatus;
+
+use crate::auth::{Role, Verifier};
+use crate::bus::Bus;
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::events::{self, Consumer};
+use crate::migrate::Migration;
+use crate::rpc::Rpc;
+
+/// What a service crate gives the runtime.
+pub trait Service: Send + Sync + 'static {
+    /// Short name: the schema, the SQLite file, the event producer and
+    /// consumer name ("membership").
+    fn name(&self) -> &'static str;
+    fn migrations(&self) -> &'static [Migration];
+    /// Adds the service's gRPC servers; returns their full names for health.
+    fn register(&self, ctx: &ServiceContext, routes: &mut RoutesBuilder) -> Vec<&'static str>;
+    /// The producers whose events it consumes, and its handler.
+    fn consumer(&self, _ctx: &ServiceContext) -> Option<(Consumer, Vec<&'static str>)> {
+        None
+    }
+}
+
+/// What the runtime gives a service.
+#[derive(Clone, Debug)]
+pub struct ServiceContext {
+    pub db: Db,
+    pub rpc: Rpc,
+    /// Largest request message to decode.
+    pub max_message_bytes: usize,
+}
+
+/// Where each service's database is.
+#[derive(Debug, Clone)]
+pub enum Storage {
+    /// `markaz dev`: one SQLite file per service in this directory.
+    SqliteDir(PathBuf),
+    /// `markaz serve`: the configured URLs; PostgreSQL schema = service name.
+    Configured,
+    /// Tests: one PostgreSQL database, a fresh schema per service.
+    PostgresSchemas { url: String, prefix: String },
+}
+
+/// Everything [`App::start`] needs.
+pub struct AppOptions {
+    pub config: Config,
+    pub services: Vec<Arc<dyn Service>>,
+    pub storage: Storage,
+    pub verifier: Arc<Verifier>,
+    /// A bound listener (tests bind port 0); else `config.grpc_addr`.
+    pub listener: Option<TcpListener>,
+}
+
+/// A running process.
+pub struct App {
+    grpc_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+    dbs: HashMap<&'static str, Db>,
+    consumers: HashMap<&'static str, Consumer>,
+    bus: Bus,
+    stop: CancellationToken,
+    done: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("grpc_addr", &self.grpc_addr)
+            .finish()
+    }
+}
+
+impl App {
+    pub async fn start(options: AppOptions) -> Result<App> {
+        let AppOptions {
+            config,
+            services,
+            storage,
+            verifier,
+            listener,
+        } = options;
+        let (health, health_server) = tonic_health::server::health_reporter();
+        health
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
+
+        // Databases: migrate as the owner, then connect as the application.
+        let mut dbs = HashMap::new();
+        for service in &services {
+            let name = service.name();
+            let (url, schema) = database_of(&config, &storage, name)?;
+            crate::migrate::run(&url, schema.as_deref(), service.migrations()).await?;
+            let db = Db::connect(name, &url, schema, &config.database).await?;
+            dbs.insert(name, db);
+        }
+
+        let bus = match &config.nats_url {
+            Some(url) => Bus::nats(url, &config.bus_namespace, &config.consumer).await?,
+            None => Bus::local(),
+        };
+        for service in &services {
+            bus.ensure_producer(service.name()).await?;
+        }
+
+        let workers = TaskTracker::new();
+        let workers_stop = CancellationToken::new();
+        let mut routes = RoutesBuilder::default();
+        let mut grpc_names = Vec::new();
+        let mut consumers = HashMap::new();
+        for service in &services {
+            let ctx = ServiceContext {
+                db: dbs[service.name()].clone(),
+                rpc: Rpc::new(service.name(), verifier.clone()),
+                max_message_bytes: config.server.max_message_bytes,
+            };
+            grpc_names.extend(service.register(&ctx, &mut routes));
+            if let Some((consumer, producers)) = service.consumer(&ctx) {
+                for producer in producers {
+                    events::run_consumer(
+                        &workers,
+                        ctx.db.clone(),
+                        bus.clone(),
+                        consumer.clone(),
+                        producer,
+                        config.consumer.clone(),
+                        workers_stop.clone(),
+                    )
+                    .await?;
+                }
+                consumers.insert(service.name(), consumer);
+            }
+        }
+        let relays_stop = CancellationToken::new();
+        let relays = TaskTracker::new();
+        for db in dbs.values() {
+            relays.spawn(events::run_relay(
+                db.clone(),
+                bus.clone(),
+                config.consumer.clone(),
+                relays_stop.clone(),
+            ));
+        }
+
+        let platform_api =
+            platform::platform_service_server::PlatformServiceServer::new(PlatformApi {
+                rpc: Rpc::new("platform", verifier.clone()),
+            })
+            .max_decoding_message_size(config.server.max_message_bytes);
+        routes.add_service(platform_api);
+        grpc_names.push(
+            <platform::platform_service_server::PlatformServiceServer<PlatformApi> as tonic::server::NamedService>::NAME,
+        );
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(markaz_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|e| Error::internal(format!("reflection: {e}")))?;
+        routes.add_service(reflection);
+        routes.add_service(health_server);
+
+        let listener = match listener {
+            Some(l) => l,
+            None => TcpListener::bind(config.grpc_addr).await.map_err(|e| {
+                Error::Unavailable(format!("cannot listen on {}: {e}", config.grpc_addr))
+            })?,
+        };
+        let grpc_addr = listener
+            .local_addr()
+            .map_err(|e| Error::internal(format!("listener: {e}")))?;
+
+        let stop = CancellationToken::new();
+        let ready = Arc::new(AtomicBool::new(false));
+        let metrics_stop = CancellationToken::new();
+        let metrics_addr = match config.metrics_addr {
+            Some(addr) => Some(
+                crate::telemetry::serve_metrics(addr, ready.clone(), metrics_stop.clone())
+                    .await
+                    .map_err(|e| {
+                        Error::Unavailable(format!("cannot serve metrics on {addr}: {e}"))
+                    })?,
+            ),
+            None => None,
+        };
+
+        let rpc_stop = CancellationToken::new();
+        let server = tonic::transport::Server::builder()
+            .concurrency_limit_per_connection(config.server.concurrency_per_connection)
+            .load_shed(true)
+            .timeout(config.request_timeout())
+            .tcp_nodelay(true)
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .add_routes(routes.routes())
+            .serve_with_incoming_shutdown(
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+                rpc_stop.clone().cancelled_owned(),
+            );
+        let server = tokio::spawn(server);
+
+        for name in &grpc_names {
+            health
+                .set_service_status(*name, ServingStatus::Serving)
+                .await;
+        }
+        health.set_service_status("", ServingStatus::Serving).await;
+        ready.store(true, Ordering::Relaxed);
+        tracing::info!(%grpc_addr, ?metrics_addr, services = ?services.iter().map(|s| s.name()).collect::<Vec<_>>(), "serving");
+
+        let drain = config.drain_timeout();
+        let stop_signal = stop.clone();
+        let closing_dbs: Vec<Db> = dbs.values().cloned().collect();
+        let closing_bus = bus.clone();
+        let done = tokio::spawn(async move {
+            stop_signal.cancelled().await;
+            tracing::info!("shutting down: draining requests, consumers and relays");
+            ready.store(false, Ordering::Relaxed);
+            for name in &grpc_names {
+                health
+                    .set_service_status(*name, ServingStatus::NotServing)
+                    .await;
+            }
+            health
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
+            rpc_stop.cancel();
+            if tokio::time::timeout(drain, server).await.is_err() {
+                tracing::warn!("requests still running after the drain timeout");
+            }
+            workers_stop.cancel();
+            workers.close();
+            if tokio::time::timeout(drain, workers.wait()).await.is_err() {
+                tracing::warn!("consumers still running after the drain timeout");
+            }
+            relays_stop.cancel();
+            relays.close();
+            if tokio::time::timeout(drain, relays.wait()).await.is_err() {
+                tracing::warn!("relays still running after the drain timeout");
+            }
+            metrics_stop.cancel();
+            closing_bus.close().await;
+            for db in closing_dbs {
+                db.close().await;
+            }
+            tracing::info!("stopped");
+        });
+
+        Ok(App {
+            grpc_addr,
+            metrics_addr,
+            dbs,
+            consumers,
+            bus,
+            stop,
+            done,
+        })
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    pub fn db(&self, service: &str) -> Option<&Db> {
+        self.dbs.get(service)
+    }
+
+    pub fn consumer(&self, service: &str) -> Option<&Consumer> {
+        self.consumers.get(service)
+    }
+
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    /// A token that stops the app when cancelled (e.g. from a signal).
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// Stops gracefully and waits until everything drained.
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        let _ = self.done.await;
+    }
+
+    /// Waits until the app was stopped through its token and has drained.
+    pub async fn wait(self) {
+        let _ = self.done.await;
+    }
+}
+
+/// The database URL and (PostgreSQL) schema of `service`.
+pub fn database_of(
+    config: &Config,
+    storage: &Storage,
+    service: &str,
+) -> Result<(String, Option<String>)> {
+    match storage {
+        Storage::SqliteDir(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
+            Ok((format!("sqlite://{}/{service}.db", dir.display()), None))
+        }
+        Storage::Configured => {
+            let url = config.database_url_for(service).ok_or_else(|| {
+                Error::internal(format!(
+                    "no database for {service}: set MARKAZ_DATABASE_URL or MARKAZ_{}_DATABASE_URL",
+                    service.to_ascii_uppercase()
+                ))
+            })?;
+            let schema = match crate::db::backend_of(url)? {
+                crate::db::Backend::Postgres => Some(service.to_string()),
+                crate::db::Backend::Sqlite => None,
+            };
+            Ok((url.to_string(), schema))
+        }
+        Storage::PostgresSchemas { url, prefix } => {
+            Ok((url.clone(), Some(format!("{prefix}_{service}"))))
+        }
+    }
+}
+
+/// Waits for SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// The platform service every process serves: `WhoAmI` and the `Ping` no-op.
+#[derive(Clone, Debug)]
+pub struct PlatformApi {
+    rpc: Rpc,
+}
+
+#[tonic::async_trait]
+impl platform::platform_service_server::PlatformService for PlatformApi {
+    async fn who_am_i(
+        &self,
+        request: tonic::Request<platform::WhoAmIRequest>,
+    ) -> std::result::Result<tonic::Response<platform::WhoAmIResponse>, tonic::Status> {
+        self.rpc
+            .run("WhoAmI", request, |caller, _| async move {
+                Ok(platform::WhoAmIResponse {
+                    subject: caller.subject,
+                    tenant_id: caller.tenant,
+                    roles: caller
+                        .roles
+                        .iter()
+                        .map(|r| r.as_str().to_string())
+                        .collect(),
+                    organization_id: caller.organization.unwrap_or_default(),
+                    shared_tenant_ids: caller.shared_tenants,
+                })
+            })
+            .await
+    }
+
+    async fn ping(
+        &self,
+        request: tonic::Request<platform::PingRequest>,
+    ) -> std::result::Result<tonic::Response<platform::PingResponse>, tonic::Status> {
+        self.rpc
+            .run("Ping", request, |caller, req| async move {
+                caller.require(&Role::ALL)?;
+                Ok(platform::PingResponse {
+                    payload: req.payload,
+                })
+            })
+            .await
+    }
+}

@@ -1,0 +1,482 @@
+//! Configuration: defaults, then an optional TOML file, then `MARKAZ_*`
+//! environment variables — the later wins. Validated once at start, so a bad
+//! setting stops the process with a message instead of failing at 3 a.m.
+//!
+//! `markaz config` prints the effective configuration through
+//! [`Config::redacted_toml`], which hides passwords in URLs.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the gRPC server listens (every service of the process shares it).
+    pub grpc_addr: SocketAddr,
+    /// Where `/metrics` (Prometheus) is served; empty string disables it.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Holds the SQLite files and the development signing key in `markaz dev`.
+    pub data_dir: PathBuf,
+    /// `postgres://...` or `sqlite://...`. Unset: one SQLite file per service
+    /// under `data_dir`. On PostgreSQL every service gets its own schema.
+    pub database_url: Option<String>,
+    /// Per-service database URLs, overriding `database_url` (one database per
+    /// service in a microservices deployment).
+    pub databases: BTreeMap<String, String>,
+    /// `nats://host:4222`. Unset: the in-process bus.
+    pub nats_url: Option<String>,
+    /// Prefix of every subject and stream, so several deployments (or test
+    /// runs) can share one NATS server: `<ns>.evt.membership.*`, `<NS>_MEMBERSHIP`.
+    pub bus_namespace: String,
+    pub auth: AuthConfig,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub consumer: ConsumerConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Required `iss` claim.
+    pub issuer: String,
+    /// Required `aud` claim.
+    pub audience: String,
+    /// Public keys: a JWKS file path, `file:PATH`, or an `http(s)://` JWKS URL of
+    /// an external OIDC issuer.
+    pub jwks: Option<String>,
+    /// Private key (an Ed25519 JWK) used by `markaz token issue` and `markaz dev`.
+    pub signing_key: Option<PathBuf>,
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds.
+    pub leeway_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Largest request message accepted, in bytes.
+    pub max_message_bytes: usize,
+    /// Requests in flight per connection; beyond it, requests are shed with
+    /// UNAVAILABLE rather than queued without bound.
+    pub concurrency_per_connection: usize,
+    /// Upper bound of any request's deadline, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// How long shutdown waits for requests, consumers and the relay to drain.
+    pub drain_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub max_connections: u32,
+    pub acquire_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsumerConfig {
+    /// Deliveries of one event before it goes to the dead letters.
+    pub max_deliver: u32,
+    /// Delay before each redelivery, in milliseconds; the last repeats.
+    pub backoff_ms: Vec<u64>,
+    /// How often the relay looks at the outbox when nothing woke it.
+    pub relay_poll_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` for people, `json` for log pipelines.
+    pub format: String,
+    /// A `tracing` filter, e.g. `info,markaz_kit=debug`. `RUST_LOG` wins.
+    pub filter: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            grpc_addr: "127.0.0.1:50051".parse().expect("literal address"),
+            metrics_addr: Some("127.0.0.1:9464".parse().expect("literal address")),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            databases: BTreeMap::new(),
+            nats_url: None,
+            bus_namespace: "markaz".into(),
+            auth: AuthConfig::default(),
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            consumer: ConsumerConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            issuer: "markaz-dev".into(),
+            audience: "markaz".into(),
+            jwks: None,
+            signing_key: None,
+            leeway_secs: 30,
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_message_bytes: 4 * 1024 * 1024,
+            concurrency_per_connection: 256,
+            request_timeout_ms: 30_000,
+            drain_timeout_ms: 20_000,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            max_connections: 16,
+            acquire_timeout_ms: 5_000,
+        }
+    }
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        ConsumerConfig {
+            max_deliver: 5,
+            backoff_ms: vec![200, 1_000, 5_000, 15_000],
+            relay_poll_ms: 1_000,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: "text".into(),
+            filter: "info".into(),
+        }
+    }
+}
+
+/// Why the configuration was refused.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+/// The environment variables read, the TOML key each one sets, and how.
+/// Kept as one table so `markaz config --help-env` and the README agree.
+pub const ENV_VARS: &[(&str, &str)] = &[
+    (
+        "MARKAZ_CONFIG",
+        "path of a TOML file read before the variables below",
+    ),
+    ("MARKAZ_GRPC_ADDR", "grpc_addr"),
+    ("MARKAZ_METRICS_ADDR", "metrics_addr (empty disables)"),
+    ("MARKAZ_DATA_DIR", "data_dir"),
+    ("MARKAZ_DATABASE_URL", "database_url"),
+    (
+        "MARKAZ_<SERVICE>_DATABASE_URL",
+        "databases.<service>, e.g. MARKAZ_GRANTS_DATABASE_URL",
+    ),
+    ("MARKAZ_NATS_URL", "nats_url"),
+    ("MARKAZ_BUS_NAMESPACE", "bus_namespace"),
+    ("MARKAZ_AUTH_ISSUER", "auth.issuer"),
+    ("MARKAZ_AUTH_AUDIENCE", "auth.audience"),
+    ("MARKAZ_AUTH_JWKS", "auth.jwks"),
+    ("MARKAZ_AUTH_SIGNING_KEY", "auth.signing_key"),
+    ("MARKAZ_MAX_MESSAGE_BYTES", "server.max_message_bytes"),
+    (
+        "MARKAZ_CONCURRENCY_PER_CONNECTION",
+        "server.concurrency_per_connection",
+    ),
+    ("MARKAZ_REQUEST_TIMEOUT_MS", "server.request_timeout_ms"),
+    ("MARKAZ_DB_MAX_CONNECTIONS", "database.max_connections"),
+    ("MARKAZ_CONSUMER_MAX_DELIVER", "consumer.max_deliver"),
+    ("MARKAZ_LOG_FORMAT", "log.format"),
+    ("MARKAZ_LOG", "log.filter"),
+    (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "export traces over OTLP/gRPC to this endpoint",
+    ),
+];
+
+impl Config {
+    /// Defaults, then the TOML file (`path`, else `MARKAZ_CONFIG`), then the
+    /// environment. Validates before returning.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_from(path, |k| std::env::var(k).ok(), std::env::vars())
+    }
+
+    /// [`Config::load`] with the environment passed in, for tests.
+    pub fn load_from(
+        path: Option<&Path>,
+        var: impl Fn(&str) -> Option<String>,
+        all_vars: impl Iterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let file = path
+            .map(Path::to_path_buf)
+            .or_else(|| var("MARKAZ_CONFIG").map(PathBuf::from));
+        let mut config = match file {
+            Some(file) => {
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|e| ConfigError(format!("reading {}: {e}", file.display())))?;
+                toml::from_str(&text)
+                    .map_err(|e| ConfigError(format!("{}: {e}", file.display())))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(&var, all_vars)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn apply_env(
+        &mut self,
+        var: &impl Fn(&str) -> Option<String>,
+        all_vars: impl Iterator<Item = (String, String)>,
+    ) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ConfigError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            v.trim()
+                .parse()
+                .map_err(|e| ConfigError(format!("{name}={v:?}: {e}")))
+        }
+        let non_empty = |k: &str| var(k).filter(|v| !v.trim().is_empty());
+
+        if let Some(v) = var("MARKAZ_GRPC_ADDR") {
+            self.grpc_addr = parse("MARKAZ_GRPC_ADDR", &v)?;
+        }
+        if let Some(v) = var("MARKAZ_METRICS_ADDR") {
+            self.metrics_addr = if v.trim().is_empty() {
+                None
+            } else {
+                Some(parse("MARKAZ_METRICS_ADDR", &v)?)
+            };
+        }
+        if let Some(v) = non_empty("MARKAZ_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = var("MARKAZ_DATABASE_URL") {
+            self.database_url = Some(v).filter(|v| !v.trim().is_empty());
+        }
+        for (k, v) in all_vars {
+            if let Some(service) = k
+                .strip_prefix("MARKAZ_")
+                .and_then(|rest| rest.strip_suffix("_DATABASE_URL"))
+                .filter(|s| !s.is_empty())
+            {
+                self.databases.insert(service.to_ascii_lowercase(), v);
+            }
+        }
+        if let Some(v) = var("MARKAZ_NATS_URL") {
+            self.nats_url = Some(v).filter(|v| !v.trim().is_empty());
+        }
+        if let Some(v) = non_empty("MARKAZ_BUS_NAMESPACE") {
+            self.bus_namespace = v;
+        }
+        if let Some(v) = non_empty("MARKAZ_AUTH_ISSUER") {
+            self.auth.issuer = v;
+        }
+        if let Some(v) = non_empty("MARKAZ_AUTH_AUDIENCE") {
+            self.auth.audience = v;
+        }
+        if let Some(v) = non_empty("MARKAZ_AUTH_JWKS") {
+            self.auth.jwks = Some(v);
+        }
+        if let Some(v) = non_empty("MARKAZ_AUTH_SIGNING_KEY") {
+            self.auth.signing_key = Some(PathBuf::from(v));
+        }
+        if let Some(v) = non_empty("MARKAZ_MAX_MESSAGE_BYTES") {
+            self.server.max_message_bytes = parse("MARKAZ_MAX_MESSAGE_BYTES", &v)?;
+        }
+        if let Some(v) = non_empty("MARKAZ_CONCURRENCY_PER_CONNECTION") {
+            self.server.concurrency_per_connection =
+                parse("MARKAZ_CONCURRENCY_PER_CONNECTION", &v)?;
+        }
+        if let Some(v) = non_empty("MARKAZ_REQUEST_TIMEOUT_MS") {
+            self.server.request_timeout_ms = parse("MARKAZ_REQUEST_TIMEOUT_MS", &v)?;
+        }
+        if let Some(v) = non_empty("MARKAZ_DB_MAX_CONNECTIONS") {
+            self.database.max_connections = parse("MARKAZ_DB_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = non_empty("MARKAZ_CONSUMER_MAX_DELIVER") {
+            self.consumer.max_deliver = parse("MARKAZ_CONSUMER_MAX_DELIVER", &v)?;
+        }
+        if let Some(v) = non_empty("MARKAZ_LOG_FORMAT") {
+            self.log.format = v;
+        }
+        if let Some(v) = non_empty("MARKAZ_LOG") {
+            self.log.filter = v;
+        }
+        Ok(())
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let urls = self
+            .database_url
+            .iter()
+            .map(|u| ("database_url".to_string(), u))
+            .chain(
+                self.databases
+                    .iter()
+                    .map(|(s, u)| (format!("databases.{s}"), u)),
+            );
+        for (key, url) in urls {
+            if !(url.starts_with("postgres://")
+                || url.starts_with("postgresql://")
+                || url.starts_with("sqlite:"))
+            {
+                problems.push(format!("{key} must start with postgres:// or sqlite:"));
+            }
+        }
+        if let Some(url) = &self.nats_url
+            && !(url.starts_with("nats://") || url.starts_with("tls://"))
+        {
+            problems.push("nats_url must start with nats:// or tls://".to_string());
+        }
+        if self.bus_namespace.is_empty()
+            || !self
+                .bus_namespace
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            problems.push("bus_namespace must be letters, digits and '_'".to_string());
+        }
+        if self.auth.issuer.is_empty() || self.auth.audience.is_empty() {
+            problems.push("auth.issuer and auth.audience must be set".to_string());
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            problems.push("log.format must be 'text' or 'json'".to_string());
+        }
+        if self.server.max_message_bytes < 1024 {
+            problems.push("server.max_message_bytes must be at least 1024".to_string());
+        }
+        if self.server.concurrency_per_connection == 0 {
+            problems.push("server.concurrency_per_connection must be positive".to_string());
+        }
+        if self.server.request_timeout_ms == 0 {
+            problems.push("server.request_timeout_ms must be positive".to_string());
+        }
+        if self.database.max_connections == 0 {
+            problems.push("database.max_connections must be positive".to_string());
+        }
+        if self.consumer.max_deliver < 1 || self.consumer.backoff_ms.is_empty() {
+            problems.push(
+                "consumer.max_deliver must be positive and consumer.backoff_ms not empty"
+                    .to_string(),
+            );
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError(problems.join("; ")))
+        }
+    }
+
+    /// The database URL a service uses: its own entry, else the shared one.
+    pub fn database_url_for(&self, service: &str) -> Option<&str> {
+        self.databases
+            .get(service)
+            .or(self.database_url.as_ref())
+            .map(String::as_str)
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.server.request_timeout_ms)
+    }
+
+    pub fn drain_timeout(&self) -> Duration {
+        Duration::from_millis(self.server.drain_timeout_ms)
+    }
+
+    /// The configuration as TOML, passwords in URLs replaced by `****`.
+    pub fn redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.database_url = shown.database_url.as_deref().map(redact_url);
+        for url in shown.databases.values_mut() {
+            *url = redact_url(url);
+        }
+        shown.nats_url = shown.nats_url.as_deref().map(redact_url);
+        toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot render: {e}"))
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:****@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:****@{host}"),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let owned: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = owned.clone();
+        Config::load_from(
+            None,
+            move |k| lookup.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
+            owned.into_iter(),
+        )
+    }
+
+    #[test]
+    fn environment_overrides_defaults() {
+        let c = load(&[
+            ("MARKAZ_GRPC_ADDR", "0.0.0.0:7000"),
+            ("MARKAZ_DATABASE_URL", "postgres://app:pw@db/markaz"),
+            ("MARKAZ_GRANTS_DATABASE_URL", "postgres://g:pw@db/grants"),
+            ("MARKAZ_METRICS_ADDR", ""),
+        ])
+        .unwrap();
+        assert_eq!(c.grpc_addr.port(), 7000);
+        assert_eq!(c.metrics_addr, None);
+        assert_eq!(
+            c.database_url_for("grants"),
+            Some("postgres://g:pw@db/grants")
+        );
+        assert_eq!(
+            c.database_url_for("membership"),
+            Some("postgres://app:pw@db/markaz")
+        );
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_variable_named() {
+        let e = load(&[("MARKAZ_GRPC_ADDR", "nowhere")]).unwrap_err();
+        assert!(e.0.contains("MARKAZ_GRPC_ADDR"), "{e}");
+        let e = load(&[("MARKAZ_DATABASE_URL", "mysql://x")]).unwrap_err();
+        assert!(e.0.contains("database_url"), "{e}");
+    }
+
+    #[test]
+    fn printed_configuration_hides_passwords() {
+        let c = load(&[("MARKAZ_DATABASE_URL", "postgres://app:hunter2@db/markaz")]).unwrap();
+        let shown = c.redacted_toml();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("postgres://app:****@db/markaz"), "{shown}");
+    }
+}

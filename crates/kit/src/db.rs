@@ -1,0 +1,321 @@
+//! The database: one URL chooses PostgreSQL or SQLite, and one store
+//! implementation per service serves both.
+//!
+//! Services write their SQL once, with `$1` parameters, in the dialect both
+//! databases share (`RETURNING`, `ON CONFLICT`, `LIKE ... ESCAPE`). What still
+//! differs lives in two places only: the migrations (see [`crate::migrate`])
+//! and this module, which knows that
+//!
+//! * on PostgreSQL each service has its own schema, connections act as the
+//!   `markaz_app` role (not the tables' owner, so row-level security applies),
+//!   and every transaction sets `markaz.tenant_id` for the policies to check;
+//! * on SQLite writes go through a single connection (SQLite has one writer;
+//!   queueing in the pool is cheaper than spinning on `SQLITE_BUSY`) while
+//!   reads use a pool of their own, in WAL mode.
+//!
+//! Every transaction a service opens is scoped to one tenant ([`Db::write`],
+//! [`Db::read`]); the store adds `tenant_id = $1` to every query on top.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe, Executor, Transaction};
+use tokio::sync::Notify;
+
+use crate::config::DatabaseConfig;
+use crate::error::{Error, Result};
+
+/// The role every application connection on PostgreSQL acts as. It owns no
+/// table, so the tables' forced row-level security applies to it.
+pub const APP_ROLE: &str = "markaz_app";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// A service's database: pools, the backend, and the signal that wakes the
+/// outbox relay after a commit that wrote events.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    service: &'static str,
+    backend: Backend,
+    url: String,
+    schema: Option<String>,
+    writer: AnyPool,
+    reader: AnyPool,
+    outbox_written: Notify,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("service", &self.inner.service)
+            .field("backend", &self.inner.backend)
+            .field("schema", &self.inner.schema)
+            .finish()
+    }
+}
+
+impl Db {
+    /// Connects the pools of `service`. On PostgreSQL `schema` defaults to the
+    /// service's name; it must exist ([`crate::migrate::run`] creates it).
+    pub async fn connect(
+        service: &'static str,
+        url: &str,
+        schema: Option<String>,
+        config: &DatabaseConfig,
+    ) -> Result<Db> {
+        sqlx::any::install_default_drivers();
+        let backend = backend_of(url)?;
+        let acquire = Duration::from_millis(config.acquire_timeout_ms);
+        let (schema, writer, reader) = match backend {
+            Backend::Postgres => {
+                let schema = schema.unwrap_or_else(|| service.to_string());
+                check_identifier(&schema)?;
+                let setup = Arc::new(format!(
+                    "SET search_path TO \"{schema}\"; SET ROLE {APP_ROLE}"
+                ));
+                let pool = AnyPoolOptions::new()
+                    .max_connections(config.max_connections)
+                    .acquire_timeout(acquire)
+                    .after_connect(move |conn, _| {
+                        let setup = setup.clone();
+                        Box::pin(async move {
+                            conn.execute(AssertSqlSafe(setup.as_str().to_owned()))
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(url)
+                    .await
+                    .map_err(|e| {
+                        Error::Unavailable(format!("cannot connect to PostgreSQL: {e}"))
+                    })?;
+                (Some(schema), pool.clone(), pool)
+            }
+            Backend::Sqlite => {
+                let url = sqlite_create_url(url);
+                let writer = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(acquire)
+                    .after_connect(sqlite_pragmas)
+                    .connect(&url)
+                    .await
+                    .map_err(|e| Error::Unavailable(format!("cannot open SQLite: {e}")))?;
+                let reader = AnyPoolOptions::new()
+                    .max_connections(config.max_connections.clamp(1, 8))
+                    .acquire_timeout(acquire)
+                    .after_connect(sqlite_pragmas)
+                    .connect(&url)
+                    .await
+                    .map_err(|e| Error::Unavailable(format!("cannot open SQLite: {e}")))?;
+                (None, writer, reader)
+            }
+        };
+        Ok(Db {
+            inner: Arc::new(Inner {
+                service,
+                backend,
+                url: url.to_string(),
+                schema,
+                writer,
+                reader,
+                outbox_written: Notify::new(),
+            }),
+        })
+    }
+
+    pub fn service(&self) -> &'static str {
+        self.inner.service
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    pub fn url(&self) -> &str {
+        &self.inner.url
+    }
+
+    pub fn schema(&self) -> Option<&str> {
+        self.inner.schema.as_deref()
+    }
+
+    /// A transaction that may write, scoped to `tenant`.
+    pub async fn write(&self, tenant: &str) -> Result<Tx> {
+        self.begin(&self.inner.writer, Some(tenant)).await
+    }
+
+    /// A read-only transaction scoped to `tenant` (a consistent snapshot).
+    pub async fn read(&self, tenant: &str) -> Result<Tx> {
+        self.begin(&self.inner.reader, Some(tenant)).await
+    }
+
+    /// A transaction with no tenant, for the platform's own tables (outbox,
+    /// dead letters) and for tenant administration. On PostgreSQL the
+    /// tenant-scoped tables show it no rows.
+    pub async fn system(&self) -> Result<Tx> {
+        self.begin(&self.inner.writer, None).await
+    }
+
+    async fn begin(&self, pool: &AnyPool, tenant: Option<&str>) -> Result<Tx> {
+        let mut tx = pool.begin().await?;
+        if let (Backend::Postgres, Some(tenant)) = (self.inner.backend, tenant) {
+            sqlx::query("SELECT set_config('markaz.tenant_id', $1, true)")
+                .bind(tenant)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(Tx {
+            tx,
+            tenant: tenant.unwrap_or_default().to_string(),
+            db: self.clone(),
+            wrote_events: false,
+        })
+    }
+
+    /// Wakes the relay: a transaction that wrote to the outbox committed.
+    pub(crate) fn notify_outbox(&self) {
+        self.inner.outbox_written.notify_one();
+    }
+
+    pub(crate) async fn outbox_written(&self) {
+        self.inner.outbox_written.notified().await
+    }
+
+    /// Checks that the database answers (readiness).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.inner.reader).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.inner.writer.close().await;
+        self.inner.reader.close().await;
+    }
+
+    /// The pool for the platform's own queries outside a transaction.
+    pub(crate) fn writer(&self) -> &AnyPool {
+        &self.inner.writer
+    }
+}
+
+/// One transaction, scoped to a tenant. Queries run on [`Tx::conn`]; events
+/// written with [`Tx::publish`](crate::events) commit or roll back with it.
+pub struct Tx {
+    tx: Transaction<'static, Any>,
+    tenant: String,
+    db: Db,
+    pub(crate) wrote_events: bool,
+}
+
+impl Tx {
+    /// The connection to run this transaction's queries on.
+    pub fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    /// The tenant the transaction is scoped to ("" for a system transaction).
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        let Tx {
+            tx,
+            db,
+            wrote_events,
+            ..
+        } = self;
+        tx.commit().await?;
+        if wrote_events {
+            db.notify_outbox();
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<()> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+}
+
+pub fn backend_of(url: &str) -> Result<Backend> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Backend::Postgres)
+    } else if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else {
+        Err(Error::internal(format!(
+            "unsupported database URL scheme in '{}'",
+            crate::config::redact_url(url)
+        )))
+    }
+}
+
+/// Every SQLite connection: write-ahead log (readers never block the writer),
+/// foreign keys enforced, and a wait instead of an error when locked.
+fn sqlite_pragmas(
+    conn: &mut AnyConnection,
+    _: sqlx::pool::PoolConnectionMetadata,
+) -> futures::future::BoxFuture<'_, std::result::Result<(), sqlx::Error>> {
+    Box::pin(async move {
+        conn.execute(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+        )
+        .await?;
+        Ok(())
+    })
+}
+
+/// SQLite files are created on first use.
+fn sqlite_create_url(url: &str) -> String {
+    if url.contains("mode=") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+/// Schema names are interpolated into SQL, so they are held to a strict shape.
+pub(crate) fn check_identifier(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::internal(format!(
+            "'{name}' is not a valid schema name"
+        )))
+    }
+}
+
+/// Whether a database error is a unique-constraint violation (both backends).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db.is_unique_violation(),
+        _ => false,
+    }
+}

@@ -1,0 +1,286 @@
+//! One closed set of errors for every Markaz service, mapped to gRPC once.
+//!
+//! Handlers return [`Error`]; the conversion to [`tonic::Status`] below is the
+//! only place that decides codes and `google.rpc` details. Nothing from the
+//! database ever reaches a caller: an [`Error::Internal`] is logged with a
+//! reference and the caller sees only the reference.
+
+use std::fmt;
+
+use tonic::Code;
+use tonic_types::{ErrorDetails, StatusExt};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One bad field of a request, reported as a `google.rpc.BadRequest` field
+/// violation. `field` is the path in the request, e.g. `organization.name.ar`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is malformed; nothing was written.
+    #[error("invalid argument: {}", describe(.0))]
+    InvalidArgument(Vec<FieldViolation>),
+    /// The object does not exist *for this caller*: another tenant's object,
+    /// or an object the caller has no right to see, is also "not found".
+    #[error("{resource} '{id}' not found")]
+    NotFound { resource: &'static str, id: String },
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The request is well formed but the object's state refuses it, e.g. an
+    /// illegal life-cycle transition. `kind` is a short machine-readable code.
+    #[error("{description}")]
+    FailedPrecondition {
+        kind: &'static str,
+        subject: String,
+        description: String,
+    },
+    /// Optimistic concurrency lost: the etag sent is not the current one.
+    #[error("{0}")]
+    Aborted(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    ResourceExhausted(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn describe(violations: &[FieldViolation]) -> String {
+    violations
+        .iter()
+        .map(|v| format!("{}: {}", v.field, v.description))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Error::InvalidArgument(vec![FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        }])
+    }
+
+    pub fn not_found(resource: &'static str, id: impl Into<String>) -> Self {
+        Error::NotFound {
+            resource,
+            id: id.into(),
+        }
+    }
+
+    pub fn precondition(
+        kind: &'static str,
+        subject: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
+        Error::FailedPrecondition {
+            kind,
+            subject: subject.into(),
+            description: description.into(),
+        }
+    }
+
+    pub fn stale_etag() -> Self {
+        Error::Aborted("the etag is stale: the object changed since it was read".into())
+    }
+
+    pub fn permission_denied(why: impl Into<String>) -> Self {
+        Error::PermissionDenied(why.into())
+    }
+
+    pub fn internal(what: impl fmt::Display) -> Self {
+        Error::Internal(what.to_string())
+    }
+
+    pub fn code(&self) -> Code {
+        match self {
+            Error::InvalidArgument(_) => Code::InvalidArgument,
+            Error::NotFound { .. } => Code::NotFound,
+            Error::AlreadyExists(_) => Code::AlreadyExists,
+            Error::FailedPrecondition { .. } => Code::FailedPrecondition,
+            Error::Aborted(_) => Code::Aborted,
+            Error::PermissionDenied(_) => Code::PermissionDenied,
+            Error::Unauthenticated(_) => Code::Unauthenticated,
+            Error::ResourceExhausted(_) => Code::ResourceExhausted,
+            Error::Unavailable(_) => Code::Unavailable,
+            Error::Internal(_) => Code::Internal,
+        }
+    }
+}
+
+/// Collects every violation of a request before answering, so the caller
+/// learns about all bad fields at once rather than one per round trip.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        });
+    }
+
+    /// Records the violation of a parse result and passes its value through.
+    pub fn take<T>(&mut self, result: Result<T, FieldViolation>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(v) => {
+                self.0.push(v);
+                None
+            }
+        }
+    }
+
+    /// Like [`Violations::take`], for parsers that report several at once.
+    pub fn take_many<T>(&mut self, result: Result<T, Vec<FieldViolation>>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(v) => {
+                self.0.extend(v);
+                None
+            }
+        }
+    }
+
+    /// Merges the violations of a parser returning [`Error`]: an
+    /// `InvalidArgument` joins these; any other error is kept whole under `field`.
+    pub fn absorb<T>(&mut self, field: &str, result: Result<T>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(Error::InvalidArgument(v)) => {
+                self.0.extend(v);
+                None
+            }
+            Err(other) => {
+                self.add(field, other.to_string());
+                None
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok(())` when nothing was wrong, else one `InvalidArgument` with all.
+    pub fn finish(self) -> Result<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument(self.0))
+        }
+    }
+}
+
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+impl From<FieldViolation> for Error {
+    fn from(v: FieldViolation) -> Self {
+        Error::InvalidArgument(vec![v])
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+                Error::Unavailable("the database is busy; retry".into())
+            }
+            _ => Error::Internal(format!("database: {e}")),
+        }
+    }
+}
+
+impl From<Error> for tonic::Status {
+    fn from(e: Error) -> Self {
+        let code = e.code();
+        match e {
+            Error::InvalidArgument(violations) => {
+                let message = format!("invalid request: {}", describe(&violations));
+                let details = ErrorDetails::with_bad_request(
+                    violations
+                        .into_iter()
+                        .map(|v| tonic_types::FieldViolation::new(v.field, v.description))
+                        .collect::<Vec<_>>(),
+                );
+                tonic::Status::with_error_details(code, message, details)
+            }
+            Error::NotFound { resource, id } => {
+                let details = ErrorDetails::with_resource_info(resource, &id, "", "not found");
+                tonic::Status::with_error_details(
+                    code,
+                    format!("{resource} '{id}' not found"),
+                    details,
+                )
+            }
+            Error::FailedPrecondition {
+                kind,
+                subject,
+                description,
+            } => {
+                let details =
+                    ErrorDetails::with_precondition_failure_violation(kind, subject, &description);
+                tonic::Status::with_error_details(code, description, details)
+            }
+            Error::Internal(what) => {
+                // The caller gets a reference to quote, the log gets the cause.
+                let reference = uuid::Uuid::now_v7().simple().to_string();
+                tracing::error!(%reference, error = %what, "internal error");
+                tonic::Status::internal(format!("internal error (reference {reference})"))
+            }
+            other => tonic::Status::new(code, other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_violations_travel_as_bad_request_details() {
+        let mut v = Violations::new();
+        v.add("organization.name", "required");
+        v.add("organization.kind", "unknown value 42");
+        let status: tonic::Status = v.finish().unwrap_err().into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let bad = status
+            .get_details_bad_request()
+            .expect("bad request details");
+        let fields: Vec<_> = bad
+            .field_violations
+            .iter()
+            .map(|f| f.field.as_str())
+            .collect();
+        assert_eq!(fields, ["organization.name", "organization.kind"]);
+    }
+
+    #[test]
+    fn database_errors_never_reach_the_caller() {
+        let e: Error = sqlx::Error::Protocol("SELECT secret FROM t".into()).into();
+        let status: tonic::Status = e.into();
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("SELECT"), "{}", status.message());
+    }
+}

@@ -1,0 +1,577 @@
+//! Events: at-least-once delivery, exactly-once effects.
+//!
+//! * **Outbox.** [`Tx::publish`] writes the event into `markaz_outbox` in the
+//!   transaction of the change that caused it: both commit, or neither.
+//! * **Relay.** [`run_relay`] reads unpublished rows in `seq` order, publishes
+//!   them, and marks a row only after the bus acknowledged it. It wakes when a
+//!   commit wrote events and polls as a fallback, so a crash between commit
+//!   and publish only delays an event: the next relay publishes it.
+//! * **Inbox.** [`run_consumer`] applies each delivery in one transaction
+//!   together with its `markaz_inbox` row; a redelivered event finds the row
+//!   and is acknowledged without a second effect.
+//! * **Dead letters.** A delivery that keeps failing is retried with back-off
+//!   up to `max_deliver` times, then kept in `markaz_dead_letters` (and
+//!   announced on the bus) for an operator to inspect and [`replay`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use markaz_proto::events::v1::Envelope;
+use prost::Message;
+use sqlx::{AssertSqlSafe, Executor, Row};
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::{Bus, Delivery, Outgoing};
+use crate::config::ConsumerConfig;
+use crate::db::{Backend, Db, Tx};
+use crate::error::{Error, Result};
+use crate::telemetry::{self, ConsumedLabels, ConsumerLabels, Outcome, ServiceLabels};
+
+impl Tx {
+    /// Writes `event`, about the object `aggregate_id`, to the outbox of this
+    /// transaction's service, for this transaction's tenant. It reaches the
+    /// bus only if the transaction commits.
+    pub async fn publish<E: prost::Name>(&mut self, aggregate_id: &str, event: &E) -> Result<()> {
+        let envelope = Envelope {
+            id: uuid::Uuid::now_v7().to_string(),
+            r#type: E::full_name(),
+            tenant_id: self.tenant().to_string(),
+            producer: self.db().service().to_string(),
+            occurred_at: Some(crate::time::timestamp(crate::time::now_micros())),
+            traceparent: telemetry::current_traceparent(),
+            payload: event.encode_to_vec(),
+        };
+        let tenant = envelope.tenant_id.clone();
+        sqlx::query(
+            "INSERT INTO markaz_outbox (event_id, tenant_id, aggregate_id, event_name, envelope, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&envelope.id)
+        .bind(tenant)
+        .bind(aggregate_id)
+        .bind(E::NAME)
+        .bind(envelope.encode_to_vec())
+        .bind(crate::time::now_micros())
+        .execute(self.conn())
+        .await?;
+        self.wrote_events = true;
+        Ok(())
+    }
+}
+
+impl Tx {
+    /// Drops what the platform keeps about `aggregate_id` beyond the service's
+    /// own tables — its events not yet published and the stored results of
+    /// its idempotent creates — when the object's personal data is erased.
+    pub async fn forget_aggregate(&mut self, aggregate_id: &str) -> Result<()> {
+        let tenant = self.tenant().to_owned();
+        sqlx::query("DELETE FROM markaz_idempotency WHERE tenant_id = $1 AND resource_id = $2")
+            .bind(&tenant)
+            .bind(aggregate_id)
+            .execute(self.conn())
+            .await?;
+        sqlx::query(
+            "UPDATE markaz_outbox SET envelope = $1
+             WHERE tenant_id = $2 AND aggregate_id = $3 AND published_at IS NOT NULL",
+        )
+        .bind(Vec::<u8>::new())
+        .bind(&tenant)
+        .bind(aggregate_id)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+}
+
+/// Decodes the payload of `envelope` as `E`, refusing a type mismatch.
+pub fn payload<E: prost::Name + Default>(envelope: &Envelope) -> Result<E> {
+    if envelope.r#type != E::full_name() {
+        return Err(Error::invalid(
+            "type",
+            format!("expected {}, got {}", E::full_name(), envelope.r#type),
+        ));
+    }
+    E::decode(envelope.payload.as_slice())
+        .map_err(|e| Error::invalid("payload", format!("cannot decode {}: {e}", E::full_name())))
+}
+
+/// How many outbox rows the relay publishes per round.
+const RELAY_BATCH: i64 = 256;
+/// Published rows are kept this long for inspection, then purged.
+const OUTBOX_RETENTION_MICROS: i64 = 24 * 3600 * 1_000_000;
+
+/// Publishes `db`'s outbox to `bus` until `shutdown`, then drains what is left.
+pub async fn run_relay(db: Db, bus: Bus, config: ConsumerConfig, shutdown: CancellationToken) {
+    let producer = db.service();
+    let poll = Duration::from_millis(config.relay_poll_ms.max(10));
+    let mut failures = 0u32;
+    let mut last_purge = std::time::Instant::now();
+    loop {
+        match relay_once(&db, &bus).await {
+            Ok(n) => {
+                failures = 0;
+                if n as i64 == RELAY_BATCH {
+                    continue;
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(service = producer, error = %e, "relay round failed");
+            }
+        }
+        report_backlog(&db).await;
+        if last_purge.elapsed() > Duration::from_secs(60) {
+            last_purge = std::time::Instant::now();
+            purge_published(&db).await;
+        }
+        let wait = if failures > 0 {
+            Duration::from_millis(100 * 2u64.pow(failures.min(6)))
+        } else {
+            poll
+        };
+        tokio::select! {
+            _ = db.outbox_written() => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.cancelled() => break,
+        }
+    }
+    // Draining: publish what committed before shutdown, while the bus is up.
+    for _ in 0..16 {
+        match relay_once(&db, &bus).await {
+            Ok(n) if (n as i64) < RELAY_BATCH => break,
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::warn!(service = producer, error = %e, "final relay round failed");
+                break;
+            }
+        }
+    }
+}
+
+/// One relay round: publishes up to a batch of pending rows in order and
+/// marks those the bus acknowledged. Returns how many were published.
+pub async fn relay_once(db: &Db, bus: &Bus) -> Result<usize> {
+    // On PostgreSQL several replicas of a service may run a relay: the round
+    // runs in a transaction holding an advisory lock, so one at a time
+    // publishes and the order on the bus stays the outbox order. SQLite has a
+    // single process, and its one writer connection must not wait on the bus.
+    let mut leader = None;
+    if db.backend() == Backend::Postgres {
+        let mut tx = db.system().await?;
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext($1))")
+            .bind(format!("markaz-relay-{}", db.service()))
+            .fetch_one(tx.conn())
+            .await?;
+        if !locked {
+            tx.rollback().await?;
+            return Ok(0);
+        }
+        leader = Some(tx);
+    }
+    let pending = sqlx::query(
+        "SELECT seq, event_id, event_name, envelope FROM markaz_outbox
+         WHERE published_at IS NULL ORDER BY seq LIMIT $1",
+    )
+    .bind(RELAY_BATCH);
+    let rows = match leader.as_mut() {
+        Some(tx) => pending.fetch_all(tx.conn()).await?,
+        None => pending.fetch_all(db.writer()).await?,
+    };
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut seqs = Vec::with_capacity(rows.len());
+    let mut outgoing = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let envelope: Vec<u8> = row.try_get("envelope")?;
+        let traceparent = Envelope::decode(envelope.as_slice())
+            .map(|e| e.traceparent)
+            .unwrap_or_default();
+        seqs.push(row.try_get::<i64, _>("seq")?);
+        outgoing.push(Outgoing {
+            event_id: row.try_get("event_id")?,
+            event_name: row.try_get("event_name")?,
+            traceparent,
+            envelope: Bytes::from(envelope),
+        });
+    }
+    let (acked, result) = bus.publish(db.service(), &outgoing).await;
+    if acked > 0 {
+        // Mark exactly the rows published: a row with a smaller seq that
+        // committed late is still pending and goes out next round.
+        let list = seqs[..acked]
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let mark = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE markaz_outbox SET published_at = $1 WHERE seq IN ({list})"
+        )))
+        .bind(crate::time::now_micros());
+        match leader {
+            Some(mut tx) => {
+                tx.conn().execute(mark).await?;
+                tx.commit().await?;
+            }
+            None => {
+                db.writer().execute(mark).await?;
+            }
+        }
+        telemetry::metrics()
+            .events_published
+            .get_or_create(&ServiceLabels {
+                service: db.service(),
+            })
+            .inc_by(acked as u64);
+    }
+    result.map(|_| acked)
+}
+
+async fn report_backlog(db: &Db) {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM markaz_outbox WHERE published_at IS NULL",
+    )
+    .fetch_one(db.writer())
+    .await;
+    if let Ok(row) = row {
+        let n: i64 = row.try_get("n").unwrap_or(0);
+        let oldest: Option<i64> = row.try_get("oldest").unwrap_or(None);
+        let m = telemetry::metrics();
+        let labels = ServiceLabels {
+            service: db.service(),
+        };
+        m.outbox_backlog.get_or_create(&labels).set(n);
+        let age = oldest
+            .map(|o| (crate::time::now_micros() - o).max(0) as f64 / 1e6)
+            .unwrap_or(0.0);
+        m.outbox_oldest_age_seconds.get_or_create(&labels).set(age);
+    }
+}
+
+async fn purge_published(db: &Db) {
+    let cutoff = crate::time::now_micros() - OUTBOX_RETENTION_MICROS;
+    if let Err(e) = sqlx::query(
+        "DELETE FROM markaz_outbox WHERE published_at IS NOT NULL AND published_at < $1",
+    )
+    .bind(cutoff)
+    .execute(db.writer())
+    .await
+    {
+        tracing::warn!(error = %e, "outbox purge failed");
+    }
+}
+
+/// What a service does with the events it consumes. Each call runs inside
+/// the transaction that also records the inbox row, scoped to the event's
+/// tenant: commit both, or neither.
+#[tonic::async_trait]
+pub trait Handler: Send + Sync + 'static {
+    async fn handle(&self, tx: &mut Tx, envelope: &Envelope) -> Result<()>;
+}
+
+/// A consumer: a name (the consuming service) and what it does with events.
+#[derive(Clone)]
+pub struct Consumer {
+    pub name: &'static str,
+    pub handler: Arc<dyn Handler>,
+}
+
+/// Whether the event had an effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Applied,
+    Duplicate,
+}
+
+/// Applies one event exactly once: the inbox row and the handler's writes
+/// commit together.
+pub async fn apply(db: &Db, consumer: &Consumer, envelope: &Envelope) -> Result<Applied> {
+    if envelope.tenant_id.is_empty() {
+        return Err(Error::invalid("tenant_id", "the event names no tenant"));
+    }
+    let mut tx = db.write(&envelope.tenant_id).await?;
+    let inserted = sqlx::query(
+        "INSERT INTO markaz_inbox (consumer, event_id, tenant_id, processed_at)
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(consumer.name)
+    .bind(&envelope.id)
+    .bind(&envelope.tenant_id)
+    .bind(crate::time::now_micros())
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        tx.rollback().await?;
+        return Ok(Applied::Duplicate);
+    }
+    consumer.handler.handle(&mut tx, envelope).await?;
+    tx.commit().await?;
+    Ok(Applied::Applied)
+}
+
+/// Delivers `producer`'s events to `consumer` until `shutdown`. The event in
+/// hand is finished before the loop stops.
+pub async fn run_consumer(
+    tasks: &tokio_util::task::TaskTracker,
+    db: Db,
+    bus: Bus,
+    consumer: Consumer,
+    producer: &'static str,
+    config: ConsumerConfig,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    let mut subscription = bus.subscribe(consumer.name, producer).await?;
+    tasks.spawn(async move {
+        loop {
+            let delivery = tokio::select! {
+                d = subscription.next() => match d {
+                    Some(d) => d,
+                    None => break,
+                },
+                _ = shutdown.cancelled() => break,
+            };
+            process(&db, &bus, &consumer, &config, delivery).await;
+        }
+    });
+    Ok(())
+}
+
+async fn process(
+    db: &Db,
+    bus: &Bus,
+    consumer: &Consumer,
+    config: &ConsumerConfig,
+    delivery: Delivery,
+) {
+    let metrics = telemetry::metrics();
+    let count = |outcome| {
+        metrics
+            .events_consumed
+            .get_or_create(&ConsumedLabels {
+                consumer: consumer.name.to_string(),
+                outcome,
+            })
+            .inc();
+    };
+    let envelope = match Envelope::decode(delivery.payload.as_ref()) {
+        Ok(e) => e,
+        Err(e) => {
+            // Not even an envelope: no retry can help.
+            dead_letter(
+                db,
+                bus,
+                consumer,
+                None,
+                &delivery.payload,
+                &format!("undecodable envelope: {e}"),
+                delivery.attempt,
+            )
+            .await;
+            count(Outcome::dead_lettered);
+            delivery.ack().await;
+            return;
+        }
+    };
+    let span = tracing::info_span!(
+        "event",
+        consumer = consumer.name,
+        event_type = %envelope.r#type,
+        event_id = %envelope.id,
+        tenant = %envelope.tenant_id,
+        attempt = delivery.attempt,
+        otel.kind = "consumer",
+    );
+    let result =
+        telemetry::enter_remote(&envelope.traceparent, span, apply(db, consumer, &envelope)).await;
+    match result {
+        Ok(applied) => {
+            if applied == Applied::Applied {
+                if let Some(at) = &envelope.occurred_at {
+                    let lag = (crate::time::now_micros() - crate::time::micros_of(at)).max(0);
+                    metrics
+                        .event_lag
+                        .get_or_create(&ConsumerLabels {
+                            consumer: consumer.name.to_string(),
+                        })
+                        .observe(lag as f64 / 1e6);
+                }
+                count(Outcome::applied);
+            } else {
+                count(Outcome::duplicate);
+            }
+            delivery.ack().await;
+        }
+        Err(e) => {
+            let permanent = matches!(e, Error::InvalidArgument(_));
+            if permanent || delivery.attempt >= config.max_deliver {
+                tracing::error!(consumer = consumer.name, event_id = %envelope.id, error = %e, attempts = delivery.attempt, "event dead-lettered");
+                dead_letter(
+                    db,
+                    bus,
+                    consumer,
+                    Some(&envelope),
+                    &delivery.payload,
+                    &e.to_string(),
+                    delivery.attempt,
+                )
+                .await;
+                count(Outcome::dead_lettered);
+                delivery.ack().await;
+            } else {
+                let delay = backoff(config, delivery.attempt);
+                tracing::warn!(consumer = consumer.name, event_id = %envelope.id, error = %e, attempt = delivery.attempt, ?delay, "event failed; will retry");
+                metrics
+                    .consumer_redeliveries
+                    .get_or_create(&ConsumerLabels {
+                        consumer: consumer.name.to_string(),
+                    })
+                    .inc();
+                count(Outcome::retried);
+                delivery.retry(delay).await;
+            }
+        }
+    }
+}
+
+/// The delay before delivery `attempt + 1`.
+pub fn backoff(config: &ConsumerConfig, attempt: u32) -> Duration {
+    let i = (attempt.max(1) as usize - 1).min(config.backoff_ms.len().saturating_sub(1));
+    Duration::from_millis(config.backoff_ms.get(i).copied().unwrap_or(1_000))
+}
+
+async fn dead_letter(
+    db: &Db,
+    bus: &Bus,
+    consumer: &Consumer,
+    envelope: Option<&Envelope>,
+    raw: &Bytes,
+    error: &str,
+    attempts: u32,
+) {
+    let (event_id, tenant, event_type, producer) = match envelope {
+        Some(e) => (
+            e.id.as_str(),
+            e.tenant_id.as_str(),
+            e.r#type.as_str(),
+            e.producer.as_str(),
+        ),
+        None => ("", "", "", ""),
+    };
+    let stored = sqlx::query(
+        "INSERT INTO markaz_dead_letters
+           (consumer, event_id, tenant_id, event_type, producer, envelope, error, attempts, failed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(consumer.name)
+    .bind(event_id)
+    .bind(tenant)
+    .bind(event_type)
+    .bind(producer)
+    .bind(raw.to_vec())
+    .bind(error)
+    .bind(i64::from(attempts))
+    .bind(crate::time::now_micros())
+    .execute(db.writer())
+    .await;
+    if let Err(e) = stored {
+        tracing::error!(error = %e, "could not store a dead letter");
+    }
+    telemetry::metrics()
+        .dead_letters
+        .get_or_create(&ConsumerLabels {
+            consumer: consumer.name.to_string(),
+        })
+        .inc();
+    bus.announce_dead_letter(consumer.name, raw).await;
+}
+
+/// A dead letter, as `markaz dlq list` shows it.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    pub id: i64,
+    pub consumer: String,
+    pub event_id: String,
+    pub tenant_id: String,
+    pub event_type: String,
+    pub producer: String,
+    pub error: String,
+    pub attempts: i64,
+    pub failed_at: i64,
+    pub replayed_at: Option<i64>,
+}
+
+/// Dead letters of `db`'s service, newest first; replayed ones only when asked.
+pub async fn dead_letters(db: &Db, include_replayed: bool) -> Result<Vec<DeadLetter>> {
+    let rows = sqlx::query(
+        "SELECT id, consumer, event_id, tenant_id, event_type, producer, error, attempts,
+                failed_at, replayed_at
+         FROM markaz_dead_letters WHERE ($1 = 1 OR replayed_at IS NULL) ORDER BY id DESC",
+    )
+    .bind(i64::from(include_replayed))
+    .fetch_all(db.writer())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(DeadLetter {
+                id: r.try_get("id")?,
+                consumer: r.try_get("consumer")?,
+                event_id: r.try_get("event_id")?,
+                tenant_id: r.try_get("tenant_id")?,
+                event_type: r.try_get("event_type")?,
+                producer: r.try_get("producer")?,
+                error: r.try_get("error")?,
+                attempts: r.try_get("attempts")?,
+                failed_at: r.try_get("failed_at")?,
+                replayed_at: r.try_get("replayed_at")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Error::from)
+}
+
+/// Applies dead letter `id` again (once the cause is fixed). The inbox still
+/// guards against a second effect; on success the letter is marked replayed.
+pub async fn replay(db: &Db, consumer: &Consumer, id: i64) -> Result<Applied> {
+    let row = sqlx::query(
+        "SELECT envelope, replayed_at FROM markaz_dead_letters WHERE id = $1 AND consumer = $2",
+    )
+    .bind(id)
+    .bind(consumer.name)
+    .fetch_optional(db.writer())
+    .await?
+    .ok_or_else(|| Error::not_found("dead letter", id.to_string()))?;
+    if row.try_get::<Option<i64>, _>("replayed_at")?.is_some() {
+        return Err(Error::precondition(
+            "ALREADY_REPLAYED",
+            id.to_string(),
+            "this dead letter was replayed already",
+        ));
+    }
+    let raw: Vec<u8> = row.try_get("envelope")?;
+    let envelope = Envelope::decode(raw.as_slice())
+        .map_err(|e| Error::invalid("envelope", format!("undecodable: {e}")))?;
+    let applied = apply(db, consumer, &envelope).await?;
+    sqlx::query("UPDATE markaz_dead_letters SET replayed_at = $1 WHERE id = $2")
+        .bind(crate::time::now_micros())
+        .bind(id)
+        .execute(db.writer())
+        .await?;
+    Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_follows_the_list_then_repeats_its_last() {
+        let c = ConsumerConfig {
+            backoff_ms: vec![10, 20, 40],
+            ..ConsumerConfig::default()
+        };
+        let delays: Vec<_> = (1..=5).map(|a| backoff(&c, a).as_millis()).collect();
+        assert_eq!(delays, [10, 20, 40, 40, 40]);
+    }
+}

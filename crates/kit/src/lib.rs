@@ -1,0 +1,31 @@
+//! The Markaz platform, written once and used by every service.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`config`] | `MARKAZ_*` variables and the TOML file, validated at start |
+//! | [`db`], [`migrate`] | PostgreSQL or SQLite behind one URL; tenant-scoped transactions; embedded migrations; row-level security |
+//! | [`events`], [`bus`] | outbox, relay, inbox, consumers, dead letters; NATS JetStream and in-process adapters |
+//! | [`auth`] | EdDSA JWT verification, roles, the caller |
+//! | [`error`] | one error type, mapped once to gRPC statuses with details |
+//! | [`rpc`], [`validate`] | the per-RPC wrapper and the API conventions (request ids, etags, pages, field parsing) |
+//! | [`telemetry`] | tracing, OpenTelemetry export, Prometheus metrics |
+//! | [`app`] | the process: services, server, health, reflection, graceful shutdown |
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod auth;
+pub mod bus;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod migrate;
+pub mod rpc;
+pub mod telemetry;
+pub mod time;
+pub mod validate;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::{Error, FieldViolation, Result, Violations};

@@ -1,0 +1,342 @@
+//! The commands: running the platform, and the operator's tools.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use markaz_kit::app::{
+    App, AppOptions, Service, ServiceContext, Storage, database_of, shutdown_signal,
+};
+use markaz_kit::auth::{Jwks, KeySource, Role, Signer, Verifier};
+use markaz_kit::config::Config;
+use markaz_kit::db::Db;
+use markaz_kit::rpc::Rpc;
+use markaz_kit::{events, migrate, telemetry};
+use markaz_proto::common::v1::LocalizedText;
+use markaz_proto::membership::v1::Tenant;
+
+use crate::services;
+
+/// The tenant `markaz dev` creates so there is something to try at once.
+const DEV_TENANT: &str = "demo";
+
+fn signing_key_path(config: &Config) -> PathBuf {
+    config
+        .auth
+        .signing_key
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("signing-key.json"))
+}
+
+/// Where admin commands find the databases: the configured URLs when there
+/// are any, else the `markaz dev` SQLite files.
+fn storage_for(config: &Config) -> Storage {
+    if config.database_url.is_some() || !config.databases.is_empty() {
+        Storage::Configured
+    } else {
+        Storage::SqliteDir(config.data_dir.clone())
+    }
+}
+
+pub async fn dev(mut config: Config, data_dir: Option<PathBuf>) -> Result<(), String> {
+    if let Some(dir) = data_dir {
+        config.data_dir = dir;
+    }
+    // Embedded means embedded: no external database or bus, whatever the
+    // environment says.
+    config.database_url = None;
+    config.databases.clear();
+    config.nats_url = None;
+    let _telemetry = telemetry::init(&config.log, "markaz-dev");
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("creating {}: {e}", config.data_dir.display()))?;
+    let signer = Signer::load_or_create(
+        &signing_key_path(&config),
+        &config.data_dir.join("jwks.json"),
+    )
+    .map_err(|e| e.to_string())?;
+    let verifier = Verifier::new(&config.auth, KeySource::Static(signer.jwks()))
+        .await
+        .map_err(|e| e.to_string())?;
+    let app = App::start(AppOptions {
+        config: config.clone(),
+        services: services::all(),
+        storage: Storage::SqliteDir(config.data_dir.clone()),
+        verifier,
+        listener: None,
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+
+    if let Some(db) = app.db(markaz_membership::NAME) {
+        let known = markaz_membership::list_tenants(db)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !known.iter().any(|t| t.spec.id == DEV_TENANT) {
+            markaz_membership::create_tenant(db, &dev_tenant())
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    let ttl = Duration::from_secs(12 * 3600);
+    let admin = signer.sign(&Signer::claims(
+        &config.auth,
+        "dev-admin",
+        DEV_TENANT,
+        &[Role::Admin, Role::Staff],
+        None,
+        ttl,
+    ));
+    let operator = signer.sign(&Signer::claims(
+        &config.auth,
+        "dev-operator",
+        "",
+        &[Role::Operator],
+        None,
+        ttl,
+    ));
+    println!(
+        "\nMarkaz is running (embedded: SQLite in {dir}, in-process bus).\n\n  gRPC     {grpc}\n  metrics  {metrics}\n\n\
+         Admin token for tenant '{DEV_TENANT}' (12 h):\n\n  {admin}\n\nOperator token (12 h):\n\n  {operator}\n\n\
+         Try:\n  grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" {grpc} markaz.platform.v1.PlatformService/WhoAmI\n\n\
+         Ctrl-C stops it cleanly.\n",
+        dir = config.data_dir.display(),
+        grpc = app.grpc_addr(),
+        metrics = app
+            .metrics_addr()
+            .map(|a| format!("http://{a}/metrics"))
+            .unwrap_or_else(|| "off".into()),
+    );
+    shutdown_signal().await;
+    app.shutdown().await;
+    Ok(())
+}
+
+fn dev_tenant() -> Tenant {
+    Tenant {
+        id: DEV_TENANT.into(),
+        name: Some(LocalizedText {
+            ar: "مركز دعم المجتمع المدني (تجريبي)".into(),
+            en: "Civil Society Support Center (demo)".into(),
+        }),
+        identifier_prefix: String::new(),
+        create_time: None,
+    }
+}
+
+pub async fn serve(config: Config, list: &str) -> Result<(), String> {
+    let chosen = services::select(list)?;
+    let _telemetry = telemetry::init(&config.log, "markaz");
+    if config.nats_url.is_none() {
+        return Err("serve needs NATS: set MARKAZ_NATS_URL (or use `markaz dev`)".into());
+    }
+    for s in &chosen {
+        if config.database_url_for(s.name()).is_none() {
+            return Err(format!(
+                "serve needs a database for {}: set MARKAZ_DATABASE_URL or MARKAZ_{}_DATABASE_URL",
+                s.name(),
+                s.name().to_ascii_uppercase()
+            ));
+        }
+    }
+    let jwks =
+        config.auth.jwks.clone().ok_or(
+            "serve needs the token issuer's keys: set MARKAZ_AUTH_JWKS to a JWKS file or URL",
+        )?;
+    let source = KeySource::from_setting(&jwks).map_err(|e| e.to_string())?;
+    let verifier = Verifier::new(&config.auth, source)
+        .await
+        .map_err(|e| e.to_string())?;
+    let app = App::start(AppOptions {
+        config: config.clone(),
+        services: chosen,
+        storage: Storage::Configured,
+        verifier,
+        listener: None,
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let stop = app.stop_token();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        stop.cancel();
+    });
+    app.wait().await;
+    Ok(())
+}
+
+pub async fn migrate(config: Config, list: &str) -> Result<(), String> {
+    let _telemetry = telemetry::init(&config.log, "markaz-migrate");
+    let storage = storage_for(&config);
+    for s in services::select(list)? {
+        migrate_one(&config, &storage, s.as_ref()).await?;
+        println!("{}: migrated", s.name());
+    }
+    Ok(())
+}
+
+async fn migrate_one(
+    config: &Config,
+    storage: &Storage,
+    service: &dyn Service,
+) -> Result<(), String> {
+    let (url, schema) = database_of(config, storage, service.name()).map_err(|e| e.to_string())?;
+    migrate::run(&url, schema.as_deref(), service.migrations())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn connect(config: &Config, service: &dyn Service) -> Result<Db, String> {
+    let storage = storage_for(config);
+    migrate_one(config, &storage, service).await?;
+    let (url, schema) = database_of(config, &storage, service.name()).map_err(|e| e.to_string())?;
+    Db::connect(service.name(), &url, schema, &config.database)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+pub fn issue_token(
+    config: &Config,
+    tenant: &str,
+    roles: &[String],
+    org: Option<&str>,
+    subject: &str,
+    hours: u64,
+) -> Result<(), String> {
+    let roles = roles
+        .iter()
+        .map(|r| r.parse::<Role>())
+        .collect::<Result<Vec<_>, _>>()?;
+    if tenant.is_empty() && !roles.contains(&Role::Operator) {
+        return Err("--tenant is required for every role but operator".into());
+    }
+    if roles.contains(&Role::Partner) && org.is_none() {
+        return Err("--org is required for --role partner".into());
+    }
+    let path = signing_key_path(config);
+    let signer = Signer::load(&path).map_err(|e| {
+        format!("{e} (run `markaz dev` once to create a development key, or set MARKAZ_AUTH_SIGNING_KEY)")
+    })?;
+    let claims = Signer::claims(
+        &config.auth,
+        subject,
+        tenant,
+        &roles,
+        org,
+        Duration::from_secs(hours * 3600),
+    );
+    println!("{}", signer.sign(&claims));
+    Ok(())
+}
+
+fn membership() -> Arc<dyn Service> {
+    Arc::new(markaz_membership::Membership)
+}
+
+pub async fn create_tenant(
+    config: &Config,
+    id: &str,
+    name_ar: &str,
+    name_en: &str,
+    prefix: &str,
+) -> Result<(), String> {
+    let db = connect(config, membership().as_ref()).await?;
+    let row = markaz_membership::create_tenant(
+        &db,
+        &Tenant {
+            id: id.into(),
+            name: Some(LocalizedText {
+                ar: name_ar.into(),
+                en: name_en.into(),
+            }),
+            identifier_prefix: prefix.into(),
+            create_time: None,
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    println!(
+        "tenant '{}' created (identifiers {}-NNNN)",
+        row.spec.id, row.spec.identifier_prefix
+    );
+    db.close().await;
+    Ok(())
+}
+
+pub async fn list_tenants(config: &Config) -> Result<(), String> {
+    let db = connect(config, membership().as_ref()).await?;
+    let rows = markaz_membership::list_tenants(&db)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("{:<24} {:<16} {:<24} NAME", "ID", "PREFIX", "CREATED");
+    for t in rows {
+        let name = if t.spec.name.en.is_empty() {
+            &t.spec.name.ar
+        } else {
+            &t.spec.name.en
+        };
+        println!(
+            "{:<24} {:<16} {:<24} {}",
+            t.spec.id,
+            t.spec.identifier_prefix,
+            markaz_kit::time::rfc3339(t.created_at),
+            name
+        );
+    }
+    db.close().await;
+    Ok(())
+}
+
+pub async fn list_dead_letters(config: &Config, list: &str, all: bool) -> Result<(), String> {
+    println!(
+        "{:<12} {:>6} {:<38} {:<16} {:<44} {:>8}  ERROR",
+        "SERVICE", "ID", "EVENT", "TENANT", "TYPE", "ATTEMPTS"
+    );
+    for s in services::select(list)? {
+        let db = connect(config, s.as_ref()).await?;
+        for d in events::dead_letters(&db, all)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            println!(
+                "{:<12} {:>6} {:<38} {:<16} {:<44} {:>8}  {}{}",
+                s.name(),
+                d.id,
+                d.event_id,
+                d.tenant_id,
+                d.event_type,
+                d.attempts,
+                d.error,
+                d.replayed_at
+                    .map(|at| format!(" (replayed {})", markaz_kit::time::rfc3339(at)))
+                    .unwrap_or_default()
+            );
+        }
+        db.close().await;
+    }
+    Ok(())
+}
+
+pub async fn replay_dead_letter(config: &Config, service: &str, id: i64) -> Result<(), String> {
+    let chosen = services::select(service)?;
+    let s = chosen.first().ok_or("no service")?;
+    let db = connect(config, s.as_ref()).await?;
+    // The handler needs no credentials, only its database.
+    let verifier = Verifier::new(&config.auth, KeySource::Static(Jwks::default()))
+        .await
+        .map_err(|e| e.to_string())?;
+    let ctx = ServiceContext {
+        db: db.clone(),
+        rpc: Rpc::new(s.name(), verifier),
+        max_message_bytes: config.server.max_message_bytes,
+    };
+    let (consumer, _) = s
+        .consumer(&ctx)
+        .ok_or_else(|| format!("{} consumes no events", s.name()))?;
+    let applied = events::replay(&db, &consumer, id)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("dead letter {id} of {}: {applied:?}", s.name());
+    db.close().await;
+    Ok(())
+}

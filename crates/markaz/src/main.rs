@@ -1,0 +1,204 @@
+//! `markaz`: one binary, every service, any deployment shape.
+//!
+//! * `markaz dev` — everything in one process on SQLite files under
+//!   `./data`, with the in-process bus and a local signing key.
+//! * `markaz serve --services all|LIST` — the chosen services on PostgreSQL
+//!   and NATS JetStream: the whole platform on one machine, or one service
+//!   per pod.
+//! * `markaz migrate`, `markaz token issue`, `markaz tenant create|list`,
+//!   `markaz dlq list|replay`, `markaz config` — the operator's tools.
+#![forbid(unsafe_code)]
+
+mod admin;
+mod services;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use markaz_kit::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "markaz",
+    version,
+    about = "Markaz: a platform for civil-society support centers"
+)]
+struct Cli {
+    /// A TOML configuration file (else MARKAZ_CONFIG; `MARKAZ_*` variables win).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs every service in one process on SQLite with the in-process bus.
+    Dev {
+        /// Where the SQLite files and the signing key live.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Runs services on PostgreSQL and NATS JetStream.
+    Serve {
+        /// `all`, or a comma-separated list: membership,...
+        #[arg(long, default_value = "all")]
+        services: String,
+    },
+    /// Applies the database migrations of the chosen services and exits.
+    Migrate {
+        #[arg(long, default_value = "all")]
+        services: String,
+    },
+    /// Issues tokens signed with the configured (or the dev) signing key.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Registers and lists tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Inspects and replays dead-lettered events.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+    /// Prints the effective configuration, secrets redacted.
+    Config {
+        /// Lists the environment variables instead.
+        #[arg(long)]
+        env: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    Issue {
+        #[arg(long, default_value = "")]
+        tenant: String,
+        /// admin, staff, trainer, reviewer, partner, donor or operator; repeatable.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// The partner organization, for `--role partner`.
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long, default_value = "cli")]
+        subject: String,
+        /// Lifetime in hours.
+        #[arg(long, default_value_t = 12)]
+        hours: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    Create {
+        /// A slug: lowercase letters, digits and '-'.
+        #[arg(long)]
+        id: String,
+        #[arg(long, default_value = "")]
+        name_ar: String,
+        #[arg(long, default_value = "")]
+        name_en: String,
+        /// Prefix of generated organization identifiers.
+        #[arg(long, default_value = "")]
+        identifier_prefix: String,
+    },
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum DlqCommand {
+    List {
+        #[arg(long, default_value = "all")]
+        services: String,
+        /// Also show letters replayed already.
+        #[arg(long)]
+        all: bool,
+    },
+    Replay {
+        /// The consuming service the letter belongs to.
+        #[arg(long)]
+        service: String,
+        #[arg(long)]
+        id: i64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("markaz: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("markaz: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli.command, config));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("markaz: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> Result<(), String> {
+    match command {
+        Command::Dev { data_dir } => admin::dev(config, data_dir).await,
+        Command::Serve { services } => admin::serve(config, &services).await,
+        Command::Migrate { services } => admin::migrate(config, &services).await,
+        Command::Token {
+            command:
+                TokenCommand::Issue {
+                    tenant,
+                    roles,
+                    org,
+                    subject,
+                    hours,
+                },
+        } => admin::issue_token(&config, &tenant, &roles, org.as_deref(), &subject, hours),
+        Command::Tenant {
+            command:
+                TenantCommand::Create {
+                    id,
+                    name_ar,
+                    name_en,
+                    identifier_prefix,
+                },
+        } => admin::create_tenant(&config, &id, &name_ar, &name_en, &identifier_prefix).await,
+        Command::Tenant {
+            command: TenantCommand::List,
+        } => admin::list_tenants(&config).await,
+        Command::Dlq {
+            command: DlqCommand::List { services, all },
+        } => admin::list_dead_letters(&config, &services, all).await,
+        Command::Dlq {
+            command: DlqCommand::Replay { service, id },
+        } => admin::replay_dead_letter(&config, &service, id).await,
+        Command::Config { env } => {
+            if env {
+                for (name, meaning) in markaz_kit::config::ENV_VARS {
+                    println!("{name:<36} {meaning}");
+                }
+            } else {
+                print!("{}", config.redacted_toml());
+            }
+            Ok(())
+        }
+    }
+}

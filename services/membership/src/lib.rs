@@ -1,0 +1,76 @@
+//! The membership service: the tenants and branches of the consortium, the
+//! organizations each center works with and their incubation life cycle,
+//! people with the minimum personal data, affiliations, and organizational
+//! capacity assessments (USAID OCA).
+//!
+//! | room | what it holds |
+//! |---|---|
+//! | [`domain`] | the rules: parsing requests, the incubation life cycle, assessment arithmetic |
+//! | [`store`] | the SQL, one implementation for PostgreSQL and SQLite |
+//! | [`api`] | the gRPC API: roles and rights, one transaction per request, events to the outbox |
+//!
+//! Membership consumes no events; it is the source of the organizations and
+//! people the other services copy from its events.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod domain;
+pub mod store;
+
+use markaz_kit::app::{Service, ServiceContext};
+use markaz_kit::migrate::Migration;
+use markaz_proto::membership::v1::membership_service_server::MembershipServiceServer;
+use tonic::server::NamedService;
+
+pub const NAME: &str = "membership";
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "membership",
+    sql: include_str!("../migrations/0001_membership.sql"),
+}];
+
+/// The membership service, as the runtime runs it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Membership;
+
+impl Service for Membership {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn migrations(&self) -> &'static [Migration] {
+        MIGRATIONS
+    }
+
+    fn register(
+        &self,
+        ctx: &ServiceContext,
+        routes: &mut tonic::service::RoutesBuilder,
+    ) -> Vec<&'static str> {
+        let api = api::MembershipApi::new(ctx.db.clone(), ctx.rpc.clone());
+        routes.add_service(
+            MembershipServiceServer::new(api).max_decoding_message_size(ctx.max_message_bytes),
+        );
+        vec![<MembershipServiceServer<api::MembershipApi> as NamedService>::NAME]
+    }
+}
+
+/// `markaz tenant create`: registers a tenant straight in membership's
+/// database (the same rules as the operator's `CreateTenant` RPC).
+pub async fn create_tenant(
+    db: &markaz_kit::db::Db,
+    tenant: &markaz_proto::membership::v1::Tenant,
+) -> markaz_kit::Result<store::TenantRow> {
+    let spec = domain::parse_tenant(Some(tenant))?;
+    let mut tx = db.system().await?;
+    let row = store::insert_tenant(&mut tx, &spec).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// `markaz tenant list`.
+pub async fn list_tenants(db: &markaz_kit::db::Db) -> markaz_kit::Result<Vec<store::TenantRow>> {
+    let mut tx = db.system().await?;
+    store::list_tenants(&mut tx, "", 10_000).await
+}

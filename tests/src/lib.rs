@@ -1,0 +1,130 @@
+//! Fixtures of the end-to-end tests.
+//!
+//! [`Ledger`] is a real service — migrations, a consumer with an inbox, a
+//! database of its own — that keeps a line for every organization event it
+//! applies. It stands in for "another service" when the tests need to look
+//! at the bus itself rather than at a business rule. An organization named
+//! `poison` makes its handler fail until a cure is recorded, to drive events
+//! into the dead letters and back.
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+
+use markaz_kit::app::{Service, ServiceContext};
+use markaz_kit::db::Tx;
+use markaz_kit::error::{Error, Result};
+use markaz_kit::events::{Consumer, Handler, payload};
+use markaz_kit::migrate::Migration;
+use markaz_proto::events::v1 as ev;
+use sqlx::Row;
+
+pub const LEDGER: &str = "ledger";
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "ledger",
+    sql: "CREATE TABLE ledger_lines (
+              tenant_id TEXT NOT NULL,
+              event_id TEXT NOT NULL,
+              organization_id TEXT NOT NULL,
+              name TEXT NOT NULL,
+              PRIMARY KEY (tenant_id, event_id)
+          );
+          CREATE TABLE ledger_cures (
+              tenant_id TEXT NOT NULL,
+              name TEXT NOT NULL,
+              PRIMARY KEY (tenant_id, name)
+          );",
+}];
+
+#[derive(Debug, Default)]
+pub struct Ledger;
+
+impl Service for Ledger {
+    fn name(&self) -> &'static str {
+        LEDGER
+    }
+
+    fn migrations(&self) -> &'static [Migration] {
+        MIGRATIONS
+    }
+
+    fn register(
+        &self,
+        _: &ServiceContext,
+        _: &mut tonic::service::RoutesBuilder,
+    ) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    fn consumer(&self, _: &ServiceContext) -> Option<(Consumer, Vec<&'static str>)> {
+        Some((
+            Consumer {
+                name: LEDGER,
+                handler: Arc::new(LedgerHandler),
+            },
+            vec![markaz_membership::NAME],
+        ))
+    }
+}
+
+struct LedgerHandler;
+
+#[tonic::async_trait]
+impl Handler for LedgerHandler {
+    async fn handle(&self, tx: &mut Tx, envelope: &ev::Envelope) -> Result<()> {
+        if envelope.r#type != "markaz.events.v1.OrganizationRegistered" {
+            return Ok(());
+        }
+        let event: ev::OrganizationRegistered = payload(envelope)?;
+        let org = event.organization.unwrap_or_default();
+        let name = org.name.unwrap_or_default().en;
+        if name == "poison" {
+            let cured =
+                sqlx::query("SELECT 1 AS one FROM ledger_cures WHERE tenant_id = $1 AND name = $2")
+                    .bind(tx.tenant())
+                    .bind(&name)
+                    .fetch_optional(tx.conn())
+                    .await?;
+            if cured.is_none() {
+                return Err(Error::Unavailable("the ledger cannot digest poison".into()));
+            }
+        }
+        sqlx::query(
+            "INSERT INTO ledger_lines (tenant_id, event_id, organization_id, name) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(tx.tenant())
+        .bind(&envelope.id)
+        .bind(&org.id)
+        .bind(&name)
+        .execute(tx.conn())
+        .await?;
+        Ok(())
+    }
+}
+
+/// How many ledger lines the organization has in `tenant`.
+pub async fn lines(db: &markaz_kit::db::Db, tenant: &str, organization_id: &str) -> i64 {
+    let mut tx = db.read(tenant).await.expect("read");
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM ledger_lines WHERE tenant_id = $1 AND organization_id = $2",
+    )
+    .bind(tenant)
+    .bind(organization_id)
+    .fetch_one(tx.conn())
+    .await
+    .expect("count");
+    row.try_get("n").expect("n")
+}
+
+/// Records the cure for `name`, so the poison handler succeeds.
+pub async fn cure(db: &markaz_kit::db::Db, tenant: &str, name: &str) {
+    let mut tx = db.write(tenant).await.expect("write");
+    sqlx::query("INSERT INTO ledger_cures (tenant_id, name) VALUES ($1, $2)")
+        .bind(tenant)
+        .bind(name)
+        .execute(tx.conn())
+        .await
+        .expect("cure");
+    tx.commit().await.expect("commit");
+}

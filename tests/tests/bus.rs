@@ -1,0 +1,381 @@
+//! The event bus end to end: membership's outbox, the relay, the bus and a
+//! consumer in another service, on real NATS JetStream and PostgreSQL (and,
+//! where the behaviour is the same, on the embedded SQLite + in-process bus).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use markaz_e2e::{LEDGER, Ledger, cure, lines};
+use markaz_kit::auth::Role;
+use markaz_kit::both_backends;
+use markaz_kit::testing::{Backend, TestEnv, authed, eventually};
+use markaz_membership::Membership;
+use markaz_proto::common::v1::{LocalizedText, OrganizationKind};
+use markaz_proto::events::v1 as ev;
+use markaz_proto::membership::v1 as api;
+use markaz_proto::membership::v1::membership_service_client::MembershipServiceClient;
+use tonic::transport::Channel;
+
+const TENANT: &str = "bus-tenant";
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn client(app: &markaz_kit::app::App) -> MembershipServiceClient<Channel> {
+    let channel = Channel::from_shared(format!("http://{}", app.grpc_addr()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    MembershipServiceClient::new(channel)
+}
+
+async fn register_tenant(env: &TestEnv, c: &mut MembershipServiceClient<Channel>) {
+    c.create_tenant(authed(
+        api::CreateTenantRequest {
+            tenant: Some(api::Tenant {
+                id: TENANT.into(),
+                name: Some(LocalizedText {
+                    ar: "مستأجر".into(),
+                    en: "tenant".into(),
+                }),
+                ..Default::default()
+            }),
+        },
+        &env.operator_token(),
+    ))
+    .await
+    .unwrap();
+}
+
+fn org_request(name: &str) -> api::CreateOrganizationRequest {
+    api::CreateOrganizationRequest {
+        organization: Some(api::Organization {
+            kind: OrganizationKind::Cso as i32,
+            name: Some(LocalizedText {
+                ar: "منظمة".into(),
+                en: name.into(),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+async fn create_org(
+    env: &TestEnv,
+    c: &mut MembershipServiceClient<Channel>,
+    name: &str,
+) -> api::Organization {
+    c.create_organization(authed(
+        org_request(name),
+        &env.token(TENANT, &[Role::Staff], None),
+    ))
+    .await
+    .unwrap()
+    .into_inner()
+}
+
+both_backends!(
+    an_outbox_event_reaches_a_consumer_in_another_service,
+    a_poison_event_is_dead_lettered_then_replayed
+);
+
+async fn an_outbox_event_reaches_a_consumer_in_another_service(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let app = env
+        .start(vec![Arc::new(Membership), Arc::new(Ledger)])
+        .await
+        .unwrap();
+    let mut c = client(&app).await;
+    register_tenant(&env, &mut c).await;
+    let org = create_org(&env, &mut c, "Euphrates").await;
+    let ledger = app.db(LEDGER).unwrap().clone();
+    let arrived = eventually(WAIT, || {
+        let ledger = ledger.clone();
+        let id = org.id.clone();
+        async move { (lines(&ledger, TENANT, &id).await == 1).then_some(()) }
+    })
+    .await;
+    assert!(arrived.is_some(), "the event reached the ledger");
+    app.shutdown().await;
+}
+
+async fn a_poison_event_is_dead_lettered_then_replayed(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let app = env
+        .start(vec![Arc::new(Membership), Arc::new(Ledger)])
+        .await
+        .unwrap();
+    let mut c = client(&app).await;
+    register_tenant(&env, &mut c).await;
+    let poison = create_org(&env, &mut c, "poison").await;
+    let ledger = app.db(LEDGER).unwrap().clone();
+
+    let letter = eventually(WAIT, || {
+        let ledger = ledger.clone();
+        async move {
+            markaz_kit::events::dead_letters(&ledger, false)
+                .await
+                .ok()?
+                .into_iter()
+                .next()
+        }
+    })
+    .await
+    .expect("the poison event is dead-lettered");
+    assert_eq!(letter.attempts, i64::from(env.config.consumer.max_deliver));
+    assert_eq!(letter.event_type, "markaz.events.v1.OrganizationRegistered");
+    assert_eq!(letter.tenant_id, TENANT);
+    assert_eq!(lines(&ledger, TENANT, &poison.id).await, 0);
+
+    // Events behind the poison are not held up by it.
+    let healthy = create_org(&env, &mut c, "healthy").await;
+    let passed = eventually(WAIT, || {
+        let ledger = ledger.clone();
+        let id = healthy.id.clone();
+        async move { (lines(&ledger, TENANT, &id).await == 1).then_some(()) }
+    })
+    .await;
+    assert!(passed.is_some());
+
+    // The operator fixes the cause and replays: one effect, letter closed.
+    cure(&ledger, TENANT, "poison").await;
+    let consumer = app.consumer(LEDGER).unwrap().clone();
+    let applied = markaz_kit::events::replay(&ledger, &consumer, letter.id)
+        .await
+        .unwrap();
+    assert_eq!(applied, markaz_kit::events::Applied::Applied);
+    assert_eq!(lines(&ledger, TENANT, &poison.id).await, 1);
+    assert!(
+        markaz_kit::events::dead_letters(&ledger, false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Replaying twice is refused, and would have had no effect anyway.
+    assert!(
+        markaz_kit::events::replay(&ledger, &consumer, letter.id)
+            .await
+            .is_err()
+    );
+    assert_eq!(lines(&ledger, TENANT, &poison.id).await, 1);
+
+    if backend == Backend::Postgres {
+        // Operators also see the dead letter on the bus.
+        let js = jetstream().await;
+        let mut dlq = js
+            .get_stream(format!(
+                "{}_DLQ",
+                env.config.bus_namespace.to_ascii_uppercase()
+            ))
+            .await
+            .unwrap();
+        assert_eq!(dlq.info().await.unwrap().state.messages, 1);
+    }
+    app.shutdown().await;
+}
+
+async fn jetstream() -> async_nats::jetstream::Context {
+    let client = async_nats::connect(markaz_kit::testing::nats_url())
+        .await
+        .unwrap();
+    async_nats::jetstream::new(client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_carry_their_id_as_nats_msg_id_and_the_callers_trace() {
+    let env = TestEnv::new(Backend::Postgres);
+    let app = env.start(vec![Arc::new(Membership)]).await.unwrap();
+    let mut c = client(&app).await;
+    register_tenant(&env, &mut c).await;
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let mut request = authed(
+        org_request("traced"),
+        &env.token(TENANT, &[Role::Staff], None),
+    );
+    request
+        .metadata_mut()
+        .insert("traceparent", traceparent.parse().unwrap());
+    let org = c.create_organization(request).await.unwrap().into_inner();
+
+    let js = jetstream().await;
+    let stream_name = format!(
+        "{}_MEMBERSHIP",
+        env.config.bus_namespace.to_ascii_uppercase()
+    );
+    let stream = js.get_stream(&stream_name).await.unwrap();
+    let subject = format!(
+        "{}.evt.membership.OrganizationRegistered",
+        env.config.bus_namespace
+    );
+    let found = eventually(WAIT, || {
+        let stream = stream.clone();
+        let subject = subject.clone();
+        async move { stream.get_last_raw_message_by_subject(&subject).await.ok() }
+    })
+    .await
+    .expect("the event is on the stream");
+    let headers = found.headers;
+    let envelope: ev::Envelope = prost::Message::decode(found.payload.as_ref()).unwrap();
+    assert_eq!(
+        headers.get("Nats-Msg-Id").map(|v| v.as_str().to_string()),
+        Some(envelope.id.clone())
+    );
+    assert_eq!(
+        headers
+            .get("traceparent")
+            .map(|v| v.as_str().to_string())
+            .as_deref(),
+        Some(traceparent)
+    );
+    assert_eq!(envelope.traceparent, traceparent);
+    assert_eq!(envelope.producer, "membership");
+    assert_eq!(envelope.tenant_id, TENANT);
+    let event: ev::OrganizationRegistered =
+        prost::Message::decode(envelope.payload.as_slice()).unwrap();
+    assert_eq!(event.organization.unwrap().id, org.id);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivered_event_has_one_effect() {
+    let env = TestEnv::new(Backend::Postgres);
+    let app = env
+        .start(vec![Arc::new(Membership), Arc::new(Ledger)])
+        .await
+        .unwrap();
+    let mut c = client(&app).await;
+    register_tenant(&env, &mut c).await;
+    let first = create_org(&env, &mut c, "once").await;
+    let ledger = app.db(LEDGER).unwrap().clone();
+    assert!(
+        eventually(WAIT, || {
+            let ledger = ledger.clone();
+            let id = first.id.clone();
+            async move { (lines(&ledger, TENANT, &id).await == 1).then_some(()) }
+        })
+        .await
+        .is_some()
+    );
+
+    // The same event again on the stream, under another message id so the
+    // duplicate window lets it through — as a republish after the window
+    // closed, or a redelivery, would.
+    let js = jetstream().await;
+    let subject = format!(
+        "{}.evt.membership.OrganizationRegistered",
+        env.config.bus_namespace
+    );
+    let stream = js
+        .get_stream(format!(
+            "{}_MEMBERSHIP",
+            env.config.bus_namespace.to_ascii_uppercase()
+        ))
+        .await
+        .unwrap();
+    let original = stream
+        .get_last_raw_message_by_subject(&subject)
+        .await
+        .unwrap();
+    js.send_publish(
+        subject.clone(),
+        async_nats::jetstream::message::PublishMessage::build()
+            .payload(original.payload.clone())
+            .message_id("a-second-copy"),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    // A later event: once it is applied, the copy before it was handled too.
+    let later = create_org(&env, &mut c, "later").await;
+    assert!(
+        eventually(WAIT, || {
+            let ledger = ledger.clone();
+            let id = later.id.clone();
+            async move { (lines(&ledger, TENANT, &id).await == 1).then_some(()) }
+        })
+        .await
+        .is_some()
+    );
+    assert_eq!(
+        lines(&ledger, TENANT, &first.id).await,
+        1,
+        "the copy had no second effect"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_committed_before_a_crash_is_published_at_restart() {
+    let env = TestEnv::new(Backend::Postgres);
+    // The membership database exists (a first run migrated it).
+    let first = env.start(vec![Arc::new(Membership)]).await.unwrap();
+    first.shutdown().await;
+
+    // A request commits its change and its event, and the process dies
+    // before the relay publishes: no process runs now, the row is committed
+    // and unpublished.
+    let membership = env.db("membership").await.unwrap();
+    let mut tx = membership.write(TENANT).await.unwrap();
+    let org_id = markaz_kit::rpc::new_id();
+    tx.publish(
+        &org_id,
+        &ev::OrganizationRegistered {
+            organization: Some(ev::OrganizationSnapshot {
+                id: org_id.clone(),
+                name: Some(LocalizedText {
+                    ar: String::new(),
+                    en: "survivor".into(),
+                }),
+                version: 1,
+                ..Default::default()
+            }),
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    membership.close().await;
+
+    // The restarted process publishes it and the consumer applies it.
+    let app = env
+        .start(vec![Arc::new(Membership), Arc::new(Ledger)])
+        .await
+        .unwrap();
+    let ledger = app.db(LEDGER).unwrap().clone();
+    let arrived = eventually(WAIT, || {
+        let ledger = ledger.clone();
+        let id = org_id.clone();
+        async move { (lines(&ledger, TENANT, &id).await == 1).then_some(()) }
+    })
+    .await;
+    assert!(arrived.is_some(), "the event survived the crash");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_and_consumers_are_created_idempotently() {
+    let env = TestEnv::new(Backend::Postgres);
+    for _ in 0..2 {
+        let app = env
+            .start(vec![Arc::new(Membership), Arc::new(Ledger)])
+            .await
+            .unwrap();
+        app.shutdown().await;
+    }
+    let js = jetstream().await;
+    let stream = js
+        .get_stream(format!(
+            "{}_MEMBERSHIP",
+            env.config.bus_namespace.to_ascii_uppercase()
+        ))
+        .await
+        .unwrap();
+    let names: Vec<String> = stream
+        .consumer_names()
+        .filter_map(|n| async move { n.ok() })
+        .collect()
+        .await;
+    assert_eq!(names, ["ledger--membership"]);
+}
