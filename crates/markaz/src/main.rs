@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod bench;
 mod services;
 
 use std::path::PathBuf;
@@ -65,6 +66,14 @@ enum Command {
     Dlq {
         #[command(subcommand)]
         command: DlqCommand,
+    },
+    /// Measures the platform: closed/open-loop load with baselines (see docs/performance.md).
+    Bench(bench::BenchArgs),
+    /// The bare tonic server `markaz bench echo` measures against.
+    #[command(hide = true)]
+    BenchEcho {
+        #[arg(long)]
+        addr: std::net::SocketAddr,
     },
     /// Prints the effective configuration, secrets redacted.
     Config {
@@ -190,6 +199,8 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         Command::Dlq {
             command: DlqCommand::Replay { service, id },
         } => admin::replay_dead_letter(&config, &service, id).await,
+        Command::Bench(args) => bench::run(args).await,
+        Command::BenchEcho { addr } => markaz_bench::echo::serve(addr).await,
         Command::Config { env } => {
             if env {
                 for (name, meaning) in markaz_kit::config::ENV_VARS {

@@ -1,0 +1,255 @@
+//! Starting the platform to measure: `markaz dev` (SQLite, in-process bus)
+//! or `markaz serve` (PostgreSQL and NATS), each in a world of its own — a
+//! scratch data directory, a fresh PostgreSQL database and NATS namespace —
+//! removed afterwards.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use markaz_kit::auth::{Role, Signer};
+use markaz_kit::config::AuthConfig;
+use markaz_proto::common::v1::LocalizedText;
+use markaz_proto::membership::v1 as membership;
+
+use crate::server::{BenchResult, ServerProcess, free_addr, scratch_dir};
+
+/// Which deployment shape to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Dev,
+    Serve,
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Kind::Dev => "dev",
+            Kind::Serve => "serve",
+        })
+    }
+}
+
+/// Where the external services are, for `serve`.
+#[derive(Debug, Clone)]
+pub struct Infra {
+    /// A PostgreSQL URL with the right to create databases.
+    pub postgres: String,
+    pub nats: String,
+}
+
+/// A started platform and what the scenarios need to talk to it.
+pub struct Target {
+    pub kind: Kind,
+    pub server: ServerProcess,
+    pub tenant: String,
+    pub staff_token: String,
+    /// How a scenario reaches a service's database directly: the URL and,
+    /// on PostgreSQL, the schema.
+    database_url: String,
+    scratch: PathBuf,
+    infra: Infra,
+    bench_db: Option<String>,
+    namespace: String,
+}
+
+/// The tenant the bench works in.
+pub const TENANT: &str = "bench";
+
+impl Target {
+    pub async fn start(kind: Kind, infra: &Infra) -> BenchResult<Target> {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let scratch = scratch_dir(&kind.to_string())?;
+        let addr = free_addr()?;
+        let metrics = free_addr()?;
+        let auth = AuthConfig::default();
+        let id = format!("{}", std::process::id());
+        let namespace = format!("bench{id}");
+        let mut envs = vec![
+            ("MARKAZ_GRPC_ADDR", addr.to_string()),
+            ("MARKAZ_METRICS_ADDR", metrics.to_string()),
+            ("MARKAZ_LOG", "warn".to_string()),
+            // The bench opens many connections at once.
+            ("MARKAZ_CONCURRENCY_PER_CONNECTION", "1024".to_string()),
+        ];
+        let (args, database_url, bench_db, signer): (Vec<&str>, String, Option<String>, Signer) =
+            match kind {
+                Kind::Dev => {
+                    let dir = scratch.join("data");
+                    envs.push(("MARKAZ_DATA_DIR", dir.display().to_string()));
+                    let signer = Signer::load_or_create(
+                        &dir.join("signing-key.json"),
+                        &dir.join("jwks.json"),
+                    )
+                    .map_err(|e| e.to_string())?;
+                    (
+                        vec!["dev"],
+                        format!("sqlite://{}", dir.display()),
+                        None,
+                        signer,
+                    )
+                }
+                Kind::Serve => {
+                    let db = format!("markaz_bench_{id}");
+                    admin_sql(
+                        &infra.postgres,
+                        &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+                    )
+                    .await?;
+                    admin_sql(&infra.postgres, &format!("CREATE DATABASE {db}")).await?;
+                    let url = database_in(&infra.postgres, &db);
+                    let signer = Signer::generate().map_err(|e| e.to_string())?;
+                    let jwks = scratch.join("jwks.json");
+                    std::fs::write(
+                        &jwks,
+                        serde_json::to_string(&signer.jwks()).map_err(|e| e.to_string())?,
+                    )
+                    .map_err(|e| e.to_string())?;
+                    envs.push(("MARKAZ_DATABASE_URL", url.clone()));
+                    envs.push(("MARKAZ_NATS_URL", infra.nats.clone()));
+                    envs.push(("MARKAZ_BUS_NAMESPACE", namespace.clone()));
+                    envs.push(("MARKAZ_AUTH_JWKS", jwks.display().to_string()));
+                    envs.push(("MARKAZ_DB_MAX_CONNECTIONS", "32".to_string()));
+                    (vec!["serve", "--services", "all"], url, Some(db), signer)
+                }
+            };
+        let server = ServerProcess::spawn(
+            &exe,
+            &args,
+            &envs,
+            addr,
+            Some(metrics),
+            &scratch.join("server.log"),
+        )
+        .await?;
+        let ttl = Duration::from_secs(24 * 3600);
+        let staff_token = signer.sign(&Signer::claims(
+            &auth,
+            "bench-staff",
+            TENANT,
+            &[Role::Admin, Role::Staff],
+            None,
+            ttl,
+        ));
+        let operator = signer.sign(&Signer::claims(
+            &auth,
+            "bench-operator",
+            "",
+            &[Role::Operator],
+            None,
+            ttl,
+        ));
+        let target = Target {
+            kind,
+            server,
+            tenant: TENANT.to_string(),
+            staff_token,
+            database_url,
+            scratch,
+            infra: infra.clone(),
+            bench_db,
+            namespace,
+        };
+        target.create_tenant(&operator).await?;
+        Ok(target)
+    }
+
+    async fn create_tenant(&self, operator: &str) -> BenchResult<()> {
+        let mut client = membership::membership_service_client::MembershipServiceClient::new(
+            self.server.channel().await?,
+        );
+        let mut request = tonic::Request::new(membership::CreateTenantRequest {
+            tenant: Some(membership::Tenant {
+                id: TENANT.into(),
+                name: Some(LocalizedText {
+                    ar: "مركز القياس".into(),
+                    en: "Benchmark center".into(),
+                }),
+                ..Default::default()
+            }),
+        });
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {operator}").parse().map_err(|_| "token")?,
+        );
+        match client.create_tenant(request).await {
+            Ok(_) => Ok(()),
+            Err(s) if s.code() == tonic::Code::AlreadyExists => Ok(()),
+            Err(s) => Err(format!("creating the bench tenant: {s}")),
+        }
+    }
+
+    /// The URL of `service`'s database and, on PostgreSQL, its schema.
+    pub fn database_of(&self, service: &str) -> (String, Option<String>) {
+        match self.kind {
+            Kind::Dev => (format!("{}/{service}.db", self.database_url), None),
+            Kind::Serve => (self.database_url.clone(), Some(service.to_string())),
+        }
+    }
+
+    pub async fn stop(self) {
+        self.server.stop().await;
+        if let Some(db) = &self.bench_db {
+            let _ = admin_sql(
+                &self.infra.postgres,
+                &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+            )
+            .await;
+            if let Ok(client) = async_nats::connect(&self.infra.nats).await {
+                let js = async_nats::jetstream::new(client);
+                let prefix = format!("{}_", self.namespace.to_ascii_uppercase());
+                use futures::StreamExt;
+                let names: Vec<String> = js
+                    .stream_names()
+                    .filter_map(|n| async move { n.ok() })
+                    .collect()
+                    .await;
+                for name in names.into_iter().filter(|n| n.starts_with(&prefix)) {
+                    let _ = js.delete_stream(&name).await;
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.scratch);
+    }
+}
+
+/// `postgres://u@h:p/db?x` with the database replaced by `db`.
+fn database_in(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let root = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    format!("{root}/{db}{query}")
+}
+
+async fn admin_sql(url: &str, sql: &str) -> BenchResult<()> {
+    use sqlx::{Connection, Executor};
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .map_err(|e| format!("PostgreSQL at {url}: {e}"))?;
+    conn.execute(sqlx::AssertSqlSafe(sql.to_string()))
+        .await
+        .map_err(|e| format!("{sql}: {e}"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_bench_database_replaces_the_one_in_the_url() {
+        assert_eq!(
+            super::database_in("postgres://postgres@127.0.0.1:5432/postgres", "b"),
+            "postgres://postgres@127.0.0.1:5432/b"
+        );
+        assert_eq!(
+            super::database_in("postgres://h/x?sslmode=disable", "b"),
+            "postgres://h/b?sslmode=disable"
+        );
+        assert_eq!(super::database_in("postgres://h", "b"), "postgres://h/b");
+    }
+}

@@ -1,0 +1,144 @@
+//! `markaz bench`: the command line of the load generator in `markaz-bench`.
+
+use std::time::Duration;
+
+use clap::Args;
+use markaz_bench::engine::Mode;
+use markaz_bench::scenarios::Scenario;
+use markaz_bench::target::{Infra, Kind, Target};
+use markaz_bench::{Options, print_events, print_suite, print_table};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// echo, noop, create, get, mixed, db-baseline, select, events — or `suite` for all of them
+    /// with the ratios the platform is judged by.
+    scenario: String,
+    /// The deployment shape to start and measure: dev (SQLite, in-process bus), serve
+    /// (PostgreSQL, NATS) or, for `suite`, both.
+    #[arg(long, default_value = "dev")]
+    target: String,
+    /// closed (highest throughput) or open (fixed rate, latency from the intended send time).
+    #[arg(long, default_value = "closed")]
+    mode: String,
+    /// Workers in a closed loop; the cap on requests in flight in an open loop.
+    #[arg(long, short = 'c', default_value_t = 32)]
+    concurrency: usize,
+    /// Requests per second, open loop.
+    #[arg(long, default_value_t = 1000.0)]
+    rate: f64,
+    /// Measured seconds.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Seconds of load before measuring.
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
+    /// HTTP/2 connections the load is spread over.
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+    /// Organizations (and people) created before the read scenarios.
+    #[arg(long, default_value_t = 1000)]
+    seed: usize,
+    /// Print JSON (for tracking) instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// PostgreSQL for `--target serve`, with the right to create a database.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    database_url: String,
+    #[arg(long, default_value = "nats://127.0.0.1:4222")]
+    nats_url: String,
+}
+
+pub async fn run(args: BenchArgs) -> Result<(), String> {
+    let mode = match args.mode.as_str() {
+        "closed" => Mode::Closed,
+        "open" => Mode::Open,
+        other => return Err(format!("--mode is closed or open, not '{other}'")),
+    };
+    let kinds = match args.target.as_str() {
+        "dev" => vec![Kind::Dev],
+        "serve" => vec![Kind::Serve],
+        "both" => vec![Kind::Dev, Kind::Serve],
+        other => return Err(format!("--target is dev, serve or both, not '{other}'")),
+    };
+    let options = Options {
+        target: kinds[0],
+        mode,
+        concurrency: args.concurrency,
+        rate: args.rate,
+        duration: Duration::from_secs(args.duration.max(1)),
+        warmup: Duration::from_secs(args.warmup),
+        connections: args.connections,
+        infra: Infra {
+            postgres: args.database_url.clone(),
+            nats: args.nats_url.clone(),
+        },
+        seed: args.seed.max(1),
+    };
+    if args.scenario == "suite" {
+        let mut reports = Vec::new();
+        for kind in kinds {
+            let report = markaz_bench::suite(kind, &options).await?;
+            if !args.json {
+                print_suite(&report);
+            }
+            reports.push(report);
+        }
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&reports).map_err(|e| e.to_string())?
+            );
+        }
+        return Ok(());
+    }
+    let scenario = Scenario::parse(&args.scenario)?;
+    if kinds.len() != 1 {
+        return Err("--target both is for `suite`".into());
+    }
+    match scenario {
+        Scenario::Echo => {
+            let figure = markaz_bench::run_echo(&options).await?;
+            output(&[figure], args.json)
+        }
+        Scenario::Events => {
+            let target = Target::start(kinds[0], &options.infra).await?;
+            let result = markaz_bench::events::run(
+                &target,
+                options.rate,
+                options.duration,
+                options.duration,
+                options.concurrency,
+            )
+            .await;
+            target.stop().await;
+            let figure = result?;
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&figure).map_err(|e| e.to_string())?
+                );
+            } else {
+                print_events(&figure);
+            }
+            Ok(())
+        }
+        scenario => {
+            let target = Target::start(kinds[0], &options.infra).await?;
+            let result = markaz_bench::run_on(&target, scenario, &options).await;
+            target.stop().await;
+            output(&[result?], args.json)
+        }
+    }
+}
+
+fn output(figures: &[markaz_bench::Figure], json: bool) -> Result<(), String> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(figures).map_err(|e| e.to_string())?
+        );
+    } else {
+        print_table(figures);
+    }
+    Ok(())
+}
