@@ -75,6 +75,15 @@ async fn create_org(
     .into_inner()
 }
 
+/// Waits until the ledger has `n` lines for the organization.
+async fn ledger_reaches(ledger: &markaz_kit::db::Db, organization_id: &str, n: i64) -> bool {
+    eventually(WAIT, || async move {
+        (lines(ledger, TENANT, organization_id).await == n).then_some(())
+    })
+    .await
+    .is_some()
+}
+
 both_backends!(
     an_outbox_event_reaches_a_consumer_in_another_service,
     a_poison_event_is_dead_lettered_then_replayed
@@ -90,13 +99,8 @@ async fn an_outbox_event_reaches_a_consumer_in_another_service(backend: Backend)
     register_tenant(&env, &mut c).await;
     let org = create_org(&env, &mut c, "Euphrates").await;
     let ledger = app.db(LEDGER).unwrap().clone();
-    let arrived = eventually(WAIT, || {
-        let ledger = ledger.clone();
-        let id = org.id.clone();
-        async move { (lines(&ledger, TENANT, &id).await == 1).then_some(()) }
-    })
-    .await;
-    assert!(arrived.is_some(), "the event reached the ledger");
+    let arrived = ledger_reaches(&ledger, &org.id, 1).await;
+    assert!(arrived, "the event reached the ledger");
     app.shutdown().await;
 }
 
@@ -130,13 +134,8 @@ async fn a_poison_event_is_dead_lettered_then_replayed(backend: Backend) {
 
     // Events behind the poison are not held up by it.
     let healthy = create_org(&env, &mut c, "healthy").await;
-    let passed = eventually(WAIT, || {
-        let ledger = ledger.clone();
-        let id = healthy.id.clone();
-        async move { (lines(&ledger, TENANT, &id).await == 1).then_some(()) }
-    })
-    .await;
-    assert!(passed.is_some());
+    let passed = ledger_reaches(&ledger, &healthy.id, 1).await;
+    assert!(passed, "the poison does not hold up later events");
 
     // The operator fixes the cause and replays: one effect, letter closed.
     cure(&ledger, TENANT, "poison").await;
@@ -248,15 +247,7 @@ async fn a_redelivered_event_has_one_effect() {
     register_tenant(&env, &mut c).await;
     let first = create_org(&env, &mut c, "once").await;
     let ledger = app.db(LEDGER).unwrap().clone();
-    assert!(
-        eventually(WAIT, || {
-            let ledger = ledger.clone();
-            let id = first.id.clone();
-            async move { (lines(&ledger, TENANT, &id).await == 1).then_some(()) }
-        })
-        .await
-        .is_some()
-    );
+    assert!(ledger_reaches(&ledger, &first.id, 1).await);
 
     // The same event again on the stream, under another message id so the
     // duplicate window lets it through — as a republish after the window
@@ -289,15 +280,7 @@ async fn a_redelivered_event_has_one_effect() {
     .unwrap();
     // A later event: once it is applied, the copy before it was handled too.
     let later = create_org(&env, &mut c, "later").await;
-    assert!(
-        eventually(WAIT, || {
-            let ledger = ledger.clone();
-            let id = later.id.clone();
-            async move { (lines(&ledger, TENANT, &id).await == 1).then_some(()) }
-        })
-        .await
-        .is_some()
-    );
+    assert!(ledger_reaches(&ledger, &later.id, 1).await);
     assert_eq!(
         lines(&ledger, TENANT, &first.id).await,
         1,
@@ -344,13 +327,8 @@ async fn an_event_committed_before_a_crash_is_published_at_restart() {
         .await
         .unwrap();
     let ledger = app.db(LEDGER).unwrap().clone();
-    let arrived = eventually(WAIT, || {
-        let ledger = ledger.clone();
-        let id = org_id.clone();
-        async move { (lines(&ledger, TENANT, &id).await == 1).then_some(()) }
-    })
-    .await;
-    assert!(arrived.is_some(), "the event survived the crash");
+    let arrived = ledger_reaches(&ledger, &org_id, 1).await;
+    assert!(arrived, "the event survived the crash");
     app.shutdown().await;
 }
 

@@ -390,55 +390,36 @@ pub fn db_baseline(direct: Arc<Direct>, tenant: String) -> Call {
             let search = format!("{name_ar} {}", name_en.to_lowercase());
             let envelope = vec![42u8; 320];
             let fail = |_| tonic::Code::Internal;
+            // The same two statements through either driver's own types.
+            macro_rules! insert_pair {
+                ($pool:expr) => {{
+                    let mut tx = $pool.begin().await.map_err(fail)?;
+                    sqlx::query(INSERT_ORGANIZATION)
+                        .bind(&tenant)
+                        .bind(&id)
+                        .bind(format!("BENCH-{i}"))
+                        .bind(&name_ar)
+                        .bind(&name_en)
+                        .bind(&search)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(fail)?;
+                    sqlx::query(INSERT_OUTBOX)
+                        .bind(format!("e{id}"))
+                        .bind(&tenant)
+                        .bind(&id)
+                        .bind(&envelope)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(fail)?;
+                    tx.commit().await.map_err(fail)
+                }};
+            }
             match &*direct {
-                Direct::Postgres(pool) => {
-                    let mut tx = pool.begin().await.map_err(fail)?;
-                    sqlx::query(INSERT_ORGANIZATION)
-                        .bind(&tenant)
-                        .bind(&id)
-                        .bind(format!("BENCH-{i}"))
-                        .bind(&name_ar)
-                        .bind(&name_en)
-                        .bind(&search)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(fail)?;
-                    sqlx::query(INSERT_OUTBOX)
-                        .bind(format!("e{id}"))
-                        .bind(&tenant)
-                        .bind(&id)
-                        .bind(&envelope)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(fail)?;
-                    tx.commit().await.map_err(fail)
-                }
-                Direct::Sqlite { writer, .. } => {
-                    let mut tx = writer.begin().await.map_err(fail)?;
-                    sqlx::query(INSERT_ORGANIZATION)
-                        .bind(&tenant)
-                        .bind(&id)
-                        .bind(format!("BENCH-{i}"))
-                        .bind(&name_ar)
-                        .bind(&name_en)
-                        .bind(&search)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(fail)?;
-                    sqlx::query(INSERT_OUTBOX)
-                        .bind(format!("e{id}"))
-                        .bind(&tenant)
-                        .bind(&id)
-                        .bind(&envelope)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(fail)?;
-                    tx.commit().await.map_err(fail)
-                }
+                Direct::Postgres(pool) => insert_pair!(pool),
+                Direct::Sqlite { writer, .. } => insert_pair!(writer),
             }
         })
     })

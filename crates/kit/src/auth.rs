@@ -51,6 +51,16 @@ impl Role {
         Role::Operator,
     ];
 
+    /// Every role that works inside a tenant (all but the operator).
+    pub const TENANT: [Role; 6] = [
+        Role::Admin,
+        Role::Staff,
+        Role::Trainer,
+        Role::Reviewer,
+        Role::Partner,
+        Role::Donor,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",

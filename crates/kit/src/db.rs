@@ -201,9 +201,15 @@ impl Db {
         self.inner.reader.close().await;
     }
 
-    /// The pool for the platform's own queries outside a transaction.
+    /// The pool for the platform's own writes outside a transaction.
     pub(crate) fn writer(&self) -> &AnyPool {
         &self.inner.writer
+    }
+
+    /// The pool for the platform's own reads outside a transaction; on
+    /// SQLite it never waits for the single writer connection.
+    pub(crate) fn reader(&self) -> &AnyPool {
+        &self.inner.reader
     }
 }
 
@@ -233,6 +239,22 @@ impl Tx {
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Runs `sql` with `$1` = this transaction's tenant and `$2` = `id`, and
+    /// maps the row it finds, if any: the shape of every "get one".
+    pub async fn find<T>(
+        &mut self,
+        sql: &'static str,
+        id: &str,
+        map: impl FnOnce(&sqlx::any::AnyRow) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let row = sqlx::query(sql)
+            .bind(self.tenant.as_str())
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(map).transpose()
     }
 
     pub async fn commit(self) -> Result<()> {

@@ -176,7 +176,7 @@ pub async fn relay_once(db: &Db, bus: &Bus) -> Result<usize> {
     .bind(RELAY_BATCH);
     let rows = match leader.as_mut() {
         Some(tx) => pending.fetch_all(tx.conn()).await?,
-        None => pending.fetch_all(db.writer()).await?,
+        None => pending.fetch_all(db.reader()).await?,
     };
     if rows.is_empty() {
         return Ok(0);
@@ -232,7 +232,7 @@ async fn report_backlog(db: &Db) {
     let row = sqlx::query(
         "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM markaz_outbox WHERE published_at IS NULL",
     )
-    .fetch_one(db.writer())
+    .fetch_one(db.reader())
     .await;
     if let Ok(row) = row {
         let n: i64 = row.try_get("n").unwrap_or(0);

@@ -2,6 +2,9 @@
 //! role and right to each object, runs each request in one transaction and
 //! writes the events it causes into the outbox of that same transaction.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use markaz_kit::auth::{Caller, Role};
 use markaz_kit::db::{Db, Tx};
 use markaz_kit::error::{Error, Result, Violations};
@@ -22,24 +25,43 @@ use crate::store::{self, AffiliationRow, AssessmentRow, OrganizationRow, PersonR
 const WRITE: &[Role] = &[Role::Admin, Role::Staff];
 const READ: &[Role] = &[Role::Admin, Role::Staff, Role::Trainer, Role::Partner];
 const TENANT_ADMIN: &[Role] = &[Role::Admin];
-const EVERY_TENANT_ROLE: &[Role] = &[
-    Role::Admin,
-    Role::Staff,
-    Role::Trainer,
-    Role::Reviewer,
-    Role::Partner,
-    Role::Donor,
-];
 
 #[derive(Clone, Debug)]
 pub struct MembershipApi {
     db: Db,
     rpc: Rpc,
+    /// Registered tenants, remembered once seen: a tenant is never changed
+    /// or removed, and every create would otherwise read it again.
+    tenants: Arc<Mutex<HashMap<String, store::TenantRow>>>,
 }
 
 impl MembershipApi {
     pub fn new(db: Db, rpc: Rpc) -> Self {
-        MembershipApi { db, rpc }
+        MembershipApi {
+            db,
+            rpc,
+            tenants: Arc::default(),
+        }
+    }
+
+    /// The caller's tenant, which an operator must have registered.
+    async fn require_tenant(&self, tx: &mut Tx) -> Result<store::TenantRow> {
+        let id = tx.tenant().to_string();
+        if let Some(t) = self.tenants.lock().expect("tenants lock").get(&id) {
+            return Ok(t.clone());
+        }
+        let row = store::get_tenant(tx, &id).await?.ok_or_else(|| {
+            Error::precondition(
+                "TENANT_NOT_REGISTERED",
+                format!("tenants/{id}"),
+                format!("tenant '{id}' is not registered; an operator creates it first"),
+            )
+        })?;
+        self.tenants
+            .lock()
+            .expect("tenants lock")
+            .insert(id, row.clone());
+        Ok(row)
     }
 }
 
@@ -102,7 +124,7 @@ impl MembershipService for MembershipApi {
                 caller.require(TENANT_ADMIN)?;
                 let spec = domain::parse_branch(req.branch.as_ref())?;
                 let mut tx = self.db.write(&caller.tenant).await?;
-                require_tenant(&mut tx).await?;
+                self.require_tenant(&mut tx).await?;
                 let row = store::insert_branch(&mut tx, &spec).await?;
                 tx.commit().await?;
                 Ok(branch_proto(&row))
@@ -116,7 +138,7 @@ impl MembershipService for MembershipApi {
     ) -> Reply<api::ListBranchesResponse> {
         self.rpc
             .run("ListBranches", request, |caller, req| async move {
-                caller.require(EVERY_TENANT_ROLE)?;
+                caller.require(&Role::TENANT)?;
                 let page = Page::parse(req.page_size, &req.page_token, "")?;
                 let mut tx = self.db.read(&caller.tenant).await?;
                 let mut rows = store::list_branches(&mut tx, &page.after, page.fetch()).await?;
@@ -159,7 +181,7 @@ impl MembershipService for MembershipApi {
                 if let Some(done) = idempotency.replay(&mut tx).await? {
                     return Ok(done);
                 }
-                let tenant = require_tenant(&mut tx).await?;
+                let tenant = self.require_tenant(&mut tx).await?;
                 check_branch(&mut tx, "organization.branch_id", &fields.branch_id).await?;
                 let identifier = match identifier {
                     Some(i) => i,
@@ -827,18 +849,6 @@ impl MembershipService for MembershipApi {
             })
             .await
     }
-}
-
-/// The caller's tenant must have been registered by an operator.
-async fn require_tenant(tx: &mut Tx) -> Result<store::TenantRow> {
-    let tenant = tx.tenant().to_string();
-    store::get_tenant(tx, &tenant).await?.ok_or_else(|| {
-        Error::precondition(
-            "TENANT_NOT_REGISTERED",
-            format!("tenants/{tenant}"),
-            format!("tenant '{tenant}' is not registered; an operator creates it first"),
-        )
-    })
 }
 
 async fn check_branch(tx: &mut Tx, field: &str, branch_id: &str) -> Result<()> {

@@ -196,9 +196,15 @@ pub struct OrganizationRow {
     pub updated_at: i64,
 }
 
-const ORGANIZATION_COLUMNS: &str = "id, identifier, kind, name_ar, name_en, acronym, governorate, \
-     branch_id, sectors, description_ar, description_en, email, phone, incubation_status, \
-     version, created_at, updated_at";
+/// The columns [`organization_row`] reads, as a literal so queries built
+/// with `concat!` stay `&'static str`.
+macro_rules! organization_columns {
+    () => {
+        "id, identifier, kind, name_ar, name_en, acronym, governorate, branch_id, sectors, \
+         description_ar, description_en, email, phone, incubation_status, version, created_at, \
+         updated_at"
+    };
+}
 
 fn organization_row(r: &AnyRow) -> Result<OrganizationRow> {
     let sectors: String = r.try_get("sectors")?;
@@ -305,15 +311,16 @@ pub async fn insert_organization(
 }
 
 pub async fn get_organization(tx: &mut Tx, id: &str) -> Result<Option<OrganizationRow>> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE tenant_id = $1 AND id = $2"
-    ));
-    let row = sqlx::query(sql)
-        .bind(tx.tenant())
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?;
-    row.as_ref().map(organization_row).transpose()
+    tx.find(
+        concat!(
+            "SELECT ",
+            organization_columns!(),
+            " FROM organizations WHERE tenant_id = $1 AND id = $2"
+        ),
+        id,
+        organization_row,
+    )
+    .await
 }
 
 /// Filters of [`list_organizations`]; empty strings mean "any".
@@ -333,8 +340,10 @@ pub async fn list_organizations(
     after: &str,
     limit: i64,
 ) -> Result<Vec<OrganizationRow>> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {ORGANIZATION_COLUMNS} FROM organizations
+    let sql = concat!(
+        "SELECT ",
+        organization_columns!(),
+        " FROM organizations
          WHERE tenant_id = $1 AND id > $2
            AND ($3 = '' OR id = $3)
            AND ($4 = '' OR kind = $4)
@@ -342,7 +351,7 @@ pub async fn list_organizations(
            AND ($6 = '' OR incubation_status = $6)
            AND ($7 = '' OR search_text LIKE $7 ESCAPE '\\')
          ORDER BY id LIMIT $8"
-    ));
+    );
     let rows = sqlx::query(sql)
         .bind(tx.tenant())
         .bind(after)
@@ -528,8 +537,13 @@ pub struct PersonRow {
     pub updated_at: i64,
 }
 
-const PERSON_COLUMNS: &str = "id, full_name, gender, age_band, phone, email, branch_id, legal_basis, \
-     processing_purpose, erased_at, version, created_at, updated_at";
+/// The columns [`person_row`] reads.
+macro_rules! person_columns {
+    () => {
+        "id, full_name, gender, age_band, phone, email, branch_id, legal_basis, \
+         processing_purpose, erased_at, version, created_at, updated_at"
+    };
+}
 
 fn person_row(r: &AnyRow) -> Result<PersonRow> {
     Ok(PersonRow {
@@ -586,15 +600,16 @@ pub async fn insert_person(tx: &mut Tx, id: &str, f: &PersonFields) -> Result<Pe
 }
 
 pub async fn get_person(tx: &mut Tx, id: &str) -> Result<Option<PersonRow>> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {PERSON_COLUMNS} FROM people WHERE tenant_id = $1 AND id = $2"
-    ));
-    let row = sqlx::query(sql)
-        .bind(tx.tenant())
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?;
-    row.as_ref().map(person_row).transpose()
+    tx.find(
+        concat!(
+            "SELECT ",
+            person_columns!(),
+            " FROM people WHERE tenant_id = $1 AND id = $2"
+        ),
+        id,
+        person_row,
+    )
+    .await
 }
 
 #[derive(Debug, Default, Clone)]
@@ -611,8 +626,10 @@ pub async fn list_people(
     after: &str,
     limit: i64,
 ) -> Result<Vec<PersonRow>> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {PERSON_COLUMNS} FROM people p
+    let sql = concat!(
+        "SELECT ",
+        person_columns!(),
+        " FROM people p
          WHERE p.tenant_id = $1 AND p.id > $2
            AND ($3 = '' OR EXISTS (SELECT 1 FROM affiliations a
                  WHERE a.tenant_id = p.tenant_id AND a.person_id = p.id
@@ -620,7 +637,7 @@ pub async fn list_people(
            AND ($4 = '' OR p.branch_id = $4)
            AND ($5 = '' OR p.search_text LIKE $5 ESCAPE '\\')
          ORDER BY p.id LIMIT $6"
-    ));
+    );
     let rows = sqlx::query(sql)
         .bind(tx.tenant())
         .bind(after)
@@ -756,15 +773,13 @@ pub async fn insert_affiliation(
 }
 
 pub async fn get_affiliation(tx: &mut Tx, id: &str) -> Result<Option<AffiliationRow>> {
-    let row = sqlx::query(
+    tx.find(
         "SELECT id, person_id, organization_id, role, start_date, end_date, created_at
          FROM affiliations WHERE tenant_id = $1 AND id = $2",
+        id,
+        affiliation_row,
     )
-    .bind(tx.tenant())
-    .bind(id)
-    .fetch_optional(tx.conn())
-    .await?;
-    row.as_ref().map(affiliation_row).transpose()
+    .await
 }
 
 /// Whether the person has an active affiliation with the organization.
