@@ -56,3 +56,11 @@ CREATE TABLE markaz_idempotency (
     created_at BIGINT NOT NULL,
     PRIMARY KEY (tenant_id, method, request_id)
 );
+
+-- SQLite's sequences (PostgreSQL has its own): see `Tx::next_value`.
+--! sqlite
+CREATE TABLE markaz_sequences (
+    name TEXT PRIMARY KEY,
+    value BIGINT NOT NULL
+);
+--! all

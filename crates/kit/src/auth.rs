@@ -558,6 +558,9 @@ impl Verifier {
         if claims.sub.is_empty() {
             return Err(unauthenticated("token has no subject"));
         }
+        if !claims.tenant.is_empty() && crate::db::check_tenant(&claims.tenant).is_err() {
+            return Err(unauthenticated("token names a malformed tenant"));
+        }
         let roles = claims.roles.iter().filter_map(|r| r.parse().ok()).collect();
         let exp = claims.exp;
         Ok((

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
+use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe, Executor, Transaction};
 use tokio::sync::Notify;
 
@@ -150,31 +151,42 @@ impl Db {
 
     /// A transaction that may write, scoped to `tenant`.
     pub async fn write(&self, tenant: &str) -> Result<Tx> {
-        self.begin(&self.inner.writer, Some(tenant)).await
+        self.begin(&self.inner.writer, Some(tenant), true).await
     }
 
-    /// A read-only transaction scoped to `tenant` (a consistent snapshot).
+    /// A read scoped to `tenant`. On PostgreSQL a transaction (the tenant
+    /// setting lives in it); on SQLite a plain connection, as each statement
+    /// reads a consistent snapshot and BEGIN/ROLLBACK would cost two more
+    /// round trips to SQLite's worker thread.
     pub async fn read(&self, tenant: &str) -> Result<Tx> {
-        self.begin(&self.inner.reader, Some(tenant)).await
+        self.begin(&self.inner.reader, Some(tenant), false).await
     }
 
     /// A transaction with no tenant, for the platform's own tables (outbox,
     /// dead letters) and for tenant administration. On PostgreSQL the
     /// tenant-scoped tables show it no rows.
     pub async fn system(&self) -> Result<Tx> {
-        self.begin(&self.inner.writer, None).await
+        self.begin(&self.inner.writer, None, true).await
     }
 
-    async fn begin(&self, pool: &AnyPool, tenant: Option<&str>) -> Result<Tx> {
-        let mut tx = pool.begin().await?;
-        if let (Backend::Postgres, Some(tenant)) = (self.inner.backend, tenant) {
-            sqlx::query("SELECT set_config('markaz.tenant_id', $1, true)")
-                .bind(tenant)
-                .execute(&mut *tx)
-                .await?;
+    async fn begin(&self, pool: &AnyPool, tenant: Option<&str>, writes: bool) -> Result<Tx> {
+        if let Some(t) = tenant {
+            check_tenant(t)?;
         }
+        let conn = match (self.inner.backend, tenant) {
+            // BEGIN and the tenant setting in one round trip. The tenant is
+            // inlined, which `check_tenant` makes safe: a slug has no quote.
+            (Backend::Postgres, Some(t)) => Conn::Tx(
+                pool.begin_with(AssertSqlSafe(format!(
+                    "BEGIN; SELECT set_config('markaz.tenant_id', '{t}', true)"
+                )))
+                .await?,
+            ),
+            (Backend::Sqlite, _) if !writes => Conn::Plain(pool.acquire().await?),
+            _ => Conn::Tx(pool.begin().await?),
+        };
         Ok(Tx {
-            tx,
+            conn,
             tenant: tenant.unwrap_or_default().to_string(),
             db: self.clone(),
             wrote_events: false,
@@ -216,16 +228,24 @@ impl Db {
 /// One transaction, scoped to a tenant. Queries run on [`Tx::conn`]; events
 /// written with [`Tx::publish`](crate::events) commit or roll back with it.
 pub struct Tx {
-    tx: Transaction<'static, Any>,
+    conn: Conn,
     tenant: String,
     db: Db,
     pub(crate) wrote_events: bool,
 }
 
+enum Conn {
+    Tx(Transaction<'static, Any>),
+    Plain(PoolConnection<Any>),
+}
+
 impl Tx {
     /// The connection to run this transaction's queries on.
     pub fn conn(&mut self) -> &mut AnyConnection {
-        &mut self.tx
+        match &mut self.conn {
+            Conn::Tx(tx) => tx,
+            Conn::Plain(c) => c,
+        }
     }
 
     /// The tenant the transaction is scoped to ("" for a system transaction).
@@ -249,22 +269,25 @@ impl Tx {
         id: &str,
         map: impl FnOnce(&sqlx::any::AnyRow) -> Result<T>,
     ) -> Result<Option<T>> {
+        let tenant = self.tenant.clone();
         let row = sqlx::query(sql)
-            .bind(self.tenant.as_str())
+            .bind(tenant)
             .bind(id)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn())
             .await?;
         row.as_ref().map(map).transpose()
     }
 
     pub async fn commit(self) -> Result<()> {
         let Tx {
-            tx,
+            conn,
             db,
             wrote_events,
             ..
         } = self;
-        tx.commit().await?;
+        if let Conn::Tx(tx) = conn {
+            tx.commit().await?;
+        }
         if wrote_events {
             db.notify_outbox();
         }
@@ -272,8 +295,44 @@ impl Tx {
     }
 
     pub async fn rollback(self) -> Result<()> {
-        self.tx.rollback().await?;
+        if let Conn::Tx(tx) = self.conn {
+            tx.rollback().await?;
+        }
         Ok(())
+    }
+
+    /// Takes the row's lock before reading it for a change, so that two
+    /// concurrent read-modify-writes of one object queue instead of the
+    /// second failing its version check. A no-op update: PostgreSQL locks the
+    /// row until commit; SQLite has a single writer anyway.
+    pub async fn lock(&mut self, table: &'static str, id: &str) -> Result<()> {
+        check_identifier(table)?;
+        let tenant = self.tenant.clone();
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE {table} SET version = version WHERE tenant_id = $1 AND id = $2"
+        )))
+        .bind(tenant)
+        .bind(id)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// The next value of a sequence declared in the service's migrations
+    /// (`{{sequence name}}`). Values are unique and increasing, not dense; on
+    /// PostgreSQL no lock is held, so concurrent creates do not queue on it.
+    pub async fn next_value(&mut self, sequence: &'static str) -> Result<i64> {
+        check_identifier(sequence)?;
+        let sql = match self.backend() {
+            Backend::Postgres => format!("SELECT nextval('{sequence}')"),
+            Backend::Sqlite => format!(
+                "UPDATE markaz_sequences SET value = value + 1 WHERE name = '{sequence}' RETURNING value"
+            ),
+        };
+        let value: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
+            .fetch_one(self.conn())
+            .await?;
+        Ok(value)
     }
 }
 
@@ -314,6 +373,23 @@ fn sqlite_create_url(url: &str) -> String {
         format!("{url}&mode=rwc")
     } else {
         format!("{url}?mode=rwc")
+    }
+}
+
+/// Tenant ids are slugs: lowercase letters, digits and '-', at most 63.
+pub fn check_tenant(tenant: &str) -> Result<()> {
+    let ok = !tenant.is_empty()
+        && tenant.len() <= 63
+        && tenant
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "tenant",
+            "a tenant id is lowercase letters, digits and '-'",
+        ))
     }
 }
 

@@ -6,6 +6,9 @@
 //! * `{{seq}}` — an auto-incrementing integer primary key
 //!   (`BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY` / `INTEGER PRIMARY KEY AUTOINCREMENT`);
 //! * `{{blob}}` — bytes (`BYTEA` / `BLOB`);
+//! * a line `{{sequence NAME}}` — declares a sequence for
+//!   [`Tx::next_value`](crate::db::Tx::next_value) (`CREATE SEQUENCE` / a row
+//!   of `markaz_sequences`);
 //! * a line `--! postgres` or `--! sqlite` starts a section for that database
 //!   only, `--! all` ends it.
 //!
@@ -224,6 +227,25 @@ pub fn render(sql: &str, backend: Backend) -> String {
             _ => {}
         }
     }
+    let out = out
+        .lines()
+        .map(|line| {
+            match line
+                .trim()
+                .strip_prefix("{{sequence ")
+                .and_then(|l| l.strip_suffix("}}"))
+            {
+                Some(name) => match backend {
+                    Backend::Postgres => format!("CREATE SEQUENCE {name};"),
+                    Backend::Sqlite => {
+                        format!("INSERT INTO markaz_sequences (name, value) VALUES ('{name}', 0);")
+                    }
+                },
+                None => line.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
     let (seq, blob) = match backend {
         Backend::Postgres => ("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "BYTEA"),
         Backend::Sqlite => ("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB"),
@@ -242,14 +264,16 @@ mod tests {
 
     #[test]
     fn sections_and_placeholders_follow_the_backend() {
-        let sql = "CREATE TABLE t (seq {{seq}}, b {{blob}});\n--! postgres\nPG ONLY;\n--! sqlite\nSQLITE ONLY;\n--! all\nBOTH;";
+        let sql = "CREATE TABLE t (seq {{seq}}, b {{blob}});\n--! postgres\nPG ONLY;\n--! sqlite\nSQLITE ONLY;\n--! all\nBOTH;\n{{sequence numbers}}";
         let pg = render(sql, Backend::Postgres);
         assert!(pg.contains("IDENTITY") && pg.contains("BYTEA") && pg.contains("PG ONLY"));
         assert!(!pg.contains("SQLITE ONLY") && pg.contains("BOTH"));
+        assert!(pg.contains("CREATE SEQUENCE numbers;"));
         let lite = render(sql, Backend::Sqlite);
         assert!(
             lite.contains("AUTOINCREMENT") && lite.contains("BLOB") && lite.contains("SQLITE ONLY")
         );
         assert!(!lite.contains("PG ONLY") && lite.contains("BOTH"));
+        assert!(lite.contains("INSERT INTO markaz_sequences (name, value) VALUES ('numbers', 0);"));
     }
 }

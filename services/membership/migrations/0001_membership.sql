@@ -20,13 +20,10 @@ CREATE TABLE branches (
     PRIMARY KEY (tenant_id, id)
 );
 
--- Per-tenant sequences (generated organization identifiers).
-CREATE TABLE counters (
-    tenant_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    value BIGINT NOT NULL,
-    PRIMARY KEY (tenant_id, name)
-);
+-- Numbers of generated organization identifiers: unique and increasing
+-- (shared by the tenants, so not dense within one), and taken without a lock
+-- that concurrent registrations would queue on.
+{{sequence organization_numbers}}
 
 CREATE TABLE organizations (
     tenant_id TEXT NOT NULL,

@@ -186,7 +186,7 @@ impl MembershipService for MembershipApi {
                 let identifier = match identifier {
                     Some(i) => i,
                     None => {
-                        let n = store::next_number(&mut tx, "organization").await?;
+                        let n = tx.next_value("organization_numbers").await?;
                         domain::generated_identifier(&tenant.spec.identifier_prefix, n)
                     }
                 };
@@ -312,6 +312,7 @@ impl MembershipService for MembershipApi {
                 let id = parse_id("organization.id", &sent.id)?;
                 let mask = domain::parse_mask(req.update_mask.as_ref(), domain::ORGANIZATION_MASK)?;
                 let mut tx = self.db.write(&caller.tenant).await?;
+                tx.lock("organizations", &id).await?;
                 let current = visible_organization(&mut tx, &caller, &id).await?;
                 check_etag("organization.etag", &sent.etag, current.version)?;
                 let mut merged = org_proto(&current);
@@ -364,6 +365,7 @@ impl MembershipService for MembershipApi {
                         reason.expect("checked"),
                     );
                     let mut tx = self.db.write(&caller.tenant).await?;
+                    tx.lock("organizations", &id).await?;
                     let current = visible_organization(&mut tx, &caller, &id).await?;
                     check_etag("etag", &req.etag, current.version)?;
                     domain::check_transition(current.incubation_status, to, &reason)?;
@@ -536,6 +538,7 @@ impl MembershipService for MembershipApi {
                 let id = parse_id("person.id", &sent.id)?;
                 let mask = domain::parse_mask(req.update_mask.as_ref(), domain::PERSON_MASK)?;
                 let mut tx = self.db.write(&caller.tenant).await?;
+                tx.lock("people", &id).await?;
                 let current = visible_person(&mut tx, &caller, &id).await?;
                 if current.erased {
                     return Err(Error::precondition(
@@ -580,6 +583,7 @@ impl MembershipService for MembershipApi {
                 v.finish()?;
                 let (id, reason) = (id.expect("checked"), reason.expect("checked"));
                 let mut tx = self.db.write(&caller.tenant).await?;
+                tx.lock("people", &id).await?;
                 let current = visible_person(&mut tx, &caller, &id).await?;
                 if current.erased {
                     // Erasure is done once; asking again changes nothing.

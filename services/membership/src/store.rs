@@ -169,20 +169,6 @@ pub async fn branch_exists(tx: &mut Tx, id: &str) -> Result<bool> {
     Ok(row.is_some())
 }
 
-/// The next number of the tenant's counter `name` (1, 2, ...), atomically.
-pub async fn next_number(tx: &mut Tx, name: &str) -> Result<i64> {
-    let n: i64 = sqlx::query_scalar(
-        "INSERT INTO counters (tenant_id, name, value) VALUES ($1, $2, 1)
-         ON CONFLICT (tenant_id, name) DO UPDATE SET value = counters.value + 1
-         RETURNING value",
-    )
-    .bind(tx.tenant().to_owned())
-    .bind(name.to_owned())
-    .fetch_one(tx.conn())
-    .await?;
-    Ok(n)
-}
-
 // ---------------------------------------------------------- organizations
 
 #[derive(Debug, Clone)]

@@ -171,6 +171,7 @@ both_backends!(
     retried_creates_return_the_first_result,
     bad_input_is_refused_with_field_details_and_nothing_written,
     stale_etags_are_refused,
+    concurrent_writers_queue_and_identifiers_stay_unique,
     oversized_messages_are_refused,
     tenants_never_see_each_other,
     every_rpc_refuses_missing_and_bad_tokens,
@@ -947,6 +948,74 @@ async fn stale_etags_are_refused(backend: Backend) {
         .into_inner();
     assert_eq!(got.acronym, "A");
     assert_eq!(got.incubation_status, IncubationStatus::Applicant as i32);
+}
+
+async fn concurrent_writers_queue_and_identifiers_stay_unique(backend: Backend) {
+    let mut w = world(backend).await;
+    let org = create_org(&mut w, "منظمة", "Org", false).await;
+    // Ten updates at once without an etag: none is lost, none fails.
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let mut client = w.client.clone();
+        let token = w.staff.clone();
+        let id = org.id.clone();
+        tasks.push(tokio::spawn(async move {
+            client
+                .update_organization(authed(
+                    api::UpdateOrganizationRequest {
+                        organization: Some(api::Organization {
+                            id,
+                            acronym: format!("A{i}"),
+                            ..Default::default()
+                        }),
+                        update_mask: Some(prost_types::FieldMask {
+                            paths: vec!["acronym".into()],
+                        }),
+                    },
+                    &token,
+                ))
+                .await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().expect("every concurrent update succeeds");
+    }
+    let got = w
+        .client
+        .get_organization(authed(
+            api::GetOrganizationRequest { id: org.id.clone() },
+            &w.staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.etag, markaz_kit::rpc::etag(11));
+
+    // Twenty registrations at once: twenty distinct identifiers.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let mut client = w.client.clone();
+        let token = w.staff.clone();
+        tasks.push(tokio::spawn(async move {
+            client
+                .create_organization(authed(
+                    api::CreateOrganizationRequest {
+                        organization: Some(organization(&format!("م {i}"), &format!("O {i}"))),
+                        ..Default::default()
+                    },
+                    &token,
+                ))
+                .await
+                .map(|r| r.into_inner().identifier)
+        }));
+    }
+    let mut identifiers = Vec::new();
+    for t in tasks {
+        identifiers.push(t.await.unwrap().expect("created"));
+    }
+    identifiers.sort();
+    identifiers.dedup();
+    assert_eq!(identifiers.len(), 20);
 }
 
 async fn oversized_messages_are_refused(backend: Backend) {
