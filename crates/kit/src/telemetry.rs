@@ -46,7 +46,9 @@ impl Drop for TelemetryGuard {
 }
 
 /// Installs the global subscriber. `RUST_LOG` overrides `config.filter`.
-pub fn init(config: &LogConfig, service_name: &str) -> TelemetryGuard {
+/// With an `otlp_endpoint` (the binary passes `OTEL_EXPORTER_OTLP_ENDPOINT`)
+/// spans are exported over OTLP/gRPC as well.
+pub fn init(config: &LogConfig, service_name: &str, otlp_endpoint: Option<&str>) -> TelemetryGuard {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
@@ -65,9 +67,10 @@ pub fn init(config: &LogConfig, service_name: &str) -> TelemetryGuard {
             .with_writer(std::io::stderr)
             .boxed()
     };
-    let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .ok()
-        .filter(|e| !e.trim().is_empty());
+    let endpoint = otlp_endpoint
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_string);
     let mut provider = None;
     let otel = endpoint.and_then(|endpoint| {
         use opentelemetry_otlp::WithExportConfig;

@@ -17,6 +17,11 @@ use markaz_proto::membership::v1::Tenant;
 
 use crate::services;
 
+/// Where spans are exported, by OpenTelemetry's own variable.
+fn otlp_endpoint() -> Option<String> {
+    std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok()
+}
+
 /// The tenant `markaz dev` creates so there is something to try at once.
 const DEV_TENANT: &str = "demo";
 
@@ -47,7 +52,7 @@ pub async fn dev(mut config: Config, data_dir: Option<PathBuf>) -> Result<(), St
     config.database_url = None;
     config.databases.clear();
     config.nats_url = None;
-    let _telemetry = telemetry::init(&config.log, "markaz-dev");
+    let _telemetry = telemetry::init(&config.log, "markaz-dev", otlp_endpoint().as_deref());
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("creating {}: {e}", config.data_dir.display()))?;
     let signer = Signer::load_or_create(
@@ -126,7 +131,7 @@ fn dev_tenant() -> Tenant {
 
 pub async fn serve(config: Config, list: &str) -> Result<(), String> {
     let chosen = services::select(list)?;
-    let _telemetry = telemetry::init(&config.log, "markaz");
+    let _telemetry = telemetry::init(&config.log, "markaz", otlp_endpoint().as_deref());
     if config.nats_url.is_none() {
         return Err("serve needs NATS: set MARKAZ_NATS_URL (or use `markaz dev`)".into());
     }
@@ -166,7 +171,7 @@ pub async fn serve(config: Config, list: &str) -> Result<(), String> {
 }
 
 pub async fn migrate(config: Config, list: &str) -> Result<(), String> {
-    let _telemetry = telemetry::init(&config.log, "markaz-migrate");
+    let _telemetry = telemetry::init(&config.log, "markaz-migrate", None);
     let storage = storage_for(&config);
     for s in services::select(list)? {
         migrate_one(&config, &storage, s.as_ref()).await?;
