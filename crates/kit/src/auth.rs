@@ -760,6 +760,30 @@ mod tests {
         ));
     }
 
+    #[tokio::test]
+    async fn keys_come_from_an_issuers_jwks_url() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let signer = Signer::generate().unwrap();
+        let body = serde_json::to_string(&signer.jwks()).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let n = s.read(&mut buf).await.unwrap();
+            assert!(String::from_utf8_lossy(&buf[..n]).starts_with("GET /jwks.json HTTP/1.1"));
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            s.write_all(reply.as_bytes()).await.unwrap();
+        });
+        let source = KeySource::from_setting(&format!("http://{addr}/jwks.json")).unwrap();
+        let v = Verifier::new(&config(), source).await.unwrap();
+        let caller = v.verify(&token(&signer, |_| {})).unwrap();
+        assert_eq!(caller.subject, "user-1");
+    }
+
     #[test]
     fn roles_are_required() {
         let c = Caller {

@@ -1489,6 +1489,38 @@ async fn health_reports_serving_and_metrics_are_served(backend: Backend) {
     assert!(body.contains("markaz_rpc_requests_total"), "{body}");
     assert!(body.contains("method=\"CreateTenant\""), "{body}");
     assert!(http_get(addr, "/readyz").await.contains("ready"));
+
+    // Reflection lists every service, so grpcurl needs no proto files.
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let mut reflection = ServerReflectionClient::new(w.app.channel().await);
+    let mut answers = reflection
+        .server_reflection_info(tokio_stream::iter(vec![
+            tonic_reflection::pb::v1::ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(MessageRequest::ListServices(String::new())),
+            },
+        ]))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(MessageResponse::ListServicesResponse(list)) =
+        answers.message().await.unwrap().unwrap().message_response
+    else {
+        panic!("no service list");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for expected in [
+        "markaz.membership.v1.MembershipService",
+        "markaz.platform.v1.PlatformService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
+    }
 }
 
 async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {

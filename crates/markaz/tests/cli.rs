@@ -1,0 +1,238 @@
+//! The `markaz` binary as an operator uses it: real processes, real files.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use markaz_kit::auth::{KeySource, Signer, Verifier};
+use markaz_kit::config::AuthConfig;
+
+fn markaz(data: &PathBuf, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_markaz"));
+    cmd.args(args)
+        .env("MARKAZ_DATA_DIR", data)
+        .env_remove("MARKAZ_DATABASE_URL")
+        .env_remove("MARKAZ_NATS_URL")
+        .env_remove("MARKAZ_CONFIG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("markaz runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("markaz-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn config_prints_the_effective_settings_without_secrets() {
+    let dir = scratch("config");
+    let out = markaz(
+        &dir,
+        &["config"],
+        &[
+            (
+                "MARKAZ_DATABASE_URL",
+                "postgres://app:s3cret@db:5432/markaz",
+            ),
+            ("MARKAZ_GRPC_ADDR", "0.0.0.0:7000"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("grpc_addr = \"0.0.0.0:7000\""), "{text}");
+    assert!(
+        text.contains("postgres://app:****@db:5432/markaz"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret"));
+
+    let bad = markaz(&dir, &["config"], &[("MARKAZ_GRPC_ADDR", "nowhere")]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("MARKAZ_GRPC_ADDR"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
+fn tenants_are_created_and_listed_on_the_embedded_database() {
+    let dir = scratch("tenant");
+    let out = markaz(
+        &dir,
+        &[
+            "tenant",
+            "create",
+            "--id",
+            "raqqa-csc",
+            "--name-ar",
+            "مركز الرقة",
+            "--name-en",
+            "Raqqa center",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("MKZ-RAQQA-CSC"), "{}", stdout(&out));
+    let again = markaz(
+        &dir,
+        &["tenant", "create", "--id", "raqqa-csc", "--name-en", "x"],
+        &[],
+    );
+    assert!(!again.status.success());
+    let list = markaz(&dir, &["tenant", "list"], &[]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    assert!(stdout(&list).contains("raqqa-csc"), "{}", stdout(&list));
+    assert!(stdout(&list).contains("Raqqa center"));
+}
+
+#[test]
+fn tokens_are_issued_with_the_signing_key_and_verify() {
+    let dir = scratch("token");
+    let missing = markaz(
+        &dir,
+        &["token", "issue", "--tenant", "demo", "--role", "staff"],
+        &[],
+    );
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains("markaz dev"),
+        "{}",
+        stderr(&missing)
+    );
+
+    let signer =
+        Signer::load_or_create(&dir.join("signing-key.json"), &dir.join("jwks.json")).unwrap();
+    let out = markaz(
+        &dir,
+        &[
+            "token", "issue", "--tenant", "demo", "--role", "staff", "--role", "trainer",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = stdout(&out).trim().to_string();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let caller = rt.block_on(async {
+        Verifier::new(&AuthConfig::default(), KeySource::Static(signer.jwks()))
+            .await
+            .unwrap()
+            .verify(&token)
+            .unwrap()
+    });
+    assert_eq!(caller.tenant, "demo");
+    assert_eq!(caller.roles.len(), 2);
+
+    let partner = markaz(
+        &dir,
+        &["token", "issue", "--tenant", "demo", "--role", "partner"],
+        &[],
+    );
+    assert!(stderr(&partner).contains("--org"), "{}", stderr(&partner));
+}
+
+#[test]
+fn migrate_and_dead_letters_work_on_the_embedded_database() {
+    let dir = scratch("dlq");
+    let out = markaz(&dir, &["migrate"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("membership: migrated"));
+    let list = markaz(&dir, &["dlq", "list"], &[]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    assert!(stdout(&list).starts_with("SERVICE"));
+    let unknown = markaz(&dir, &["dlq", "list", "--services", "nonsense"], &[]);
+    assert!(
+        stderr(&unknown).contains("unknown service"),
+        "{}",
+        stderr(&unknown)
+    );
+}
+
+#[test]
+fn serve_refuses_to_start_without_its_database_and_bus() {
+    let dir = scratch("serve");
+    let out = markaz(&dir, &["serve"], &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("MARKAZ_NATS_URL"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_starts_serves_and_stops_cleanly_on_sigterm() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let dir = scratch("dev");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_markaz"))
+        .args(["dev", "--data-dir"])
+        .arg(&dir)
+        .env("MARKAZ_GRPC_ADDR", "127.0.0.1:0")
+        .env("MARKAZ_METRICS_ADDR", "127.0.0.1:0")
+        .env_remove("MARKAZ_DATABASE_URL")
+        .env_remove("MARKAZ_NATS_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut grpc = String::new();
+    let mut token = String::new();
+    let mut next_is_token = false;
+    let started = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let t = line.trim();
+            if let Some(addr) = t.strip_prefix("gRPC") {
+                grpc = addr.trim().to_string();
+            } else if t.starts_with("Admin token") {
+                next_is_token = true;
+            } else if next_is_token && !t.is_empty() {
+                token = t.to_string();
+                next_is_token = false;
+            } else if t.starts_with("Ctrl-C") {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(started.is_ok(), "markaz dev printed its banner");
+
+    // The printed token works against the printed address.
+    let channel = tonic::transport::Channel::from_shared(format!("http://{grpc}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client =
+        markaz_proto::platform::v1::platform_service_client::PlatformServiceClient::new(channel);
+    let mut request = tonic::Request::new(markaz_proto::platform::v1::WhoAmIRequest {});
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let me = client.who_am_i(request).await.unwrap().into_inner();
+    assert_eq!(me.tenant_id, "demo");
+
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("stops within the drain timeout")
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+    assert!(dir.join("membership.db").exists());
+}
