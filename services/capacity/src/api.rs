@@ -103,6 +103,17 @@ fn trainer_only(caller: &Caller) -> bool {
     !caller.is_staff() && partner_org(caller).is_none()
 }
 
+/// The organization a list may show for this caller: whatever was asked,
+/// except that a partner is confined to its own. `None` when a partner asks
+/// for another organization's, or names none: the page is empty.
+fn organization_filter(caller: &Caller, asked: String) -> Option<String> {
+    match partner_org(caller) {
+        None => Some(asked),
+        Some(own) if own.is_empty() || (!asked.is_empty() && asked != own) => None,
+        Some(own) => Some(own.to_string()),
+    }
+}
+
 fn may_see_org(caller: &Caller, organization_id: &str) -> bool {
     partner_org(caller).is_none_or(|own| !own.is_empty() && own == organization_id)
 }
@@ -686,14 +697,13 @@ impl CapacityService for CapacityApi {
                 };
                 v.finish()?;
                 let page = Page::parse(req.page_size, &req.page_token, &format!("{filter:?}"))?;
-                if let Some(own) = partner_org(&caller) {
-                    if own.is_empty()
-                        || (!filter.organization_id.is_empty() && filter.organization_id != own)
-                    {
-                        return Ok(api::ListEnrolmentsResponse::default());
-                    }
-                    filter.organization_id = own.to_string();
-                } else if trainer_only(&caller) {
+                let Some(organization_id) =
+                    organization_filter(&caller, std::mem::take(&mut filter.organization_id))
+                else {
+                    return Ok(api::ListEnrolmentsResponse::default());
+                };
+                filter.organization_id = organization_id;
+                if trainer_only(&caller) {
                     filter.trainer_subject = caller.subject.clone();
                     if filter.trainer_subject.is_empty() {
                         return Ok(api::ListEnrolmentsResponse::default());
@@ -1013,7 +1023,7 @@ impl CapacityService for CapacityApi {
                     optional_id("organization_id", &req.organization_id),
                 );
                 v.finish()?;
-                let (course_id, person_id, mut organization_id) = (
+                let (course_id, person_id, organization_id) = (
                     course_id.expect("checked"),
                     person_id.expect("checked"),
                     organization_id.expect("checked"),
@@ -1023,12 +1033,9 @@ impl CapacityService for CapacityApi {
                     &req.page_token,
                     &format!("{course_id}|{person_id}|{organization_id}"),
                 )?;
-                if let Some(own) = partner_org(&caller) {
-                    if own.is_empty() || (!organization_id.is_empty() && organization_id != own) {
-                        return Ok(api::ListCertificatesResponse::default());
-                    }
-                    organization_id = own.to_string();
-                }
+                let Some(organization_id) = organization_filter(&caller, organization_id) else {
+                    return Ok(api::ListCertificatesResponse::default());
+                };
                 let mut tx = self.db.read(&caller.tenant).await?;
                 let mut rows = store::list_certificates(
                     &mut tx,
@@ -1211,14 +1218,12 @@ impl CapacityService for CapacityApi {
                 };
                 v.finish()?;
                 let page = Page::parse(req.page_size, &req.page_token, &format!("{filter:?}"))?;
-                if let Some(own) = partner_org(&caller) {
-                    if own.is_empty()
-                        || (!filter.organization_id.is_empty() && filter.organization_id != own)
-                    {
-                        return Ok(api::ListConsultationsResponse::default());
-                    }
-                    filter.organization_id = own.to_string();
-                }
+                let Some(organization_id) =
+                    organization_filter(&caller, std::mem::take(&mut filter.organization_id))
+                else {
+                    return Ok(api::ListConsultationsResponse::default());
+                };
+                filter.organization_id = organization_id;
                 let mut tx = self.db.read(&caller.tenant).await?;
                 let mut rows =
                     store::list_consultations(&mut tx, &filter, &page.after, page.fetch()).await?;
@@ -1301,7 +1306,7 @@ impl CapacityService for CapacityApi {
                     optional_id("organization_id", &req.organization_id),
                 );
                 v.finish()?;
-                let (due_until, mut organization_id) = (
+                let (due_until, organization_id) = (
                     due_until.expect("checked"),
                     organization_id.expect("checked"),
                 );
@@ -1310,12 +1315,9 @@ impl CapacityService for CapacityApi {
                     &req.page_token,
                     &format!("{}|{due_until}|{organization_id}", req.include_done),
                 )?;
-                if let Some(own) = partner_org(&caller) {
-                    if own.is_empty() || (!organization_id.is_empty() && organization_id != own) {
-                        return Ok(api::ListFollowUpActionsResponse::default());
-                    }
-                    organization_id = own.to_string();
-                }
+                let Some(organization_id) = organization_filter(&caller, organization_id) else {
+                    return Ok(api::ListFollowUpActionsResponse::default());
+                };
                 let mut tx = self.db.read(&caller.tenant).await?;
                 let mut rows = store::list_actions(
                     &mut tx,

@@ -75,12 +75,19 @@ fn flag(b: bool) -> i64 {
     i64::from(b)
 }
 
-/// `$from, $from+1, ...` for `n` values bound after the fixed parameters.
-fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n)
+/// Runs `sql`, whose `$1` is the tenant and whose `{ids}` stands for the
+/// list `ids` (bound as `$2, $3, ...`): the rows of many objects at once.
+async fn fetch_for_ids(tx: &mut Tx, sql: &str, ids: &[String]) -> Result<Vec<AnyRow>> {
+    let list = (2..ids.len() + 2)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    let mut q =
+        sqlx::query(AssertSqlSafe(sql.replace("{ids}", &list))).bind(tx.tenant().to_owned());
+    for id in ids {
+        q = q.bind(id);
+    }
+    Ok(q.fetch_all(tx.conn()).await?)
 }
 
 // ----------------------------------------------------------------- tenants
@@ -773,23 +780,20 @@ async fn courses_of(tx: &mut Tx, rows: &[AnyRow]) -> Result<Vec<CourseRow>> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let tenant = tx.tenant().to_owned();
     let ids: Vec<String> = rows
         .iter()
         .map(|r| r.try_get("id"))
         .collect::<Result<_, _>>()?;
-    let list = placeholders(2, ids.len());
 
-    let sql = format!(
+    let rows_of_sessions = fetch_for_ids(
+        tx,
         "SELECT id, course_id, number, session_date FROM course_sessions
-         WHERE tenant_id = $1 AND course_id IN ({list}) ORDER BY course_id, number"
-    );
-    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(&tenant);
-    for id in &ids {
-        q = q.bind(id);
-    }
+         WHERE tenant_id = $1 AND course_id IN ({ids}) ORDER BY course_id, number",
+        &ids,
+    )
+    .await?;
     let mut sessions: HashMap<String, Vec<SessionRow>> = HashMap::new();
-    for r in q.fetch_all(tx.conn()).await? {
+    for r in rows_of_sessions {
         sessions
             .entry(r.try_get("course_id")?)
             .or_default()
@@ -800,16 +804,15 @@ async fn courses_of(tx: &mut Tx, rows: &[AnyRow]) -> Result<Vec<CourseRow>> {
             });
     }
 
-    let sql = format!(
+    let rows_of_trainers = fetch_for_ids(
+        tx,
         "SELECT course_id, name, subject, external FROM course_trainers
-         WHERE tenant_id = $1 AND course_id IN ({list}) ORDER BY course_id, ordinal"
-    );
-    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(&tenant);
-    for id in &ids {
-        q = q.bind(id);
-    }
+         WHERE tenant_id = $1 AND course_id IN ({ids}) ORDER BY course_id, ordinal",
+        &ids,
+    )
+    .await?;
     let mut trainers: HashMap<String, Vec<TrainerSpec>> = HashMap::new();
-    for r in q.fetch_all(tx.conn()).await? {
+    for r in rows_of_trainers {
         trainers
             .entry(r.try_get("course_id")?)
             .or_default()
@@ -820,16 +823,15 @@ async fn courses_of(tx: &mut Tx, rows: &[AnyRow]) -> Result<Vec<CourseRow>> {
             });
     }
 
-    let sql = format!(
+    let rows_of_counts = fetch_for_ids(
+        tx,
         "SELECT course_id, status, COUNT(*) AS n FROM enrolments
-         WHERE tenant_id = $1 AND course_id IN ({list}) GROUP BY course_id, status"
-    );
-    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(&tenant);
-    for id in &ids {
-        q = q.bind(id);
-    }
+         WHERE tenant_id = $1 AND course_id IN ({ids}) GROUP BY course_id, status",
+        &ids,
+    )
+    .await?;
     let mut counts: HashMap<(String, String), i64> = HashMap::new();
-    for r in q.fetch_all(tx.conn()).await? {
+    for r in rows_of_counts {
         counts.insert(
             (r.try_get("course_id")?, r.try_get("status")?),
             r.try_get("n")?,
@@ -1843,23 +1845,20 @@ async fn consultations_of(tx: &mut Tx, rows: &[AnyRow]) -> Result<Vec<Consultati
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let tenant = tx.tenant().to_owned();
     let ids: Vec<String> = rows
         .iter()
         .map(|r| r.try_get("id"))
         .collect::<Result<_, _>>()?;
-    let list = placeholders(2, ids.len());
 
-    let sql = format!(
+    let rows_of_attendees = fetch_for_ids(
+        tx,
         "SELECT consultation_id, person_id, gender FROM consultation_attendees
-         WHERE tenant_id = $1 AND consultation_id IN ({list}) ORDER BY consultation_id, ordinal"
-    );
-    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(&tenant);
-    for id in &ids {
-        q = q.bind(id);
-    }
+         WHERE tenant_id = $1 AND consultation_id IN ({ids}) ORDER BY consultation_id, ordinal",
+        &ids,
+    )
+    .await?;
     let mut attendees: HashMap<String, Vec<(String, Gender)>> = HashMap::new();
-    for r in q.fetch_all(tx.conn()).await? {
+    for r in rows_of_attendees {
         attendees
             .entry(r.try_get("consultation_id")?)
             .or_default()
@@ -1869,16 +1868,15 @@ async fn consultations_of(tx: &mut Tx, rows: &[AnyRow]) -> Result<Vec<Consultati
             ));
     }
 
-    let sql = format!(
+    let rows_of_actions = fetch_for_ids(
+        tx,
         "SELECT id, consultation_id, description, owner, due_date, done_on FROM follow_up_actions
-         WHERE tenant_id = $1 AND consultation_id IN ({list}) ORDER BY consultation_id, ordinal"
-    );
-    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(&tenant);
-    for id in &ids {
-        q = q.bind(id);
-    }
+         WHERE tenant_id = $1 AND consultation_id IN ({ids}) ORDER BY consultation_id, ordinal",
+        &ids,
+    )
+    .await?;
     let mut actions: HashMap<String, Vec<ActionSpec>> = HashMap::new();
-    for r in q.fetch_all(tx.conn()).await? {
+    for r in rows_of_actions {
         actions
             .entry(r.try_get("consultation_id")?)
             .or_default()
