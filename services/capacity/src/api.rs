@@ -130,6 +130,15 @@ async fn require_teaching(tx: &mut Tx, caller: &Caller, course_id: &str) -> Resu
     ))
 }
 
+/// The course, read under its row lock: writers that decide on its state
+/// (status, places taken) see it as committed and keep it so until they end.
+async fn lock_and_find_course(tx: &mut Tx, id: &str) -> Result<CourseRow> {
+    store::lock_course(tx, id)
+        .await?
+        .ok_or_else(|| Error::not_found("course", id))?;
+    find_course(tx, id).await
+}
+
 async fn find_course(tx: &mut Tx, id: &str) -> Result<CourseRow> {
     store::get_course(tx, id)
         .await?
@@ -437,7 +446,7 @@ impl CapacityService for CapacityApi {
                 let mask = update_mask(req.update_mask.as_ref(), domain::COURSE_MASK)?;
                 self.seed(&caller.tenant).await?;
                 let mut tx = self.db.write(&caller.tenant).await?;
-                let current = find_course(&mut tx, &id).await?;
+                let current = lock_and_find_course(&mut tx, &id).await?;
                 check_etag("course.etag", &sent.etag, current.version)?;
                 let mut merged = course_proto(&current);
                 domain::merge_course(&mut merged, sent, &mask);
@@ -817,9 +826,8 @@ impl CapacityService for CapacityApi {
                 if let Some(done) = idempotency.replay(&mut tx).await? {
                     return Ok(done);
                 }
-                let course = find_course(&mut tx, &course_id).await?;
+                let course = lock_and_find_course(&mut tx, &course_id).await?;
                 require_teaching(&mut tx, &caller, &course_id).await?;
-                store::lock_course(&mut tx, &course_id).await?;
                 let session = session_of(&course, &session_id)?;
                 if course.status != CourseStatus::Running {
                     return Err(not_running(&course));
@@ -972,9 +980,8 @@ impl CapacityService for CapacityApi {
                 let (course_id, (kind, scores)) =
                     (course_id.expect("checked"), scores.expect("checked"));
                 let mut tx = self.db.write(&caller.tenant).await?;
-                let course = find_course(&mut tx, &course_id).await?;
+                let course = lock_and_find_course(&mut tx, &course_id).await?;
                 require_teaching(&mut tx, &caller, &course_id).await?;
-                store::lock_course(&mut tx, &course_id).await?;
                 if !matches!(
                     course.status,
                     CourseStatus::Running | CourseStatus::Completed
@@ -1671,7 +1678,7 @@ impl CapacityApi {
         v.finish()?;
         let (id, reason) = (id.expect("checked"), reason.expect("checked"));
         let mut tx = self.db.write(&caller.tenant).await?;
-        let current = find_course(&mut tx, &id).await?;
+        let current = lock_and_find_course(&mut tx, &id).await?;
         check_etag("etag", sent_etag, current.version)?;
         domain::check_course_transition(current.status, to)?;
         if to == CourseStatus::Running && current.enrolled == 0 {
