@@ -49,6 +49,57 @@ impl Rpc {
         F: FnOnce(Caller, Req) -> Fut,
         Fut: Future<Output = Result<Resp>>,
     {
+        self.observe(method, request, |request| async move {
+            let header = request
+                .metadata()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok());
+            let caller = self.verifier.verify_header(header)?;
+            let current = tracing::Span::current();
+            current.record("tenant", caller.tenant.as_str());
+            current.record("subject", caller.subject.as_str());
+            handler(caller, request.into_inner()).await
+        })
+        .await
+    }
+
+    /// Runs `handler` for an RPC that anyone may call without a credential
+    /// (verifying a certificate, suggesting a training). No token is read —
+    /// not even a bad one is refused — but the span, the metrics and the
+    /// error mapping are those of [`Rpc::run`]. The handler gets the peer's
+    /// address, for rate limits.
+    pub async fn run_public<Req, Resp, F, Fut>(
+        &self,
+        method: &'static str,
+        request: tonic::Request<Req>,
+        handler: F,
+    ) -> std::result::Result<tonic::Response<Resp>, tonic::Status>
+    where
+        F: FnOnce(Anonymous, Req) -> Fut,
+        Fut: Future<Output = Result<Resp>>,
+    {
+        self.observe(method, request, |request| async move {
+            let anonymous = Anonymous {
+                peer: request.remote_addr().map(|a| a.ip()),
+            };
+            tracing::Span::current().record("subject", "anonymous");
+            handler(anonymous, request.into_inner()).await
+        })
+        .await
+    }
+
+    /// What every RPC shares: the span continuing the client's trace, the
+    /// request and latency metrics, the error mapped to a status.
+    async fn observe<Req, Resp, F, Fut>(
+        &self,
+        method: &'static str,
+        request: tonic::Request<Req>,
+        body: F,
+    ) -> std::result::Result<tonic::Response<Resp>, tonic::Status>
+    where
+        F: FnOnce(tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = Result<Resp>>,
+    {
         let started = Instant::now();
         let traceparent = request
             .metadata()
@@ -66,18 +117,7 @@ impl Rpc {
             otel.kind = "server",
         );
         let span_handle = span.clone();
-        let result = telemetry::enter_remote(&traceparent, span, async {
-            let header = request
-                .metadata()
-                .get("authorization")
-                .and_then(|v| v.to_str().ok());
-            let caller = self.verifier.verify_header(header)?;
-            let current = tracing::Span::current();
-            current.record("tenant", caller.tenant.as_str());
-            current.record("subject", caller.subject.as_str());
-            handler(caller, request.into_inner()).await
-        })
-        .await;
+        let result = telemetry::enter_remote(&traceparent, span, body(request)).await;
         let result = result
             .map(tonic::Response::new)
             .map_err(tonic::Status::from);
@@ -109,6 +149,14 @@ impl Rpc {
         }
         result
     }
+}
+
+/// The caller of a public RPC: nobody in particular, from `peer`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anonymous {
+    /// The address the request came from (`None` when the transport does
+    /// not say). Behind a proxy this is the proxy's address.
+    pub peer: Option<std::net::IpAddr>,
 }
 
 /// A create made idempotent by its `request_id` (AIP-155): a retry with the
@@ -226,6 +274,31 @@ pub fn check_etag(field: &str, sent: &str, current_version: i64) -> Result<()> {
     Ok(())
 }
 
+/// Checks an update mask (AIP-134) against the fields a method lets callers
+/// set; an empty mask means all of them. Returns the fields to replace.
+pub fn update_mask(
+    mask: Option<&prost_types::FieldMask>,
+    allowed: &[&'static str],
+) -> Result<Vec<&'static str>> {
+    let paths = mask.map(|m| m.paths.as_slice()).unwrap_or_default();
+    if paths.is_empty() {
+        return Ok(allowed.to_vec());
+    }
+    let mut violations = crate::error::Violations::new();
+    let mut out = Vec::new();
+    for (i, p) in paths.iter().enumerate() {
+        match allowed.iter().find(|a| **a == p.as_str()) {
+            Some(a) => out.push(*a),
+            None => violations.add(
+                format!("update_mask.paths[{i}]"),
+                format!("'{p}' cannot be updated; allowed: {}", allowed.join(", ")),
+            ),
+        }
+    }
+    violations.finish()?;
+    Ok(out)
+}
+
 /// Default and largest page sizes (AIP-158).
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
 pub const MAX_PAGE_SIZE: i64 = 500;
@@ -328,6 +401,23 @@ mod tests {
         assert!(Page::parse(2, "garbage!", "kind=1").is_err());
         assert!(Page::parse(-1, "", "").is_err());
         assert_eq!(Page::parse(100_000, "", "").unwrap().size, MAX_PAGE_SIZE);
+    }
+
+    #[test]
+    fn update_masks_name_settable_fields_only() {
+        let allowed = &["name", "kind"];
+        assert_eq!(update_mask(None, allowed).unwrap(), ["name", "kind"]);
+        let mask = prost_types::FieldMask {
+            paths: vec!["kind".into()],
+        };
+        assert_eq!(update_mask(Some(&mask), allowed).unwrap(), ["kind"]);
+        let mask = prost_types::FieldMask {
+            paths: vec!["kind".into(), "id".into()],
+        };
+        let Err(Error::InvalidArgument(v)) = update_mask(Some(&mask), allowed) else {
+            panic!("an unknown path is refused")
+        };
+        assert_eq!(v[0].field, "update_mask.paths[1]");
     }
 
     #[test]

@@ -149,6 +149,59 @@ impl TestEnv {
         ))
     }
 
+    /// Credentials every authenticated RPC must refuse as UNAUTHENTICATED,
+    /// each named: none at all, expired, for another audience, from another
+    /// issuer, forged (a stranger's signature under this world's key id),
+    /// `alg=none`, and garbage. Each would name `tenant` with every role, so
+    /// the credential is the only thing wrong with it.
+    pub fn bad_tokens(&self, tenant: &str) -> Vec<(&'static str, String)> {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let claims = |edit: &dyn Fn(&mut crate::auth::Claims)| {
+            let mut c = Signer::claims(
+                &self.config.auth,
+                "mallory",
+                tenant,
+                &Role::ALL,
+                None,
+                Duration::from_secs(600),
+            );
+            edit(&mut c);
+            c
+        };
+        let good = self.signer.sign(&claims(&|_| {}));
+        let forged = {
+            let stranger = Signer::generate().expect("signing key");
+            let theirs = stranger.sign(&claims(&|_| {}));
+            // Our key id in the header, their signature underneath.
+            let header = good.split('.').next().unwrap_or_default();
+            let rest: Vec<&str> = theirs.split('.').skip(1).collect();
+            format!("{header}.{}.{}", rest[0], rest[1])
+        };
+        let alg_none = {
+            let header = b64.encode(r#"{"alg":"none","typ":"JWT"}"#);
+            let body = good.split('.').nth(1).unwrap_or_default();
+            format!("{header}.{body}.")
+        };
+        vec![
+            ("no token", String::new()),
+            ("expired", self.signer.sign(&claims(&|c| c.exp -= 3600))),
+            (
+                "wrong audience",
+                self.signer
+                    .sign(&claims(&|c| c.aud = vec!["another-service".into()])),
+            ),
+            (
+                "wrong issuer",
+                self.signer
+                    .sign(&claims(&|c| c.iss = "https://evil.example".into())),
+            ),
+            ("forged", forged),
+            ("alg=none", alg_none),
+            ("garbage", "not.a.token".into()),
+        ]
+    }
+
     /// A token of the platform operator (no tenant).
     pub fn operator_token(&self) -> String {
         self.token("", &[Role::Operator], None)
@@ -239,6 +292,21 @@ impl TestApp {
     pub fn token(&self, tenant: &str, roles: &[Role], org: Option<&str>) -> String {
         self.env.token(tenant, roles, org)
     }
+}
+
+/// The methods of the gRPC services of protobuf package `package` (e.g.
+/// `markaz.capacity.v1`), in declaration order, from the descriptor set the
+/// servers reflect: what an auth table must cover.
+pub fn service_methods(package: &str) -> Vec<String> {
+    let descriptor: prost_types::FileDescriptorSet =
+        prost::Message::decode(markaz_proto::FILE_DESCRIPTOR_SET).expect("descriptor set");
+    descriptor
+        .file
+        .iter()
+        .filter(|f| f.package() == package)
+        .flat_map(|f| f.service.iter())
+        .flat_map(|s| s.method.iter().map(|m| m.name().to_string()))
+        .collect()
 }
 
 /// Wraps `message` in a request carrying `token` as its bearer credential.

@@ -310,7 +310,10 @@ impl MembershipService for MembershipApi {
                 let empty = api::Organization::default();
                 let sent = req.organization.as_ref().unwrap_or(&empty);
                 let id = parse_id("organization.id", &sent.id)?;
-                let mask = domain::parse_mask(req.update_mask.as_ref(), domain::ORGANIZATION_MASK)?;
+                let mask = markaz_kit::rpc::update_mask(
+                    req.update_mask.as_ref(),
+                    domain::ORGANIZATION_MASK,
+                )?;
                 let mut tx = self.db.write(&caller.tenant).await?;
                 tx.lock("organizations", &id).await?;
                 let current = visible_organization(&mut tx, &caller, &id).await?;
@@ -536,7 +539,8 @@ impl MembershipService for MembershipApi {
                 let empty = api::Person::default();
                 let sent = req.person.as_ref().unwrap_or(&empty);
                 let id = parse_id("person.id", &sent.id)?;
-                let mask = domain::parse_mask(req.update_mask.as_ref(), domain::PERSON_MASK)?;
+                let mask =
+                    markaz_kit::rpc::update_mask(req.update_mask.as_ref(), domain::PERSON_MASK)?;
                 let mut tx = self.db.write(&caller.tenant).await?;
                 tx.lock("people", &id).await?;
                 let current = visible_person(&mut tx, &caller, &id).await?;
