@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use markaz_proto::capacity::v1 as capacity;
+use markaz_proto::capacity::v1::capacity_service_client::CapacityServiceClient;
 use markaz_proto::common::v1::{Gender, LocalizedText, OrganizationKind, Sector};
 use markaz_proto::membership::v1 as membership;
 use markaz_proto::membership::v1::membership_service_client::MembershipServiceClient;
@@ -186,9 +188,11 @@ pub fn get(pool: Pool, ids: Arc<Vec<String>>) -> Call {
 }
 
 /// A busy center's day in proportions: most calls read (look up an
-/// organization, a list page, a person), some register people and
-/// organizations, a few update. Out of 20 calls: 8 get, 4 list, 3 person
-/// reads, 2 person creates, 2 updates, 1 organization create.
+/// organization, a list page, a person, the course catalogue), some register
+/// people and organizations, a few update. Out of 20 calls: 7 organization
+/// reads, 3 organization lists, 2 person reads, 2 course lists, 1 topic
+/// list, 2 person registrations, 2 organization updates, 1 organization
+/// registration.
 pub fn mixed(pool: Pool, orgs: Arc<Vec<String>>, people: Arc<Vec<String>>) -> Call {
     Arc::new(move |i| {
         let pool = pool.clone();
@@ -197,20 +201,33 @@ pub fn mixed(pool: Pool, orgs: Arc<Vec<String>>, people: Arc<Vec<String>>) -> Ca
         Box::pin(async move {
             let mut c = MembershipServiceClient::new(pool.channel(i));
             match i % 20 {
-                0..=7 => code(
+                0..=6 => code(
                     c.get_organization(
                         pool.request(membership::GetOrganizationRequest { id: org }),
                     )
                     .await,
                 ),
-                8..=11 => code(
+                7 | 8 => code(
+                    CapacityServiceClient::new(pool.channel(i))
+                        .list_courses(pool.request(capacity::ListCoursesRequest {
+                            page_size: 20,
+                            ..Default::default()
+                        }))
+                        .await,
+                ),
+                9 => code(
+                    CapacityServiceClient::new(pool.channel(i))
+                        .list_topics(pool.request(capacity::ListTopicsRequest::default()))
+                        .await,
+                ),
+                10..=12 => code(
                     c.list_organizations(pool.request(membership::ListOrganizationsRequest {
                         page_size: 20,
                         ..Default::default()
                     }))
                     .await,
                 ),
-                12..=14 => code(
+                13 | 14 => code(
                     c.get_person(pool.request(membership::GetPersonRequest { id: person }))
                         .await,
                 ),
