@@ -9,7 +9,7 @@
 
 use markaz_proto::common::v1::LocalizedText;
 
-use crate::error::FieldViolation;
+use crate::error::{Error, FieldViolation, Violations};
 
 /// A single-line text of at most `max` characters; `""` allowed when not
 /// `required`.
@@ -168,6 +168,32 @@ pub fn phone(field: &str, value: &str) -> Result<String, FieldViolation> {
     }
 }
 
+/// Checks an update mask (AIP-134) against the settable fields; an empty
+/// mask means all of them. Unknown paths are reported as
+/// `update_mask.paths[i]`.
+pub fn update_mask(
+    mask: Option<&prost_types::FieldMask>,
+    allowed: &[&'static str],
+) -> Result<Vec<&'static str>, Error> {
+    let paths = mask.map(|m| m.paths.as_slice()).unwrap_or_default();
+    if paths.is_empty() {
+        return Ok(allowed.to_vec());
+    }
+    let mut v = Violations::new();
+    let mut out = Vec::new();
+    for (i, p) in paths.iter().enumerate() {
+        match allowed.iter().find(|a| **a == p.as_str()) {
+            Some(a) => out.push(*a),
+            None => v.add(
+                format!("update_mask.paths[{i}]"),
+                format!("'{p}' cannot be updated; allowed: {}", allowed.join(", ")),
+            ),
+        }
+    }
+    v.finish()?;
+    Ok(out)
+}
+
 /// Lowercases `text` for matching; every path stores the original.
 pub fn search_key(parts: &[&str]) -> String {
     parts
@@ -230,6 +256,19 @@ mod tests {
     #[test]
     fn like_patterns_escape_wildcards() {
         assert_eq!(like_pattern("50%_A"), "%50\\%\\_a%");
+    }
+
+    #[test]
+    fn update_masks_name_settable_fields_only() {
+        let all = update_mask(None, &["a", "b"]).unwrap();
+        assert_eq!(all, ["a", "b"]);
+        let mask = prost_types::FieldMask {
+            paths: vec!["b".into(), "c".into()],
+        };
+        let Err(Error::InvalidArgument(v)) = update_mask(Some(&mask), &["a", "b"]) else {
+            panic!("an unknown path is refused")
+        };
+        assert_eq!(v[0].field, "update_mask.paths[1]");
     }
 
     #[test]

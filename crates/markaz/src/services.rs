@@ -6,7 +6,10 @@ use markaz_kit::app::Service;
 
 /// Every service, in start order.
 pub fn all() -> Vec<Arc<dyn Service>> {
-    vec![Arc::new(markaz_membership::Membership)]
+    vec![
+        Arc::new(markaz_membership::Membership),
+        Arc::new(markaz_grants::Grants),
+    ]
 }
 
 /// `all` or a comma-separated list of service names.

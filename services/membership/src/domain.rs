@@ -235,28 +235,7 @@ pub const PERSON_MASK: &[&str] = &[
 ];
 
 /// Checks an update mask against the settable fields; an empty mask means all.
-pub fn parse_mask(
-    mask: Option<&prost_types::FieldMask>,
-    allowed: &[&'static str],
-) -> Result<Vec<&'static str>> {
-    let paths = mask.map(|m| m.paths.as_slice()).unwrap_or_default();
-    if paths.is_empty() {
-        return Ok(allowed.to_vec());
-    }
-    let mut v = Violations::new();
-    let mut out = Vec::new();
-    for (i, p) in paths.iter().enumerate() {
-        match allowed.iter().find(|a| **a == p.as_str()) {
-            Some(a) => out.push(*a),
-            None => v.add(
-                format!("update_mask.paths[{i}]"),
-                format!("'{p}' cannot be updated; allowed: {}", allowed.join(", ")),
-            ),
-        }
-    }
-    v.finish()?;
-    Ok(out)
-}
+pub use markaz_kit::validate::update_mask as parse_mask;
 
 /// Copies the masked fields of `from` onto `onto` (both as sent on the wire),
 /// so the merged object is parsed exactly like a new one.
