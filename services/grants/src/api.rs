@@ -335,7 +335,9 @@ impl GrantsService for GrantsApi {
                 let mut v = Violations::new();
                 let program_id = v.take(domain::optional_id("program_id", &req.program_id));
                 let state = v
-                    .take(validate::enumeration::<CallState>("state", req.state, false))
+                    .take(validate::enumeration::<CallState>(
+                        "state", req.state, false,
+                    ))
                     .flatten();
                 v.finish()?;
                 let page = Page::parse(
@@ -685,10 +687,7 @@ impl GrantsService for GrantsApi {
                 let page = Page::parse(
                     req.page_size,
                     &req.page_token,
-                    &format!(
-                        "{}|{}|{}",
-                        req.call_id, req.organization_id, req.state
-                    ),
+                    &format!("{}|{}|{}", req.call_id, req.organization_id, req.state),
                 )?;
                 let mut tx = self.db.read(&caller.tenant).await?;
                 let viewer = viewer(&mut tx, &caller).await?;
@@ -762,7 +761,14 @@ impl GrantsService for GrantsApi {
                 domain::merge_proposal(&mut merged, &sent, &mask);
                 let fields = domain::parse_proposal(&merged, &terms(&seen.call))?;
                 let row = store::update_proposal(&mut tx, &seen.proposal, &fields).await?;
-                let reply = render(&mut tx, &Seen { proposal: row, ..seen }).await?;
+                let reply = render(
+                    &mut tx,
+                    &Seen {
+                        proposal: row,
+                        ..seen
+                    },
+                )
+                .await?;
                 tx.commit().await?;
                 Ok(reply)
             })
@@ -791,10 +797,9 @@ impl GrantsService for GrantsApi {
                 )?;
                 // The call's terms may have changed while it was a draft.
                 let terms = terms(call);
-                if let Err(Error::InvalidArgument(v)) = domain::parse_proposal(
-                    &proposal_proto(proposal, call, None, false)?,
-                    &terms,
-                ) {
+                if let Err(Error::InvalidArgument(v)) =
+                    domain::parse_proposal(&proposal_proto(proposal, call, None, false)?, &terms)
+                {
                     return Err(Error::precondition(
                         "PROPOSAL_INVALID",
                         "proposal",
@@ -853,8 +858,8 @@ impl GrantsService for GrantsApi {
                 let seen = seen_proposal(&mut tx, &viewer, &id, true).await?;
                 check_etag("etag", &req.etag, seen.proposal.version)?;
                 let to = domain::transition(seen.proposal.state, Action::RequestChanges)?;
-                let row = store::set_proposal_state(&mut tx, &seen.proposal, to, false, None)
-                    .await?;
+                let row =
+                    store::set_proposal_state(&mut tx, &seen.proposal, to, false, None).await?;
                 store::insert_note(
                     &mut tx,
                     &NoteRow {
@@ -868,7 +873,14 @@ impl GrantsService for GrantsApi {
                     },
                 )
                 .await?;
-                let reply = render(&mut tx, &Seen { proposal: row, ..seen }).await?;
+                let reply = render(
+                    &mut tx,
+                    &Seen {
+                        proposal: row,
+                        ..seen
+                    },
+                )
+                .await?;
                 tx.commit().await?;
                 Ok(reply)
             })
@@ -888,9 +900,16 @@ impl GrantsService for GrantsApi {
                 let seen = seen_proposal(&mut tx, &viewer, &id, true).await?;
                 check_etag("etag", &req.etag, seen.proposal.version)?;
                 let to = domain::transition(seen.proposal.state, Action::StartReview)?;
-                let row = store::set_proposal_state(&mut tx, &seen.proposal, to, false, None)
-                    .await?;
-                let reply = render(&mut tx, &Seen { proposal: row, ..seen }).await?;
+                let row =
+                    store::set_proposal_state(&mut tx, &seen.proposal, to, false, None).await?;
+                let reply = render(
+                    &mut tx,
+                    &Seen {
+                        proposal: row,
+                        ..seen
+                    },
+                )
+                .await?;
                 tx.commit().await?;
                 Ok(reply)
             })
@@ -947,7 +966,14 @@ impl GrantsService for GrantsApi {
                     },
                 )
                 .await?;
-                let reply = render(&mut tx, &Seen { proposal: row, ..seen }).await?;
+                let reply = render(
+                    &mut tx,
+                    &Seen {
+                        proposal: row,
+                        ..seen
+                    },
+                )
+                .await?;
                 tx.commit().await?;
                 Ok(reply)
             })
@@ -979,7 +1005,14 @@ impl GrantsService for GrantsApi {
                 let row =
                     store::set_proposal_state(&mut tx, &seen.proposal, to, false, Some(&reason))
                         .await?;
-                let reply = render(&mut tx, &Seen { proposal: row, ..seen }).await?;
+                let reply = render(
+                    &mut tx,
+                    &Seen {
+                        proposal: row,
+                        ..seen
+                    },
+                )
+                .await?;
                 tx.commit().await?;
                 Ok(reply)
             })
@@ -1003,9 +1036,10 @@ impl GrantsService for GrantsApi {
                     .map(|v| {
                         Ok(api::ProposalVersion {
                             number: v.number,
-                            proposal: Some(api::Proposal::decode(v.content.as_slice()).map_err(
-                                |e| Error::internal(format!("stored version: {e}")),
-                            )?),
+                            proposal: Some(
+                                api::Proposal::decode(v.content.as_slice())
+                                    .map_err(|e| Error::internal(format!("stored version: {e}")))?,
+                            ),
                             submitted_by: v.submitted_by,
                             submit_time: Some(timestamp(v.submitted_at)),
                         })
@@ -1171,8 +1205,10 @@ impl GrantsService for GrantsApi {
                 let idempotency = Idempotency::of("DeclareConflict", &req.request_id, &req)?;
                 let sent = req.conflict.clone().unwrap_or_default();
                 let mut v = Violations::new();
-                let reviewer_id =
-                    v.take(domain::optional_id("conflict.reviewer_id", &sent.reviewer_id));
+                let reviewer_id = v.take(domain::optional_id(
+                    "conflict.reviewer_id",
+                    &sent.reviewer_id,
+                ));
                 let target = v.absorb("conflict", domain::parse_conflict(Some(&sent)));
                 v.finish()?;
                 let (reviewer_id, (target, reason)) =
@@ -1249,8 +1285,7 @@ impl GrantsService for GrantsApi {
                     }
                 }
                 let mut rows =
-                    store::list_conflicts(&mut tx, &reviewer_id, &page.after, page.fetch())
-                        .await?;
+                    store::list_conflicts(&mut tx, &reviewer_id, &page.after, page.fetch()).await?;
                 let next_page_token = page.finish(&mut rows, |r| r.id.clone());
                 Ok(api::ListConflictsResponse {
                     conflicts: rows.iter().map(conflict_proto).collect(),
@@ -1458,7 +1493,8 @@ impl GrantsService for GrantsApi {
                 let amount =
                     v.take_many(money::amount("amount", req.amount.as_ref(), Sign::Positive));
                 v.finish()?;
-                let (proposal_id, amount) = (proposal_id.expect("checked"), amount.expect("checked"));
+                let (proposal_id, amount) =
+                    (proposal_id.expect("checked"), amount.expect("checked"));
                 let mut tx = self.db.write(&caller.tenant).await?;
                 if let Some(done) = idempotency.replay(&mut tx).await? {
                     return Ok(done);
@@ -1731,7 +1767,9 @@ impl GrantsService for GrantsApi {
                     .filter(|r| {
                         r.state == ReportState::Accepted && r.fields.kind == ReportKind::Progress
                     })
-                    .fold(domain::People::default(), |acc, r| acc.plus(&r.fields.reached));
+                    .fold(domain::People::default(), |acc, r| {
+                        acc.plus(&r.fields.reached)
+                    });
                 work.publish_end(&mut tx, ev::ProjectOutcome::ClosedEarly, reached)
                     .await?;
                 let reply = work.finish(&mut tx).await?;
@@ -1743,7 +1781,10 @@ impl GrantsService for GrantsApi {
 
     // ======================================================== reporting
 
-    async fn submit_report(&self, request: Request<api::SubmitReportRequest>) -> Reply<api::Report> {
+    async fn submit_report(
+        &self,
+        request: Request<api::SubmitReportRequest>,
+    ) -> Reply<api::Report> {
         self.rpc
             .run("SubmitReport", request, |caller, req| async move {
                 caller.require(APPLICANTS)?;
@@ -1785,7 +1826,10 @@ impl GrantsService for GrantsApi {
             .await
     }
 
-    async fn review_report(&self, request: Request<api::ReviewReportRequest>) -> Reply<api::Report> {
+    async fn review_report(
+        &self,
+        request: Request<api::ReviewReportRequest>,
+    ) -> Reply<api::Report> {
         self.rpc
             .run("ReviewReport", request, |caller, req| async move {
                 caller.require(STAFF)?;
@@ -1809,8 +1853,8 @@ impl GrantsService for GrantsApi {
                 } else {
                     ReportState::Returned
                 };
-                let at = store::review(&mut tx, "reports", &id, to, &comment, &caller.subject)
-                    .await?;
+                let at =
+                    store::review(&mut tx, "reports", &id, to, &comment, &caller.subject).await?;
                 if to == ReportState::Accepted && report.fields.kind == ReportKind::Progress {
                     let context = context(&mut tx, &work.proposal, &work.call).await?;
                     tx.publish(
@@ -1866,37 +1910,41 @@ impl GrantsService for GrantsApi {
         request: Request<api::SubmitExpenditureReportRequest>,
     ) -> Reply<api::ExpenditureReport> {
         self.rpc
-            .run("SubmitExpenditureReport", request, |caller, req| async move {
-                caller.require(APPLICANTS)?;
-                let idempotency =
-                    Idempotency::of("SubmitExpenditureReport", &req.request_id, &req)?;
-                let sent = req.report.clone().unwrap_or_default();
-                let award_id = parse_id("report.award_id", &sent.award_id)?;
-                let mut tx = self.db.write(&caller.tenant).await?;
-                if let Some(done) = idempotency.replay(&mut tx).await? {
-                    return Ok(done);
-                }
-                let mut work = AwardWork::open(&mut tx, &caller, &award_id, "").await?;
-                let fields = domain::parse_expenditure(Some(&sent), work.ledger.currency)?;
-                work.ledger.spend(&spending(&fields), false)?;
-                let row = ExpenditureRow {
-                    id: new_id(),
-                    award_id,
-                    fields,
-                    state: ReportState::Submitted,
-                    review_comment: String::new(),
-                    submitted_by: caller.subject.clone(),
-                    reviewed_by: String::new(),
-                    submitted_at: now_micros(),
-                    reviewed_at: 0,
-                };
-                store::insert_expenditure(&mut tx, &row).await?;
-                work.finish(&mut tx).await?;
-                let reply = expenditure_proto(&row)?;
-                idempotency.remember(&mut tx, &row.id, &reply).await?;
-                tx.commit().await?;
-                Ok(reply)
-            })
+            .run(
+                "SubmitExpenditureReport",
+                request,
+                |caller, req| async move {
+                    caller.require(APPLICANTS)?;
+                    let idempotency =
+                        Idempotency::of("SubmitExpenditureReport", &req.request_id, &req)?;
+                    let sent = req.report.clone().unwrap_or_default();
+                    let award_id = parse_id("report.award_id", &sent.award_id)?;
+                    let mut tx = self.db.write(&caller.tenant).await?;
+                    if let Some(done) = idempotency.replay(&mut tx).await? {
+                        return Ok(done);
+                    }
+                    let mut work = AwardWork::open(&mut tx, &caller, &award_id, "").await?;
+                    let fields = domain::parse_expenditure(Some(&sent), work.ledger.currency)?;
+                    work.ledger.spend(&spending(&fields), false)?;
+                    let row = ExpenditureRow {
+                        id: new_id(),
+                        award_id,
+                        fields,
+                        state: ReportState::Submitted,
+                        review_comment: String::new(),
+                        submitted_by: caller.subject.clone(),
+                        reviewed_by: String::new(),
+                        submitted_at: now_micros(),
+                        reviewed_at: 0,
+                    };
+                    store::insert_expenditure(&mut tx, &row).await?;
+                    work.finish(&mut tx).await?;
+                    let reply = expenditure_proto(&row)?;
+                    idempotency.remember(&mut tx, &row.id, &reply).await?;
+                    tx.commit().await?;
+                    Ok(reply)
+                },
+            )
             .await
     }
 
@@ -1905,44 +1953,49 @@ impl GrantsService for GrantsApi {
         request: Request<api::ReviewExpenditureReportRequest>,
     ) -> Reply<api::ExpenditureReport> {
         self.rpc
-            .run("ReviewExpenditureReport", request, |caller, req| async move {
-                caller.require(STAFF)?;
-                let mut v = Violations::new();
-                let id = v.take(parse_id("id", &req.id));
-                let review = v.absorb("outcome", domain::parse_review(req.outcome, &req.comment));
-                v.finish()?;
-                let (id, (outcome, comment)) = (id.expect("checked"), review.expect("checked"));
-                let mut tx = self.db.write(&caller.tenant).await?;
-                let report = store::get_expenditure(&mut tx, &id)
-                    .await?
-                    .ok_or_else(|| Error::not_found("expenditure report", &id))?;
-                let mut work = AwardWork::open(&mut tx, &caller, &report.award_id, "").await?;
-                domain::check_reviewable(report.state)?;
-                let to = if outcome == ReviewOutcome::Accept {
-                    work.ledger.spend(&spending(&report.fields), true)?;
-                    ReportState::Accepted
-                } else {
-                    ReportState::Returned
-                };
-                let at = store::review(
-                    &mut tx,
-                    "expenditure_reports",
-                    &id,
-                    to,
-                    &comment,
-                    &caller.subject,
-                )
-                .await?;
-                work.finish(&mut tx).await?;
-                tx.commit().await?;
-                expenditure_proto(&ExpenditureRow {
-                    state: to,
-                    review_comment: comment,
-                    reviewed_by: caller.subject.clone(),
-                    reviewed_at: at,
-                    ..report
-                })
-            })
+            .run(
+                "ReviewExpenditureReport",
+                request,
+                |caller, req| async move {
+                    caller.require(STAFF)?;
+                    let mut v = Violations::new();
+                    let id = v.take(parse_id("id", &req.id));
+                    let review =
+                        v.absorb("outcome", domain::parse_review(req.outcome, &req.comment));
+                    v.finish()?;
+                    let (id, (outcome, comment)) = (id.expect("checked"), review.expect("checked"));
+                    let mut tx = self.db.write(&caller.tenant).await?;
+                    let report = store::get_expenditure(&mut tx, &id)
+                        .await?
+                        .ok_or_else(|| Error::not_found("expenditure report", &id))?;
+                    let mut work = AwardWork::open(&mut tx, &caller, &report.award_id, "").await?;
+                    domain::check_reviewable(report.state)?;
+                    let to = if outcome == ReviewOutcome::Accept {
+                        work.ledger.spend(&spending(&report.fields), true)?;
+                        ReportState::Accepted
+                    } else {
+                        ReportState::Returned
+                    };
+                    let at = store::review(
+                        &mut tx,
+                        "expenditure_reports",
+                        &id,
+                        to,
+                        &comment,
+                        &caller.subject,
+                    )
+                    .await?;
+                    work.finish(&mut tx).await?;
+                    tx.commit().await?;
+                    expenditure_proto(&ExpenditureRow {
+                        state: to,
+                        review_comment: comment,
+                        reviewed_by: caller.subject.clone(),
+                        reviewed_at: at,
+                        ..report
+                    })
+                },
+            )
             .await
     }
 
@@ -1951,21 +2004,25 @@ impl GrantsService for GrantsApi {
         request: Request<api::ListExpenditureReportsRequest>,
     ) -> Reply<api::ListExpenditureReportsResponse> {
         self.rpc
-            .run("ListExpenditureReports", request, |caller, req| async move {
-                caller.require(COACHES)?;
-                let id = parse_id("award_id", &req.award_id)?;
-                let page = Page::parse(req.page_size, &req.page_token, &id)?;
-                let mut tx = self.db.read(&caller.tenant).await?;
-                let viewer = viewer(&mut tx, &caller).await?;
-                seen_award(&mut tx, &viewer, &id, false).await?;
-                let mut rows =
-                    store::list_expenditures(&mut tx, &id, &page.after, page.fetch()).await?;
-                let next_page_token = page.finish(&mut rows, |r| r.id.clone());
-                Ok(api::ListExpenditureReportsResponse {
-                    reports: rows.iter().map(expenditure_proto).collect::<Result<_>>()?,
-                    next_page_token,
-                })
-            })
+            .run(
+                "ListExpenditureReports",
+                request,
+                |caller, req| async move {
+                    caller.require(COACHES)?;
+                    let id = parse_id("award_id", &req.award_id)?;
+                    let page = Page::parse(req.page_size, &req.page_token, &id)?;
+                    let mut tx = self.db.read(&caller.tenant).await?;
+                    let viewer = viewer(&mut tx, &caller).await?;
+                    seen_award(&mut tx, &viewer, &id, false).await?;
+                    let mut rows =
+                        store::list_expenditures(&mut tx, &id, &page.after, page.fetch()).await?;
+                    let next_page_token = page.finish(&mut rows, |r| r.id.clone());
+                    Ok(api::ListExpenditureReportsResponse {
+                        reports: rows.iter().map(expenditure_proto).collect::<Result<_>>()?,
+                        next_page_token,
+                    })
+                },
+            )
             .await
     }
 
@@ -2064,8 +2121,7 @@ impl GrantsService for GrantsApi {
                 } else {
                     VariationState::Rejected
                 };
-                let at =
-                    store::decide_variation(&mut tx, &id, to, &note, &caller.subject).await?;
+                let at = store::decide_variation(&mut tx, &id, to, &note, &caller.subject).await?;
                 work.finish(&mut tx).await?;
                 tx.commit().await?;
                 Ok(variation_proto(&VariationRow {

@@ -333,7 +333,12 @@ pub struct Rubric {
 impl Rubric {
     /// The highest weighted total a sheet can reach.
     pub fn max_total(&self) -> i64 {
-        i64::from(self.max_score) * self.criteria.iter().map(|c| i64::from(c.weight)).sum::<i64>()
+        i64::from(self.max_score)
+            * self
+                .criteria
+                .iter()
+                .map(|c| i64::from(c.weight))
+                .sum::<i64>()
     }
 }
 
@@ -441,7 +446,10 @@ pub fn parse_call(c: &api::Call) -> Result<CallFields> {
         match c.checked_cmp(&e) {
             Err(_) => v.add(
                 "call.project_ceiling.currency_code",
-                format!("a call has one currency: the envelope is in {}", e.currency()),
+                format!(
+                    "a call has one currency: the envelope is in {}",
+                    e.currency()
+                ),
             ),
             Ok(Ordering::Greater) => v.add(
                 "call.project_ceiling",
@@ -500,11 +508,8 @@ fn parse_rules(r: Option<&api::EligibilityRules>) -> Result<Rules> {
         }
     }
     for (i, b) in r.branch_ids.iter().enumerate() {
-        if let Some(b) = v.take(validate::slug(
-            &format!("{}[{i}]", f("branch_ids")),
-            b,
-            40,
-        )) && !rules.branch_ids.contains(&b)
+        if let Some(b) = v.take(validate::slug(&format!("{}[{i}]", f("branch_ids")), b, 40))
+            && !rules.branch_ids.contains(&b)
         {
             rules.branch_ids.push(b);
         }
@@ -658,8 +663,7 @@ pub fn unmet(rules: &Rules, org: Option<&OrgFacts>) -> Vec<String> {
             org.kind.as_str_name()
         ));
     }
-    if !rules.required_course_topic.is_empty()
-        && !org.topics.contains(&rules.required_course_topic)
+    if !rules.required_course_topic.is_empty() && !org.topics.contains(&rules.required_course_topic)
     {
         out.push(format!(
             "a member of the organization must have completed a course on '{}'",
@@ -807,9 +811,7 @@ pub fn merge_proposal(onto: &mut api::Proposal, from: &api::Proposal, mask: &[&s
             "location" => onto.location = from.location.clone(),
             "sector" => onto.sector = from.sector,
             "theme_code" => onto.theme_code = from.theme_code.clone(),
-            "beneficiaries_targeted" => {
-                onto.beneficiaries_targeted = from.beneficiaries_targeted
-            }
+            "beneficiaries_targeted" => onto.beneficiaries_targeted = from.beneficiaries_targeted,
             "budget_lines" => onto.budget_lines = from.budget_lines.clone(),
             "milestones" => onto.milestones = from.milestones.clone(),
             "start_date" => onto.start_date = from.start_date,
@@ -863,8 +865,7 @@ pub fn parse_budget(
             );
             continue;
         }
-        if let (Some(category), Some(description), Some(amount)) = (category, description, amount)
-        {
+        if let (Some(category), Some(description), Some(amount)) = (category, description, amount) {
             out.push(BudgetLine {
                 category,
                 description,
@@ -1085,7 +1086,10 @@ pub fn check_complete(p: &ProposalFields, terms: &CallTerms) -> Result<()> {
         Err(Error::precondition(
             "PROPOSAL_INCOMPLETE",
             "proposal",
-            format!("before submission the proposal needs: {}", missing.join(", ")),
+            format!(
+                "before submission the proposal needs: {}",
+                missing.join(", ")
+            ),
         ))
     }
 }
@@ -1184,7 +1188,11 @@ pub struct Sheet {
     pub comment: String,
 }
 
-pub fn parse_sheet(scores: &[api::CriterionScore], comment: &str, rubric: &Rubric) -> Result<Sheet> {
+pub fn parse_sheet(
+    scores: &[api::CriterionScore],
+    comment: &str,
+    rubric: &Rubric,
+) -> Result<Sheet> {
     let mut v = Violations::new();
     let mut by_code: Vec<Option<(i32, String)>> = vec![None; rubric.criteria.len()];
     for (i, s) in scores.iter().enumerate() {
@@ -1366,9 +1374,16 @@ pub fn parse_tranches(
                 "one tranche per milestone".to_string(),
             );
         } else if out.last().is_some_and(|x| x.milestone > t.milestone_number) {
-            v.add(f("milestone_number"), "tranches follow the work plan's order");
+            v.add(
+                f("milestone_number"),
+                "tranches follow the work plan's order",
+            );
         }
-        let a = v.take_many(money::amount(&f("amount"), t.amount.as_ref(), Sign::Positive));
+        let a = v.take_many(money::amount(
+            &f("amount"),
+            t.amount.as_ref(),
+            Sign::Positive,
+        ));
         if let Some(a) = a {
             if a.currency() != amount.currency() {
                 v.add(
@@ -1480,7 +1495,12 @@ fn precondition(kind: &'static str, subject: &str, why: String) -> Error {
 
 impl Ledger {
     /// A new award: tranches planned, nothing reported or spent.
-    pub fn new(amount: Money, tranches: &[TrancheSpec], budget: &[Money], milestones: i32) -> Ledger {
+    pub fn new(
+        amount: Money,
+        tranches: &[TrancheSpec],
+        budget: &[Money],
+        milestones: i32,
+    ) -> Ledger {
         Ledger {
             currency: amount.currency(),
             state: ProposalState::Awarded,
@@ -1547,9 +1567,7 @@ impl Ledger {
             return Err(precondition(
                 "REPORT_EXISTS",
                 "report.milestone_number",
-                format!(
-                    "milestone {milestone} already has a report that is submitted or accepted"
-                ),
+                format!("milestone {milestone} already has a report that is submitted or accepted"),
             ));
         }
         Ok(())
@@ -1816,7 +1834,10 @@ pub fn parse_review(outcome: i32, comment: &str) -> Result<(ReviewOutcome, Strin
         .flatten();
     let comment = v.take(validate::prose("comment", comment, PROSE_MAX, false));
     if outcome == Some(ReviewOutcome::Return) && comment.as_deref().is_some_and(str::is_empty) {
-        v.add("comment", "required when returning a report: say what to fix");
+        v.add(
+            "comment",
+            "required when returning a report: say what to fix",
+        );
     }
     v.finish()?;
     Ok((outcome.expect("checked"), comment.expect("checked")))
@@ -1857,12 +1878,18 @@ pub fn parse_expenditure(
     let empty = api::ExpenditureReport::default();
     let r = r.unwrap_or(&empty);
     let mut v = Violations::new();
-    let start = v.take(Date::required("report.period_start", r.period_start.as_ref()));
+    let start = v.take(Date::required(
+        "report.period_start",
+        r.period_start.as_ref(),
+    ));
     let end = v.take(Date::required("report.period_end", r.period_end.as_ref()));
     if let (Some(s), Some(e)) = (start, end)
         && e < s
     {
-        v.add("report.period_end", format!("before the period starts on {s}"));
+        v.add(
+            "report.period_end",
+            format!("before the period starts on {s}"),
+        );
     }
     if r.lines.is_empty() {
         v.add("report.lines", "at least one line");
@@ -1878,7 +1905,11 @@ pub fn parse_expenditure(
         } else if lines.iter().any(|(n, _, _)| *n == l.line_number) {
             v.add(f("line_number"), "each budget line once per report");
         }
-        let amount = v.take_many(money::amount(&f("amount"), l.amount.as_ref(), Sign::Positive));
+        let amount = v.take_many(money::amount(
+            &f("amount"),
+            l.amount.as_ref(),
+            Sign::Positive,
+        ));
         let note = v.take(validate::line(&f("note"), &l.note, NAME_MAX, false));
         match amount {
             Some(a) if a.currency() != currency => v.add(
@@ -1947,7 +1978,11 @@ pub fn parse_variation(
 }
 
 /// A decision with a reason: approvals may give one, rejections must.
-pub fn parse_decision(decision: i32, reason: &str, reason_field: &str) -> Result<(Decision, String)> {
+pub fn parse_decision(
+    decision: i32,
+    reason: &str,
+    reason_field: &str,
+) -> Result<(Decision, String)> {
     let mut v = Violations::new();
     let decision = v
         .take(validate::enumeration::<Decision>(
@@ -2216,7 +2251,12 @@ mod tests {
             .collect();
         assert_eq!(
             got,
-            [("b", 1, 8_500), ("a", 2, 7_500), ("c", 2, 7_500), ("d", 0, 0)]
+            [
+                ("b", 1, 8_500),
+                ("a", 2, 7_500),
+                ("c", 2, 7_500),
+                ("d", 0, 0)
+            ]
         );
     }
 
@@ -2231,7 +2271,10 @@ mod tests {
             Err(Error::InvalidArgument(v)) => v.into_iter().map(|x| x.field).collect::<Vec<_>>(),
             other => panic!("{other:?}"),
         };
-        assert_eq!(fields(parse_tranches(&[m(1, 40)], usd(100), 3)), ["tranches"]);
+        assert_eq!(
+            fields(parse_tranches(&[m(1, 40)], usd(100), 3)),
+            ["tranches"]
+        );
         assert_eq!(
             fields(parse_tranches(&[m(2, 40), m(1, 60)], usd(100), 3)),
             ["tranches[1].milestone_number"]
@@ -2303,13 +2346,20 @@ mod tests {
         /// An award of 3..=5 milestones with tranches on some of them and a
         /// budget equal to the award.
         fn award() -> impl Strategy<Value = Ledger> {
-            (3..=5i32, prop::collection::vec(1..50_000i64, 1..5), prop::collection::vec(1..30_000i64, 1..5))
+            (
+                3..=5i32,
+                prop::collection::vec(1..50_000i64, 1..5),
+                prop::collection::vec(1..30_000i64, 1..5),
+            )
                 .prop_map(|(milestones, tranche_amounts, lines)| {
                     let tranches: Vec<TrancheSpec> = tranche_amounts
                         .iter()
                         .take(milestones as usize)
                         .enumerate()
-                        .map(|(i, a)| TrancheSpec { milestone: i as i32 + 1, amount: usd(*a) })
+                        .map(|(i, a)| TrancheSpec {
+                            milestone: i as i32 + 1,
+                            amount: usd(*a),
+                        })
                         .collect();
                     let amount: i64 = tranches.iter().map(|t| t.amount.minor_units()).sum();
                     // Spread the award over the lines so the budget equals it.

@@ -51,8 +51,14 @@ impl Handler for Copies {
             store::erase_person(tx, &e.person_id).await
         } else if t == ev::PersonAffiliated::full_name() {
             let e: ev::PersonAffiliated = payload(envelope)?;
-            store::apply_affiliation(tx, &e.affiliation_id, &e.person_id, &e.organization_id, false)
-                .await?;
+            store::apply_affiliation(
+                tx,
+                &e.affiliation_id,
+                &e.person_id,
+                &e.organization_id,
+                false,
+            )
+            .await?;
             // A reviewer now affiliated with an applicant no longer reviews
             // its proposals, and scores already given stop counting.
             let recused = store::recuse(
@@ -75,11 +81,21 @@ impl Handler for Copies {
             Ok(())
         } else if t == ev::AffiliationEnded::full_name() {
             let e: ev::AffiliationEnded = payload(envelope)?;
-            store::apply_affiliation(tx, &e.affiliation_id, &e.person_id, &e.organization_id, true)
-                .await
+            store::apply_affiliation(
+                tx,
+                &e.affiliation_id,
+                &e.person_id,
+                &e.organization_id,
+                true,
+            )
+            .await
         } else if t == ev::CourseCompleted::full_name() {
             let e: ev::CourseCompleted = payload(envelope)?;
-            for c in e.completers.iter().filter(|c| !c.organization_id.is_empty()) {
+            for c in e
+                .completers
+                .iter()
+                .filter(|c| !c.organization_id.is_empty())
+            {
                 for topic in &e.topic_codes {
                     store::apply_completed_topic(tx, &c.organization_id, topic, &e.course_id)
                         .await?;

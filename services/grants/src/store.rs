@@ -12,9 +12,7 @@ use markaz_kit::db::Tx;
 use markaz_kit::error::{Error, Result};
 use markaz_kit::money::{self, Money};
 use markaz_kit::time::{Date, now_micros};
-use markaz_proto::common::v1::{
-    Gender, IncubationStatus, LocalizedText, OrganizationKind, Sector,
-};
+use markaz_proto::common::v1::{Gender, IncubationStatus, LocalizedText, OrganizationKind, Sector};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -66,7 +64,11 @@ fn money_of(r: &AnyRow, currency: &str, minor: &str) -> Result<Money> {
 }
 
 fn names<E: Copy>(values: &[E], name: fn(E) -> &'static str) -> String {
-    values.iter().map(|v| name(*v)).collect::<Vec<_>>().join(",")
+    values
+        .iter()
+        .map(|v| name(*v))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn parse_names<E>(stored: &str, parse: fn(&str) -> Option<E>) -> Result<Vec<E>> {
@@ -1598,12 +1600,7 @@ pub struct SheetRow {
 }
 
 /// Writes the reviewer's sheet for the proposal, replacing an earlier one.
-pub async fn upsert_sheet(
-    tx: &mut Tx,
-    id: &str,
-    call_id: &str,
-    row: &SheetRow,
-) -> Result<String> {
+pub async fn upsert_sheet(tx: &mut Tx, id: &str, call_id: &str, row: &SheetRow) -> Result<String> {
     let existing = sqlx::query(
         "SELECT id FROM score_sheets WHERE tenant_id = $1 AND proposal_id = $2
            AND reviewer_id = $3",
@@ -1783,7 +1780,9 @@ pub async fn insert_award(tx: &mut Tx, a: &AwardRow, awarded_by: &str) -> Result
     match result {
         Ok(_) => {}
         Err(e) if markaz_kit::db::is_unique_violation(&e) => {
-            return Err(Error::AlreadyExists("the proposal is awarded already".into()));
+            return Err(Error::AlreadyExists(
+                "the proposal is awarded already".into(),
+            ));
         }
         Err(e) => return Err(e.into()),
     }
@@ -1964,7 +1963,9 @@ pub async fn ledger(tx: &mut Tx, award: &AwardRow, state: ProposalState) -> Resu
         let line = int(r, "line_number")? as usize;
         let amount = money_of(r, "currency", "amount_minor")?;
         if line == 0 || line > spent.len() {
-            return Err(Error::internal(format!("spending on a missing line {line}")));
+            return Err(Error::internal(format!(
+                "spending on a missing line {line}"
+            )));
         }
         spent[line - 1] = spent[line - 1].checked_add(amount)?;
     }
@@ -1988,7 +1989,11 @@ pub async fn ledger(tx: &mut Tx, award: &AwardRow, state: ProposalState) -> Resu
         milestones: milestones as i32,
         accepted,
         final_accepted,
-        budget: award.budget.iter().map(|l| l.amount.minor_units()).collect(),
+        budget: award
+            .budget
+            .iter()
+            .map(|l| l.amount.minor_units())
+            .collect(),
         spent: spent.iter().map(Money::minor_units).collect(),
     })
 }
@@ -2347,7 +2352,14 @@ pub async fn insert_variation(tx: &mut Tx, v: &VariationRow) -> Result<()> {
     .bind(v.created_at)
     .execute(tx.conn())
     .await?;
-    write_budget_lines(tx, "variation_lines", "variation_id", &v.id, &v.fields.budget).await
+    write_budget_lines(
+        tx,
+        "variation_lines",
+        "variation_id",
+        &v.id,
+        &v.fields.budget,
+    )
+    .await
 }
 
 const VARIATION_COLUMNS: &str = "id, award_id, justification, new_end_date, state, \
