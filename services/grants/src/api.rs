@@ -1729,11 +1729,10 @@ impl GrantsService for GrantsApi {
                 let reports = store::list_reports(&mut tx, &id, "", 0).await?;
                 let reached = reports
                     .iter()
-                    .filter(|r| {
+                    .rfind(|r| {
                         r.state == ReportState::Accepted && r.fields.kind == ReportKind::Final
                     })
                     .map(|r| r.fields.reached)
-                    .next_back()
                     .unwrap_or_default();
                 work.publish_end(&mut tx, ev::ProjectOutcome::Completed, reached)
                     .await?;
@@ -2552,8 +2551,7 @@ async fn award_view(tx: &mut Tx, a: &AwardRow) -> Result<api::Award> {
             let number = i as i32 + 1;
             let latest = reports
                 .iter()
-                .filter(|r| r.fields.kind == ReportKind::Progress && r.fields.milestone == number)
-                .next_back();
+                .rfind(|r| r.fields.kind == ReportKind::Progress && r.fields.milestone == number);
             api::MilestoneProgress {
                 milestone: Some(milestone_proto(i + 1, m)),
                 report_state: latest.map_or(0, |r| r.state as i32),

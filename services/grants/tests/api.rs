@@ -2917,8 +2917,8 @@ async fn partners_and_reviewers_see_only_their_own(backend: Backend) {
         .into_inner()
         .proposals;
     assert_eq!(
-        listed.iter().map(|p| p.id.clone()).collect::<Vec<_>>(),
-        [own_draft.id.clone()]
+        listed.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+        [own_draft.id.as_str()]
     );
     let asked = c
         .list_proposals(authed(
