@@ -61,6 +61,49 @@ impl GrantsApi {
 
 type Reply<T> = std::result::Result<Response<T>, Status>;
 
+impl GrantsApi {
+    /// The common start of listing an award's reports, expenditure or
+    /// variations: the award must be one the caller may see.
+    async fn award_page(
+        &self,
+        caller: &Caller,
+        award_id: &str,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<(Tx, String, Page)> {
+        caller.require(COACHES)?;
+        let id = parse_id("award_id", award_id)?;
+        let page = Page::parse(page_size, page_token, &id)?;
+        let mut tx = self.db.read(&caller.tenant).await?;
+        let viewer = viewer(&mut tx, caller).await?;
+        seen_award(&mut tx, &viewer, &id, false).await?;
+        Ok((tx, id, page))
+    }
+}
+
+/// The filters ListProposals and ListAwards share: call, organization and
+/// state ("" = any).
+fn list_filters(
+    call_id: &str,
+    organization_id: &str,
+    state: i32,
+) -> Result<(String, String, &'static str)> {
+    let mut v = Violations::new();
+    let call_id = v.take(domain::optional_id("call_id", call_id));
+    let organization_id = v.take(domain::optional_id("organization_id", organization_id));
+    let state = v
+        .take(validate::enumeration::<ProposalState>(
+            "state", state, false,
+        ))
+        .flatten();
+    v.finish()?;
+    Ok((
+        call_id.expect("checked"),
+        organization_id.expect("checked"),
+        state.map_or("", |s| s.as_str_name()),
+    ))
+}
+
 // ============================================================== rights
 
 /// What the caller may see.
@@ -668,20 +711,12 @@ impl GrantsService for GrantsApi {
         self.rpc
             .run("ListProposals", request, |caller, req| async move {
                 caller.require(EVERYONE)?;
-                let mut v = Violations::new();
-                let call_id = v.take(domain::optional_id("call_id", &req.call_id));
-                let organization_id =
-                    v.take(domain::optional_id("organization_id", &req.organization_id));
-                let state = v
-                    .take(validate::enumeration::<ProposalState>(
-                        "state", req.state, false,
-                    ))
-                    .flatten();
-                v.finish()?;
+                let (call_id, organization_id, state) =
+                    list_filters(&req.call_id, &req.organization_id, req.state)?;
                 let mut filter = store::ProposalFilter {
-                    call_id: call_id.expect("checked"),
-                    organization_id: organization_id.expect("checked"),
-                    state: state.map_or("", |s| s.as_str_name()).to_string(),
+                    call_id,
+                    organization_id,
+                    state: state.to_string(),
                     reviewer_id: String::new(),
                 };
                 let page = Page::parse(
@@ -1585,17 +1620,8 @@ impl GrantsService for GrantsApi {
         self.rpc
             .run("ListAwards", request, |caller, req| async move {
                 caller.require(COACHES)?;
-                let mut v = Violations::new();
-                let call_id = v.take(domain::optional_id("call_id", &req.call_id));
-                let organization_id =
-                    v.take(domain::optional_id("organization_id", &req.organization_id));
-                let state = v
-                    .take(validate::enumeration::<ProposalState>(
-                        "state", req.state, false,
-                    ))
-                    .flatten();
-                v.finish()?;
-                let mut organization_id = organization_id.expect("checked");
+                let (call_id, mut organization_id, state) =
+                    list_filters(&req.call_id, &req.organization_id, req.state)?;
                 let page = Page::parse(
                     req.page_size,
                     &req.page_token,
@@ -1613,9 +1639,9 @@ impl GrantsService for GrantsApi {
                 }
                 let mut rows = store::list_awards(
                     &mut tx,
-                    &call_id.expect("checked"),
+                    &call_id,
                     &organization_id,
-                    state.map_or("", |s| s.as_str_name()),
+                    state,
                     &page.after,
                     page.fetch(),
                 )
@@ -1888,12 +1914,9 @@ impl GrantsService for GrantsApi {
     ) -> Reply<api::ListReportsResponse> {
         self.rpc
             .run("ListReports", request, |caller, req| async move {
-                caller.require(COACHES)?;
-                let id = parse_id("award_id", &req.award_id)?;
-                let page = Page::parse(req.page_size, &req.page_token, &id)?;
-                let mut tx = self.db.read(&caller.tenant).await?;
-                let viewer = viewer(&mut tx, &caller).await?;
-                seen_award(&mut tx, &viewer, &id, false).await?;
+                let (mut tx, id, page) = self
+                    .award_page(&caller, &req.award_id, req.page_size, &req.page_token)
+                    .await?;
                 let mut rows = store::list_reports(&mut tx, &id, &page.after, page.fetch()).await?;
                 let next_page_token = page.finish(&mut rows, |r| r.id.clone());
                 Ok(api::ListReportsResponse {
@@ -2007,12 +2030,9 @@ impl GrantsService for GrantsApi {
                 "ListExpenditureReports",
                 request,
                 |caller, req| async move {
-                    caller.require(COACHES)?;
-                    let id = parse_id("award_id", &req.award_id)?;
-                    let page = Page::parse(req.page_size, &req.page_token, &id)?;
-                    let mut tx = self.db.read(&caller.tenant).await?;
-                    let viewer = viewer(&mut tx, &caller).await?;
-                    seen_award(&mut tx, &viewer, &id, false).await?;
+                    let (mut tx, id, page) = self
+                        .award_page(&caller, &req.award_id, req.page_size, &req.page_token)
+                        .await?;
                     let mut rows =
                         store::list_expenditures(&mut tx, &id, &page.after, page.fetch()).await?;
                     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
@@ -2140,12 +2160,9 @@ impl GrantsService for GrantsApi {
     ) -> Reply<api::ListVariationsResponse> {
         self.rpc
             .run("ListVariations", request, |caller, req| async move {
-                caller.require(COACHES)?;
-                let id = parse_id("award_id", &req.award_id)?;
-                let page = Page::parse(req.page_size, &req.page_token, &id)?;
-                let mut tx = self.db.read(&caller.tenant).await?;
-                let viewer = viewer(&mut tx, &caller).await?;
-                seen_award(&mut tx, &viewer, &id, false).await?;
+                let (mut tx, id, page) = self
+                    .award_page(&caller, &req.award_id, req.page_size, &req.page_token)
+                    .await?;
                 let mut rows =
                     store::list_variations(&mut tx, &id, &page.after, page.fetch()).await?;
                 let next_page_token = page.finish(&mut rows, |r| r.id.clone());

@@ -100,6 +100,41 @@ fn changed(rows: u64) -> Result<()> {
     }
 }
 
+/// One row of `table` (its `columns`) by id, in the transaction's tenant.
+async fn row_by_id(tx: &mut Tx, table: &str, columns: &str, id: &str) -> Result<Option<AnyRow>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {columns} FROM {table} WHERE tenant_id = $1 AND id = $2"
+    ));
+    Ok(sqlx::query(sql)
+        .bind(tx.tenant())
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await?)
+}
+
+/// A page of the rows of `table` that belong to one award, in id order
+/// (`limit` 0: all of them).
+async fn rows_of_award(
+    tx: &mut Tx,
+    table: &str,
+    columns: &str,
+    award_id: &str,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<AnyRow>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {columns} FROM {table} WHERE tenant_id = $1 AND award_id = $2 AND id > $3
+         ORDER BY id LIMIT $4"
+    ));
+    Ok(sqlx::query(sql)
+        .bind(tx.tenant())
+        .bind(award_id)
+        .bind(after)
+        .bind(if limit == 0 { i64::MAX } else { limit })
+        .fetch_all(tx.conn())
+        .await?)
+}
+
 // --------------------------------------------------------------- programs
 
 #[derive(Debug, Clone)]
@@ -153,14 +188,7 @@ const PROGRAM_COLUMNS: &str =
     "id, name_ar, name_en, description_ar, description_en, version, created_at, updated_at";
 
 pub async fn get_program(tx: &mut Tx, id: &str) -> Result<Option<ProgramRow>> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {PROGRAM_COLUMNS} FROM programs WHERE tenant_id = $1 AND id = $2"
-    ));
-    let row = sqlx::query(sql)
-        .bind(tx.tenant())
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?;
+    let row = row_by_id(tx, "programs", PROGRAM_COLUMNS, id).await?;
     row.as_ref().map(program_row).transpose()
 }
 
@@ -395,15 +423,7 @@ pub async fn insert_call(
 }
 
 pub async fn get_call(tx: &mut Tx, id: &str) -> Result<Option<CallRow>> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {CALL_COLUMNS} FROM calls WHERE tenant_id = $1 AND id = $2"
-    ));
-    let row = sqlx::query(sql)
-        .bind(tx.tenant())
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?;
-    match row {
+    match row_by_id(tx, "calls", CALL_COLUMNS, id).await? {
         Some(r) => Ok(Some(call_row(tx, &r).await?)),
         None => Ok(None),
     }
@@ -1851,15 +1871,7 @@ async fn award_row(tx: &mut Tx, r: &AnyRow) -> Result<AwardRow> {
 }
 
 pub async fn get_award(tx: &mut Tx, id: &str) -> Result<Option<AwardRow>> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {AWARD_COLUMNS} FROM awards WHERE tenant_id = $1 AND id = $2"
-    ));
-    let row = sqlx::query(sql)
-        .bind(tx.tenant())
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?;
-    match row {
+    match row_by_id(tx, "awards", AWARD_COLUMNS, id).await? {
         Some(r) => Ok(Some(award_row(tx, &r).await?)),
         None => Ok(None),
     }
@@ -2133,14 +2145,7 @@ pub async fn insert_report(tx: &mut Tx, r: &ReportRow) -> Result<()> {
 }
 
 pub async fn get_report(tx: &mut Tx, id: &str) -> Result<Option<ReportRow>> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {REPORT_COLUMNS} FROM reports WHERE tenant_id = $1 AND id = $2"
-    ));
-    let row = sqlx::query(sql)
-        .bind(tx.tenant())
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?;
+    let row = row_by_id(tx, "reports", REPORT_COLUMNS, id).await?;
     row.as_ref().map(report_row).transpose()
 }
 
@@ -2151,17 +2156,7 @@ pub async fn list_reports(
     after: &str,
     limit: i64,
 ) -> Result<Vec<ReportRow>> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {REPORT_COLUMNS} FROM reports WHERE tenant_id = $1 AND award_id = $2 AND id > $3
-         ORDER BY id LIMIT $4"
-    ));
-    let rows = sqlx::query(sql)
-        .bind(tx.tenant())
-        .bind(award_id)
-        .bind(after)
-        .bind(if limit == 0 { i64::MAX } else { limit })
-        .fetch_all(tx.conn())
-        .await?;
+    let rows = rows_of_award(tx, "reports", REPORT_COLUMNS, award_id, after, limit).await?;
     rows.iter().map(report_row).collect()
 }
 
@@ -2283,15 +2278,7 @@ async fn expenditure_row(tx: &mut Tx, r: &AnyRow) -> Result<ExpenditureRow> {
 }
 
 pub async fn get_expenditure(tx: &mut Tx, id: &str) -> Result<Option<ExpenditureRow>> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {EXPENDITURE_COLUMNS} FROM expenditure_reports WHERE tenant_id = $1 AND id = $2"
-    ));
-    let row = sqlx::query(sql)
-        .bind(tx.tenant())
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?;
-    match row {
+    match row_by_id(tx, "expenditure_reports", EXPENDITURE_COLUMNS, id).await? {
         Some(r) => Ok(Some(expenditure_row(tx, &r).await?)),
         None => Ok(None),
     }
@@ -2303,17 +2290,15 @@ pub async fn list_expenditures(
     after: &str,
     limit: i64,
 ) -> Result<Vec<ExpenditureRow>> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {EXPENDITURE_COLUMNS} FROM expenditure_reports
-         WHERE tenant_id = $1 AND award_id = $2 AND id > $3 ORDER BY id LIMIT $4"
-    ));
-    let rows = sqlx::query(sql)
-        .bind(tx.tenant())
-        .bind(award_id)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(tx.conn())
-        .await?;
+    let rows = rows_of_award(
+        tx,
+        "expenditure_reports",
+        EXPENDITURE_COLUMNS,
+        award_id,
+        after,
+        limit,
+    )
+    .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         out.push(expenditure_row(tx, r).await?);
@@ -2385,15 +2370,7 @@ async fn variation_row(tx: &mut Tx, r: &AnyRow) -> Result<VariationRow> {
 }
 
 pub async fn get_variation(tx: &mut Tx, id: &str) -> Result<Option<VariationRow>> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {VARIATION_COLUMNS} FROM variations WHERE tenant_id = $1 AND id = $2"
-    ));
-    let row = sqlx::query(sql)
-        .bind(tx.tenant())
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?;
-    match row {
+    match row_by_id(tx, "variations", VARIATION_COLUMNS, id).await? {
         Some(r) => Ok(Some(variation_row(tx, &r).await?)),
         None => Ok(None),
     }
@@ -2405,17 +2382,7 @@ pub async fn list_variations(
     after: &str,
     limit: i64,
 ) -> Result<Vec<VariationRow>> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {VARIATION_COLUMNS} FROM variations
-         WHERE tenant_id = $1 AND award_id = $2 AND id > $3 ORDER BY id LIMIT $4"
-    ));
-    let rows = sqlx::query(sql)
-        .bind(tx.tenant())
-        .bind(award_id)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(tx.conn())
-        .await?;
+    let rows = rows_of_award(tx, "variations", VARIATION_COLUMNS, award_id, after, limit).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         out.push(variation_row(tx, r).await?);
