@@ -718,8 +718,19 @@ pub async fn person_is_known(tx: &mut Tx, id: &str) -> Result<bool> {
 }
 
 /// Honours PersonErased: the copy keeps no name, and a reviewer who was this
-/// person loses the sign-in link and is no longer assigned anything new.
+/// person loses the sign-in link and is no longer assigned anything new; the
+/// stored replies of the reviewer's idempotent create (which carried the
+/// name) are forgotten too.
 pub async fn erase_person(tx: &mut Tx, id: &str) -> Result<()> {
+    let reviewers: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM reviewers WHERE tenant_id = $1 AND person_id = $2")
+            .bind(tx.tenant().to_owned())
+            .bind(id.to_owned())
+            .fetch_all(tx.conn())
+            .await?;
+    for reviewer in &reviewers {
+        tx.forget_aggregate(reviewer).await?;
+    }
     sqlx::query(
         "INSERT INTO person_copies (tenant_id, id, full_name, gender, erased, version)
          VALUES ($1, $2, '', $3, 1, 0)

@@ -3450,7 +3450,22 @@ async fn erasure_is_honoured_in_the_copies(backend: Backend) {
     let org = w.organization("منظمة", IncubationStatus::Incubated).await;
     let call = w.call(incubated_only(), 1_200_000, false).await;
     let p = w.under_review(&call, &org).await;
-    let (reviewer, token) = w.reviewer("سلمى الأحمد").await;
+    let person = w.person("سلمى الأحمد").await;
+    let create = api::CreateReviewerRequest {
+        reviewer: Some(api::Reviewer {
+            person_id: person.clone(),
+            subject: "salma".into(),
+            ..Default::default()
+        }),
+        request_id: "reviewer-salma".into(),
+    };
+    let reviewer = w
+        .client
+        .create_reviewer(authed(create.clone(), &w.staff))
+        .await
+        .unwrap()
+        .into_inner();
+    let token = w.token_of("salma", &[Role::Reviewer], None);
     assert_eq!(reviewer.display_name, "سلمى الأحمد");
     w.assign(&p.id, &reviewer.id).await.unwrap();
     w.score(&p.id, &token, 4, 4).await.unwrap();
@@ -3501,6 +3516,14 @@ async fn erasure_is_honoured_in_the_copies(backend: Backend) {
         .unwrap();
     tx.rollback().await.unwrap();
     assert_eq!(n, 0);
+    // Nor in the stored reply of the idempotent create: a retry does not
+    // bring the name back.
+    let retry = w
+        .client
+        .create_reviewer(authed(create, &w.staff))
+        .await
+        .unwrap_err();
+    assert_eq!(precondition(&retry).0, "PERSON_UNKNOWN");
     // The score given before stays a record of the review.
     assert_eq!(w.ranking(&call.id).await.proposals[0].review_count, 1);
     // An erased person cannot become a reviewer again.
