@@ -7,6 +7,7 @@
 //! | [`events`], [`bus`] | outbox, relay, inbox, consumers, dead letters; NATS JetStream and in-process adapters |
 //! | [`auth`] | EdDSA JWT verification, roles, the caller |
 //! | [`error`] | one error type, mapped once to gRPC statuses with details |
+//! | [`money`] | ISO-4217 money in integer minor units: parsing, checked sums, display |
 //! | [`rpc`], [`validate`] | the per-RPC wrapper and the API conventions (request ids, etags, pages, field parsing) |
 //! | [`telemetry`] | tracing, OpenTelemetry export, Prometheus metrics |
 //! | [`app`] | the process: services, server, health, reflection, graceful shutdown |
@@ -20,6 +21,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod migrate;
+pub mod money;
 pub mod rpc;
 pub mod telemetry;
 pub mod time;

@@ -9,6 +9,7 @@ pub fn all() -> Vec<Arc<dyn Service>> {
     vec![
         Arc::new(markaz_membership::Membership),
         Arc::new(markaz_capacity::Capacity),
+        Arc::new(markaz_grants::Grants),
     ]
 }
 

@@ -1,0 +1,77 @@
+//! The grants service: the center's community small grants (e.g. the
+//! "Father Paolo Grant for Community Projects") from the call to the
+//! project's closure.
+//!
+//! | room | what it holds |
+//! |---|---|
+//! | [`domain`] | the rules: life cycles, parsing, eligibility, rubric arithmetic, the award's money |
+//! | [`store`] | the SQL, one implementation for PostgreSQL and SQLite |
+//! | [`api`] | the gRPC API: roles and rights, one transaction per request, events to the outbox |
+//! | [`events`] | the copies of membership's and capacity's facts, kept from their events |
+//!
+//! Grants calls no other service: eligibility and conflicts of interest are
+//! decided on its own copies.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod domain;
+pub mod events;
+pub mod store;
+
+use std::sync::Arc;
+
+use markaz_kit::app::{Service, ServiceContext};
+use markaz_kit::events::Consumer;
+use markaz_kit::migrate::Migration;
+use markaz_proto::grants::v1::grants_service_server::GrantsServiceServer;
+use tonic::server::NamedService;
+
+pub const NAME: &str = "grants";
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "grants",
+    sql: include_str!("../migrations/0001_grants.sql"),
+}];
+
+/// The producers whose events grants keeps copies from.
+pub const CONSUMES: &[&str] = &["membership", "capacity"];
+
+/// The grants service, as the runtime runs it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Grants;
+
+impl Service for Grants {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn migrations(&self) -> &'static [Migration] {
+        MIGRATIONS
+    }
+
+    fn register(
+        &self,
+        ctx: &ServiceContext,
+        routes: &mut tonic::service::RoutesBuilder,
+    ) -> Vec<&'static str> {
+        let api = api::GrantsApi::new(ctx.db.clone(), ctx.rpc.clone());
+        routes.add_service(
+            GrantsServiceServer::new(api).max_decoding_message_size(ctx.max_message_bytes),
+        );
+        vec![<GrantsServiceServer<api::GrantsApi> as NamedService>::NAME]
+    }
+
+    fn consumer(&self, _ctx: &ServiceContext) -> Option<(Consumer, Vec<&'static str>)> {
+        Some((consumer(), CONSUMES.to_vec()))
+    }
+}
+
+/// Grants' consumer: its name and handler (also for applying events by hand,
+/// e.g. `markaz dlq replay` or tests).
+pub fn consumer() -> Consumer {
+    Consumer {
+        name: NAME,
+        handler: Arc::new(events::Copies),
+    }
+}
