@@ -34,9 +34,9 @@ pub enum Backend {
     Postgres,
 }
 
-/// PostgreSQL for tests: `MARKAZ_TEST_DATABASE_URL`, else the local server.
+/// PostgreSQL for tests: `MARKAZ_TEST_POSTGRES_URL`, else the local server.
 pub fn postgres_url() -> String {
-    std::env::var("MARKAZ_TEST_DATABASE_URL")
+    std::env::var("MARKAZ_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
 }
 

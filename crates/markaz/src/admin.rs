@@ -43,6 +43,24 @@ fn storage_for(config: &Config) -> Storage {
     }
 }
 
+/// A per-service database for a service this binary does not have is a
+/// typo (`MARKAZ_GRANT_DATABASE_URL`): refuse it rather than ignore it.
+fn check_database_names(config: &Config) -> Result<(), String> {
+    let known: Vec<&str> = services::all().iter().map(|s| s.name()).collect();
+    match config
+        .databases
+        .keys()
+        .find(|k| !known.contains(&k.as_str()))
+    {
+        Some(unknown) => Err(format!(
+            "a database is configured for '{unknown}' (MARKAZ_{}_DATABASE_URL), which is no service; known: {}",
+            unknown.to_ascii_uppercase(),
+            known.join(", ")
+        )),
+        None => Ok(()),
+    }
+}
+
 pub async fn dev(mut config: Config, data_dir: Option<PathBuf>) -> Result<(), String> {
     if let Some(dir) = data_dir {
         config.data_dir = dir;
@@ -131,6 +149,7 @@ fn dev_tenant() -> Tenant {
 
 pub async fn serve(config: Config, list: &str) -> Result<(), String> {
     let chosen = services::select(list)?;
+    check_database_names(&config)?;
     let _telemetry = telemetry::init(&config.log, "markaz", otlp_endpoint().as_deref());
     if config.nats_url.is_none() {
         return Err("serve needs NATS: set MARKAZ_NATS_URL (or use `markaz dev`)".into());
@@ -171,6 +190,7 @@ pub async fn serve(config: Config, list: &str) -> Result<(), String> {
 }
 
 pub async fn migrate(config: Config, list: &str) -> Result<(), String> {
+    check_database_names(&config)?;
     let _telemetry = telemetry::init(&config.log, "markaz-migrate", None);
     let storage = storage_for(&config);
     for s in services::select(list)? {
@@ -192,6 +212,7 @@ async fn migrate_one(
 }
 
 async fn connect(config: &Config, service: &dyn Service) -> Result<Db, String> {
+    check_database_names(config)?;
     let storage = storage_for(config);
     migrate_one(config, &storage, service).await?;
     let (url, schema) = database_of(config, &storage, service.name()).map_err(|e| e.to_string())?;

@@ -161,6 +161,22 @@ fn migrate_and_dead_letters_work_on_the_embedded_database() {
 }
 
 #[test]
+fn a_database_for_an_unknown_service_is_refused() {
+    let dir = scratch("typo");
+    let out = markaz(
+        &dir,
+        &["tenant", "list"],
+        &[("MARKAZ_GRANT_DATABASE_URL", "postgres://x@h/db")],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("MARKAZ_GRANT_DATABASE_URL"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn serve_refuses_to_start_without_its_database_and_bus() {
     let dir = scratch("serve");
     let out = markaz(&dir, &["serve"], &[]);
