@@ -170,8 +170,15 @@ pub struct Idempotency {
 }
 
 impl Idempotency {
-    /// `request_id` may be empty (no idempotency asked for).
-    pub fn of<R: Message>(method: &'static str, request_id: &str, request: &R) -> Result<Self> {
+    /// `request_id` may be empty (no idempotency asked for). The key is bound
+    /// to the caller: another caller sending the same id and body gets no
+    /// replay of what the first one was answered.
+    pub fn of<R: Message>(
+        method: &'static str,
+        caller: &Caller,
+        request_id: &str,
+        request: &R,
+    ) -> Result<Self> {
         if request_id.len() > 128
             || !request_id
                 .chars()
@@ -182,7 +189,11 @@ impl Idempotency {
                 "at most 128 letters, digits, '-', '_', '.' or ':' (a UUID is ideal)",
             ));
         }
-        let digest = ring::digest::digest(&ring::digest::SHA256, &request.encode_to_vec());
+        let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+        context.update(caller.subject.as_bytes());
+        context.update(&[0]);
+        context.update(&request.encode_to_vec());
+        let digest = context.finish();
         Ok(Idempotency {
             method,
             request_id: request_id.to_string(),

@@ -346,7 +346,7 @@ impl CapacityService for CapacityApi {
         self.rpc
             .run("CreateCourse", request, |caller, req| async move {
                 caller.require(MANAGE)?;
-                let idempotency = Idempotency::of("CreateCourse", &req.request_id, &req)?;
+                let idempotency = Idempotency::of("CreateCourse", &caller, &req.request_id, &req)?;
                 let empty = api::Course::default();
                 let fields = domain::parse_course("course", req.course.as_ref().unwrap_or(&empty))?;
                 self.seed(&caller.tenant).await?;
@@ -549,7 +549,7 @@ impl CapacityService for CapacityApi {
         self.rpc
             .run("EnrolParticipant", request, |caller, req| async move {
                 caller.require(PARTNERS)?;
-                let idempotency = Idempotency::of("EnrolParticipant", &req.request_id, &req)?;
+                let idempotency = Idempotency::of("EnrolParticipant", &caller, &req.request_id, &req)?;
                 let mut v = Violations::new();
                 let course_id = v.take(parse_id("course_id", &req.course_id));
                 let person_id = v.take(parse_id("person_id", &req.person_id));
@@ -811,7 +811,8 @@ impl CapacityService for CapacityApi {
         self.rpc
             .run("RecordAttendance", request, |caller, req| async move {
                 caller.require(TEACH)?;
-                let idempotency = Idempotency::of("RecordAttendance", &req.request_id, &req)?;
+                let idempotency =
+                    Idempotency::of("RecordAttendance", &caller, &req.request_id, &req)?;
                 let mut v = Violations::new();
                 let course_id = v.take(parse_id("course_id", &req.course_id));
                 let session_id = v.take(parse_id("session_id", &req.session_id));
@@ -1139,7 +1140,8 @@ impl CapacityService for CapacityApi {
         self.rpc
             .run("CreateConsultation", request, |caller, req| async move {
                 caller.require(MANAGE)?;
-                let idempotency = Idempotency::of("CreateConsultation", &req.request_id, &req)?;
+                let idempotency =
+                    Idempotency::of("CreateConsultation", &caller, &req.request_id, &req)?;
                 let empty = api::Consultation::default();
                 let mut fields = domain::parse_consultation(
                     "consultation",

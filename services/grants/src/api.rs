@@ -250,7 +250,7 @@ impl GrantsService for GrantsApi {
         self.rpc
             .run("CreateProgram", request, |caller, req| async move {
                 caller.require(STAFF)?;
-                let idempotency = Idempotency::of("CreateProgram", &req.request_id, &req)?;
+                let idempotency = Idempotency::of("CreateProgram", &caller, &req.request_id, &req)?;
                 let fields = domain::parse_program(&req.program.unwrap_or_default())?;
                 let mut tx = self.db.write(&caller.tenant).await?;
                 if let Some(done) = idempotency.replay(&mut tx).await? {
@@ -331,7 +331,7 @@ impl GrantsService for GrantsApi {
         self.rpc
             .run("CreateCall", request, |caller, req| async move {
                 caller.require(STAFF)?;
-                let idempotency = Idempotency::of("CreateCall", &req.request_id, &req)?;
+                let idempotency = Idempotency::of("CreateCall", &caller, &req.request_id, &req)?;
                 let sent = req.call.clone().unwrap_or_default();
                 let mut v = Violations::new();
                 let program_id = v.take(parse_id("call.program_id", &sent.program_id));
@@ -615,7 +615,8 @@ impl GrantsService for GrantsApi {
         self.rpc
             .run("CreateProposal", request, |caller, req| async move {
                 caller.require(APPLICANTS)?;
-                let idempotency = Idempotency::of("CreateProposal", &req.request_id, &req)?;
+                let idempotency =
+                    Idempotency::of("CreateProposal", &caller, &req.request_id, &req)?;
                 let sent = req.proposal.clone().unwrap_or_default();
                 let mut v = Violations::new();
                 let call_id = v.take(parse_id("proposal.call_id", &sent.call_id));
@@ -1095,7 +1096,8 @@ impl GrantsService for GrantsApi {
         self.rpc
             .run("AddCoachingNote", request, |caller, req| async move {
                 caller.require(COACHES)?;
-                let idempotency = Idempotency::of("AddCoachingNote", &req.request_id, &req)?;
+                let idempotency =
+                    Idempotency::of("AddCoachingNote", &caller, &req.request_id, &req)?;
                 let mut v = Violations::new();
                 let id = v.take(parse_id("proposal_id", &req.proposal_id));
                 let body = v.take(validate::prose("body", &req.body, domain::PROSE_MAX, true));
@@ -1166,7 +1168,8 @@ impl GrantsService for GrantsApi {
         self.rpc
             .run("CreateReviewer", request, |caller, req| async move {
                 caller.require(STAFF)?;
-                let idempotency = Idempotency::of("CreateReviewer", &req.request_id, &req)?;
+                let idempotency =
+                    Idempotency::of("CreateReviewer", &caller, &req.request_id, &req)?;
                 let fields = domain::parse_reviewer(req.reviewer.as_ref())?;
                 let mut tx = self.db.write(&caller.tenant).await?;
                 if let Some(done) = idempotency.replay(&mut tx).await? {
@@ -1240,7 +1243,8 @@ impl GrantsService for GrantsApi {
         self.rpc
             .run("DeclareConflict", request, |caller, req| async move {
                 caller.require(REVIEW_READERS)?;
-                let idempotency = Idempotency::of("DeclareConflict", &req.request_id, &req)?;
+                let idempotency =
+                    Idempotency::of("DeclareConflict", &caller, &req.request_id, &req)?;
                 let sent = req.conflict.clone().unwrap_or_default();
                 let mut v = Violations::new();
                 let reviewer_id = v.take(domain::optional_id(
@@ -1525,7 +1529,7 @@ impl GrantsService for GrantsApi {
         self.rpc
             .run("AwardGrant", request, |caller, req| async move {
                 caller.require(STAFF)?;
-                let idempotency = Idempotency::of("AwardGrant", &req.request_id, &req)?;
+                let idempotency = Idempotency::of("AwardGrant", &caller, &req.request_id, &req)?;
                 let mut v = Violations::new();
                 let proposal_id = v.take(parse_id("proposal_id", &req.proposal_id));
                 let amount =
@@ -1816,7 +1820,7 @@ impl GrantsService for GrantsApi {
         self.rpc
             .run("SubmitReport", request, |caller, req| async move {
                 caller.require(APPLICANTS)?;
-                let idempotency = Idempotency::of("SubmitReport", &req.request_id, &req)?;
+                let idempotency = Idempotency::of("SubmitReport", &caller, &req.request_id, &req)?;
                 let (award_id, fields) = domain::parse_report(req.report.as_ref())?;
                 let mut tx = self.db.write(&caller.tenant).await?;
                 if let Some(done) = idempotency.replay(&mut tx).await? {
@@ -1941,7 +1945,7 @@ impl GrantsService for GrantsApi {
                 |caller, req| async move {
                     caller.require(APPLICANTS)?;
                     let idempotency =
-                        Idempotency::of("SubmitExpenditureReport", &req.request_id, &req)?;
+                        Idempotency::of("SubmitExpenditureReport", &caller, &req.request_id, &req)?;
                     let sent = req.report.clone().unwrap_or_default();
                     let award_id = parse_id("report.award_id", &sent.award_id)?;
                     let mut tx = self.db.write(&caller.tenant).await?;
@@ -2055,7 +2059,8 @@ impl GrantsService for GrantsApi {
         self.rpc
             .run("RequestVariation", request, |caller, req| async move {
                 caller.require(APPLICANTS)?;
-                let idempotency = Idempotency::of("RequestVariation", &req.request_id, &req)?;
+                let idempotency =
+                    Idempotency::of("RequestVariation", &caller, &req.request_id, &req)?;
                 let sent = req.variation.clone().unwrap_or_default();
                 let award_id = parse_id("variation.award_id", &sent.award_id)?;
                 let mut tx = self.db.write(&caller.tenant).await?;

@@ -158,7 +158,8 @@ impl MembershipService for MembershipApi {
         self.rpc
             .run("CreateOrganization", request, |caller, req| async move {
                 caller.require(WRITE)?;
-                let idempotency = Idempotency::of("CreateOrganization", &req.request_id, &req)?;
+                let idempotency =
+                    Idempotency::of("CreateOrganization", &caller, &req.request_id, &req)?;
                 let empty = api::Organization::default();
                 let sent = req.organization.as_ref().unwrap_or(&empty);
                 let mut v = Violations::new();
@@ -437,7 +438,7 @@ impl MembershipService for MembershipApi {
         self.rpc
             .run("CreatePerson", request, |caller, req| async move {
                 caller.require(WRITE)?;
-                let idempotency = Idempotency::of("CreatePerson", &req.request_id, &req)?;
+                let idempotency = Idempotency::of("CreatePerson", &caller, &req.request_id, &req)?;
                 let empty = api::Person::default();
                 let fields = domain::parse_person("person", req.person.as_ref().unwrap_or(&empty))?;
                 let mut tx = self.db.write(&caller.tenant).await?;
@@ -617,7 +618,8 @@ impl MembershipService for MembershipApi {
         self.rpc
             .run("CreateAffiliation", request, |caller, req| async move {
                 caller.require(WRITE)?;
-                let idempotency = Idempotency::of("CreateAffiliation", &req.request_id, &req)?;
+                let idempotency =
+                    Idempotency::of("CreateAffiliation", &caller, &req.request_id, &req)?;
                 let spec = domain::parse_affiliation(req.affiliation.as_ref())?;
                 let mut tx = self.db.write(&caller.tenant).await?;
                 if let Some(done) = idempotency.replay(&mut tx).await? {
@@ -768,7 +770,8 @@ impl MembershipService for MembershipApi {
         self.rpc
             .run("CreateAssessment", request, |caller, req| async move {
                 caller.require(WRITE)?;
-                let idempotency = Idempotency::of("CreateAssessment", &req.request_id, &req)?;
+                let idempotency =
+                    Idempotency::of("CreateAssessment", &caller, &req.request_id, &req)?;
                 let spec = domain::parse_assessment(req.assessment.as_ref())?;
                 let mut tx = self.db.write(&caller.tenant).await?;
                 if let Some(done) = idempotency.replay(&mut tx).await? {

@@ -775,6 +775,16 @@ async fn retried_creates_return_the_first_result(backend: Backend) {
     assert_eq!(first, again);
     assert_eq!(count_orgs(&mut w.client, &w.staff).await, 1);
 
+    // The key is the caller's: someone else replaying the same id and body
+    // is not handed what the first caller was answered.
+    let status = w
+        .client
+        .create_organization(authed(request.clone(), &w.admin))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(field_violations(&status), ["request_id"]);
+
     let mut different = request;
     different.organization.as_mut().unwrap().acronym = "ZZ".into();
     let status = w
