@@ -1705,28 +1705,63 @@ impl CapacityApi {
     }
 }
 
-/// Every session must have its attendance before the rule can be applied.
+/// Most participants a refusal lists per session; the rest are counted.
+const MISSING_LISTED: usize = 10;
+
+/// Every participant holding a place must have a mark (present, absent or
+/// excused) at every session before the rule is applied: the rule would
+/// count the unmarked as absent, and CourseCompleted cannot be taken back.
+/// Marks of cancelled enrolments do not stand in for anyone's.
 async fn check_attendance_complete(tx: &mut Tx, course: &CourseRow) -> Result<()> {
-    let marked: HashSet<String> = store::course_marks(tx, &course.id)
+    let holding: Vec<String> = store::course_enrolments(tx, &course.id)
         .await?
         .into_iter()
-        .map(|(session, _, _)| session)
+        .filter(|e| e.status == EnrolmentStatus::Enrolled)
+        .map(|e| e.id)
         .collect();
-    let missing: Vec<String> = course
-        .sessions
-        .iter()
-        .filter(|s| !marked.contains(&s.id))
-        .map(|s| s.date.to_string())
+    if holding.is_empty() {
+        return Err(Error::precondition(
+            "NO_PARTICIPANTS",
+            format!("courses/{}", course.id),
+            "nobody holds a place in this course; cancel it rather than complete it",
+        ));
+    }
+    let marked: HashSet<(String, String)> = store::course_marks(tx, &course.id)
+        .await?
+        .into_iter()
+        .map(|(session, enrolment, _)| (session, enrolment))
         .collect();
+    let sessions: Vec<String> = course.sessions.iter().map(|s| s.id.clone()).collect();
+    let missing = domain::missing_marks(&sessions, &holding, &marked);
     if missing.is_empty() {
         return Ok(());
     }
+    let listed: Vec<String> = missing
+        .iter()
+        .map(|(i, enrolments)| {
+            let s = &course.sessions[*i];
+            let mut who = enrolments
+                .iter()
+                .take(MISSING_LISTED)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ");
+            if enrolments.len() > MISSING_LISTED {
+                who.push_str(&format!(" and {} more", enrolments.len() - MISSING_LISTED));
+            }
+            format!(
+                "session {} ({}, sessions/{}): enrolments {who}",
+                s.number, s.date, s.id
+            )
+        })
+        .collect();
     Err(Error::precondition(
         "ATTENDANCE_MISSING",
         format!("courses/{}", course.id),
         format!(
-            "attendance is not recorded for the sessions of {}",
-            missing.join(", ")
+            "attendance is not recorded for everyone holding a place; mark them present, \
+             absent or excused first: {}",
+            listed.join("; ")
         ),
     ))
 }

@@ -6,7 +6,7 @@
 //! completion rule, learning gain, certificate codes and the ranking of
 //! recommended courses live here too.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use markaz_kit::error::{Error, FieldViolation, Result, Violations};
 use markaz_kit::time::Date;
@@ -672,6 +672,29 @@ pub fn changed_marks<'a>(
         .collect()
 }
 
+/// The participants still unmarked at each session, for the sessions that
+/// have any: `(index of the session, enrolment ids)`, in the order given.
+/// Completion needs none: the rule counts an unmarked participant as absent,
+/// and a certificate withheld that way cannot be given back.
+pub fn missing_marks<'a>(
+    sessions: &'a [String],
+    participants: &'a [String],
+    marked: &HashSet<(String, String)>,
+) -> Vec<(usize, Vec<&'a str>)> {
+    sessions
+        .iter()
+        .enumerate()
+        .filter_map(|(i, session)| {
+            let missing: Vec<&str> = participants
+                .iter()
+                .filter(|e| !marked.contains(&(session.clone(), (*e).clone())))
+                .map(String::as_str)
+                .collect();
+            (!missing.is_empty()).then_some((i, missing))
+        })
+        .collect()
+}
+
 /// Whole percent of the sessions attended, rounded down.
 pub fn attendance_percent(present: i64, sessions: i64) -> i32 {
     if sessions <= 0 {
@@ -1300,6 +1323,26 @@ mod tests {
         }
     }
 
+    #[test]
+    fn every_participant_needs_a_mark_at_every_session() {
+        let sessions: Vec<String> = ["s1", "s2", "s3"].map(String::from).to_vec();
+        let people: Vec<String> = ["a", "b"].map(String::from).to_vec();
+        let marked: HashSet<(String, String)> = [("s1", "a"), ("s1", "b"), ("s2", "a")]
+            .iter()
+            .map(|(s, e)| (s.to_string(), e.to_string()))
+            .collect();
+        assert_eq!(
+            missing_marks(&sessions, &people, &marked),
+            [(1, vec!["b"]), (2, vec!["a", "b"])]
+        );
+        // Marks of people holding no place (cancelled, waiting) do not count.
+        let others: HashSet<(String, String)> = sessions
+            .iter()
+            .map(|s| (s.clone(), "cancelled".to_string()))
+            .collect();
+        assert_eq!(missing_marks(&sessions, &people, &others).len(), 3);
+        assert!(missing_marks(&sessions, &[], &HashSet::new()).is_empty());
+    }
     #[test]
     fn a_course_parses_with_sessions_in_order_and_the_default_rule() {
         let c = parse_course("course", &course()).unwrap();

@@ -460,6 +460,7 @@ both_backends!(
     partners_enrol_their_own_members_and_see_only_their_own,
     bulk_attendance_counts_once_and_keeps_corrections,
     completion_follows_the_rule_and_certificates_verify_publicly,
+    completion_needs_a_mark_for_everyone_holding_a_place,
     learning_gain_per_participant_and_per_course,
     consultations_record_follow_up_actions,
     suggestions_need_no_account_but_are_limited,
@@ -1772,6 +1773,121 @@ async fn completion_follows_the_rule_and_certificates_verify_publicly(backend: B
         .unwrap()
         .into_inner();
     assert_eq!(theirs.certificates.len(), 2);
+}
+
+async fn completion_needs_a_mark_for_everyone_holding_a_place(backend: Backend) {
+    let mut w = world(backend).await;
+    // Three places and two waiting: Amal, Basel and Jud hold a place.
+    let course = create_course(&mut w, course_body(3, Audience::Open, 2)).await;
+    open(&mut w, &course.id).await;
+    let mut ids = Vec::new();
+    for (name, g) in [
+        ("أمل", Gender::Female),
+        ("باسل", Gender::Male),
+        ("جود", Gender::Female),
+        ("دانة", Gender::Female),
+        ("هادي", Gender::Male),
+    ] {
+        let p = known_person(&w, TENANT, name, g, AgeBand::AgeBand2534, None).await;
+        ids.push(enrol(&mut w, &course.id, &p, "").await.unwrap().id);
+    }
+    start(&mut w, &course.id).await;
+    let staff = w.staff.clone();
+    // The trainer marks only Amal, at both sessions.
+    for session in &course.sessions {
+        record(
+            &mut w.client,
+            &staff,
+            &course.id,
+            &session.id,
+            vec![mark(&ids[0], AttendanceStatus::Present)],
+            "",
+        )
+        .await
+        .unwrap();
+    }
+    // Basel and Jud are unmarked: completing now would fail them for good.
+    let refused = complete(&mut w, &course.id).await.unwrap_err();
+    assert_eq!(precondition(&refused), "ATTENDANCE_MISSING");
+    for session in &course.sessions {
+        let date = KDate::required("date", session.date.as_ref()).unwrap();
+        assert!(
+            refused.message().contains(&date.to_string()),
+            "{}",
+            refused.message()
+        );
+    }
+    assert!(refused.message().contains(&ids[1]), "{}", refused.message());
+    assert!(refused.message().contains(&ids[2]), "{}", refused.message());
+    assert!(
+        !refused.message().contains(&ids[0]),
+        "{}",
+        refused.message()
+    );
+    // Nobody waiting is asked for: they hold no place.
+    assert!(
+        !refused.message().contains(&ids[3]),
+        "{}",
+        refused.message()
+    );
+    assert!(w.published::<ev::CourseCompleted>().await.is_empty());
+    assert!(w.published::<ev::CertificateIssued>().await.is_empty());
+    assert_eq!(
+        get_course(&mut w, &course.id).await.status,
+        CourseStatus::Running as i32
+    );
+
+    // Jud leaves; Dana takes her place and must be marked too.
+    cancel_enrolment(&mut w, &ids[2]).await;
+    assert_eq!(
+        enrolment(&mut w, &ids[3]).await.status,
+        EnrolmentStatus::Enrolled as i32
+    );
+    let sheet = |present: bool| {
+        vec![
+            mark(&ids[1], AttendanceStatus::Present),
+            mark(
+                &ids[3],
+                if present {
+                    AttendanceStatus::Present
+                } else {
+                    AttendanceStatus::Excused
+                },
+            ),
+        ]
+    };
+    record(
+        &mut w.client,
+        &staff,
+        &course.id,
+        &course.sessions[0].id,
+        sheet(true),
+        "",
+    )
+    .await
+    .unwrap();
+    let still = complete(&mut w, &course.id).await.unwrap_err();
+    assert_eq!(precondition(&still), "ATTENDANCE_MISSING");
+    assert!(!still.message().contains(&ids[2]), "{}", still.message());
+    record(
+        &mut w.client,
+        &staff,
+        &course.id,
+        &course.sessions[1].id,
+        sheet(false),
+        "",
+    )
+    .await
+    .unwrap();
+    let done = complete(&mut w, &course.id).await.unwrap();
+    assert_eq!(done.status, CourseStatus::Completed as i32);
+    let completed = w.published::<ev::CourseCompleted>().await;
+    assert_eq!(completed.len(), 1);
+    // Amal and Basel at both sessions; Dana excused once: 50%, no certificate.
+    assert_eq!(
+        (completed[0].completed_female, completed[0].completed_male),
+        (1, 1)
+    );
 }
 
 async fn learning_gain_per_participant_and_per_course(backend: Backend) {
