@@ -38,7 +38,20 @@ impl ServerProcess {
         log: &Path,
     ) -> BenchResult<ServerProcess> {
         let log_file = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
-        let mut cmd = tokio::process::Command::new(exe);
+        // MARKAZ_BENCH_WRAP runs the server under a profiler, e.g.
+        // "valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p": the
+        // bench still drives it and reads its CPU time and memory.
+        let wrap: Vec<String> = std::env::var("MARKAZ_BENCH_WRAP")
+            .map(|w| w.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default();
+        let mut cmd = match wrap.split_first() {
+            Some((program, rest)) => {
+                let mut c = tokio::process::Command::new(program);
+                c.args(rest).arg(exe);
+                c
+            }
+            None => tokio::process::Command::new(exe),
+        };
         cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

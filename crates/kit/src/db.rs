@@ -83,9 +83,7 @@ impl Db {
                 let setup = Arc::new(format!(
                     "SET search_path TO \"{schema}\"; SET ROLE {APP_ROLE}"
                 ));
-                let pool = AnyPoolOptions::new()
-                    .max_connections(config.max_connections)
-                    .acquire_timeout(acquire)
+                let pool = pool_options(config.max_connections, acquire)
                     .after_connect(move |conn, _| {
                         let setup = setup.clone();
                         Box::pin(async move {
@@ -103,16 +101,12 @@ impl Db {
             }
             Backend::Sqlite => {
                 let url = sqlite_create_url(url);
-                let writer = AnyPoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(acquire)
+                let writer = pool_options(1, acquire)
                     .after_connect(sqlite_pragmas)
                     .connect(&url)
                     .await
                     .map_err(|e| Error::Unavailable(format!("cannot open SQLite: {e}")))?;
-                let reader = AnyPoolOptions::new()
-                    .max_connections(config.max_connections.clamp(1, 8))
-                    .acquire_timeout(acquire)
+                let reader = pool_options(config.max_connections.clamp(1, 8), acquire)
                     .after_connect(sqlite_pragmas)
                     .connect(&url)
                     .await
@@ -347,6 +341,16 @@ pub fn backend_of(url: &str) -> Result<Backend> {
             crate::config::redact_url(url)
         )))
     }
+}
+
+fn pool_options(max_connections: u32, acquire_timeout: Duration) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(acquire_timeout)
+        // sqlx pings a connection before each checkout by default: a round
+        // trip per transaction. A broken connection fails its query instead,
+        // and the pool discards it.
+        .test_before_acquire(false)
 }
 
 /// Every SQLite connection: write-ahead log (readers never block the writer),
