@@ -577,13 +577,20 @@ impl CapacityService for CapacityApi {
                 };
 
                 let mut tx = self.db.write(&caller.tenant).await?;
-                if let Some(done) = idempotency.replay(&mut tx).await? {
-                    return Ok(done);
+                // Rights first, before a retry is answered: a partner enrols
+                // only those affiliated with it now.
+                let affiliated = !organization_id.is_empty()
+                    && store::is_affiliated(&mut tx, &person_id, &organization_id).await?;
+                if partner.is_some() && !affiliated {
+                    return Err(Error::not_found("person", &person_id));
                 }
                 // Every enrolment of a course waits here for the one before.
                 let course = store::lock_course(&mut tx, &course_id)
                     .await?
                     .ok_or_else(|| Error::not_found("course", &course_id))?;
+                if let Some(done) = idempotency.replay(&mut tx).await? {
+                    return Ok(done);
+                }
                 if course.status != CourseStatus::Open {
                     return Err(Error::precondition(
                         "COURSE_NOT_OPEN",
@@ -593,11 +600,6 @@ impl CapacityService for CapacityApi {
                             domain::course_status_word(course.status)
                         ),
                     ));
-                }
-                let affiliated = !organization_id.is_empty()
-                    && store::is_affiliated(&mut tx, &person_id, &organization_id).await?;
-                if partner.is_some() && !affiliated {
-                    return Err(Error::not_found("person", &person_id));
                 }
                 let person = store::get_person(&mut tx, &person_id)
                     .await?
@@ -824,11 +826,14 @@ impl CapacityService for CapacityApi {
                     marks.expect("checked"),
                 );
                 let mut tx = self.db.write(&caller.tenant).await?;
+                // Rights first, before the course is locked or a retry
+                // answered: a trainer taken off the course gets nothing back.
+                find_course(&mut tx, &course_id).await?;
+                require_teaching(&mut tx, &caller, &course_id).await?;
+                let course = lock_and_find_course(&mut tx, &course_id).await?;
                 if let Some(done) = idempotency.replay(&mut tx).await? {
                     return Ok(done);
                 }
-                let course = lock_and_find_course(&mut tx, &course_id).await?;
-                require_teaching(&mut tx, &caller, &course_id).await?;
                 let session = session_of(&course, &session_id)?;
                 if course.status != CourseStatus::Running {
                     return Err(not_running(&course));
@@ -981,8 +986,9 @@ impl CapacityService for CapacityApi {
                 let (course_id, (kind, scores)) =
                     (course_id.expect("checked"), scores.expect("checked"));
                 let mut tx = self.db.write(&caller.tenant).await?;
-                let course = lock_and_find_course(&mut tx, &course_id).await?;
+                find_course(&mut tx, &course_id).await?;
                 require_teaching(&mut tx, &caller, &course_id).await?;
+                let course = lock_and_find_course(&mut tx, &course_id).await?;
                 if !matches!(
                     course.status,
                     CourseStatus::Running | CourseStatus::Completed

@@ -468,6 +468,7 @@ both_backends!(
     reports_count_from_records_and_survive_erasure,
     copies_apply_only_newer_snapshots_and_each_event_once,
     retried_creates_return_the_first_result,
+    rights_are_checked_before_a_retry_is_answered,
     stale_etags_are_refused,
     bad_input_is_refused_with_field_details_and_nothing_written,
     arabic_text_round_trips_byte_for_byte,
@@ -3072,6 +3073,110 @@ async fn retried_creates_return_the_first_result(backend: Backend) {
         .into_inner();
     assert_eq!(a, b);
     assert_eq!(get_course(&mut w, &first.id).await.enrolled_count, 1);
+}
+
+async fn rights_are_checked_before_a_retry_is_answered(backend: Backend) {
+    let mut w = world(backend).await;
+    let course = create_course(&mut w, course_body(10, Audience::Open, 2)).await;
+    open(&mut w, &course.id).await;
+    let org = known_org(&w, TENANT, IncubationStatus::Incubated).await;
+    let p = new_id();
+    w.membership(
+        TENANT,
+        ev::PersonRegistered {
+            person: Some(person_snapshot(
+                &p,
+                "نور",
+                Gender::Female,
+                AgeBand::AgeBand2534,
+                1,
+            )),
+        },
+    )
+    .await;
+    let affiliation = affiliate(&w, TENANT, &p, &org).await;
+
+    // A partner enrols its member, with a request id.
+    let partner = w.token(&[Role::Partner], Some(&org));
+    let request = api::EnrolParticipantRequest {
+        course_id: course.id.clone(),
+        person_id: p.clone(),
+        organization_id: String::new(),
+        request_id: "partner-enrol-1".into(),
+    };
+    let first = w
+        .client
+        .enrol_participant(authed(request.clone(), &partner))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.organization_id, org);
+    // The person leaves the organization: the partner has no right to them
+    // any more, and a retry of the same request gets no copy of the answer.
+    w.membership(
+        TENANT,
+        ev::AffiliationEnded {
+            affiliation_id: affiliation,
+            person_id: p.clone(),
+            organization_id: org.clone(),
+        },
+    )
+    .await;
+    let retried = w
+        .client
+        .enrol_participant(authed(request, &partner))
+        .await
+        .unwrap_err();
+    assert_eq!(retried.code(), Code::NotFound, "{retried:?}");
+
+    // The course's trainer records a sheet, with a request id.
+    start(&mut w, &course.id).await;
+    let trainer = w.token(&[Role::Trainer], None);
+    let sheet = vec![mark(&first.id, AttendanceStatus::Present)];
+    let session = course.sessions[0].id.clone();
+    record(
+        &mut w.client,
+        &trainer,
+        &course.id,
+        &session,
+        sheet.clone(),
+        "sheet-day-1",
+    )
+    .await
+    .unwrap();
+    // Staff hand the course to another trainer: the first one's retry is
+    // refused like any other request of theirs on this course.
+    w.client
+        .update_course(authed(
+            api::UpdateCourseRequest {
+                course: Some(api::Course {
+                    id: course.id.clone(),
+                    trainers: vec![api::Trainer {
+                        name: "مدرّب آخر".into(),
+                        subject: "user-other-trainer".into(),
+                        external: false,
+                    }],
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["trainers".into()],
+                }),
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap();
+    let replayed = record(
+        &mut w.client,
+        &trainer,
+        &course.id,
+        &session,
+        sheet,
+        "sheet-day-1",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(replayed.code(), Code::PermissionDenied, "{replayed:?}");
 }
 
 async fn stale_etags_are_refused(backend: Backend) {
