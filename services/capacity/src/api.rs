@@ -1386,7 +1386,6 @@ impl CapacityService for CapacityApi {
                 );
                 v.finish()?;
                 let (tenant, fields) = (tenant.expect("checked"), fields.expect("checked"));
-                self.limit("suggest/center", &tenant, limits::SUGGESTIONS_PER_CENTER)?;
                 let mut tx = self.db.read(&tenant).await?;
                 let known = store::tenant_known(&mut tx).await?;
                 tx.rollback().await?;
@@ -1396,6 +1395,10 @@ impl CapacityService for CapacityApi {
                 self.seed(&tenant).await?;
                 let mut tx = self.db.write(&tenant).await?;
                 check_topics(&mut tx, "suggestion.topic_codes", &fields.topic_codes, &[]).await?;
+                // Only a suggestion the center takes counts against its quota:
+                // refused attempts (an unknown center, bad input) are limited
+                // per address above and cannot use up the center's form.
+                self.limit("suggest/center", &tenant, limits::SUGGESTIONS_PER_CENTER)?;
                 let row = store::insert_suggestion(&mut tx, &new_id(), &fields).await?;
                 tx.commit().await?;
                 tracing::info!(tenant = %tenant, suggestion = %row.id, "training suggested");

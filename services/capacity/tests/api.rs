@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use markaz_capacity::Capacity;
+use markaz_capacity::{Capacity, limits};
 use markaz_kit::auth::{Role, Signer};
 use markaz_kit::both_backends;
 use markaz_kit::events::Applied;
@@ -464,6 +464,7 @@ both_backends!(
     learning_gain_per_participant_and_per_course,
     consultations_record_follow_up_actions,
     suggestions_need_no_account_but_are_limited,
+    refused_suggestions_do_not_use_up_a_centers_quota,
     recommendations_follow_the_latest_assessment,
     reports_count_from_records_and_survive_erasure,
     copies_apply_only_newer_snapshots_and_each_event_once,
@@ -2443,6 +2444,93 @@ async fn suggestions_need_no_account_but_are_limited(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied);
+}
+
+/// A client of the public page at 127.0.0.`n`: every loopback address is a
+/// different client to the rate limits.
+async fn client_at(w: &World, n: u8) -> Client {
+    let channel = Channel::from_shared(format!("http://{}", w.app.app.grpc_addr()))
+        .unwrap()
+        .local_address(Some(std::net::IpAddr::V4(std::net::Ipv4Addr::new(
+            127, 0, 0, n,
+        ))))
+        .connect()
+        .await
+        .unwrap();
+    CapacityServiceClient::new(channel)
+}
+
+async fn suggest_from(
+    client: &mut Client,
+    tenant: &str,
+    topic: &str,
+) -> Result<api::SuggestTrainingResponse, Status> {
+    client
+        .suggest_training(tonic::Request::new(api::SuggestTrainingRequest {
+            tenant_id: tenant.into(),
+            suggestion: Some(api::TrainingSuggestion {
+                title: "إدارة المتطوعين".into(),
+                topic_codes: vec![topic.into()],
+                ..Default::default()
+            }),
+        }))
+        .await
+        .map(|r| r.into_inner())
+}
+
+async fn refused_suggestions_do_not_use_up_a_centers_quota(backend: Backend) {
+    let w = world(backend).await;
+    // The center's staff are at work: it is known.
+    w.client
+        .clone()
+        .list_topics(authed(api::ListTopicsRequest::default(), &w.staff))
+        .await
+        .unwrap();
+    // More refused attempts than a center takes in an hour, five from each
+    // of many addresses (each within its own limit).
+    let attempts = limits::SUGGESTIONS_PER_CENTER.max / limits::SUGGESTIONS_PER_CLIENT.max + 1;
+    let per_client = limits::SUGGESTIONS_PER_CLIENT.max;
+    // To a center not known yet (it may start using Markaz later today)...
+    for n in 0..attempts {
+        let mut client = client_at(&w, 10 + n as u8).await;
+        for _ in 0..per_client {
+            let refused = suggest_from(&mut client, "late-center", "proposal-writing")
+                .await
+                .unwrap_err();
+            assert_eq!(refused.code(), Code::NotFound, "{refused:?}");
+        }
+        // The address's own limit still comes first.
+        let limited = suggest_from(&mut client, "late-center", "proposal-writing")
+            .await
+            .unwrap_err();
+        assert_eq!(limited.code(), Code::ResourceExhausted);
+    }
+    // ... and to a known one, with a topic it does not have.
+    for n in 0..attempts {
+        let mut client = client_at(&w, 100 + n as u8).await;
+        for _ in 0..per_client {
+            let refused = suggest_from(&mut client, TENANT, "astrology")
+                .await
+                .unwrap_err();
+            assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+        }
+    }
+    // Neither used up anything: the next genuine suggestion is taken.
+    let mut genuine = client_at(&w, 200).await;
+    suggest_from(&mut genuine, TENANT, "proposal-writing")
+        .await
+        .unwrap();
+    // The late center's staff start work; its form is open.
+    let late_staff = w.app.token("late-center", &[Role::Staff], None);
+    w.client
+        .clone()
+        .list_topics(authed(api::ListTopicsRequest::default(), &late_staff))
+        .await
+        .unwrap();
+    let mut first = client_at(&w, 201).await;
+    suggest_from(&mut first, "late-center", "proposal-writing")
+        .await
+        .unwrap();
 }
 
 async fn recommendations_follow_the_latest_assessment(backend: Backend) {
