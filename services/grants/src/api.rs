@@ -127,7 +127,7 @@ async fn viewer(tx: &mut Tx, caller: &Caller) -> Result<Viewer> {
         None
     };
     let reviewer = if caller.has(Role::Reviewer) && !reads_all {
-        store::find_reviewer(tx, "", &caller.subject)
+        store::reviewer_of(tx, &caller.subject)
             .await?
             .filter(|r| r.active)
     } else {
@@ -1185,7 +1185,7 @@ impl GrantsService for GrantsApi {
                 }
                 let id = new_id();
                 store::insert_reviewer(&mut tx, &id, &fields).await?;
-                let row = store::find_reviewer(&mut tx, &id, "")
+                let row = store::get_reviewer(&mut tx, &id)
                     .await?
                     .ok_or_else(|| Error::internal("the reviewer just written"))?;
                 let reply = reviewer_proto(&row);
@@ -1206,7 +1206,7 @@ impl GrantsService for GrantsApi {
                 let id = parse_id("id", &req.id)?;
                 let mut tx = self.db.read(&caller.tenant).await?;
                 let viewer = viewer(&mut tx, &caller).await?;
-                let row = store::find_reviewer(&mut tx, &id, "")
+                let row = store::get_reviewer(&mut tx, &id)
                     .await?
                     .filter(|r| {
                         viewer.staff || viewer.reviewer.as_ref().is_some_and(|me| me.id == r.id)
@@ -1264,7 +1264,7 @@ impl GrantsService for GrantsApi {
                     if reviewer_id.is_empty() {
                         return Err(Error::invalid("conflict.reviewer_id", "required"));
                     }
-                    store::find_reviewer(&mut tx, &reviewer_id, "").await?
+                    store::get_reviewer(&mut tx, &reviewer_id).await?
                 } else {
                     viewer
                         .reviewer
@@ -1353,7 +1353,7 @@ impl GrantsService for GrantsApi {
                 let mut tx = self.db.write(&caller.tenant).await?;
                 let viewer = viewer(&mut tx, &caller).await?;
                 let seen = seen_proposal(&mut tx, &viewer, &proposal_id, true).await?;
-                let reviewer = store::find_reviewer(&mut tx, &reviewer_id, "")
+                let reviewer = store::get_reviewer(&mut tx, &reviewer_id)
                     .await?
                     .ok_or_else(|| Error::not_found("reviewer", &reviewer_id))?;
                 domain::transition(seen.proposal.state, Action::AssignReviewer)?;
@@ -1445,7 +1445,7 @@ impl GrantsService for GrantsApi {
                 let proposal_id = parse_id("proposal_id", &req.proposal_id)?;
                 let mut tx = self.db.write(&caller.tenant).await?;
                 let not_found = || Error::not_found("proposal", &proposal_id);
-                let reviewer = store::find_reviewer(&mut tx, "", &caller.subject)
+                let reviewer = store::reviewer_of(&mut tx, &caller.subject)
                     .await?
                     .filter(|r| r.active)
                     .ok_or_else(not_found)?;

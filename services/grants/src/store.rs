@@ -100,18 +100,6 @@ fn changed(rows: u64) -> Result<()> {
     }
 }
 
-/// One row of `table` (its `columns`) by id, in the transaction's tenant.
-async fn row_by_id(tx: &mut Tx, table: &str, columns: &str, id: &str) -> Result<Option<AnyRow>> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {columns} FROM {table} WHERE tenant_id = $1 AND id = $2"
-    ));
-    Ok(sqlx::query(sql)
-        .bind(tx.tenant())
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?)
-}
-
 /// A page of the rows of `table` that belong to one award, in id order
 /// (`limit` 0: all of them).
 async fn rows_of_award(
@@ -184,25 +172,36 @@ pub async fn insert_program(tx: &mut Tx, id: &str, f: &ProgramFields) -> Result<
     })
 }
 
-const PROGRAM_COLUMNS: &str =
-    "id, name_ar, name_en, description_ar, description_en, version, created_at, updated_at";
+macro_rules! program_columns {
+    () => {
+        "id, name_ar, name_en, description_ar, description_en, version, created_at, updated_at"
+    };
+}
 
 pub async fn get_program(tx: &mut Tx, id: &str) -> Result<Option<ProgramRow>> {
-    let row = row_by_id(tx, "programs", PROGRAM_COLUMNS, id).await?;
-    row.as_ref().map(program_row).transpose()
+    tx.find(
+        concat!(
+            "SELECT ",
+            program_columns!(),
+            " FROM programs WHERE tenant_id = $1 AND id = $2"
+        ),
+        id,
+        program_row,
+    )
+    .await
 }
 
 pub async fn list_programs(tx: &mut Tx, after: &str, limit: i64) -> Result<Vec<ProgramRow>> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {PROGRAM_COLUMNS} FROM programs WHERE tenant_id = $1 AND id > $2
-         ORDER BY id LIMIT $3"
-    ));
-    let rows = sqlx::query(sql)
-        .bind(tx.tenant())
-        .bind(after)
-        .bind(limit)
-        .fetch_all(tx.conn())
-        .await?;
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        program_columns!(),
+        " FROM programs WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+    ))
+    .bind(tx.tenant())
+    .bind(after)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?;
     rows.iter().map(program_row).collect()
 }
 
@@ -250,54 +249,24 @@ pub struct CallRow {
     pub updated_at: i64,
 }
 
-const CALL_COLUMNS: &str = "id, program_id, title_ar, title_en, description_ar, description_en, \
-     currency, envelope_minor, ceiling_minor, opens_on, closes_on, eligible_statuses, \
-     eligible_branches, eligible_kinds, required_topic, max_score, blind, state, version, \
-     created_at, updated_at";
+macro_rules! call_columns {
+    () => {
+        "id, program_id, title_ar, title_en, description_ar, description_en, currency, \
+         envelope_minor, ceiling_minor, opens_on, closes_on, eligible_statuses, \
+         eligible_branches, eligible_kinds, required_topic, max_score, blind, state, version, \
+         created_at, updated_at"
+    };
+}
 
-async fn call_row(tx: &mut Tx, r: &AnyRow) -> Result<CallRow> {
-    let id = text(r, "id")?;
-    let themes = sqlx::query(
-        "SELECT code, name_ar, name_en FROM call_themes
-         WHERE tenant_id = $1 AND call_id = $2 ORDER BY ordinal",
-    )
-    .bind(tx.tenant())
-    .bind(&id)
-    .fetch_all(tx.conn())
-    .await?
-    .iter()
-    .map(|t| {
-        Ok(Theme {
-            code: text(t, "code")?,
-            name: localized(t, "name")?,
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
-    let criteria = sqlx::query(
-        "SELECT code, name_ar, name_en, guidance_ar, guidance_en, weight FROM call_criteria
-         WHERE tenant_id = $1 AND call_id = $2 ORDER BY ordinal",
-    )
-    .bind(tx.tenant())
-    .bind(&id)
-    .fetch_all(tx.conn())
-    .await?
-    .iter()
-    .map(|c| {
-        Ok(Criterion {
-            code: text(c, "code")?,
-            name: localized(c, "name")?,
-            guidance: localized(c, "guidance")?,
-            weight: int(c, "weight")? as i32,
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
+/// A call's own row; [`with_call_children`] adds its themes and criteria.
+fn call_head(r: &AnyRow) -> Result<CallRow> {
     Ok(CallRow {
-        id,
+        id: text(r, "id")?,
         program_id: text(r, "program_id")?,
         fields: CallFields {
             title: localized(r, "title")?,
             description: localized(r, "description")?,
-            themes,
+            themes: Vec::new(),
             envelope: money_of(r, "currency", "envelope_minor")?,
             ceiling: money_of(r, "currency", "ceiling_minor")?,
             opens_on: required_date(r, "opens_on")?,
@@ -316,7 +285,7 @@ async fn call_row(tx: &mut Tx, r: &AnyRow) -> Result<CallRow> {
             },
             rubric: Rubric {
                 max_score: int(r, "max_score")? as i32,
-                criteria,
+                criteria: Vec::new(),
             },
             blind: int(r, "blind")? != 0,
         },
@@ -325,6 +294,44 @@ async fn call_row(tx: &mut Tx, r: &AnyRow) -> Result<CallRow> {
         created_at: int(r, "created_at")?,
         updated_at: int(r, "updated_at")?,
     })
+}
+
+async fn with_call_children(tx: &mut Tx, mut call: CallRow) -> Result<CallRow> {
+    call.fields.themes = sqlx::query(
+        "SELECT code, name_ar, name_en FROM call_themes
+         WHERE tenant_id = $1 AND call_id = $2 ORDER BY ordinal",
+    )
+    .bind(tx.tenant())
+    .bind(&call.id)
+    .fetch_all(tx.conn())
+    .await?
+    .iter()
+    .map(|t| {
+        Ok(Theme {
+            code: text(t, "code")?,
+            name: localized(t, "name")?,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+    call.fields.rubric.criteria = sqlx::query(
+        "SELECT code, name_ar, name_en, guidance_ar, guidance_en, weight FROM call_criteria
+         WHERE tenant_id = $1 AND call_id = $2 ORDER BY ordinal",
+    )
+    .bind(tx.tenant())
+    .bind(&call.id)
+    .fetch_all(tx.conn())
+    .await?
+    .iter()
+    .map(|c| {
+        Ok(Criterion {
+            code: text(c, "code")?,
+            name: localized(c, "name")?,
+            guidance: localized(c, "guidance")?,
+            weight: int(c, "weight")? as i32,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+    Ok(call)
 }
 
 async fn write_call_children(tx: &mut Tx, id: &str, f: &CallFields) -> Result<()> {
@@ -423,8 +430,13 @@ pub async fn insert_call(
 }
 
 pub async fn get_call(tx: &mut Tx, id: &str) -> Result<Option<CallRow>> {
-    match row_by_id(tx, "calls", CALL_COLUMNS, id).await? {
-        Some(r) => Ok(Some(call_row(tx, &r).await?)),
+    let sql = concat!(
+        "SELECT ",
+        call_columns!(),
+        " FROM calls WHERE tenant_id = $1 AND id = $2"
+    );
+    match tx.find(sql, id, call_head).await? {
+        Some(call) => Ok(Some(with_call_children(tx, call).await?)),
         None => Ok(None),
     }
 }
@@ -437,24 +449,25 @@ pub async fn list_calls(
     after: &str,
     limit: i64,
 ) -> Result<Vec<CallRow>> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {CALL_COLUMNS} FROM calls
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        call_columns!(),
+        " FROM calls
          WHERE tenant_id = $1 AND id > $2 AND ($3 = '' OR program_id = $3)
            AND ($4 = '' OR state = $4) AND ($5 = 0 OR state <> 'CALL_STATE_DRAFT')
          ORDER BY id LIMIT $6"
-    ));
-    let rows = sqlx::query(sql)
-        .bind(tx.tenant())
-        .bind(after)
-        .bind(program_id)
-        .bind(state)
-        .bind(i64::from(hide_drafts))
-        .bind(limit)
-        .fetch_all(tx.conn())
-        .await?;
+    ))
+    .bind(tx.tenant())
+    .bind(after)
+    .bind(program_id)
+    .bind(state)
+    .bind(i64::from(hide_drafts))
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
-        out.push(call_row(tx, r).await?);
+        out.push(with_call_children(tx, call_head(r)?).await?);
     }
     Ok(out)
 }
@@ -559,16 +572,31 @@ pub async fn organization_facts(
     tx: &mut Tx,
     id: &str,
 ) -> Result<Option<(OrgFacts, LocalizedText)>> {
-    let row = sqlx::query(
-        "SELECT kind, name_ar, name_en, branch_id, incubation_status, fields_version
-         FROM organization_copies WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(tx.tenant())
-    .bind(id)
-    .fetch_optional(tx.conn())
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    let topics = sqlx::query(
+    let copy = tx
+        .find(
+            "SELECT kind, name_ar, name_en, branch_id, incubation_status
+             FROM organization_copies WHERE tenant_id = $1 AND id = $2",
+            id,
+            |r| {
+                Ok((
+                    OrgFacts {
+                        kind: named(&text(r, "kind")?, OrganizationKind::from_str_name)?,
+                        branch_id: text(r, "branch_id")?,
+                        incubation_status: named(
+                            &text(r, "incubation_status")?,
+                            IncubationStatus::from_str_name,
+                        )?,
+                        topics: Vec::new(),
+                    },
+                    localized(r, "name")?,
+                ))
+            },
+        )
+        .await?;
+    let Some((mut facts, name)) = copy else {
+        return Ok(None);
+    };
+    facts.topics = sqlx::query(
         "SELECT topic_code FROM completed_topics WHERE tenant_id = $1 AND organization_id = $2
          ORDER BY topic_code",
     )
@@ -579,18 +607,7 @@ pub async fn organization_facts(
     .iter()
     .map(|t| text(t, "topic_code"))
     .collect::<Result<Vec<_>>>()?;
-    Ok(Some((
-        OrgFacts {
-            kind: named(&text(&r, "kind")?, OrganizationKind::from_str_name)?,
-            branch_id: text(&r, "branch_id")?,
-            incubation_status: named(
-                &text(&r, "incubation_status")?,
-                IncubationStatus::from_str_name,
-            )?,
-            topics,
-        },
-        localized(&r, "name")?,
-    )))
+    Ok(Some((facts, name)))
 }
 
 /// The snapshot fields of an organization, when newer than the copy's.
@@ -707,14 +724,14 @@ pub async fn apply_person(
 
 /// Whether grants has a copy of the person, not erased.
 pub async fn person_is_known(tx: &mut Tx, id: &str) -> Result<bool> {
-    let row = sqlx::query(
-        "SELECT 1 AS one FROM person_copies WHERE tenant_id = $1 AND id = $2 AND erased = 0",
-    )
-    .bind(tx.tenant())
-    .bind(id)
-    .fetch_optional(tx.conn())
-    .await?;
-    Ok(row.is_some())
+    let found = tx
+        .find(
+            "SELECT 1 AS one FROM person_copies WHERE tenant_id = $1 AND id = $2 AND erased = 0",
+            id,
+            |_| Ok(()),
+        )
+        .await?;
+    Ok(found.is_some())
 }
 
 /// Honours PersonErased: the copy keeps no name, and a reviewer who was this
@@ -812,11 +829,15 @@ pub struct ProposalRow {
     pub submitted_at: i64,
 }
 
-const PROPOSAL_COLUMNS: &str = "p.id, p.call_id, p.organization_id, p.state, p.title_ar, \
-     p.title_en, p.summary_ar, p.summary_en, p.need_ar, p.need_en, p.governorate, p.place_ar, \
-     p.place_en, p.sector, p.theme_code, p.target_female, p.target_male, p.target_undisclosed, \
-     p.start_date, p.end_date, p.version_number, p.decision_reason, p.created_by, p.version, \
-     p.created_at, p.updated_at, p.submitted_at";
+macro_rules! proposal_columns {
+    () => {
+        "p.id, p.call_id, p.organization_id, p.state, p.title_ar, p.title_en, p.summary_ar, \
+         p.summary_en, p.need_ar, p.need_en, p.governorate, p.place_ar, p.place_en, p.sector, \
+         p.theme_code, p.target_female, p.target_male, p.target_undisclosed, p.start_date, \
+         p.end_date, p.version_number, p.decision_reason, p.created_by, p.version, \
+         p.created_at, p.updated_at, p.submitted_at"
+    };
+}
 
 fn budget_line(r: &AnyRow) -> Result<BudgetLine> {
     Ok(BudgetLine {
@@ -895,8 +916,9 @@ async fn milestones(tx: &mut Tx, proposal_id: &str) -> Result<Vec<Milestone>> {
         .collect()
 }
 
-async fn proposal_row(tx: &mut Tx, r: &AnyRow) -> Result<ProposalRow> {
-    let id = text(r, "id")?;
+/// A proposal's own row; [`with_proposal_children`] adds its budget and
+/// work plan.
+fn proposal_head(r: &AnyRow) -> Result<ProposalRow> {
     let sector = text(r, "sector")?;
     let fields = ProposalFields {
         title: localized(r, "title")?,
@@ -915,13 +937,13 @@ async fn proposal_row(tx: &mut Tx, r: &AnyRow) -> Result<ProposalRow> {
             male: int(r, "target_male")?,
             undisclosed: int(r, "target_undisclosed")?,
         },
-        budget: budget_lines(tx, "proposal_lines", "proposal_id", &id).await?,
-        milestones: milestones(tx, &id).await?,
+        budget: Vec::new(),
+        milestones: Vec::new(),
         start_date: optional_date(r, "start_date")?,
         end_date: optional_date(r, "end_date")?,
     };
     Ok(ProposalRow {
-        id,
+        id: text(r, "id")?,
         call_id: text(r, "call_id")?,
         organization_id: text(r, "organization_id")?,
         state: named(&text(r, "state")?, ProposalState::from_str_name)?,
@@ -934,6 +956,12 @@ async fn proposal_row(tx: &mut Tx, r: &AnyRow) -> Result<ProposalRow> {
         updated_at: int(r, "updated_at")?,
         submitted_at: int(r, "submitted_at")?,
     })
+}
+
+async fn with_proposal_children(tx: &mut Tx, mut p: ProposalRow) -> Result<ProposalRow> {
+    p.fields.budget = budget_lines(tx, "proposal_lines", "proposal_id", &p.id).await?;
+    p.fields.milestones = milestones(tx, &p.id).await?;
+    Ok(p)
 }
 
 async fn write_proposal_children(tx: &mut Tx, id: &str, f: &ProposalFields) -> Result<()> {
@@ -1028,16 +1056,13 @@ pub async fn insert_proposal(
 }
 
 pub async fn get_proposal(tx: &mut Tx, id: &str) -> Result<Option<ProposalRow>> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {PROPOSAL_COLUMNS} FROM proposals p WHERE p.tenant_id = $1 AND p.id = $2"
-    ));
-    let row = sqlx::query(sql)
-        .bind(tx.tenant())
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?;
-    match row {
-        Some(r) => Ok(Some(proposal_row(tx, &r).await?)),
+    let sql = concat!(
+        "SELECT ",
+        proposal_columns!(),
+        " FROM proposals p WHERE p.tenant_id = $1 AND p.id = $2"
+    );
+    match tx.find(sql, id, proposal_head).await? {
+        Some(p) => Ok(Some(with_proposal_children(tx, p).await?)),
         None => Ok(None),
     }
 }
@@ -1058,8 +1083,10 @@ pub async fn list_proposals(
     after: &str,
     limit: i64,
 ) -> Result<Vec<ProposalRow>> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {PROPOSAL_COLUMNS} FROM proposals p
+    let sql = concat!(
+        "SELECT ",
+        proposal_columns!(),
+        " FROM proposals p
          WHERE p.tenant_id = $1 AND p.id > $2
            AND ($3 = '' OR p.call_id = $3)
            AND ($4 = '' OR p.organization_id = $4)
@@ -1068,7 +1095,7 @@ pub async fn list_proposals(
                 AND a.proposal_id = p.id AND a.reviewer_id = $6
                 AND a.state = 'ASSIGNMENT_STATE_ACTIVE'))
          ORDER BY p.id LIMIT $7"
-    ));
+    );
     let rows = sqlx::query(sql)
         .bind(tx.tenant())
         .bind(after)
@@ -1081,7 +1108,7 @@ pub async fn list_proposals(
         .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
-        out.push(proposal_row(tx, r).await?);
+        out.push(with_proposal_children(tx, proposal_head(r)?).await?);
     }
     Ok(out)
 }
@@ -1315,8 +1342,14 @@ pub struct ReviewerRow {
     pub created_at: i64,
 }
 
-const REVIEWER_COLUMNS: &str = "r.id, r.person_id, r.subject, r.expertise, r.active, \
-     r.created_at, COALESCE(p.full_name, '') AS display_name";
+macro_rules! reviewer_select {
+    () => {
+        "SELECT r.id, r.person_id, r.subject, r.expertise, r.active, r.created_at,
+            COALESCE(p.full_name, '') AS display_name
+         FROM reviewers r
+         LEFT JOIN person_copies p ON p.tenant_id = r.tenant_id AND p.id = r.person_id"
+    };
+}
 
 fn reviewer_row(r: &AnyRow) -> Result<ReviewerRow> {
     Ok(ReviewerRow {
@@ -1354,34 +1387,41 @@ pub async fn insert_reviewer(tx: &mut Tx, id: &str, f: &ReviewerFields) -> Resul
     }
 }
 
-/// A reviewer by id, or by its token subject.
-pub async fn find_reviewer(tx: &mut Tx, id: &str, subject: &str) -> Result<Option<ReviewerRow>> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {REVIEWER_COLUMNS} FROM reviewers r
-         LEFT JOIN person_copies p ON p.tenant_id = r.tenant_id AND p.id = r.person_id
-         WHERE r.tenant_id = $1 AND (($2 <> '' AND r.id = $2) OR ($3 <> '' AND r.subject = $3))"
-    ));
-    let row = sqlx::query(sql)
-        .bind(tx.tenant())
-        .bind(id)
-        .bind(subject)
-        .fetch_optional(tx.conn())
-        .await?;
-    row.as_ref().map(reviewer_row).transpose()
+pub async fn get_reviewer(tx: &mut Tx, id: &str) -> Result<Option<ReviewerRow>> {
+    tx.find(
+        concat!(reviewer_select!(), " WHERE r.tenant_id = $1 AND r.id = $2"),
+        id,
+        reviewer_row,
+    )
+    .await
+}
+
+/// The reviewer who signs in as `subject` (an erased reviewer has none).
+pub async fn reviewer_of(tx: &mut Tx, subject: &str) -> Result<Option<ReviewerRow>> {
+    if subject.is_empty() {
+        return Ok(None);
+    }
+    tx.find(
+        concat!(
+            reviewer_select!(),
+            " WHERE r.tenant_id = $1 AND r.subject = $2"
+        ),
+        subject,
+        reviewer_row,
+    )
+    .await
 }
 
 pub async fn list_reviewers(tx: &mut Tx, after: &str, limit: i64) -> Result<Vec<ReviewerRow>> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {REVIEWER_COLUMNS} FROM reviewers r
-         LEFT JOIN person_copies p ON p.tenant_id = r.tenant_id AND p.id = r.person_id
-         WHERE r.tenant_id = $1 AND r.id > $2 ORDER BY r.id LIMIT $3"
-    ));
-    let rows = sqlx::query(sql)
-        .bind(tx.tenant())
-        .bind(after)
-        .bind(limit)
-        .fetch_all(tx.conn())
-        .await?;
+    let rows = sqlx::query(concat!(
+        reviewer_select!(),
+        " WHERE r.tenant_id = $1 AND r.id > $2 ORDER BY r.id LIMIT $3"
+    ))
+    .bind(tx.tenant())
+    .bind(after)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?;
     rows.iter().map(reviewer_row).collect()
 }
 
@@ -1837,18 +1877,40 @@ pub async fn insert_award(tx: &mut Tx, a: &AwardRow, awarded_by: &str) -> Result
     Ok(())
 }
 
-const AWARD_COLUMNS: &str = "id, proposal_id, call_id, organization_id, currency, amount_minor, \
-     start_date, end_date, closure_reason, version, created_at, updated_at";
+macro_rules! award_columns {
+    () => {
+        "id, proposal_id, call_id, organization_id, currency, amount_minor, start_date, \
+         end_date, closure_reason, version, created_at, updated_at"
+    };
+}
 
-async fn award_row(tx: &mut Tx, r: &AnyRow) -> Result<AwardRow> {
-    let id = text(r, "id")?;
-    let tranches = sqlx::query(
+/// An award's own row; [`with_award_children`] adds its tranches and budget.
+fn award_head(r: &AnyRow) -> Result<AwardRow> {
+    Ok(AwardRow {
+        id: text(r, "id")?,
+        proposal_id: text(r, "proposal_id")?,
+        call_id: text(r, "call_id")?,
+        organization_id: text(r, "organization_id")?,
+        amount: money_of(r, "currency", "amount_minor")?,
+        budget: Vec::new(),
+        tranches: Vec::new(),
+        start_date: optional_date(r, "start_date")?,
+        end_date: optional_date(r, "end_date")?,
+        closure_reason: text(r, "closure_reason")?,
+        version: int(r, "version")?,
+        created_at: int(r, "created_at")?,
+        updated_at: int(r, "updated_at")?,
+    })
+}
+
+async fn with_award_children(tx: &mut Tx, mut a: AwardRow) -> Result<AwardRow> {
+    a.tranches = sqlx::query(
         "SELECT number, milestone_number, currency, amount_minor, state, disbursed_on, reference,
             disbursed_by
          FROM tranches WHERE tenant_id = $1 AND award_id = $2 ORDER BY number",
     )
     .bind(tx.tenant())
-    .bind(&id)
+    .bind(&a.id)
     .fetch_all(tx.conn())
     .await?
     .iter()
@@ -1864,26 +1926,18 @@ async fn award_row(tx: &mut Tx, r: &AnyRow) -> Result<AwardRow> {
         })
     })
     .collect::<Result<Vec<_>>>()?;
-    Ok(AwardRow {
-        budget: budget_lines(tx, "award_lines", "award_id", &id).await?,
-        id,
-        proposal_id: text(r, "proposal_id")?,
-        call_id: text(r, "call_id")?,
-        organization_id: text(r, "organization_id")?,
-        amount: money_of(r, "currency", "amount_minor")?,
-        tranches,
-        start_date: optional_date(r, "start_date")?,
-        end_date: optional_date(r, "end_date")?,
-        closure_reason: text(r, "closure_reason")?,
-        version: int(r, "version")?,
-        created_at: int(r, "created_at")?,
-        updated_at: int(r, "updated_at")?,
-    })
+    a.budget = budget_lines(tx, "award_lines", "award_id", &a.id).await?;
+    Ok(a)
 }
 
 pub async fn get_award(tx: &mut Tx, id: &str) -> Result<Option<AwardRow>> {
-    match row_by_id(tx, "awards", AWARD_COLUMNS, id).await? {
-        Some(r) => Ok(Some(award_row(tx, &r).await?)),
+    let sql = concat!(
+        "SELECT ",
+        award_columns!(),
+        " FROM awards WHERE tenant_id = $1 AND id = $2"
+    );
+    match tx.find(sql, id, award_head).await? {
+        Some(a) => Ok(Some(with_award_children(tx, a).await?)),
         None => Ok(None),
     }
 }
@@ -1896,14 +1950,16 @@ pub async fn list_awards(
     after: &str,
     limit: i64,
 ) -> Result<Vec<AwardRow>> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {AWARD_COLUMNS} FROM awards w
+    let sql = concat!(
+        "SELECT ",
+        award_columns!(),
+        " FROM awards w
          WHERE tenant_id = $1 AND id > $2 AND ($3 = '' OR call_id = $3)
            AND ($4 = '' OR organization_id = $4)
            AND ($5 = '' OR EXISTS (SELECT 1 FROM proposals p WHERE p.tenant_id = w.tenant_id
                 AND p.id = w.proposal_id AND p.state = $5))
          ORDER BY id LIMIT $6"
-    ));
+    );
     let rows = sqlx::query(sql)
         .bind(tx.tenant())
         .bind(after)
@@ -1915,7 +1971,7 @@ pub async fn list_awards(
         .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
-        out.push(award_row(tx, r).await?);
+        out.push(with_award_children(tx, award_head(r)?).await?);
     }
     Ok(out)
 }
@@ -1936,13 +1992,13 @@ pub async fn touch_award(tx: &mut Tx, award: &AwardRow, expected: Option<i64>) -
     .await?
     .rows_affected();
     changed(rows)?;
-    let version: i64 =
-        sqlx::query_scalar("SELECT version FROM awards WHERE tenant_id = $1 AND id = $2")
-            .bind(tx.tenant().to_owned())
-            .bind(award.id.clone())
-            .fetch_one(tx.conn())
-            .await?;
-    Ok(version)
+    tx.find(
+        "SELECT version FROM awards WHERE tenant_id = $1 AND id = $2",
+        &award.id,
+        |r| int(r, "version"),
+    )
+    .await?
+    .ok_or_else(|| Error::internal("the award just changed"))
 }
 
 /// The award's money and progress as the rules see them, from the records.
@@ -2125,9 +2181,13 @@ fn report_row(r: &AnyRow) -> Result<ReportRow> {
     })
 }
 
-const REPORT_COLUMNS: &str = "id, award_id, kind, milestone_number, narrative_ar, narrative_en, \
-     reached_female, reached_male, reached_undisclosed, state, review_comment, submitted_by, \
-     reviewed_by, submitted_at, reviewed_at";
+macro_rules! report_columns {
+    () => {
+        "id, award_id, kind, milestone_number, narrative_ar, narrative_en, reached_female, \
+         reached_male, reached_undisclosed, state, review_comment, submitted_by, reviewed_by, \
+         submitted_at, reviewed_at"
+    };
+}
 
 pub async fn insert_report(tx: &mut Tx, r: &ReportRow) -> Result<()> {
     let f = &r.fields;
@@ -2156,8 +2216,16 @@ pub async fn insert_report(tx: &mut Tx, r: &ReportRow) -> Result<()> {
 }
 
 pub async fn get_report(tx: &mut Tx, id: &str) -> Result<Option<ReportRow>> {
-    let row = row_by_id(tx, "reports", REPORT_COLUMNS, id).await?;
-    row.as_ref().map(report_row).transpose()
+    tx.find(
+        concat!(
+            "SELECT ",
+            report_columns!(),
+            " FROM reports WHERE tenant_id = $1 AND id = $2"
+        ),
+        id,
+        report_row,
+    )
+    .await
 }
 
 /// Reports of an award; `after`/`limit` page them (limit 0: all).
@@ -2167,7 +2235,7 @@ pub async fn list_reports(
     after: &str,
     limit: i64,
 ) -> Result<Vec<ReportRow>> {
-    let rows = rows_of_award(tx, "reports", REPORT_COLUMNS, award_id, after, limit).await?;
+    let rows = rows_of_award(tx, "reports", report_columns!(), award_id, after, limit).await?;
     rows.iter().map(report_row).collect()
 }
 
@@ -2249,17 +2317,39 @@ pub async fn insert_expenditure(tx: &mut Tx, e: &ExpenditureRow) -> Result<()> {
     Ok(())
 }
 
-const EXPENDITURE_COLUMNS: &str = "id, award_id, period_start, period_end, state, \
-     review_comment, submitted_by, reviewed_by, submitted_at, reviewed_at";
+macro_rules! expenditure_columns {
+    () => {
+        "id, award_id, period_start, period_end, state, review_comment, submitted_by, \
+         reviewed_by, submitted_at, reviewed_at"
+    };
+}
 
-async fn expenditure_row(tx: &mut Tx, r: &AnyRow) -> Result<ExpenditureRow> {
-    let id = text(r, "id")?;
-    let lines = sqlx::query(
+/// An expenditure report's own row; [`with_expenditure_lines`] adds its lines.
+fn expenditure_head(r: &AnyRow) -> Result<ExpenditureRow> {
+    Ok(ExpenditureRow {
+        id: text(r, "id")?,
+        award_id: text(r, "award_id")?,
+        fields: ExpenditureFields {
+            period_start: required_date(r, "period_start")?,
+            period_end: required_date(r, "period_end")?,
+            lines: Vec::new(),
+        },
+        state: named(&text(r, "state")?, ReportState::from_str_name)?,
+        review_comment: text(r, "review_comment")?,
+        submitted_by: text(r, "submitted_by")?,
+        reviewed_by: text(r, "reviewed_by")?,
+        submitted_at: int(r, "submitted_at")?,
+        reviewed_at: int(r, "reviewed_at")?,
+    })
+}
+
+async fn with_expenditure_lines(tx: &mut Tx, mut e: ExpenditureRow) -> Result<ExpenditureRow> {
+    e.fields.lines = sqlx::query(
         "SELECT line_number, currency, amount_minor, note FROM expenditure_lines
          WHERE tenant_id = $1 AND report_id = $2 ORDER BY ordinal",
     )
     .bind(tx.tenant())
-    .bind(&id)
+    .bind(&e.id)
     .fetch_all(tx.conn())
     .await?
     .iter()
@@ -2271,26 +2361,17 @@ async fn expenditure_row(tx: &mut Tx, r: &AnyRow) -> Result<ExpenditureRow> {
         ))
     })
     .collect::<Result<Vec<_>>>()?;
-    Ok(ExpenditureRow {
-        id,
-        award_id: text(r, "award_id")?,
-        fields: ExpenditureFields {
-            period_start: required_date(r, "period_start")?,
-            period_end: required_date(r, "period_end")?,
-            lines,
-        },
-        state: named(&text(r, "state")?, ReportState::from_str_name)?,
-        review_comment: text(r, "review_comment")?,
-        submitted_by: text(r, "submitted_by")?,
-        reviewed_by: text(r, "reviewed_by")?,
-        submitted_at: int(r, "submitted_at")?,
-        reviewed_at: int(r, "reviewed_at")?,
-    })
+    Ok(e)
 }
 
 pub async fn get_expenditure(tx: &mut Tx, id: &str) -> Result<Option<ExpenditureRow>> {
-    match row_by_id(tx, "expenditure_reports", EXPENDITURE_COLUMNS, id).await? {
-        Some(r) => Ok(Some(expenditure_row(tx, &r).await?)),
+    let sql = concat!(
+        "SELECT ",
+        expenditure_columns!(),
+        " FROM expenditure_reports WHERE tenant_id = $1 AND id = $2"
+    );
+    match tx.find(sql, id, expenditure_head).await? {
+        Some(e) => Ok(Some(with_expenditure_lines(tx, e).await?)),
         None => Ok(None),
     }
 }
@@ -2304,7 +2385,7 @@ pub async fn list_expenditures(
     let rows = rows_of_award(
         tx,
         "expenditure_reports",
-        EXPENDITURE_COLUMNS,
+        expenditure_columns!(),
         award_id,
         after,
         limit,
@@ -2312,7 +2393,7 @@ pub async fn list_expenditures(
     .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
-        out.push(expenditure_row(tx, r).await?);
+        out.push(with_expenditure_lines(tx, expenditure_head(r)?).await?);
     }
     Ok(out)
 }
@@ -2358,18 +2439,22 @@ pub async fn insert_variation(tx: &mut Tx, v: &VariationRow) -> Result<()> {
     .await
 }
 
-const VARIATION_COLUMNS: &str = "id, award_id, justification, new_end_date, state, \
-     decision_note, requested_by, decided_by, created_at, decided_at";
+macro_rules! variation_columns {
+    () => {
+        "id, award_id, justification, new_end_date, state, decision_note, requested_by, \
+         decided_by, created_at, decided_at"
+    };
+}
 
-async fn variation_row(tx: &mut Tx, r: &AnyRow) -> Result<VariationRow> {
-    let id = text(r, "id")?;
+/// A variation's own row; [`with_variation_lines`] adds its budget.
+fn variation_head(r: &AnyRow) -> Result<VariationRow> {
     Ok(VariationRow {
         fields: VariationFields {
             justification: text(r, "justification")?,
-            budget: budget_lines(tx, "variation_lines", "variation_id", &id).await?,
+            budget: Vec::new(),
             new_end_date: optional_date(r, "new_end_date")?,
         },
-        id,
+        id: text(r, "id")?,
         award_id: text(r, "award_id")?,
         state: named(&text(r, "state")?, VariationState::from_str_name)?,
         decision_note: text(r, "decision_note")?,
@@ -2380,9 +2465,19 @@ async fn variation_row(tx: &mut Tx, r: &AnyRow) -> Result<VariationRow> {
     })
 }
 
+async fn with_variation_lines(tx: &mut Tx, mut v: VariationRow) -> Result<VariationRow> {
+    v.fields.budget = budget_lines(tx, "variation_lines", "variation_id", &v.id).await?;
+    Ok(v)
+}
+
 pub async fn get_variation(tx: &mut Tx, id: &str) -> Result<Option<VariationRow>> {
-    match row_by_id(tx, "variations", VARIATION_COLUMNS, id).await? {
-        Some(r) => Ok(Some(variation_row(tx, &r).await?)),
+    let sql = concat!(
+        "SELECT ",
+        variation_columns!(),
+        " FROM variations WHERE tenant_id = $1 AND id = $2"
+    );
+    match tx.find(sql, id, variation_head).await? {
+        Some(v) => Ok(Some(with_variation_lines(tx, v).await?)),
         None => Ok(None),
     }
 }
@@ -2393,24 +2488,32 @@ pub async fn list_variations(
     after: &str,
     limit: i64,
 ) -> Result<Vec<VariationRow>> {
-    let rows = rows_of_award(tx, "variations", VARIATION_COLUMNS, award_id, after, limit).await?;
+    let rows = rows_of_award(
+        tx,
+        "variations",
+        variation_columns!(),
+        award_id,
+        after,
+        limit,
+    )
+    .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
-        out.push(variation_row(tx, r).await?);
+        out.push(with_variation_lines(tx, variation_head(r)?).await?);
     }
     Ok(out)
 }
 
 pub async fn has_pending_variation(tx: &mut Tx, award_id: &str) -> Result<bool> {
-    let row = sqlx::query(
-        "SELECT 1 AS one FROM variations WHERE tenant_id = $1 AND award_id = $2
-           AND state = 'VARIATION_STATE_PENDING'",
-    )
-    .bind(tx.tenant())
-    .bind(award_id)
-    .fetch_optional(tx.conn())
-    .await?;
-    Ok(row.is_some())
+    let found = tx
+        .find(
+            "SELECT 1 AS one FROM variations WHERE tenant_id = $1 AND award_id = $2
+               AND state = 'VARIATION_STATE_PENDING' LIMIT 1",
+            award_id,
+            |_| Ok(()),
+        )
+        .await?;
+    Ok(found.is_some())
 }
 
 pub async fn decide_variation(
