@@ -1888,7 +1888,14 @@ async fn session_attendance(
     session: &SessionRow,
     enrolled: &HashMap<String, EnrolmentRow>,
 ) -> Result<api::SessionAttendance> {
-    let marks = store::session_marks(tx, &session.id).await?;
+    // The sheet of those holding a place: a cancelled participant's mark
+    // stays in the revisions but counts here no more than in the report, so
+    // present + absent + excused + unmarked = enrolled.
+    let marks: Vec<MarkRow> = store::session_marks(tx, &session.id)
+        .await?
+        .into_iter()
+        .filter(|m| enrolled.contains_key(&m.enrolment_id))
+        .collect();
     let count = |s: AttendanceStatus| marks.iter().filter(|m| m.status == s).count() as i32;
     let unmarked = enrolled
         .keys()
@@ -1960,9 +1967,17 @@ fn course_report(
     enrolments: &[EnrolmentRow],
     marks: &[(String, String, AttendanceStatus)],
 ) -> api::CourseReport {
+    // Every figure but the waiting and cancelled counts is of the same
+    // people: those holding a place. A cancelled participant's marks count
+    // in no session.
     let holding: Vec<&EnrolmentRow> = enrolments
         .iter()
         .filter(|e| e.status == EnrolmentStatus::Enrolled)
+        .collect();
+    let holding_ids: HashSet<&str> = holding.iter().map(|e| e.id.as_str()).collect();
+    let marks: Vec<&(String, String, AttendanceStatus)> = marks
+        .iter()
+        .filter(|(_, enrolment, _)| holding_ids.contains(enrolment.as_str()))
         .collect();
     let count_status = |s: EnrolmentStatus| enrolments.iter().filter(|e| e.status == s).count();
     let attended: Vec<&&EnrolmentRow> = holding.iter().filter(|e| e.sessions_present > 0).collect();

@@ -467,6 +467,7 @@ both_backends!(
     refused_suggestions_do_not_use_up_a_centers_quota,
     recommendations_follow_the_latest_assessment,
     reports_count_from_records_and_survive_erasure,
+    a_courses_figures_count_the_same_people,
     copies_apply_only_newer_snapshots_and_each_event_once,
     retried_creates_return_the_first_result,
     rights_are_checked_before_a_retry_is_answered,
@@ -2716,6 +2717,96 @@ async fn recommendations_follow_the_latest_assessment(backend: Backend) {
     assert_eq!(other.code(), Code::NotFound);
     let unknown = recommend(&new_id(), &staff, 0).await.unwrap_err();
     assert_eq!(precondition(&unknown), "ORGANIZATION_NOT_KNOWN");
+}
+
+async fn a_courses_figures_count_the_same_people(backend: Backend) {
+    let mut w = world(backend).await;
+    let course = create_course(&mut w, course_body(5, Audience::Open, 2)).await;
+    open(&mut w, &course.id).await;
+    let mut ids = Vec::new();
+    for (name, g) in [
+        ("أسماء", Gender::Female),
+        ("بكر", Gender::Male),
+        ("جنى", Gender::Female),
+    ] {
+        let p = known_person(&w, TENANT, name, g, AgeBand::AgeBand2534, None).await;
+        ids.push(enrol(&mut w, &course.id, &p, "").await.unwrap().id);
+    }
+    start(&mut w, &course.id).await;
+    let staff = w.staff.clone();
+    use AttendanceStatus::{Absent, Present};
+    let (day1, day2) = (course.sessions[0].id.clone(), course.sessions[1].id.clone());
+    record(
+        &mut w.client,
+        &staff,
+        &course.id,
+        &day1,
+        ids.iter().map(|id| mark(id, Present)).collect(),
+        "",
+    )
+    .await
+    .unwrap();
+    // Jana leaves after the first day: she holds no place any more.
+    cancel_enrolment(&mut w, &ids[2]).await;
+    record(
+        &mut w.client,
+        &staff,
+        &course.id,
+        &day2,
+        vec![mark(&ids[0], Present), mark(&ids[1], Absent)],
+        "",
+    )
+    .await
+    .unwrap();
+    // A correction of the first day's sheet counts those holding a place.
+    let mut late = mark(&ids[1], Present);
+    late.note = "وصل متأخراً".into();
+    let corrected = record(&mut w.client, &staff, &course.id, &day1, vec![late], "")
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            corrected.present,
+            corrected.absent,
+            corrected.excused,
+            corrected.unmarked
+        ),
+        (2, 0, 0, 0)
+    );
+    assert!(corrected.marks.iter().all(|m| m.enrolment_id != ids[2]));
+    let heard = w.published::<ev::AttendanceRecorded>().await;
+    assert_eq!(
+        (heard.last().unwrap().present, heard.last().unwrap().absent),
+        (2, 0)
+    );
+    complete(&mut w, &course.id).await.unwrap();
+
+    let r = report(&mut w, &course.id).await;
+    assert_eq!(counts(&r.enrolled), (1, 1, 0, 2));
+    assert_eq!(r.cancelled, 1);
+    assert_eq!(counts(&r.participants), (1, 1, 0, 2));
+    assert_eq!(counts(&r.completed), (1, 0, 0, 1));
+    assert!((r.average_attendance_percent - 75.0).abs() < 1e-9);
+    assert_eq!(
+        r.sessions
+            .iter()
+            .map(|s| (s.present, s.absent, s.excused))
+            .collect::<Vec<_>>(),
+        [(2, 0, 0), (1, 1, 0)]
+    );
+    // Each session's marks add up to the people enrolled, as every figure
+    // of the report counts them.
+    let enrolled = counts(&r.enrolled).3;
+    assert!(
+        r.sessions
+            .iter()
+            .all(|s| s.present + s.absent + s.excused == enrolled)
+    );
+    let completed = &w.published::<ev::CourseCompleted>().await[0];
+    assert_eq!(
+        (completed.participants_female, completed.participants_male),
+        (1, 1)
+    );
 }
 
 async fn reports_count_from_records_and_survive_erasure(backend: Backend) {
