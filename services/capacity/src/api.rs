@@ -346,9 +346,19 @@ impl CapacityService for CapacityApi {
         self.rpc
             .run("CreateCourse", request, |caller, req| async move {
                 caller.require(MANAGE)?;
-                let idempotency = Idempotency::of("CreateCourse", &caller, &req.request_id, &req)?;
                 let empty = api::Course::default();
-                let fields = domain::parse_course("course", req.course.as_ref().unwrap_or(&empty))?;
+                let mut v = Violations::new();
+                let fields = v.absorb(
+                    "course",
+                    domain::parse_course("course", req.course.as_ref().unwrap_or(&empty)),
+                );
+                let idempotency = v.absorb(
+                    "request_id",
+                    Idempotency::of("CreateCourse", &caller, &req.request_id, &req),
+                );
+                v.finish()?;
+                let (fields, idempotency) =
+                    (fields.expect("checked"), idempotency.expect("checked"));
                 self.seed(&caller.tenant).await?;
                 let mut tx = self.db.write(&caller.tenant).await?;
                 if let Some(done) = idempotency.replay(&mut tx).await? {
@@ -549,7 +559,6 @@ impl CapacityService for CapacityApi {
         self.rpc
             .run("EnrolParticipant", request, |caller, req| async move {
                 caller.require(PARTNERS)?;
-                let idempotency = Idempotency::of("EnrolParticipant", &caller, &req.request_id, &req)?;
                 let mut v = Violations::new();
                 let course_id = v.take(parse_id("course_id", &req.course_id));
                 let person_id = v.take(parse_id("person_id", &req.person_id));
@@ -557,11 +566,16 @@ impl CapacityService for CapacityApi {
                     "organization_id",
                     optional_id("organization_id", &req.organization_id),
                 );
+                let idempotency = v.absorb(
+                    "request_id",
+                    Idempotency::of("EnrolParticipant", &caller, &req.request_id, &req),
+                );
                 v.finish()?;
-                let (course_id, person_id, organization_id) = (
+                let (course_id, person_id, organization_id, idempotency) = (
                     course_id.expect("checked"),
                     person_id.expect("checked"),
                     organization_id.expect("checked"),
+                    idempotency.expect("checked"),
                 );
                 // A partner enrols members of its own organization, as such.
                 let partner = partner_org(&caller);
@@ -813,17 +827,20 @@ impl CapacityService for CapacityApi {
         self.rpc
             .run("RecordAttendance", request, |caller, req| async move {
                 caller.require(TEACH)?;
-                let idempotency =
-                    Idempotency::of("RecordAttendance", &caller, &req.request_id, &req)?;
                 let mut v = Violations::new();
                 let course_id = v.take(parse_id("course_id", &req.course_id));
                 let session_id = v.take(parse_id("session_id", &req.session_id));
                 let marks = v.absorb("marks", domain::parse_marks(&req.marks));
+                let idempotency = v.absorb(
+                    "request_id",
+                    Idempotency::of("RecordAttendance", &caller, &req.request_id, &req),
+                );
                 v.finish()?;
-                let (course_id, session_id, marks) = (
+                let (course_id, session_id, marks, idempotency) = (
                     course_id.expect("checked"),
                     session_id.expect("checked"),
                     marks.expect("checked"),
+                    idempotency.expect("checked"),
                 );
                 let mut tx = self.db.write(&caller.tenant).await?;
                 // Rights first, before the course is locked or a retry
@@ -1146,13 +1163,22 @@ impl CapacityService for CapacityApi {
         self.rpc
             .run("CreateConsultation", request, |caller, req| async move {
                 caller.require(MANAGE)?;
-                let idempotency =
-                    Idempotency::of("CreateConsultation", &caller, &req.request_id, &req)?;
                 let empty = api::Consultation::default();
-                let mut fields = domain::parse_consultation(
+                let mut v = Violations::new();
+                let fields = v.absorb(
                     "consultation",
-                    req.consultation.as_ref().unwrap_or(&empty),
-                )?;
+                    domain::parse_consultation(
+                        "consultation",
+                        req.consultation.as_ref().unwrap_or(&empty),
+                    ),
+                );
+                let idempotency = v.absorb(
+                    "request_id",
+                    Idempotency::of("CreateConsultation", &caller, &req.request_id, &req),
+                );
+                v.finish()?;
+                let (mut fields, idempotency) =
+                    (fields.expect("checked"), idempotency.expect("checked"));
                 // Actions are new on create, whatever ids they came with.
                 for a in &mut fields.actions {
                     a.id = None;
