@@ -1735,7 +1735,7 @@ impl GrantsService for GrantsApi {
                         tranche_number: tranche.number,
                         milestone_number: tranche.milestone,
                         amount: Some(paid.to_proto()),
-                        disbursed_total: Some(work.ledger.totals().disbursed.to_proto()),
+                        disbursed_total: Some(work.ledger.totals()?.disbursed.to_proto()),
                         disbursed_on: Some(on.to_proto()),
                     },
                 )
@@ -2236,7 +2236,7 @@ impl AwardWork {
         outcome: ev::ProjectOutcome,
         reached: domain::People,
     ) -> Result<()> {
-        let totals = self.ledger.totals();
+        let totals = self.ledger.totals()?;
         let context = context(tx, &self.proposal, &self.call).await?;
         tx.publish(
             &self.award.id,
@@ -2564,7 +2564,7 @@ async fn award_view(tx: &mut Tx, a: &AwardRow) -> Result<api::Award> {
         .await?
         .ok_or_else(|| Error::internal("an award without its proposal"))?;
     let ledger = store::ledger(tx, a, proposal.state).await?;
-    let totals = ledger.totals();
+    let totals = ledger.totals()?;
     let reports = store::list_reports(tx, &a.id, "", 0).await?;
     let currency: Currency = ledger.currency;
     let milestones = proposal

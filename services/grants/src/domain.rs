@@ -874,9 +874,13 @@ pub fn parse_budget(
         }
     }
     v.finish()?;
-    if money::sum(currency, out.iter().map(|l| l.amount)).is_err() {
-        return Err(Error::invalid(field, "the total is too large"));
-    }
+    running_total(
+        Money::zero(currency),
+        out.iter()
+            .enumerate()
+            .map(|(i, l)| (format!("{field}[{i}].amount"), l.amount)),
+        "the budget's total is too large",
+    )?;
     Ok(out)
 }
 
@@ -1493,6 +1497,24 @@ fn precondition(kind: &'static str, subject: &str, why: String) -> Error {
     Error::precondition(kind, subject.to_string(), why)
 }
 
+/// `start` plus each `(field, amount)` in turn, with kit's checked money
+/// arithmetic: the amount that makes the total overflow (or mixes a
+/// currency in) is refused as INVALID_ARGUMENT on `{field}.minor_units`.
+pub fn running_total(
+    start: Money,
+    amounts: impl IntoIterator<Item = (String, Money)>,
+    too_large: &str,
+) -> Result<Money> {
+    amounts.into_iter().try_fold(start, |total, (field, a)| {
+        total.checked_add(a).map_err(|e| match e {
+            money::MoneyError::Overflow => {
+                Error::invalid(format!("{field}.minor_units"), too_large.to_string())
+            }
+            other => Error::from(other.violation(&format!("{field}.currency_code"))),
+        })
+    })
+}
+
 impl Ledger {
     /// A new award: tranches planned, nothing reported or spent.
     pub fn new(
@@ -1527,25 +1549,36 @@ impl Ledger {
         Money::new(self.currency, minor)
     }
 
-    fn sum_where(&self, state: TrancheState) -> i64 {
-        self.tranches
-            .iter()
-            .filter(|t| t.state == state)
-            .map(|t| t.amount)
-            .sum()
+    /// The sum of amounts of this award, checked: every amount was checked
+    /// when it came in, so an overflow here is a corrupted record.
+    fn sum(&self, amounts: impl IntoIterator<Item = i64>) -> Result<Money> {
+        Ok(money::sum(
+            self.currency,
+            amounts.into_iter().map(|a| self.money(a)),
+        )?)
     }
 
-    pub fn totals(&self) -> Totals {
-        let disbursed = self.sum_where(TrancheState::Disbursed);
-        let cancelled = self.sum_where(TrancheState::Cancelled);
-        Totals {
-            awarded: self.money(self.amount),
-            disbursed: self.money(disbursed),
-            cancelled: self.money(cancelled),
-            remaining: self.money(self.amount - disbursed - cancelled),
-            spent: self.money(self.spent.iter().sum()),
-            budget: self.money(self.budget.iter().sum()),
-        }
+    fn sum_where(&self, state: TrancheState) -> Result<Money> {
+        self.sum(
+            self.tranches
+                .iter()
+                .filter(|t| t.state == state)
+                .map(|t| t.amount),
+        )
+    }
+
+    pub fn totals(&self) -> Result<Totals> {
+        let awarded = self.money(self.amount);
+        let disbursed = self.sum_where(TrancheState::Disbursed)?;
+        let cancelled = self.sum_where(TrancheState::Cancelled)?;
+        Ok(Totals {
+            awarded,
+            disbursed,
+            cancelled,
+            remaining: awarded.checked_sub(disbursed)?.checked_sub(cancelled)?,
+            spent: self.sum(self.spent.iter().copied())?,
+            budget: self.sum(self.budget.iter().copied())?,
+        })
     }
 
     pub fn activate(&mut self) -> Result<()> {
@@ -1667,24 +1700,44 @@ impl Ledger {
             }
         }
         v.finish()?;
-        let adding: i64 = lines.iter().map(|(_, a)| *a).sum();
-        let spent: i64 = self.spent.iter().sum();
-        if spent + adding > self.amount {
+        let spent = self.sum(self.spent.iter().copied())?;
+        let adding = running_total(
+            Money::zero(self.currency),
+            lines
+                .iter()
+                .enumerate()
+                .map(|(i, (_, a))| (format!("report.lines[{i}].amount"), self.money(*a))),
+            "the report's total is too large",
+        )?;
+        let reached = running_total(
+            spent,
+            lines
+                .iter()
+                .enumerate()
+                .map(|(i, (_, a))| (format!("report.lines[{i}].amount"), self.money(*a))),
+            "with what is spent already, the total is too large",
+        )?;
+        if reached.minor_units() > self.amount {
             return Err(precondition(
                 "EXPENDITURE_OVER_AWARD",
                 "report.lines",
                 format!(
-                    "with these {} the spending would reach {}, more than the award of {}",
-                    self.money(adding),
-                    self.money(spent + adding),
+                    "with these {adding} the spending would reach {reached}, more than the \
+                     award of {}",
                     self.money(self.amount)
                 ),
             ));
         }
         if accept {
+            let mut spent = self.spent.clone();
             for (line, a) in lines {
-                self.spent[*line as usize - 1] += a;
+                let i = *line as usize - 1;
+                spent[i] = self
+                    .money(spent[i])
+                    .checked_add(self.money(*a))?
+                    .minor_units();
             }
+            self.spent = spent;
         }
         Ok(())
     }
@@ -1693,14 +1746,22 @@ impl Ledger {
     /// puts it in force.
     pub fn reallocate(&mut self, budget: &[i64], apply: bool) -> Result<()> {
         transition(self.state, Action::Vary)?;
-        let total: i64 = budget.iter().sum();
-        if total != self.amount {
+        let total = running_total(
+            Money::zero(self.currency),
+            budget.iter().enumerate().map(|(i, a)| {
+                (
+                    format!("variation.budget_lines[{i}].amount"),
+                    self.money(*a),
+                )
+            }),
+            "the budget's total is too large",
+        )?;
+        if total.minor_units() != self.amount {
             return Err(precondition(
                 "BUDGET_NOT_AWARD",
                 "variation.budget_lines",
                 format!(
-                    "a reallocation keeps the total: the new budget is {}, the award {}",
-                    self.money(total),
+                    "a reallocation keeps the total: the new budget is {total}, the award {}",
                     self.money(self.amount)
                 ),
             ));
@@ -1921,9 +1982,14 @@ pub fn parse_expenditure(
         }
     }
     v.finish()?;
-    if money::sum(currency, lines.iter().map(|(_, a, _)| *a)).is_err() {
-        return Err(Error::invalid("report.lines", "the total is too large"));
-    }
+    running_total(
+        Money::zero(currency),
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, (_, a, _))| (format!("report.lines[{i}].amount"), *a)),
+        "the report's total is too large",
+    )?;
     Ok(ExpenditureFields {
         period_start: start.expect("checked"),
         period_end: end.expect("checked"),
@@ -2288,6 +2354,73 @@ mod tests {
         assert!(check_award(usd(100), usd(100), usd(100), usd(99)).is_err());
     }
 
+    /// Money near `i64::MAX` is refused as a bad amount, never wrapped: a
+    /// wrapped sum would slip under the "over the award" check.
+    #[test]
+    fn spending_that_would_overflow_is_refused_and_changes_nothing() {
+        let spec = [TrancheSpec {
+            milestone: 1,
+            amount: usd(1_000),
+        }];
+        let mut l = Ledger::new(usd(1_000), &spec, &[usd(600), usd(400)], 1);
+        l.activate().unwrap();
+        l.spend(&[(1, 100)], true).unwrap();
+        let before = l.clone();
+        let field = |r: Result<()>| match r {
+            Err(Error::InvalidArgument(v)) => v.into_iter().map(|x| x.field).collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        };
+        // With the 100 spent already, one more line near the maximum overflows.
+        assert_eq!(
+            field(l.spend(&[(2, i64::MAX - 50)], false)),
+            ["report.lines[0].amount.minor_units"]
+        );
+        assert_eq!(
+            field(l.spend(&[(1, 10), (2, i64::MAX - 50)], true)),
+            ["report.lines[1].amount.minor_units"]
+        );
+        // The report's own lines overflow.
+        assert_eq!(
+            field(l.spend(&[(1, i64::MAX / 2 + 1), (2, i64::MAX / 2 + 1)], true)),
+            ["report.lines[1].amount.minor_units"]
+        );
+        assert_eq!(l, before);
+        assert!(matches!(
+            l.spend(&[(2, 901)], true),
+            Err(Error::FailedPrecondition {
+                kind: "EXPENDITURE_OVER_AWARD",
+                ..
+            })
+        ));
+        assert_eq!(
+            field(l.reallocate(&[i64::MAX, 1], true)),
+            ["variation.budget_lines[1].amount.minor_units"]
+        );
+        assert_eq!(l, before);
+        let t = l.totals().unwrap();
+        assert_eq!((t.spent, t.remaining), (usd(100), usd(1_000)));
+
+        let report = api::ExpenditureReport {
+            period_start: Some(Date::parse("2026-01-01").unwrap().to_proto()),
+            period_end: Some(Date::parse("2026-01-31").unwrap().to_proto()),
+            lines: [1, 2]
+                .iter()
+                .map(|n| api::ExpenditureLine {
+                    line_number: *n,
+                    amount: Some(usd(i64::MAX / 2 + 1).to_proto()),
+                    note: String::new(),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let Err(Error::InvalidArgument(v)) =
+            parse_expenditure(Some(&report), Currency::of("USD").unwrap())
+        else {
+            panic!("an overflowing report")
+        };
+        assert_eq!(v[0].field, "report.lines[1].amount.minor_units");
+    }
+
     mod properties {
         use super::*;
         use proptest::prelude::*;
@@ -2330,25 +2463,40 @@ mod tests {
             CloseEarly,
         }
 
+        /// An amount: mostly small, sometimes close to what 64 bits hold, so
+        /// sums overflow unless the arithmetic is checked.
+        fn amount(small: i64) -> impl Strategy<Value = i64> {
+            prop_oneof![
+                3 => 1..small,
+                1 => (i64::MAX / 4)..=i64::MAX,
+                1 => (i64::MAX - 1_000)..=i64::MAX,
+            ]
+        }
+
         fn op() -> impl Strategy<Value = Op> {
             prop_oneof![
                 Just(Op::Activate),
                 (0..6i32).prop_map(Op::AcceptMilestone),
                 Just(Op::AcceptFinal),
                 (0..6i32).prop_map(Op::Disburse),
-                prop::collection::vec((0..6i32, 1..40_000i64), 1..4).prop_map(Op::Spend),
-                prop::collection::vec(1..60_000i64, 1..6).prop_map(Op::Reallocate),
+                prop::collection::vec((0..6i32, amount(40_000)), 1..4).prop_map(Op::Spend),
+                prop::collection::vec(amount(60_000), 1..6).prop_map(Op::Reallocate),
                 Just(Op::Complete),
                 Just(Op::CloseEarly),
             ]
         }
 
         /// An award of 3..=5 milestones with tranches on some of them and a
-        /// budget equal to the award.
+        /// budget equal to the award: small amounts, or tranches so large
+        /// that the award is close to `i64::MAX`.
         fn award() -> impl Strategy<Value = Ledger> {
+            let tranches = prop_oneof![
+                prop::collection::vec(1..50_000i64, 1..5),
+                prop::collection::vec((i64::MAX / 6)..=(i64::MAX / 5), 1..5),
+            ];
             (
                 3..=5i32,
-                prop::collection::vec(1..50_000i64, 1..5),
+                tranches,
                 prop::collection::vec(1..30_000i64, 1..5),
             )
                 .prop_map(|(milestones, tranche_amounts, lines)| {
@@ -2389,25 +2537,44 @@ mod tests {
             }
         }
 
+        /// `amount` spread over lines in proportion to `weights` (in 128
+        /// bits: the test's own arithmetic must not overflow either).
         fn spread(amount: i64, weights: &[i64]) -> Vec<i64> {
-            let total: i64 = weights.iter().sum();
-            let mut out: Vec<i64> = weights.iter().map(|w| amount * w / total).collect();
-            out[0] += amount - out.iter().sum::<i64>();
+            let total: i128 = weights.iter().map(|w| i128::from(*w)).sum();
+            let mut out: Vec<i64> = weights
+                .iter()
+                .map(|w| (i128::from(amount) * i128::from(*w) / total) as i64)
+                .collect();
+            let rest = i128::from(amount) - out.iter().map(|x| i128::from(*x)).sum::<i128>();
+            out[0] = (i128::from(out[0]) + rest) as i64;
             out
         }
 
         fn check_invariants(l: &Ledger, awarded: i64) -> std::result::Result<(), TestCaseError> {
-            let t = l.totals();
+            let t = l
+                .totals()
+                .expect("the totals of a valid award never overflow");
+            let wide = |xs: &mut dyn Iterator<Item = i64>| xs.map(i128::from).sum::<i128>();
             prop_assert_eq!(t.awarded.minor_units(), awarded);
-            prop_assert_eq!(l.tranches.iter().map(|t| t.amount).sum::<i64>(), awarded);
+            prop_assert_eq!(
+                wide(&mut l.tranches.iter().map(|t| t.amount)),
+                i128::from(awarded)
+            );
             prop_assert!(t.disbursed.minor_units() <= awarded);
             prop_assert!(t.remaining.minor_units() >= 0);
             prop_assert_eq!(
-                t.disbursed.minor_units() + t.cancelled.minor_units() + t.remaining.minor_units(),
-                awarded
+                i128::from(t.disbursed.minor_units())
+                    + i128::from(t.cancelled.minor_units())
+                    + i128::from(t.remaining.minor_units()),
+                i128::from(awarded)
             );
             prop_assert_eq!(t.budget.minor_units(), awarded);
+            prop_assert_eq!(
+                i128::from(t.spent.minor_units()),
+                wide(&mut l.spent.iter().copied())
+            );
             prop_assert!(t.spent.minor_units() <= awarded);
+            prop_assert!(l.spent.iter().all(|s| *s >= 0));
             prop_assert_eq!(l.budget.len(), l.spent.len());
             for tr in &l.tranches {
                 if tr.state == TrancheState::Disbursed {

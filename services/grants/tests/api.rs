@@ -695,6 +695,27 @@ fn report_body(
     }
 }
 
+/// An expenditure report on `award`: `(budget line, minor units)` per line.
+fn expenditure(award: &str, lines: &[(i32, i64)]) -> api::SubmitExpenditureReportRequest {
+    api::SubmitExpenditureReportRequest {
+        report: Some(api::ExpenditureReport {
+            award_id: award.into(),
+            period_start: Some(day(0)),
+            period_end: Some(day(1)),
+            lines: lines
+                .iter()
+                .map(|(n, a)| api::ExpenditureLine {
+                    line_number: *n,
+                    amount: Some(usd(*a)),
+                    note: String::new(),
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    }
+}
+
 fn field_violations(status: &tonic::Status) -> Vec<String> {
     status
         .get_details_bad_request()
@@ -727,6 +748,7 @@ both_backends!(
     the_ranking_follows_weighted_scores_that_count,
     tranches_are_released_only_against_accepted_milestones,
     money_is_integer_minor_units_and_totals_never_drift,
+    money_near_the_limit_of_64_bits_is_refused_never_wrapped,
     variations_apply_only_when_approved,
     stale_etags_are_refused_and_concurrent_edits_serialize,
     partners_and_reviewers_see_only_their_own,
@@ -2341,6 +2363,106 @@ async fn money_is_integer_minor_units_and_totals_never_drift(backend: Backend) {
         ),
         (450_000, 150_000)
     );
+}
+
+/// An expenditure that would take the award's spending past `i64::MAX`
+/// minor units is a bad amount (INVALID_ARGUMENT on the line), never a sum
+/// that wraps negative, slips under the "over the award" check and leaves
+/// the award unreadable.
+async fn money_near_the_limit_of_64_bits_is_refused_never_wrapped(backend: Backend) {
+    let mut w = world(backend).await;
+    let call = w.call(incubated_only(), 1_200_000, false).await;
+    let org = w.organization("منظمة", IncubationStatus::Incubated).await;
+    let partner = w.partner(&org);
+    let award = w.active_grant(&call, &org).await;
+    let spent = w
+        .client
+        .submit_expenditure_report(authed(expenditure(&award.id, &[(1, 100)]), &partner))
+        .await
+        .unwrap()
+        .into_inner();
+    w.client
+        .review_expenditure_report(authed(
+            api::ReviewExpenditureReportRequest {
+                id: spent.id.clone(),
+                outcome: api::ReviewOutcome::Accept as i32,
+                comment: String::new(),
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap();
+
+    // 1.00 spent already plus a line near the maximum: too large, not wrapped.
+    let huge = w
+        .client
+        .submit_expenditure_report(authed(
+            expenditure(&award.id, &[(2, i64::MAX - 50)]),
+            &partner,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(huge.code(), Code::InvalidArgument, "{huge:?}");
+    assert_eq!(
+        field_violations(&huge),
+        ["report.lines[0].amount.minor_units"]
+    );
+    // Two lines whose own sum does not fit.
+    let halves = w
+        .client
+        .submit_expenditure_report(authed(
+            expenditure(&award.id, &[(1, i64::MAX / 2 + 1), (2, i64::MAX / 2 + 1)]),
+            &partner,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_violations(&halves),
+        ["report.lines[1].amount.minor_units"]
+    );
+    // A reallocation whose lines do not fit.
+    let mut wide = line(api::BudgetCategory::Supplies, "x", i64::MAX);
+    wide.line_number = 1;
+    let variation = w
+        .client
+        .request_variation(authed(
+            api::RequestVariationRequest {
+                variation: Some(api::Variation {
+                    award_id: award.id.clone(),
+                    justification: "more".into(),
+                    budget_lines: vec![wide, line(api::BudgetCategory::Supplies, "y", 1)],
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            &partner,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_violations(&variation),
+        ["variation.budget_lines[1].amount.minor_units"]
+    );
+    assert_eq!(w.count("expenditure_reports").await, 1);
+    assert_eq!(w.count("variations").await, 0);
+
+    // The award still reads, with exactly what was accepted.
+    let view = w.get_award(&award.id).await;
+    assert_eq!((minor(&view.spent), minor(&view.amount)), (100, 450_000));
+    let reports = w
+        .client
+        .list_expenditure_reports(authed(
+            api::ListExpenditureReportsRequest {
+                award_id: award.id.clone(),
+                ..Default::default()
+            },
+            &partner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .reports;
+    assert_eq!(reports.len(), 1);
 }
 
 async fn variations_apply_only_when_approved(backend: Backend) {
