@@ -36,6 +36,9 @@ pub struct Infra {
     /// A PostgreSQL URL with the right to create databases.
     pub postgres: String,
     pub nats: String,
+    /// The services `markaz serve` runs (`all`, or e.g. `membership` to
+    /// measure one service as it runs in its own pod).
+    pub services: String,
 }
 
 /// A started platform and what the scenarios need to talk to it.
@@ -110,7 +113,12 @@ impl Target {
                     envs.push(("MARKAZ_BUS_NAMESPACE", namespace.clone()));
                     envs.push(("MARKAZ_AUTH_JWKS", jwks.display().to_string()));
                     envs.push(("MARKAZ_DB_MAX_CONNECTIONS", "32".to_string()));
-                    (vec!["serve", "--services", "all"], url, Some(db), signer)
+                    (
+                        vec!["serve", "--services", infra.services.as_str()],
+                        url,
+                        Some(db),
+                        signer,
+                    )
                 }
             };
         let server = ServerProcess::spawn(

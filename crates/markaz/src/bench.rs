@@ -46,6 +46,9 @@ pub struct BenchArgs {
     database_url: String,
     #[arg(long, default_value = "nats://127.0.0.1:4222")]
     nats_url: String,
+    /// The services `--target serve` runs: all, or a list such as `membership`.
+    #[arg(long, default_value = "all")]
+    services: String,
 }
 
 pub async fn run(args: BenchArgs) -> Result<(), String> {
@@ -71,6 +74,7 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
         infra: Infra {
             postgres: args.database_url.clone(),
             nats: args.nats_url.clone(),
+            services: args.services.clone(),
         },
         seed: args.seed.max(1),
     };
