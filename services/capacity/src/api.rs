@@ -84,6 +84,30 @@ impl CapacityApi {
         Ok(())
     }
 
+    /// The same, inside the write transaction of a request that passed
+    /// validation: the seed commits with the request's own writes or not at
+    /// all. Call [`CapacityApi::seeded`] once that transaction committed.
+    async fn seed_in(&self, tx: &mut Tx) -> Result<()> {
+        if self
+            .seeded
+            .lock()
+            .expect("seeded lock")
+            .contains(tx.tenant())
+        {
+            return Ok(());
+        }
+        store::seed_topics(tx).await
+    }
+
+    /// Remembers that a transaction that ran [`CapacityApi::seed_in`] for
+    /// `tenant` committed.
+    fn seeded(&self, tenant: &str) {
+        self.seeded
+            .lock()
+            .expect("seeded lock")
+            .insert(tenant.to_string());
+    }
+
     fn limit(&self, what: &str, key: &str, limit: limits::Limit) -> Result<()> {
         self.limiter.check(&format!("{what}/{key}"), limit)
     }
@@ -188,6 +212,22 @@ fn not_known(kind: &'static str, what: &str, id: &str) -> Error {
     )
 }
 
+/// A built-in topic as [`store::seed_topics`] writes it.
+fn built_in_row(code: &str) -> Option<TopicRow> {
+    let now = now_micros();
+    domain::BUILT_IN_TOPICS
+        .iter()
+        .find(|t| t.code == code)
+        .map(|t| TopicRow {
+            code: code.to_string(),
+            fields: t.fields(),
+            built_in: true,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        })
+}
+
 /// Gives freed places to the first in line, in order, and tells the bus.
 async fn promote(tx: &mut Tx, course_id: &str, capacity: i32) -> Result<usize> {
     let enrolled = store::count_enrolled(tx, course_id).await?;
@@ -263,10 +303,12 @@ impl CapacityService for CapacityApi {
                 let fields = v.absorb("topic", domain::parse_topic("topic", sent));
                 v.finish()?;
                 let (code, fields) = (code.expect("checked"), fields.expect("checked"));
-                self.seed(&caller.tenant).await?;
                 let mut tx = self.db.write(&caller.tenant).await?;
+                // First the built-in topics, so that their codes are taken.
+                self.seed_in(&mut tx).await?;
                 let row = store::insert_topic(&mut tx, &code, &fields).await?;
                 tx.commit().await?;
+                self.seeded(&caller.tenant);
                 Ok(topic_proto(&row))
             })
             .await
@@ -321,17 +363,30 @@ impl CapacityService for CapacityApi {
                 let sent = req.topic.as_ref().unwrap_or(&empty);
                 let code = domain::parse_code("topic.code", &sent.code)?;
                 let mask = update_mask(req.update_mask.as_ref(), domain::TOPIC_MASK)?;
-                self.seed(&caller.tenant).await?;
                 let mut tx = self.db.write(&caller.tenant).await?;
-                let current = store::get_topic(&mut tx, &code)
-                    .await?
-                    .ok_or_else(|| Error::not_found("topic", &code))?;
+                // A built-in topic of a catalogue not seeded yet is as the
+                // seed will write it; nothing is written before the merged
+                // topic is valid.
+                let (current, unseeded) = match store::get_topic(&mut tx, &code).await? {
+                    Some(row) => (row, false),
+                    None => (
+                        built_in_row(&code).ok_or_else(|| Error::not_found("topic", &code))?,
+                        true,
+                    ),
+                };
                 check_etag("topic.etag", &sent.etag, current.version)?;
                 let mut merged = topic_proto(&current);
                 domain::merge_topic(&mut merged, sent, &mask);
                 let fields = domain::parse_topic("topic", &merged)?;
-                let row = store::update_topic(&mut tx, &current, &fields).await?;
+                self.seed_in(&mut tx).await?;
+                let mut row = store::update_topic(&mut tx, &current, &fields).await?;
+                if unseeded {
+                    row = store::get_topic(&mut tx, &code)
+                        .await?
+                        .ok_or_else(|| Error::internal("the topic just seeded is gone"))?;
+                }
                 tx.commit().await?;
+                self.seeded(&caller.tenant);
                 Ok(topic_proto(&row))
             })
             .await
@@ -359,11 +414,11 @@ impl CapacityService for CapacityApi {
                 v.finish()?;
                 let (fields, idempotency) =
                     (fields.expect("checked"), idempotency.expect("checked"));
-                self.seed(&caller.tenant).await?;
                 let mut tx = self.db.write(&caller.tenant).await?;
                 if let Some(done) = idempotency.replay(&mut tx).await? {
                     return Ok(done);
                 }
+                self.seed_in(&mut tx).await?;
                 check_topics(&mut tx, "course.topic_codes", &fields.topic_codes, &[]).await?;
                 let id = new_id();
                 let row = store::insert_course(&mut tx, &id, &fields).await?;
@@ -371,6 +426,7 @@ impl CapacityService for CapacityApi {
                 let reply = course_proto(&row);
                 idempotency.remember(&mut tx, &id, &reply).await?;
                 tx.commit().await?;
+                self.seeded(&caller.tenant);
                 tracing::info!(course = %id, "course scheduled");
                 Ok(reply)
             })
@@ -454,13 +510,13 @@ impl CapacityService for CapacityApi {
                 let sent = req.course.as_ref().unwrap_or(&empty);
                 let id = parse_id("course.id", &sent.id)?;
                 let mask = update_mask(req.update_mask.as_ref(), domain::COURSE_MASK)?;
-                self.seed(&caller.tenant).await?;
                 let mut tx = self.db.write(&caller.tenant).await?;
                 let current = lock_and_find_course(&mut tx, &id).await?;
                 check_etag("course.etag", &sent.etag, current.version)?;
                 let mut merged = course_proto(&current);
                 domain::merge_course(&mut merged, sent, &mask);
                 let fields = domain::parse_course("course", &merged)?;
+                self.seed_in(&mut tx).await?;
                 check_topics(
                     &mut tx,
                     "course.topic_codes",
@@ -497,6 +553,7 @@ impl CapacityService for CapacityApi {
                 tx.publish(&id, &course_event(&row)).await?;
                 let row = find_course(&mut tx, &id).await?;
                 tx.commit().await?;
+                self.seeded(&caller.tenant);
                 Ok(course_proto(&row))
             })
             .await
@@ -1183,11 +1240,11 @@ impl CapacityService for CapacityApi {
                 for a in &mut fields.actions {
                     a.id = None;
                 }
-                self.seed(&caller.tenant).await?;
                 let mut tx = self.db.write(&caller.tenant).await?;
                 if let Some(done) = idempotency.replay(&mut tx).await? {
                     return Ok(done);
                 }
+                self.seed_in(&mut tx).await?;
                 check_topics(
                     &mut tx,
                     "consultation.topic_codes",
@@ -1204,6 +1261,7 @@ impl CapacityService for CapacityApi {
                 let reply = consultation_proto(&row);
                 idempotency.remember(&mut tx, &id, &reply).await?;
                 tx.commit().await?;
+                self.seeded(&caller.tenant);
                 Ok(reply)
             })
             .await
@@ -1288,7 +1346,6 @@ impl CapacityService for CapacityApi {
                 let sent = req.consultation.as_ref().unwrap_or(&empty);
                 let id = parse_id("consultation.id", &sent.id)?;
                 let mask = update_mask(req.update_mask.as_ref(), domain::CONSULTATION_MASK)?;
-                self.seed(&caller.tenant).await?;
                 let mut tx = self.db.write(&caller.tenant).await?;
                 let current = store::get_consultation(&mut tx, &id)
                     .await?
@@ -1313,6 +1370,7 @@ impl CapacityService for CapacityApi {
                     }
                 }
                 v.finish()?;
+                self.seed_in(&mut tx).await?;
                 check_topics(
                     &mut tx,
                     "consultation.topic_codes",
@@ -1325,6 +1383,7 @@ impl CapacityService for CapacityApi {
                     store::update_consultation(&mut tx, &current, &fields, &attendees).await?;
                 tx.publish(&id, &consultation_event(&row)).await?;
                 tx.commit().await?;
+                self.seeded(&caller.tenant);
                 Ok(consultation_proto(&row))
             })
             .await
@@ -1418,8 +1477,8 @@ impl CapacityService for CapacityApi {
                 if !known {
                     return Err(Error::not_found("center", &tenant));
                 }
-                self.seed(&tenant).await?;
                 let mut tx = self.db.write(&tenant).await?;
+                self.seed_in(&mut tx).await?;
                 check_topics(&mut tx, "suggestion.topic_codes", &fields.topic_codes, &[]).await?;
                 // Only a suggestion the center takes counts against its quota:
                 // refused attempts (an unknown center, bad input) are limited
@@ -1427,6 +1486,7 @@ impl CapacityService for CapacityApi {
                 self.limit("suggest/center", &tenant, limits::SUGGESTIONS_PER_CENTER)?;
                 let row = store::insert_suggestion(&mut tx, &new_id(), &fields).await?;
                 tx.commit().await?;
+                self.seeded(&tenant);
                 tracing::info!(tenant = %tenant, suggestion = %row.id, "training suggested");
                 Ok(api::SuggestTrainingResponse {
                     id: row.id,

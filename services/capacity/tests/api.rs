@@ -473,6 +473,7 @@ both_backends!(
     rights_are_checked_before_a_retry_is_answered,
     stale_etags_are_refused,
     bad_input_is_refused_with_field_details_and_nothing_written,
+    refused_updates_write_nothing,
     arabic_text_round_trips_byte_for_byte,
     tenants_never_see_each_other,
     every_rpc_refuses_missing_and_bad_tokens,
@@ -3575,6 +3576,122 @@ async fn bad_input_is_refused_with_field_details_and_nothing_written(backend: Ba
         .unwrap()
         .into_inner();
     assert!(consultations.consultations.is_empty());
+}
+
+async fn refused_updates_write_nothing(backend: Backend) {
+    let mut w = world(backend).await;
+    // A center whose staff have done nothing yet: no catalogue, not known.
+    let staff = w.token_of("user-staff", OTHER_TENANT, &[Role::Staff]);
+    let long = api::UpdateTopicRequest {
+        topic: Some(api::Topic {
+            code: "strategic-planning".into(),
+            name: text(&"ت".repeat(201), "Strategic planning"),
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["name".into()],
+        }),
+    };
+    let refused = w
+        .client
+        .update_topic(authed(long, &staff))
+        .await
+        .unwrap_err();
+    assert_eq!(field_violations(&refused), ["topic.name.ar"]);
+    let unknown_course = w
+        .client
+        .update_course(authed(
+            api::UpdateCourseRequest {
+                course: Some(api::Course {
+                    id: new_id(),
+                    venue: "قاعة".into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["venue".into()],
+                }),
+            },
+            &staff,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown_course.code(), Code::NotFound);
+    let unknown_consultation = w
+        .client
+        .update_consultation(authed(
+            api::UpdateConsultationRequest {
+                consultation: Some(api::Consultation {
+                    id: new_id(),
+                    notes: "ملاحظات".into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["notes".into()],
+                }),
+            },
+            &staff,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown_consultation.code(), Code::NotFound);
+
+    // Nothing was written: no catalogue, and the center's public form is
+    // not open on the strength of refused requests.
+    let db = w.app.app.db("capacity").expect("capacity's database");
+    let mut tx = db.read(OTHER_TENANT).await.unwrap();
+    for table in ["topics", "known_tenants"] {
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM {table} WHERE tenant_id = $1"
+        )))
+        .bind(OTHER_TENANT)
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+        assert_eq!(n, 0, "{table}");
+    }
+    tx.rollback().await.unwrap();
+    let closed = w
+        .client
+        .suggest_training(tonic::Request::new(api::SuggestTrainingRequest {
+            tenant_id: OTHER_TENANT.into(),
+            suggestion: Some(api::TrainingSuggestion {
+                title: "فكرة".into(),
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(closed.code(), Code::NotFound);
+
+    // A valid update of a built-in topic still finds it.
+    let renamed = w
+        .client
+        .update_topic(authed(
+            api::UpdateTopicRequest {
+                topic: Some(api::Topic {
+                    code: "strategic-planning".into(),
+                    name: text("التخطيط الاستراتيجي للمنظمات", "Strategic planning"),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["name".into()],
+                }),
+            },
+            &staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(renamed.built_in);
+    assert_eq!(renamed.name.unwrap().ar, "التخطيط الاستراتيجي للمنظمات");
+    let listed = w
+        .client
+        .list_topics(authed(api::ListTopicsRequest::default(), &staff))
+        .await
+        .unwrap()
+        .into_inner()
+        .topics;
+    assert_eq!(listed.len(), 8);
 }
 
 async fn arabic_text_round_trips_byte_for_byte(backend: Backend) {
