@@ -363,8 +363,8 @@ impl GrantsService for GrantsApi {
                 let mut tx = self.db.read(&caller.tenant).await?;
                 let v = viewer(&mut tx, &caller).await?;
                 let call = seen_call(&mut tx, &v, &id).await?;
-                let awarded = store::awarded_in_call(&mut tx, &call).await?;
-                Ok(call_proto(&call, awarded))
+                let committed = store::committed_in_call(&mut tx, &call).await?;
+                Ok(call_proto(&call, committed))
             })
             .await
     }
@@ -403,8 +403,8 @@ impl GrantsService for GrantsApi {
                 let next_page_token = page.finish(&mut rows, |r| r.id.clone());
                 let mut calls = Vec::with_capacity(rows.len());
                 for row in &rows {
-                    let awarded = store::awarded_in_call(&mut tx, row).await?;
-                    calls.push(call_proto(row, awarded));
+                    let committed = store::committed_in_call(&mut tx, row).await?;
+                    calls.push(call_proto(row, committed));
                 }
                 Ok(api::ListCallsResponse {
                     calls,
@@ -431,13 +431,13 @@ impl GrantsService for GrantsApi {
                 if mask.iter().any(|p| !domain::CALL_OPEN_MASK.contains(p)) {
                     domain::call_transition(current.state, CallAction::EditRules)?;
                 }
-                let awarded = store::awarded_in_call(&mut tx, &current).await?;
-                let mut merged = call_proto(&current, awarded);
+                let committed = store::committed_in_call(&mut tx, &current).await?;
+                let mut merged = call_proto(&current, committed);
                 domain::merge_call(&mut merged, &sent, &mask);
                 let fields = domain::parse_call(&merged)?;
                 let row = store::update_call(&mut tx, &current, &fields).await?;
                 tx.commit().await?;
-                Ok(call_proto(&row, awarded))
+                Ok(call_proto(&row, committed))
             })
             .await
     }
@@ -503,9 +503,9 @@ impl GrantsService for GrantsApi {
                 check_etag("etag", &req.etag, current.version)?;
                 let to = domain::call_transition(current.state, CallAction::Close)?;
                 let row = store::set_call_state(&mut tx, &current, to).await?;
-                let awarded = store::awarded_in_call(&mut tx, &row).await?;
+                let committed = store::committed_in_call(&mut tx, &row).await?;
                 tx.commit().await?;
-                Ok(call_proto(&row, awarded))
+                Ok(call_proto(&row, committed))
             })
             .await
     }
@@ -1552,8 +1552,8 @@ impl GrantsService for GrantsApi {
                 )?;
                 let to = domain::transition(proposal.state, Action::Award)?;
                 store::lock_call(&mut tx, &call.id).await?;
-                let awarded = store::awarded_in_call(&mut tx, call).await?;
-                let remaining = call.fields.envelope.checked_sub(awarded)?;
+                let committed = store::committed_in_call(&mut tx, call).await?;
+                let remaining = call.fields.envelope.checked_sub(committed)?;
                 let budget_total = proposal.fields.total(call.fields.currency())?;
                 domain::check_award(amount, budget_total, call.fields.ceiling, remaining)?;
                 let award = AwardRow {
@@ -2323,11 +2323,13 @@ fn program_proto(r: &ProgramRow) -> api::Program {
     }
 }
 
-fn call_proto(r: &CallRow, awarded: Money) -> api::Call {
+/// The call with `committed`, the money its awards hold (awarded less what
+/// grants closed early will never pay).
+fn call_proto(r: &CallRow, committed: Money) -> api::Call {
     let f = &r.fields;
     let remaining = f
         .envelope
-        .checked_sub(awarded)
+        .checked_sub(committed)
         .unwrap_or(Money::zero(f.currency()));
     api::Call {
         id: r.id.clone(),
@@ -2378,7 +2380,7 @@ fn call_proto(r: &CallRow, awarded: Money) -> api::Call {
         }),
         blind_review: f.blind,
         state: r.state as i32,
-        awarded_total: Some(awarded.to_proto()),
+        awarded_total: Some(committed.to_proto()),
         envelope_remaining: Some(remaining.to_proto()),
         create_time: Some(timestamp(r.created_at)),
         update_time: Some(timestamp(r.updated_at)),

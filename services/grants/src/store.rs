@@ -549,20 +549,34 @@ pub async fn lock_call(tx: &mut Tx, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// The sum of the amounts awarded in a call, from the awards.
-pub async fn awarded_in_call(tx: &mut Tx, call: &CallRow) -> Result<Money> {
-    let rows = sqlx::query(
+/// The money committed in a call: the amounts awarded, less the tranches
+/// cancelled when a grant closed early (they will never be paid, so they
+/// return to the envelope). From the records, with checked arithmetic.
+pub async fn committed_in_call(tx: &mut Tx, call: &CallRow) -> Result<Money> {
+    let currency = call.fields.currency();
+    let awarded = sqlx::query(
         "SELECT currency, amount_minor FROM awards WHERE tenant_id = $1 AND call_id = $2",
     )
     .bind(tx.tenant())
     .bind(&call.id)
     .fetch_all(tx.conn())
-    .await?;
-    let amounts = rows
-        .iter()
-        .map(|r| money_of(r, "currency", "amount_minor"))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(money::sum(call.fields.currency(), amounts)?)
+    .await?
+    .iter()
+    .map(|r| money_of(r, "currency", "amount_minor"))
+    .collect::<Result<Vec<_>>>()?;
+    let cancelled = sqlx::query(
+        "SELECT t.currency, t.amount_minor FROM tranches t
+         JOIN awards a ON a.tenant_id = t.tenant_id AND a.id = t.award_id
+         WHERE t.tenant_id = $1 AND a.call_id = $2 AND t.state = 'TRANCHE_STATE_CANCELLED'",
+    )
+    .bind(tx.tenant())
+    .bind(&call.id)
+    .fetch_all(tx.conn())
+    .await?
+    .iter()
+    .map(|r| money_of(r, "currency", "amount_minor"))
+    .collect::<Result<Vec<_>>>()?;
+    Ok(money::sum(currency, awarded)?.checked_sub(money::sum(currency, cancelled)?)?)
 }
 
 // ----------------------------------------------------------------- copies

@@ -386,6 +386,14 @@ impl World {
             .map(|r| r.into_inner())
     }
 
+    async fn get_call(&mut self, id: &str) -> api::Call {
+        self.client
+            .get_call(authed(api::GetCallRequest { id: id.into() }, &self.staff))
+            .await
+            .expect("call")
+            .into_inner()
+    }
+
     async fn get_award(&mut self, id: &str) -> api::Award {
         self.client
             .get_award(authed(api::GetAwardRequest { id: id.into() }, &self.staff))
@@ -749,6 +757,7 @@ both_backends!(
     tranches_are_released_only_against_accepted_milestones,
     money_is_integer_minor_units_and_totals_never_drift,
     money_near_the_limit_of_64_bits_is_refused_never_wrapped,
+    closing_a_grant_early_returns_its_unpaid_tranches_to_the_envelope,
     variations_apply_only_when_approved,
     stale_etags_are_refused_and_concurrent_edits_serialize,
     partners_and_reviewers_see_only_their_own,
@@ -2463,6 +2472,67 @@ async fn money_near_the_limit_of_64_bits_is_refused_never_wrapped(backend: Backe
         .into_inner()
         .reports;
     assert_eq!(reports.len(), 1);
+}
+
+async fn closing_a_grant_early_returns_its_unpaid_tranches_to_the_envelope(backend: Backend) {
+    let mut w = world(backend).await;
+    // 7,000.00: one award of 4,500.00 leaves 2,500.00, not enough for another.
+    let call = w.call(incubated_only(), 700_000, false).await;
+    let first = w.organization("الأولى", IncubationStatus::Incubated).await;
+    let second = w.organization("الثانية", IncubationStatus::Incubated).await;
+    let award = w.active_grant(&call, &first).await;
+    let waiting = w.approved(&call, &second).await;
+    let envelope = |c: api::Call| (minor(&c.awarded_total), minor(&c.envelope_remaining));
+    assert_eq!(envelope(w.get_call(&call.id).await), (450_000, 250_000));
+    let refused = w
+        .client
+        .award_grant(authed(
+            award_request(&waiting.id, 450_000, &[(1, 200_000), (2, 250_000)]),
+            &w.staff,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(precondition(&refused).0, "ENVELOPE_EXCEEDED");
+
+    // The first tranche is paid; the grant closes early; the second tranche
+    // (2,500.00) is cancelled and returns to the envelope.
+    let report = w
+        .report(&award.id, api::ReportKind::Progress, 1, (1, 1))
+        .await;
+    w.review_report(&report.id, api::ReviewOutcome::Accept)
+        .await;
+    w.disburse(&award.id, 1).await.unwrap();
+    assert_eq!(envelope(w.get_call(&call.id).await), (450_000, 250_000));
+    w.client
+        .close_grant_early(authed(
+            api::CloseGrantEarlyRequest {
+                award_id: award.id.clone(),
+                reason: "the partner could not continue".into(),
+                etag: String::new(),
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(envelope(w.get_call(&call.id).await), (200_000, 500_000));
+    let listed = w
+        .client
+        .list_calls(authed(api::ListCallsRequest::default(), &w.staff))
+        .await
+        .unwrap()
+        .into_inner()
+        .calls;
+    assert_eq!(
+        listed.into_iter().map(envelope).collect::<Vec<_>>(),
+        [(200_000, 500_000)]
+    );
+
+    // Now the second proposal fits.
+    let awarded = w
+        .award(&waiting.id, 450_000, &[(1, 200_000), (2, 250_000)])
+        .await;
+    assert_eq!(awarded.state, api::ProposalState::Awarded as i32);
+    assert_eq!(envelope(w.get_call(&call.id).await), (650_000, 50_000));
 }
 
 async fn variations_apply_only_when_approved(backend: Backend) {
