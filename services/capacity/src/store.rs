@@ -149,15 +149,13 @@ fn organization_row(r: &AnyRow) -> Result<OrganizationCopy> {
 }
 
 pub async fn get_organization(tx: &mut Tx, id: &str) -> Result<Option<OrganizationCopy>> {
-    let row = sqlx::query(
+    tx.find(
         "SELECT id, kind, name_ar, name_en, branch_id, incubation_status, version, complete
          FROM organizations WHERE tenant_id = $1 AND id = $2",
+        id,
+        organization_row,
     )
-    .bind(tx.tenant().to_owned())
-    .bind(id)
-    .fetch_optional(tx.conn())
-    .await?;
-    row.as_ref().map(organization_row).transpose()
+    .await
 }
 
 /// Applies an organization snapshot: a newer one replaces the copy; an older
@@ -277,27 +275,26 @@ pub struct PersonCopy {
     pub erased: bool,
 }
 
+fn person_row(r: &AnyRow) -> Result<PersonCopy> {
+    Ok(PersonCopy {
+        id: r.try_get("id")?,
+        full_name: r.try_get("full_name")?,
+        gender: named(&r.try_get::<String, _>("gender")?, Gender::from_str_name)?,
+        age_band: named(&r.try_get::<String, _>("age_band")?, AgeBand::from_str_name)?,
+        branch_id: r.try_get("branch_id")?,
+        version: r.try_get("version")?,
+        erased: r.try_get::<i64, _>("erased")? != 0,
+    })
+}
+
 pub async fn get_person(tx: &mut Tx, id: &str) -> Result<Option<PersonCopy>> {
-    let row = sqlx::query(
+    tx.find(
         "SELECT id, full_name, gender, age_band, branch_id, version, erased
          FROM people WHERE tenant_id = $1 AND id = $2",
+        id,
+        person_row,
     )
-    .bind(tx.tenant().to_owned())
-    .bind(id)
-    .fetch_optional(tx.conn())
-    .await?;
-    row.map(|r| {
-        Ok(PersonCopy {
-            id: r.try_get("id")?,
-            full_name: r.try_get("full_name")?,
-            gender: named(&r.try_get::<String, _>("gender")?, Gender::from_str_name)?,
-            age_band: named(&r.try_get::<String, _>("age_band")?, AgeBand::from_str_name)?,
-            branch_id: r.try_get("branch_id")?,
-            version: r.try_get("version")?,
-            erased: r.try_get::<i64, _>("erased")? != 0,
-        })
-    })
-    .transpose()
+    .await
 }
 
 /// Applies a person snapshot if it is newer than the copy. An erased person
@@ -447,15 +444,16 @@ pub async fn latest_assessment(
     tx: &mut Tx,
     organization_id: &str,
 ) -> Result<Option<AssessmentCopy>> {
-    let row = sqlx::query(
+    tx.find(
         "SELECT assessment_id, assessed_on, scores FROM assessments
          WHERE tenant_id = $1 AND organization_id = $2",
+        organization_id,
+        assessment_row,
     )
-    .bind(tx.tenant().to_owned())
-    .bind(organization_id)
-    .fetch_optional(tx.conn())
-    .await?;
-    let Some(r) = row else { return Ok(None) };
+    .await
+}
+
+fn assessment_row(r: &AnyRow) -> Result<AssessmentCopy> {
     let text: String = r.try_get("scores")?;
     let mut scores = Vec::new();
     for part in text.split(',').filter(|s| !s.is_empty()) {
@@ -467,11 +465,11 @@ pub async fn latest_assessment(
             .map_err(|_| Error::internal("stored score is not a number"))?;
         scores.push((named(domain, CapacityDomain::from_str_name)?, score));
     }
-    Ok(Some(AssessmentCopy {
+    Ok(AssessmentCopy {
         assessment_id: r.try_get("assessment_id")?,
-        assessed_on: stored_date(&r, "assessed_on")?,
+        assessed_on: stored_date(r, "assessed_on")?,
         scores,
-    }))
+    })
 }
 
 // ------------------------------------------------------------------ topics
@@ -486,8 +484,14 @@ pub struct TopicRow {
     pub updated_at: i64,
 }
 
-const TOPIC_COLUMNS: &str = "code, name_ar, name_en, description_ar, description_en, \
-     capacity_domains, built_in, archived, version, created_at, updated_at";
+/// The columns [`topic_row`] reads, as a literal so that queries built with
+/// `concat!` stay `&'static str` (as [`Tx::find`] takes them).
+macro_rules! topic_columns {
+    () => {
+        "code, name_ar, name_en, description_ar, description_en, \
+     capacity_domains, built_in, archived, version, created_at, updated_at"
+    };
+}
 
 fn topic_row(r: &AnyRow) -> Result<TopicRow> {
     let domains: String = r.try_get("capacity_domains")?;
@@ -565,15 +569,16 @@ pub async fn insert_topic(tx: &mut Tx, code: &str, f: &TopicFields) -> Result<To
 }
 
 pub async fn get_topic(tx: &mut Tx, code: &str) -> Result<Option<TopicRow>> {
-    let sql = AssertSqlSafe(format!(
-        "SELECT {TOPIC_COLUMNS} FROM topics WHERE tenant_id = $1 AND code = $2"
-    ));
-    let row = sqlx::query(sql)
-        .bind(tx.tenant().to_owned())
-        .bind(code)
-        .fetch_optional(tx.conn())
-        .await?;
-    row.as_ref().map(topic_row).transpose()
+    tx.find(
+        concat!(
+            "SELECT ",
+            topic_columns!(),
+            " FROM topics WHERE tenant_id = $1 AND code = $2"
+        ),
+        code,
+        topic_row,
+    )
+    .await
 }
 
 pub async fn list_topics(
@@ -582,11 +587,13 @@ pub async fn list_topics(
     after: &str,
     limit: i64,
 ) -> Result<Vec<TopicRow>> {
-    let sql = AssertSqlSafe(format!(
-        "SELECT {TOPIC_COLUMNS} FROM topics
+    let sql = concat!(
+        "SELECT ",
+        topic_columns!(),
+        " FROM topics
          WHERE tenant_id = $1 AND code > $2 AND ($3 = 1 OR archived = 0)
          ORDER BY code LIMIT $4"
-    ));
+    );
     let rows = sqlx::query(sql)
         .bind(tx.tenant().to_owned())
         .bind(after)
@@ -660,9 +667,15 @@ pub struct CourseRow {
     pub updated_at: i64,
 }
 
-const COURSE_COLUMNS: &str = "id, kind, title_ar, title_en, description_ar, description_en, \
+/// The columns of `courses` [`courses_of`] reads, as a literal (see
+/// [`topic_columns`]).
+macro_rules! course_columns {
+    () => {
+        "id, kind, title_ar, title_en, description_ar, description_en, \
      topic_codes, branch_id, venue, capacity, audience, status, min_attendance_percent, \
-     min_post_test_score, cancel_reason, version, created_at, updated_at";
+     min_post_test_score, cancel_reason, version, created_at, updated_at"
+    };
+}
 
 /// Session ids for `dates`: a date the course had keeps its session's id.
 pub fn session_ids(current: &[SessionRow], dates: &[Date]) -> Vec<SessionRow> {
@@ -896,15 +909,21 @@ async fn courses_of(tx: &mut Tx, rows: &[AnyRow]) -> Result<Vec<CourseRow>> {
 }
 
 pub async fn get_course(tx: &mut Tx, id: &str) -> Result<Option<CourseRow>> {
-    let sql = AssertSqlSafe(format!(
-        "SELECT {COURSE_COLUMNS} FROM courses WHERE tenant_id = $1 AND id = $2"
-    ));
-    let rows = sqlx::query(sql)
-        .bind(tx.tenant().to_owned())
-        .bind(id)
-        .fetch_all(tx.conn())
-        .await?;
-    Ok(courses_of(tx, &rows).await?.pop())
+    let Some(row) = tx
+        .find(
+            concat!(
+                "SELECT ",
+                course_columns!(),
+                " FROM courses WHERE tenant_id = $1 AND id = $2"
+            ),
+            id,
+            |r| Ok(r.clone()),
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(courses_of(tx, &[row]).await?.pop())
 }
 
 /// Filters of [`list_courses`]; empty strings mean "any".
@@ -927,8 +946,10 @@ pub async fn list_courses(
     after: &str,
     limit: i64,
 ) -> Result<Vec<CourseRow>> {
-    let sql = AssertSqlSafe(format!(
-        "SELECT {COURSE_COLUMNS} FROM courses c
+    let sql = concat!(
+        "SELECT ",
+        course_columns!(),
+        " FROM courses c
          WHERE c.tenant_id = $1 AND c.id > $2
            AND ($3 = '' OR c.status = $3)
            AND ($4 = '' OR c.kind = $4)
@@ -940,7 +961,7 @@ pub async fn list_courses(
            AND ($10 = '' OR EXISTS (SELECT 1 FROM course_trainers t
                  WHERE t.tenant_id = c.tenant_id AND t.course_id = c.id AND t.subject = $10))
          ORDER BY c.id LIMIT $11"
-    ));
+    );
     let rows = sqlx::query(sql)
         .bind(tx.tenant().to_owned())
         .bind(after)
@@ -1123,7 +1144,10 @@ pub struct EnrolmentRow {
     pub waitlist_position: i64,
 }
 
-const ENROLMENT_SELECT: &str = "SELECT e.id, e.course_id, e.person_id, e.organization_id,
+/// The SELECT [`enrolment_row`] reads, as a literal (see [`topic_columns`]).
+macro_rules! enrolment_select {
+    () => {
+        "SELECT e.id, e.course_id, e.person_id, e.organization_id,
         e.status, e.queue_seq, e.gender, e.age_band, e.completed, e.pre_score, e.post_score,
         e.cancel_reason, e.created_at, e.updated_at,
         COALESCE(p.full_name, '') AS participant_name,
@@ -1138,7 +1162,9 @@ const ENROLMENT_SELECT: &str = "SELECT e.id, e.course_id, e.person_id, e.organiz
                 AND w.queue_seq <= e.queue_seq)
             ELSE 0 END AS waitlist_position
      FROM enrolments e
-     LEFT JOIN people p ON p.tenant_id = e.tenant_id AND p.id = e.person_id";
+     LEFT JOIN people p ON p.tenant_id = e.tenant_id AND p.id = e.person_id"
+    };
+}
 
 fn enrolment_row(r: &AnyRow) -> Result<EnrolmentRow> {
     Ok(EnrolmentRow {
@@ -1203,15 +1229,12 @@ pub async fn insert_enrolment(tx: &mut Tx, e: &NewEnrolment<'_>) -> Result<()> {
 }
 
 pub async fn get_enrolment(tx: &mut Tx, id: &str) -> Result<Option<EnrolmentRow>> {
-    let sql = AssertSqlSafe(format!(
-        "{ENROLMENT_SELECT} WHERE e.tenant_id = $1 AND e.id = $2"
-    ));
-    let row = sqlx::query(sql)
-        .bind(tx.tenant().to_owned())
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?;
-    row.as_ref().map(enrolment_row).transpose()
+    tx.find(
+        concat!(enrolment_select!(), " WHERE e.tenant_id = $1 AND e.id = $2"),
+        id,
+        enrolment_row,
+    )
+    .await
 }
 
 /// Filters of [`list_enrolments`]; empty strings mean "any".
@@ -1231,8 +1254,9 @@ pub async fn list_enrolments(
     after: &str,
     limit: i64,
 ) -> Result<Vec<EnrolmentRow>> {
-    let sql = AssertSqlSafe(format!(
-        "{ENROLMENT_SELECT}
+    let sql = concat!(
+        enrolment_select!(),
+        "
          WHERE e.tenant_id = $1 AND e.id > $2
            AND ($3 = '' OR e.course_id = $3)
            AND ($4 = '' OR e.person_id = $4)
@@ -1242,7 +1266,7 @@ pub async fn list_enrolments(
                  WHERE t.tenant_id = e.tenant_id AND t.course_id = e.course_id
                    AND t.subject = $7))
          ORDER BY e.id LIMIT $8"
-    ));
+    );
     let rows = sqlx::query(sql)
         .bind(tx.tenant().to_owned())
         .bind(after)
@@ -1259,9 +1283,10 @@ pub async fn list_enrolments(
 
 /// Every enrolment of a course, in queue order.
 pub async fn course_enrolments(tx: &mut Tx, course_id: &str) -> Result<Vec<EnrolmentRow>> {
-    let sql = AssertSqlSafe(format!(
-        "{ENROLMENT_SELECT} WHERE e.tenant_id = $1 AND e.course_id = $2 ORDER BY e.queue_seq"
-    ));
+    let sql = concat!(
+        enrolment_select!(),
+        " WHERE e.tenant_id = $1 AND e.course_id = $2 ORDER BY e.queue_seq"
+    );
     let rows = sqlx::query(sql)
         .bind(tx.tenant().to_owned())
         .bind(course_id)
@@ -1579,13 +1604,18 @@ pub struct CertificateRow {
     pub end_date: Date,
 }
 
-const CERTIFICATE_SELECT: &str = "SELECT x.id, x.code, x.course_id, x.enrolment_id, x.person_id,
+/// The SELECT [`certificate_row`] reads, as a literal (see [`topic_columns`]).
+macro_rules! certificate_select {
+    () => {
+        "SELECT x.id, x.code, x.course_id, x.enrolment_id, x.person_id,
         x.organization_id, x.attendance_percent, x.issued_at, x.revoked_at, x.revoke_reason,
         COALESCE(p.full_name, '') AS participant_name, c.title_ar, c.title_en, c.kind,
         c.topic_codes, c.start_date, c.end_date
      FROM certificates x
      JOIN courses c ON c.tenant_id = x.tenant_id AND c.id = x.course_id
-     LEFT JOIN people p ON p.tenant_id = x.tenant_id AND p.id = x.person_id";
+     LEFT JOIN people p ON p.tenant_id = x.tenant_id AND p.id = x.person_id"
+    };
+}
 
 fn certificate_row(r: &AnyRow) -> Result<CertificateRow> {
     Ok(CertificateRow {
@@ -1642,27 +1672,27 @@ pub async fn insert_certificate(tx: &mut Tx, c: &NewCertificate<'_>) -> Result<(
 }
 
 pub async fn get_certificate(tx: &mut Tx, id: &str) -> Result<Option<CertificateRow>> {
-    let sql = AssertSqlSafe(format!(
-        "{CERTIFICATE_SELECT} WHERE x.tenant_id = $1 AND x.id = $2"
-    ));
-    let row = sqlx::query(sql)
-        .bind(tx.tenant().to_owned())
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?;
-    row.as_ref().map(certificate_row).transpose()
+    tx.find(
+        concat!(
+            certificate_select!(),
+            " WHERE x.tenant_id = $1 AND x.id = $2"
+        ),
+        id,
+        certificate_row,
+    )
+    .await
 }
 
 pub async fn certificate_by_code(tx: &mut Tx, code: &str) -> Result<Option<CertificateRow>> {
-    let sql = AssertSqlSafe(format!(
-        "{CERTIFICATE_SELECT} WHERE x.tenant_id = $1 AND x.code = $2"
-    ));
-    let row = sqlx::query(sql)
-        .bind(tx.tenant().to_owned())
-        .bind(code)
-        .fetch_optional(tx.conn())
-        .await?;
-    row.as_ref().map(certificate_row).transpose()
+    tx.find(
+        concat!(
+            certificate_select!(),
+            " WHERE x.tenant_id = $1 AND x.code = $2"
+        ),
+        code,
+        certificate_row,
+    )
+    .await
 }
 
 pub async fn list_certificates(
@@ -1673,14 +1703,15 @@ pub async fn list_certificates(
     after: &str,
     limit: i64,
 ) -> Result<Vec<CertificateRow>> {
-    let sql = AssertSqlSafe(format!(
-        "{CERTIFICATE_SELECT}
+    let sql = concat!(
+        certificate_select!(),
+        "
          WHERE x.tenant_id = $1 AND x.id > $2
            AND ($3 = '' OR x.course_id = $3)
            AND ($4 = '' OR x.person_id = $4)
            AND ($5 = '' OR x.organization_id = $5)
          ORDER BY x.id LIMIT $6"
-    ));
+    );
     let rows = sqlx::query(sql)
         .bind(tx.tenant().to_owned())
         .bind(after)
@@ -1731,9 +1762,15 @@ pub struct ConsultationRow {
     pub updated_at: i64,
 }
 
-const CONSULTATION_COLUMNS: &str = "id, kind, topic_codes, organization_id, advisor_name, \
+/// The columns of `consultations` [`consultations_of`] reads, as a literal
+/// (see [`topic_columns`]).
+macro_rules! consultation_columns {
+    () => {
+        "id, kind, topic_codes, organization_id, advisor_name, \
      advisor_kind, branch_id, held_on, duration_minutes, notes, recorded_by, version, \
-     created_at, updated_at";
+     created_at, updated_at"
+    };
+}
 
 /// An attendee as recorded: who, and the figures' fields as declared then.
 #[derive(Debug, Clone, PartialEq)]
@@ -1929,15 +1966,21 @@ fn action_row(r: &AnyRow) -> Result<ActionSpec> {
 }
 
 pub async fn get_consultation(tx: &mut Tx, id: &str) -> Result<Option<ConsultationRow>> {
-    let sql = AssertSqlSafe(format!(
-        "SELECT {CONSULTATION_COLUMNS} FROM consultations WHERE tenant_id = $1 AND id = $2"
-    ));
-    let rows = sqlx::query(sql)
-        .bind(tx.tenant().to_owned())
-        .bind(id)
-        .fetch_all(tx.conn())
-        .await?;
-    Ok(consultations_of(tx, &rows).await?.pop())
+    let Some(row) = tx
+        .find(
+            concat!(
+                "SELECT ",
+                consultation_columns!(),
+                " FROM consultations WHERE tenant_id = $1 AND id = $2"
+            ),
+            id,
+            |r| Ok(r.clone()),
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(consultations_of(tx, &[row]).await?.pop())
 }
 
 /// Filters of [`list_consultations`]; empty strings mean "any".
@@ -1956,8 +1999,10 @@ pub async fn list_consultations(
     after: &str,
     limit: i64,
 ) -> Result<Vec<ConsultationRow>> {
-    let sql = AssertSqlSafe(format!(
-        "SELECT {CONSULTATION_COLUMNS} FROM consultations
+    let sql = concat!(
+        "SELECT ",
+        consultation_columns!(),
+        " FROM consultations
          WHERE tenant_id = $1 AND id > $2
            AND ($3 = '' OR organization_id = $3)
            AND ($4 = '' OR kind = $4)
@@ -1965,7 +2010,7 @@ pub async fn list_consultations(
            AND ($6 = '' OR held_on >= $6)
            AND ($7 = '' OR held_on <= $7)
          ORDER BY id LIMIT $8"
-    ));
+    );
     let rows = sqlx::query(sql)
         .bind(tx.tenant().to_owned())
         .bind(after)
@@ -2091,8 +2136,13 @@ pub struct SuggestionRow {
     pub updated_at: i64,
 }
 
-const SUGGESTION_COLUMNS: &str = "id, title, description, topic_codes, suggested_by, contact, \
-     status, triage_note, triaged_by, course_id, version, created_at, updated_at";
+/// The columns [`suggestion_row`] reads, as a literal (see [`topic_columns`]).
+macro_rules! suggestion_columns {
+    () => {
+        "id, title, description, topic_codes, suggested_by, contact, \
+     status, triage_note, triaged_by, course_id, version, created_at, updated_at"
+    };
+}
 
 fn suggestion_row(r: &AnyRow) -> Result<SuggestionRow> {
     Ok(SuggestionRow {
@@ -2153,15 +2203,16 @@ pub async fn insert_suggestion(
 }
 
 pub async fn get_suggestion(tx: &mut Tx, id: &str) -> Result<Option<SuggestionRow>> {
-    let sql = AssertSqlSafe(format!(
-        "SELECT {SUGGESTION_COLUMNS} FROM suggestions WHERE tenant_id = $1 AND id = $2"
-    ));
-    let row = sqlx::query(sql)
-        .bind(tx.tenant().to_owned())
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?;
-    row.as_ref().map(suggestion_row).transpose()
+    tx.find(
+        concat!(
+            "SELECT ",
+            suggestion_columns!(),
+            " FROM suggestions WHERE tenant_id = $1 AND id = $2"
+        ),
+        id,
+        suggestion_row,
+    )
+    .await
 }
 
 pub async fn list_suggestions(
@@ -2170,11 +2221,13 @@ pub async fn list_suggestions(
     after: &str,
     limit: i64,
 ) -> Result<Vec<SuggestionRow>> {
-    let sql = AssertSqlSafe(format!(
-        "SELECT {SUGGESTION_COLUMNS} FROM suggestions
+    let sql = concat!(
+        "SELECT ",
+        suggestion_columns!(),
+        " FROM suggestions
          WHERE tenant_id = $1 AND id > $2 AND ($3 = '' OR status = $3)
          ORDER BY id LIMIT $4"
-    ));
+    );
     let rows = sqlx::query(sql)
         .bind(tx.tenant().to_owned())
         .bind(after)
