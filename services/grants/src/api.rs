@@ -666,6 +666,9 @@ impl GrantsService for GrantsApi {
                              membership record has not arrived; retry shortly",
                         )
                     })?;
+                // One live proposal per organization and call: creates in one
+                // call queue on its row, so the check below sees the others.
+                tx.lock("calls", &call_id).await?;
                 if store::has_live_proposal(&mut tx, &call_id, &organization_id).await? {
                     return Err(Error::AlreadyExists(
                         "the organization has a proposal in this call already; edit or \
@@ -1551,7 +1554,9 @@ impl GrantsService for GrantsApi {
                     proposal.fields.milestones.len(),
                 )?;
                 let to = domain::transition(proposal.state, Action::Award)?;
-                store::lock_call(&mut tx, &call.id).await?;
+                // Awards in one call queue on its row: none reads the
+                // envelope before the one ahead of it wrote.
+                tx.lock("calls", &call.id).await?;
                 let committed = store::committed_in_call(&mut tx, call).await?;
                 let remaining = call.fields.envelope.checked_sub(committed)?;
                 let budget_total = proposal.fields.total(call.fields.currency())?;

@@ -538,17 +538,6 @@ pub async fn set_call_state(tx: &mut Tx, current: &CallRow, to: CallState) -> Re
     })
 }
 
-/// Takes the call's row lock (PostgreSQL) without changing it, so two awards
-/// in one call cannot both read the envelope before either wrote.
-pub async fn lock_call(tx: &mut Tx, id: &str) -> Result<()> {
-    sqlx::query("UPDATE calls SET updated_at = updated_at WHERE tenant_id = $1 AND id = $2")
-        .bind(tx.tenant())
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
-    Ok(())
-}
-
 /// The money committed in a call: the amounts awarded, less the tranches
 /// cancelled when a grant closed early (they will never be paid, so they
 /// return to the envelope). From the records, with checked arithmetic.

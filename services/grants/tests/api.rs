@@ -760,6 +760,7 @@ both_backends!(
     closing_a_grant_early_returns_its_unpaid_tranches_to_the_envelope,
     variations_apply_only_when_approved,
     stale_etags_are_refused_and_concurrent_edits_serialize,
+    concurrent_creates_leave_one_proposal_per_organization_and_call,
     partners_and_reviewers_see_only_their_own,
     bad_input_is_refused_with_field_details_and_nothing_written,
     arabic_text_round_trips_byte_for_byte,
@@ -2843,6 +2844,42 @@ async fn stale_etags_are_refused_and_concurrent_edits_serialize(backend: Backend
         "exactly one payment"
     );
     assert_eq!(minor(&w.get_award(&award.id).await.disbursed), 200_000);
+}
+
+async fn concurrent_creates_leave_one_proposal_per_organization_and_call(backend: Backend) {
+    let mut w = world(backend).await;
+    let org = w.organization("منظمة", IncubationStatus::Incubated).await;
+    let call = w.call(incubated_only(), 1_200_000, false).await;
+    let partner = w.partner(&org);
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let mut client = w.client.clone();
+            let request = authed(
+                api::CreateProposalRequest {
+                    proposal: Some(content(&call.id)),
+                    request_id: String::new(),
+                },
+                &partner,
+            );
+            tokio::spawn(async move { code(client.create_proposal(request).await) })
+        })
+        .collect();
+    let mut codes = Vec::new();
+    for t in tasks {
+        codes.push(t.await.unwrap());
+    }
+    assert_eq!(
+        codes.iter().filter(|c| **c == Code::Ok).count(),
+        1,
+        "{codes:?}"
+    );
+    assert!(
+        codes
+            .iter()
+            .all(|c| matches!(c, Code::Ok | Code::AlreadyExists)),
+        "{codes:?}"
+    );
+    assert_eq!(w.count("proposals").await, 1);
 }
 
 async fn partners_and_reviewers_see_only_their_own(backend: Backend) {
