@@ -8,7 +8,8 @@
 //! | `PersonRegistered`, `PersonUpdated` | person: display name and gender (by version) |
 //! | `PersonErased` | the person's name gone for good; a reviewer who was this person loses the sign-in link |
 //! | `PersonAffiliated`, `AffiliationEnded` | affiliations; a new one withdraws conflicting review assignments |
-//! | `CourseCompleted`, `CertificateIssued` | topics completed by a member of an organization |
+//! | `CourseCompleted`, `CertificateIssued` | a member of an organization completed a course on its topics |
+//! | `CertificateRevoked` | that completion no longer counts: a topic stays completed only while the organization holds another completion of it |
 //!
 //! Each handler runs in the transaction of its inbox row, so a redelivered
 //! event has no second effect; versions make a late, older snapshot harmless.
@@ -90,25 +91,42 @@ impl Handler for Copies {
             )
             .await
         } else if t == ev::CourseCompleted::full_name() {
+            // Completers who came as individuals (no organization) do not
+            // make an organization eligible.
             let e: ev::CourseCompleted = payload(envelope)?;
             for c in e
                 .completers
                 .iter()
                 .filter(|c| !c.organization_id.is_empty())
             {
-                for topic in &e.topic_codes {
-                    store::apply_completed_topic(tx, &c.organization_id, topic, &e.course_id)
-                        .await?;
-                }
+                store::apply_completion(
+                    tx,
+                    &e.course_id,
+                    &c.person_id,
+                    &c.organization_id,
+                    &e.topic_codes,
+                )
+                .await?;
             }
             Ok(())
         } else if t == ev::CertificateIssued::full_name() {
             let e: ev::CertificateIssued = payload(envelope)?;
             if !e.organization_id.is_empty() {
-                for topic in &e.topic_codes {
-                    store::apply_completed_topic(tx, &e.organization_id, topic, &e.course_id)
-                        .await?;
-                }
+                store::apply_completion(
+                    tx,
+                    &e.course_id,
+                    &e.person_id,
+                    &e.organization_id,
+                    &e.topic_codes,
+                )
+                .await?;
+            }
+            Ok(())
+        } else if t == ev::CertificateRevoked::full_name() {
+            let e: ev::CertificateRevoked = payload(envelope)?;
+            if !e.organization_id.is_empty() {
+                store::revoke_completion(tx, &e.course_id, &e.person_id, &e.organization_id)
+                    .await?;
             }
             Ok(())
         } else {

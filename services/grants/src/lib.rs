@@ -28,11 +28,18 @@ use tonic::server::NamedService;
 
 pub const NAME: &str = "grants";
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "grants",
-    sql: include_str!("../migrations/0001_grants.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "grants",
+        sql: include_str!("../migrations/0001_grants.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "completions",
+        sql: include_str!("../migrations/0002_completions.sql"),
+    },
+];
 
 /// The producers whose events grants keeps copies from.
 pub const CONSUMES: &[&str] = &["membership", "capacity"];

@@ -600,8 +600,10 @@ pub async fn organization_facts(
         return Ok(None);
     };
     facts.topics = sqlx::query(
-        "SELECT topic_code FROM completed_topics WHERE tenant_id = $1 AND organization_id = $2
-         ORDER BY topic_code",
+        "SELECT DISTINCT t.topic_code FROM completions c
+         JOIN course_topics t ON t.tenant_id = c.tenant_id AND t.course_id = c.course_id
+         WHERE c.tenant_id = $1 AND c.organization_id = $2 AND c.revoked = 0
+         ORDER BY t.topic_code",
     )
     .bind(tx.tenant())
     .bind(id)
@@ -795,20 +797,58 @@ pub async fn apply_affiliation(
     Ok(())
 }
 
-pub async fn apply_completed_topic(
+/// A person of an organization completed a course on `topics` (from
+/// CourseCompleted or CertificateIssued: the same fact, either may come
+/// first or twice). A completion revoked already stays revoked.
+pub async fn apply_completion(
     tx: &mut Tx,
-    organization_id: &str,
-    topic: &str,
     course_id: &str,
+    person_id: &str,
+    organization_id: &str,
+    topics: &[String],
 ) -> Result<()> {
+    for topic in topics {
+        sqlx::query(
+            "INSERT INTO course_topics (tenant_id, course_id, topic_code) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(tx.tenant())
+        .bind(course_id)
+        .bind(topic)
+        .execute(tx.conn())
+        .await?;
+    }
     sqlx::query(
-        "INSERT INTO completed_topics (tenant_id, organization_id, topic_code, first_course_id)
-         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        "INSERT INTO completions (tenant_id, course_id, person_id, organization_id, revoked)
+         VALUES ($1, $2, $3, $4, 0) ON CONFLICT DO NOTHING",
     )
     .bind(tx.tenant())
-    .bind(organization_id)
-    .bind(topic)
     .bind(course_id)
+    .bind(person_id)
+    .bind(organization_id)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Capacity revoked the certificate of a person's completion of a course:
+/// it no longer counts, whether it arrived before or arrives later.
+pub async fn revoke_completion(
+    tx: &mut Tx,
+    course_id: &str,
+    person_id: &str,
+    organization_id: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO completions (tenant_id, course_id, person_id, organization_id, revoked)
+         VALUES ($1, $2, $3, $4, 1)
+         ON CONFLICT (tenant_id, course_id, person_id, organization_id)
+         DO UPDATE SET revoked = 1",
+    )
+    .bind(tx.tenant())
+    .bind(course_id)
+    .bind(person_id)
+    .bind(organization_id)
     .execute(tx.conn())
     .await?;
     Ok(())

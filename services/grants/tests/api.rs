@@ -41,38 +41,44 @@ struct World {
 }
 
 async fn world(backend: Backend) -> World {
-    let app = spawn(backend, vec![Arc::new(Grants)]).await;
-    let client = GrantsServiceClient::new(app.channel().await);
-    let db = app.app.db("grants").expect("grants' database").clone();
-    let staff = app.token(TENANT, &[Role::Staff], None);
-    let mut w = World {
-        app,
-        client,
-        db,
-        consumer: markaz_grants::consumer(),
-        staff,
-        program_id: String::new(),
-    };
-    let program = w
-        .client
-        .create_program(authed(
-            api::CreateProgramRequest {
-                program: Some(api::Program {
-                    name: Some(text(
-                        "منحة الأب باولو للمشاريع المجتمعية",
-                        "Father Paolo Grant for Community Projects",
-                    )),
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-            &w.staff,
-        ))
-        .await
-        .expect("program created")
-        .into_inner();
-    w.program_id = program.id;
-    w
+    World::on(spawn(backend, vec![Arc::new(Grants)]).await).await
+}
+
+impl World {
+    /// The world of a running app, with a program.
+    async fn on(app: TestApp) -> World {
+        let client = GrantsServiceClient::new(app.channel().await);
+        let db = app.app.db("grants").expect("grants' database").clone();
+        let staff = app.token(TENANT, &[Role::Staff], None);
+        let mut w = World {
+            app,
+            client,
+            db,
+            consumer: markaz_grants::consumer(),
+            staff,
+            program_id: String::new(),
+        };
+        let program = w
+            .client
+            .create_program(authed(
+                api::CreateProgramRequest {
+                    program: Some(api::Program {
+                        name: Some(text(
+                            "منحة الأب باولو للمشاريع المجتمعية",
+                            "Father Paolo Grant for Community Projects",
+                        )),
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                },
+                &w.staff,
+            ))
+            .await
+            .expect("program created")
+            .into_inner();
+        w.program_id = program.id;
+        w
+    }
 }
 
 fn text(ar: &str, en: &str) -> LocalizedText {
@@ -384,6 +390,21 @@ impl World {
             .get_proposal(authed(api::GetProposalRequest { id: id.into() }, token))
             .await
             .map(|r| r.into_inner())
+    }
+
+    /// Whether `org` may apply to `call` now, as staff sees it.
+    async fn eligibility(&mut self, call: &str, org: &str) -> api::Eligibility {
+        self.client
+            .check_eligibility(authed(
+                api::CheckEligibilityRequest {
+                    call_id: call.into(),
+                    organization_id: org.into(),
+                },
+                &self.staff,
+            ))
+            .await
+            .expect("eligibility")
+            .into_inner()
     }
 
     async fn get_call(&mut self, id: &str) -> api::Call {
@@ -751,6 +772,8 @@ both_backends!(
     the_full_life_cycle_from_call_to_completion,
     refused_transitions_say_why,
     eligibility_follows_the_copies_of_membership_and_capacity,
+    revoked_certificates_stop_counting_for_eligibility,
+    topics_completed_before_migration_2_still_count,
     declared_and_detected_conflicts_keep_reviewers_away,
     blind_calls_hide_the_applicant_from_reviewers,
     the_ranking_follows_weighted_scores_that_count,
@@ -1730,6 +1753,171 @@ async fn eligibility_follows_the_copies_of_membership_and_capacity(backend: Back
         .await
         .unwrap_err();
     assert_eq!(precondition(&unknown).0, "ORGANIZATION_UNKNOWN");
+}
+
+async fn revoked_certificates_stop_counting_for_eligibility(backend: Backend) {
+    let mut w = world(backend).await;
+    let rules = api::EligibilityRules {
+        required_course_topic: PROPOSAL_WRITING.into(),
+        ..incubated_only()
+    };
+    let call = w.call(rules, 1_200_000, false).await;
+    let org = w.organization("منظمة", IncubationStatus::Incubated).await;
+    let (course, first, second) = (new_id(), new_id(), new_id());
+    let completed = ev::CourseCompleted {
+        course_id: course.clone(),
+        topic_codes: vec![PROPOSAL_WRITING.into(), "monitoring-evaluation".into()],
+        completers: [&first, &second]
+            .iter()
+            .map(|p| ev::Completer {
+                person_id: p.to_string(),
+                organization_id: org.clone(),
+                gender: Gender::Female as i32,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let certificate = |person: &str, org: &str, course: &str| ev::CertificateIssued {
+        certificate_id: new_id(),
+        code: "RAQ-1".into(),
+        course_id: course.into(),
+        person_id: person.into(),
+        organization_id: org.into(),
+        topic_codes: vec![PROPOSAL_WRITING.into()],
+        issued_at: None,
+    };
+    let revoked = |c: &ev::CertificateIssued| ev::CertificateRevoked {
+        certificate_id: c.certificate_id.clone(),
+        code: c.code.clone(),
+        course_id: c.course_id.clone(),
+        person_id: c.person_id.clone(),
+        organization_id: c.organization_id.clone(),
+        reason: "issued in error".into(),
+    };
+    let (cert1, cert2) = (
+        certificate(&first, &org, &course),
+        certificate(&second, &org, &course),
+    );
+    w.deliver("capacity", completed.clone()).await;
+    w.deliver("capacity", cert1.clone()).await;
+    w.deliver("capacity", cert2.clone()).await;
+    assert!(w.eligibility(&call.id, &org).await.eligible);
+
+    // One of two certificates revoked: the other still holds the topic.
+    w.deliver("capacity", revoked(&cert1)).await;
+    assert!(w.eligibility(&call.id, &org).await.eligible);
+    // Both revoked: the topic is no longer completed.
+    w.deliver("capacity", revoked(&cert2)).await;
+    let e = w.eligibility(&call.id, &org).await;
+    assert!(!e.eligible);
+    assert_eq!(e.unmet.len(), 1, "{:?}", e.unmet);
+    assert!(e.unmet[0].contains(PROPOSAL_WRITING), "{:?}", e.unmet);
+    let draft = w.draft(&call, &org).await;
+    let refused = w
+        .client
+        .submit_proposal(authed(
+            api::SubmitProposalRequest {
+                id: draft.id.clone(),
+                etag: String::new(),
+            },
+            &w.partner(&org),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(precondition(&refused).0, "NOT_ELIGIBLE");
+    // The course's completion delivered again (at least once) does not
+    // bring the revoked certificates back.
+    w.deliver("capacity", completed.clone()).await;
+    w.deliver("capacity", cert2.clone()).await;
+    assert!(!w.eligibility(&call.id, &org).await.eligible);
+
+    // Out of order: a revocation that arrives before the completion it
+    // revokes still wins.
+    let late = w
+        .organization("منظمة ثانية", IncubationStatus::Incubated)
+        .await;
+    let (course2, person) = (new_id(), new_id());
+    let cert = certificate(&person, &late, &course2);
+    w.deliver("capacity", revoked(&cert)).await;
+    w.deliver("capacity", cert.clone()).await;
+    w.deliver(
+        "capacity",
+        ev::CourseCompleted {
+            course_id: course2.clone(),
+            completers: vec![ev::Completer {
+                person_id: person.clone(),
+                organization_id: late.clone(),
+                ..Default::default()
+            }],
+            ..completed.clone()
+        },
+    )
+    .await;
+    assert!(!w.eligibility(&call.id, &late).await.eligible);
+
+    // Another course on the topic completed: eligible again.
+    w.completed_course(&org, PROPOSAL_WRITING).await;
+    assert!(w.eligibility(&call.id, &org).await.eligible);
+    w.client
+        .submit_proposal(authed(
+            api::SubmitProposalRequest {
+                id: draft.id.clone(),
+                etag: String::new(),
+            },
+            &w.partner(&org),
+        ))
+        .await
+        .unwrap();
+}
+
+/// Migration 2 moves the topics kept by migration 1 (per organization, no
+/// person) into the completions that revocations now apply to.
+async fn topics_completed_before_migration_2_still_count(backend: Backend) {
+    let env = markaz_kit::testing::TestEnv::new(backend);
+    let (url, schema) = markaz_kit::app::database_of(&env.config, &env.storage, "grants").unwrap();
+    markaz_kit::migrate::run(&url, schema.as_deref(), &markaz_grants::MIGRATIONS[..1])
+        .await
+        .unwrap();
+    let org = new_id();
+    {
+        let db = env.db("grants").await.unwrap();
+        let mut tx = db.write(TENANT).await.unwrap();
+        sqlx::query(
+            "INSERT INTO organization_copies (tenant_id, id, identifier, kind, name_ar, name_en,
+                governorate, branch_id, fields_version, incubation_status, status_version)
+             VALUES ($1, $2, 'MKZ-1', 'ORGANIZATION_KIND_CSO', 'منظمة', '', 'Raqqa', 'raqqa', 1,
+                'INCUBATION_STATUS_INCUBATED', 1)",
+        )
+        .bind(TENANT)
+        .bind(&org)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO completed_topics (tenant_id, organization_id, topic_code, first_course_id)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(TENANT)
+        .bind(&org)
+        .bind(PROPOSAL_WRITING)
+        .bind(new_id())
+        .execute(tx.conn())
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        db.close().await;
+    }
+    // The service starts: migration 2 runs.
+    let app = env.start(vec![Arc::new(Grants)]).await.unwrap();
+    let mut w = World::on(TestApp { app, env }).await;
+    let rules = api::EligibilityRules {
+        required_course_topic: PROPOSAL_WRITING.into(),
+        ..incubated_only()
+    };
+    let call = w.call(rules, 1_200_000, false).await;
+    let e = w.eligibility(&call.id, &org).await;
+    assert!(e.eligible, "{:?}", e.unmet);
 }
 
 async fn declared_and_detected_conflicts_keep_reviewers_away(backend: Backend) {
