@@ -114,13 +114,38 @@ async fn apply_person(tx: &mut Tx, snapshot: Option<ev::PersonSnapshot>) -> Resu
     store::apply_person(tx, &copy).await
 }
 
-/// The person asked to be forgotten: the copy loses the name, and the stored
-/// answers of retried requests that showed it (enrolments, attendance
-/// sheets) are dropped. Gender and age band stay, so the figures stay right.
+/// The person asked to be forgotten. What capacity does, as a
+/// data-protection officer would expect:
+/// * the copy loses the name; gender and age band stay, so every figure
+///   (reports, CourseCompleted, consultations by gender) stays right;
+/// * free text staff attached to the person's own records (notes on their
+///   attendance marks, in every revision; why their enrolments were
+///   cancelled or certificates revoked) is about them, often why they were
+///   absent, and is cleared whole;
+/// * staff's other free text (other participants' marks, consultation notes
+///   and follow-up actions, public suggestions) is the center's record of
+///   its work and is kept, each mention of the person's name as capacity
+///   knew it cut out ([`crate::domain::scrub_name`]). A mention by first name alone
+///   cannot be told from another person of that name and stays;
+/// * the stored answers of retried requests that showed the name or that
+///   text (enrolments, attendance sheets, consultations) are dropped, with
+///   the published copies of their events.
 async fn erase_person(tx: &mut Tx, person_id: &str) -> Result<()> {
     let id = required_id("person_id", person_id)?;
+    let name = store::get_person(tx, &id)
+        .await?
+        .filter(|p| !p.erased)
+        .map(|p| p.full_name)
+        .unwrap_or_default();
     store::erase_person(tx, &id).await?;
-    for object in store::objects_naming(tx, &id).await? {
+    store::clear_notes_about(tx, &id).await?;
+    let mut objects = store::objects_naming(tx, &id).await?;
+    if !name.trim().is_empty() {
+        objects.extend(store::scrub_name(tx, &name).await?);
+    }
+    objects.sort();
+    objects.dedup();
+    for object in objects {
         tx.forget_aggregate(&object).await?;
     }
     tx.forget_aggregate(&id).await?;

@@ -1422,6 +1422,191 @@ pub async fn objects_naming(tx: &mut Tx, person_id: &str) -> Result<Vec<String>>
         .collect()
 }
 
+/// Clears the free text staff attached to the person's own records: the
+/// notes on their attendance marks (every revision), the reasons their
+/// enrolments were cancelled and their certificates revoked. Such text is
+/// about the person (often why they were absent: health, family), so it
+/// goes whole; statuses, dates and figures stay.
+pub async fn clear_notes_about(tx: &mut Tx, person_id: &str) -> Result<()> {
+    let tenant = tx.tenant().to_owned();
+    for sql in [
+        "UPDATE attendance SET note = '' WHERE tenant_id = $1 AND note <> ''
+           AND enrolment_id IN (SELECT id FROM enrolments WHERE tenant_id = $1 AND person_id = $2)",
+        "UPDATE attendance_revisions SET note = '' WHERE tenant_id = $1 AND note <> ''
+           AND enrolment_id IN (SELECT id FROM enrolments WHERE tenant_id = $1 AND person_id = $2)",
+        "UPDATE enrolments SET cancel_reason = ''
+         WHERE tenant_id = $1 AND person_id = $2 AND cancel_reason <> ''",
+        "UPDATE certificates SET revoke_reason = ''
+         WHERE tenant_id = $1 AND person_id = $2 AND revoke_reason <> ''",
+    ] {
+        sqlx::query(sql)
+            .bind(&tenant)
+            .bind(person_id)
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(())
+}
+
+/// A table of staff's (or the public's) free text that may name people.
+struct FreeText {
+    table: &'static str,
+    /// The columns that pick one row within the tenant.
+    keys: &'static [&'static str],
+    texts: &'static [&'static str],
+    /// The column naming the object whose stored API answers (idempotent
+    /// retries) show this text, if any.
+    answered_by: Option<&'static str>,
+    /// The versioned table (and the column of this one pointing at its row)
+    /// whose etag must change with this text.
+    versioned: Option<(&'static str, &'static str)>,
+}
+
+const FREE_TEXT: &[FreeText] = &[
+    FreeText {
+        table: "attendance",
+        keys: &["session_id", "enrolment_id"],
+        texts: &["note"],
+        answered_by: Some("session_id"),
+        versioned: None,
+    },
+    FreeText {
+        table: "attendance_revisions",
+        keys: &["id"],
+        texts: &["note"],
+        answered_by: Some("session_id"),
+        versioned: None,
+    },
+    FreeText {
+        table: "enrolments",
+        keys: &["id"],
+        texts: &["cancel_reason"],
+        answered_by: None,
+        versioned: None,
+    },
+    FreeText {
+        table: "certificates",
+        keys: &["id"],
+        texts: &["revoke_reason"],
+        answered_by: None,
+        versioned: None,
+    },
+    FreeText {
+        table: "consultations",
+        keys: &["id"],
+        texts: &["notes"],
+        answered_by: Some("id"),
+        versioned: Some(("consultations", "id")),
+    },
+    FreeText {
+        table: "follow_up_actions",
+        keys: &["id"],
+        texts: &["description", "owner"],
+        answered_by: Some("consultation_id"),
+        versioned: Some(("consultations", "consultation_id")),
+    },
+    FreeText {
+        table: "suggestions",
+        keys: &["id"],
+        texts: &["title", "description", "suggested_by"],
+        answered_by: None,
+        versioned: Some(("suggestions", "id")),
+    },
+];
+
+/// Replaces each mention of an erased person's `name` in the tenant's free
+/// text (see [`crate::domain::scrub_name`]); returns the objects whose
+/// stored answers showed the text as it was.
+pub async fn scrub_name(tx: &mut Tx, name: &str) -> Result<Vec<String>> {
+    let tenant = tx.tenant().to_owned();
+    let pattern = markaz_kit::validate::like_pattern(name.trim());
+    let mut answered = Vec::new();
+    let mut bumped: Vec<(&str, String)> = Vec::new();
+    for f in FREE_TEXT {
+        let pointer = f.versioned.map_or("''", |(_, column)| column);
+        let select = format!(
+            "SELECT {keys}, {answered} AS answered_by, {pointer} AS versioned_id, {texts}
+             FROM {table} WHERE tenant_id = $1 AND ({matches})",
+            keys = f.keys.join(", "),
+            answered = f.answered_by.unwrap_or("''"),
+            texts = f.texts.join(", "),
+            table = f.table,
+            matches = f
+                .texts
+                .iter()
+                .map(|t| format!("LOWER({t}) LIKE $2 ESCAPE '\\'"))
+                .collect::<Vec<_>>()
+                .join(" OR "),
+        );
+        let rows = sqlx::query(AssertSqlSafe(select))
+            .bind(&tenant)
+            .bind(&pattern)
+            .fetch_all(tx.conn())
+            .await?;
+        let update = format!(
+            "UPDATE {table} SET {sets} WHERE tenant_id = $1 AND {keys}",
+            table = f.table,
+            sets = f
+                .texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| format!("{t} = ${}", i + 2))
+                .collect::<Vec<_>>()
+                .join(", "),
+            keys = f
+                .keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| format!("{k} = ${}", i + 2 + f.texts.len()))
+                .collect::<Vec<_>>()
+                .join(" AND "),
+        );
+        for r in &rows {
+            let texts: Vec<String> = f
+                .texts
+                .iter()
+                .map(|t| r.try_get::<String, _>(*t))
+                .collect::<Result<_, _>>()?;
+            let scrubbed: Vec<Option<String>> = texts
+                .iter()
+                .map(|t| crate::domain::scrub_name(t, name))
+                .collect();
+            if scrubbed.iter().all(Option::is_none) {
+                continue;
+            }
+            let mut q = sqlx::query(AssertSqlSafe(update.clone())).bind(&tenant);
+            for (new, old) in scrubbed.into_iter().zip(texts) {
+                q = q.bind(new.unwrap_or(old));
+            }
+            for k in f.keys {
+                q = q.bind(r.try_get::<String, _>(*k)?);
+            }
+            q.execute(tx.conn()).await?;
+            if f.answered_by.is_some() {
+                answered.push(r.try_get("answered_by")?);
+            }
+            if let Some((versioned, _)) = f.versioned {
+                let id: String = r.try_get("versioned_id")?;
+                if !bumped.iter().any(|(t, x)| *t == versioned && *x == id) {
+                    sqlx::query(AssertSqlSafe(format!(
+                        "UPDATE {versioned} SET version = version + 1, updated_at = $3
+                         WHERE tenant_id = $1 AND id = $2"
+                    )))
+                    .bind(&tenant)
+                    .bind(&id)
+                    .bind(now_micros())
+                    .execute(tx.conn())
+                    .await?;
+                    bumped.push((versioned, id));
+                }
+            }
+        }
+    }
+    answered.sort();
+    answered.dedup();
+    Ok(answered)
+}
+
 // -------------------------------------------------------------- attendance
 
 #[derive(Debug, Clone, PartialEq)]
