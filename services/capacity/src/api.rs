@@ -2040,10 +2040,7 @@ async fn consultation_people(
 }
 
 fn client_of(anonymous: &Anonymous) -> String {
-    anonymous
-        .peer
-        .map(|ip| ip.to_string())
-        .unwrap_or_else(|| "unknown".into())
+    limits::client_key(anonymous.peer)
 }
 
 // ------------------------------------------------------------------ figures

@@ -5,6 +5,7 @@
 //! these limits are for.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,25 @@ pub const VERIFICATIONS_PER_CLIENT: Limit = Limit {
     max: 60,
     per: Duration::from_secs(60),
 };
+
+/// The key a client address is limited under. An IPv6 host usually holds a
+/// whole /64 and can send each request from another address of it: the /64
+/// is the client, or one host could pass every per-client limit and fill
+/// the limiter's keys (which then refuses everyone).
+pub fn client_key(peer: Option<IpAddr>) -> String {
+    match peer {
+        None => "unknown".into(),
+        Some(IpAddr::V4(ip)) => ip.to_string(),
+        Some(IpAddr::V6(ip)) => match ip.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = ip.segments();
+                let prefix = Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                format!("{prefix}/64")
+            }
+        },
+    }
+}
 
 /// Keys remembered at most; beyond, expired windows are dropped, and if none
 /// has expired new keys are refused until one does.
@@ -101,6 +121,17 @@ fn exhausted(limit: Limit) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ipv6_client_is_its_64() {
+        let key = |s: &str| client_key(Some(s.parse().unwrap()));
+        assert_eq!(key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff:1:2:3"), key("2001:db8:1:2::1"));
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(client_key(None), "unknown");
+    }
 
     #[test]
     fn a_key_gets_its_quota_per_window_and_others_are_untouched() {
