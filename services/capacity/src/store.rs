@@ -1519,7 +1519,18 @@ const FREE_TEXT: &[FreeText] = &[
 /// stored answers showed the text as it was.
 pub async fn scrub_name(tx: &mut Tx, name: &str) -> Result<Vec<String>> {
     let tenant = tx.tenant().to_owned();
-    let pattern = markaz_kit::validate::like_pattern(name.trim());
+    // Both sides go through the database's LOWER (PostgreSQL lowers every
+    // letter, SQLite only ASCII ones), so that the filter keeps every row
+    // `scrub_name` would change, on either database; `like_pattern` would
+    // lower the name in Rust and miss "Ş" on SQLite.
+    let mut pattern = String::from("%");
+    for c in name.trim().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
     let mut answered = Vec::new();
     let mut bumped: Vec<(&str, String)> = Vec::new();
     for f in FREE_TEXT {
@@ -1534,7 +1545,7 @@ pub async fn scrub_name(tx: &mut Tx, name: &str) -> Result<Vec<String>> {
             matches = f
                 .texts
                 .iter()
-                .map(|t| format!("LOWER({t}) LIKE $2 ESCAPE '\\'"))
+                .map(|t| format!("LOWER({t}) LIKE LOWER($2) ESCAPE '\\'"))
                 .collect::<Vec<_>>()
                 .join(" OR "),
         );

@@ -469,6 +469,7 @@ both_backends!(
     reports_count_from_records_and_survive_erasure,
     a_courses_figures_count_the_same_people,
     an_erased_persons_name_is_on_no_read_path,
+    erasure_finds_a_name_in_any_script,
     copies_apply_only_newer_snapshots_and_each_event_once,
     retried_creates_return_the_first_result,
     rights_are_checked_before_a_retry_is_answered,
@@ -3373,6 +3374,60 @@ async fn an_erased_persons_name_is_on_no_read_path(backend: Backend) {
     // The figures do not move.
     assert_eq!(report(&mut w, &course.id).await, before_report);
     assert_eq!(activity(&w).await, before_activity);
+}
+
+async fn erasure_finds_a_name_in_any_script(backend: Backend) {
+    let mut w = world(backend).await;
+    let name = "Şêrîn Kobanî";
+    let her = known_person(&w, TENANT, name, Gender::Female, AgeBand::AgeBand1824, None).await;
+    let consultation = w
+        .client
+        .create_consultation(authed(
+            api::CreateConsultationRequest {
+                consultation: Some(api::Consultation {
+                    kind: ConsultationKind::TechnicalSupport as i32,
+                    attendee_person_ids: vec![her.clone()],
+                    advisor: Some(api::Advisor {
+                        name: "External expert".into(),
+                        kind: AdvisorKind::ExternalExpert as i32,
+                    }),
+                    branch_id: "kobani".into(),
+                    held_on: Some(day(-1)),
+                    duration_minutes: 45,
+                    notes: format!("Met {name} about the budget; ŞÊRÎN KOBANÎ will send it."),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    w.membership(
+        TENANT,
+        ev::PersonErased {
+            person_id: her.clone(),
+        },
+    )
+    .await;
+    let kept = w
+        .client
+        .get_consultation(authed(
+            api::GetConsultationRequest {
+                id: consultation.id.clone(),
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    // Her name as written goes; a spelling that differs beyond ASCII case
+    // is not recognised as hers.
+    assert_eq!(
+        kept.notes,
+        "Met [erased] about the budget; ŞÊRÎN KOBANÎ will send it."
+    );
 }
 
 async fn copies_apply_only_newer_snapshots_and_each_event_once(backend: Backend) {
