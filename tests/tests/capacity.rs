@@ -304,11 +304,14 @@ async fn an_erased_person_disappears_from_capacity_while_the_figures_stay() {
                 cap::RecordAttendanceRequest {
                     course_id: course.id.clone(),
                     session_id: session.id.clone(),
+                    // Staff's notes name her: on her own mark, and on his.
                     marks: enrolments
                         .iter()
-                        .map(|e| cap::AttendanceMark {
+                        .zip(["تأخرت لموعد طبي", "جاء مع هدى الخطيب"])
+                        .map(|(e, note)| cap::AttendanceMark {
                             enrolment_id: e.id.clone(),
                             status: cap::AttendanceStatus::Present as i32,
+                            note: note.into(),
                             ..Default::default()
                         })
                         .collect(),
@@ -406,6 +409,23 @@ async fn an_erased_person_disappears_from_capacity_while_the_figures_stay() {
         .into_inner()
         .certificates;
     assert_eq!(certificates[0].participant_name, "");
+    for session in &course.sessions {
+        let sheet = c
+            .capacity
+            .get_session_attendance(authed(
+                cap::GetSessionAttendanceRequest {
+                    course_id: course.id.clone(),
+                    session_id: session.id.clone(),
+                },
+                &c.staff,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        let notes: Vec<&str> = sheet.marks.iter().map(|m| m.note.as_str()).collect();
+        assert_eq!(notes, ["", "جاء مع [erased]"]);
+        assert_eq!(sheet.present, 2);
+    }
     // The course's figures are the same as before.
     assert_eq!(report(&c.capacity).await, before);
     app.shutdown().await;
