@@ -2,11 +2,16 @@
 //! role and right to each object, runs each request in one transaction and
 //! writes the events it causes into the outbox of that same transaction.
 //!
-//! Object rights: staff and admins see the tenant's all (trainers read all
-//! and coach); a partner sees and edits its own organization's proposals and
-//! grants; a reviewer sees the proposals it has an active assignment on,
-//! without the applicant's identity in a blind call. Anything else is
-//! NOT_FOUND, the same answer as an object that does not exist.
+//! Object rights ([`Viewer`]): staff and admins see the tenant's all; a
+//! partner sees and edits its own organization's proposals and grants; a
+//! reviewer sees the proposals it has an active assignment on, without the
+//! applicant's identity in a blind call — and a caller holding the reviewer
+//! role (not staff) is only ever a reviewer to proposals it does not own,
+//! whatever else it holds, so no other role opens a way around blind review;
+//! a trainer sees the proposals staff named it coach of (with their versions
+//! and coaching notes), writes coaching notes on them, and sees no award.
+//! Anything else is NOT_FOUND, the same answer as an object that does not
+//! exist.
 
 use std::collections::HashMap;
 
@@ -29,8 +34,8 @@ use crate::domain::{
     ProposalState, ReportKind, ReportState, ReviewOutcome, TrancheState, VariationState,
 };
 use crate::store::{
-    self, AssignmentRow, AwardRow, CallRow, ConflictRow, ExpenditureRow, NoteRow, ProgramRow,
-    ProposalRow, ReportRow, ReviewerRow, SheetRow, TrancheRow, VariationRow,
+    self, AssignmentRow, AwardRow, CallRow, CoachRow, ConflictRow, ExpenditureRow, NoteRow,
+    ProgramRow, ProposalRow, ReportRow, ReviewerRow, SheetRow, TrancheRow, VariationRow,
 };
 
 /// Who may call what. Object rights are checked in the handlers.
@@ -44,6 +49,8 @@ const EVERYONE: &[Role] = &[
 ];
 const APPLICANTS: &[Role] = &[Role::Admin, Role::Staff, Role::Partner];
 const COACHES: &[Role] = &[Role::Admin, Role::Staff, Role::Trainer, Role::Partner];
+/// Awards are the applicant's and staff's: trainers coach proposals, not grants.
+const GRANTEES: &[Role] = &[Role::Admin, Role::Staff, Role::Partner];
 const REVIEW_READERS: &[Role] = &[Role::Admin, Role::Staff, Role::Reviewer];
 const REVIEWERS: &[Role] = &[Role::Reviewer];
 
@@ -71,12 +78,12 @@ impl GrantsApi {
         page_size: i32,
         page_token: &str,
     ) -> Result<(Tx, String, Page)> {
-        caller.require(COACHES)?;
+        caller.require(GRANTEES)?;
         let id = parse_id("award_id", award_id)?;
         let page = Page::parse(page_size, page_token, &id)?;
         let mut tx = self.db.read(&caller.tenant).await?;
         let viewer = viewer(&mut tx, caller).await?;
-        seen_award(&mut tx, &viewer, &id, false).await?;
+        seen_award(&mut tx, &viewer, &id).await?;
         Ok((tx, id, page))
     }
 }
@@ -110,35 +117,52 @@ fn list_filters(
 struct Viewer {
     /// Admin or staff: reads and writes everything of the tenant.
     staff: bool,
-    /// Trainers read everything (they coach) but write only notes.
-    reads_all: bool,
-    /// A partner's organization.
+    /// A partner's organization: its proposals and grants.
     org: Option<String>,
-    /// The caller's reviewer record, when it is an active reviewer.
+    /// The caller's reviewer record, when it holds the reviewer role, is not
+    /// staff and is an active reviewer: the proposals assigned to it.
     reviewer: Option<ReviewerRow>,
+    /// A trainer's account, when the caller is neither staff nor holds the
+    /// reviewer role: the proposals it coaches.
+    coach: Option<String>,
 }
 
 async fn viewer(tx: &mut Tx, caller: &Caller) -> Result<Viewer> {
     let staff = caller.is_staff();
-    let reads_all = staff || caller.has(Role::Trainer);
     let org = if caller.has(Role::Partner) {
         caller.organization.clone().filter(|o| !o.is_empty())
     } else {
         None
     };
-    let reviewer = if caller.has(Role::Reviewer) && !reads_all {
+    // Whoever reviews is seen as a reviewer: assignment and blindness apply
+    // whatever other role the account holds (staff aside).
+    let reviews = !staff && caller.has(Role::Reviewer);
+    let reviewer = if reviews {
         store::reviewer_of(tx, &caller.subject)
             .await?
             .filter(|r| r.active)
     } else {
         None
     };
+    let coach = (!staff && !reviews && caller.has(Role::Trainer)).then(|| caller.subject.clone());
     Ok(Viewer {
         staff,
-        reads_all,
         org,
         reviewer,
+        coach,
     })
+}
+
+/// What the caller means to do with a proposal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Use {
+    /// Read it: staff, the applicant, its coaches, its assigned reviewers.
+    Read,
+    /// Read its versions and coaching notes, write notes: staff, the
+    /// applicant, its coaches.
+    Coach,
+    /// Change it: staff and the applicant.
+    Write,
 }
 
 impl Viewer {
@@ -146,17 +170,14 @@ impl Viewer {
         self.org.as_deref() == Some(organization_id)
     }
 
-    fn may_read_org(&self, organization_id: &str) -> bool {
-        self.reads_all || self.owns(organization_id)
-    }
-
-    fn may_write_org(&self, organization_id: &str) -> bool {
+    /// Staff, or the partner of the organization: awards and proposals alike.
+    fn holds(&self, organization_id: &str) -> bool {
         self.staff || self.owns(organization_id)
     }
 
-    /// Partners and reviewers do not see calls still in preparation.
+    /// Partners, reviewers and trainers do not see calls in preparation.
     fn may_read_call(&self, call: &CallRow) -> bool {
-        self.reads_all || call.state != CallState::Draft
+        self.staff || call.state != CallState::Draft
     }
 }
 
@@ -168,35 +189,37 @@ struct Seen {
     hidden: bool,
 }
 
-async fn seen_proposal(tx: &mut Tx, v: &Viewer, id: &str, write: bool) -> Result<Seen> {
+async fn seen_proposal(tx: &mut Tx, v: &Viewer, id: &str, usage: Use) -> Result<Seen> {
     let not_found = || Error::not_found("proposal", id);
     let proposal = store::get_proposal(tx, id).await?.ok_or_else(not_found)?;
     let call = store::get_call(tx, &proposal.call_id)
         .await?
         .ok_or_else(|| Error::internal("a proposal without its call"))?;
-    let allowed = if write {
-        v.may_write_org(&proposal.organization_id)
+    let hidden = if v.holds(&proposal.organization_id) {
+        Some(false)
+    } else if usage != Use::Write
+        && let Some(subject) = &v.coach
+        && store::is_coach(tx, id, subject).await?
+    {
+        Some(false)
+    } else if usage == Use::Read
+        && let Some(r) = &v.reviewer
+        && store::find_assignment(tx, id, &r.id)
+            .await?
+            .is_some_and(|a| a.state == AssignmentState::Active)
+    {
+        Some(call.fields.blind)
     } else {
-        v.may_read_org(&proposal.organization_id)
+        None
     };
-    if allowed {
-        return Ok(Seen {
+    match hidden {
+        Some(hidden) => Ok(Seen {
             proposal,
             call,
-            hidden: false,
-        });
+            hidden,
+        }),
+        None => Err(not_found()),
     }
-    if !write && let Some(r) = &v.reviewer {
-        let assigned = store::find_assignment(tx, id, &r.id).await?;
-        if assigned.is_some_and(|a| a.state == AssignmentState::Active) {
-            return Ok(Seen {
-                hidden: call.fields.blind,
-                proposal,
-                call,
-            });
-        }
-    }
-    Err(not_found())
 }
 
 async fn seen_call(tx: &mut Tx, v: &Viewer, id: &str) -> Result<CallRow> {
@@ -206,16 +229,11 @@ async fn seen_call(tx: &mut Tx, v: &Viewer, id: &str) -> Result<CallRow> {
         .ok_or_else(|| Error::not_found("call", id))
 }
 
-async fn seen_award(tx: &mut Tx, v: &Viewer, id: &str, write: bool) -> Result<AwardRow> {
+/// An award the caller may see and change: staff's, or the applicant's.
+async fn seen_award(tx: &mut Tx, v: &Viewer, id: &str) -> Result<AwardRow> {
     store::get_award(tx, id)
         .await?
-        .filter(|a| {
-            if write {
-                v.may_write_org(&a.organization_id)
-            } else {
-                v.may_read_org(&a.organization_id)
-            }
-        })
+        .filter(|a| v.holds(&a.organization_id))
         .ok_or_else(|| Error::not_found("award", id))
 }
 
@@ -395,7 +413,7 @@ impl GrantsService for GrantsApi {
                     &mut tx,
                     &program_id.expect("checked"),
                     state.map_or("", |s| s.as_str_name()),
-                    !viewer.reads_all,
+                    !viewer.staff,
                     &page.after,
                     page.fetch(),
                 )
@@ -525,13 +543,26 @@ impl GrantsService for GrantsApi {
                 let mut tx = self.db.read(&caller.tenant).await?;
                 let viewer = viewer(&mut tx, &caller).await?;
                 let call = seen_call(&mut tx, &viewer, &call_id).await?;
-                let organization_id = match (&viewer.org, viewer.reads_all) {
-                    (_, true) if asked.is_empty() => {
+                // Staff ask about any organization, a partner about its own,
+                // a trainer about an organization whose proposal it coaches.
+                let organization_id = if viewer.staff {
+                    if asked.is_empty() {
                         return Err(Error::invalid("organization_id", "required"));
                     }
-                    (_, true) => asked,
-                    (Some(own), false) if asked.is_empty() || &asked == own => own.clone(),
-                    _ => return Err(Error::not_found("organization", &asked)),
+                    asked
+                } else if let Some(own) = viewer
+                    .org
+                    .as_ref()
+                    .filter(|own| asked.is_empty() || &&asked == own)
+                {
+                    own.clone()
+                } else if let Some(subject) = &viewer.coach
+                    && !asked.is_empty()
+                    && store::coaches_organization(&mut tx, subject, &asked).await?
+                {
+                    asked
+                } else {
+                    return Err(Error::not_found("organization", &asked));
                 };
                 let facts = store::organization_facts(&mut tx, &organization_id).await?;
                 let unmet = domain::unmet(&call.fields.rules, facts.as_ref().map(|(f, _)| f));
@@ -704,7 +735,7 @@ impl GrantsService for GrantsApi {
                 let id = parse_id("id", &req.id)?;
                 let mut tx = self.db.read(&caller.tenant).await?;
                 let viewer = viewer(&mut tx, &caller).await?;
-                let seen = seen_proposal(&mut tx, &viewer, &id, false).await?;
+                let seen = seen_proposal(&mut tx, &viewer, &id, Use::Read).await?;
                 render(&mut tx, &seen).await
             })
             .await
@@ -723,7 +754,7 @@ impl GrantsService for GrantsApi {
                     call_id,
                     organization_id,
                     state: state.to_string(),
-                    reviewer_id: String::new(),
+                    ..Default::default()
                 };
                 let page = Page::parse(
                     req.page_size,
@@ -733,7 +764,7 @@ impl GrantsService for GrantsApi {
                 let mut tx = self.db.read(&caller.tenant).await?;
                 let viewer = viewer(&mut tx, &caller).await?;
                 let mut reviewing = false;
-                if !viewer.reads_all {
+                if !viewer.staff {
                     if let Some(own) = &viewer.org {
                         if !filter.organization_id.is_empty() && &filter.organization_id != own {
                             return Ok(api::ListProposalsResponse::default());
@@ -748,6 +779,8 @@ impl GrantsService for GrantsApi {
                         }
                         filter.reviewer_id = r.id.clone();
                         reviewing = true;
+                    } else if let Some(subject) = &viewer.coach {
+                        filter.coach = subject.clone();
                     } else {
                         return Ok(api::ListProposalsResponse::default());
                     }
@@ -796,7 +829,7 @@ impl GrantsService for GrantsApi {
                     markaz_kit::rpc::update_mask(req.update_mask.as_ref(), domain::PROPOSAL_MASK)?;
                 let mut tx = self.db.write(&caller.tenant).await?;
                 let viewer = viewer(&mut tx, &caller).await?;
-                let seen = seen_proposal(&mut tx, &viewer, &id, true).await?;
+                let seen = seen_proposal(&mut tx, &viewer, &id, Use::Write).await?;
                 check_etag("proposal.etag", &sent.etag, seen.proposal.version)?;
                 domain::transition(seen.proposal.state, Action::Edit)?;
                 let mut merged = proposal_proto(&seen.proposal, &seen.call, None, false)?;
@@ -827,7 +860,7 @@ impl GrantsService for GrantsApi {
                 let id = parse_id("id", &req.id)?;
                 let mut tx = self.db.write(&caller.tenant).await?;
                 let viewer = viewer(&mut tx, &caller).await?;
-                let seen = seen_proposal(&mut tx, &viewer, &id, true).await?;
+                let seen = seen_proposal(&mut tx, &viewer, &id, Use::Write).await?;
                 let (proposal, call) = (&seen.proposal, &seen.call);
                 check_etag("etag", &req.etag, proposal.version)?;
                 let to = domain::transition(proposal.state, Action::Submit)?;
@@ -897,7 +930,7 @@ impl GrantsService for GrantsApi {
                 let (id, note) = (id.expect("checked"), note.expect("checked"));
                 let mut tx = self.db.write(&caller.tenant).await?;
                 let viewer = viewer(&mut tx, &caller).await?;
-                let seen = seen_proposal(&mut tx, &viewer, &id, true).await?;
+                let seen = seen_proposal(&mut tx, &viewer, &id, Use::Write).await?;
                 check_etag("etag", &req.etag, seen.proposal.version)?;
                 let to = domain::transition(seen.proposal.state, Action::RequestChanges)?;
                 let row =
@@ -939,7 +972,7 @@ impl GrantsService for GrantsApi {
                 let id = parse_id("id", &req.id)?;
                 let mut tx = self.db.write(&caller.tenant).await?;
                 let viewer = viewer(&mut tx, &caller).await?;
-                let seen = seen_proposal(&mut tx, &viewer, &id, true).await?;
+                let seen = seen_proposal(&mut tx, &viewer, &id, Use::Write).await?;
                 check_etag("etag", &req.etag, seen.proposal.version)?;
                 let to = domain::transition(seen.proposal.state, Action::StartReview)?;
                 let row =
@@ -975,7 +1008,7 @@ impl GrantsService for GrantsApi {
                 let (id, (decision, reason)) = (id.expect("checked"), decision.expect("checked"));
                 let mut tx = self.db.write(&caller.tenant).await?;
                 let viewer = viewer(&mut tx, &caller).await?;
-                let seen = seen_proposal(&mut tx, &viewer, &id, true).await?;
+                let seen = seen_proposal(&mut tx, &viewer, &id, Use::Write).await?;
                 check_etag("etag", &req.etag, seen.proposal.version)?;
                 let (action, outcome) = match decision {
                     Decision::Reject => (Action::Reject, ev::ProposalOutcome::Rejected),
@@ -1041,7 +1074,7 @@ impl GrantsService for GrantsApi {
                 let (id, reason) = (id.expect("checked"), reason.expect("checked"));
                 let mut tx = self.db.write(&caller.tenant).await?;
                 let viewer = viewer(&mut tx, &caller).await?;
-                let seen = seen_proposal(&mut tx, &viewer, &id, true).await?;
+                let seen = seen_proposal(&mut tx, &viewer, &id, Use::Write).await?;
                 check_etag("etag", &req.etag, seen.proposal.version)?;
                 let to = domain::transition(seen.proposal.state, Action::Withdraw)?;
                 let row =
@@ -1071,7 +1104,7 @@ impl GrantsService for GrantsApi {
                 let id = parse_id("proposal_id", &req.proposal_id)?;
                 let mut tx = self.db.read(&caller.tenant).await?;
                 let viewer = viewer(&mut tx, &caller).await?;
-                seen_proposal(&mut tx, &viewer, &id, false).await?;
+                seen_proposal(&mut tx, &viewer, &id, Use::Coach).await?;
                 let versions = store::list_versions(&mut tx, &id)
                     .await?
                     .into_iter()
@@ -1111,17 +1144,8 @@ impl GrantsService for GrantsApi {
                     return Ok(done);
                 }
                 let viewer = viewer(&mut tx, &caller).await?;
-                let seen = seen_proposal(&mut tx, &viewer, &id, false).await?;
-                if !domain::before_decision(seen.proposal.state) {
-                    return Err(Error::precondition(
-                        "COACHING_CLOSED",
-                        format!("proposals/{id}"),
-                        format!(
-                            "coaching ends with the decision; the proposal is {}",
-                            domain::state_word(seen.proposal.state)
-                        ),
-                    ));
-                }
+                let seen = seen_proposal(&mut tx, &viewer, &id, Use::Coach).await?;
+                domain::check_coaching_open(seen.proposal.state)?;
                 let note = NoteRow {
                     id: new_id(),
                     proposal_id: id,
@@ -1151,13 +1175,84 @@ impl GrantsService for GrantsApi {
                 let page = Page::parse(req.page_size, &req.page_token, &id)?;
                 let mut tx = self.db.read(&caller.tenant).await?;
                 let viewer = viewer(&mut tx, &caller).await?;
-                seen_proposal(&mut tx, &viewer, &id, false).await?;
+                seen_proposal(&mut tx, &viewer, &id, Use::Coach).await?;
                 let mut rows = store::list_notes(&mut tx, &id, &page.after, page.fetch()).await?;
                 let next_page_token = page.finish(&mut rows, |r| r.id.clone());
                 Ok(api::ListCoachingNotesResponse {
                     notes: rows.iter().map(note_proto).collect(),
                     next_page_token,
                 })
+            })
+            .await
+    }
+
+    async fn assign_coach(&self, request: Request<api::AssignCoachRequest>) -> Reply<api::Coach> {
+        self.rpc
+            .run("AssignCoach", request, |caller, req| async move {
+                caller.require(STAFF)?;
+                let mut v = Violations::new();
+                let proposal_id = v.take(parse_id("proposal_id", &req.proposal_id));
+                let subject = v.take(domain::parse_account("subject", &req.subject));
+                v.finish()?;
+                let (proposal_id, subject) =
+                    (proposal_id.expect("checked"), subject.expect("checked"));
+                let mut tx = self.db.write(&caller.tenant).await?;
+                let viewer = viewer(&mut tx, &caller).await?;
+                let seen = seen_proposal(&mut tx, &viewer, &proposal_id, Use::Write).await?;
+                domain::check_coaching_open(seen.proposal.state)?;
+                if store::reviewer_of(&mut tx, &subject).await?.is_some() {
+                    return Err(Error::precondition(
+                        "COACH_REVIEWS",
+                        "subject",
+                        "the account is a reviewer's: whoever reviews sees proposals only as \
+                         a reviewer, and does not coach",
+                    ));
+                }
+                let row = CoachRow {
+                    id: new_id(),
+                    proposal_id,
+                    subject,
+                    assigned_by: caller.subject.clone(),
+                    created_at: now_micros(),
+                };
+                store::insert_coach(&mut tx, &row).await?;
+                tx.commit().await?;
+                Ok(coach_proto(&row))
+            })
+            .await
+    }
+
+    async fn list_coaches(
+        &self,
+        request: Request<api::ListCoachesRequest>,
+    ) -> Reply<api::ListCoachesResponse> {
+        self.rpc
+            .run("ListCoaches", request, |caller, req| async move {
+                caller.require(COACHES)?;
+                let id = parse_id("proposal_id", &req.proposal_id)?;
+                let mut tx = self.db.read(&caller.tenant).await?;
+                let viewer = viewer(&mut tx, &caller).await?;
+                seen_proposal(&mut tx, &viewer, &id, Use::Coach).await?;
+                let coaches = store::list_coaches(&mut tx, &id).await?;
+                Ok(api::ListCoachesResponse {
+                    coaches: coaches.iter().map(coach_proto).collect(),
+                })
+            })
+            .await
+    }
+
+    async fn remove_coach(&self, request: Request<api::RemoveCoachRequest>) -> Reply<api::Coach> {
+        self.rpc
+            .run("RemoveCoach", request, |caller, req| async move {
+                caller.require(STAFF)?;
+                let id = parse_id("id", &req.id)?;
+                let mut tx = self.db.write(&caller.tenant).await?;
+                let row = store::get_coach(&mut tx, &id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("coach", &id))?;
+                store::delete_coach(&mut tx, &id).await?;
+                tx.commit().await?;
+                Ok(coach_proto(&row))
             })
             .await
     }
@@ -1279,7 +1374,7 @@ impl GrantsService for GrantsApi {
                 let (organization_id, proposal_id) = match target {
                     domain::ConflictTarget::Organization(o) => (o, String::new()),
                     domain::ConflictTarget::Proposal(p) => {
-                        seen_proposal(&mut tx, &viewer, &p, false).await?;
+                        seen_proposal(&mut tx, &viewer, &p, Use::Read).await?;
                         (String::new(), p)
                     }
                 };
@@ -1355,7 +1450,7 @@ impl GrantsService for GrantsApi {
                     (proposal_id.expect("checked"), reviewer_id.expect("checked"));
                 let mut tx = self.db.write(&caller.tenant).await?;
                 let viewer = viewer(&mut tx, &caller).await?;
-                let seen = seen_proposal(&mut tx, &viewer, &proposal_id, true).await?;
+                let seen = seen_proposal(&mut tx, &viewer, &proposal_id, Use::Write).await?;
                 let reviewer = store::get_reviewer(&mut tx, &reviewer_id)
                     .await?
                     .ok_or_else(|| Error::not_found("reviewer", &reviewer_id))?;
@@ -1509,7 +1604,7 @@ impl GrantsService for GrantsApi {
                 let id = parse_id("proposal_id", &req.proposal_id)?;
                 let mut tx = self.db.read(&caller.tenant).await?;
                 let viewer = viewer(&mut tx, &caller).await?;
-                let seen = seen_proposal(&mut tx, &viewer, &id, false).await?;
+                let seen = seen_proposal(&mut tx, &viewer, &id, Use::Read).await?;
                 let only = match (&viewer.reviewer, viewer.staff) {
                     (_, true) => String::new(),
                     (Some(me), false) => me.id.clone(),
@@ -1545,7 +1640,7 @@ impl GrantsService for GrantsApi {
                     return Ok(done);
                 }
                 let viewer = viewer(&mut tx, &caller).await?;
-                let seen = seen_proposal(&mut tx, &viewer, &proposal_id, true).await?;
+                let seen = seen_proposal(&mut tx, &viewer, &proposal_id, Use::Write).await?;
                 let (proposal, call) = (&seen.proposal, &seen.call);
                 check_etag("etag", &req.etag, proposal.version)?;
                 let tranches = domain::parse_tranches(
@@ -1615,11 +1710,11 @@ impl GrantsService for GrantsApi {
     async fn get_award(&self, request: Request<api::GetAwardRequest>) -> Reply<api::Award> {
         self.rpc
             .run("GetAward", request, |caller, req| async move {
-                caller.require(COACHES)?;
+                caller.require(GRANTEES)?;
                 let id = parse_id("id", &req.id)?;
                 let mut tx = self.db.read(&caller.tenant).await?;
                 let viewer = viewer(&mut tx, &caller).await?;
-                let award = seen_award(&mut tx, &viewer, &id, false).await?;
+                let award = seen_award(&mut tx, &viewer, &id).await?;
                 award_view(&mut tx, &award).await
             })
             .await
@@ -1631,7 +1726,7 @@ impl GrantsService for GrantsApi {
     ) -> Reply<api::ListAwardsResponse> {
         self.rpc
             .run("ListAwards", request, |caller, req| async move {
-                caller.require(COACHES)?;
+                caller.require(GRANTEES)?;
                 let (call_id, mut organization_id, state) =
                     list_filters(&req.call_id, &req.organization_id, req.state)?;
                 let page = Page::parse(
@@ -1641,7 +1736,7 @@ impl GrantsService for GrantsApi {
                 )?;
                 let mut tx = self.db.read(&caller.tenant).await?;
                 let viewer = viewer(&mut tx, &caller).await?;
-                if !viewer.reads_all {
+                if !viewer.staff {
                     match &viewer.org {
                         Some(own) if organization_id.is_empty() || &organization_id == own => {
                             organization_id = own.clone()
@@ -2073,7 +2168,7 @@ impl GrantsService for GrantsApi {
                     return Ok(done);
                 }
                 let viewer = viewer(&mut tx, &caller).await?;
-                let award = seen_award(&mut tx, &viewer, &award_id, true).await?;
+                let award = seen_award(&mut tx, &viewer, &award_id).await?;
                 let (_, fields) = domain::parse_variation(Some(&sent), award.amount.currency())?;
                 let work = AwardWork::load(&mut tx, award).await?;
                 check_variation(&work, &fields)?;
@@ -2219,7 +2314,7 @@ impl AwardWork {
 
     async fn open(tx: &mut Tx, caller: &Caller, id: &str, sent_etag: &str) -> Result<AwardWork> {
         let viewer = viewer(tx, caller).await?;
-        let award = seen_award(tx, &viewer, id, true).await?;
+        let award = seen_award(tx, &viewer, id).await?;
         check_etag("etag", sent_etag, award.version)?;
         store::touch_award(tx, &award, Some(award.version)).await?;
         AwardWork::load(tx, award).await
@@ -2501,6 +2596,16 @@ fn note_proto(n: &NoteRow) -> api::CoachingNote {
         author_role: n.author_role.clone(),
         version_number: n.version_number,
         create_time: Some(timestamp(n.created_at)),
+    }
+}
+
+fn coach_proto(c: &CoachRow) -> api::Coach {
+    api::Coach {
+        id: c.id.clone(),
+        proposal_id: c.proposal_id.clone(),
+        subject: c.subject.clone(),
+        assigned_by: c.assigned_by.clone(),
+        create_time: Some(timestamp(c.created_at)),
     }
 }
 

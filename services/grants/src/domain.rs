@@ -188,6 +188,22 @@ pub fn before_decision(s: ProposalState) -> bool {
     )
 }
 
+/// Coaching (notes, naming coaches) ends with the decision.
+pub fn check_coaching_open(s: ProposalState) -> Result<()> {
+    if before_decision(s) {
+        Ok(())
+    } else {
+        Err(Error::precondition(
+            "COACHING_CLOSED",
+            "proposal.state",
+            format!(
+                "coaching ends with the decision; the proposal is {}",
+                state_word(s)
+            ),
+        ))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallAction {
     Edit,
@@ -1115,12 +1131,7 @@ pub fn parse_reviewer(r: Option<&api::Reviewer>) -> Result<ReviewerFields> {
         "reviewer.person_id",
         &r.person_id,
     ));
-    let subject = v.take(validate::line(
-        "reviewer.subject",
-        &r.subject,
-        SHORT_MAX * 2,
-        true,
-    ));
+    let subject = v.take(parse_account("reviewer.subject", &r.subject));
     if r.expertise.len() > MAX_LIST {
         v.add("reviewer.expertise", format!("at most {MAX_LIST}"));
     }
@@ -1141,6 +1152,11 @@ pub fn parse_reviewer(r: Option<&api::Reviewer>) -> Result<ReviewerFields> {
         subject: subject.expect("checked"),
         expertise,
     })
+}
+
+/// An account: the subject of the tokens a reviewer or a trainer signs in with.
+pub fn parse_account(field: &str, subject: &str) -> Result<String, FieldViolation> {
+    validate::line(field, subject, SHORT_MAX * 2, true)
 }
 
 /// What a conflict of interest is declared against.

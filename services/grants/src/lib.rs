@@ -39,6 +39,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "completions",
         sql: include_str!("../migrations/0002_completions.sql"),
     },
+    Migration {
+        version: 3,
+        name: "coaches",
+        sql: include_str!("../migrations/0003_coaches.sql"),
+    },
 ];
 
 /// The producers whose events grants keeps copies from.

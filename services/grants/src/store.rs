@@ -1118,6 +1118,8 @@ pub struct ProposalFilter {
     pub state: String,
     /// Only proposals this reviewer has an active assignment on.
     pub reviewer_id: String,
+    /// Only proposals the trainer with this account coaches.
+    pub coach: String,
 }
 
 pub async fn list_proposals(
@@ -1137,6 +1139,8 @@ pub async fn list_proposals(
            AND ($6 = '' OR EXISTS (SELECT 1 FROM assignments a WHERE a.tenant_id = p.tenant_id
                 AND a.proposal_id = p.id AND a.reviewer_id = $6
                 AND a.state = 'ASSIGNMENT_STATE_ACTIVE'))
+           AND ($8 = '' OR EXISTS (SELECT 1 FROM coaches c WHERE c.tenant_id = p.tenant_id
+                AND c.proposal_id = p.id AND c.subject = $8))
          ORDER BY p.id LIMIT $7"
     );
     let rows = sqlx::query(sql)
@@ -1147,6 +1151,7 @@ pub async fn list_proposals(
         .bind(&filter.state)
         .bind(&filter.reviewer_id)
         .bind(limit)
+        .bind(&filter.coach)
         .fetch_all(tx.conn())
         .await?;
     let mut out = Vec::with_capacity(rows.len());
@@ -1372,6 +1377,114 @@ pub async fn list_notes(
             })
         })
         .collect()
+}
+
+// ---------------------------------------------------------------- coaches
+
+#[derive(Debug, Clone)]
+pub struct CoachRow {
+    pub id: String,
+    pub proposal_id: String,
+    pub subject: String,
+    pub assigned_by: String,
+    pub created_at: i64,
+}
+
+fn coach_row(r: &AnyRow) -> Result<CoachRow> {
+    Ok(CoachRow {
+        id: text(r, "id")?,
+        proposal_id: text(r, "proposal_id")?,
+        subject: text(r, "subject")?,
+        assigned_by: text(r, "assigned_by")?,
+        created_at: int(r, "created_at")?,
+    })
+}
+
+pub async fn insert_coach(tx: &mut Tx, c: &CoachRow) -> Result<()> {
+    let result = sqlx::query(
+        "INSERT INTO coaches (tenant_id, id, proposal_id, subject, assigned_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(tx.tenant())
+    .bind(&c.id)
+    .bind(&c.proposal_id)
+    .bind(&c.subject)
+    .bind(&c.assigned_by)
+    .bind(c.created_at)
+    .execute(tx.conn())
+    .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if markaz_kit::db::is_unique_violation(&e) => Err(Error::AlreadyExists(
+            "the trainer coaches this proposal already".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn get_coach(tx: &mut Tx, id: &str) -> Result<Option<CoachRow>> {
+    tx.find(
+        "SELECT id, proposal_id, subject, assigned_by, created_at FROM coaches
+         WHERE tenant_id = $1 AND id = $2",
+        id,
+        coach_row,
+    )
+    .await
+}
+
+pub async fn list_coaches(tx: &mut Tx, proposal_id: &str) -> Result<Vec<CoachRow>> {
+    let rows = sqlx::query(
+        "SELECT id, proposal_id, subject, assigned_by, created_at FROM coaches
+         WHERE tenant_id = $1 AND proposal_id = $2 ORDER BY id",
+    )
+    .bind(tx.tenant())
+    .bind(proposal_id)
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter().map(coach_row).collect()
+}
+
+pub async fn delete_coach(tx: &mut Tx, id: &str) -> Result<()> {
+    let rows = sqlx::query("DELETE FROM coaches WHERE tenant_id = $1 AND id = $2")
+        .bind(tx.tenant())
+        .bind(id)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+    changed(rows)
+}
+
+/// Whether the trainer with account `subject` coaches the proposal.
+pub async fn is_coach(tx: &mut Tx, proposal_id: &str, subject: &str) -> Result<bool> {
+    let row = sqlx::query(
+        "SELECT 1 AS one FROM coaches WHERE tenant_id = $1 AND proposal_id = $2 AND subject = $3",
+    )
+    .bind(tx.tenant())
+    .bind(proposal_id)
+    .bind(subject)
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Whether the trainer with account `subject` coaches a proposal of the
+/// organization.
+pub async fn coaches_organization(
+    tx: &mut Tx,
+    subject: &str,
+    organization_id: &str,
+) -> Result<bool> {
+    let row = sqlx::query(
+        "SELECT 1 AS one FROM coaches c
+         JOIN proposals p ON p.tenant_id = c.tenant_id AND p.id = c.proposal_id
+         WHERE c.tenant_id = $1 AND c.subject = $2 AND p.organization_id = $3 LIMIT 1",
+    )
+    .bind(tx.tenant())
+    .bind(subject)
+    .bind(organization_id)
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(row.is_some())
 }
 
 // -------------------------------------------------------------- reviewers
