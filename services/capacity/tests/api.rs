@@ -340,6 +340,17 @@ async fn enrol(
     enrol_as(&mut w.client, &staff, course, person, org).await
 }
 
+/// People membership registered (aged 25-34, no organization), enrolled in
+/// `course` in this order: their enrolment ids.
+async fn enrol_people(w: &mut World, course: &str, people: &[(&str, Gender)]) -> Vec<String> {
+    let mut ids = Vec::new();
+    for (name, g) in people {
+        let p = known_person(w, TENANT, name, *g, AgeBand::AgeBand2534, None).await;
+        ids.push(enrol(w, course, &p, "").await.unwrap().id);
+    }
+    ids
+}
+
 async fn enrolment(w: &mut World, id: &str) -> api::Enrolment {
     w.client
         .get_enrolment(authed(api::GetEnrolmentRequest { id: id.into() }, &w.staff))
@@ -1317,15 +1328,16 @@ async fn bulk_attendance_counts_once_and_keeps_corrections(backend: Backend) {
     let mut w = world(backend).await;
     let course = create_course(&mut w, course_body(10, Audience::Open, 3)).await;
     open(&mut w, &course.id).await;
-    let mut ids = Vec::new();
-    for (name, g) in [
-        ("أمل", Gender::Female),
-        ("باسل", Gender::Male),
-        ("جود", Gender::Undisclosed),
-    ] {
-        let p = known_person(&w, TENANT, name, g, AgeBand::AgeBand2534, None).await;
-        ids.push(enrol(&mut w, &course.id, &p, "").await.unwrap().id);
-    }
+    let ids = enrol_people(
+        &mut w,
+        &course.id,
+        &[
+            ("أمل", Gender::Female),
+            ("باسل", Gender::Male),
+            ("جود", Gender::Undisclosed),
+        ],
+    )
+    .await;
     let trainer = w.token(&[Role::Trainer], None);
     let session = course.sessions[0].id.clone();
 
@@ -1786,17 +1798,18 @@ async fn completion_needs_a_mark_for_everyone_holding_a_place(backend: Backend) 
     // Three places and two waiting: Amal, Basel and Jud hold a place.
     let course = create_course(&mut w, course_body(3, Audience::Open, 2)).await;
     open(&mut w, &course.id).await;
-    let mut ids = Vec::new();
-    for (name, g) in [
-        ("أمل", Gender::Female),
-        ("باسل", Gender::Male),
-        ("جود", Gender::Female),
-        ("دانة", Gender::Female),
-        ("هادي", Gender::Male),
-    ] {
-        let p = known_person(&w, TENANT, name, g, AgeBand::AgeBand2534, None).await;
-        ids.push(enrol(&mut w, &course.id, &p, "").await.unwrap().id);
-    }
+    let ids = enrol_people(
+        &mut w,
+        &course.id,
+        &[
+            ("أمل", Gender::Female),
+            ("باسل", Gender::Male),
+            ("جود", Gender::Female),
+            ("دانة", Gender::Female),
+            ("هادي", Gender::Male),
+        ],
+    )
+    .await;
     start(&mut w, &course.id).await;
     let staff = w.staff.clone();
     // The trainer marks only Amal, at both sessions.
@@ -2726,15 +2739,16 @@ async fn a_courses_figures_count_the_same_people(backend: Backend) {
     let mut w = world(backend).await;
     let course = create_course(&mut w, course_body(5, Audience::Open, 2)).await;
     open(&mut w, &course.id).await;
-    let mut ids = Vec::new();
-    for (name, g) in [
-        ("أسماء", Gender::Female),
-        ("بكر", Gender::Male),
-        ("جنى", Gender::Female),
-    ] {
-        let p = known_person(&w, TENANT, name, g, AgeBand::AgeBand2534, None).await;
-        ids.push(enrol(&mut w, &course.id, &p, "").await.unwrap().id);
-    }
+    let ids = enrol_people(
+        &mut w,
+        &course.id,
+        &[
+            ("أسماء", Gender::Female),
+            ("بكر", Gender::Male),
+            ("جنى", Gender::Female),
+        ],
+    )
+    .await;
     start(&mut w, &course.id).await;
     let staff = w.staff.clone();
     use AttendanceStatus::{Absent, Present};
