@@ -658,9 +658,6 @@ impl GrantsService for GrantsApi {
                 v.finish()?;
                 let (call_id, asked) = (call_id.expect("checked"), asked.expect("checked"));
                 let mut tx = self.db.write(&caller.tenant).await?;
-                if let Some(done) = idempotency.replay(&mut tx).await? {
-                    return Ok(done);
-                }
                 let viewer = viewer(&mut tx, &caller).await?;
                 let organization_id = if viewer.staff {
                     if asked.is_empty() {
@@ -679,6 +676,18 @@ impl GrantsService for GrantsApi {
                     }
                 };
                 let call = seen_call(&mut tx, &viewer, &call_id).await?;
+                // Rights first: a retry is answered only to a caller who may
+                // still create this proposal (the organization may come from
+                // the token, so the first answer must be for the same one).
+                if let Some(done) = idempotency.replay::<api::Proposal>(&mut tx).await? {
+                    if done.organization_id != organization_id {
+                        return Err(Error::invalid(
+                            "request_id",
+                            "this request_id was used before with a different request",
+                        ));
+                    }
+                    return Ok(done);
+                }
                 let fields = domain::parse_proposal(&sent, &terms(&call))?;
                 if call.state == CallState::Closed {
                     return Err(Error::precondition(
@@ -1140,11 +1149,11 @@ impl GrantsService for GrantsApi {
                 v.finish()?;
                 let (id, body) = (id.expect("checked"), body.expect("checked"));
                 let mut tx = self.db.write(&caller.tenant).await?;
+                let viewer = viewer(&mut tx, &caller).await?;
+                let seen = seen_proposal(&mut tx, &viewer, &id, Use::Coach).await?;
                 if let Some(done) = idempotency.replay(&mut tx).await? {
                     return Ok(done);
                 }
-                let viewer = viewer(&mut tx, &caller).await?;
-                let seen = seen_proposal(&mut tx, &viewer, &id, Use::Coach).await?;
                 domain::check_coaching_open(seen.proposal.state)?;
                 let note = NoteRow {
                     id: new_id(),
@@ -1354,9 +1363,6 @@ impl GrantsService for GrantsApi {
                 let (reviewer_id, (target, reason)) =
                     (reviewer_id.expect("checked"), target.expect("checked"));
                 let mut tx = self.db.write(&caller.tenant).await?;
-                if let Some(done) = idempotency.replay(&mut tx).await? {
-                    return Ok(done);
-                }
                 let viewer = viewer(&mut tx, &caller).await?;
                 let reviewer = if viewer.staff {
                     if reviewer_id.is_empty() {
@@ -1374,10 +1380,25 @@ impl GrantsService for GrantsApi {
                 let (organization_id, proposal_id) = match target {
                     domain::ConflictTarget::Organization(o) => (o, String::new()),
                     domain::ConflictTarget::Proposal(p) => {
-                        seen_proposal(&mut tx, &viewer, &p, Use::Read).await?;
+                        // Staff name any proposal; a reviewer one it is
+                        // assigned to, or was until it recused (so a retry
+                        // of its declaration still finds it).
+                        let known = if viewer.staff {
+                            store::get_proposal(&mut tx, &p).await?.is_some()
+                        } else {
+                            store::find_assignment(&mut tx, &p, &reviewer.id)
+                                .await?
+                                .is_some()
+                        };
+                        if !known {
+                            return Err(Error::not_found("proposal", &p));
+                        }
                         (String::new(), p)
                     }
                 };
+                if let Some(done) = idempotency.replay(&mut tx).await? {
+                    return Ok(done);
+                }
                 let row = ConflictRow {
                     id: new_id(),
                     reviewer_id: reviewer.id.clone(),
@@ -1636,11 +1657,11 @@ impl GrantsService for GrantsApi {
                 let (proposal_id, amount) =
                     (proposal_id.expect("checked"), amount.expect("checked"));
                 let mut tx = self.db.write(&caller.tenant).await?;
+                let viewer = viewer(&mut tx, &caller).await?;
+                let seen = seen_proposal(&mut tx, &viewer, &proposal_id, Use::Write).await?;
                 if let Some(done) = idempotency.replay(&mut tx).await? {
                     return Ok(done);
                 }
-                let viewer = viewer(&mut tx, &caller).await?;
-                let seen = seen_proposal(&mut tx, &viewer, &proposal_id, Use::Write).await?;
                 let (proposal, call) = (&seen.proposal, &seen.call);
                 check_etag("etag", &req.etag, proposal.version)?;
                 let tranches = domain::parse_tranches(
@@ -1923,10 +1944,12 @@ impl GrantsService for GrantsApi {
                 let idempotency = Idempotency::of("SubmitReport", &caller, &req.request_id, &req)?;
                 let (award_id, fields) = domain::parse_report(req.report.as_ref())?;
                 let mut tx = self.db.write(&caller.tenant).await?;
+                let viewer = viewer(&mut tx, &caller).await?;
+                let award = seen_award(&mut tx, &viewer, &award_id).await?;
                 if let Some(done) = idempotency.replay(&mut tx).await? {
                     return Ok(done);
                 }
-                let work = AwardWork::open(&mut tx, &caller, &award_id, "").await?;
+                let work = AwardWork::lock(&mut tx, award, "").await?;
                 let existing = store::list_reports(&mut tx, &award_id, "", 0).await?;
                 let open = existing.iter().any(|r| {
                     r.state == ReportState::Submitted
@@ -2049,10 +2072,12 @@ impl GrantsService for GrantsApi {
                     let sent = req.report.clone().unwrap_or_default();
                     let award_id = parse_id("report.award_id", &sent.award_id)?;
                     let mut tx = self.db.write(&caller.tenant).await?;
+                    let viewer = viewer(&mut tx, &caller).await?;
+                    let award = seen_award(&mut tx, &viewer, &award_id).await?;
                     if let Some(done) = idempotency.replay(&mut tx).await? {
                         return Ok(done);
                     }
-                    let mut work = AwardWork::open(&mut tx, &caller, &award_id, "").await?;
+                    let mut work = AwardWork::lock(&mut tx, award, "").await?;
                     let fields = domain::parse_expenditure(Some(&sent), work.ledger.currency)?;
                     work.ledger.spend(&spending(&fields), false)?;
                     let row = ExpenditureRow {
@@ -2164,12 +2189,15 @@ impl GrantsService for GrantsApi {
                 let sent = req.variation.clone().unwrap_or_default();
                 let award_id = parse_id("variation.award_id", &sent.award_id)?;
                 let mut tx = self.db.write(&caller.tenant).await?;
+                let viewer = viewer(&mut tx, &caller).await?;
+                let award = seen_award(&mut tx, &viewer, &award_id).await?;
                 if let Some(done) = idempotency.replay(&mut tx).await? {
                     return Ok(done);
                 }
-                let viewer = viewer(&mut tx, &caller).await?;
-                let award = seen_award(&mut tx, &viewer, &award_id).await?;
                 let (_, fields) = domain::parse_variation(Some(&sent), award.amount.currency())?;
+                // One pending variation per award: requests queue on the
+                // award's row (without changing it) before the check.
+                tx.lock("awards", &award_id).await?;
                 let work = AwardWork::load(&mut tx, award).await?;
                 check_variation(&work, &fields)?;
                 if store::has_pending_variation(&mut tx, &award_id).await? {
@@ -2312,9 +2340,18 @@ impl AwardWork {
         })
     }
 
+    /// The award `id` the caller may change, taken for the change: see
+    /// [`AwardWork::lock`].
     async fn open(tx: &mut Tx, caller: &Caller, id: &str, sent_etag: &str) -> Result<AwardWork> {
         let viewer = viewer(tx, caller).await?;
         let award = seen_award(tx, &viewer, id).await?;
+        AwardWork::lock(tx, award, sent_etag).await
+    }
+
+    /// Takes an award the caller may change for the change: checks the etag
+    /// when sent and bumps the version (the row lock; a writer that changed
+    /// it since it was read makes this one ABORTED), then loads the rest.
+    async fn lock(tx: &mut Tx, award: AwardRow, sent_etag: &str) -> Result<AwardWork> {
         check_etag("etag", sent_etag, award.version)?;
         store::touch_award(tx, &award, Some(award.version)).await?;
         AwardWork::load(tx, award).await

@@ -784,12 +784,14 @@ both_backends!(
     variations_apply_only_when_approved,
     stale_etags_are_refused_and_concurrent_edits_serialize,
     concurrent_creates_leave_one_proposal_per_organization_and_call,
+    concurrent_variation_requests_leave_one_pending,
     partners_and_reviewers_see_only_their_own,
     trainers_see_only_what_they_coach_and_reviewers_stay_blind,
     bad_input_is_refused_with_field_details_and_nothing_written,
     arabic_text_round_trips_byte_for_byte,
     erasure_is_honoured_in_the_copies,
     retried_creates_return_the_first_result,
+    a_retry_is_answered_only_to_a_caller_who_still_has_the_rights,
     tenants_never_see_each_other,
     every_rpc_refuses_missing_and_bad_tokens,
     every_rpc_refuses_the_wrong_role,
@@ -3071,6 +3073,51 @@ async fn concurrent_creates_leave_one_proposal_per_organization_and_call(backend
     assert_eq!(w.count("proposals").await, 1);
 }
 
+async fn concurrent_variation_requests_leave_one_pending(backend: Backend) {
+    let mut w = world(backend).await;
+    let org = w.organization("منظمة", IncubationStatus::Incubated).await;
+    let call = w.call(incubated_only(), 1_200_000, false).await;
+    let award = w.active_grant(&call, &org).await;
+    let partner = w.partner(&org);
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let mut client = w.client.clone();
+            let request = authed(
+                api::RequestVariationRequest {
+                    variation: Some(api::Variation {
+                        award_id: award.id.clone(),
+                        justification: format!("طلب {i}"),
+                        new_end_date: Some(day(100 + i)),
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                },
+                &partner,
+            );
+            tokio::spawn(async move { client.request_variation(request).await })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(match t.await.unwrap() {
+            Ok(_) => "OK".to_string(),
+            Err(s) => precondition(&s).0,
+        });
+    }
+    assert_eq!(
+        outcomes.iter().filter(|o| *o == "OK").count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| o == "OK" || o == "VARIATION_PENDING"),
+        "{outcomes:?}"
+    );
+    assert_eq!(w.count("variations").await, 1);
+}
+
 async fn partners_and_reviewers_see_only_their_own(backend: Backend) {
     let mut w = world(backend).await;
     let mine = w.organization("منظمتنا", IncubationStatus::Incubated).await;
@@ -4323,6 +4370,178 @@ async fn retried_creates_return_the_first_result(backend: Backend) {
         .into_inner();
     assert_eq!(a1.id, a2.id);
     assert_eq!(w.count("awards").await, 1);
+}
+
+/// Rights come before replays: the same account (same subject, so the same
+/// idempotency key) retrying after it lost its rights gets NOT_FOUND, not a
+/// copy of the first answer.
+async fn a_retry_is_answered_only_to_a_caller_who_still_has_the_rights(backend: Backend) {
+    let mut w = world(backend).await;
+    let org = w.organization("منظمة", IncubationStatus::Incubated).await;
+    let other = w
+        .organization("منظمة أخرى", IncubationStatus::Incubated)
+        .await;
+    let call = w.call(incubated_only(), 1_200_000, false).await;
+    let partner = w.partner(&org);
+    // The same account, now a member of another organization.
+    let moved = w.token_of(&format!("member-of-{org}"), &[Role::Partner], Some(&other));
+
+    // CreateProposal naming the organization: NOT_FOUND; not naming it (the
+    // token's organization is meant): not the same request any more.
+    let named = api::CreateProposalRequest {
+        proposal: Some(api::Proposal {
+            organization_id: org.clone(),
+            ..content(&call.id)
+        }),
+        request_id: "create-1".into(),
+    };
+    let created = w
+        .client
+        .create_proposal(authed(named.clone(), &partner))
+        .await
+        .unwrap()
+        .into_inner();
+    let again = w
+        .client
+        .create_proposal(authed(named.clone(), &partner))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again, created, "the owner's retry is answered");
+    let retried = w.client.create_proposal(authed(named, &moved)).await;
+    assert_eq!(code(retried), Code::NotFound);
+    w.client
+        .withdraw_proposal(authed(
+            api::WithdrawProposalRequest {
+                id: created.id.clone(),
+                reason: String::new(),
+                etag: String::new(),
+            },
+            &partner,
+        ))
+        .await
+        .unwrap();
+    let unnamed = api::CreateProposalRequest {
+        proposal: Some(content(&call.id)),
+        request_id: "create-2".into(),
+    };
+    let draft = w
+        .client
+        .create_proposal(authed(unnamed.clone(), &partner))
+        .await
+        .unwrap()
+        .into_inner();
+    let retried = w
+        .client
+        .create_proposal(authed(unnamed, &moved))
+        .await
+        .unwrap_err();
+    assert_eq!(field_violations(&retried), ["request_id"]);
+
+    // AddCoachingNote on the organization's proposal.
+    let note = api::AddCoachingNoteRequest {
+        proposal_id: draft.id.clone(),
+        body: "سؤال عن الميزانية".into(),
+        request_id: "note-1".into(),
+    };
+    w.client
+        .add_coaching_note(authed(note.clone(), &partner))
+        .await
+        .unwrap();
+    let retried = w.client.add_coaching_note(authed(note, &moved)).await;
+    assert_eq!(code(retried), Code::NotFound);
+
+    // SubmitReport, SubmitExpenditureReport and RequestVariation on its grant.
+    let next_round = w.call(incubated_only(), 1_200_000, false).await;
+    let award = w.active_grant(&next_round, &org).await;
+    let report = api::SubmitReportRequest {
+        report: Some(report_body(&award.id, api::ReportKind::Progress, 1, (3, 2))),
+        request_id: "report-1".into(),
+    };
+    w.client
+        .submit_report(authed(report.clone(), &partner))
+        .await
+        .unwrap();
+    let retried = w.client.submit_report(authed(report, &moved)).await;
+    assert_eq!(code(retried), Code::NotFound);
+    let mut spending = expenditure(&award.id, &[(1, 5_000)]);
+    spending.request_id = "spent-1".into();
+    w.client
+        .submit_expenditure_report(authed(spending.clone(), &partner))
+        .await
+        .unwrap();
+    let retried = w
+        .client
+        .submit_expenditure_report(authed(spending, &moved))
+        .await;
+    assert_eq!(code(retried), Code::NotFound);
+    let variation = api::RequestVariationRequest {
+        variation: Some(api::Variation {
+            award_id: award.id.clone(),
+            justification: "الأمطار أخرت العمل".into(),
+            new_end_date: Some(day(200)),
+            ..Default::default()
+        }),
+        request_id: "vary-1".into(),
+    };
+    w.client
+        .request_variation(authed(variation.clone(), &partner))
+        .await
+        .unwrap();
+    let retried = w.client.request_variation(authed(variation, &moved)).await;
+    assert_eq!(code(retried), Code::NotFound);
+
+    // DeclareConflict: a reviewer's retry after recusing itself from the
+    // proposal is answered; after its person was erased (no reviewer any
+    // more), it is not.
+    let p = w.under_review(&call, &other).await;
+    let (reviewer, token) = w.reviewer("مراجعة").await;
+    w.assign(&p.id, &reviewer.id).await.unwrap();
+    let on_proposal = api::DeclareConflictRequest {
+        conflict: Some(api::Conflict {
+            proposal_id: p.id.clone(),
+            reason: "قريبة لمديرة المنظمة".into(),
+            ..Default::default()
+        }),
+        request_id: "conflict-1".into(),
+    };
+    let declared = w
+        .client
+        .declare_conflict(authed(on_proposal.clone(), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    let again = w
+        .client
+        .declare_conflict(authed(on_proposal, &token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again, declared);
+    let on_organization = api::DeclareConflictRequest {
+        conflict: Some(api::Conflict {
+            organization_id: org.clone(),
+            reason: "عضو في مجلس الإدارة سابقا".into(),
+            ..Default::default()
+        }),
+        request_id: "conflict-2".into(),
+    };
+    w.client
+        .declare_conflict(authed(on_organization.clone(), &token))
+        .await
+        .unwrap();
+    w.deliver(
+        "membership",
+        ev::PersonErased {
+            person_id: reviewer.person_id.clone(),
+        },
+    )
+    .await;
+    let retried = w
+        .client
+        .declare_conflict(authed(on_organization, &token))
+        .await;
+    assert_eq!(code(retried), Code::NotFound);
 }
 
 async fn tenants_never_see_each_other(backend: Backend) {
