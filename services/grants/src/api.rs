@@ -655,14 +655,17 @@ impl GrantsService for GrantsApi {
                     "proposal.organization_id",
                     &sent.organization_id,
                 ));
+                if caller.is_staff() && sent.organization_id.is_empty() {
+                    v.add(
+                        "proposal.organization_id",
+                        "required: staff create a proposal for an organization",
+                    );
+                }
                 v.finish()?;
                 let (call_id, asked) = (call_id.expect("checked"), asked.expect("checked"));
                 let mut tx = self.db.write(&caller.tenant).await?;
                 let viewer = viewer(&mut tx, &caller).await?;
                 let organization_id = if viewer.staff {
-                    if asked.is_empty() {
-                        return Err(Error::invalid("proposal.organization_id", "required"));
-                    }
                     asked
                 } else {
                     match &viewer.org {
@@ -688,6 +691,9 @@ impl GrantsService for GrantsApi {
                     }
                     return Ok(done);
                 }
+                // The content is judged against the call's terms (themes,
+                // ceiling, currency): parsed as soon as the call is read, every
+                // bad field at once, and before anything is written.
                 let fields = domain::parse_proposal(&sent, &terms(&call))?;
                 if call.state == CallState::Closed {
                     return Err(Error::precondition(
@@ -1944,12 +1950,10 @@ impl GrantsService for GrantsApi {
                 let idempotency = Idempotency::of("SubmitReport", &caller, &req.request_id, &req)?;
                 let (award_id, fields) = domain::parse_report(req.report.as_ref())?;
                 let mut tx = self.db.write(&caller.tenant).await?;
-                let viewer = viewer(&mut tx, &caller).await?;
-                let award = seen_award(&mut tx, &viewer, &award_id).await?;
+                let work = AwardWork::open(&mut tx, &caller, &award_id, "").await?;
                 if let Some(done) = idempotency.replay(&mut tx).await? {
                     return Ok(done);
                 }
-                let work = AwardWork::lock(&mut tx, award, "").await?;
                 let existing = store::list_reports(&mut tx, &award_id, "", 0).await?;
                 let open = existing.iter().any(|r| {
                     r.state == ReportState::Submitted
@@ -2070,15 +2074,28 @@ impl GrantsService for GrantsApi {
                     let idempotency =
                         Idempotency::of("SubmitExpenditureReport", &caller, &req.request_id, &req)?;
                     let sent = req.report.clone().unwrap_or_default();
-                    let award_id = parse_id("report.award_id", &sent.award_id)?;
+                    // The report is judged against its award: a bad award id
+                    // is answered with all else the request alone gets wrong.
+                    let award_id = parse_id("report.award_id", &sent.award_id)
+                        .map_err(Error::from)
+                        .or_else(|_| {
+                            domain::parse_expenditure(Some(&sent), None).map(|(id, _)| id)
+                        })?;
                     let mut tx = self.db.write(&caller.tenant).await?;
                     let viewer = viewer(&mut tx, &caller).await?;
                     let award = seen_award(&mut tx, &viewer, &award_id).await?;
                     if let Some(done) = idempotency.replay(&mut tx).await? {
                         return Ok(done);
                     }
-                    let mut work = AwardWork::lock(&mut tx, award, "").await?;
-                    let fields = domain::parse_expenditure(Some(&sent), work.ledger.currency)?;
+                    // Every bad field at once, before the award is locked.
+                    let (_, fields) = domain::parse_expenditure(
+                        Some(&sent),
+                        Some(domain::AwardTerms {
+                            currency: award.amount.currency(),
+                            budget_lines: award.budget.len(),
+                        }),
+                    )?;
+                    let mut work = AwardWork::lock(&mut tx, &award_id, "").await?;
                     work.ledger.spend(&spending(&fields), false)?;
                     let row = ExpenditureRow {
                         id: new_id(),
@@ -2187,18 +2204,23 @@ impl GrantsService for GrantsApi {
                 let idempotency =
                     Idempotency::of("RequestVariation", &caller, &req.request_id, &req)?;
                 let sent = req.variation.clone().unwrap_or_default();
-                let award_id = parse_id("variation.award_id", &sent.award_id)?;
+                // Judged against its award: a bad award id is answered with
+                // all else the request alone gets wrong.
+                let award_id = parse_id("variation.award_id", &sent.award_id)
+                    .map_err(Error::from)
+                    .or_else(|_| domain::parse_variation(Some(&sent), None).map(|(id, _)| id))?;
                 let mut tx = self.db.write(&caller.tenant).await?;
                 let viewer = viewer(&mut tx, &caller).await?;
                 let award = seen_award(&mut tx, &viewer, &award_id).await?;
                 if let Some(done) = idempotency.replay(&mut tx).await? {
                     return Ok(done);
                 }
-                let (_, fields) = domain::parse_variation(Some(&sent), award.amount.currency())?;
+                let (_, fields) =
+                    domain::parse_variation(Some(&sent), Some(award.amount.currency()))?;
                 // One pending variation per award: requests queue on the
-                // award's row (without changing it) before the check.
-                tx.lock("awards", &award_id).await?;
-                let work = AwardWork::load(&mut tx, award).await?;
+                // award's row (a variation does not change the award until
+                // approved, so nothing is bumped).
+                let work = AwardWork::lock(&mut tx, &award_id, "").await?;
                 check_variation(&work, &fields)?;
                 if store::has_pending_variation(&mut tx, &award_id).await? {
                     return Err(Error::precondition(
@@ -2313,9 +2335,10 @@ impl GrantsService for GrantsApi {
 
 // ===================================================== award operations
 
-/// An award being changed in this transaction: its proposal, call and
-/// ledger. Opening it bumps the award's version (checking the etag when
-/// sent), which also serializes concurrent writers on the award.
+/// An award being changed in this transaction, with its proposal, call and
+/// ledger as they are under the award's row lock: writers of one award queue
+/// instead of racing. Opening writes nothing; [`AwardWork::finish`] bumps
+/// the version once the change is made.
 struct AwardWork {
     award: AwardRow,
     proposal: ProposalRow,
@@ -2340,20 +2363,22 @@ impl AwardWork {
         })
     }
 
-    /// The award `id` the caller may change, taken for the change: see
-    /// [`AwardWork::lock`].
+    /// The award `id` for a change by the caller: its rights first (an
+    /// award it may not change is NOT_FOUND), then the award's row lock,
+    /// then the award as it is under the lock, the etag checked when sent.
     async fn open(tx: &mut Tx, caller: &Caller, id: &str, sent_etag: &str) -> Result<AwardWork> {
         let viewer = viewer(tx, caller).await?;
-        let award = seen_award(tx, &viewer, id).await?;
-        AwardWork::lock(tx, award, sent_etag).await
+        seen_award(tx, &viewer, id).await?;
+        AwardWork::lock(tx, id, sent_etag).await
     }
 
-    /// Takes an award the caller may change for the change: checks the etag
-    /// when sent and bumps the version (the row lock; a writer that changed
-    /// it since it was read makes this one ABORTED), then loads the rest.
-    async fn lock(tx: &mut Tx, award: AwardRow, sent_etag: &str) -> Result<AwardWork> {
+    /// The award `id` (one the caller may change) under its row lock.
+    async fn lock(tx: &mut Tx, id: &str, sent_etag: &str) -> Result<AwardWork> {
+        tx.lock("awards", id).await?;
+        let award = store::get_award(tx, id)
+            .await?
+            .ok_or_else(|| Error::internal("the award just seen"))?;
         check_etag("etag", sent_etag, award.version)?;
-        store::touch_award(tx, &award, Some(award.version)).await?;
         AwardWork::load(tx, award).await
     }
 
@@ -2391,8 +2416,10 @@ impl AwardWork {
         .await
     }
 
-    /// The award as it stands after the changes.
+    /// Bumps the award's version (its etag) for the change made, and
+    /// returns the award as it stands after it.
     async fn finish(&self, tx: &mut Tx) -> Result<api::Award> {
+        store::touch_award(tx, &self.award, Some(self.award.version)).await?;
         let award = store::get_award(tx, &self.award.id)
             .await?
             .ok_or_else(|| Error::internal("the award being changed"))?;

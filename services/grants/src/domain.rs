@@ -837,13 +837,42 @@ pub fn merge_proposal(onto: &mut api::Proposal, from: &api::Proposal, mask: &[&s
     }
 }
 
-/// Parses a budget (proposal or variation): positive lines in `currency`,
-/// reported under `field[i]`.
+/// The currency amounts must share: `expected` when known (the call's, the
+/// award's), else the first one met (the award is not known: its id is bad);
+/// an amount in another is a violation of `{field}.currency_code`.
+fn one_currency(
+    v: &mut Violations,
+    expected: &mut Option<Currency>,
+    field: &str,
+    amount: Money,
+) -> bool {
+    match *expected {
+        Some(c) if c != amount.currency() => {
+            v.add(
+                format!("{field}.currency_code"),
+                format!(
+                    "the amounts are in {c}; {} cannot be mixed in",
+                    amount.currency()
+                ),
+            );
+            false
+        }
+        Some(_) => true,
+        None => {
+            *expected = Some(amount.currency());
+            true
+        }
+    }
+}
+
+/// Parses a budget (proposal or variation): positive lines in one currency
+/// (`currency` when known), reported under `field[i]`.
 pub fn parse_budget(
     field: &str,
     lines: &[api::BudgetLine],
-    currency: Currency,
+    currency: Option<Currency>,
 ) -> Result<Vec<BudgetLine>> {
+    let mut currency = currency;
     let mut v = Violations::new();
     if lines.len() > MAX_BUDGET_LINES {
         v.add(field, format!("at most {MAX_BUDGET_LINES} lines"));
@@ -870,15 +899,8 @@ pub fn parse_budget(
             Sign::Positive,
         ));
         if let Some(a) = amount
-            && a.currency() != currency
+            && !one_currency(&mut v, &mut currency, &f("amount"), a)
         {
-            v.add(
-                f("amount.currency_code"),
-                format!(
-                    "the budget is in {currency}, the call's currency; {} cannot be mixed in",
-                    a.currency()
-                ),
-            );
             continue;
         }
         if let (Some(category), Some(description), Some(amount)) = (category, description, amount) {
@@ -890,13 +912,15 @@ pub fn parse_budget(
         }
     }
     v.finish()?;
-    running_total(
-        Money::zero(currency),
-        out.iter()
-            .enumerate()
-            .map(|(i, l)| (format!("{field}[{i}].amount"), l.amount)),
-        "the budget's total is too large",
-    )?;
+    if let Some(currency) = currency {
+        running_total(
+            Money::zero(currency),
+            out.iter()
+                .enumerate()
+                .map(|(i, l)| (format!("{field}[{i}].amount"), l.amount)),
+            "the budget's total is too large",
+        )?;
+    }
     Ok(out)
 }
 
@@ -970,7 +994,7 @@ pub fn parse_proposal(p: &api::Proposal, terms: &CallTerms) -> Result<ProposalFi
     );
     let budget = v.absorb(
         "proposal.budget_lines",
-        parse_budget("proposal.budget_lines", &p.budget_lines, currency),
+        parse_budget("proposal.budget_lines", &p.budget_lines, Some(currency)),
     );
     if let Some(budget) = &budget
         && let Ok(total) = money::sum(currency, budget.iter().map(|l| l.amount))
@@ -1948,13 +1972,26 @@ pub struct ExpenditureFields {
     pub lines: Vec<(i32, Money, String)>,
 }
 
+/// What a report on an award is held to: the award's currency and the
+/// number of lines of its budget in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AwardTerms {
+    pub currency: Currency,
+    pub budget_lines: usize,
+}
+
+/// Parses an expenditure report against its award's terms — every bad field
+/// at once. Without the terms (the award id is bad, so there is no award to
+/// read) it still names everything the request alone gets wrong.
 pub fn parse_expenditure(
     r: Option<&api::ExpenditureReport>,
-    currency: Currency,
-) -> Result<ExpenditureFields> {
+    award: Option<AwardTerms>,
+) -> Result<(String, ExpenditureFields)> {
     let empty = api::ExpenditureReport::default();
     let r = r.unwrap_or(&empty);
     let mut v = Violations::new();
+    let award_id = v.take(markaz_kit::rpc::parse_id("report.award_id", &r.award_id));
+    let mut currency = award.map(|a| a.currency);
     let start = v.take(Date::required(
         "report.period_start",
         r.period_start.as_ref(),
@@ -1979,6 +2016,13 @@ pub fn parse_expenditure(
         let f = |n: &str| format!("report.lines[{i}].{n}");
         if l.line_number < 1 {
             v.add(f("line_number"), "required: the budget line spent on");
+        } else if let Some(a) = award
+            && l.line_number as usize > a.budget_lines
+        {
+            v.add(
+                f("line_number"),
+                format!("the budget has lines 1 to {}", a.budget_lines),
+            );
         } else if lines.iter().any(|(n, _, _)| *n == l.line_number) {
             v.add(f("line_number"), "each budget line once per report");
         }
@@ -1988,29 +2032,29 @@ pub fn parse_expenditure(
             Sign::Positive,
         ));
         let note = v.take(validate::line(&f("note"), &l.note, NAME_MAX, false));
-        match amount {
-            Some(a) if a.currency() != currency => v.add(
-                f("amount.currency_code"),
-                format!("the award is in {currency}; currencies are not mixed"),
-            ),
-            Some(a) => lines.push((l.line_number, a, note.unwrap_or_default())),
-            None => {}
+        if let Some(a) = amount
+            && one_currency(&mut v, &mut currency, &f("amount"), a)
+        {
+            lines.push((l.line_number, a, note.unwrap_or_default()));
         }
     }
     v.finish()?;
     running_total(
-        Money::zero(currency),
+        Money::zero(currency.expect("a line at least")),
         lines
             .iter()
             .enumerate()
             .map(|(i, (_, a, _))| (format!("report.lines[{i}].amount"), *a)),
         "the report's total is too large",
     )?;
-    Ok(ExpenditureFields {
-        period_start: start.expect("checked"),
-        period_end: end.expect("checked"),
-        lines,
-    })
+    Ok((
+        award_id.expect("checked"),
+        ExpenditureFields {
+            period_start: start.expect("checked"),
+            period_end: end.expect("checked"),
+            lines,
+        },
+    ))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -2020,9 +2064,12 @@ pub struct VariationFields {
     pub new_end_date: Option<Date>,
 }
 
+/// Parses a variation against its award's `currency` — every bad field at
+/// once; without it (the award id is bad) everything the request alone gets
+/// wrong.
 pub fn parse_variation(
     r: Option<&api::Variation>,
-    currency: Currency,
+    currency: Option<Currency>,
 ) -> Result<(String, VariationFields)> {
     let empty = api::Variation::default();
     let r = r.unwrap_or(&empty);
@@ -2417,6 +2464,7 @@ mod tests {
         assert_eq!((t.spent, t.remaining), (usd(100), usd(1_000)));
 
         let report = api::ExpenditureReport {
+            award_id: "0190d3b4-5c1a-7000-8000-000000000001".into(),
             period_start: Some(Date::parse("2026-01-01").unwrap().to_proto()),
             period_end: Some(Date::parse("2026-01-31").unwrap().to_proto()),
             lines: [1, 2]
@@ -2429,9 +2477,11 @@ mod tests {
                 .collect(),
             ..Default::default()
         };
-        let Err(Error::InvalidArgument(v)) =
-            parse_expenditure(Some(&report), Currency::of("USD").unwrap())
-        else {
+        let terms = AwardTerms {
+            currency: Currency::of("USD").unwrap(),
+            budget_lines: 2,
+        };
+        let Err(Error::InvalidArgument(v)) = parse_expenditure(Some(&report), Some(terms)) else {
             panic!("an overflowing report")
         };
         assert_eq!(v[0].field, "report.lines[1].amount.minor_units");
