@@ -1092,6 +1092,7 @@ impl GrantsService for GrantsApi {
                 let seen = seen_proposal(&mut tx, &viewer, &id, Use::Write).await?;
                 check_etag("etag", &req.etag, seen.proposal.version)?;
                 let to = domain::transition(seen.proposal.state, Action::Withdraw)?;
+                domain::check_withdrawal(seen.proposal.state, &reason)?;
                 let row =
                     store::set_proposal_state(&mut tx, &seen.proposal, to, false, Some(&reason))
                         .await?;

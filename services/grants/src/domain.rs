@@ -110,12 +110,21 @@ use Action as A;
 use ProposalState as S;
 
 /// The proposal life cycle: (from, action, to). Everything else is refused.
+///
+/// The coaching loop runs until the decision: staff may send a proposal
+/// back for changes once it is submitted and also while it is under review
+/// (a reviewer's question the applicant can answer is better answered by a
+/// revision than a rejection); the revision is submitted again as a new
+/// version, and scores given to an earlier version stop counting. An
+/// approved proposal that will not be awarded (the applicant declines, the
+/// envelope ran out) is withdrawn, with a reason.
 pub const TRANSITIONS: &[(ProposalState, Action, ProposalState)] = &[
     (S::Draft, A::Edit, S::Draft),
     (S::ChangesRequested, A::Edit, S::ChangesRequested),
     (S::Draft, A::Submit, S::Submitted),
     (S::ChangesRequested, A::Submit, S::Submitted),
     (S::Submitted, A::RequestChanges, S::ChangesRequested),
+    (S::UnderReview, A::RequestChanges, S::ChangesRequested),
     (S::Submitted, A::StartReview, S::UnderReview),
     (S::Submitted, A::AssignReviewer, S::Submitted),
     (S::UnderReview, A::AssignReviewer, S::UnderReview),
@@ -127,6 +136,7 @@ pub const TRANSITIONS: &[(ProposalState, Action, ProposalState)] = &[
     (S::Submitted, A::Withdraw, S::Withdrawn),
     (S::ChangesRequested, A::Withdraw, S::Withdrawn),
     (S::UnderReview, A::Withdraw, S::Withdrawn),
+    (S::Approved, A::Withdraw, S::Withdrawn),
     (S::Approved, A::Award, S::Awarded),
     (S::Awarded, A::Activate, S::Active),
     (S::Active, A::Report, S::Active),
@@ -186,6 +196,18 @@ pub fn before_decision(s: ProposalState) -> bool {
         s,
         S::Draft | S::Submitted | S::ChangesRequested | S::UnderReview
     )
+}
+
+/// A withdrawal says why once the proposal was approved: the decision is on
+/// record, and so is what undid it.
+pub fn check_withdrawal(from: ProposalState, reason: &str) -> Result<()> {
+    if from == S::Approved && reason.is_empty() {
+        return Err(Error::invalid(
+            "reason",
+            "required to withdraw an approved proposal: why it will not be awarded",
+        ));
+    }
+    Ok(())
 }
 
 /// Coaching (notes, naming coaches) ends with the decision.
@@ -2146,7 +2168,8 @@ mod tests {
     /// The life cycle as the issue states it, written independently of
     /// [`TRANSITIONS`]: draft → submitted → under review → approved or
     /// rejected → awarded → active → completed, or closed early; the coaching
-    /// loop; withdrawal before a decision.
+    /// loop until the decision; withdrawal before a decision, or of an
+    /// approval that is not awarded.
     const SPEC: &[(ProposalState, Action, ProposalState)] = &[
         (S::Draft, A::Edit, S::Draft),
         (S::Draft, A::Submit, S::Submitted),
@@ -2164,6 +2187,10 @@ mod tests {
         (S::UnderReview, A::Approve, S::Approved),
         (S::UnderReview, A::Reject, S::Rejected),
         (S::UnderReview, A::Withdraw, S::Withdrawn),
+        // The coaching loop runs until the decision.
+        (S::UnderReview, A::RequestChanges, S::ChangesRequested),
+        // An approval that will not be awarded has a way out.
+        (S::Approved, A::Withdraw, S::Withdrawn),
         (S::Approved, A::Award, S::Awarded),
         (S::Awarded, A::Activate, S::Active),
         (S::Awarded, A::Vary, S::Awarded),
@@ -2212,6 +2239,41 @@ mod tests {
         for end in [S::Rejected, S::Withdrawn, S::Completed, S::ClosedEarly] {
             assert!(Action::ALL.iter().all(|a| transition(end, *a).is_err()));
         }
+    }
+
+    /// No proposal is stuck: from every state before an award, an end is
+    /// reachable without awarding money; after the award, closing early is.
+    #[test]
+    fn every_state_has_a_way_to_an_end() {
+        let ends = [S::Rejected, S::Withdrawn, S::Completed, S::ClosedEarly];
+        let reaches_end = |from: ProposalState, without: &[Action]| {
+            let mut seen = vec![from];
+            let mut i = 0;
+            while i < seen.len() {
+                for (f, a, t) in TRANSITIONS {
+                    if *f == seen[i] && !without.contains(a) && !seen.contains(t) {
+                        seen.push(*t);
+                    }
+                }
+                i += 1;
+            }
+            seen.iter().any(|s| ends.contains(s))
+        };
+        for s in [
+            S::Draft,
+            S::Submitted,
+            S::ChangesRequested,
+            S::UnderReview,
+            S::Approved,
+        ] {
+            assert!(reaches_end(s, &[A::Award]), "{s:?} without an award");
+        }
+        for s in [S::Awarded, S::Active] {
+            assert!(reaches_end(s, &[]), "{s:?}");
+        }
+        assert!(check_withdrawal(S::Approved, "").is_err());
+        assert!(check_withdrawal(S::Approved, "the envelope ran out").is_ok());
+        assert!(check_withdrawal(S::Draft, "").is_ok());
     }
 
     #[test]

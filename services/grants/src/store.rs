@@ -1895,7 +1895,9 @@ pub async fn upsert_sheet(tx: &mut Tx, id: &str, call_id: &str, row: &SheetRow) 
 }
 
 /// Score sheets of a proposal (`proposal_id`) or a call (`call_id`),
-/// optionally of one reviewer, each with whether it counts.
+/// optionally of one reviewer, each with whether it counts: its reviewer's
+/// assignment is active, and it scores the version submitted last (a sheet
+/// given before the proposal was revised and submitted again does not).
 pub async fn list_sheets(
     tx: &mut Tx,
     proposal_id: &str,
@@ -1904,8 +1906,9 @@ pub async fn list_sheets(
 ) -> Result<Vec<SheetRow>> {
     let rows = sqlx::query(
         "SELECT s.id, s.proposal_id, s.reviewer_id, s.comment, s.weighted_total, s.submitted_at,
-            COALESCE(a.state, '') AS assignment_state
+            COALESCE(a.state, '') AS assignment_state, p.submitted_at AS version_submitted_at
          FROM score_sheets s
+         JOIN proposals p ON p.tenant_id = s.tenant_id AND p.id = s.proposal_id
          LEFT JOIN assignments a ON a.tenant_id = s.tenant_id AND a.proposal_id = s.proposal_id
            AND a.reviewer_id = s.reviewer_id
          WHERE s.tenant_id = $1 AND ($2 = '' OR s.proposal_id = $2)
@@ -1947,7 +1950,8 @@ pub async fn list_sheets(
                 comment: text(r, "comment")?,
             },
             weighted_total: int(r, "weighted_total")?,
-            counts: text(r, "assignment_state")? == AssignmentState::Active.as_str_name(),
+            counts: text(r, "assignment_state")? == AssignmentState::Active.as_str_name()
+                && int(r, "submitted_at")? >= int(r, "version_submitted_at")?,
             submitted_at: int(r, "submitted_at")?,
         });
     }

@@ -771,6 +771,8 @@ fn minor(m: &Option<Money>) -> i64 {
 both_backends!(
     the_full_life_cycle_from_call_to_completion,
     refused_transitions_say_why,
+    every_life_cycle_rpc_is_refused_where_the_domain_table_says,
+    changes_may_be_requested_under_review_and_an_approval_withdrawn,
     eligibility_follows_the_copies_of_membership_and_capacity,
     revoked_certificates_stop_counting_for_eligibility,
     topics_completed_before_migration_2_still_count,
@@ -1603,6 +1605,565 @@ async fn refused_transitions_say_why(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(precondition(&open).0, "RUBRIC_MISSING");
+}
+
+/// A fresh proposal (of a new organization) driven into `state` through the
+/// API, with `reviewer` assigned since its submission; and its award, if it
+/// has one.
+async fn in_state(
+    w: &mut World,
+    call: &api::Call,
+    state: api::ProposalState,
+    reviewer: &str,
+) -> (api::Proposal, Option<String>) {
+    use api::ProposalState as P;
+    let org = w
+        .organization(state.as_str_name(), IncubationStatus::Incubated)
+        .await;
+    let partner = w.partner(&org);
+    let staff = w.staff.clone();
+    let mut award = None;
+    let p = if state == P::Draft {
+        w.draft(call, &org).await
+    } else {
+        w.submitted(call, &org).await
+    };
+    let id = p.id.clone();
+    if state != P::Draft {
+        w.assign(&id, reviewer).await.unwrap();
+    }
+    let decide = |decision: api::Decision| api::DecideProposalRequest {
+        id: id.clone(),
+        decision: decision as i32,
+        reason: "the committee's decision".into(),
+        etag: String::new(),
+    };
+    match state {
+        P::Draft | P::Submitted => {}
+        P::ChangesRequested => {
+            w.client
+                .request_changes(authed(
+                    api::RequestChangesRequest {
+                        id: id.clone(),
+                        note: "وضحوا الميزانية".into(),
+                        etag: String::new(),
+                    },
+                    &staff,
+                ))
+                .await
+                .unwrap();
+        }
+        P::Rejected => {
+            w.client
+                .decide_proposal(authed(decide(api::Decision::Reject), &staff))
+                .await
+                .unwrap();
+        }
+        P::Withdrawn => {
+            w.client
+                .withdraw_proposal(authed(
+                    api::WithdrawProposalRequest {
+                        id: id.clone(),
+                        reason: "changed our plans".into(),
+                        etag: String::new(),
+                    },
+                    &partner,
+                ))
+                .await
+                .unwrap();
+        }
+        _ => {
+            w.client
+                .start_review(authed(
+                    api::StartReviewRequest {
+                        id: id.clone(),
+                        etag: String::new(),
+                    },
+                    &staff,
+                ))
+                .await
+                .unwrap();
+            if state != P::UnderReview {
+                w.client
+                    .decide_proposal(authed(decide(api::Decision::Approve), &staff))
+                    .await
+                    .unwrap();
+            }
+            if !matches!(state, P::UnderReview | P::Approved) {
+                let a = w.award(&id, 450_000, &[(1, 200_000), (2, 250_000)]).await;
+                award = Some(a.id.clone());
+                if state == P::ClosedEarly {
+                    w.client
+                        .close_grant_early(authed(
+                            api::CloseGrantEarlyRequest {
+                                award_id: a.id.clone(),
+                                reason: "the partner dissolved".into(),
+                                etag: String::new(),
+                            },
+                            &staff,
+                        ))
+                        .await
+                        .unwrap();
+                } else if state != P::Awarded {
+                    w.client
+                        .activate_grant(authed(
+                            api::ActivateGrantRequest {
+                                award_id: a.id.clone(),
+                                etag: String::new(),
+                            },
+                            &staff,
+                        ))
+                        .await
+                        .unwrap();
+                }
+                if state == P::Completed {
+                    for m in [1, 2] {
+                        let r = w.report(&a.id, api::ReportKind::Progress, m, (1, 1)).await;
+                        w.review_report(&r.id, api::ReviewOutcome::Accept).await;
+                        w.disburse(&a.id, m).await.unwrap();
+                    }
+                    let r = w.report(&a.id, api::ReportKind::Final, 0, (2, 2)).await;
+                    w.review_report(&r.id, api::ReviewOutcome::Accept).await;
+                    w.client
+                        .complete_grant(authed(
+                            api::CompleteGrantRequest {
+                                award_id: a.id.clone(),
+                                etag: String::new(),
+                            },
+                            &staff,
+                        ))
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+    }
+    let now = w.get_proposal(&id, &staff).await.unwrap();
+    assert_eq!(now.state, state as i32, "driven into {state:?}");
+    (now, award)
+}
+
+fn ok<T>(r: Result<T, tonic::Status>) -> Result<(), tonic::Status> {
+    r.map(|_| ())
+}
+
+/// Tries `action` on a proposal (and its award) through the RPC that does it.
+/// `None` when the RPC cannot reach the life-cycle check for a reason of its
+/// own: the award-level moves of a proposal that has no award (NOT_FOUND),
+/// and scoring by a reviewer never assigned (a draft: NOT_FOUND).
+#[allow(clippy::too_many_arguments)]
+async fn attempt(
+    w: &mut World,
+    action: markaz_grants::domain::Action,
+    p: &api::Proposal,
+    award: Option<&str>,
+    state: api::ProposalState,
+    reviewer_token: &str,
+    other_reviewer: &str,
+) -> Option<Result<(), tonic::Status>> {
+    use markaz_grants::domain::Action as A;
+    let org = p.organization_id.clone();
+    let partner = w.partner(&org);
+    let staff = w.staff.clone();
+    let c = &mut w.client;
+    let id = p.id.clone();
+    let decide = |decision: api::Decision| api::DecideProposalRequest {
+        id: id.clone(),
+        decision: decision as i32,
+        reason: "the committee's decision".into(),
+        etag: String::new(),
+    };
+    let award_id = award.map(str::to_string);
+    if matches!(
+        action,
+        A::Activate | A::Report | A::Disburse | A::Vary | A::Complete | A::CloseEarly
+    ) && award_id.is_none()
+    {
+        return None;
+    }
+    let award_id = award_id.unwrap_or_default();
+    Some(match action {
+        A::Edit => ok(c
+            .update_proposal(authed(
+                api::UpdateProposalRequest {
+                    proposal: Some(api::Proposal {
+                        id: id.clone(),
+                        title: Some(text("عنوان جديد", "a new title")),
+                        ..Default::default()
+                    }),
+                    update_mask: Some(prost_types::FieldMask {
+                        paths: vec!["title".into()],
+                    }),
+                },
+                &partner,
+            ))
+            .await),
+        A::Submit => ok(c
+            .submit_proposal(authed(
+                api::SubmitProposalRequest {
+                    id: id.clone(),
+                    etag: String::new(),
+                },
+                &partner,
+            ))
+            .await),
+        A::RequestChanges => ok(c
+            .request_changes(authed(
+                api::RequestChangesRequest {
+                    id: id.clone(),
+                    note: "مزيد من التفاصيل".into(),
+                    etag: String::new(),
+                },
+                &staff,
+            ))
+            .await),
+        A::StartReview => ok(c
+            .start_review(authed(
+                api::StartReviewRequest {
+                    id: id.clone(),
+                    etag: String::new(),
+                },
+                &staff,
+            ))
+            .await),
+        A::AssignReviewer => ok(c
+            .assign_reviewer(authed(
+                api::AssignReviewerRequest {
+                    proposal_id: id.clone(),
+                    reviewer_id: other_reviewer.into(),
+                },
+                &staff,
+            ))
+            .await),
+        A::Score => {
+            if state == api::ProposalState::Draft {
+                return None;
+            }
+            ok(w.score(&id, reviewer_token, 4, 4).await)
+        }
+        A::Approve => ok(c
+            .decide_proposal(authed(decide(api::Decision::Approve), &staff))
+            .await),
+        A::Reject => ok(c
+            .decide_proposal(authed(decide(api::Decision::Reject), &staff))
+            .await),
+        A::Withdraw => ok(c
+            .withdraw_proposal(authed(
+                api::WithdrawProposalRequest {
+                    id: id.clone(),
+                    reason: "we withdraw".into(),
+                    etag: String::new(),
+                },
+                &partner,
+            ))
+            .await),
+        A::Award => ok(c
+            .award_grant(authed(
+                award_request(&id, 450_000, &[(1, 200_000), (2, 250_000)]),
+                &staff,
+            ))
+            .await),
+        A::Activate => ok(c
+            .activate_grant(authed(
+                api::ActivateGrantRequest {
+                    award_id,
+                    etag: String::new(),
+                },
+                &staff,
+            ))
+            .await),
+        A::Report => ok(c
+            .submit_report(authed(
+                api::SubmitReportRequest {
+                    report: Some(report_body(&award_id, api::ReportKind::Progress, 1, (1, 1))),
+                    request_id: String::new(),
+                },
+                &partner,
+            ))
+            .await),
+        A::Disburse => w.disburse(&award_id, 1).await.map(|_| ()),
+        A::Vary => ok(c
+            .request_variation(authed(
+                api::RequestVariationRequest {
+                    variation: Some(api::Variation {
+                        award_id,
+                        justification: "تأخر التوريد".into(),
+                        new_end_date: Some(day(300)),
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                },
+                &partner,
+            ))
+            .await),
+        A::Complete => ok(c
+            .complete_grant(authed(
+                api::CompleteGrantRequest {
+                    award_id,
+                    etag: String::new(),
+                },
+                &staff,
+            ))
+            .await),
+        A::CloseEarly => ok(c
+            .close_grant_early(authed(
+                api::CloseGrantEarlyRequest {
+                    award_id,
+                    reason: "ended".into(),
+                    etag: String::new(),
+                },
+                &staff,
+            ))
+            .await),
+    })
+}
+
+/// Every state a proposal can reach, driven through the API; in each, every
+/// life-cycle RPC the domain's table refuses is refused with
+/// FAILED_PRECONDITION and the table's own reason (and coaching with
+/// COACHING_CLOSED once decided). Moves the table allows are the other
+/// tests' business: trying them here would leave the state.
+async fn every_life_cycle_rpc_is_refused_where_the_domain_table_says(backend: Backend) {
+    use api::ProposalState as P;
+    use markaz_grants::domain::{self, Action};
+    let mut w = world(backend).await;
+    let call = w.call(incubated_only(), 10_000_000, false).await;
+    let (reviewer, reviewer_token) = w.reviewer("مراجعة").await;
+    let (other, _) = w.reviewer("مراجع آخر").await;
+    let mut checked = 0;
+    for state in [
+        P::Draft,
+        P::Submitted,
+        P::ChangesRequested,
+        P::UnderReview,
+        P::Approved,
+        P::Rejected,
+        P::Withdrawn,
+        P::Awarded,
+        P::Active,
+        P::Completed,
+        P::ClosedEarly,
+    ] {
+        let (p, award) = in_state(&mut w, &call, state, &reviewer.id).await;
+        for action in Action::ALL {
+            let Err(markaz_kit::error::Error::FailedPrecondition { description, .. }) =
+                domain::transition(state, action)
+            else {
+                continue;
+            };
+            let Some(outcome) = attempt(
+                &mut w,
+                action,
+                &p,
+                award.as_deref(),
+                state,
+                &reviewer_token,
+                &other.id,
+            )
+            .await
+            else {
+                continue;
+            };
+            let mut outcomes = vec![outcome];
+            if action == Action::Report
+                && let Some(award) = &award
+            {
+                // Spending is reported on too.
+                let partner = w.partner(&p.organization_id);
+                let spent = w
+                    .client
+                    .submit_expenditure_report(authed(expenditure(award, &[(1, 100)]), &partner))
+                    .await;
+                outcomes.push(ok(spent));
+            }
+            for outcome in outcomes {
+                let status = outcome.expect_err(&format!("{action:?} in {state:?} is refused"));
+                let (kind, why) = precondition(&status);
+                assert_eq!(kind, "PROPOSAL_STATE", "{action:?} in {state:?}: {why}");
+                assert_eq!(why, description, "{action:?} in {state:?}");
+                checked += 1;
+            }
+        }
+        // Coaching ends with the decision.
+        let note = w
+            .client
+            .add_coaching_note(authed(
+                api::AddCoachingNoteRequest {
+                    proposal_id: p.id.clone(),
+                    body: "ملاحظة".into(),
+                    request_id: String::new(),
+                },
+                &w.staff,
+            ))
+            .await;
+        let coach = w
+            .client
+            .assign_coach(authed(
+                api::AssignCoachRequest {
+                    proposal_id: p.id.clone(),
+                    subject: format!("trainer-{}", state.as_str_name()),
+                },
+                &w.staff,
+            ))
+            .await;
+        for (rpc, outcome) in [
+            ("AddCoachingNote", code(note)),
+            ("AssignCoach", code(coach)),
+        ] {
+            let expected = if domain::check_coaching_open(state).is_ok() {
+                Code::Ok
+            } else {
+                Code::FailedPrecondition
+            };
+            assert_eq!(outcome, expected, "{rpc} in {state:?}");
+        }
+        // Nothing refused moved the proposal.
+        let after = w.get_proposal(&p.id, &w.staff.clone()).await.unwrap();
+        assert_eq!(after.state, state as i32, "{state:?} stayed");
+    }
+    assert!(checked > 100, "{checked} refusals checked");
+}
+
+async fn changes_may_be_requested_under_review_and_an_approval_withdrawn(backend: Backend) {
+    let mut w = world(backend).await;
+    let org = w.organization("منظمة", IncubationStatus::Incubated).await;
+    let call = w.call(incubated_only(), 1_200_000, false).await;
+    let partner = w.partner(&org);
+    let p = w.under_review(&call, &org).await;
+    let (reviewer, token) = w.reviewer("مراجعة").await;
+    w.assign(&p.id, &reviewer.id).await.unwrap();
+    w.score(&p.id, &token, 5, 4).await.unwrap();
+    assert_eq!(w.ranking(&call.id).await.proposals[0].review_count, 1);
+
+    // The committee sends it back while reviewing; the applicant revises.
+    let back = w
+        .client
+        .request_changes(authed(
+            api::RequestChangesRequest {
+                id: p.id.clone(),
+                note: "الميزانية غير واضحة: فصلوا بند المضخات".into(),
+                etag: p.etag.clone(),
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(back.state, api::ProposalState::ChangesRequested as i32);
+    let mut revised = content(&call.id);
+    revised.id = p.id.clone();
+    revised.summary = Some(text("بئر لألف شخص، بميزانية مفصلة", "detailed budget"));
+    w.client
+        .update_proposal(authed(
+            api::UpdateProposalRequest {
+                proposal: Some(revised),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["summary".into()],
+                }),
+            },
+            &partner,
+        ))
+        .await
+        .unwrap();
+    let resubmitted = w
+        .client
+        .submit_proposal(authed(
+            api::SubmitProposalRequest {
+                id: p.id.clone(),
+                etag: String::new(),
+            },
+            &partner,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(resubmitted.version_number, 2);
+    w.client
+        .start_review(authed(
+            api::StartReviewRequest {
+                id: p.id.clone(),
+                etag: String::new(),
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap();
+    // The sheet scored version 1: kept, but no longer counted.
+    let scores = |w: &mut World| {
+        let mut c = w.client.clone();
+        let (id, staff) = (p.id.clone(), w.staff.clone());
+        async move {
+            c.list_scores(authed(api::ListScoresRequest { proposal_id: id }, &staff))
+                .await
+                .unwrap()
+                .into_inner()
+                .sheets
+        }
+    };
+    let sheets = scores(&mut w).await;
+    assert_eq!(sheets.len(), 1);
+    assert!(!sheets[0].counts);
+    assert_eq!(w.ranking(&call.id).await.proposals[0].review_count, 0);
+    // Scored again, on the revision: it counts.
+    w.score(&p.id, &token, 5, 5).await.unwrap();
+    assert!(scores(&mut w).await[0].counts);
+    assert_eq!(w.ranking(&call.id).await.proposals[0].review_count, 1);
+
+    // Approved, then never awarded: withdrawn, and only with a reason.
+    w.client
+        .decide_proposal(authed(
+            api::DecideProposalRequest {
+                id: p.id.clone(),
+                decision: api::Decision::Approve as i32,
+                reason: String::new(),
+                etag: String::new(),
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap();
+    let bare = w
+        .client
+        .withdraw_proposal(authed(
+            api::WithdrawProposalRequest {
+                id: p.id.clone(),
+                reason: String::new(),
+                etag: String::new(),
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(field_violations(&bare), ["reason"]);
+    let withdrawn = w
+        .client
+        .withdraw_proposal(authed(
+            api::WithdrawProposalRequest {
+                id: p.id.clone(),
+                reason: "the envelope went to projects ranked higher".into(),
+                etag: String::new(),
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(withdrawn.state, api::ProposalState::Withdrawn as i32);
+    assert_eq!(
+        withdrawn.decision_reason,
+        "the envelope went to projects ranked higher"
+    );
+    let award = w
+        .client
+        .award_grant(authed(
+            award_request(&p.id, 450_000, &[(1, 450_000)]),
+            &w.staff,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(precondition(&award).0, "PROPOSAL_STATE");
+    // The organization may apply again in the call.
+    w.draft(&call, &org).await;
 }
 
 async fn eligibility_follows_the_copies_of_membership_and_capacity(backend: Backend) {
