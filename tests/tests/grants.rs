@@ -1,15 +1,18 @@
-//! Grants end to end with membership, on real NATS JetStream and PostgreSQL:
-//! grants decides eligibility and conflicts of interest on its own copy of
-//! membership's data, kept from membership's events, with no call between
-//! the services.
+//! Grants end to end with membership and capacity, on real NATS JetStream
+//! and PostgreSQL: grants decides eligibility and conflicts of interest on
+//! its own copy of membership's and capacity's data, kept from their events,
+//! with no call between the services.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use markaz_capacity::Capacity;
 use markaz_grants::Grants;
 use markaz_kit::auth::Role;
 use markaz_kit::testing::{Backend, TestEnv, authed, eventually};
 use markaz_membership::Membership;
+use markaz_proto::capacity::v1 as cap;
+use markaz_proto::capacity::v1::capacity_service_client::CapacityServiceClient;
 use markaz_proto::common::v1::{
     AgeBand, Date, Gender, IncubationStatus, LocalizedText, Money, OrganizationKind, Sector,
 };
@@ -413,6 +416,317 @@ async fn eligibility_and_conflicts_follow_membership_events_across_the_bus() {
     assert!(
         published.is_some(),
         "CallOpened and ProposalSubmitted are on NATS"
+    );
+    app.shutdown().await;
+}
+
+/// Capacity issues a certificate of a proposal-writing course to a member of
+/// an organization: a call that requires the topic takes the organization.
+/// Capacity revokes the certificate: on the bus, grants hears of it, and the
+/// organization no longer meets the rule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_certificate_stops_counting_for_eligibility_across_the_bus() {
+    const TENANT: &str = "grants-e2e-certificates";
+    let env = TestEnv::new(Backend::Postgres);
+    let app = env
+        .start(vec![
+            Arc::new(Membership),
+            Arc::new(Capacity),
+            Arc::new(Grants),
+        ])
+        .await
+        .unwrap();
+    let channel = Channel::from_shared(format!("http://{}", app.grpc_addr()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut members = MembershipServiceClient::new(channel.clone());
+    let mut capacity = CapacityServiceClient::new(channel.clone());
+    let mut grants_api = GrantsServiceClient::new(channel);
+    let staff = env.token(TENANT, &[Role::Staff], None);
+    members
+        .create_tenant(authed(
+            membership::CreateTenantRequest {
+                tenant: Some(membership::Tenant {
+                    id: TENANT.into(),
+                    name: Some(text("مركز", "center")),
+                    ..Default::default()
+                }),
+            },
+            &env.operator_token(),
+        ))
+        .await
+        .unwrap();
+    let org = members
+        .create_organization(authed(
+            membership::CreateOrganizationRequest {
+                organization: Some(membership::Organization {
+                    kind: OrganizationKind::Cso as i32,
+                    name: Some(text("جمعية النهر", "River Association")),
+                    ..Default::default()
+                }),
+                apply_for_incubation: false,
+                request_id: String::new(),
+            },
+            &staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let person = members
+        .create_person(authed(
+            membership::CreatePersonRequest {
+                person: Some(membership::Person {
+                    full_name: "سلمى".into(),
+                    gender: Gender::Female as i32,
+                    age_band: AgeBand::AgeBand2534 as i32,
+                    legal_basis: membership::LegalBasis::Consent as i32,
+                    processing_purpose: "training participant".into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            &staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    members
+        .create_affiliation(authed(
+            membership::CreateAffiliationRequest {
+                affiliation: Some(membership::Affiliation {
+                    person_id: person.id.clone(),
+                    organization_id: org.id.clone(),
+                    role: "coordinator".into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            &staff,
+        ))
+        .await
+        .unwrap();
+
+    // Grants: a call open to organizations that completed proposal writing.
+    let program = grants_api
+        .create_program(authed(
+            grants::CreateProgramRequest {
+                program: Some(grants::Program {
+                    name: Some(text("منحة الأب باولو", "Father Paolo Grant")),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            &staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let call = grants_api
+        .create_call(authed(
+            grants::CreateCallRequest {
+                call: Some(grants::Call {
+                    program_id: program.id.clone(),
+                    title: Some(text("الدورة الثانية", "Round 2")),
+                    budget_envelope: Some(usd(1_000_000)),
+                    project_ceiling: Some(usd(500_000)),
+                    opens_on: Some(day(-1)),
+                    closes_on: Some(day(30)),
+                    eligibility: Some(grants::EligibilityRules {
+                        required_course_topic: "proposal-writing".into(),
+                        ..Default::default()
+                    }),
+                    rubric: Some(grants::Rubric {
+                        max_score: 5,
+                        criteria: vec![grants::Criterion {
+                            code: "need".into(),
+                            name: Some(text("الحاجة", "Need")),
+                            guidance: None,
+                            weight: 1,
+                        }],
+                    }),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            &staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    grants_api
+        .open_call(authed(
+            grants::OpenCallRequest {
+                id: call.id.clone(),
+                etag: String::new(),
+            },
+            &staff,
+        ))
+        .await
+        .unwrap();
+
+    // Capacity: a two-day proposal-writing course that ended yesterday.
+    let course = capacity
+        .create_course(authed(
+            cap::CreateCourseRequest {
+                course: Some(cap::Course {
+                    kind: cap::CourseKind::TrainingCourse as i32,
+                    title: Some(text("كتابة المقترحات", "Proposal writing")),
+                    topic_codes: vec!["proposal-writing".into()],
+                    branch_id: "raqqa".into(),
+                    sessions: [-2, -1]
+                        .into_iter()
+                        .map(|n| cap::Session {
+                            date: Some(day(n)),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    capacity: 20,
+                    audience: cap::Audience::Open as i32,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            &staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let course = capacity
+        .open_course(authed(
+            cap::OpenCourseRequest {
+                id: course.id.clone(),
+                etag: String::new(),
+            },
+            &staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    // Enrolled once capacity knows the person and the affiliation.
+    let enrolment = eventually(WAIT, || {
+        let mut c = capacity.clone();
+        let request = cap::EnrolParticipantRequest {
+            course_id: course.id.clone(),
+            person_id: person.id.clone(),
+            organization_id: org.id.clone(),
+            request_id: "enrol-salma".into(),
+        };
+        let token = staff.clone();
+        async move {
+            c.enrol_participant(authed(request, &token))
+                .await
+                .ok()
+                .map(|r| r.into_inner())
+        }
+    })
+    .await
+    .expect("the person and the affiliation reach capacity");
+    capacity
+        .start_course(authed(
+            cap::StartCourseRequest {
+                id: course.id.clone(),
+                etag: String::new(),
+            },
+            &staff,
+        ))
+        .await
+        .unwrap();
+    for session in &course.sessions {
+        capacity
+            .record_attendance(authed(
+                cap::RecordAttendanceRequest {
+                    course_id: course.id.clone(),
+                    session_id: session.id.clone(),
+                    marks: vec![cap::AttendanceMark {
+                        enrolment_id: enrolment.id.clone(),
+                        status: cap::AttendanceStatus::Present as i32,
+                        ..Default::default()
+                    }],
+                    request_id: String::new(),
+                },
+                &staff,
+            ))
+            .await
+            .unwrap();
+    }
+    capacity
+        .complete_course(authed(
+            cap::CompleteCourseRequest {
+                id: course.id.clone(),
+                etag: String::new(),
+            },
+            &staff,
+        ))
+        .await
+        .unwrap();
+
+    // Grants hears of the completion: the organization is eligible.
+    let eligibility = |want: bool| {
+        let grants_api = grants_api.clone();
+        let (call_id, org_id, token) = (call.id.clone(), org.id.clone(), staff.clone());
+        async move {
+            eventually(WAIT, || {
+                let mut c = grants_api.clone();
+                let (call_id, organization_id, token) =
+                    (call_id.clone(), org_id.clone(), token.clone());
+                async move {
+                    let e = c
+                        .check_eligibility(authed(
+                            grants::CheckEligibilityRequest {
+                                call_id,
+                                organization_id,
+                            },
+                            &token,
+                        ))
+                        .await
+                        .ok()?
+                        .into_inner();
+                    (e.eligible == want).then_some(e)
+                }
+            })
+            .await
+        }
+    };
+    eligibility(true)
+        .await
+        .expect("the course's completion reached grants");
+
+    // Capacity revokes the certificate: grants takes the topic back.
+    let certificate = capacity
+        .list_certificates(authed(
+            cap::ListCertificatesRequest {
+                person_id: person.id.clone(),
+                ..Default::default()
+            },
+            &staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .certificates
+        .pop()
+        .expect("a certificate was issued");
+    assert_eq!(certificate.organization_id, org.id);
+    capacity
+        .revoke_certificate(authed(
+            cap::RevokeCertificateRequest {
+                id: certificate.id.clone(),
+                reason: "issued in error: attendance was recorded for the wrong person".into(),
+            },
+            &staff,
+        ))
+        .await
+        .unwrap();
+    let after = eligibility(false)
+        .await
+        .expect("the revocation reached grants");
+    assert_eq!(after.unmet.len(), 1, "{:?}", after.unmet);
+    assert!(
+        after.unmet[0].contains("proposal-writing"),
+        "{:?}",
+        after.unmet
     );
     app.shutdown().await;
 }
