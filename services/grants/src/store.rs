@@ -100,6 +100,19 @@ fn changed(rows: u64) -> Result<()> {
     }
 }
 
+/// Whether `sql` finds a row: `$1` is the transaction's tenant, `$2` and
+/// `$3` are `a` and `b` (the "is there one?" of two keys, where kit's
+/// `Tx::find` takes one).
+async fn exists(tx: &mut Tx, sql: &'static str, a: &str, b: &str) -> Result<bool> {
+    let row = sqlx::query(sql)
+        .bind(tx.tenant())
+        .bind(a)
+        .bind(b)
+        .fetch_optional(tx.conn())
+        .await?;
+    Ok(row.is_some())
+}
+
 /// A page of the rows of `table` that belong to one award, in id order
 /// (`limit` 0: all of them).
 async fn rows_of_award(
@@ -1164,16 +1177,14 @@ pub async fn list_proposals(
 /// Whether the organization has a proposal in the call that still counts
 /// (not withdrawn).
 pub async fn has_live_proposal(tx: &mut Tx, call_id: &str, organization_id: &str) -> Result<bool> {
-    let row = sqlx::query(
+    exists(
+        tx,
         "SELECT 1 AS one FROM proposals WHERE tenant_id = $1 AND call_id = $2
            AND organization_id = $3 AND state <> 'PROPOSAL_STATE_WITHDRAWN'",
+        call_id,
+        organization_id,
     )
-    .bind(tx.tenant())
-    .bind(call_id)
-    .bind(organization_id)
-    .fetch_optional(tx.conn())
-    .await?;
-    Ok(row.is_some())
+    .await
 }
 
 pub async fn update_proposal(
@@ -1456,15 +1467,13 @@ pub async fn delete_coach(tx: &mut Tx, id: &str) -> Result<()> {
 
 /// Whether the trainer with account `subject` coaches the proposal.
 pub async fn is_coach(tx: &mut Tx, proposal_id: &str, subject: &str) -> Result<bool> {
-    let row = sqlx::query(
+    exists(
+        tx,
         "SELECT 1 AS one FROM coaches WHERE tenant_id = $1 AND proposal_id = $2 AND subject = $3",
+        proposal_id,
+        subject,
     )
-    .bind(tx.tenant())
-    .bind(proposal_id)
-    .bind(subject)
-    .fetch_optional(tx.conn())
-    .await?;
-    Ok(row.is_some())
+    .await
 }
 
 /// Whether the trainer with account `subject` coaches a proposal of the
@@ -1474,17 +1483,15 @@ pub async fn coaches_organization(
     subject: &str,
     organization_id: &str,
 ) -> Result<bool> {
-    let row = sqlx::query(
+    exists(
+        tx,
         "SELECT 1 AS one FROM coaches c
          JOIN proposals p ON p.tenant_id = c.tenant_id AND p.id = c.proposal_id
          WHERE c.tenant_id = $1 AND c.subject = $2 AND p.organization_id = $3 LIMIT 1",
+        subject,
+        organization_id,
     )
-    .bind(tx.tenant())
-    .bind(subject)
-    .bind(organization_id)
-    .fetch_optional(tx.conn())
-    .await?;
-    Ok(row.is_some())
+    .await
 }
 
 // -------------------------------------------------------------- reviewers
@@ -1669,16 +1676,15 @@ pub async fn conflict_of_interest(
             text(&r, "reason")?
         )));
     }
-    let affiliated = sqlx::query(
+    let affiliated = exists(
+        tx,
         "SELECT 1 AS one FROM affiliation_copies WHERE tenant_id = $1 AND person_id = $2
            AND organization_id = $3 AND ended = 0",
+        &reviewer.fields.person_id,
+        &proposal.organization_id,
     )
-    .bind(tx.tenant())
-    .bind(&reviewer.fields.person_id)
-    .bind(&proposal.organization_id)
-    .fetch_optional(tx.conn())
     .await?;
-    Ok(affiliated.map(|_| {
+    Ok(affiliated.then(|| {
         "the reviewer is affiliated with the applicant organization (a detected conflict of \
          interest)"
             .to_string()
