@@ -100,6 +100,16 @@ fn changed(rows: u64) -> Result<()> {
     }
 }
 
+/// An insert's outcome, with a unique-key violation as ALREADY_EXISTS
+/// saying `what` exists.
+fn inserted<T>(result: std::result::Result<T, sqlx::Error>, what: &str) -> Result<()> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if markaz_kit::db::is_unique_violation(&e) => Err(Error::AlreadyExists(what.into())),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Whether `sql` finds a row: `$1` is the transaction's tenant, `$2` and
 /// `$3` are `a` and `b` (the "is there one?" of two keys, where kit's
 /// `Tx::find` takes one).
@@ -1424,13 +1434,7 @@ pub async fn insert_coach(tx: &mut Tx, c: &CoachRow) -> Result<()> {
     .bind(c.created_at)
     .execute(tx.conn())
     .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if markaz_kit::db::is_unique_violation(&e) => Err(Error::AlreadyExists(
-            "the trainer coaches this proposal already".into(),
-        )),
-        Err(e) => Err(e.into()),
-    }
+    inserted(result, "the trainer coaches this proposal already")
 }
 
 pub async fn get_coach(tx: &mut Tx, id: &str) -> Result<Option<CoachRow>> {
@@ -1541,13 +1545,10 @@ pub async fn insert_reviewer(tx: &mut Tx, id: &str, f: &ReviewerFields) -> Resul
     .bind(now_micros())
     .execute(tx.conn())
     .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if markaz_kit::db::is_unique_violation(&e) => Err(Error::AlreadyExists(
-            "a reviewer with this person or subject is registered".into(),
-        )),
-        Err(e) => Err(e.into()),
-    }
+    inserted(
+        result,
+        "a reviewer with this person or subject is registered",
+    )
 }
 
 pub async fn get_reviewer(tx: &mut Tx, id: &str) -> Result<Option<ReviewerRow>> {
@@ -1767,13 +1768,7 @@ pub async fn insert_assignment(tx: &mut Tx, a: &AssignmentRow) -> Result<()> {
     .bind(a.created_at)
     .execute(tx.conn())
     .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if markaz_kit::db::is_unique_violation(&e) => Err(Error::AlreadyExists(
-            "the reviewer is already assigned to this proposal".into(),
-        )),
-        Err(e) => Err(e.into()),
-    }
+    inserted(result, "the reviewer is already assigned to this proposal")
 }
 
 pub async fn find_assignment(
@@ -2014,15 +2009,7 @@ pub async fn insert_award(tx: &mut Tx, a: &AwardRow, awarded_by: &str) -> Result
     .bind(a.created_at)
     .execute(tx.conn())
     .await;
-    match result {
-        Ok(_) => {}
-        Err(e) if markaz_kit::db::is_unique_violation(&e) => {
-            return Err(Error::AlreadyExists(
-                "the proposal is awarded already".into(),
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    }
+    inserted(result, "the proposal is awarded already")?;
     write_budget_lines(tx, "award_lines", "award_id", &a.id, &a.budget).await?;
     for t in &a.tranches {
         sqlx::query(
