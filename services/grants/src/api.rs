@@ -268,8 +268,18 @@ impl GrantsService for GrantsApi {
         self.rpc
             .run("CreateProgram", request, |caller, req| async move {
                 caller.require(STAFF)?;
-                let idempotency = Idempotency::of("CreateProgram", &caller, &req.request_id, &req)?;
-                let fields = domain::parse_program(&req.program.unwrap_or_default())?;
+                let mut v = Violations::new();
+                let idempotency = v.absorb(
+                    "request_id",
+                    Idempotency::of("CreateProgram", &caller, &req.request_id, &req),
+                );
+                let fields = v.absorb(
+                    "program",
+                    domain::parse_program(req.program.as_ref().unwrap_or(&Default::default())),
+                );
+                v.finish()?;
+                let (idempotency, fields) =
+                    (idempotency.expect("checked"), fields.expect("checked"));
                 let mut tx = self.db.write(&caller.tenant).await?;
                 if let Some(done) = idempotency.replay(&mut tx).await? {
                     return Ok(done);
@@ -349,13 +359,20 @@ impl GrantsService for GrantsApi {
         self.rpc
             .run("CreateCall", request, |caller, req| async move {
                 caller.require(STAFF)?;
-                let idempotency = Idempotency::of("CreateCall", &caller, &req.request_id, &req)?;
                 let sent = req.call.clone().unwrap_or_default();
                 let mut v = Violations::new();
+                let idempotency = v.absorb(
+                    "request_id",
+                    Idempotency::of("CreateCall", &caller, &req.request_id, &req),
+                );
                 let program_id = v.take(parse_id("call.program_id", &sent.program_id));
                 let fields = v.absorb("call", domain::parse_call(&sent));
                 v.finish()?;
-                let (program_id, fields) = (program_id.expect("checked"), fields.expect("checked"));
+                let (idempotency, program_id, fields) = (
+                    idempotency.expect("checked"),
+                    program_id.expect("checked"),
+                    fields.expect("checked"),
+                );
                 let mut tx = self.db.write(&caller.tenant).await?;
                 if let Some(done) = idempotency.replay(&mut tx).await? {
                     return Ok(done);
@@ -646,10 +663,12 @@ impl GrantsService for GrantsApi {
         self.rpc
             .run("CreateProposal", request, |caller, req| async move {
                 caller.require(APPLICANTS)?;
-                let idempotency =
-                    Idempotency::of("CreateProposal", &caller, &req.request_id, &req)?;
                 let sent = req.proposal.clone().unwrap_or_default();
                 let mut v = Violations::new();
+                let idempotency = v.absorb(
+                    "request_id",
+                    Idempotency::of("CreateProposal", &caller, &req.request_id, &req),
+                );
                 let call_id = v.take(parse_id("proposal.call_id", &sent.call_id));
                 let asked = v.take(domain::optional_id(
                     "proposal.organization_id",
@@ -662,7 +681,11 @@ impl GrantsService for GrantsApi {
                     );
                 }
                 v.finish()?;
-                let (call_id, asked) = (call_id.expect("checked"), asked.expect("checked"));
+                let (idempotency, call_id, asked) = (
+                    idempotency.expect("checked"),
+                    call_id.expect("checked"),
+                    asked.expect("checked"),
+                );
                 let mut tx = self.db.write(&caller.tenant).await?;
                 let viewer = viewer(&mut tx, &caller).await?;
                 let organization_id = if viewer.staff {
@@ -1148,13 +1171,19 @@ impl GrantsService for GrantsApi {
         self.rpc
             .run("AddCoachingNote", request, |caller, req| async move {
                 caller.require(COACHES)?;
-                let idempotency =
-                    Idempotency::of("AddCoachingNote", &caller, &req.request_id, &req)?;
                 let mut v = Violations::new();
+                let idempotency = v.absorb(
+                    "request_id",
+                    Idempotency::of("AddCoachingNote", &caller, &req.request_id, &req),
+                );
                 let id = v.take(parse_id("proposal_id", &req.proposal_id));
                 let body = v.take(validate::prose("body", &req.body, domain::PROSE_MAX, true));
                 v.finish()?;
-                let (id, body) = (id.expect("checked"), body.expect("checked"));
+                let (idempotency, id, body) = (
+                    idempotency.expect("checked"),
+                    id.expect("checked"),
+                    body.expect("checked"),
+                );
                 let mut tx = self.db.write(&caller.tenant).await?;
                 let viewer = viewer(&mut tx, &caller).await?;
                 let seen = seen_proposal(&mut tx, &viewer, &id, Use::Coach).await?;
@@ -1282,9 +1311,15 @@ impl GrantsService for GrantsApi {
         self.rpc
             .run("CreateReviewer", request, |caller, req| async move {
                 caller.require(STAFF)?;
-                let idempotency =
-                    Idempotency::of("CreateReviewer", &caller, &req.request_id, &req)?;
-                let fields = domain::parse_reviewer(req.reviewer.as_ref())?;
+                let mut v = Violations::new();
+                let idempotency = v.absorb(
+                    "request_id",
+                    Idempotency::of("CreateReviewer", &caller, &req.request_id, &req),
+                );
+                let fields = v.absorb("reviewer", domain::parse_reviewer(req.reviewer.as_ref()));
+                v.finish()?;
+                let (idempotency, fields) =
+                    (idempotency.expect("checked"), fields.expect("checked"));
                 let mut tx = self.db.write(&caller.tenant).await?;
                 if let Some(done) = idempotency.replay(&mut tx).await? {
                     return Ok(done);
@@ -1357,18 +1392,23 @@ impl GrantsService for GrantsApi {
         self.rpc
             .run("DeclareConflict", request, |caller, req| async move {
                 caller.require(REVIEW_READERS)?;
-                let idempotency =
-                    Idempotency::of("DeclareConflict", &caller, &req.request_id, &req)?;
                 let sent = req.conflict.clone().unwrap_or_default();
                 let mut v = Violations::new();
+                let idempotency = v.absorb(
+                    "request_id",
+                    Idempotency::of("DeclareConflict", &caller, &req.request_id, &req),
+                );
                 let reviewer_id = v.take(domain::optional_id(
                     "conflict.reviewer_id",
                     &sent.reviewer_id,
                 ));
                 let target = v.absorb("conflict", domain::parse_conflict(Some(&sent)));
                 v.finish()?;
-                let (reviewer_id, (target, reason)) =
-                    (reviewer_id.expect("checked"), target.expect("checked"));
+                let (idempotency, reviewer_id, (target, reason)) = (
+                    idempotency.expect("checked"),
+                    reviewer_id.expect("checked"),
+                    target.expect("checked"),
+                );
                 let mut tx = self.db.write(&caller.tenant).await?;
                 let viewer = viewer(&mut tx, &caller).await?;
                 let reviewer = if viewer.staff {
@@ -1655,14 +1695,20 @@ impl GrantsService for GrantsApi {
         self.rpc
             .run("AwardGrant", request, |caller, req| async move {
                 caller.require(STAFF)?;
-                let idempotency = Idempotency::of("AwardGrant", &caller, &req.request_id, &req)?;
                 let mut v = Violations::new();
+                let idempotency = v.absorb(
+                    "request_id",
+                    Idempotency::of("AwardGrant", &caller, &req.request_id, &req),
+                );
                 let proposal_id = v.take(parse_id("proposal_id", &req.proposal_id));
                 let amount =
                     v.take_many(money::amount("amount", req.amount.as_ref(), Sign::Positive));
                 v.finish()?;
-                let (proposal_id, amount) =
-                    (proposal_id.expect("checked"), amount.expect("checked"));
+                let (idempotency, proposal_id, amount) = (
+                    idempotency.expect("checked"),
+                    proposal_id.expect("checked"),
+                    amount.expect("checked"),
+                );
                 let mut tx = self.db.write(&caller.tenant).await?;
                 let viewer = viewer(&mut tx, &caller).await?;
                 let seen = seen_proposal(&mut tx, &viewer, &proposal_id, Use::Write).await?;
@@ -1948,8 +1994,15 @@ impl GrantsService for GrantsApi {
         self.rpc
             .run("SubmitReport", request, |caller, req| async move {
                 caller.require(APPLICANTS)?;
-                let idempotency = Idempotency::of("SubmitReport", &caller, &req.request_id, &req)?;
-                let (award_id, fields) = domain::parse_report(req.report.as_ref())?;
+                let mut v = Violations::new();
+                let idempotency = v.absorb(
+                    "request_id",
+                    Idempotency::of("SubmitReport", &caller, &req.request_id, &req),
+                );
+                let report = v.absorb("report", domain::parse_report(req.report.as_ref()));
+                v.finish()?;
+                let (idempotency, (award_id, fields)) =
+                    (idempotency.expect("checked"), report.expect("checked"));
                 let mut tx = self.db.write(&caller.tenant).await?;
                 let work = AwardWork::open(&mut tx, &caller, &award_id, "").await?;
                 if let Some(done) = idempotency.replay(&mut tx).await? {
@@ -2072,16 +2125,21 @@ impl GrantsService for GrantsApi {
                 request,
                 |caller, req| async move {
                     caller.require(APPLICANTS)?;
-                    let idempotency =
-                        Idempotency::of("SubmitExpenditureReport", &caller, &req.request_id, &req)?;
                     let sent = req.report.clone().unwrap_or_default();
+                    let mut v = Violations::new();
+                    let idempotency = v.absorb(
+                        "request_id",
+                        Idempotency::of("SubmitExpenditureReport", &caller, &req.request_id, &req),
+                    );
                     // The report is judged against its award: a bad award id
                     // is answered with all else the request alone gets wrong.
-                    let award_id = parse_id("report.award_id", &sent.award_id)
-                        .map_err(Error::from)
-                        .or_else(|_| {
-                            domain::parse_expenditure(Some(&sent), None).map(|(id, _)| id)
-                        })?;
+                    let award_id = parse_id("report.award_id", &sent.award_id).ok();
+                    if award_id.is_none() {
+                        let _ = v.absorb("report", domain::parse_expenditure(Some(&sent), None));
+                    }
+                    v.finish()?;
+                    let (idempotency, award_id) =
+                        (idempotency.expect("checked"), award_id.expect("checked"));
                     let mut tx = self.db.write(&caller.tenant).await?;
                     let viewer = viewer(&mut tx, &caller).await?;
                     let award = seen_award(&mut tx, &viewer, &award_id).await?;
@@ -2202,14 +2260,21 @@ impl GrantsService for GrantsApi {
         self.rpc
             .run("RequestVariation", request, |caller, req| async move {
                 caller.require(APPLICANTS)?;
-                let idempotency =
-                    Idempotency::of("RequestVariation", &caller, &req.request_id, &req)?;
                 let sent = req.variation.clone().unwrap_or_default();
+                let mut v = Violations::new();
+                let idempotency = v.absorb(
+                    "request_id",
+                    Idempotency::of("RequestVariation", &caller, &req.request_id, &req),
+                );
                 // Judged against its award: a bad award id is answered with
                 // all else the request alone gets wrong.
-                let award_id = parse_id("variation.award_id", &sent.award_id)
-                    .map_err(Error::from)
-                    .or_else(|_| domain::parse_variation(Some(&sent), None).map(|(id, _)| id))?;
+                let award_id = parse_id("variation.award_id", &sent.award_id).ok();
+                if award_id.is_none() {
+                    let _ = v.absorb("variation", domain::parse_variation(Some(&sent), None));
+                }
+                v.finish()?;
+                let (idempotency, award_id) =
+                    (idempotency.expect("checked"), award_id.expect("checked"));
                 let mut tx = self.db.write(&caller.tenant).await?;
                 let viewer = viewer(&mut tx, &caller).await?;
                 let award = seen_award(&mut tx, &viewer, &award_id).await?;

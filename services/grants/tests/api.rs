@@ -4686,9 +4686,10 @@ async fn bad_reports_are_refused_whole_before_the_award_is_locked(backend: Backe
     let award = w.active_grant(&call, &org).await;
     let partner = w.partner(&org);
 
-    // A bad award id does not hide the rest of what is wrong.
+    // A bad award id (or request id) does not hide the rest of what is wrong.
     let mut bad = expenditure("not-an-id", &[(1, -5)]);
     bad.report.as_mut().unwrap().period_end = Some(day(-3));
+    bad.request_id = "not a request id!".into();
     let status = w
         .client
         .submit_expenditure_report(authed(bad, &partner))
@@ -4697,10 +4698,26 @@ async fn bad_reports_are_refused_whole_before_the_award_is_locked(backend: Backe
     assert_eq!(
         field_violations(&status),
         [
+            "request_id",
             "report.award_id",
             "report.period_end",
             "report.lines[0].amount.minor_units"
         ]
+    );
+    let status = w
+        .client
+        .create_proposal(authed(
+            api::CreateProposalRequest {
+                proposal: Some(content("not-an-id")),
+                request_id: "not a request id!".into(),
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_violations(&status),
+        ["request_id", "proposal.call_id", "proposal.organization_id"]
     );
     let status = w
         .client
