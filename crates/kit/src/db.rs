@@ -165,6 +165,31 @@ impl Db {
         self.begin(&self.inner.writer, None, true).await
     }
 
+    /// A system transaction on PostgreSQL holding the advisory lock named
+    /// `lock` (an identifier, hashed by the server) until it ends; taken
+    /// with BEGIN in one round trip.
+    pub(crate) async fn system_locked(&self, lock: &str) -> Result<Tx> {
+        if !lock
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(Error::internal(format!("'{lock}' is not a lock name")));
+        }
+        let tx = self
+            .inner
+            .writer
+            .begin_with(AssertSqlSafe(format!(
+                "BEGIN; SELECT pg_advisory_xact_lock(hashtext('{lock}'))"
+            )))
+            .await?;
+        Ok(Tx {
+            conn: Conn::Tx(tx),
+            tenant: String::new(),
+            db: self.clone(),
+            wrote_events: false,
+        })
+    }
+
     async fn begin(&self, pool: &AnyPool, tenant: Option<&str>, writes: bool) -> Result<Tx> {
         if let Some(t) = tenant {
             check_tenant(t)?;

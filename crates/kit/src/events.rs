@@ -164,16 +164,13 @@ pub async fn relay_once(db: &Db, bus: &Bus) -> Result<usize> {
     // single process, and its one writer connection must not wait on the bus.
     let mut leader = None;
     if db.backend() == Backend::Postgres {
-        let mut tx = db.system().await?;
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext($1))")
-            .bind(format!("markaz-relay-{}", db.service()))
-            .fetch_one(tx.conn())
-            .await?;
-        if !locked {
-            tx.rollback().await?;
-            return Ok(0);
-        }
-        leader = Some(tx);
+        // The lock is taken with BEGIN, in one round trip; a second replica
+        // waits for the first one's round to commit, then finds its rows
+        // published.
+        leader = Some(
+            db.system_locked(&format!("markaz-relay-{}", db.service()))
+                .await?,
+        );
     }
     let pending = sqlx::query(
         "SELECT seq, event_id, event_name, envelope FROM markaz_outbox
