@@ -62,15 +62,22 @@ impl Tx {
 
 impl Tx {
     /// Drops what the platform keeps about `aggregate_id` beyond the service's
-    /// own tables — its events not yet published and the stored results of
-    /// its idempotent creates — when the object's personal data is erased.
+    /// own tables — the copies of its published events kept in the outbox,
+    /// and the stored results of its idempotent creates — when the object's
+    /// personal data is erased. The request ids stay taken (a tombstone), so
+    /// a late retry is refused rather than done a second time.
     pub async fn forget_aggregate(&mut self, aggregate_id: &str) -> Result<()> {
         let tenant = self.tenant().to_owned();
-        sqlx::query("DELETE FROM markaz_idempotency WHERE tenant_id = $1 AND resource_id = $2")
-            .bind(&tenant)
-            .bind(aggregate_id)
-            .execute(self.conn())
-            .await?;
+        sqlx::query(
+            "UPDATE markaz_idempotency SET request_hash = $1, response = $2
+             WHERE tenant_id = $3 AND resource_id = $4",
+        )
+        .bind(crate::rpc::ERASED_REQUEST)
+        .bind(Vec::<u8>::new())
+        .bind(&tenant)
+        .bind(aggregate_id)
+        .execute(self.conn())
+        .await?;
         sqlx::query(
             "UPDATE markaz_outbox SET envelope = $1
              WHERE tenant_id = $2 AND aggregate_id = $3 AND published_at IS NOT NULL",
