@@ -86,7 +86,8 @@ async fn ledger_reaches(ledger: &markaz_kit::db::Db, organization_id: &str, n: i
 
 both_backends!(
     an_outbox_event_reaches_a_consumer_in_another_service,
-    a_poison_event_is_dead_lettered_then_replayed
+    a_poison_event_is_dead_lettered_then_replayed,
+    a_burst_is_applied_in_batches_and_a_poison_in_it_holds_nothing_back,
 );
 
 async fn an_outbox_event_reaches_a_consumer_in_another_service(backend: Backend) {
@@ -171,6 +172,63 @@ async fn a_poison_event_is_dead_lettered_then_replayed(backend: Backend) {
             .unwrap();
         assert_eq!(dlq.info().await.unwrap().state.messages, 1);
     }
+    app.shutdown().await;
+}
+
+async fn a_burst_is_applied_in_batches_and_a_poison_in_it_holds_nothing_back(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let app = env
+        .start(vec![Arc::new(Membership), Arc::new(Ledger)])
+        .await
+        .unwrap();
+    let mut c = client(&app).await;
+    register_tenant(&env, &mut c).await;
+    // Forty registrations at once, one of them poison: the consumer takes
+    // them in batches; the batch holding the poison fails and its events are
+    // applied one by one instead.
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let mut c = c.clone();
+        let token = env.token(TENANT, &[Role::Staff], None);
+        let name = if i == 17 {
+            "poison".to_string()
+        } else {
+            format!("burst {i}")
+        };
+        tasks.push(tokio::spawn(async move {
+            c.create_organization(authed(org_request(&name), &token))
+                .await
+                .unwrap()
+                .into_inner()
+        }));
+    }
+    let mut orgs = Vec::new();
+    for t in tasks {
+        orgs.push(t.await.unwrap());
+    }
+    let ledger = app.db(LEDGER).unwrap().clone();
+    for org in orgs
+        .iter()
+        .filter(|o| o.name.as_ref().unwrap().en != "poison")
+    {
+        assert!(
+            ledger_reaches(&ledger, &org.id, 1).await,
+            "{} applied",
+            org.id
+        );
+    }
+    let letters = eventually(WAIT, || {
+        let ledger = ledger.clone();
+        async move {
+            let l = markaz_kit::events::dead_letters(&ledger, false)
+                .await
+                .ok()?;
+            (!l.is_empty()).then_some(l)
+        }
+    })
+    .await
+    .expect("the poison is dead-lettered");
+    assert_eq!(letters.len(), 1);
     app.shutdown().await;
 }
 

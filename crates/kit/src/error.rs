@@ -186,6 +186,20 @@ impl Violations {
     }
 }
 
+/// Both results, or one error reporting the bad fields of both: a request
+/// learns about every bad field at once, e.g. a malformed `request_id` and a
+/// bad body together.
+pub fn join<A, B>(a: Result<A>, b: Result<B>) -> Result<(A, B)> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(Error::InvalidArgument(mut x)), Err(Error::InvalidArgument(y))) => {
+            x.extend(y);
+            Err(Error::InvalidArgument(x))
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}
+
 impl FieldViolation {
     pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
         FieldViolation {
@@ -274,6 +288,17 @@ mod tests {
             .map(|f| f.field.as_str())
             .collect();
         assert_eq!(fields, ["organization.name", "organization.kind"]);
+    }
+
+    #[test]
+    fn joined_results_report_the_bad_fields_of_both() {
+        let a: Result<()> = Err(Error::invalid("request_id", "bad"));
+        let b: Result<()> = Err(Error::invalid("person.full_name", "required"));
+        let Err(Error::InvalidArgument(v)) = join(a, b) else {
+            panic!("both reported")
+        };
+        assert_eq!(v.len(), 2);
+        assert!(join(Ok::<_, Error>(1), Ok::<_, Error>(2)).is_ok());
     }
 
     #[test]

@@ -62,15 +62,22 @@ impl Tx {
 
 impl Tx {
     /// Drops what the platform keeps about `aggregate_id` beyond the service's
-    /// own tables — its events not yet published and the stored results of
-    /// its idempotent creates — when the object's personal data is erased.
+    /// own tables — the copies of its published events kept in the outbox,
+    /// and the stored results of its idempotent creates — when the object's
+    /// personal data is erased. The request ids stay taken (a tombstone), so
+    /// a late retry is refused rather than done a second time.
     pub async fn forget_aggregate(&mut self, aggregate_id: &str) -> Result<()> {
         let tenant = self.tenant().to_owned();
-        sqlx::query("DELETE FROM markaz_idempotency WHERE tenant_id = $1 AND resource_id = $2")
-            .bind(&tenant)
-            .bind(aggregate_id)
-            .execute(self.conn())
-            .await?;
+        sqlx::query(
+            "UPDATE markaz_idempotency SET request_hash = $1, response = $2
+             WHERE tenant_id = $3 AND resource_id = $4",
+        )
+        .bind(crate::rpc::ERASED_REQUEST)
+        .bind(Vec::<u8>::new())
+        .bind(&tenant)
+        .bind(aggregate_id)
+        .execute(self.conn())
+        .await?;
         sqlx::query(
             "UPDATE markaz_outbox SET envelope = $1
              WHERE tenant_id = $2 AND aggregate_id = $3 AND published_at IS NOT NULL",
@@ -164,16 +171,13 @@ pub async fn relay_once(db: &Db, bus: &Bus) -> Result<usize> {
     // single process, and its one writer connection must not wait on the bus.
     let mut leader = None;
     if db.backend() == Backend::Postgres {
-        let mut tx = db.system().await?;
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext($1))")
-            .bind(format!("markaz-relay-{}", db.service()))
-            .fetch_one(tx.conn())
-            .await?;
-        if !locked {
-            tx.rollback().await?;
-            return Ok(0);
-        }
-        leader = Some(tx);
+        // The lock is taken with BEGIN, in one round trip; a second replica
+        // waits for the first one's round to commit, then finds its rows
+        // published.
+        leader = Some(
+            db.system_locked(&format!("markaz-relay-{}", db.service()))
+                .await?,
+        );
     }
     let pending = sqlx::query(
         "SELECT seq, event_id, event_name, envelope FROM markaz_outbox
@@ -290,32 +294,69 @@ pub enum Applied {
     Duplicate,
 }
 
+/// Applies events of one tenant, in order, each exactly once: their inbox
+/// rows and the handler's writes commit together, in one transaction.
+pub async fn apply_all(
+    db: &Db,
+    consumer: &Consumer,
+    tenant: &str,
+    envelopes: &[&Envelope],
+) -> Result<Vec<Applied>> {
+    if tenant.is_empty() || envelopes.iter().any(|e| e.tenant_id != tenant) {
+        return Err(Error::invalid(
+            "tenant_id",
+            "the event names no tenant, or another",
+        ));
+    }
+    let mut tx = db.write(tenant).await?;
+    let mut outcomes = Vec::with_capacity(envelopes.len());
+    for envelope in envelopes {
+        let inserted = sqlx::query(
+            "INSERT INTO markaz_inbox (consumer, event_id, tenant_id, processed_at)
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(consumer.name)
+        .bind(&envelope.id)
+        .bind(tenant)
+        .bind(crate::time::now_micros())
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            outcomes.push(Applied::Duplicate);
+            continue;
+        }
+        let span = tracing::info_span!(
+            "event",
+            consumer = consumer.name,
+            event_type = %envelope.r#type,
+            event_id = %envelope.id,
+            tenant = %envelope.tenant_id,
+            otel.kind = "consumer",
+        );
+        telemetry::enter_remote(
+            &envelope.traceparent,
+            span,
+            consumer.handler.handle(&mut tx, envelope),
+        )
+        .await?;
+        outcomes.push(Applied::Applied);
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
 /// Applies one event exactly once: the inbox row and the handler's writes
 /// commit together.
 pub async fn apply(db: &Db, consumer: &Consumer, envelope: &Envelope) -> Result<Applied> {
-    if envelope.tenant_id.is_empty() {
-        return Err(Error::invalid("tenant_id", "the event names no tenant"));
-    }
-    let mut tx = db.write(&envelope.tenant_id).await?;
-    let inserted = sqlx::query(
-        "INSERT INTO markaz_inbox (consumer, event_id, tenant_id, processed_at)
-         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-    )
-    .bind(consumer.name)
-    .bind(&envelope.id)
-    .bind(&envelope.tenant_id)
-    .bind(crate::time::now_micros())
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        tx.rollback().await?;
-        return Ok(Applied::Duplicate);
-    }
-    consumer.handler.handle(&mut tx, envelope).await?;
-    tx.commit().await?;
-    Ok(Applied::Applied)
+    let outcomes = apply_all(db, consumer, &envelope.tenant_id, &[envelope]).await?;
+    Ok(outcomes[0])
 }
+
+/// Deliveries applied in one transaction at most. Under load the consumer
+/// takes what has already arrived, so a busy consumer pays one commit for
+/// many events; an idle one still applies each event as it comes.
+const CONSUME_BATCH: usize = 64;
 
 /// Delivers `producer`'s events to `consumer` until `shutdown`. The event in
 /// hand is finished before the loop stops.
@@ -330,20 +371,110 @@ pub async fn run_consumer(
 ) -> Result<()> {
     let mut subscription = bus.subscribe(consumer.name, producer).await?;
     tasks.spawn(async move {
+        use futures::FutureExt;
         loop {
-            let delivery = tokio::select! {
+            let first = tokio::select! {
                 d = subscription.next() => match d {
                     Some(d) => d,
                     None => break,
                 },
                 _ = shutdown.cancelled() => break,
             };
-            process(&db, &bus, &consumer, &config, delivery).await;
+            let mut batch = vec![first];
+            while batch.len() < CONSUME_BATCH {
+                match subscription.next().now_or_never() {
+                    Some(Some(d)) => batch.push(d),
+                    _ => break,
+                }
+            }
+            process_batch(&db, &bus, &consumer, &config, batch).await;
         }
     });
     Ok(())
 }
 
+/// Applies a batch of deliveries: the events of each tenant together in one
+/// transaction; if that fails, each of them alone, so that one bad event
+/// gets its own retries and dead letter without holding the others back.
+async fn process_batch(
+    db: &Db,
+    bus: &Bus,
+    consumer: &Consumer,
+    config: &ConsumerConfig,
+    batch: Vec<Delivery>,
+) {
+    if batch.len() == 1 {
+        for delivery in batch {
+            process(db, bus, consumer, config, delivery).await;
+        }
+        return;
+    }
+    let mut groups: Vec<(String, Vec<(Delivery, Envelope)>)> = Vec::new();
+    let mut alone = Vec::new();
+    for delivery in batch {
+        match Envelope::decode(delivery.payload.as_ref()) {
+            Ok(e) if !e.tenant_id.is_empty() => {
+                match groups.iter_mut().find(|(tenant, _)| *tenant == e.tenant_id) {
+                    Some((_, items)) => items.push((delivery, e)),
+                    None => groups.push((e.tenant_id.clone(), vec![(delivery, e)])),
+                }
+            }
+            _ => alone.push(delivery),
+        }
+    }
+    for delivery in alone {
+        process(db, bus, consumer, config, delivery).await;
+    }
+    for (tenant, items) in groups {
+        let envelopes: Vec<&Envelope> = items.iter().map(|(_, e)| e).collect();
+        match apply_all(db, consumer, &tenant, &envelopes).await {
+            Ok(outcomes) => {
+                for ((delivery, envelope), outcome) in items.into_iter().zip(outcomes) {
+                    record(consumer, &envelope, outcome);
+                    delivery.ack().await;
+                }
+            }
+            Err(e) => {
+                tracing::debug!(consumer = consumer.name, error = %e, "batch failed; applying its events one by one");
+                for (delivery, _) in items {
+                    process(db, bus, consumer, config, delivery).await;
+                }
+            }
+        }
+    }
+}
+
+fn count(consumer: &Consumer, outcome: Outcome) {
+    telemetry::metrics()
+        .events_consumed
+        .get_or_create(&ConsumedLabels {
+            consumer: consumer.name.to_string(),
+            outcome,
+        })
+        .inc();
+}
+
+/// Counts an event applied (with its lag from commit to effect) or found
+/// a duplicate.
+fn record(consumer: &Consumer, envelope: &Envelope, outcome: Applied) {
+    if outcome == Applied::Duplicate {
+        count(consumer, Outcome::duplicate);
+        return;
+    }
+    if let Some(at) = &envelope.occurred_at {
+        let lag = (crate::time::now_micros() - crate::time::micros_of(at)).max(0);
+        telemetry::metrics()
+            .event_lag
+            .get_or_create(&ConsumerLabels {
+                consumer: consumer.name.to_string(),
+            })
+            .observe(lag as f64 / 1e6);
+    }
+    count(consumer, Outcome::applied);
+}
+
+/// Applies one delivery alone, retrying with back-off or dead-lettering it
+/// when it fails.
 async fn process(
     db: &Db,
     bus: &Bus,
@@ -351,16 +482,6 @@ async fn process(
     config: &ConsumerConfig,
     delivery: Delivery,
 ) {
-    let metrics = telemetry::metrics();
-    let count = |outcome| {
-        metrics
-            .events_consumed
-            .get_or_create(&ConsumedLabels {
-                consumer: consumer.name.to_string(),
-                outcome,
-            })
-            .inc();
-    };
     let envelope = match Envelope::decode(delivery.payload.as_ref()) {
         Ok(e) => e,
         Err(e) => {
@@ -375,38 +496,14 @@ async fn process(
                 delivery.attempt,
             )
             .await;
-            count(Outcome::dead_lettered);
+            count(consumer, Outcome::dead_lettered);
             delivery.ack().await;
             return;
         }
     };
-    let span = tracing::info_span!(
-        "event",
-        consumer = consumer.name,
-        event_type = %envelope.r#type,
-        event_id = %envelope.id,
-        tenant = %envelope.tenant_id,
-        attempt = delivery.attempt,
-        otel.kind = "consumer",
-    );
-    let result =
-        telemetry::enter_remote(&envelope.traceparent, span, apply(db, consumer, &envelope)).await;
-    match result {
-        Ok(applied) => {
-            if applied == Applied::Applied {
-                if let Some(at) = &envelope.occurred_at {
-                    let lag = (crate::time::now_micros() - crate::time::micros_of(at)).max(0);
-                    metrics
-                        .event_lag
-                        .get_or_create(&ConsumerLabels {
-                            consumer: consumer.name.to_string(),
-                        })
-                        .observe(lag as f64 / 1e6);
-                }
-                count(Outcome::applied);
-            } else {
-                count(Outcome::duplicate);
-            }
+    match apply(db, consumer, &envelope).await {
+        Ok(outcome) => {
+            record(consumer, &envelope, outcome);
             delivery.ack().await;
         }
         Err(e) => {
@@ -423,18 +520,18 @@ async fn process(
                     delivery.attempt,
                 )
                 .await;
-                count(Outcome::dead_lettered);
+                count(consumer, Outcome::dead_lettered);
                 delivery.ack().await;
             } else {
                 let delay = backoff(config, delivery.attempt);
                 tracing::warn!(consumer = consumer.name, event_id = %envelope.id, error = %e, attempt = delivery.attempt, ?delay, "event failed; will retry");
-                metrics
+                telemetry::metrics()
                     .consumer_redeliveries
                     .get_or_create(&ConsumerLabels {
                         consumer: consumer.name.to_string(),
                     })
                     .inc();
-                count(Outcome::retried);
+                count(consumer, Outcome::retried);
                 delivery.retry(delay).await;
             }
         }

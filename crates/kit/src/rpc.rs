@@ -159,6 +159,9 @@ pub struct Anonymous {
     pub peer: Option<std::net::IpAddr>,
 }
 
+/// The request hash of a stored result erased with a person's data.
+pub const ERASED_REQUEST: &str = "erased";
+
 /// A create made idempotent by its `request_id` (AIP-155): a retry with the
 /// same id and the same body returns the first result; the same id with a
 /// different body is refused.
@@ -217,6 +220,11 @@ impl Idempotency {
         .await?;
         match row {
             None => Ok(None),
+            Some((hash, _)) if hash == ERASED_REQUEST => Err(Error::precondition(
+                "REQUEST_ERASED",
+                "request_id",
+                "this request was done, and its result erased with the personal data it held",
+            )),
             Some((hash, _)) if hash != self.hash => Err(Error::invalid(
                 "request_id",
                 "this request_id was used before with a different request",

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use markaz_kit::auth::{Caller, Role};
 use markaz_kit::db::{Db, Tx};
-use markaz_kit::error::{Error, Result, Violations};
+use markaz_kit::error::{Error, Result, Violations, join};
 use markaz_kit::rpc::{Idempotency, Page, Rpc, check_etag, etag, new_id, parse_id};
 use markaz_kit::time::{Date, timestamp};
 use markaz_kit::validate;
@@ -158,11 +158,13 @@ impl MembershipService for MembershipApi {
         self.rpc
             .run("CreateOrganization", request, |caller, req| async move {
                 caller.require(WRITE)?;
-                let idempotency =
-                    Idempotency::of("CreateOrganization", &caller, &req.request_id, &req)?;
                 let empty = api::Organization::default();
                 let sent = req.organization.as_ref().unwrap_or(&empty);
                 let mut v = Violations::new();
+                let idempotency = v.absorb(
+                    "request_id",
+                    Idempotency::of("CreateOrganization", &caller, &req.request_id, &req),
+                );
                 let fields = v.absorb(
                     "organization",
                     domain::parse_organization("organization", sent),
@@ -176,7 +178,8 @@ impl MembershipService for MembershipApi {
                     ))
                 };
                 v.finish()?;
-                let fields = fields.expect("checked");
+                let (idempotency, fields) =
+                    (idempotency.expect("checked"), fields.expect("checked"));
 
                 let mut tx = self.db.write(&caller.tenant).await?;
                 if let Some(done) = idempotency.replay(&mut tx).await? {
@@ -438,9 +441,11 @@ impl MembershipService for MembershipApi {
         self.rpc
             .run("CreatePerson", request, |caller, req| async move {
                 caller.require(WRITE)?;
-                let idempotency = Idempotency::of("CreatePerson", &caller, &req.request_id, &req)?;
                 let empty = api::Person::default();
-                let fields = domain::parse_person("person", req.person.as_ref().unwrap_or(&empty))?;
+                let (idempotency, fields) = join(
+                    Idempotency::of("CreatePerson", &caller, &req.request_id, &req),
+                    domain::parse_person("person", req.person.as_ref().unwrap_or(&empty)),
+                )?;
                 let mut tx = self.db.write(&caller.tenant).await?;
                 if let Some(done) = idempotency.replay(&mut tx).await? {
                     return Ok(done);
@@ -618,9 +623,10 @@ impl MembershipService for MembershipApi {
         self.rpc
             .run("CreateAffiliation", request, |caller, req| async move {
                 caller.require(WRITE)?;
-                let idempotency =
-                    Idempotency::of("CreateAffiliation", &caller, &req.request_id, &req)?;
-                let spec = domain::parse_affiliation(req.affiliation.as_ref())?;
+                let (idempotency, spec) = join(
+                    Idempotency::of("CreateAffiliation", &caller, &req.request_id, &req),
+                    domain::parse_affiliation(req.affiliation.as_ref()),
+                )?;
                 let mut tx = self.db.write(&caller.tenant).await?;
                 if let Some(done) = idempotency.replay(&mut tx).await? {
                     return Ok(done);
@@ -770,9 +776,10 @@ impl MembershipService for MembershipApi {
         self.rpc
             .run("CreateAssessment", request, |caller, req| async move {
                 caller.require(WRITE)?;
-                let idempotency =
-                    Idempotency::of("CreateAssessment", &caller, &req.request_id, &req)?;
-                let spec = domain::parse_assessment(req.assessment.as_ref())?;
+                let (idempotency, spec) = join(
+                    Idempotency::of("CreateAssessment", &caller, &req.request_id, &req),
+                    domain::parse_assessment(req.assessment.as_ref()),
+                )?;
                 let mut tx = self.db.write(&caller.tenant).await?;
                 if let Some(done) = idempotency.replay(&mut tx).await? {
                     return Ok(done);

@@ -169,6 +169,7 @@ both_backends!(
     partners_see_only_their_own_organization,
     assessments_record_scores_spread_and_change,
     retried_creates_return_the_first_result,
+    a_retry_after_erasure_is_refused_not_done_again,
     bad_input_is_refused_with_field_details_and_nothing_written,
     stale_etags_are_refused,
     concurrent_writers_queue_and_identifiers_stay_unique,
@@ -797,6 +798,46 @@ async fn retried_creates_return_the_first_result(backend: Backend) {
     assert_eq!(count_orgs(&mut w.client, &w.staff).await, 1);
 }
 
+async fn a_retry_after_erasure_is_refused_not_done_again(backend: Backend) {
+    let mut w = world(backend).await;
+    let request = api::CreatePersonRequest {
+        person: Some(person("ليلى", Gender::Female)),
+        request_id: "registration-7".into(),
+    };
+    let p = w
+        .client
+        .create_person(authed(request.clone(), &w.staff))
+        .await
+        .unwrap()
+        .into_inner();
+    w.client
+        .erase_person(authed(
+            api::ErasePersonRequest {
+                id: p.id.clone(),
+                reason: "request of the person".into(),
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap();
+    let status = w
+        .client
+        .create_person(authed(request, &w.staff))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert!(!status.message().contains("ليلى"), "{}", status.message());
+    let people = w
+        .client
+        .list_people(authed(api::ListPeopleRequest::default(), &w.staff))
+        .await
+        .unwrap()
+        .into_inner()
+        .people;
+    assert_eq!(people.len(), 1, "no second registration");
+    assert!(people[0].erased);
+}
+
 async fn bad_input_is_refused_with_field_details_and_nothing_written(backend: Backend) {
     let mut w = world(backend).await;
     // Everything wrong at once: every field is reported.
@@ -833,15 +874,22 @@ async fn bad_input_is_refused_with_field_details_and_nothing_written(backend: Ba
     ] {
         assert!(fields.contains(&f.to_string()), "{f} in {fields:?}");
     }
-    // Missing required fields.
+    // Missing required fields, and a malformed request id: all reported.
     let status = w
         .client
-        .create_person(authed(api::CreatePersonRequest::default(), &w.staff))
+        .create_person(authed(
+            api::CreatePersonRequest {
+                person: None,
+                request_id: "not an id!".into(),
+            },
+            &w.staff,
+        ))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     let fields = field_violations(&status);
     for f in [
+        "request_id",
         "person.full_name",
         "person.gender",
         "person.age_band",
