@@ -84,6 +84,9 @@ pub async fn run(url: &str, schema: Option<&str>, service: &[Migration]) -> Resu
     )
     .await
     .map_err(Error::from)?;
+    if let (Backend::Postgres, Some(schema)) = (backend, schema) {
+        relax_postgres(&mut conn, schema).await?;
+    }
     apply(&mut conn, backend, "platform", PLATFORM).await?;
     apply(&mut conn, backend, "service", service).await?;
     if let (Backend::Postgres, Some(schema)) = (backend, schema) {
@@ -124,7 +127,25 @@ async fn prepare_postgres(conn: &mut AnyConnection, schema: &str) -> Result<()> 
     Ok(())
 }
 
-async fn secure_postgres(conn: &mut AnyConnection, schema: &str) -> Result<()> {
+/// Lets the migrations — run as the tables' owner — see every tenant's rows,
+/// so a migration that moves data moves all of it. Only the owner is
+/// affected (the application role stays under the policies), and
+/// [`secure_postgres`] forces the security again once they ran.
+async fn relax_postgres(conn: &mut AnyConnection, schema: &str) -> Result<()> {
+    let mut sql = String::new();
+    for table in tenant_tables(conn, schema).await? {
+        sql.push_str(&format!(
+            "ALTER TABLE \"{table}\" NO FORCE ROW LEVEL SECURITY;\n"
+        ));
+    }
+    if !sql.is_empty() {
+        conn.execute(AssertSqlSafe(sql)).await?;
+    }
+    Ok(())
+}
+
+/// The schema's tables that hold tenant data under row-level security.
+async fn tenant_tables(conn: &mut AnyConnection, schema: &str) -> Result<Vec<String>> {
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT CAST(c.table_name AS TEXT) FROM information_schema.columns c
          JOIN information_schema.tables t
@@ -136,12 +157,19 @@ async fn secure_postgres(conn: &mut AnyConnection, schema: &str) -> Result<()> {
     .bind(schema)
     .fetch_all(&mut *conn)
     .await?;
-    let mut sql = String::new();
-    for table in tables
-        .iter()
+    let tables: Vec<String> = tables
+        .into_iter()
         .filter(|t| !CROSS_TENANT_TABLES.contains(&t.as_str()))
-    {
-        check_identifier(table)?;
+        .collect();
+    for t in &tables {
+        check_identifier(t)?;
+    }
+    Ok(tables)
+}
+
+async fn secure_postgres(conn: &mut AnyConnection, schema: &str) -> Result<()> {
+    let mut sql = String::new();
+    for table in tenant_tables(conn, schema).await? {
         sql.push_str(&format!(
             "ALTER TABLE \"{table}\" ENABLE ROW LEVEL SECURITY;
              ALTER TABLE \"{table}\" FORCE ROW LEVEL SECURITY;

@@ -169,13 +169,15 @@ pub const ERASED_REQUEST: &str = "erased";
 pub struct Idempotency {
     method: &'static str,
     request_id: String,
+    /// What is stored: the request id within the caller's own space, so
+    /// callers never meet each other's ids (not even to learn one exists).
+    key: String,
     hash: String,
 }
 
 impl Idempotency {
-    /// `request_id` may be empty (no idempotency asked for). The key is bound
-    /// to the caller: another caller sending the same id and body gets no
-    /// replay of what the first one was answered.
+    /// `request_id` may be empty (no idempotency asked for). Ids are the
+    /// caller's own: another caller using the same id is a different request.
     pub fn of<R: Message>(
         method: &'static str,
         caller: &Caller,
@@ -192,14 +194,12 @@ impl Idempotency {
                 "at most 128 letters, digits, '-', '_', '.' or ':' (a UUID is ideal)",
             ));
         }
-        let mut context = ring::digest::Context::new(&ring::digest::SHA256);
-        context.update(caller.subject.as_bytes());
-        context.update(&[0]);
-        context.update(&request.encode_to_vec());
-        let digest = context.finish();
+        let digest = ring::digest::digest(&ring::digest::SHA256, &request.encode_to_vec());
+        let caller_digest = ring::digest::digest(&ring::digest::SHA256, caller.subject.as_bytes());
         Ok(Idempotency {
             method,
             request_id: request_id.to_string(),
+            key: format!("{}/{request_id}", &B64.encode(caller_digest.as_ref())[..16]),
             hash: B64.encode(digest.as_ref()),
         })
     }
@@ -215,7 +215,7 @@ impl Idempotency {
         )
         .bind(tx.tenant().to_owned())
         .bind(self.method)
-        .bind(&self.request_id)
+        .bind(&self.key)
         .fetch_optional(tx.conn())
         .await?;
         match row {
@@ -252,7 +252,7 @@ impl Idempotency {
         )
         .bind(tx.tenant())
         .bind(self.method)
-        .bind(&self.request_id)
+        .bind(&self.key)
         .bind(&self.hash)
         .bind(resource_id)
         .bind(response.encode_to_vec())

@@ -28,12 +28,9 @@ CREATE TABLE course_topics (
 
 -- What was kept before: a topic per organization with the first course that
 -- completed it, without the person. Each becomes a completion of that course
--- by a person not recorded (''), which no revocation can name. (Row-level
--- security is forced once migrations ran; the owner reads the old rows here
--- without it, and the platform forces it again afterwards.)
---! postgres
-ALTER TABLE completed_topics NO FORCE ROW LEVEL SECURITY;
---! all
+-- by a person not recorded (''), which no revocation can name. (Migrations
+-- see every tenant's rows: the platform lifts row-level security from the
+-- owner while they run.)
 INSERT INTO completions (tenant_id, course_id, person_id, organization_id, revoked)
 SELECT DISTINCT tenant_id, first_course_id, '', organization_id, 0 FROM completed_topics;
 INSERT INTO course_topics (tenant_id, course_id, topic_code)

@@ -4976,13 +4976,13 @@ async fn erasure_is_honoured_in_the_copies(backend: Backend) {
     tx.rollback().await.unwrap();
     assert_eq!(n, 0);
     // Nor in the stored reply of the idempotent create: a retry does not
-    // bring the name back.
+    // bring the name back, and is refused rather than done again.
     let retry = w
         .client
         .create_reviewer(authed(create, &w.staff))
         .await
         .unwrap_err();
-    assert_eq!(precondition(&retry).0, "PERSON_UNKNOWN");
+    assert_eq!(precondition(&retry).0, "REQUEST_ERASED");
     // The score given before stays a record of the review.
     assert_eq!(w.ranking(&call.id).await.proposals[0].review_count, 1);
     // An erased person cannot become a reviewer again.
