@@ -387,8 +387,11 @@ const INSERT_ORGANIZATION: &str = "INSERT INTO organizations (tenant_id, id, ide
     incubation_status, search_text, version, created_at, updated_at)
  VALUES ($1, $2, $3, 'ORGANIZATION_KIND_CSO', $4, $5, '', 'Raqqa', '', 'SECTOR_EDUCATION', '', '', '', '',
     'INCUBATION_STATUS_NONE', $6, 1, $7, $7)";
-const INSERT_OUTBOX: &str = "INSERT INTO markaz_outbox (event_id, tenant_id, aggregate_id, event_name, envelope, created_at)
- VALUES ($1, $2, $3, 'OrganizationRegistered', $4, $5)";
+/// The outbox row of the baseline is written as already published: its
+/// envelope is filler, and sending it on would make the relay and the
+/// consumers work (and dead-letter it) during the next measurement.
+const INSERT_OUTBOX: &str = "INSERT INTO markaz_outbox (event_id, tenant_id, aggregate_id, event_name, envelope, created_at, published_at)
+ VALUES ($1, $2, $3, 'BaselineFiller', $4, $5, $5)";
 const SELECT_ORGANIZATION: &str =
     "SELECT id, identifier, kind, name_ar, name_en, acronym, governorate, branch_id, sectors,
     description_ar, description_en, email, phone, incubation_status, version, created_at, updated_at

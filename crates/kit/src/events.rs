@@ -103,6 +103,9 @@ pub fn payload<E: prost::Name + Default>(envelope: &Envelope) -> Result<E> {
         .map_err(|e| Error::invalid("payload", format!("cannot decode {}: {e}", E::full_name())))
 }
 
+/// How long the relay waits, once woken by a commit, for more to join.
+const RELAY_LINGER: Duration = Duration::from_millis(2);
+
 /// How many outbox rows the relay publishes per round.
 const RELAY_BATCH: i64 = 256;
 /// Published rows are kept this long for inspection, then purged.
@@ -144,7 +147,12 @@ pub async fn run_relay(db: Db, bus: Bus, config: ConsumerConfig, shutdown: Cance
             poll
         };
         tokio::select! {
-            _ = db.outbox_written() => {}
+            _ = db.outbox_written() => {
+                // Let the commits of the next moment join this round: one
+                // round (a transaction and a publish) carries many events
+                // under load, for a millisecond or two of latency.
+                tokio::time::sleep(RELAY_LINGER).await;
+            }
             _ = tokio::time::sleep(wait) => {}
             _ = shutdown.cancelled() => break,
         }

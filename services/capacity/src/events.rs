@@ -21,14 +21,39 @@ use prost::Name;
 use crate::store::{self, AssessmentCopy, OrganizationCopy, PersonCopy};
 
 /// The handler of membership's events.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct MembershipEvents;
+#[derive(Debug, Default)]
+pub struct MembershipEvents {
+    /// Tenants whose row in `known_tenants` is known to be committed: the
+    /// insert found it there. Saves a write per event; one handler per
+    /// database, so the set never speaks for another database.
+    known_tenants: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl MembershipEvents {
+    /// Records that the event's tenant is known here (public suggestions are
+    /// accepted only for known centers), once per tenant and process.
+    async fn touch_tenant(&self, tx: &mut Tx) -> Result<()> {
+        let known = self
+            .known_tenants
+            .lock()
+            .expect("tenants lock")
+            .contains(tx.tenant());
+        if !known && !store::touch_tenant(tx).await? {
+            // Already there, so committed by an earlier transaction.
+            self.known_tenants
+                .lock()
+                .expect("tenants lock")
+                .insert(tx.tenant().to_string());
+        }
+        Ok(())
+    }
+}
 
 #[tonic::async_trait]
 impl Handler for MembershipEvents {
     async fn handle(&self, tx: &mut Tx, envelope: &ev::Envelope) -> Result<()> {
         let kind = envelope.r#type.as_str();
-        store::touch_tenant(tx).await?;
+        self.touch_tenant(tx).await?;
         if kind == ev::OrganizationRegistered::full_name() {
             let e: ev::OrganizationRegistered = payload(envelope)?;
             apply_organization(tx, e.organization).await

@@ -73,7 +73,7 @@ impl Service for Capacity {
         Some((
             Consumer {
                 name: NAME,
-                handler: Arc::new(events::MembershipEvents),
+                handler: Arc::new(events::MembershipEvents::default()),
             },
             vec![MEMBERSHIP],
         ))

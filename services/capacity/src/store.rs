@@ -94,15 +94,17 @@ async fn fetch_for_ids(tx: &mut Tx, sql: &str, ids: &[String]) -> Result<Vec<Any
 
 /// Remembers that the transaction's tenant exists (staff work in it, or
 /// membership published for it).
-pub async fn touch_tenant(tx: &mut Tx) -> Result<()> {
-    sqlx::query(
+/// Records the tenant as known here; true when this inserted its row.
+pub async fn touch_tenant(tx: &mut Tx) -> Result<bool> {
+    let inserted = sqlx::query(
         "INSERT INTO known_tenants (tenant_id, seen_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     )
     .bind(tx.tenant().to_owned())
     .bind(now_micros())
     .execute(tx.conn())
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    Ok(inserted > 0)
 }
 
 pub async fn tenant_known(tx: &mut Tx) -> Result<bool> {
@@ -556,7 +558,8 @@ pub async fn seed_topics(tx: &mut Tx) -> Result<()> {
     for t in BUILT_IN_TOPICS {
         insert_topic_row(tx, t.code, &t.fields(), true).await?;
     }
-    touch_tenant(tx).await
+    touch_tenant(tx).await?;
+    Ok(())
 }
 
 pub async fn insert_topic(tx: &mut Tx, code: &str, f: &TopicFields) -> Result<TopicRow> {
