@@ -142,7 +142,7 @@ async fn count(db: &Direct, sql: &'static str, since: i64) -> BenchResult<i64> {
 }
 
 /// Waits until the outbox is empty and the consumer has applied every
-/// organization event ever written.
+/// event membership ever wrote.
 async fn wait_quiet(producer: &Direct, consumer: &Direct, timeout: Duration) -> BenchResult<()> {
     let deadline = std::time::Instant::now() + timeout;
     loop {
@@ -158,6 +158,58 @@ async fn wait_quiet(producer: &Direct, consumer: &Direct, timeout: Duration) -> 
             ));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The services that consume membership's events in a full platform.
+const CONSUMERS: [&str; 2] = ["capacity", "grants"];
+
+/// Waits until what earlier load wrote has been published and applied by
+/// every consumer that runs, so that one scenario's background work does
+/// not land in the next one's figures.
+pub async fn settle(target: &Target) -> BenchResult<()> {
+    let producer = Direct::connect(target, "membership", 2).await?;
+    for service in CONSUMERS {
+        let Ok(consumer) = Direct::connect(target, service, 2).await else {
+            continue;
+        };
+        // A consumer that does not run here has no inbox to wait for.
+        if count(&consumer, INBOX_OF, 0).await.is_err() {
+            continue;
+        }
+        wait_settled(&producer, &consumer, service, Duration::from_secs(600)).await?;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(600);
+    while count(&producer, OUTBOX_PENDING, 0).await? > 0 {
+        if std::time::Instant::now() > deadline {
+            return Err("the outbox did not drain".into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+const INBOX_OF: &str = "SELECT COUNT(*) FROM markaz_inbox WHERE $1 >= 0";
+
+async fn wait_settled(
+    producer: &Direct,
+    consumer: &Direct,
+    name: &str,
+    timeout: Duration,
+) -> BenchResult<()> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let written = count(producer, OUTBOX_ALL_SINCE, 0).await?;
+        let applied = count(consumer, INBOX_OF, 0).await?;
+        if applied >= written {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!(
+                "{name} applied {applied} of {written} events in {timeout:?}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

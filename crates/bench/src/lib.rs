@@ -159,13 +159,19 @@ pub async fn run_on(target: &Target, scenario: Scenario, options: &Options) -> B
     let pool = || Pool::connect(target.server.addr, options.connections, &target.staff_token);
     let seeded = || async {
         let (orgs, people) = scenarios::seed(target, options.seed).await?;
+        events::settle(target).await?;
         Ok::<_, String>((Arc::new(orgs), Arc::new(people)))
     };
+    // Start each measurement from a settled platform: the events of earlier
+    // load (and of the seed) published and applied, not competing with it.
+    let settled = || events::settle(target);
     let (out, server_use) = match scenario {
         Scenario::Noop => {
+            settled().await?;
             measure(scenarios::ping(pool().await?), &load, Some(&target.server)).await
         }
         Scenario::Create => {
+            settled().await?;
             measure(
                 scenarios::create(pool().await?),
                 &load,
@@ -192,6 +198,7 @@ pub async fn run_on(target: &Target, scenario: Scenario, options: &Options) -> B
             .await
         }
         Scenario::DbBaseline => {
+            settled().await?;
             let direct =
                 Arc::new(Direct::connect(target, "membership", options.concurrency as u32).await?);
             let (out, _) = measure(

@@ -194,6 +194,15 @@ impl Idempotency {
                 "at most 128 letters, digits, '-', '_', '.' or ':' (a UUID is ideal)",
             ));
         }
+        if request_id.is_empty() {
+            // No retry to recognize: nothing to hash.
+            return Ok(Idempotency {
+                method,
+                request_id: String::new(),
+                key: String::new(),
+                hash: String::new(),
+            });
+        }
         let digest = ring::digest::digest(&ring::digest::SHA256, &request.encode_to_vec());
         let caller_digest = ring::digest::digest(&ring::digest::SHA256, caller.subject.as_bytes());
         Ok(Idempotency {
