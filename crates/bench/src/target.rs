@@ -61,7 +61,12 @@ pub const TENANT: &str = "bench";
 
 impl Target {
     pub async fn start(kind: Kind, infra: &Infra) -> BenchResult<Target> {
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        // MARKAZ_BENCH_SERVER measures another build of the server under the
+        // same load (a before-and-after of a change).
+        let exe = match std::env::var_os("MARKAZ_BENCH_SERVER") {
+            Some(path) => std::path::PathBuf::from(path),
+            None => std::env::current_exe().map_err(|e| e.to_string())?,
+        };
         let scratch = scratch_dir(&kind.to_string())?;
         let addr = free_addr()?;
         let metrics = free_addr()?;
