@@ -33,15 +33,8 @@ impl Tx {
     /// transaction's service, for this transaction's tenant. It reaches the
     /// bus only if the transaction commits.
     pub async fn publish<E: prost::Name>(&mut self, aggregate_id: &str, event: &E) -> Result<()> {
-        let envelope = Envelope {
-            id: uuid::Uuid::now_v7().to_string(),
-            r#type: E::full_name(),
-            tenant_id: self.tenant().to_string(),
-            producer: self.db().service().to_string(),
-            occurred_at: Some(crate::time::timestamp(crate::time::now_micros())),
-            traceparent: telemetry::current_traceparent(),
-            payload: event.encode_to_vec(),
-        };
+        let mut envelope = envelope(self.db().service(), self.tenant(), event);
+        envelope.traceparent = telemetry::current_traceparent();
         let tenant = envelope.tenant_id.clone();
         sqlx::query(
             "INSERT INTO markaz_outbox (event_id, tenant_id, aggregate_id, event_name, envelope, created_at)
@@ -88,6 +81,20 @@ impl Tx {
         .execute(self.conn())
         .await?;
         Ok(())
+    }
+}
+
+/// A new envelope for `event`, written by `producer` about `tenant`'s data
+/// now: a fresh UUIDv7 id, no trace context yet.
+pub fn envelope<E: prost::Name>(producer: &str, tenant: &str, event: &E) -> Envelope {
+    Envelope {
+        id: uuid::Uuid::now_v7().to_string(),
+        r#type: E::full_name(),
+        tenant_id: tenant.to_string(),
+        producer: producer.to_string(),
+        occurred_at: Some(crate::time::timestamp(crate::time::now_micros())),
+        traceparent: String::new(),
+        payload: event.encode_to_vec(),
     }
 }
 

@@ -14,7 +14,7 @@ use markaz_kit::auth::{Role, Signer};
 use markaz_kit::both_backends;
 use markaz_kit::events::Applied;
 use markaz_kit::testing::{Backend, TestApp, authed, service_methods, spawn};
-use markaz_kit::time::{Date as KDate, now_micros, timestamp};
+use markaz_kit::time::Date as KDate;
 use markaz_proto::capacity::v1 as api;
 use markaz_proto::capacity::v1::capacity_service_client::CapacityServiceClient;
 use markaz_proto::capacity::v1::{
@@ -108,15 +108,7 @@ impl World {
 }
 
 fn envelope<E: Name>(tenant: &str, event: &E) -> ev::Envelope {
-    ev::Envelope {
-        id: uuid::Uuid::now_v7().to_string(),
-        r#type: E::full_name(),
-        tenant_id: tenant.into(),
-        producer: "membership".into(),
-        occurred_at: Some(timestamp(now_micros())),
-        traceparent: String::new(),
-        payload: event.encode_to_vec(),
-    }
+    markaz_kit::events::envelope("membership", tenant, event)
 }
 
 fn new_id() -> String {

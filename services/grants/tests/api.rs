@@ -124,15 +124,7 @@ impl World {
 
     /// Applies another service's event through grants' real handler and inbox.
     async fn deliver<E: prost::Name + Message>(&self, producer: &str, event: E) {
-        let envelope = ev::Envelope {
-            id: new_id(),
-            r#type: E::full_name(),
-            tenant_id: TENANT.into(),
-            producer: producer.into(),
-            occurred_at: Some(markaz_kit::time::timestamp(markaz_kit::time::now_micros())),
-            traceparent: String::new(),
-            payload: event.encode_to_vec(),
-        };
+        let envelope = markaz_kit::events::envelope(producer, TENANT, &event);
         let applied = markaz_kit::events::apply(&self.db, &self.consumer, &envelope)
             .await
             .expect("the event applies");
