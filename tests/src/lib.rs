@@ -5,7 +5,7 @@
 //! applies. It stands in for "another service" when the tests need to look
 //! at the bus itself rather than at a business rule. An organization named
 //! `poison` makes its handler fail until a cure is recorded, to drive events
-//! into the dead letters and back.
+//! into the dead letters and back; one named `panic` makes it panic.
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
@@ -79,6 +79,10 @@ impl Handler for LedgerHandler {
         let event: ev::OrganizationRegistered = payload(envelope)?;
         let org = event.organization.unwrap_or_default();
         let name = org.name.unwrap_or_default().en;
+        if name == "panic" {
+            // A handler bug, not a refusal: the platform must survive it.
+            panic!("the ledger cannot read this organization");
+        }
         if name == "poison" {
             let cured =
                 sqlx::query("SELECT 1 AS one FROM ledger_cures WHERE tenant_id = $1 AND name = $2")

@@ -88,6 +88,7 @@ both_backends!(
     an_outbox_event_reaches_a_consumer_in_another_service,
     a_poison_event_is_dead_lettered_then_replayed,
     a_burst_is_applied_in_batches_and_a_poison_in_it_holds_nothing_back,
+    a_handler_that_panics_costs_one_dead_letter_not_the_consumer,
 );
 
 async fn an_outbox_event_reaches_a_consumer_in_another_service(backend: Backend) {
@@ -229,6 +230,35 @@ async fn a_burst_is_applied_in_batches_and_a_poison_in_it_holds_nothing_back(bac
     .await
     .expect("the poison is dead-lettered");
     assert_eq!(letters.len(), 1);
+    app.shutdown().await;
+}
+
+async fn a_handler_that_panics_costs_one_dead_letter_not_the_consumer(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let app = env
+        .start(vec![Arc::new(Membership), Arc::new(Ledger)])
+        .await
+        .unwrap();
+    let mut c = client(&app).await;
+    register_tenant(&env, &mut c).await;
+    create_org(&env, &mut c, "panic").await;
+    let ledger = app.db(LEDGER).unwrap().clone();
+    let letter = eventually(WAIT, || {
+        let ledger = ledger.clone();
+        async move {
+            markaz_kit::events::dead_letters(&ledger, false)
+                .await
+                .ok()?
+                .into_iter()
+                .next()
+        }
+    })
+    .await
+    .expect("the panicking event is dead-lettered");
+    assert!(letter.error.contains("panicked"), "{}", letter.error);
+    // The consumer is alive: the next event is applied.
+    let after = create_org(&env, &mut c, "after the panic").await;
+    assert!(ledger_reaches(&ledger, &after.id, 1).await);
     app.shutdown().await;
 }
 

@@ -7,13 +7,16 @@ CREATE TABLE markaz_outbox (
     seq {{seq}},
     event_id TEXT NOT NULL UNIQUE,
     tenant_id TEXT NOT NULL,
-    -- The object the event is about, so erasing a person can drop its
-    -- unpublished events' copies of personal data.
+    -- The object the event is about, so erasing a person can drop the
+    -- outbox's copies of its events.
     aggregate_id TEXT NOT NULL,
     event_name TEXT NOT NULL,
     envelope {{blob}} NOT NULL,
     created_at BIGINT NOT NULL,
-    published_at BIGINT
+    published_at BIGINT,
+    -- 1 once the object's personal data was erased: the relay publishes the
+    -- event (consumers must see it, then the erasure) and drops its copy.
+    forget BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX markaz_outbox_pending ON markaz_outbox (seq) WHERE published_at IS NULL;
 

@@ -231,12 +231,13 @@ impl App {
         tracing::info!(%grpc_addr, ?metrics_addr, services = ?services.iter().map(|s| s.name()).collect::<Vec<_>>(), "serving");
 
         let drain = config.drain_timeout();
+        let grace = std::time::Duration::from_millis(config.server.shutdown_grace_ms);
         let stop_signal = stop.clone();
         let closing_dbs: Vec<Db> = dbs.values().cloned().collect();
         let closing_bus = bus.clone();
         let done = tokio::spawn(async move {
             stop_signal.cancelled().await;
-            tracing::info!("shutting down: draining requests, consumers and relays");
+            tracing::info!("shutting down: draining requests, relays and consumers");
             ready.store(false, Ordering::Relaxed);
             for name in &grpc_names {
                 health
@@ -246,19 +247,26 @@ impl App {
             health
                 .set_service_status("", ServingStatus::NotServing)
                 .await;
+            // Load balancers learn of NOT_SERVING from their next probe: keep
+            // serving for that long before the listener closes.
+            tokio::time::sleep(grace).await;
             rpc_stop.cancel();
-            if tokio::time::timeout(drain, server).await.is_err() {
-                tracing::warn!("requests still running after the drain timeout");
+            let mut server = server;
+            if tokio::time::timeout(drain, &mut server).await.is_err() {
+                tracing::warn!("requests still running after the drain timeout; cutting them off");
+                server.abort();
+            }
+            // Relays before consumers: on the in-process bus the relays'
+            // last round hands its events to consumers still running.
+            relays_stop.cancel();
+            relays.close();
+            if tokio::time::timeout(drain, relays.wait()).await.is_err() {
+                tracing::warn!("relays still running after the drain timeout");
             }
             workers_stop.cancel();
             workers.close();
             if tokio::time::timeout(drain, workers.wait()).await.is_err() {
                 tracing::warn!("consumers still running after the drain timeout");
-            }
-            relays_stop.cancel();
-            relays.close();
-            if tokio::time::timeout(drain, relays.wait()).await.is_err() {
-                tracing::warn!("relays still running after the drain timeout");
             }
             metrics_stop.cancel();
             closing_bus.close().await;

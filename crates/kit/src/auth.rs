@@ -463,7 +463,13 @@ impl Verifier {
                 keys.insert(k.kid.clone(), x);
             }
         }
-        *self.keys.write().expect("keys lock") = keys;
+        let mut current = self.keys.write().expect("keys lock");
+        if *current != keys {
+            // A key withdrawn from the issuer's set no longer vouches for the
+            // tokens it signed, even those verified before.
+            self.verified.lock().expect("cache lock").clear();
+        }
+        *current = keys;
     }
 
     /// Verifies the value of an `authorization` header.
@@ -612,7 +618,15 @@ mod jwks {
         }
     }
 
+    /// Fetches the key set, within a bound: a stalled issuer must not hang
+    /// the start or the refresh.
     pub(super) async fn fetch(url: &str) -> Result<Jwks> {
+        tokio::time::timeout(Duration::from_secs(15), fetch_unbounded(url))
+            .await
+            .map_err(|_| Error::Unavailable(format!("JWKS {url}: no answer within 15 s")))?
+    }
+
+    async fn fetch_unbounded(url: &str) -> Result<Jwks> {
         let fail = |e: &dyn std::fmt::Display| Error::Unavailable(format!("JWKS {url}: {e}"));
         let uri: http::Uri = url.parse().map_err(|e| fail(&e))?;
         let https = uri.scheme_str() == Some("https");

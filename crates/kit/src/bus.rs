@@ -385,25 +385,33 @@ impl NatsBus {
             .await
             .map_err(|e| Error::Unavailable(format!("stream of {producer}: {e}")))?;
         let durable = format!("{consumer}--{producer}");
-        let consumer = stream
-            .get_or_create_consumer::<pull::Config>(
-                &durable,
-                pull::Config {
-                    durable_name: Some(durable.clone()),
-                    filter_subject: format!("{}.evt.{producer}.>", self.namespace),
-                    ack_policy: AckPolicy::Explicit,
-                    deliver_policy: DeliverPolicy::All,
-                    ack_wait: Duration::from_secs(30),
-                    // The consumer loop dead-letters at `max_deliver`; the
-                    // server's bound is a little higher so that loop always
-                    // gets to see the last delivery, even after a crash.
-                    max_deliver: i64::from(self.max_deliver) + 2,
-                    max_ack_pending: 1_000,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| Error::Unavailable(format!("consumer {durable}: {e}")))?;
+        let config = pull::Config {
+            durable_name: Some(durable.clone()),
+            filter_subject: format!("{}.evt.{producer}.>", self.namespace),
+            ack_policy: AckPolicy::Explicit,
+            deliver_policy: DeliverPolicy::All,
+            ack_wait: Duration::from_secs(30),
+            // The consumer loop dead-letters at `max_deliver`; the
+            // server's bound is a little higher so that loop always
+            // gets to see the last delivery, even after a crash.
+            max_deliver: i64::from(self.max_deliver) + 2,
+            max_ack_pending: 1_000,
+            ..Default::default()
+        };
+        // Create, or bring an existing durable consumer to this
+        // configuration (a raised `max_deliver` must reach the server, or it
+        // would drop events before the loop dead-letters them). Should the
+        // server refuse the change, the consumer as it is still serves.
+        let consumer = match stream.create_consumer(config).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(consumer = %durable, error = %e, "consumer configuration not updated");
+                stream
+                    .get_consumer::<pull::Config>(&durable)
+                    .await
+                    .map_err(|e| Error::Unavailable(format!("consumer {durable}: {e}")))?
+            }
+        };
         let messages = consumer
             .messages()
             .await

@@ -67,6 +67,9 @@ pub struct ServerConfig {
     pub request_timeout_ms: u64,
     /// How long shutdown waits for requests, consumers and the relay to drain.
     pub drain_timeout_ms: u64,
+    /// How long a stopping process keeps serving after reporting NOT_SERVING,
+    /// so load balancers stop sending first (a probe period, in Kubernetes).
+    pub shutdown_grace_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -134,6 +137,7 @@ impl Default for ServerConfig {
             concurrency_per_connection: 256,
             request_timeout_ms: 30_000,
             drain_timeout_ms: 20_000,
+            shutdown_grace_ms: 0,
         }
     }
 }
@@ -198,6 +202,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "server.concurrency_per_connection",
     ),
     ("MARKAZ_REQUEST_TIMEOUT_MS", "server.request_timeout_ms"),
+    ("MARKAZ_SHUTDOWN_GRACE_MS", "server.shutdown_grace_ms"),
     ("MARKAZ_DB_MAX_CONNECTIONS", "database.max_connections"),
     ("MARKAZ_CONSUMER_MAX_DELIVER", "consumer.max_deliver"),
     ("MARKAZ_LOG_FORMAT", "log.format"),
@@ -306,6 +311,9 @@ impl Config {
         if let Some(v) = non_empty("MARKAZ_REQUEST_TIMEOUT_MS") {
             self.server.request_timeout_ms = parse("MARKAZ_REQUEST_TIMEOUT_MS", &v)?;
         }
+        if let Some(v) = non_empty("MARKAZ_SHUTDOWN_GRACE_MS") {
+            self.server.shutdown_grace_ms = parse("MARKAZ_SHUTDOWN_GRACE_MS", &v)?;
+        }
         if let Some(v) = non_empty("MARKAZ_DB_MAX_CONNECTIONS") {
             self.database.max_connections = parse("MARKAZ_DB_MAX_CONNECTIONS", &v)?;
         }
@@ -412,18 +420,52 @@ impl Config {
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:****@host/db`.
+/// `postgres://user:secret@host/db?password=x` → `postgres://user:****@host/db?password=****`;
+/// a user-info with no colon (`nats://TOKEN@host`) is a token and goes whole.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    let Some((userinfo, host)) = rest.split_once('@') else {
-        return url.to_string();
+    let (location, query) = match rest.split_once('?') {
+        Some((l, q)) => (l, Some(q)),
+        None => (rest, None),
     };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:****@{host}"),
-        None => url.to_string(),
+    let location = match location.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:****@{host}"),
+            None => format!("****@{host}"),
+        },
+        None => location.to_string(),
+    };
+    let query = query.map(|q| {
+        q.split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if is_secret_key(k) => format!("{k}=****"),
+                _ => pair.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    });
+    match query {
+        Some(q) => format!("{scheme}://{location}?{q}"),
+        None => format!("{scheme}://{location}"),
     }
+}
+
+fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    [
+        "password",
+        "pass",
+        "pwd",
+        "token",
+        "secret",
+        "key",
+        "sslkey",
+        "sslpassword",
+    ]
+    .iter()
+    .any(|s| k == *s || k.ends_with(s))
 }
 
 #[cfg(test)]
@@ -478,5 +520,13 @@ mod tests {
         let shown = c.redacted_toml();
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("postgres://app:****@db/markaz"), "{shown}");
+        assert_eq!(
+            redact_url("nats://s3cr3t@nats:4222"),
+            "nats://****@nats:4222"
+        );
+        assert_eq!(
+            redact_url("postgres://h/db?sslmode=require&password=x"),
+            "postgres://h/db?sslmode=require&password=****"
+        );
     }
 }

@@ -204,6 +204,10 @@ impl Db {
                 .await?,
             ),
             (Backend::Sqlite, _) if !writes => Conn::Plain(pool.acquire().await?),
+            // Take SQLite's write lock at BEGIN: a deferred transaction that
+            // reads, then writes after another process (a CLI command beside
+            // `markaz dev`) committed would fail at once instead of waiting.
+            (Backend::Sqlite, _) => Conn::Tx(pool.begin_with("BEGIN IMMEDIATE").await?),
             _ => Conn::Tx(pool.begin().await?),
         };
         Ok(Tx {

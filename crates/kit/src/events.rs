@@ -71,9 +71,14 @@ impl Tx {
         .bind(aggregate_id)
         .execute(self.conn())
         .await?;
+        // Published copies go now; pending events are still published (the
+        // consumers must see them, then the erasure) and lose their copy as
+        // the relay marks them.
         sqlx::query(
-            "UPDATE markaz_outbox SET envelope = $1
-             WHERE tenant_id = $2 AND aggregate_id = $3 AND published_at IS NOT NULL",
+            "UPDATE markaz_outbox
+             SET forget = 1,
+                 envelope = CASE WHEN published_at IS NULL THEN envelope ELSE $1 END
+             WHERE tenant_id = $2 AND aggregate_id = $3",
         )
         .bind(Vec::<u8>::new())
         .bind(&tenant)
@@ -189,10 +194,10 @@ pub async fn relay_once(db: &Db, bus: &Bus) -> Result<usize> {
         // The lock is taken with BEGIN, in one round trip; a second replica
         // waits for the first one's round to commit, then finds its rows
         // published.
-        leader = Some(
-            db.system_locked(&format!("markaz-relay-{}", db.service()))
-                .await?,
-        );
+        // Per schema: deployments (or test worlds) sharing a database do not
+        // wait on each other's relays.
+        let scope = db.schema().unwrap_or(db.service());
+        leader = Some(db.system_locked(&format!("markaz-relay-{scope}")).await?);
     }
     let pending = sqlx::query(
         "SELECT seq, event_id, event_name, envelope FROM markaz_outbox
@@ -231,9 +236,12 @@ pub async fn relay_once(db: &Db, bus: &Bus) -> Result<usize> {
             .collect::<Vec<_>>()
             .join(",");
         let mark = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE markaz_outbox SET published_at = $1 WHERE seq IN ({list})"
+            "UPDATE markaz_outbox
+             SET published_at = $1, envelope = CASE WHEN forget = 1 THEN $2 ELSE envelope END
+             WHERE seq IN ({list})"
         )))
-        .bind(crate::time::now_micros());
+        .bind(crate::time::now_micros())
+        .bind(Vec::<u8>::new());
         match leader {
             Some(mut tx) => {
                 tx.conn().execute(mark).await?;
@@ -323,6 +331,15 @@ pub async fn apply_all(
             "the event names no tenant, or another",
         ));
     }
+    if let Some(bad) = envelopes
+        .iter()
+        .find(|e| uuid::Uuid::try_parse(&e.id).is_err())
+    {
+        return Err(Error::invalid(
+            "id",
+            format!("event id '{}' is not a UUID", bad.id),
+        ));
+    }
     let mut tx = db.write(tenant).await?;
     let mut outcomes = Vec::with_capacity(envelopes.len());
     for envelope in envelopes {
@@ -356,6 +373,23 @@ pub async fn apply_all(
         )
         .await?;
         outcomes.push(Applied::Applied);
+    }
+    if envelopes.len() > 1 {
+        // `processed_at` says when the effect commits: in a batch, that is
+        // after the last handler, not when each inbox row was written. The
+        // ids were checked to be UUIDs, so they are safe in the statement.
+        let ids = envelopes
+            .iter()
+            .map(|e| format!("'{}'", e.id))
+            .collect::<Vec<_>>()
+            .join(",");
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE markaz_inbox SET processed_at = $1 WHERE consumer = $2 AND event_id IN ({ids})"
+        )))
+        .bind(crate::time::now_micros())
+        .bind(consumer.name)
+        .execute(tx.conn())
+        .await?;
     }
     tx.commit().await?;
     Ok(outcomes)
@@ -402,7 +436,18 @@ pub async fn run_consumer(
                     _ => break,
                 }
             }
-            process_batch(&db, &bus, &consumer, &config, batch).await;
+            // Handlers' panics are caught per event (`guarded`); should
+            // anything else panic, the loop goes on and the events in hand,
+            // not acknowledged, come again.
+            let run =
+                std::panic::AssertUnwindSafe(process_batch(&db, &bus, &consumer, &config, batch));
+            if run.catch_unwind().await.is_err() {
+                tracing::error!(
+                    consumer = consumer.name,
+                    "the consumer loop panicked; going on"
+                );
+                tokio::time::sleep(backoff(&config, 1)).await;
+            }
         }
     });
     Ok(())
@@ -442,7 +487,7 @@ async fn process_batch(
     }
     for (tenant, items) in groups {
         let envelopes: Vec<&Envelope> = items.iter().map(|(_, e)| e).collect();
-        match apply_all(db, consumer, &tenant, &envelopes).await {
+        match guarded(apply_all(db, consumer, &tenant, &envelopes)).await {
             Ok(outcomes) => {
                 for ((delivery, envelope), outcome) in items.into_iter().zip(outcomes) {
                     record(consumer, &envelope, outcome);
@@ -457,6 +502,16 @@ async fn process_batch(
             }
         }
     }
+}
+
+/// Runs a handler's work; a panic becomes an error of the events in hand
+/// (retried, then dead-lettered), not the end of the consumer.
+async fn guarded<T>(work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    use futures::FutureExt;
+    std::panic::AssertUnwindSafe(work)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| Err(Error::internal("the event handler panicked")))
 }
 
 fn count(consumer: &Consumer, outcome: Outcome) {
@@ -501,22 +556,12 @@ async fn process(
         Ok(e) => e,
         Err(e) => {
             // Not even an envelope: no retry can help.
-            dead_letter(
-                db,
-                bus,
-                consumer,
-                None,
-                &delivery.payload,
-                &format!("undecodable envelope: {e}"),
-                delivery.attempt,
-            )
-            .await;
-            count(consumer, Outcome::dead_lettered);
-            delivery.ack().await;
+            let why = format!("undecodable envelope: {e}");
+            bury(db, bus, consumer, config, None, delivery, &why).await;
             return;
         }
     };
-    match apply(db, consumer, &envelope).await {
+    match guarded(apply(db, consumer, &envelope)).await {
         Ok(outcome) => {
             record(consumer, &envelope, outcome);
             delivery.ack().await;
@@ -525,18 +570,16 @@ async fn process(
             let permanent = matches!(e, Error::InvalidArgument(_));
             if permanent || delivery.attempt >= config.max_deliver {
                 tracing::error!(consumer = consumer.name, event_id = %envelope.id, error = %e, attempts = delivery.attempt, "event dead-lettered");
-                dead_letter(
+                bury(
                     db,
                     bus,
                     consumer,
+                    config,
                     Some(&envelope),
-                    &delivery.payload,
+                    delivery,
                     &e.to_string(),
-                    delivery.attempt,
                 )
                 .await;
-                count(consumer, Outcome::dead_lettered);
-                delivery.ack().await;
             } else {
                 let delay = backoff(config, delivery.attempt);
                 tracing::warn!(consumer = consumer.name, event_id = %envelope.id, error = %e, attempt = delivery.attempt, ?delay, "event failed; will retry");
@@ -559,6 +602,42 @@ pub fn backoff(config: &ConsumerConfig, attempt: u32) -> Duration {
     Duration::from_millis(config.backoff_ms.get(i).copied().unwrap_or(1_000))
 }
 
+/// Keeps the delivery as a dead letter and acknowledges it — or, when the
+/// dead letter cannot be stored (the database is often why retries ran out),
+/// has it delivered again later: an event is never acknowledged without
+/// being applied or kept.
+async fn bury(
+    db: &Db,
+    bus: &Bus,
+    consumer: &Consumer,
+    config: &ConsumerConfig,
+    envelope: Option<&Envelope>,
+    delivery: Delivery,
+    error: &str,
+) {
+    match dead_letter(
+        db,
+        bus,
+        consumer,
+        envelope,
+        &delivery.payload,
+        error,
+        delivery.attempt,
+    )
+    .await
+    {
+        Ok(()) => {
+            count(consumer, Outcome::dead_lettered);
+            delivery.ack().await;
+        }
+        Err(e) => {
+            tracing::error!(consumer = consumer.name, error = %e, "could not store a dead letter; the event comes again");
+            let delay = backoff(config, delivery.attempt);
+            delivery.retry(delay).await;
+        }
+    }
+}
+
 async fn dead_letter(
     db: &Db,
     bus: &Bus,
@@ -567,7 +646,7 @@ async fn dead_letter(
     raw: &Bytes,
     error: &str,
     attempts: u32,
-) {
+) -> Result<()> {
     let (event_id, tenant, event_type, producer) = match envelope {
         Some(e) => (
             e.id.as_str(),
@@ -593,9 +672,7 @@ async fn dead_letter(
     .bind(crate::time::now_micros())
     .execute(db.writer())
     .await;
-    if let Err(e) = stored {
-        tracing::error!(error = %e, "could not store a dead letter");
-    }
+    stored?;
     telemetry::metrics()
         .dead_letters
         .get_or_create(&ConsumerLabels {
@@ -603,6 +680,7 @@ async fn dead_letter(
         })
         .inc();
     bus.announce_dead_letter(consumer.name, raw).await;
+    Ok(())
 }
 
 /// A dead letter, as `markaz dlq list` shows it.

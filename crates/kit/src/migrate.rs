@@ -84,16 +84,56 @@ pub async fn run(url: &str, schema: Option<&str>, service: &[Migration]) -> Resu
     )
     .await
     .map_err(Error::from)?;
-    if let (Backend::Postgres, Some(schema)) = (backend, schema) {
+    let pending = pending(&mut conn, "platform", PLATFORM).await?
+        + pending(&mut conn, "service", service).await?;
+    let postgres_schema = schema.filter(|_| backend == Backend::Postgres);
+    if let (Some(schema), true) = (postgres_schema, pending > 0) {
         relax_postgres(&mut conn, schema).await?;
     }
     apply(&mut conn, backend, "platform", PLATFORM).await?;
     apply(&mut conn, backend, "service", service).await?;
-    if let (Backend::Postgres, Some(schema)) = (backend, schema) {
-        secure_postgres(&mut conn, schema).await?;
+    if let Some(schema) = postgres_schema {
+        // ALTER TABLE locks every table: done only when something changed
+        // (or a run stopped half-way), not at every start of every pod.
+        if pending > 0 || !secured(&mut conn, schema).await? {
+            secure_postgres(&mut conn, schema).await?;
+        }
+        conn.execute("SELECT pg_advisory_unlock(4242424242)")
+            .await?;
     }
     conn.close().await.ok();
     Ok(())
+}
+
+/// How many of `migrations` are not applied yet.
+async fn pending(conn: &mut AnyConnection, scope: &str, migrations: &[Migration]) -> Result<usize> {
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM markaz_migrations WHERE scope = $1")
+            .bind(scope)
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(migrations
+        .iter()
+        .filter(|m| !applied.contains(&m.version))
+        .count())
+}
+
+/// Whether every tenant table of the schema has row-level security enabled
+/// and forced, with the tenant policy.
+async fn secured(conn: &mut AnyConnection, schema: &str) -> Result<bool> {
+    let tables = tenant_tables(conn, schema).await?;
+    let unsecured: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = $1 AND CAST(c.relname AS TEXT) = ANY(string_to_array($2, ','))
+           AND NOT (c.relrowsecurity AND c.relforcerowsecurity
+                    AND EXISTS (SELECT 1 FROM pg_policy p
+                                WHERE p.polrelid = c.oid AND p.polname = 'markaz_tenant'))",
+    )
+    .bind(schema)
+    .bind(tables.join(","))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(unsecured == 0)
 }
 
 async fn prepare_postgres(conn: &mut AnyConnection, schema: &str) -> Result<()> {
@@ -182,8 +222,7 @@ async fn secure_postgres(conn: &mut AnyConnection, schema: &str) -> Result<()> {
     sql.push_str(&format!(
         "GRANT USAGE ON SCHEMA \"{schema}\" TO {APP_ROLE};
          GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA \"{schema}\" TO {APP_ROLE};
-         GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA \"{schema}\" TO {APP_ROLE};
-         SELECT pg_advisory_unlock(4242424242);"
+         GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA \"{schema}\" TO {APP_ROLE};"
     ));
     conn.execute(AssertSqlSafe(sql)).await?;
     Ok(())
