@@ -66,17 +66,14 @@ pub struct Figure {
     pub errors: u64,
     /// Server CPU (user + system) per operation, in microseconds.
     pub server_cpu_us_per_op: Option<f64>,
+    /// PostgreSQL's CPU per operation (all its processes), in microseconds.
+    pub db_cpu_us_per_op: Option<f64>,
     pub server_rss_mib: Option<f64>,
 }
 
 impl Figure {
-    fn of(
-        scenario: Scenario,
-        target: &str,
-        o: &LoadOptions,
-        out: &Outcome,
-        server: Option<(f64, u64)>,
-    ) -> Figure {
+    fn of(scenario: Scenario, target: &str, o: &LoadOptions, out: &Outcome, cost: Cost) -> Figure {
+        let server = cost.server;
         Figure {
             scenario: scenario.name().to_string(),
             target: target.to_string(),
@@ -91,6 +88,7 @@ impl Figure {
             ok: out.ok,
             errors: out.error_count(),
             server_cpu_us_per_op: server.map(|(cpu, _)| cpu * 1e6 / out.ok.max(1) as f64),
+            db_cpu_us_per_op: cost.database.map(|cpu| cpu * 1e6 / out.ok.max(1) as f64),
             server_rss_mib: server.map(|(_, rss)| rss as f64 / (1024.0 * 1024.0)),
         }
     }
@@ -109,25 +107,42 @@ impl Options {
     }
 }
 
-/// Runs `call` and measures the server process (if any) over the measured window.
+/// What the measured window cost outside the load generator.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cost {
+    /// CPU seconds of the server process and its resident bytes at the end.
+    server: Option<(f64, u64)>,
+    /// CPU seconds of PostgreSQL's processes.
+    database: Option<f64>,
+}
+
+/// Runs `call` and measures the server process (if any) and, on
+/// PostgreSQL, the database's processes over the measured window.
 async fn measure(
     call: engine::Call,
     load: &LoadOptions,
     server: Option<&ServerProcess>,
-) -> (Outcome, Option<(f64, u64)>) {
-    let cpu_at_start = std::sync::Mutex::new(0.0);
+    database: bool,
+) -> (Outcome, Cost) {
+    let at_start = std::sync::Mutex::new((0.0, 0.0));
     let pid = server.map(|s| s.pid);
     let out = engine::run(call, load, || {
-        if let Some(pid) = pid {
-            *cpu_at_start.lock().expect("cpu lock") = server::cpu_seconds(pid);
-        }
+        *at_start.lock().expect("cpu lock") = (
+            pid.map(server::cpu_seconds).unwrap_or(0.0),
+            if database {
+                server::database_cpu_seconds()
+            } else {
+                0.0
+            },
+        );
     })
     .await;
-    let measured = server.map(|s| {
-        let cpu = s.cpu_seconds() - *cpu_at_start.lock().expect("cpu lock");
-        (cpu, s.rss_bytes())
-    });
-    (out, measured)
+    let (server_start, database_start) = *at_start.lock().expect("cpu lock");
+    let cost = Cost {
+        server: server.map(|s| (s.cpu_seconds() - server_start, s.rss_bytes())),
+        database: database.then(|| server::database_cpu_seconds() - database_start),
+    };
+    (out, cost)
 }
 
 /// Runs the bare echo server and measures `Ping` against it.
@@ -146,10 +161,10 @@ pub async fn run_echo(options: &Options) -> BenchResult<Figure> {
     .await?;
     let pool = Pool::connect(addr, options.connections, "none").await?;
     let load = options.load();
-    let (out, server_use) = measure(scenarios::ping(pool), &load, Some(&server)).await;
+    let (out, cost) = measure(scenarios::ping(pool), &load, Some(&server), false).await;
     server.stop().await;
     let _ = std::fs::remove_dir_all(dir);
-    Ok(Figure::of(Scenario::Echo, "tonic", &load, &out, server_use))
+    Ok(Figure::of(Scenario::Echo, "tonic", &load, &out, cost))
 }
 
 /// Runs one scenario against a running target.
@@ -165,10 +180,17 @@ pub async fn run_on(target: &Target, scenario: Scenario, options: &Options) -> B
     // Start each measurement from a settled platform: the events of earlier
     // load (and of the seed) published and applied, not competing with it.
     let settled = || events::settle(target);
-    let (out, server_use) = match scenario {
+    let database = target.kind == Kind::Serve;
+    let (out, cost) = match scenario {
         Scenario::Noop => {
             settled().await?;
-            measure(scenarios::ping(pool().await?), &load, Some(&target.server)).await
+            measure(
+                scenarios::ping(pool().await?),
+                &load,
+                Some(&target.server),
+                database,
+            )
+            .await
         }
         Scenario::Create => {
             settled().await?;
@@ -176,6 +198,7 @@ pub async fn run_on(target: &Target, scenario: Scenario, options: &Options) -> B
                 scenarios::create(pool().await?),
                 &load,
                 Some(&target.server),
+                database,
             )
             .await
         }
@@ -185,6 +208,7 @@ pub async fn run_on(target: &Target, scenario: Scenario, options: &Options) -> B
                 scenarios::get(pool().await?, orgs),
                 &load,
                 Some(&target.server),
+                database,
             )
             .await
         }
@@ -194,44 +218,46 @@ pub async fn run_on(target: &Target, scenario: Scenario, options: &Options) -> B
                 scenarios::mixed(pool().await?, orgs, people),
                 &load,
                 Some(&target.server),
+                database,
             )
             .await
         }
         Scenario::DbBaseline => {
             settled().await?;
-            let direct =
-                Arc::new(Direct::connect(target, "membership", options.concurrency as u32).await?);
-            let (out, _) = measure(
+            let direct = Arc::new(
+                Direct::connect_as_app(target, "membership", options.concurrency as u32).await?,
+            );
+            measure(
                 scenarios::db_baseline(direct, target.tenant.clone()),
                 &load,
                 None,
+                database,
             )
-            .await;
-            (out, None)
+            .await
         }
         Scenario::Select => {
             let (orgs, _) = seeded().await?;
             let direct =
                 Arc::new(Direct::connect(target, "membership", options.concurrency as u32).await?);
-            let (out, _) = measure(
+            measure(
                 scenarios::select(direct, target.tenant.clone(), orgs),
                 &load,
                 None,
+                database,
             )
-            .await;
-            (out, None)
+            .await
         }
         Scenario::Echo | Scenario::Events => {
             return Err(format!("{} is not run this way", scenario.name()));
         }
     };
-    Ok(Figure::of(scenario, &name, &load, &out, server_use))
+    Ok(Figure::of(scenario, &name, &load, &out, cost))
 }
 
 /// Prints figures as a table for people.
 pub fn print_table(figures: &[Figure]) {
     println!(
-        "{:<12} {:<6} {:<6} {:>5} {:>10} {:>9} {:>9} {:>9} {:>9} {:>8} {:>10} {:>8}",
+        "{:<12} {:<6} {:<6} {:>5} {:>10} {:>9} {:>9} {:>9} {:>9} {:>8} {:>10} {:>8} {:>9}",
         "scenario",
         "target",
         "mode",
@@ -243,11 +269,12 @@ pub fn print_table(figures: &[Figure]) {
         "max ms",
         "errors",
         "cpu µs/op",
-        "rss MiB"
+        "rss MiB",
+        "db µs/op"
     );
     for f in figures {
         println!(
-            "{:<12} {:<6} {:<6} {:>5} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>8} {:>10} {:>8}",
+            "{:<12} {:<6} {:<6} {:>5} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>8} {:>10} {:>8} {:>9}",
             f.scenario,
             f.target,
             format!("{:?}", f.mode).to_lowercase(),
@@ -263,6 +290,9 @@ pub fn print_table(figures: &[Figure]) {
                 .unwrap_or_else(|| "-".into()),
             f.server_rss_mib
                 .map(|r| format!("{r:.1}"))
+                .unwrap_or_else(|| "-".into()),
+            f.db_cpu_us_per_op
+                .map(|c| format!("{c:.0}"))
                 .unwrap_or_else(|| "-".into()),
         );
     }

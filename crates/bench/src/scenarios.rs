@@ -332,12 +332,37 @@ pub enum Direct {
 }
 
 impl Direct {
+    /// As the tables' owner, with no row-level security: a bare statement.
     pub async fn connect(target: &Target, service: &str, concurrency: u32) -> BenchResult<Direct> {
+        Direct::open(target, service, concurrency, false).await
+    }
+
+    /// As the application's role, under row-level security, the way the
+    /// service's own transactions run.
+    pub async fn connect_as_app(
+        target: &Target,
+        service: &str,
+        concurrency: u32,
+    ) -> BenchResult<Direct> {
+        Direct::open(target, service, concurrency, true).await
+    }
+
+    async fn open(
+        target: &Target,
+        service: &str,
+        concurrency: u32,
+        as_app: bool,
+    ) -> BenchResult<Direct> {
         let (url, schema) = target.database_of(service);
         match target.kind {
             Kind::Serve => {
                 let schema = schema.unwrap_or_default();
-                let setup = Arc::new(format!("SET search_path TO \"{schema}\""));
+                let role = if as_app {
+                    format!("; SET ROLE {}", markaz_kit::db::APP_ROLE)
+                } else {
+                    String::new()
+                };
+                let setup = Arc::new(format!("SET search_path TO \"{schema}\"{role}"));
                 let pool = sqlx::postgres::PgPoolOptions::new()
                     .max_connections(concurrency)
                     .after_connect(move |conn, _| {
@@ -412,8 +437,11 @@ pub fn db_baseline(direct: Arc<Direct>, tenant: String) -> Call {
             let fail = |_| tonic::Code::Internal;
             // The same two statements through either driver's own types.
             macro_rules! insert_pair {
-                ($pool:expr) => {{
-                    let mut tx = $pool.begin().await.map_err(fail)?;
+                ($pool:expr, $begin:expr) => {{
+                    let mut tx = $pool
+                        .begin_with(sqlx::AssertSqlSafe($begin))
+                        .await
+                        .map_err(fail)?;
                     sqlx::query(INSERT_ORGANIZATION)
                         .bind(&tenant)
                         .bind(&id)
@@ -437,9 +465,17 @@ pub fn db_baseline(direct: Arc<Direct>, tenant: String) -> Call {
                     tx.commit().await.map_err(fail)
                 }};
             }
+            // The transaction the service opens: on PostgreSQL with the
+            // tenant set for row-level security, on SQLite taking the write
+            // lock at BEGIN.
             match &*direct {
-                Direct::Postgres(pool) => insert_pair!(pool),
-                Direct::Sqlite { writer, .. } => insert_pair!(writer),
+                Direct::Postgres(pool) => insert_pair!(
+                    pool,
+                    format!("BEGIN; SELECT set_config('markaz.tenant_id', '{tenant}', true)")
+                ),
+                Direct::Sqlite { writer, .. } => {
+                    insert_pair!(writer, "BEGIN IMMEDIATE".to_string())
+                }
             }
         })
     })

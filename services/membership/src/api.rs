@@ -631,6 +631,9 @@ impl MembershipService for MembershipApi {
                 if let Some(done) = idempotency.replay(&mut tx).await? {
                     return Ok(done);
                 }
+                // Affiliations of one person queue here, so two at once cannot
+                // both find none and both be created.
+                tx.lock("people", &spec.person_id).await?;
                 let person = store::get_person(&mut tx, &spec.person_id)
                     .await?
                     .ok_or_else(|| Error::not_found("person", &spec.person_id))?;

@@ -815,12 +815,24 @@ pub async fn end_affiliation(
     current: &AffiliationRow,
     end: Date,
 ) -> Result<AffiliationRow> {
-    sqlx::query("UPDATE affiliations SET end_date = $3 WHERE tenant_id = $1 AND id = $2")
-        .bind(tx.tenant())
-        .bind(&current.id)
-        .bind(end.to_string())
-        .execute(tx.conn())
-        .await?;
+    // Only an affiliation still running ends: of two concurrent ends, the
+    // second changes nothing and is refused.
+    let ended = sqlx::query(
+        "UPDATE affiliations SET end_date = $3 WHERE tenant_id = $1 AND id = $2 AND end_date = ''",
+    )
+    .bind(tx.tenant())
+    .bind(&current.id)
+    .bind(end.to_string())
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    if ended == 0 {
+        return Err(Error::precondition(
+            "AFFILIATION_ENDED",
+            format!("affiliations/{}", current.id),
+            "the affiliation has ended already",
+        ));
+    }
     Ok(AffiliationRow {
         end_date: Some(end),
         ..current.clone()

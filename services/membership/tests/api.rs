@@ -173,6 +173,7 @@ both_backends!(
     bad_input_is_refused_with_field_details_and_nothing_written,
     stale_etags_are_refused,
     concurrent_writers_queue_and_identifiers_stay_unique,
+    concurrent_affiliations_leave_one_and_end_once,
     oversized_messages_are_refused,
     tenants_never_see_each_other,
     every_rpc_refuses_missing_and_bad_tokens,
@@ -1076,6 +1077,75 @@ async fn concurrent_writers_queue_and_identifiers_stay_unique(backend: Backend) 
     identifiers.sort();
     identifiers.dedup();
     assert_eq!(identifiers.len(), 20);
+}
+
+async fn concurrent_affiliations_leave_one_and_end_once(backend: Backend) {
+    let mut w = world(backend).await;
+    let org = create_org(&mut w, "منظمة", "Org", false).await;
+    let p = create_person(&mut w, "مريم", Gender::Female).await;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let mut client = w.client.clone();
+        let token = w.staff.clone();
+        let (person_id, organization_id) = (p.id.clone(), org.id.clone());
+        tasks.push(tokio::spawn(async move {
+            client
+                .create_affiliation(authed(
+                    api::CreateAffiliationRequest {
+                        affiliation: Some(api::Affiliation {
+                            person_id,
+                            organization_id,
+                            role: "member".into(),
+                            ..Default::default()
+                        }),
+                        request_id: String::new(),
+                    },
+                    &token,
+                ))
+                .await
+                .map(|r| r.into_inner())
+        }));
+    }
+    let mut created = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(a) => created.push(a),
+            Err(s) => assert_eq!(s.code(), Code::AlreadyExists, "{s:?}"),
+        }
+    }
+    assert_eq!(created.len(), 1, "one active affiliation");
+
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let mut client = w.client.clone();
+        let token = w.staff.clone();
+        let id = created[0].id.clone();
+        tasks.push(tokio::spawn(async move {
+            client
+                .end_affiliation(authed(
+                    api::EndAffiliationRequest { id, end_date: None },
+                    &token,
+                ))
+                .await
+        }));
+    }
+    let mut ended = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ended += 1,
+            Err(s) => assert_eq!(s.code(), Code::FailedPrecondition, "{s:?}"),
+        }
+    }
+    assert_eq!(ended, 1, "ended once");
+    let db = w.app.env.db("membership").await.unwrap();
+    let mut tx = db.system().await.unwrap();
+    let events: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM markaz_outbox WHERE event_name = 'AffiliationEnded'",
+    )
+    .fetch_one(tx.conn())
+    .await
+    .unwrap();
+    assert_eq!(events, 1, "one AffiliationEnded");
 }
 
 async fn oversized_messages_are_refused(backend: Backend) {
