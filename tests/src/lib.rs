@@ -5,9 +5,16 @@
 //! applies. It stands in for "another service" when the tests need to look
 //! at the bus itself rather than at a business rule. An organization named
 //! `poison` makes its handler fail until a cure is recorded, to drive events
-//! into the dead letters and back; one named `panic` makes it panic.
+//! into the dead letters and back; one named `panic` makes it panic; one
+//! whose name starts with `slow` takes 10 ms, so a test can catch the
+//! consumer with events in hand.
+//!
+//! [`proxy`] cuts a service off from its database and heals it again.
 #![forbid(unsafe_code)]
 
+pub mod proxy;
+
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use markaz_kit::app::{Service, ServiceContext};
@@ -83,6 +90,9 @@ impl Handler for LedgerHandler {
             // A handler bug, not a refusal: the platform must survive it.
             panic!("the ledger cannot read this organization");
         }
+        if name.starts_with("slow") {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         if name == "poison" {
             let cured =
                 sqlx::query("SELECT 1 AS one FROM ledger_cures WHERE tenant_id = $1 AND name = $2")
@@ -131,4 +141,78 @@ pub async fn cure(db: &markaz_kit::db::Db, tenant: &str, name: &str) {
         .await
         .expect("cure");
     tx.commit().await.expect("commit");
+}
+
+/// Every organization's number of ledger lines in `tenant`.
+pub async fn all_lines(db: &markaz_kit::db::Db, tenant: &str) -> HashMap<String, i64> {
+    let mut tx = db.read(tenant).await.expect("read");
+    let rows = sqlx::query(
+        "SELECT organization_id, COUNT(*) AS n FROM ledger_lines WHERE tenant_id = $1
+         GROUP BY organization_id",
+    )
+    .bind(tenant)
+    .fetch_all(tx.conn())
+    .await
+    .expect("count");
+    rows.iter()
+        .map(|r| (r.get("organization_id"), r.get("n")))
+        .collect()
+}
+
+/// A membership client of `app`.
+pub async fn membership(
+    app: &markaz_kit::app::App,
+) -> markaz_proto::membership::v1::membership_service_client::MembershipServiceClient<
+    tonic::transport::Channel,
+> {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", app.grpc_addr()))
+        .expect("address")
+        .connect()
+        .await
+        .expect("connects");
+    markaz_proto::membership::v1::membership_service_client::MembershipServiceClient::new(channel)
+}
+
+/// Registers `tenant` as the world's operator.
+pub async fn register_tenant(
+    env: &markaz_kit::testing::TestEnv,
+    app: &markaz_kit::app::App,
+    tenant: &str,
+) {
+    use markaz_proto::common::v1::LocalizedText;
+    use markaz_proto::membership::v1 as api;
+    membership(app)
+        .await
+        .create_tenant(markaz_kit::testing::authed(
+            api::CreateTenantRequest {
+                tenant: Some(api::Tenant {
+                    id: tenant.into(),
+                    name: Some(LocalizedText {
+                        ar: "مستأجر".into(),
+                        en: "tenant".into(),
+                    }),
+                    ..Default::default()
+                }),
+            },
+            &env.operator_token(),
+        ))
+        .await
+        .expect("tenant registered");
+}
+
+/// A request registering a CSO named `name` (in English; the ledger reads it).
+pub fn org_request(name: &str) -> markaz_proto::membership::v1::CreateOrganizationRequest {
+    use markaz_proto::common::v1::{LocalizedText, OrganizationKind};
+    use markaz_proto::membership::v1 as api;
+    api::CreateOrganizationRequest {
+        organization: Some(api::Organization {
+            kind: OrganizationKind::Cso as i32,
+            name: Some(LocalizedText {
+                ar: "منظمة".into(),
+                en: name.into(),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }

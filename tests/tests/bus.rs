@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use markaz_e2e::{LEDGER, Ledger, cure, lines};
+use markaz_e2e::{LEDGER, Ledger, cure, lines, membership, org_request, register_tenant};
 use markaz_kit::auth::Role;
 use markaz_kit::both_backends;
 use markaz_kit::testing::{Backend, TestEnv, authed, eventually};
 use markaz_membership::Membership;
-use markaz_proto::common::v1::{LocalizedText, OrganizationKind};
+use markaz_proto::common::v1::LocalizedText;
 use markaz_proto::events::v1 as ev;
 use markaz_proto::membership::v1 as api;
 use markaz_proto::membership::v1::membership_service_client::MembershipServiceClient;
@@ -19,47 +19,6 @@ use tonic::transport::Channel;
 
 const TENANT: &str = "bus-tenant";
 const WAIT: Duration = Duration::from_secs(15);
-
-async fn client(app: &markaz_kit::app::App) -> MembershipServiceClient<Channel> {
-    let channel = Channel::from_shared(format!("http://{}", app.grpc_addr()))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    MembershipServiceClient::new(channel)
-}
-
-async fn register_tenant(env: &TestEnv, c: &mut MembershipServiceClient<Channel>) {
-    c.create_tenant(authed(
-        api::CreateTenantRequest {
-            tenant: Some(api::Tenant {
-                id: TENANT.into(),
-                name: Some(LocalizedText {
-                    ar: "مستأجر".into(),
-                    en: "tenant".into(),
-                }),
-                ..Default::default()
-            }),
-        },
-        &env.operator_token(),
-    ))
-    .await
-    .unwrap();
-}
-
-fn org_request(name: &str) -> api::CreateOrganizationRequest {
-    api::CreateOrganizationRequest {
-        organization: Some(api::Organization {
-            kind: OrganizationKind::Cso as i32,
-            name: Some(LocalizedText {
-                ar: "منظمة".into(),
-                en: name.into(),
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
 
 async fn create_org(
     env: &TestEnv,
@@ -97,8 +56,8 @@ async fn an_outbox_event_reaches_a_consumer_in_another_service(backend: Backend)
         .start(vec![Arc::new(Membership), Arc::new(Ledger)])
         .await
         .unwrap();
-    let mut c = client(&app).await;
-    register_tenant(&env, &mut c).await;
+    let mut c = membership(&app).await;
+    register_tenant(&env, &app, TENANT).await;
     let org = create_org(&env, &mut c, "Euphrates").await;
     let ledger = app.db(LEDGER).unwrap().clone();
     let arrived = ledger_reaches(&ledger, &org.id, 1).await;
@@ -112,8 +71,8 @@ async fn a_poison_event_is_dead_lettered_then_replayed(backend: Backend) {
         .start(vec![Arc::new(Membership), Arc::new(Ledger)])
         .await
         .unwrap();
-    let mut c = client(&app).await;
-    register_tenant(&env, &mut c).await;
+    let mut c = membership(&app).await;
+    register_tenant(&env, &app, TENANT).await;
     let poison = create_org(&env, &mut c, "poison").await;
     let ledger = app.db(LEDGER).unwrap().clone();
 
@@ -182,8 +141,8 @@ async fn a_burst_is_applied_in_batches_and_a_poison_in_it_holds_nothing_back(bac
         .start(vec![Arc::new(Membership), Arc::new(Ledger)])
         .await
         .unwrap();
-    let mut c = client(&app).await;
-    register_tenant(&env, &mut c).await;
+    let c = membership(&app).await;
+    register_tenant(&env, &app, TENANT).await;
     // Forty registrations at once, one of them poison: the consumer takes
     // them in batches; the batch holding the poison fails and its events are
     // applied one by one instead.
@@ -239,8 +198,8 @@ async fn a_handler_that_panics_costs_one_dead_letter_not_the_consumer(backend: B
         .start(vec![Arc::new(Membership), Arc::new(Ledger)])
         .await
         .unwrap();
-    let mut c = client(&app).await;
-    register_tenant(&env, &mut c).await;
+    let mut c = membership(&app).await;
+    register_tenant(&env, &app, TENANT).await;
     create_org(&env, &mut c, "panic").await;
     let ledger = app.db(LEDGER).unwrap().clone();
     let letter = eventually(WAIT, || {
@@ -273,8 +232,8 @@ async fn jetstream() -> async_nats::jetstream::Context {
 async fn events_carry_their_id_as_nats_msg_id_and_the_callers_trace() {
     let env = TestEnv::new(Backend::Postgres);
     let app = env.start(vec![Arc::new(Membership)]).await.unwrap();
-    let mut c = client(&app).await;
-    register_tenant(&env, &mut c).await;
+    let mut c = membership(&app).await;
+    register_tenant(&env, &app, TENANT).await;
     let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let mut request = authed(
         org_request("traced"),
@@ -331,8 +290,8 @@ async fn a_redelivered_event_has_one_effect() {
         .start(vec![Arc::new(Membership), Arc::new(Ledger)])
         .await
         .unwrap();
-    let mut c = client(&app).await;
-    register_tenant(&env, &mut c).await;
+    let mut c = membership(&app).await;
+    register_tenant(&env, &app, TENANT).await;
     let first = create_org(&env, &mut c, "once").await;
     let ledger = app.db(LEDGER).unwrap().clone();
     assert!(ledger_reaches(&ledger, &first.id, 1).await);

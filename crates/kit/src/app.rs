@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use markaz_proto::platform::v1 as platform;
@@ -29,6 +29,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::events::{self, Consumer};
+use crate::health::Health;
 use crate::migrate::Migration;
 use crate::rpc::Rpc;
 
@@ -104,8 +105,8 @@ impl App {
             verifier,
             listener,
         } = options;
-        let (health, health_server) = tonic_health::server::health_reporter();
-        health
+        let (health_reporter, health_server) = tonic_health::server::health_reporter();
+        health_reporter
             .set_service_status("", ServingStatus::NotServing)
             .await;
 
@@ -130,30 +131,44 @@ impl App {
         let workers = TaskTracker::new();
         let workers_stop = CancellationToken::new();
         let mut routes = RoutesBuilder::default();
-        let mut grpc_names = Vec::new();
-        let mut consumers = HashMap::new();
+        let mut health_entries = Vec::new();
+        let mut wanted = Vec::new();
         for service in &services {
             let ctx = ServiceContext {
                 db: dbs[service.name()].clone(),
                 rpc: Rpc::new(service.name(), verifier.clone()),
                 max_message_bytes: config.server.max_message_bytes,
             };
-            grpc_names.extend(service.register(&ctx, &mut routes));
-            if let Some((consumer, producers)) = service.consumer(&ctx) {
-                for producer in producers {
-                    events::run_consumer(
-                        &workers,
-                        ctx.db.clone(),
-                        bus.clone(),
-                        consumer.clone(),
-                        producer,
-                        config.consumer.clone(),
-                        workers_stop.clone(),
-                    )
-                    .await?;
-                }
-                consumers.insert(service.name(), consumer);
+            let names = service.register(&ctx, &mut routes);
+            health_entries.push((service.name(), names, true));
+            if let Some(consumer) = service.consumer(&ctx) {
+                wanted.push((ctx.db.clone(), consumer));
             }
+        }
+        // The platform service needs nothing but the process.
+        health_entries.push((
+            "platform",
+            vec![<platform::platform_service_server::PlatformServiceServer<PlatformApi> as tonic::server::NamedService>::NAME],
+            false,
+        ));
+        let ready = Arc::new(AtomicBool::new(false));
+        let health = Health::new(health_reporter.clone(), health_entries, ready.clone());
+        let mut consumers = HashMap::new();
+        for (db, (consumer, producers)) in wanted {
+            for producer in producers {
+                events::run_consumer(
+                    &workers,
+                    db.clone(),
+                    bus.clone(),
+                    consumer.clone(),
+                    producer,
+                    config.consumer.clone(),
+                    health.clone(),
+                    workers_stop.clone(),
+                )
+                .await?;
+            }
+            consumers.insert(db.service(), consumer);
         }
         let relays_stop = CancellationToken::new();
         let relays = TaskTracker::new();
@@ -172,9 +187,6 @@ impl App {
             })
             .max_decoding_message_size(config.server.max_message_bytes);
         routes.add_service(platform_api);
-        grpc_names.push(
-            <platform::platform_service_server::PlatformServiceServer<PlatformApi> as tonic::server::NamedService>::NAME,
-        );
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(markaz_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -194,7 +206,6 @@ impl App {
             .map_err(|e| Error::internal(format!("listener: {e}")))?;
 
         let stop = CancellationToken::new();
-        let ready = Arc::new(AtomicBool::new(false));
         let metrics_stop = CancellationToken::new();
         let metrics_addr = match config.metrics_addr {
             Some(addr) => Some(
@@ -221,13 +232,14 @@ impl App {
             );
         let server = tokio::spawn(server);
 
-        for name in &grpc_names {
+        // Serving from here on, for as long as the probes agree.
+        health.publish().await;
+        let health_stop = CancellationToken::new();
+        tokio::spawn(
             health
-                .set_service_status(*name, ServingStatus::Serving)
-                .await;
-        }
-        health.set_service_status("", ServingStatus::Serving).await;
-        ready.store(true, Ordering::Relaxed);
+                .clone()
+                .run(dbs.clone(), bus.clone(), health_stop.clone()),
+        );
         tracing::info!(%grpc_addr, ?metrics_addr, services = ?services.iter().map(|s| s.name()).collect::<Vec<_>>(), "serving");
 
         let drain = config.drain_timeout();
@@ -238,15 +250,8 @@ impl App {
         let done = tokio::spawn(async move {
             stop_signal.cancelled().await;
             tracing::info!("shutting down: draining requests, relays and consumers");
-            ready.store(false, Ordering::Relaxed);
-            for name in &grpc_names {
-                health
-                    .set_service_status(*name, ServingStatus::NotServing)
-                    .await;
-            }
-            health
-                .set_service_status("", ServingStatus::NotServing)
-                .await;
+            health_stop.cancel();
+            health.stop_serving().await;
             // Load balancers learn of NOT_SERVING from their next probe: keep
             // serving for that long before the listener closes.
             tokio::time::sleep(grace).await;

@@ -5,6 +5,14 @@
 //!   duplicate window keyed on `Nats-Msg-Id` = event id), durable pull
 //!   consumers named `<consumer>--<producer>` with explicit ack. Streams and
 //!   consumers are created idempotently at start.
+//!
+//!   The server never gives up on an event: consumers have no server-side
+//!   `max_deliver`, because only the consumer loop may end an event's life,
+//!   by applying it or by keeping it as a dead letter (see
+//!   [`crate::events`]). Should a consumer still be bounded on the server
+//!   (an operator's edit), JetStream's max-deliveries advisories are kept in
+//!   a stream per producer (`<NS>_<PRODUCER>_LOST`) and each becomes a dead
+//!   letter ([`Bus::watch_lost`]).
 //! * [`Bus::Local`] — in-process, for `markaz dev`. The relay hands each
 //!   outbox row to every subscribed consumer and counts the row as published
 //!   only once every consumer has applied it (or dead-lettered it), so a crash
@@ -23,6 +31,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::ConsumerConfig;
 use crate::error::{Error, Result};
+
+/// Deliveries asked of the server per pull request: what a consumer holds
+/// in memory beyond the batch in hand, and what comes back after
+/// `ack_wait` if it dies with them.
+const PULL_BATCH: usize = 64;
 
 /// One outbox row on its way to the bus.
 #[derive(Debug, Clone)]
@@ -72,8 +85,25 @@ impl Bus {
             client,
             js,
             namespace: namespace.to_string(),
-            max_deliver: consumer.max_deliver,
+            ack_wait: Duration::from_millis(consumer.ack_wait_ms.max(1_000)),
         })))
+    }
+
+    /// Whether the bus is reachable now (the in-process bus always is).
+    pub fn is_connected(&self) -> bool {
+        match self {
+            Bus::Local(_) => true,
+            Bus::Nats(n) => n.client.connection_state() == async_nats::connection::State::Connected,
+        }
+    }
+
+    /// How long a delivery may stay unacknowledged before the bus sends it
+    /// again (NATS `ack_wait`); the consumer extends it for events it holds.
+    pub fn ack_wait(&self) -> Option<Duration> {
+        match self {
+            Bus::Local(_) => None,
+            Bus::Nats(n) => Some(n.ack_wait),
+        }
     }
 
     /// Prepares what `producer` publishes to (its stream), idempotently.
@@ -101,6 +131,16 @@ impl Bus {
         }
     }
 
+    /// The events of `producer` the bus stopped delivering to `consumer`
+    /// (never on the in-process bus, which has no server-side bound: an
+    /// event stays in the outbox until every consumer applied or kept it).
+    pub async fn watch_lost(&self, consumer: &str, producer: &str) -> Result<Option<LostEvents>> {
+        match self {
+            Bus::Local(_) => Ok(None),
+            Bus::Nats(n) => n.watch_lost(consumer, producer).await.map(Some),
+        }
+    }
+
     /// Tells operators about a dead letter: a message on
     /// `<ns>.dlq.<consumer>` (kept in the `<NS>_DLQ` stream). The dead letter
     /// itself is kept in the consumer's database, where it can be replayed.
@@ -123,7 +163,15 @@ pub enum Subscription {
         mpsc::UnboundedReceiver<LocalMessage>,
         mpsc::UnboundedSender<LocalMessage>,
     ),
-    Nats(Box<async_nats::jetstream::consumer::pull::Stream>),
+    Nats(Box<NatsSubscription>),
+}
+
+pub struct NatsSubscription {
+    messages: async_nats::jetstream::consumer::pull::Stream,
+    consumer: async_nats::jetstream::consumer::PullConsumer,
+    name: String,
+    /// Pulling fails (the connection is down): logged once, not per retry.
+    failing: bool,
 }
 
 impl Subscription {
@@ -132,34 +180,54 @@ impl Subscription {
         match self {
             Subscription::Local(rx, requeue) => rx.recv().await.map(|m| Delivery {
                 payload: m.envelope.clone(),
-                attempt: m.attempt,
                 acker: Acker::Local(m, requeue.clone()),
             }),
-            Subscription::Nats(stream) => loop {
-                match stream.next().await? {
+            Subscription::Nats(sub) => loop {
+                match sub.messages.next().await? {
                     Ok(msg) => {
-                        let attempt = msg.info().map(|i| i.delivered.max(1) as u32).unwrap_or(1);
+                        if std::mem::take(&mut sub.failing) {
+                            tracing::info!(consumer = %sub.name, "pulling events again");
+                        }
                         return Some(Delivery {
                             payload: msg.payload.clone(),
-                            attempt,
                             acker: Acker::Nats(Box::new(msg)),
                         });
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, "NATS pull failed; retrying");
+                        if !std::mem::replace(&mut sub.failing, true) {
+                            tracing::warn!(consumer = %sub.name, error = %e, "pulling events failed; retrying until the bus answers");
+                        }
                         tokio::time::sleep(Duration::from_millis(500)).await;
                     }
                 }
             },
         }
     }
+
+    /// What reads the bus's count of this consumer's unacknowledged events
+    /// (`None` on the in-process bus, whose backlog is the producer's outbox).
+    pub fn pending_counter(&self) -> Option<PendingCounter> {
+        match self {
+            Subscription::Local(..) => None,
+            Subscription::Nats(sub) => Some(PendingCounter(sub.consumer.clone())),
+        }
+    }
+}
+
+/// Reads a NATS consumer's backlog: (not yet delivered, delivered and not
+/// yet acknowledged), as JetStream counts them.
+pub struct PendingCounter(async_nats::jetstream::consumer::PullConsumer);
+
+impl PendingCounter {
+    pub async fn pending(&self) -> Option<(u64, u64)> {
+        let info = self.0.get_info().await.ok()?;
+        Some((info.num_pending, info.num_ack_pending as u64))
+    }
 }
 
 /// One delivery of one event to one consumer.
 pub struct Delivery {
     pub payload: Bytes,
-    /// 1 for the first delivery.
-    pub attempt: u32,
     acker: Acker,
 }
 
@@ -177,7 +245,7 @@ impl Delivery {
             }
             Acker::Nats(msg) => {
                 if let Err(e) = msg.ack().await {
-                    tracing::warn!(error = %e, "ack failed; the event will come again");
+                    tracing::debug!(error = %e, "ack failed; the event will come again");
                 }
             }
         }
@@ -186,8 +254,7 @@ impl Delivery {
     /// Deliver the event again after `delay`.
     pub async fn retry(self, delay: Duration) {
         match self.acker {
-            Acker::Local(mut m, requeue) => {
-                m.attempt += 1;
+            Acker::Local(m, requeue) => {
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
                     // Closed only at shutdown; the relay then publishes again.
@@ -197,10 +264,94 @@ impl Delivery {
             Acker::Nats(msg) => {
                 let nak = async_nats::jetstream::AckKind::Nak(Some(delay));
                 if let Err(e) = msg.ack_with(nak).await {
-                    tracing::warn!(error = %e, "nak failed; the event comes again after ack_wait");
+                    tracing::debug!(error = %e, "nak failed; the event comes again after ack_wait");
                 }
             }
         }
+    }
+
+    /// What tells the bus, while the consumer still holds this event, not
+    /// to send it again yet (`None` on the in-process bus, which never
+    /// does). Independent of the delivery, so it can be renewed while the
+    /// delivery itself is being worked on.
+    pub fn renewal(&self) -> Option<Renewal> {
+        match &self.acker {
+            Acker::Local(..) => None,
+            Acker::Nats(msg) => Some(Renewal((**msg).clone())),
+        }
+    }
+}
+
+/// Renews a NATS delivery: "work in progress", which restarts its `ack_wait`.
+pub struct Renewal(async_nats::jetstream::Message);
+
+impl Renewal {
+    pub async fn renew(&self) {
+        let _ = self
+            .0
+            .ack_with(async_nats::jetstream::AckKind::Progress)
+            .await;
+    }
+}
+
+/// Events the bus gave up on, for one consumer of one producer.
+pub struct LostEvents {
+    messages: async_nats::jetstream::consumer::pull::Stream,
+    stream: async_nats::jetstream::stream::Stream,
+}
+
+/// An event the bus stopped delivering.
+pub struct LostEvent {
+    /// Its position in the producer's stream.
+    pub stream_sequence: u64,
+    /// How often it was delivered before the bus gave up.
+    pub deliveries: u64,
+    /// The event as it was published, if the stream still holds it.
+    pub envelope: Option<Bytes>,
+    advisory: async_nats::jetstream::Message,
+}
+
+impl LostEvents {
+    /// The next lost event; `None` when the bus is gone.
+    pub async fn next(&mut self) -> Option<LostEvent> {
+        loop {
+            let advisory = match self.messages.next().await? {
+                Ok(m) => m,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            #[derive(serde::Deserialize)]
+            struct MaxDeliveries {
+                stream_seq: u64,
+                deliveries: u64,
+            }
+            let Ok(seen) = serde_json::from_slice::<MaxDeliveries>(&advisory.payload) else {
+                // Not an advisory this watch understands: nothing to keep.
+                let _ = advisory.ack().await;
+                continue;
+            };
+            let envelope = self
+                .stream
+                .get_raw_message(seen.stream_seq)
+                .await
+                .ok()
+                .map(|m| m.payload);
+            return Some(LostEvent {
+                stream_sequence: seen.stream_seq,
+                deliveries: seen.deliveries,
+                envelope,
+                advisory,
+            });
+        }
+    }
+}
+
+impl LostEvent {
+    /// The loss is recorded (as a dead letter): the advisory is done with.
+    pub async fn ack(self) {
+        let _ = self.advisory.ack().await;
     }
 }
 
@@ -213,7 +364,6 @@ pub struct LocalBus {
 /// An event in the in-process bus, with the channel its consumer answers on.
 pub struct LocalMessage {
     envelope: Bytes,
-    attempt: u32,
     done: oneshot::Sender<()>,
 }
 
@@ -246,7 +396,6 @@ impl LocalBus {
                 let (done, answer) = oneshot::channel();
                 let message = LocalMessage {
                     envelope: event.envelope.clone(),
-                    attempt: 1,
                     done,
                 };
                 if sub.send(message).is_err() {
@@ -279,7 +428,7 @@ pub struct NatsBus {
     client: async_nats::Client,
     js: async_nats::jetstream::Context,
     namespace: String,
-    max_deliver: u32,
+    ack_wait: Duration,
 }
 
 impl NatsBus {
@@ -390,18 +539,22 @@ impl NatsBus {
             filter_subject: format!("{}.evt.{producer}.>", self.namespace),
             ack_policy: AckPolicy::Explicit,
             deliver_policy: DeliverPolicy::All,
-            ack_wait: Duration::from_secs(30),
-            // The consumer loop dead-letters at `max_deliver`; the
-            // server's bound is a little higher so that loop always
-            // gets to see the last delivery, even after a crash.
-            max_deliver: i64::from(self.max_deliver) + 2,
+            // Short, so that the events a crashed consumer held come back
+            // within seconds of its restart; the loop extends it ("work in
+            // progress") for the events it holds longer.
+            ack_wait: self.ack_wait,
+            // Unbounded: the server must never be what ends an event's
+            // life. The consumer loop counts the failures that are the
+            // event's own and dead-letters it; an outage of its database
+            // counts for nothing.
+            max_deliver: -1,
             max_ack_pending: 1_000,
             ..Default::default()
         };
         // Create, or bring an existing durable consumer to this
-        // configuration (a raised `max_deliver` must reach the server, or it
-        // would drop events before the loop dead-letters them). Should the
-        // server refuse the change, the consumer as it is still serves.
+        // configuration (an old bound on deliveries must not stay on the
+        // server). Should the server refuse the change, the consumer as it
+        // is still serves, and the lost-event watch catches what it drops.
         let consumer = match stream.create_consumer(config).await {
             Ok(c) => c,
             Err(e) => {
@@ -413,10 +566,70 @@ impl NatsBus {
             }
         };
         let messages = consumer
+            .stream()
+            .max_messages_per_batch(PULL_BATCH)
+            // A pull request lasts this long; the heartbeat within it tells a
+            // dead connection from a quiet stream in seconds, so a consumer
+            // cut off from the bus resumes promptly once it is back.
+            .expires(Duration::from_secs(10))
+            .heartbeat(Duration::from_secs(3))
             .messages()
             .await
             .map_err(|e| Error::Unavailable(format!("consumer {durable}: {e}")))?;
-        Ok(Subscription::Nats(Box::new(messages)))
+        Ok(Subscription::Nats(Box::new(NatsSubscription {
+            messages,
+            consumer,
+            name: durable,
+            failing: false,
+        })))
+    }
+
+    /// The subject JetStream announces, for `durable` on `stream`, that it
+    /// stopped delivering an event.
+    fn max_deliveries_subject(stream: &str, durable: &str) -> String {
+        format!("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{durable}")
+    }
+
+    async fn watch_lost(&self, consumer: &str, producer: &str) -> Result<LostEvents> {
+        use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+        use async_nats::jetstream::stream;
+        let producer_stream = self.stream_name(producer);
+        let fail = |e: &dyn std::fmt::Display| {
+            Error::Unavailable(format!("lost-event watch of {producer}: {e}"))
+        };
+        // The advisories are plain NATS messages, gone if nobody listens at
+        // that moment: a stream keeps them until a consumer recorded them.
+        let lost = self
+            .js
+            .get_or_create_stream(stream::Config {
+                name: format!("{producer_stream}_LOST"),
+                subjects: vec![Self::max_deliveries_subject(&producer_stream, "*")],
+                storage: stream::StorageType::File,
+                max_age: Duration::from_secs(30 * 24 * 3600),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| fail(&e))?;
+        let durable = format!("{consumer}--{producer}");
+        let watcher = lost
+            .create_consumer(pull::Config {
+                durable_name: Some(format!("{durable}--lost")),
+                filter_subject: Self::max_deliveries_subject(&producer_stream, &durable),
+                ack_policy: AckPolicy::Explicit,
+                deliver_policy: DeliverPolicy::All,
+                ack_wait: Duration::from_secs(30),
+                max_deliver: -1,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| fail(&e))?;
+        let messages = watcher.messages().await.map_err(|e| fail(&e))?;
+        let stream = self
+            .js
+            .get_stream(&producer_stream)
+            .await
+            .map_err(|e| fail(&e))?;
+        Ok(LostEvents { messages, stream })
     }
 
     async fn announce_dead_letter(&self, consumer: &str, envelope: &Bytes) {

@@ -82,12 +82,19 @@ pub struct DatabaseConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConsumerConfig {
-    /// Deliveries of one event before it goes to the dead letters.
+    /// Failed applications of one event, while its consumer's database
+    /// answers, before it goes to the dead letters. Deliveries during an
+    /// outage of the database do not count.
     pub max_deliver: u32,
     /// Delay before each redelivery, in milliseconds; the last repeats.
     pub backoff_ms: Vec<u64>,
     /// How often the relay looks at the outbox when nothing woke it.
     pub relay_poll_ms: u64,
+    /// How long NATS waits for a delivery's acknowledgement before sending
+    /// it again: how soon the events a crashed consumer held come back.
+    /// Events held longer (a slow batch, an outage) are extended with
+    /// "in progress" acknowledgements, so this only bounds crash recovery.
+    pub ack_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -157,6 +164,7 @@ impl Default for ConsumerConfig {
             max_deliver: 5,
             backoff_ms: vec![200, 1_000, 5_000, 15_000],
             relay_poll_ms: 1_000,
+            ack_wait_ms: 5_000,
         }
     }
 }
@@ -205,6 +213,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("MARKAZ_SHUTDOWN_GRACE_MS", "server.shutdown_grace_ms"),
     ("MARKAZ_DB_MAX_CONNECTIONS", "database.max_connections"),
     ("MARKAZ_CONSUMER_MAX_DELIVER", "consumer.max_deliver"),
+    ("MARKAZ_CONSUMER_ACK_WAIT_MS", "consumer.ack_wait_ms"),
     ("MARKAZ_LOG_FORMAT", "log.format"),
     ("MARKAZ_LOG", "log.filter"),
     (
@@ -320,6 +329,9 @@ impl Config {
         if let Some(v) = non_empty("MARKAZ_CONSUMER_MAX_DELIVER") {
             self.consumer.max_deliver = parse("MARKAZ_CONSUMER_MAX_DELIVER", &v)?;
         }
+        if let Some(v) = non_empty("MARKAZ_CONSUMER_ACK_WAIT_MS") {
+            self.consumer.ack_wait_ms = parse("MARKAZ_CONSUMER_ACK_WAIT_MS", &v)?;
+        }
         if let Some(v) = non_empty("MARKAZ_LOG_FORMAT") {
             self.log.format = v;
         }
@@ -378,6 +390,9 @@ impl Config {
         }
         if self.database.max_connections == 0 {
             problems.push("database.max_connections must be positive".to_string());
+        }
+        if self.consumer.ack_wait_ms < 1_000 {
+            problems.push("consumer.ack_wait_ms must be at least 1000".to_string());
         }
         if self.consumer.max_deliver < 1 || self.consumer.backoff_ms.is_empty() {
             problems.push(

@@ -93,7 +93,7 @@ impl Db {
                             Ok(())
                         })
                     })
-                    .connect(url)
+                    .connect(&with_application_name(url, &schema))
                     .await
                     .map_err(|e| {
                         Error::Unavailable(format!("cannot connect to PostgreSQL: {e}"))
@@ -175,13 +175,11 @@ impl Db {
         {
             return Err(Error::internal(format!("'{lock}' is not a lock name")));
         }
-        let tx = self
-            .inner
-            .writer
-            .begin_with(AssertSqlSafe(format!(
-                "BEGIN; SELECT pg_advisory_xact_lock(hashtext('{lock}'))"
-            )))
-            .await?;
+        let tx = begin_uncancellable(
+            &self.inner.writer,
+            format!("BEGIN; SELECT pg_advisory_xact_lock(hashtext('{lock}'))"),
+        )
+        .await?;
         Ok(Tx {
             conn: Conn::Tx(tx),
             tenant: String::new(),
@@ -198,17 +196,20 @@ impl Db {
             // BEGIN and the tenant setting in one round trip. The tenant is
             // inlined, which `check_tenant` makes safe: a slug has no quote.
             (Backend::Postgres, Some(t)) => Conn::Tx(
-                pool.begin_with(AssertSqlSafe(format!(
-                    "BEGIN; SELECT set_config('markaz.tenant_id', '{t}', true)"
-                )))
+                begin_uncancellable(
+                    pool,
+                    format!("BEGIN; SELECT set_config('markaz.tenant_id', '{t}', true)"),
+                )
                 .await?,
             ),
             (Backend::Sqlite, _) if !writes => Conn::Plain(pool.acquire().await?),
             // Take SQLite's write lock at BEGIN: a deferred transaction that
             // reads, then writes after another process (a CLI command beside
             // `markaz dev`) committed would fail at once instead of waiting.
-            (Backend::Sqlite, _) => Conn::Tx(pool.begin_with("BEGIN IMMEDIATE").await?),
-            _ => Conn::Tx(pool.begin().await?),
+            (Backend::Sqlite, _) => {
+                Conn::Tx(begin_uncancellable(pool, "BEGIN IMMEDIATE".into()).await?)
+            }
+            _ => Conn::Tx(begin_uncancellable(pool, "BEGIN".into()).await?),
         };
         Ok(Tx {
             conn,
@@ -231,6 +232,29 @@ impl Db {
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.inner.reader).await?;
         Ok(())
+    }
+
+    /// Whether the service could write right now: a connection of the
+    /// writer pool answers (on SQLite: the write lock can be taken), within
+    /// `timeout`. What health and the consumers ask before they call a
+    /// failure an event's fault rather than an outage.
+    pub async fn probe(&self, timeout: Duration) -> Result<()> {
+        let check = async {
+            match self.inner.backend {
+                Backend::Postgres => {
+                    sqlx::query("SELECT 1").execute(&self.inner.writer).await?;
+                }
+                Backend::Sqlite => {
+                    let tx =
+                        begin_uncancellable(&self.inner.writer, "BEGIN IMMEDIATE".into()).await?;
+                    tx.rollback().await?;
+                }
+            }
+            Ok::<_, Error>(())
+        };
+        tokio::time::timeout(timeout, check)
+            .await
+            .map_err(|_| Error::Unavailable("the database does not answer".into()))?
     }
 
     pub async fn close(&self) {
@@ -311,7 +335,12 @@ impl Tx {
             ..
         } = self;
         if let Conn::Tx(tx) = conn {
-            tx.commit().await?;
+            // COMMIT is not cut short by a cancelled request: cut after it
+            // was sent, the request would not know whether it committed and
+            // the connection would get a stray ROLLBACK behind it.
+            tokio::spawn(tx.commit())
+                .await
+                .map_err(|e| Error::internal(format!("commit task: {e}")))??;
         }
         if wrote_events {
             db.notify_outbox();
@@ -417,6 +446,29 @@ pub fn backend_of(url: &str) -> Result<Backend> {
     }
 }
 
+/// Begins a transaction with `statement` in a task of its own, so that a
+/// request cancelled while BEGIN is on the wire cannot return a connection
+/// to the pool inside a transaction the pool does not know about.
+///
+/// sqlx counts a transaction only once BEGIN has answered; dropped before
+/// that, the server has begun it and the connection goes back to the pool
+/// with it open, and every later autocommit statement on that connection
+/// (a dead letter, an outbox purge) would run inside it and could be lost.
+/// In its own task BEGIN always completes; when nobody waits for the result
+/// any more, the transaction is dropped, which rolls it back before the
+/// connection is pooled again. [`pool_options`] closes any connection that
+/// still comes back in a transaction.
+async fn begin_uncancellable(
+    pool: &AnyPool,
+    statement: String,
+) -> Result<Transaction<'static, Any>> {
+    let pool = pool.clone();
+    let begun = tokio::spawn(async move { pool.begin_with(AssertSqlSafe(statement)).await });
+    Ok(begun
+        .await
+        .map_err(|e| Error::internal(format!("begin task: {e}")))??)
+}
+
 fn pool_options(max_connections: u32, acquire_timeout: Duration) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max_connections)
@@ -425,6 +477,20 @@ fn pool_options(max_connections: u32, acquire_timeout: Duration) -> AnyPoolOptio
         // trip per transaction. A broken connection fails its query instead,
         // and the pool discards it.
         .test_before_acquire(false)
+        // A connection whose transaction state is not "none" is not handed
+        // out again: closed, and a fresh one takes its place.
+        .after_release(|conn, _| {
+            Box::pin(async move {
+                use sqlx::Connection;
+                let clean = !conn.is_in_transaction();
+                if !clean {
+                    tracing::warn!(
+                        "a pooled connection came back inside a transaction; closing it"
+                    );
+                }
+                Ok(clean)
+            })
+        })
 }
 
 /// Every SQLite connection: write-ahead log (readers never block the writer),
@@ -441,6 +507,20 @@ fn sqlite_pragmas(
         .await?;
         Ok(())
     })
+}
+
+/// The name PostgreSQL shows for the connections of the service using
+/// `schema` (`pg_stat_activity.application_name`), unless the URL sets one.
+pub fn application_name(schema: &str) -> String {
+    format!("markaz-{schema}")
+}
+
+fn with_application_name(url: &str, schema: &str) -> String {
+    if url.contains("application_name=") {
+        return url.to_string();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}application_name={}", application_name(schema))
 }
 
 /// SQLite files are created on first use.

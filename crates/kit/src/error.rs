@@ -50,6 +50,13 @@ pub enum Error {
     ResourceExhausted(String),
     #[error("{0}")]
     Unavailable(String),
+    /// The database failed. The cause stays here for the log and the trace;
+    /// the caller sees only a code: UNAVAILABLE when the failure is the
+    /// connection's or the server's state (lost, busy, restarting, full —
+    /// safe to retry), ABORTED for a serialization failure or deadlock,
+    /// INTERNAL otherwise (see [`database_code`]).
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -112,8 +119,66 @@ impl Error {
             Error::Unauthenticated(_) => Code::Unauthenticated,
             Error::ResourceExhausted(_) => Code::ResourceExhausted,
             Error::Unavailable(_) => Code::Unavailable,
+            Error::Database(e) => database_code(e),
             Error::Internal(_) => Code::Internal,
         }
+    }
+
+    /// Whether the failure is the state of something outside the request —
+    /// the database or the bus unreachable, busy or restarting — so the same
+    /// request can succeed later unchanged.
+    pub fn is_transient(&self) -> bool {
+        self.code() == Code::Unavailable
+    }
+}
+
+/// The gRPC code a database failure answers. Connection-level failures
+/// (the socket closed or reset, the pool exhausted, PostgreSQL shutting
+/// down or out of connections, SQLite busy, locked, full or unable to read
+/// its file) are UNAVAILABLE: the client's retry with the same request_id
+/// is safe, and gRPC clients retry UNAVAILABLE by convention.
+pub fn database_code(e: &sqlx::Error) -> Code {
+    use sqlx::Error as E;
+    match e {
+        E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => {
+            Code::Unavailable
+        }
+        // The protocol out of step: a connection broken mid-message.
+        E::Protocol(_) => Code::Unavailable,
+        E::Database(db) => {
+            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                postgres_code(pg.code())
+            } else if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLite reports its (extended) result code as a number.
+                let primary = db
+                    .code()
+                    .and_then(|c| c.parse::<i32>().ok())
+                    .map(|c| c & 0xff);
+                match primary {
+                    // BUSY, LOCKED, IOERR, FULL, CANTOPEN
+                    Some(5 | 6 | 10 | 13 | 14) => Code::Unavailable,
+                    _ => Code::Internal,
+                }
+            } else {
+                Code::Internal
+            }
+        }
+        _ => Code::Internal,
+    }
+}
+
+/// PostgreSQL's SQLSTATE classes (Appendix A of its manual).
+fn postgres_code(sqlstate: &str) -> Code {
+    match sqlstate {
+        // serialization_failure, deadlock_detected: retry the transaction.
+        "40001" | "40P01" => Code::Aborted,
+        // admin_shutdown, crash_shutdown, cannot_connect_now, and the
+        // server going away for a replica promotion or a restart.
+        "57P01" | "57P02" | "57P03" | "57P04" | "57P05" => Code::Unavailable,
+        // connection_exception (08…), insufficient_resources (53…: disk
+        // full, out of memory, too many connections).
+        s if s.starts_with("08") || s.starts_with("53") => Code::Unavailable,
+        _ => Code::Internal,
     }
 }
 
@@ -215,17 +280,6 @@ impl From<FieldViolation> for Error {
     }
 }
 
-impl From<sqlx::Error> for Error {
-    fn from(e: sqlx::Error) -> Self {
-        match &e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-                Error::Unavailable("the database is busy; retry".into())
-            }
-            _ => Error::Internal(format!("database: {e}")),
-        }
-    }
-}
-
 impl From<Error> for tonic::Status {
     fn from(e: Error) -> Self {
         let code = e.code();
@@ -257,15 +311,35 @@ impl From<Error> for tonic::Status {
                     ErrorDetails::with_precondition_failure_violation(kind, subject, &description);
                 tonic::Status::with_error_details(code, description, details)
             }
-            Error::Internal(what) => {
-                // The caller gets a reference to quote, the log gets the cause.
-                let reference = uuid::Uuid::now_v7().simple().to_string();
-                tracing::error!(%reference, error = %what, "internal error");
-                tonic::Status::internal(format!("internal error (reference {reference})"))
-            }
+            Error::Database(cause) => match code {
+                Code::Unavailable => {
+                    // Health reports the outage once; one line per refused
+                    // request would bury it.
+                    tracing::debug!(error = %cause, "database unavailable");
+                    let message = match cause {
+                        sqlx::Error::PoolTimedOut => "the database is busy; retry",
+                        _ => "the database is unavailable; retry",
+                    };
+                    tonic::Status::unavailable(message)
+                }
+                Code::Aborted => {
+                    tracing::debug!(error = %cause, "transaction aborted by the database");
+                    tonic::Status::aborted("a concurrent change got in the way; retry")
+                }
+                _ => internal(&cause),
+            },
+            Error::Internal(what) => internal(&what),
             other => tonic::Status::new(code, other.to_string()),
         }
     }
+}
+
+/// The caller gets a reference to quote, the log gets the cause — inside
+/// the request's span, so the line carries service, method, tenant and trace.
+fn internal(cause: &dyn fmt::Display) -> tonic::Status {
+    let reference = uuid::Uuid::now_v7().simple().to_string();
+    tracing::error!(%reference, error = %cause, "internal error");
+    tonic::Status::internal(format!("internal error (reference {reference})"))
 }
 
 #[cfg(test)]
@@ -303,9 +377,29 @@ mod tests {
 
     #[test]
     fn database_errors_never_reach_the_caller() {
-        let e: Error = sqlx::Error::Protocol("SELECT secret FROM t".into()).into();
+        let e: Error = sqlx::Error::ColumnNotFound("SELECT secret FROM t".into()).into();
         let status: tonic::Status = e.into();
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("SELECT"), "{}", status.message());
+    }
+
+    #[test]
+    fn a_lost_connection_is_unavailable_not_internal() {
+        let eof = std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "expected to read 5 bytes, got 0 bytes at EOF",
+        );
+        let e: Error = sqlx::Error::Io(eof).into();
+        assert!(e.is_transient());
+        let status: tonic::Status = e.into();
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(!status.message().contains("EOF"), "{}", status.message());
+        let e: Error = sqlx::Error::PoolTimedOut.into();
+        assert_eq!(tonic::Status::from(e).code(), Code::Unavailable);
+        assert_eq!(postgres_code("57P01"), Code::Unavailable);
+        assert_eq!(postgres_code("08006"), Code::Unavailable);
+        assert_eq!(postgres_code("53300"), Code::Unavailable);
+        assert_eq!(postgres_code("40001"), Code::Aborted);
+        assert_eq!(postgres_code("23505"), Code::Internal);
     }
 }

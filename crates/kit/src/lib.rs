@@ -10,6 +10,7 @@
 //! | [`money`] | ISO-4217 money in integer minor units: parsing, checked sums, display |
 //! | [`rpc`], [`validate`] | the per-RPC wrapper and the API conventions (request ids, etags, pages, field parsing) |
 //! | [`telemetry`] | tracing, OpenTelemetry export, Prometheus metrics |
+//! | [`health`] | whether each service can do its work: gRPC health, `/readyz`, gauges, one log line per change |
 //! | [`app`] | the process: services, server, health, reflection, graceful shutdown |
 #![forbid(unsafe_code)]
 
@@ -20,6 +21,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod health;
 pub mod migrate;
 pub mod money;
 pub mod rpc;

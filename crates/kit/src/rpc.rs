@@ -117,10 +117,15 @@ impl Rpc {
             otel.kind = "server",
         );
         let span_handle = span.clone();
-        let result = telemetry::enter_remote(&traceparent, span, body(request)).await;
-        let result = result
-            .map(tonic::Response::new)
-            .map_err(tonic::Status::from);
+        // The error becomes a status inside the span: an internal error's log
+        // line then carries the service, method, tenant and trace id.
+        let work = async move {
+            body(request)
+                .await
+                .map(tonic::Response::new)
+                .map_err(tonic::Status::from)
+        };
+        let result = telemetry::enter_remote(&traceparent, span, work).await;
         let code = match &result {
             Ok(_) => tonic::Code::Ok,
             Err(status) => status.code(),

@@ -176,6 +176,12 @@ pub struct ConsumerLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConsumerProducerLabels {
+    pub consumer: String,
+    pub producer: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ConsumedLabels {
     pub consumer: String,
     pub outcome: Outcome,
@@ -242,6 +248,7 @@ pub enum Outcome {
 /// Every metric of the process.
 pub struct Metrics {
     registry: Registry,
+    process: ProcessMetrics,
     pub rpc_requests: Family<RpcLabels, Counter>,
     pub rpc_duration: Family<MethodLabels, Histogram>,
     pub outbox_backlog: Family<ServiceLabels, Gauge>,
@@ -252,6 +259,19 @@ pub struct Metrics {
     pub dead_letters: Family<ConsumerLabels, Counter>,
     /// From the event's `occurred_at` to its effect committed by a consumer.
     pub event_lag: Family<ConsumerLabels, Histogram>,
+    /// 1 while a consumer holds its events because its database is down.
+    pub consumer_blocked: Family<ConsumerProducerLabels, Gauge>,
+    /// Events the bus stopped delivering (JetStream max-deliveries
+    /// advisories); each becomes a dead letter.
+    pub events_lost_by_bus: Family<ConsumerLabels, Counter>,
+    /// Events in the consumer's stream not delivered to it yet
+    /// (JetStream's `num_pending`).
+    pub consumer_pending: Family<ConsumerProducerLabels, Gauge>,
+    /// Events delivered to the consumer and not acknowledged yet
+    /// (JetStream's `num_ack_pending`).
+    pub consumer_ack_pending: Family<ConsumerProducerLabels, Gauge>,
+    /// 1 while a service can do its work (see [`crate::health`]).
+    pub service_serving: Family<ServiceLabels, Gauge>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -263,7 +283,11 @@ fn latency_histogram() -> Histogram {
 pub fn metrics() -> &'static Metrics {
     static METRICS: OnceLock<Metrics> = OnceLock::new();
     METRICS.get_or_init(|| {
-        let mut registry = Registry::with_prefix("markaz");
+        // The process's own metrics go unprefixed, as Prometheus names them
+        // for every process; Markaz's under `markaz_`.
+        let mut root = Registry::default();
+        let process = ProcessMetrics::register(&mut root);
+        let registry = root.sub_registry_with_prefix("markaz");
         let rpc_requests = Family::<RpcLabels, Counter>::default();
         registry.register(
             "rpc_requests",
@@ -322,8 +346,44 @@ pub fn metrics() -> &'static Metrics {
             "from an event's commit in its producer to its effect committed by a consumer",
             event_lag.clone(),
         );
+        let consumer_blocked = Family::<ConsumerProducerLabels, Gauge>::default();
+        registry.register(
+            "consumer_blocked",
+            "1 while a consumer holds its events until its database answers again",
+            consumer_blocked.clone(),
+        );
+        let events_lost_by_bus = Family::<ConsumerLabels, Counter>::default();
+        registry.register(
+            "events_lost_by_bus",
+            "events the bus stopped delivering (JetStream max-deliveries advisories), kept as dead letters",
+            events_lost_by_bus.clone(),
+        );
+        let consumer_pending = Family::<ConsumerProducerLabels, Gauge>::default();
+        registry.register(
+            "consumer_pending",
+            "events of the producer's stream not yet delivered to the consumer (JetStream num_pending)",
+            consumer_pending.clone(),
+        );
+        let consumer_ack_pending = Family::<ConsumerProducerLabels, Gauge>::default();
+        registry.register(
+            "consumer_ack_pending",
+            "events delivered to the consumer and not yet acknowledged (JetStream num_ack_pending)",
+            consumer_ack_pending.clone(),
+        );
+        let service_serving = Family::<ServiceLabels, Gauge>::default();
+        registry.register(
+            "service_serving",
+            "1 while the service can do its work: database answering, bus connected, no consumer paused",
+            service_serving.clone(),
+        );
         Metrics {
-            registry,
+            registry: root,
+            process,
+            consumer_blocked,
+            events_lost_by_bus,
+            consumer_pending,
+            consumer_ack_pending,
+            service_serving,
             rpc_requests,
             rpc_duration,
             outbox_backlog,
@@ -340,9 +400,89 @@ pub fn metrics() -> &'static Metrics {
 impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
+        self.process.refresh();
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// `process_*`: what the kernel says of this process, read at each scrape
+/// (Linux `/proc/self`; elsewhere they stay at 0).
+struct ProcessMetrics {
+    cpu_seconds: Counter<f64, std::sync::atomic::AtomicU64>,
+    resident_memory_bytes: Gauge,
+    open_fds: Gauge,
+    max_fds: Gauge,
+}
+
+impl ProcessMetrics {
+    fn register(registry: &mut Registry) -> ProcessMetrics {
+        let m = ProcessMetrics {
+            cpu_seconds: Counter::default(),
+            resident_memory_bytes: Gauge::default(),
+            open_fds: Gauge::default(),
+            max_fds: Gauge::default(),
+        };
+        registry.register(
+            "process_cpu_seconds",
+            "user and system CPU time spent, in seconds",
+            m.cpu_seconds.clone(),
+        );
+        registry.register(
+            "process_resident_memory_bytes",
+            "resident memory size, in bytes",
+            m.resident_memory_bytes.clone(),
+        );
+        registry.register(
+            "process_open_fds",
+            "open file descriptors",
+            m.open_fds.clone(),
+        );
+        registry.register(
+            "process_max_fds",
+            "the limit of open file descriptors",
+            m.max_fds.clone(),
+        );
+        m
+    }
+
+    fn refresh(&self) {
+        // utime and stime, fields 14 and 15 of /proc/self/stat, in clock
+        // ticks of USER_HZ (100 on every Linux Markaz runs on).
+        if let Ok(stat) = std::fs::read_to_string("/proc/self/stat")
+            && let Some(after_name) = stat.rsplit(')').next()
+        {
+            let fields: Vec<&str> = after_name.split_whitespace().collect();
+            let ticks: u64 = [11, 12]
+                .iter()
+                .filter_map(|i| fields.get(*i)?.parse::<u64>().ok())
+                .sum();
+            let seconds = ticks as f64 / 100.0;
+            let grown = seconds - self.cpu_seconds.get();
+            if grown > 0.0 {
+                self.cpu_seconds.inc_by(grown);
+            }
+        }
+        if let Ok(status) = std::fs::read_to_string("/proc/self/status")
+            && let Some(kb) = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<i64>().ok())
+        {
+            self.resident_memory_bytes.set(kb * 1024);
+        }
+        if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+            self.open_fds.set(fds.count() as i64);
+        }
+        if let Ok(limits) = std::fs::read_to_string("/proc/self/limits")
+            && let Some(max) = limits
+                .lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3)?.parse::<i64>().ok())
+        {
+            self.max_fds.set(max);
+        }
     }
 }
 

@@ -112,25 +112,59 @@ impl TestEnv {
 
     /// Starts `services` on this world, on a random port.
     pub async fn start(&self, services: Vec<Arc<dyn Service>>) -> Result<App> {
-        if let Storage::PostgresSchemas { prefix, .. } = &self.storage {
-            let mut schemas = self.schemas.lock().expect("schemas lock");
-            for s in &services {
-                let schema = format!("{prefix}_{}", s.name());
-                if !schemas.contains(&schema) {
-                    schemas.push(schema);
-                }
-            }
+        self.start_on(services, self.storage.clone()).await
+    }
+
+    /// Starts `services` on this world with their PostgreSQL reached at
+    /// `database_url` instead (the same server and schemas behind a proxy,
+    /// say), so a test can cut one service off from its database.
+    pub async fn start_via(
+        &self,
+        services: Vec<Arc<dyn Service>>,
+        database_url: &str,
+    ) -> Result<App> {
+        let Storage::PostgresSchemas { prefix, .. } = &self.storage else {
+            panic!("start_via is for PostgreSQL worlds");
+        };
+        let storage = Storage::PostgresSchemas {
+            url: database_url.to_string(),
+            prefix: prefix.clone(),
+        };
+        self.start_on(services, storage).await
+    }
+
+    async fn start_on(&self, services: Vec<Arc<dyn Service>>, storage: Storage) -> Result<App> {
+        for s in &services {
+            self.cleans_up(s.name());
         }
         let verifier =
             Verifier::new(&self.config.auth, KeySource::Static(self.signer.jwks())).await?;
         App::start(AppOptions {
             config: self.config.clone(),
             services,
-            storage: self.storage.clone(),
+            storage,
             verifier,
             listener: None,
         })
         .await
+    }
+
+    /// Drops `service`'s PostgreSQL schema with the world, also when the
+    /// service ran in another process.
+    pub fn cleans_up(&self, service: &str) {
+        if let Storage::PostgresSchemas { prefix, .. } = &self.storage {
+            let mut schemas = self.schemas.lock().expect("schemas lock");
+            let schema = format!("{prefix}_{service}");
+            if !schemas.contains(&schema) {
+                schemas.push(schema);
+            }
+        }
+    }
+
+    /// The prefix of this world's PostgreSQL schemas (`<prefix>_<service>`)
+    /// and its bus namespace.
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     /// A token for `tenant` with `roles` (and the partner organization `org`).

@@ -1,0 +1,116 @@
+//! The inbox: each event's effect exactly once.
+//!
+//! A delivery is applied in one transaction together with its
+//! `markaz_inbox` row `(consumer, event_id)`; a redelivered event finds the
+//! row and is counted a duplicate, with no second effect.
+
+use markaz_proto::events::v1::Envelope;
+use sqlx::AssertSqlSafe;
+
+use super::Consumer;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::telemetry;
+
+/// Whether the event had an effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Applied,
+    Duplicate,
+}
+
+/// Applies events of one tenant, in order, each exactly once: their inbox
+/// rows and the handler's writes commit together, in one transaction.
+pub async fn apply_all(
+    db: &Db,
+    consumer: &Consumer,
+    tenant: &str,
+    envelopes: &[&Envelope],
+) -> Result<Vec<Applied>> {
+    if tenant.is_empty() || envelopes.iter().any(|e| e.tenant_id != tenant) {
+        return Err(Error::invalid(
+            "tenant_id",
+            "the event names no tenant, or another",
+        ));
+    }
+    if let Some(bad) = envelopes
+        .iter()
+        .find(|e| uuid::Uuid::try_parse(&e.id).is_err())
+    {
+        return Err(Error::invalid(
+            "id",
+            format!("event id '{}' is not a UUID", bad.id),
+        ));
+    }
+    let mut tx = db.write(tenant).await?;
+    let mut outcomes = Vec::with_capacity(envelopes.len());
+    for envelope in envelopes {
+        let inserted = sqlx::query(
+            "INSERT INTO markaz_inbox (consumer, event_id, tenant_id, processed_at)
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(consumer.name)
+        .bind(&envelope.id)
+        .bind(tenant)
+        .bind(crate::time::now_micros())
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            outcomes.push(Applied::Duplicate);
+            continue;
+        }
+        let span = tracing::info_span!(
+            "event",
+            consumer = consumer.name,
+            event_type = %envelope.r#type,
+            event_id = %envelope.id,
+            tenant = %envelope.tenant_id,
+            otel.kind = "consumer",
+        );
+        telemetry::enter_remote(
+            &envelope.traceparent,
+            span,
+            consumer.handler.handle(&mut tx, envelope),
+        )
+        .await?;
+        outcomes.push(Applied::Applied);
+    }
+    if envelopes.len() > 1 {
+        // `processed_at` says when the effect commits: in a batch, that is
+        // after the last handler, not when each inbox row was written. The
+        // ids were checked to be UUIDs, so they are safe in the statement.
+        let ids = envelopes
+            .iter()
+            .map(|e| format!("'{}'", e.id))
+            .collect::<Vec<_>>()
+            .join(",");
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE markaz_inbox SET processed_at = $1 WHERE consumer = $2 AND event_id IN ({ids})"
+        )))
+        .bind(crate::time::now_micros())
+        .bind(consumer.name)
+        .execute(tx.conn())
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// Applies one event exactly once: the inbox row and the handler's writes
+/// commit together.
+pub async fn apply(db: &Db, consumer: &Consumer, envelope: &Envelope) -> Result<Applied> {
+    let outcomes = apply_all(db, consumer, &envelope.tenant_id, &[envelope]).await?;
+    Ok(outcomes[0])
+}
+
+/// Whether `consumer` has applied the event `event_id` already.
+pub async fn applied_before(db: &Db, consumer: &Consumer, event_id: &str) -> Result<bool> {
+    let row =
+        sqlx::query("SELECT 1 AS one FROM markaz_inbox WHERE consumer = $1 AND event_id = $2")
+            .bind(consumer.name)
+            .bind(event_id)
+            .fetch_optional(db.reader())
+            .await?;
+    Ok(row.is_some())
+}
