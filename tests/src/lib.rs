@@ -216,3 +216,26 @@ pub fn org_request(name: &str) -> markaz_proto::membership::v1::CreateOrganizati
         ..Default::default()
     }
 }
+
+/// The body of `GET path` on a plain HTTP/1.1 server (the metrics port).
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: markaz\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .expect("request sent");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("response read");
+    match response.split_once("\r\n\r\n") {
+        Some((_, body)) => body.to_string(),
+        None => response,
+    }
+}
