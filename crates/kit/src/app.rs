@@ -23,15 +23,15 @@ use tokio_util::task::TaskTracker;
 use tonic::service::RoutesBuilder;
 use tonic_health::ServingStatus;
 
-use crate::auth::{Role, Verifier};
+use crate::auth::{Caller, Role, Verifier};
 use crate::bus::Bus;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::events::{self, Consumer};
 use crate::health::Health;
-use crate::migrate::Migration;
-use crate::rpc::Rpc;
+use crate::migrate::{Migration, MigrationSet};
+use crate::rpc::{Access, Gate, Rights, Rpc};
 
 /// What a service crate gives the runtime.
 pub trait Service: Send + Sync + 'static {
@@ -39,8 +39,19 @@ pub trait Service: Send + Sync + 'static {
     /// consumer name ("membership").
     fn name(&self) -> &'static str;
     fn migrations(&self) -> &'static [Migration];
+    /// The migrations of the libraries it uses (the copies of membership's
+    /// data), applied before its own.
+    fn libraries(&self) -> &'static [MigrationSet] {
+        &[]
+    }
     /// Adds the service's gRPC servers; returns their full names for health.
     fn register(&self, ctx: &ServiceContext, routes: &mut RoutesBuilder) -> Vec<&'static str>;
+    /// Who may call each method of its gRPC services (checked against the
+    /// protobuf descriptors by its tests). A service without a table checks
+    /// its callers itself.
+    fn rights(&self) -> &'static [Rights] {
+        &[]
+    }
     /// The producers whose events it consumes, and its handler.
     fn consumer(&self, _ctx: &ServiceContext) -> Option<(Consumer, Vec<&'static str>)> {
         None
@@ -115,7 +126,13 @@ impl App {
         for service in &services {
             let name = service.name();
             let (url, schema) = database_of(&config, &storage, name)?;
-            crate::migrate::run(&url, schema.as_deref(), service.migrations()).await?;
+            crate::migrate::run_all(
+                &url,
+                schema.as_deref(),
+                service.libraries(),
+                service.migrations(),
+            )
+            .await?;
             let db = Db::connect(name, &url, schema, &config.database).await?;
             dbs.insert(name, db);
         }
@@ -219,7 +236,12 @@ impl App {
         };
 
         let rpc_stop = CancellationToken::new();
+        let mut rights = vec![PLATFORM_RIGHTS];
+        for service in &services {
+            rights.extend_from_slice(service.rights());
+        }
         let server = tonic::transport::Server::builder()
+            .layer(Gate::new(&rights, verifier.clone()))
             .concurrency_limit_per_connection(config.server.concurrency_per_connection)
             .load_shed(true)
             .timeout(config.request_timeout())
@@ -388,40 +410,48 @@ pub struct PlatformApi {
     rpc: Rpc,
 }
 
-#[tonic::async_trait]
-impl platform::platform_service_server::PlatformService for PlatformApi {
-    async fn who_am_i(
-        &self,
-        request: tonic::Request<platform::WhoAmIRequest>,
-    ) -> std::result::Result<tonic::Response<platform::WhoAmIResponse>, tonic::Status> {
-        self.rpc
-            .run("WhoAmI", request, |caller, _| async move {
-                Ok(platform::WhoAmIResponse {
-                    subject: caller.subject,
-                    tenant_id: caller.tenant,
-                    roles: caller
-                        .roles
-                        .iter()
-                        .map(|r| r.as_str().to_string())
-                        .collect(),
-                    organization_id: caller.organization.unwrap_or_default(),
-                    shared_tenant_ids: caller.shared_tenants,
-                })
-            })
-            .await
-    }
+/// Who may call the platform service: any role; `WhoAmI` is how a client
+/// learns what its token says.
+pub const PLATFORM_RIGHTS: Rights = Rights {
+    service: "platform",
+    grpc_service: <platform::platform_service_server::PlatformServiceServer<PlatformApi> as tonic::server::NamedService>::NAME,
+    methods: &[
+        ("WhoAmI", Access::Roles(&Role::ALL)),
+        ("Ping", Access::Roles(&Role::ALL)),
+    ],
+};
 
-    async fn ping(
-        &self,
-        request: tonic::Request<platform::PingRequest>,
-    ) -> std::result::Result<tonic::Response<platform::PingResponse>, tonic::Status> {
-        self.rpc
-            .run("Ping", request, |caller, req| async move {
-                caller.require(&Role::ALL)?;
-                Ok(platform::PingResponse {
-                    payload: req.payload,
-                })
-            })
-            .await
+crate::grpc_forwards! {
+    impl platform::platform_service_server::PlatformService for PlatformApi {
+        who_am_i(platform::WhoAmIRequest) -> platform::WhoAmIResponse => who_am_i;
+        ping(platform::PingRequest) -> platform::PingResponse => ping;
     }
+}
+
+async fn who_am_i(
+    _: &PlatformApi,
+    caller: Caller,
+    _: platform::WhoAmIRequest,
+) -> Result<platform::WhoAmIResponse> {
+    Ok(platform::WhoAmIResponse {
+        subject: caller.subject,
+        tenant_id: caller.tenant,
+        roles: caller
+            .roles
+            .iter()
+            .map(|r| r.as_str().to_string())
+            .collect(),
+        organization_id: caller.organization.unwrap_or_default(),
+        shared_tenant_ids: caller.shared_tenants,
+    })
+}
+
+async fn ping(
+    _: &PlatformApi,
+    _: Caller,
+    req: platform::PingRequest,
+) -> Result<platform::PingResponse> {
+    Ok(platform::PingResponse {
+        payload: req.payload,
+    })
 }

@@ -136,6 +136,35 @@ impl Caller {
         self.has_any(&[Role::Admin, Role::Staff])
     }
 
+    /// Whose records of the tenant's organizations this caller may see.
+    pub fn organizations(&self) -> Organizations<'_> {
+        match self.partner_scope() {
+            None => Organizations::All,
+            Some("") => Organizations::None,
+            Some(own) => Organizations::Only(own),
+        }
+    }
+
+    /// Whether the caller may see the records of organization `id`.
+    pub fn may_see_organization(&self, id: &str) -> bool {
+        match self.organizations() {
+            Organizations::All => true,
+            Organizations::Only(own) => own == id,
+            Organizations::None => false,
+        }
+    }
+
+    /// The organization a list may filter on for this caller: what was
+    /// `asked` ("" for any), except that a partner is held to its own.
+    /// `None` when nothing may be shown (a partner asking for another's).
+    pub fn organization_filter(&self, asked: &str) -> Option<String> {
+        match self.organizations() {
+            Organizations::All => Some(asked.to_string()),
+            Organizations::Only(own) if asked.is_empty() || asked == own => Some(own.to_string()),
+            Organizations::Only(_) | Organizations::None => None,
+        }
+    }
+
     /// For a partner, the organization it may see; `None` for staff.
     pub fn partner_scope(&self) -> Option<&str> {
         if self.is_staff() {
@@ -146,6 +175,17 @@ impl Caller {
             None
         }
     }
+}
+
+/// Which organizations' records a caller may see ([`Caller::organizations`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Organizations<'a> {
+    /// All of the tenant's: staff, and the roles confined by other means.
+    All,
+    /// A partner's own organization only.
+    Only(&'a str),
+    /// None: a partner token that names no organization.
+    None,
 }
 
 /// The claims of a Markaz token.

@@ -314,7 +314,7 @@ impl Tx {
     /// maps the row it finds, if any: the shape of every "get one".
     pub async fn find<T>(
         &mut self,
-        sql: &'static str,
+        sql: impl sqlx::SqlSafeStr,
         id: &str,
         map: impl FnOnce(&sqlx::any::AnyRow) -> Result<T>,
     ) -> Result<Option<T>> {
@@ -325,6 +325,22 @@ impl Tx {
             .fetch_optional(self.conn())
             .await?;
         row.as_ref().map(map).transpose()
+    }
+
+    /// [`Tx::find`] into a typed row `R` (`#[derive(sqlx::FromRow)]`), then
+    /// into the domain's `T` (`TryFrom<R>`, where stored names become enums).
+    pub async fn find_as<R, T>(&mut self, sql: impl sqlx::SqlSafeStr, id: &str) -> Result<Option<T>>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+        T: TryFrom<R, Error = Error>,
+    {
+        let tenant = self.tenant.clone();
+        let row: Option<R> = sqlx::query_as(sql)
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await?;
+        row.map(T::try_from).transpose()
     }
 
     pub async fn commit(self) -> Result<()> {
@@ -566,6 +582,12 @@ pub(crate) fn check_identifier(name: &str) -> Result<()> {
             "'{name}' is not a valid schema name"
         )))
     }
+}
+
+/// A value stored by its name (an enumeration, by its protobuf name) read
+/// back: an unknown name is the database's fault, not the caller's.
+pub fn stored<E>(name: &str, parse: fn(&str) -> Option<E>) -> Result<E> {
+    parse(name).ok_or_else(|| Error::internal(format!("unknown stored value '{name}'")))
 }
 
 /// Whether a database error is a unique-constraint violation (both backends).

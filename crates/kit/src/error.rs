@@ -55,8 +55,14 @@ pub enum Error {
     /// connection's or the server's state (lost, busy, restarting, full —
     /// safe to retry), ABORTED for a serialization failure or deadlock,
     /// INTERNAL otherwise (see [`database_code`]).
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    #[error("database, in {module}::{during}: {source}")]
+    Database {
+        source: sqlx::Error,
+        /// The innermost span when it failed — the store function, as they
+        /// are instrumented — so the log says which statement failed.
+        during: &'static str,
+        module: &'static str,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -119,7 +125,7 @@ impl Error {
             Error::Unauthenticated(_) => Code::Unauthenticated,
             Error::ResourceExhausted(_) => Code::ResourceExhausted,
             Error::Unavailable(_) => Code::Unavailable,
-            Error::Database(e) => database_code(e),
+            Error::Database { source, .. } => database_code(source),
             Error::Internal(_) => Code::Internal,
         }
     }
@@ -265,11 +271,92 @@ pub fn join<A, B>(a: Result<A>, b: Result<B>) -> Result<(A, B)> {
     }
 }
 
+/// Every parse of a request at once: `(a, b, c).all()?` is `(A, B, C)`
+/// when each succeeded, else one error — the bad fields of all of them
+/// together (an error other than a bad field wins as it is). No parse
+/// result is unwrapped later on the promise that it was checked.
+///
+/// ```
+/// # use markaz_kit::error::{AllValid, Error, FieldViolation};
+/// let id: Result<u32, FieldViolation> = Err(FieldViolation::new("id", "required"));
+/// let name: Result<&str, Error> = Err(Error::invalid("name", "too long"));
+/// let Err(Error::InvalidArgument(bad)) = (id, name).all() else { panic!() };
+/// assert_eq!(bad.len(), 2);
+/// ```
+pub trait AllValid {
+    type Output;
+    fn all(self) -> Result<Self::Output>;
+}
+
+/// Adds `e` to what is wrong so far.
+fn gather(acc: &mut Option<Error>, e: Error) {
+    *acc = Some(match (acc.take(), e) {
+        (None, e) => e,
+        (Some(Error::InvalidArgument(mut x)), Error::InvalidArgument(y)) => {
+            x.extend(y);
+            Error::InvalidArgument(x)
+        }
+        (Some(Error::InvalidArgument(_)), other) => other,
+        (Some(first), _) => first,
+    });
+}
+
+macro_rules! all_valid_for_tuples {
+    ($($name:ident $err:ident),+) => {
+        impl<$($name, $err: Into<Error>),+> AllValid for ($(std::result::Result<$name, $err>,)+) {
+            type Output = ($($name,)+);
+            #[allow(non_snake_case)]
+            fn all(self) -> Result<Self::Output> {
+                let ($($name,)+) = self;
+                let mut wrong = None;
+                $(
+                    let $name = match $name {
+                        Ok(v) => Some(v),
+                        Err(e) => {
+                            gather(&mut wrong, e.into());
+                            None
+                        }
+                    };
+                )+
+                match ($($name,)+) {
+                    ($(Some($name),)+) => Ok(($($name,)+)),
+                    // A value is missing only where an error was gathered.
+                    _ => Err(wrong.unwrap_or_else(|| Error::internal("a parse failed without saying why"))),
+                }
+            }
+        }
+    };
+}
+
+all_valid_for_tuples!(A EA);
+all_valid_for_tuples!(A EA, B EB);
+all_valid_for_tuples!(A EA, B EB, C EC);
+all_valid_for_tuples!(A EA, B EB, C EC, D ED);
+all_valid_for_tuples!(A EA, B EB, C EC, D ED, E EE);
+all_valid_for_tuples!(A EA, B EB, C EC, D ED, E EE, F EF);
+all_valid_for_tuples!(A EA, B EB, C EC, D ED, E EE, F EF, G EG);
+all_valid_for_tuples!(A EA, B EB, C EC, D ED, E EE, F EF, G EG, H EH);
+
 impl FieldViolation {
     pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
         FieldViolation {
             field: field.into(),
             description: description.into(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(source: sqlx::Error) -> Self {
+        let span = tracing::Span::current();
+        let (module, during) = span
+            .metadata()
+            .map(|m| (m.target(), m.name()))
+            .unwrap_or(("markaz", "a statement outside any span"));
+        Error::Database {
+            source,
+            during,
+            module,
         }
     }
 }
@@ -311,11 +398,15 @@ impl From<Error> for tonic::Status {
                     ErrorDetails::with_precondition_failure_violation(kind, subject, &description);
                 tonic::Status::with_error_details(code, description, details)
             }
-            Error::Database(cause) => match code {
+            Error::Database {
+                source: cause,
+                during,
+                module,
+            } => match code {
                 Code::Unavailable => {
                     // Health reports the outage once; one line per refused
                     // request would bury it.
-                    tracing::debug!(error = %cause, "database unavailable");
+                    tracing::debug!(error = %cause, during, "database unavailable");
                     let message = match cause {
                         sqlx::Error::PoolTimedOut => "the database is busy; retry",
                         _ => "the database is unavailable; retry",
@@ -323,10 +414,10 @@ impl From<Error> for tonic::Status {
                     tonic::Status::unavailable(message)
                 }
                 Code::Aborted => {
-                    tracing::debug!(error = %cause, "transaction aborted by the database");
+                    tracing::debug!(error = %cause, during, "transaction aborted by the database");
                     tonic::Status::aborted("a concurrent change got in the way; retry")
                 }
-                _ => internal(&cause),
+                _ => internal(&format_args!("{cause} (in {module}::{during})")),
             },
             Error::Internal(what) => internal(&what),
             other => tonic::Status::new(code, other.to_string()),

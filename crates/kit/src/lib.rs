@@ -32,4 +32,7 @@ pub mod validate;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use error::{Error, FieldViolation, Result, Violations};
+pub use error::{AllValid, Error, FieldViolation, Result, Violations};
+/// The attribute of every async trait the platform defines (handlers,
+/// reactions), so services need no dependency of their own for it.
+pub use tonic::async_trait;

@@ -39,6 +39,15 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
+/// Migrations a library brings into the databases of the services that use
+/// it (the copies of membership's data), recorded under their own scope so
+/// their numbers never clash with the service's.
+#[derive(Debug, Clone, Copy)]
+pub struct MigrationSet {
+    pub scope: &'static str,
+    pub migrations: &'static [Migration],
+}
+
 /// Tables with a `tenant_id` that are read across tenants by the platform.
 const CROSS_TENANT_TABLES: &[&str] = &["markaz_outbox", "markaz_dead_letters"];
 
@@ -53,6 +62,18 @@ pub const PLATFORM: &[Migration] = &[Migration {
 /// user (the owner of the tables). On PostgreSQL the schema and the
 /// application role are created when missing.
 pub async fn run(url: &str, schema: Option<&str>, service: &[Migration]) -> Result<()> {
+    run_all(url, schema, &[], service).await
+}
+
+/// [`run`], with the migrations of the libraries the service uses applied
+/// after the platform's and before the service's own (which may move data
+/// into the libraries' tables).
+pub async fn run_all(
+    url: &str,
+    schema: Option<&str>,
+    libraries: &[MigrationSet],
+    service: &[Migration],
+) -> Result<()> {
     sqlx::any::install_default_drivers();
     let backend = backend_of(url)?;
     let url = if backend == Backend::Sqlite && !url.contains("mode=") {
@@ -84,13 +105,19 @@ pub async fn run(url: &str, schema: Option<&str>, service: &[Migration]) -> Resu
     )
     .await
     .map_err(Error::from)?;
-    let pending = pending(&mut conn, "platform", PLATFORM).await?
+    let mut pending = pending(&mut conn, "platform", PLATFORM).await?
         + pending(&mut conn, "service", service).await?;
+    for library in libraries {
+        pending += self::pending(&mut conn, library.scope, library.migrations).await?;
+    }
     let postgres_schema = schema.filter(|_| backend == Backend::Postgres);
     if let (Some(schema), true) = (postgres_schema, pending > 0) {
         relax_postgres(&mut conn, schema).await?;
     }
     apply(&mut conn, backend, "platform", PLATFORM).await?;
+    for library in libraries {
+        apply(&mut conn, backend, library.scope, library.migrations).await?;
+    }
     apply(&mut conn, backend, "service", service).await?;
     if let Some(schema) = postgres_schema {
         // ALTER TABLE locks every table: done only when something changed

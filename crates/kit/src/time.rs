@@ -151,6 +151,37 @@ impl Date {
     }
 }
 
+/// A date column (`TEXT`, `YYYY-MM-DD`) read into a row struct:
+/// `#[sqlx(try_from = "String")] starts_on: Date`.
+impl TryFrom<String> for Date {
+    type Error = String;
+    fn try_from(stored: String) -> Result<Date, String> {
+        Date::parse(&stored).ok_or_else(|| format!("stored '{stored}' is not a date"))
+    }
+}
+
+/// A date column that may be empty (`''` is no date):
+/// `#[sqlx(try_from = "String")] ends_on: MaybeDate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MaybeDate(pub Option<Date>);
+
+impl TryFrom<String> for MaybeDate {
+    type Error = String;
+    fn try_from(stored: String) -> Result<MaybeDate, String> {
+        if stored.is_empty() {
+            return Ok(MaybeDate(None));
+        }
+        Date::try_from(stored).map(|d| MaybeDate(Some(d)))
+    }
+}
+
+impl MaybeDate {
+    /// How the date is stored: `YYYY-MM-DD`, or `''` for none.
+    pub fn text(date: Option<Date>) -> String {
+        date.map(|d| d.to_string()).unwrap_or_default()
+    }
+}
+
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)

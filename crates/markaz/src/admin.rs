@@ -206,9 +206,14 @@ async fn migrate_one(
     service: &dyn Service,
 ) -> Result<(), String> {
     let (url, schema) = database_of(config, storage, service.name()).map_err(|e| e.to_string())?;
-    migrate::run(&url, schema.as_deref(), service.migrations())
-        .await
-        .map_err(|e| e.to_string())
+    migrate::run_all(
+        &url,
+        schema.as_deref(),
+        service.libraries(),
+        service.migrations(),
+    )
+    .await
+    .map_err(|e| e.to_string())
 }
 
 async fn connect(config: &Config, service: &dyn Service) -> Result<Db, String> {

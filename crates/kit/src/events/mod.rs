@@ -7,6 +7,7 @@
 //! | [`inbox`] | [`apply_all`] applies deliveries in one transaction with their `markaz_inbox` rows: a redelivered event finds its row and has no second effect |
 //! | [`consumer`] | [`run_consumer`], the loop between the bus and the inbox: batches, retries with back-off, dead letters, and pausing while its database is down |
 //! | [`dead_letters`] | events kept for an operator to inspect and [`replay`]; events the bus gave up on are kept there too |
+//! | [`router`] | a consumer's handlers, one per event type ([`Router::on`]) |
 //!
 //! The promise the consumer keeps: **an event is acknowledged only once it
 //! is applied or kept as a dead letter.** Two things used to break it and
@@ -33,11 +34,13 @@ pub mod consumer;
 pub mod dead_letters;
 pub mod inbox;
 pub mod outbox;
+pub mod router;
 
 pub use consumer::{backoff, run_consumer};
 pub use dead_letters::{DeadLetter, dead_letters, replay};
 pub use inbox::{Applied, apply, apply_all};
 pub use outbox::{relay_once, run_relay};
+pub use router::{On, Route, Router};
 
 /// A new envelope for `event`, written by `producer` about `tenant`'s data
 /// now: a fresh UUIDv7 id, no trace context yet.

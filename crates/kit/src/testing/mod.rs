@@ -13,6 +13,11 @@
 //!
 //! [`both_backends!`](crate::both_backends) runs one test body on both.
 
+pub mod rights;
+pub mod status;
+
+pub use status::{code, field_violations, precondition};
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -339,6 +344,23 @@ pub fn service_methods(package: &str) -> Vec<String> {
         .iter()
         .filter(|f| f.package() == package)
         .flat_map(|f| f.service.iter())
+        .flat_map(|s| s.method.iter().map(|m| m.name().to_string()))
+        .collect()
+}
+
+/// The methods of the gRPC service `grpc_service` (its full name, e.g.
+/// `markaz.capacity.v1.CapacityService`), in declaration order.
+pub fn service_methods_of(grpc_service: &str) -> Vec<String> {
+    let descriptor: prost_types::FileDescriptorSet =
+        prost::Message::decode(markaz_proto::FILE_DESCRIPTOR_SET).expect("descriptor set");
+    descriptor
+        .file
+        .iter()
+        .flat_map(|f| {
+            f.service
+                .iter()
+                .filter(move |s| format!("{}.{}", f.package(), s.name()) == grpc_service)
+        })
         .flat_map(|s| s.method.iter().map(|m| m.name().to_string()))
         .collect()
 }

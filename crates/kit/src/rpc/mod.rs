@@ -1,0 +1,238 @@
+//! What every RPC handler shares, written once.
+//!
+//! | room | what it holds |
+//! |---|---|
+//! | [`gate`] | the rights table of each service and the tower layer that admits a request — token and roles from its headers — before its body is read |
+//! | this module | [`Rpc::handle`]: the admitted caller, a span continuing the client's trace, metrics, and the one mapping from [`Error`](crate::error::Error) to `tonic::Status` |
+//! | [`idempotency`] | creates retried by `request_id` (AIP-155) |
+//! | [`conventions`] | etags, update masks, keyset pages, object ids (AIP-134, 154, 158) |
+//! | [`forwards`] | [`grpc_forwards!`](crate::grpc_forwards): the tonic trait impl as one line per method |
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::auth::{Caller, Verifier};
+use crate::error::{Error, Result};
+use crate::telemetry::{self, MethodLabels, RpcLabels};
+
+pub mod conventions;
+pub mod forwards;
+pub mod gate;
+pub mod idempotency;
+
+pub use conventions::{
+    DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, check_etag, etag, new_id, parse_id, update_mask,
+};
+pub use gate::{Access, Admitted, Gate, Rights};
+pub use idempotency::{ERASED_REQUEST, Idempotency};
+
+/// The per-service entry point of every RPC.
+#[derive(Clone)]
+pub struct Rpc {
+    service: &'static str,
+    verifier: Arc<Verifier>,
+}
+
+impl std::fmt::Debug for Rpc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rpc")
+            .field("service", &self.service)
+            .finish()
+    }
+}
+
+impl Rpc {
+    pub fn new(service: &'static str, verifier: Arc<Verifier>) -> Rpc {
+        Rpc { service, verifier }
+    }
+
+    /// Runs `handler` for the request the [`Gate`] admitted: with the caller
+    /// it verified (or, for a public method, [`Anonymous`] from the peer's
+    /// address), in a span that continues the client's `traceparent`,
+    /// recording the outcome in the metrics and mapping the error to a gRPC
+    /// status. The method's name comes from the gate, never typed here.
+    pub async fn handle<Req, Resp, F, Fut>(
+        &self,
+        request: tonic::Request<Req>,
+        handler: F,
+    ) -> std::result::Result<tonic::Response<Resp>, tonic::Status>
+    where
+        F: FnOnce(Caller, Req) -> Fut,
+        Fut: Future<Output = Result<Resp>>,
+    {
+        let Some(admitted) = request.extensions().get::<Admitted>().cloned() else {
+            return Err(not_on_the_gate());
+        };
+        self.observe(admitted.method, request, |request| async move {
+            let caller = admitted.caller.ok_or_else(|| {
+                Error::internal("a public method reached an authenticated handler")
+            })?;
+            let current = tracing::Span::current();
+            current.record("tenant", caller.tenant.as_str());
+            current.record("subject", caller.subject.as_str());
+            handler(caller, request.into_inner()).await
+        })
+        .await
+    }
+
+    /// [`Rpc::handle`] for a method its rights table makes public: no token
+    /// is read, not even a bad one refused; the handler gets the peer's
+    /// address, for rate limits.
+    pub async fn handle_public<Req, Resp, F, Fut>(
+        &self,
+        request: tonic::Request<Req>,
+        handler: F,
+    ) -> std::result::Result<tonic::Response<Resp>, tonic::Status>
+    where
+        F: FnOnce(Anonymous, Req) -> Fut,
+        Fut: Future<Output = Result<Resp>>,
+    {
+        let Some(admitted) = request.extensions().get::<Admitted>().cloned() else {
+            return Err(not_on_the_gate());
+        };
+        self.observe(admitted.method, request, |request| async move {
+            let anonymous = Anonymous {
+                peer: request.remote_addr().map(|a| a.ip()),
+            };
+            tracing::Span::current().record("subject", "anonymous");
+            handler(anonymous, request.into_inner()).await
+        })
+        .await
+    }
+
+    /// Runs `handler` for an authenticated caller: verifies the bearer token,
+    /// opens a span that continues the client's `traceparent`, records the
+    /// outcome in the metrics and maps the error to a gRPC status.
+    pub async fn run<Req, Resp, F, Fut>(
+        &self,
+        method: &'static str,
+        request: tonic::Request<Req>,
+        handler: F,
+    ) -> std::result::Result<tonic::Response<Resp>, tonic::Status>
+    where
+        F: FnOnce(Caller, Req) -> Fut,
+        Fut: Future<Output = Result<Resp>>,
+    {
+        self.observe(method, request, |request| async move {
+            let header = request
+                .metadata()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok());
+            let caller = self.verifier.verify_header(header)?;
+            let current = tracing::Span::current();
+            current.record("tenant", caller.tenant.as_str());
+            current.record("subject", caller.subject.as_str());
+            handler(caller, request.into_inner()).await
+        })
+        .await
+    }
+
+    /// Runs `handler` for an RPC that anyone may call without a credential
+    /// (verifying a certificate, suggesting a training). No token is read —
+    /// not even a bad one is refused — but the span, the metrics and the
+    /// error mapping are those of [`Rpc::run`]. The handler gets the peer's
+    /// address, for rate limits.
+    pub async fn run_public<Req, Resp, F, Fut>(
+        &self,
+        method: &'static str,
+        request: tonic::Request<Req>,
+        handler: F,
+    ) -> std::result::Result<tonic::Response<Resp>, tonic::Status>
+    where
+        F: FnOnce(Anonymous, Req) -> Fut,
+        Fut: Future<Output = Result<Resp>>,
+    {
+        self.observe(method, request, |request| async move {
+            let anonymous = Anonymous {
+                peer: request.remote_addr().map(|a| a.ip()),
+            };
+            tracing::Span::current().record("subject", "anonymous");
+            handler(anonymous, request.into_inner()).await
+        })
+        .await
+    }
+
+    /// What every RPC shares: the span continuing the client's trace, the
+    /// request and latency metrics, the error mapped to a status.
+    async fn observe<Req, Resp, F, Fut>(
+        &self,
+        method: &'static str,
+        request: tonic::Request<Req>,
+        body: F,
+    ) -> std::result::Result<tonic::Response<Resp>, tonic::Status>
+    where
+        F: FnOnce(tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = Result<Resp>>,
+    {
+        let started = Instant::now();
+        let traceparent = request
+            .metadata()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let span = tracing::info_span!(
+            "rpc",
+            service = self.service,
+            method,
+            tenant = tracing::field::Empty,
+            subject = tracing::field::Empty,
+            code = tracing::field::Empty,
+            otel.kind = "server",
+        );
+        let span_handle = span.clone();
+        // The error becomes a status inside the span: an internal error's log
+        // line then carries the service, method, tenant and trace id.
+        let work = async move {
+            body(request)
+                .await
+                .map(tonic::Response::new)
+                .map_err(tonic::Status::from)
+        };
+        let result = telemetry::enter_remote(&traceparent, span, work).await;
+        let code = match &result {
+            Ok(_) => tonic::Code::Ok,
+            Err(status) => status.code(),
+        };
+        span_handle.record("code", tracing::field::debug(code));
+        let metrics = telemetry::metrics();
+        metrics
+            .rpc_requests
+            .get_or_create(&RpcLabels {
+                service: self.service,
+                method,
+                code: code.into(),
+            })
+            .inc();
+        metrics
+            .rpc_duration
+            .get_or_create(&MethodLabels {
+                service: self.service,
+                method,
+            })
+            .observe(started.elapsed().as_secs_f64());
+        if let Err(status) = &result
+            && code != tonic::Code::Internal
+        {
+            tracing::debug!(parent: &span_handle, %status, "request refused");
+        }
+        result
+    }
+}
+
+/// The caller of a public RPC: nobody in particular, from `peer`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anonymous {
+    /// The address the request came from (`None` when the transport does
+    /// not say). Behind a proxy this is the proxy's address.
+    pub peer: Option<std::net::IpAddr>,
+}
+
+/// A handler reached without the gate in front: its method is missing from
+/// the service's rights table (its tests say which), or the server was built
+/// without [`Gate`].
+fn not_on_the_gate() -> tonic::Status {
+    tracing::error!("a request reached a handler without passing the gate");
+    tonic::Status::internal("this method is not in its service's rights table")
+}
