@@ -43,7 +43,8 @@ enum Command {
     },
     /// Runs services on PostgreSQL and NATS JetStream.
     Serve {
-        /// `all`, or a comma-separated list: membership,...
+        /// `all`, or a comma-separated list: membership,...; `console`
+        /// runs the staff console (alone, or beside the services named).
         #[arg(long, default_value = "all")]
         services: String,
     },

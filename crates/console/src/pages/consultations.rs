@@ -1,0 +1,261 @@
+//! Consultations and technical support: the log (per branch), recording a
+//! session with its follow-up actions, and one consultation's page.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Path;
+use axum::routing::get;
+use markaz_proto::capacity::v1 as cap;
+use markaz_proto::membership::v1 as mem;
+use minijinja::{Value, context};
+
+use super::{
+    CONSULTATIONS, STAFF, choices, enum_name, enum_names, enum_value, is_staff, next_page,
+    parse_date, parse_int,
+};
+use crate::AppState;
+use crate::i18n::Lang;
+use crate::render::{Answer, Ctx, Form};
+use crate::upstream::authed;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/consultations", get(list))
+        .route("/consultations/new", get(new_form).post(create))
+        .route("/consultations/{id}", get(page))
+}
+
+const ACTION_ROWS: usize = 3;
+
+fn consultation_view(lang: Lang, c: &cap::Consultation) -> Value {
+    let counts = c.attendees_by_gender.clone().unwrap_or_default();
+    context! {
+        id => c.id,
+        kind => enum_name!(cap::ConsultationKind, c.kind),
+        organization_id => c.organization_id,
+        advisor => c.advisor.as_ref().map(|a| a.name.clone()).unwrap_or_default(),
+        advisor_kind => c.advisor.as_ref().map(|a| enum_name!(cap::AdvisorKind, a.kind)).unwrap_or(""),
+        branch => c.branch_id,
+        held_on => lang.date(c.held_on.as_ref()),
+        minutes => lang.number(c.duration_minutes as i64),
+        topics => c.topic_codes,
+        notes => c.notes,
+        attendees => context! {
+            female => lang.number(counts.female as i64),
+            male => lang.number(counts.male as i64),
+            undisclosed => lang.number(counts.undisclosed as i64),
+            total => lang.number(counts.total as i64),
+        },
+        actions => c.follow_up_actions.iter().map(|a| context! {
+            description => a.description,
+            owner => a.owner,
+            due => lang.date(a.due_date.as_ref()),
+            done => a.done,
+        }).collect::<Vec<_>>(),
+    }
+}
+
+async fn list(ctx: Ctx) -> Answer {
+    let session = ctx.require(CONSULTATIONS)?;
+    let lang = ctx.lang;
+    let answer = ctx
+        .state
+        .upstream
+        .capacity()
+        .list_consultations(authed(
+            cap::ListConsultationsRequest {
+                page_size: 25,
+                page_token: ctx.q("page").to_string(),
+                organization_id: session
+                    .who
+                    .partner_org()
+                    .map(str::to_string)
+                    .unwrap_or_default(),
+                kind: enum_value!(cap::ConsultationKind, ctx.q("kind")),
+                branch_id: ctx.q("branch").to_string(),
+                ..Default::default()
+            },
+            ctx.token(),
+        ))
+        .await?
+        .into_inner();
+    let filters = Form::default()
+        .with("kind", ctx.q("kind"))
+        .with("branch", ctx.q("branch"));
+    ctx.render(
+        "consultations.html",
+        context! {
+            consultations => answer.consultations.iter().map(|c| consultation_view(lang, c)).collect::<Vec<_>>(),
+            next => next_page(&ctx, &answer.next_page_token),
+            form => filters,
+            kinds => choices(lang, enum_names!(cap::ConsultationKind)),
+            branches => super::orgs::branch_choices(&ctx).await?,
+            may_record => is_staff(&ctx),
+        },
+    )
+}
+
+async fn page(ctx: Ctx, Path(id): Path<String>) -> Answer {
+    ctx.require(CONSULTATIONS)?;
+    let c = ctx
+        .state
+        .upstream
+        .capacity()
+        .get_consultation(authed(cap::GetConsultationRequest { id }, ctx.token()))
+        .await?
+        .into_inner();
+    ctx.render(
+        "consultations.html",
+        context! {
+            one => consultation_view(ctx.lang, &c),
+            done => ctx.q("done"),
+        },
+    )
+}
+
+async fn new_form(ctx: Ctx) -> Answer {
+    ctx.require(STAFF)?;
+    let form = Form::new()
+        .with(
+            "consultation.held_on",
+            super::date_value(Some(&markaz_kit::time::Date::today().to_proto())),
+        )
+        .with("consultation.duration_minutes", "60")
+        .with(
+            "consultation.advisor.kind",
+            cap::AdvisorKind::Staff.as_str_name(),
+        );
+    consultation_form(&ctx, form, http::StatusCode::OK).await
+}
+
+async fn consultation_form(ctx: &Ctx, form: Form, status: http::StatusCode) -> Answer {
+    let lang = ctx.lang;
+    let orgs = ctx
+        .state
+        .upstream
+        .membership()
+        .list_organizations(authed(
+            mem::ListOrganizationsRequest {
+                page_size: 200,
+                ..Default::default()
+            },
+            ctx.token(),
+        ))
+        .await?
+        .into_inner();
+    let topics = ctx
+        .state
+        .upstream
+        .capacity()
+        .list_topics(authed(
+            cap::ListTopicsRequest {
+                page_size: 100,
+                ..Default::default()
+            },
+            ctx.token(),
+        ))
+        .await?
+        .into_inner();
+    Ok(ctx.render_status(
+        status,
+        "consultation_form.html",
+        context! {
+            form => form,
+            kinds => choices(lang, enum_names!(cap::ConsultationKind)),
+            advisor_kinds => choices(lang, enum_names!(cap::AdvisorKind)),
+            organizations => orgs.organizations.iter().map(|o| super::Choice { value: o.id.clone(), label: lang.text(o.name.as_ref()) }).collect::<Vec<_>>(),
+            topics => topics.topics.iter().map(|t| super::Choice { value: t.code.clone(), label: lang.text(t.name.as_ref()) }).collect::<Vec<_>>(),
+            branches => super::orgs::branch_choices(ctx).await?,
+            action_rows => (0..ACTION_ROWS).collect::<Vec<_>>(),
+        },
+    ))
+}
+
+async fn create(ctx: Ctx) -> Answer {
+    ctx.require(STAFF)?;
+    let lang = ctx.lang;
+    let f = &ctx.form;
+    let mut form = Form::posted(f);
+    let held_on = parse_date(
+        &mut form,
+        lang,
+        "consultation.held_on",
+        f.get("consultation.held_on"),
+    );
+    let minutes = parse_int(
+        &mut form,
+        lang,
+        "consultation.duration_minutes",
+        f.get("consultation.duration_minutes"),
+    )
+    .unwrap_or(0);
+    let mut actions = Vec::new();
+    for i in 0..ACTION_ROWS {
+        let at = |k: &str| {
+            f.get(&format!("consultation.follow_up_actions[{i}].{k}"))
+                .trim()
+                .to_string()
+        };
+        if at("description").is_empty() {
+            continue;
+        }
+        let n = actions.len();
+        let due = parse_date(
+            &mut form,
+            lang,
+            &format!("consultation.follow_up_actions[{n}].due_date"),
+            &at("due_date"),
+        );
+        actions.push(cap::FollowUpAction {
+            description: at("description"),
+            owner: at("owner"),
+            due_date: due,
+            ..Default::default()
+        });
+    }
+    if form.has_errors() {
+        return consultation_form(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let consultation = cap::Consultation {
+        kind: enum_value!(cap::ConsultationKind, f.get("consultation.kind")),
+        topic_codes: f
+            .all("consultation.topic_codes")
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+        organization_id: f.get("consultation.organization_id").to_string(),
+        advisor: Some(cap::Advisor {
+            name: f.get("consultation.advisor.name").trim().to_string(),
+            kind: enum_value!(cap::AdvisorKind, f.get("consultation.advisor.kind")),
+        }),
+        branch_id: f.get("consultation.branch_id").to_string(),
+        held_on,
+        duration_minutes: minutes as i32,
+        notes: f.get("consultation.notes").trim().to_string(),
+        follow_up_actions: actions,
+        ..Default::default()
+    };
+    let answer = ctx
+        .state
+        .upstream
+        .capacity()
+        .create_consultation(authed(
+            cap::CreateConsultationRequest {
+                consultation: Some(consultation),
+                request_id: form.request_id.clone(),
+            },
+            ctx.token(),
+        ))
+        .await;
+    match answer {
+        Ok(c) => ctx.redirect(&format!(
+            "/consultations/{}?done=consultation_recorded",
+            c.into_inner().id
+        )),
+        Err(status) => {
+            form.absorb(status)?;
+            consultation_form(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
