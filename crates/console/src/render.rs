@@ -385,8 +385,9 @@ fn render_page(
         who => who,
         nav => nav,
         path => path,
-        css => asset_path(".css"),
-        js => asset_path(".js"),
+        // Our own constant paths: not escaped (`/` would become `&#x2f;`).
+        css => Value::from_safe_string(asset_path(".css")),
+        js => Value::from_safe_string(asset_path(".js")),
         ..page
     };
     let rendered = templates().get_template(template).and_then(|t| {

@@ -19,7 +19,7 @@ use crate::upstream::authed;
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/admin", get(index))
-        .route("/admin/people", get(people))
+        .route("/admin/people", get(people).post(create_person))
         .route("/admin/people/{id}", get(person))
         .route("/admin/people/{id}/erase", post(erase))
         .route("/admin/branches", post(create_branch))
@@ -85,10 +85,65 @@ async fn people_page(ctx: &Ctx, form: Form, status: http::StatusCode) -> Answer 
             search => Form::default().with("q", ctx.q("q")),
             branches => branches.branches.iter().map(|b| context! { id => b.id, name => lang.text(b.name.as_ref()), governorate => b.governorate }).collect::<Vec<_>>(),
             admin => ctx.session.as_ref().is_some_and(|s| s.who.roles.contains(&Role::Admin)),
+            choices => person_choices(lang),
             form => form,
             done => ctx.q("done"),
         },
     ))
+}
+
+/// The person a form describes (the fields of `macros.html`'s
+/// `person_fields`): the minimum, with the legal basis and purpose.
+pub fn person_from_form(f: &crate::session::FormFields) -> mem::Person {
+    mem::Person {
+        full_name: f.get("person.full_name").trim().to_string(),
+        gender: super::enum_value!(common::Gender, f.get("person.gender")),
+        age_band: super::enum_value!(common::AgeBand, f.get("person.age_band")),
+        phone: f.get("person.phone").trim().to_string(),
+        email: f.get("person.email").trim().to_string(),
+        branch_id: f.get("person.branch_id").to_string(),
+        legal_basis: super::enum_value!(mem::LegalBasis, f.get("person.legal_basis")),
+        processing_purpose: f.get("person.processing_purpose").trim().to_string(),
+        ..Default::default()
+    }
+}
+
+/// The choices the person fields offer.
+pub fn person_choices(lang: crate::i18n::Lang) -> minijinja::Value {
+    use super::{choices, enum_names};
+    context! {
+        genders => choices(lang, enum_names!(common::Gender)),
+        age_bands => choices(lang, enum_names!(common::AgeBand)),
+        legal_bases => choices(lang, enum_names!(mem::LegalBasis)),
+    }
+}
+
+/// Registers a person with no organization (a reviewer, an individual).
+async fn create_person(ctx: Ctx) -> Answer {
+    ctx.require(STAFF)?;
+    let mut form = Form::posted(&ctx.form);
+    let answer = ctx
+        .state
+        .upstream
+        .membership()
+        .create_person(authed(
+            mem::CreatePersonRequest {
+                person: Some(person_from_form(&ctx.form)),
+                request_id: form.request_id.clone(),
+            },
+            ctx.token(),
+        ))
+        .await;
+    match answer {
+        Ok(p) => ctx.redirect(&format!(
+            "/admin/people/{}?done=person_added",
+            p.into_inner().id
+        )),
+        Err(status) => {
+            form.absorb(status)?;
+            people_page(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
 }
 
 async fn person(ctx: Ctx, Path(id): Path<String>) -> Answer {

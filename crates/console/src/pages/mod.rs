@@ -444,6 +444,14 @@ pub fn is_staff(ctx: &Ctx) -> bool {
     ctx.session.as_ref().is_some_and(|s| s.who.is_staff())
 }
 
+/// Capacity shows certificates and recommendations to staff and partners
+/// (not to trainers).
+pub fn sees_certificates(ctx: &Ctx) -> bool {
+    ctx.session
+        .as_ref()
+        .is_some_and(|s| s.who.is_staff() || s.who.partner_org().is_some())
+}
+
 pub fn has(ctx: &Ctx, role: Role) -> bool {
     ctx.session
         .as_ref()

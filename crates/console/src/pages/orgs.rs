@@ -266,9 +266,7 @@ async fn organization_page(
             done => ctx.q("done"),
             staff => is_staff(ctx),
             statuses => choices(lang, enum_names!(common::IncubationStatus)),
-            genders => choices(lang, enum_names!(common::Gender)),
-            age_bands => choices(lang, enum_names!(common::AgeBand)),
-            legal_bases => choices(lang, enum_names!(mem::LegalBasis)),
+            choices => super::admin::person_choices(lang),
         },
     ))
 }
@@ -412,20 +410,28 @@ async fn trainings_tab(ctx: &Ctx, id: &str) -> Result<Value, crate::render::Fail
         ))
         .await?
         .into_inner();
-    let certificates = up
-        .capacity()
-        .list_certificates(authed(
-            cap::ListCertificatesRequest {
-                organization_id: id.to_string(),
-                page_size: 100,
-                ..Default::default()
-            },
-            token,
-        ))
-        .await?
-        .into_inner();
+    let partner_or_staff = super::sees_certificates(ctx);
+    let certificates = if partner_or_staff {
+        up.capacity()
+            .list_certificates(authed(
+                cap::ListCertificatesRequest {
+                    organization_id: id.to_string(),
+                    page_size: 100,
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await?
+            .into_inner()
+            .certificates
+    } else {
+        Vec::new()
+    };
     // Recommendations need an assessment: none yet is no error.
-    let recommended = match up
+    let recommended = if !partner_or_staff {
+        Vec::new()
+    } else {
+        match up
         .capacity()
         .recommend_courses(authed(
             cap::RecommendCoursesRequest {
@@ -445,6 +451,7 @@ async fn trainings_tab(ctx: &Ctx, id: &str) -> Result<Value, crate::render::Fail
             .collect(),
         Err(s) if matches!(s.code(), tonic::Code::FailedPrecondition | tonic::Code::NotFound) => Vec::new(),
         Err(s) => return Err(s.into()),
+        }
     };
     Ok(context! {
         enrolments => enrolments.enrolments.iter().map(|e| context! {
@@ -454,7 +461,7 @@ async fn trainings_tab(ctx: &Ctx, id: &str) -> Result<Value, crate::render::Fail
             present => lang.number(e.sessions_present as i64),
             completed => e.completed,
         }).collect::<Vec<_>>(),
-        certificates => certificates.certificates.iter().map(|c| super::courses::certificate_row(lang, c)).collect::<Vec<_>>(),
+        certificates => certificates.iter().map(|c| super::courses::certificate_row(lang, c)).collect::<Vec<_>>(),
         recommended => recommended,
     })
 }
@@ -547,16 +554,7 @@ async fn add_person(ctx: Ctx, Path(id): Path<String>) -> Answer {
     let f = &ctx.form;
     let mut form = Form::posted(f);
     let membership = ctx.state.upstream.membership();
-    let person = mem::Person {
-        full_name: f.get("person.full_name").trim().to_string(),
-        gender: enum_value!(common::Gender, f.get("person.gender")),
-        age_band: enum_value!(common::AgeBand, f.get("person.age_band")),
-        phone: f.get("person.phone").trim().to_string(),
-        email: f.get("person.email").trim().to_string(),
-        legal_basis: enum_value!(mem::LegalBasis, f.get("person.legal_basis")),
-        processing_purpose: f.get("person.processing_purpose").trim().to_string(),
-        ..Default::default()
-    };
+    let person = super::admin::person_from_form(f);
     let created = membership
         .clone()
         .create_person(authed(
