@@ -45,7 +45,9 @@ async fn a_center_day_in_headless_chromium() {
         browser_dir().display()
     );
     let shots = match std::env::var("MARKAZ_CONSOLE_SCREENSHOTS") {
-        Ok(dir) => Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(dir),
+        Ok(dir) => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(dir),
         Err(_) => Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots"),
     };
     std::fs::create_dir_all(&shots).expect("screenshot directory");

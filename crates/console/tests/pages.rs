@@ -156,74 +156,8 @@ async fn fixture(world: &World) -> Fixture {
         .id;
 
     // A course run to its end: one day, one participant, a certificate.
-    let course = once_known("course", || {
-        let mut c = c.clone();
-        let request = authed(
-            cap::CreateCourseRequest {
-                course: Some(cap::Course {
-                    kind: cap::CourseKind::TrainingCourse as i32,
-                    title: text("كتابة المقترحات", "Proposal writing"),
-                    topic_codes: vec!["proposal-writing".into()],
-                    branch_id: "raqqa".into(),
-                    sessions: vec![cap::Session {
-                        date: Some(today.to_proto()),
-                        ..Default::default()
-                    }],
-                    capacity: 10,
-                    trainers: vec![cap::Trainer {
-                        name: "مدربة".into(),
-                        subject: TRAINER.into(),
-                        external: false,
-                    }],
-                    audience: cap::Audience::Open as i32,
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-            &token,
-        );
-        async move { c.create_course(request).await }
-    })
-    .await
-    .into_inner();
-    let course_id = course.id.clone();
-    let opened = c
-        .open_course(authed(
-            cap::OpenCourseRequest {
-                id: course_id.clone(),
-                etag: course.etag,
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    let enrolment = once_known("enrolment", || {
-        let mut c = c.clone();
-        let request = authed(
-            cap::EnrolParticipantRequest {
-                course_id: course_id.clone(),
-                person_id: person.clone(),
-                organization_id: org.clone(),
-                request_id: String::new(),
-            },
-            &token,
-        );
-        async move { c.enrol_participant(request).await }
-    })
-    .await
-    .into_inner();
-    let started = c
-        .start_course(authed(
-            cap::StartCourseRequest {
-                id: course_id.clone(),
-                etag: opened.etag,
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let (course_id, started, enrolment) =
+        running_course(&mut c, &token, &[today], &person, &org).await;
     c.record_attendance(authed(
         cap::RecordAttendanceRequest {
             course_id: course_id.clone(),
@@ -510,6 +444,90 @@ async fn fixture(world: &World) -> Fixture {
     }
 }
 
+/// A course taking attendance: scheduled on `days`, opened, `person` (of
+/// `org`) enrolled, started. Returns its id, the started course and the
+/// enrolment.
+async fn running_course(
+    c: &mut CapacityServiceClient<Channel>,
+    token: &str,
+    days: &[markaz_kit::time::Date],
+    person: &str,
+    org: &str,
+) -> (String, cap::Course, cap::Enrolment) {
+    let course = once_known("course", || {
+        let mut c = c.clone();
+        let request = authed(
+            cap::CreateCourseRequest {
+                course: Some(cap::Course {
+                    kind: cap::CourseKind::TrainingCourse as i32,
+                    title: text("كتابة المقترحات", "Proposal writing"),
+                    topic_codes: vec!["proposal-writing".into()],
+                    branch_id: "raqqa".into(),
+                    sessions: days
+                        .iter()
+                        .map(|d| cap::Session {
+                            date: Some(d.to_proto()),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    capacity: 10,
+                    trainers: vec![cap::Trainer {
+                        name: "مدربة".into(),
+                        subject: TRAINER.into(),
+                        external: false,
+                    }],
+                    audience: cap::Audience::Open as i32,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            token,
+        );
+        async move { c.create_course(request).await }
+    })
+    .await
+    .into_inner();
+    let course_id = course.id.clone();
+    let opened = c
+        .open_course(authed(
+            cap::OpenCourseRequest {
+                id: course_id.clone(),
+                etag: course.etag,
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let enrolment = once_known("enrolment", || {
+        let mut c = c.clone();
+        let request = authed(
+            cap::EnrolParticipantRequest {
+                course_id: course_id.clone(),
+                person_id: person.to_string(),
+                organization_id: org.to_string(),
+                request_id: String::new(),
+            },
+            token,
+        );
+        async move { c.enrol_participant(request).await }
+    })
+    .await
+    .into_inner();
+    let started = c
+        .start_course(authed(
+            cap::StartCourseRequest {
+                id: course_id.clone(),
+                etag: opened.etag,
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    (course_id, started, enrolment)
+}
+
 const ROLES: [&str; 6] = [
     "staff", "admin", "trainer", "reviewer", "partner", "operator",
 ];
@@ -552,7 +570,8 @@ async fn every_page_renders_for_the_roles_it_is_offered_to_and_refuses_the_other
     const NOBODY: &[&str] = &[];
     let org_tab = |tab: &str| format!("/organizations/{}?tab={tab}", f.org);
     // (path, offered to, redirects, hidden by the service)
-    let pages: Vec<(String, &[&str], &[&str], &[&str])> = vec![
+    type Row<'a> = (String, &'a [&'a str], &'a [&'a str], &'a [&'a str]);
+    let pages: Vec<Row> = vec![
         ("/today".into(), TENANT_ROLES, NOBODY, NOBODY),
         ("/organizations".into(), ORGS, &["partner"], NOBODY),
         ("/organizations/new".into(), STAFF, NOBODY, NOBODY),
@@ -953,4 +972,97 @@ async fn a_first_page_load_is_under_100_kb_compressed() {
     assert!(!partial.contains("<html"), "a partial page");
     assert!(partial.contains("<table"));
     let _ = TENANT;
+}
+
+/// The grid's columns carry request ids: a submission sent twice (the
+/// answer lost on a bad line) is recorded once; the same id with other
+/// marks is refused, not applied; after a save the page has new ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_attendance_grid_is_safe_to_send_again() {
+    let world = World::start().await;
+    let f = fixture(&world).await;
+    let token = world.token(&[Role::Admin, Role::Staff], None);
+    let mut c = CapacityServiceClient::new(world.markaz.channel().await);
+    let today = markaz_kit::time::Date::today();
+    let (course, started, enrolment) = running_course(
+        &mut c,
+        &token,
+        &[today.add_days(-1), today],
+        &f.person,
+        &f.org,
+    )
+    .await;
+    let mut trainer = world.signed_in("trainer", TRAINER, None).await;
+    let page = trainer.get(&format!("/courses/{course}")).await;
+    assert_eq!(page.status, 200);
+    let first_day = &started.sessions[0].id;
+    let request_id = page.attr_after(&format!("name=\"request_id.{first_day}\" value=\""));
+    assert!(!request_id.is_empty(), "{}", page.body);
+    let cell = format!("mark.{first_day}.{}", enrolment.id);
+    let request_field = format!("request_id.{first_day}");
+    let csrf = page.csrf();
+    let send = |mark: &'static str| {
+        vec![
+            ("csrf".to_string(), csrf.clone()),
+            (request_field.clone(), request_id.clone()),
+            (cell.clone(), mark.to_string()),
+        ]
+    };
+    async fn post(b: &mut Browser, path: &str, pairs: Vec<(String, String)>) -> common::Page {
+        let refs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        b.post(path, &refs).await
+    }
+    let path = format!("/courses/{course}/attendance");
+    let saved = post(&mut trainer, &path, send("ATTENDANCE_STATUS_PRESENT")).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let again = post(&mut trainer, &path, send("ATTENDANCE_STATUS_PRESENT")).await;
+    assert_eq!(again.status, 303, "the retry is answered as the first");
+    let revisions = c
+        .list_attendance_revisions(authed(
+            cap::ListAttendanceRevisionsRequest {
+                course_id: course.clone(),
+                session_id: first_day.clone(),
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .revisions;
+    assert_eq!(revisions.len(), 1, "recorded once: {revisions:?}");
+    // The same id with another mark is not a retry: refused and shown.
+    let changed = post(&mut trainer, &path, send("ATTENDANCE_STATUS_ABSENT")).await;
+    assert_eq!(changed.status, 422, "{}", changed.body);
+    assert!(changed.contains("class=\"problems\""));
+    // A fresh page has fresh ids: a correction goes through as a revision.
+    let page = trainer.get(&format!("/courses/{course}")).await;
+    let fresh = page.attr_after(&format!("name=\"request_id.{first_day}\" value=\""));
+    assert_ne!(fresh, request_id);
+    let correction = post(
+        &mut trainer,
+        &path,
+        vec![
+            ("csrf".to_string(), page.csrf()),
+            (request_field.clone(), fresh),
+            (cell.clone(), "ATTENDANCE_STATUS_ABSENT".to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(correction.status, 303, "{}", correction.body);
+    let marks = c
+        .get_session_attendance(authed(
+            cap::GetSessionAttendanceRequest {
+                course_id: course,
+                session_id: first_day.clone(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(marks.absent, 1, "{marks:?}");
 }

@@ -29,7 +29,7 @@ pub fn routes() -> Router<Arc<AppState>> {
 const ACTION_ROWS: usize = 3;
 
 fn consultation_view(lang: Lang, c: &cap::Consultation) -> Value {
-    let counts = c.attendees_by_gender.clone().unwrap_or_default();
+    let counts = c.attendees_by_gender.unwrap_or_default();
     context! {
         id => c.id,
         kind => enum_name!(cap::ConsultationKind, c.kind),

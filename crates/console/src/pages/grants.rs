@@ -626,7 +626,7 @@ fn milestones_view(lang: Lang, ms: &[gr::Milestone]) -> Vec<Value> {
 }
 
 fn proposal_view(lang: Lang, p: &gr::Proposal) -> Value {
-    let b = p.beneficiaries_targeted.clone().unwrap_or_default();
+    let b = p.beneficiaries_targeted.unwrap_or_default();
     context! {
         row => proposal_row(lang, p),
         call_id => p.call_id,
@@ -781,15 +781,16 @@ async fn proposal_screen(ctx: &Ctx, id: &str, form: Form, status: http::StatusCo
     let applicant = staff || partner.is_some();
     // The reviewer's own sheet fills the scoring form.
     let mut form = form;
-    if reviewer && !form.has_errors() {
-        if let Some(mine) = sheets.first() {
-            for s in &mine.scores {
-                form = form
-                    .with(&format!("score.{}", s.criterion_code), s.score.to_string())
-                    .with(&format!("comment.{}", s.criterion_code), s.comment.clone());
-            }
-            form = form.with("comment", mine.comment.clone());
+    if reviewer
+        && !form.has_errors()
+        && let Some(mine) = sheets.first()
+    {
+        for s in &mine.scores {
+            form = form
+                .with(&format!("score.{}", s.criterion_code), s.score.to_string())
+                .with(&format!("comment.{}", s.criterion_code), s.comment.clone());
         }
+        form = form.with("comment", mine.comment.clone());
     }
     let milestones: Vec<Value> = milestones_view(lang, &p.milestones);
     Ok(ctx.render_status(
@@ -868,7 +869,7 @@ async fn edit_proposal(ctx: Ctx, Path(id): Path<String>) -> Answer {
             .map(|l| l.governorate.clone())
             .unwrap_or_default(),
     );
-    let b = p.beneficiaries_targeted.clone().unwrap_or_default();
+    let b = p.beneficiaries_targeted.unwrap_or_default();
     for (k, v) in [
         ("female", b.female),
         ("male", b.male),
