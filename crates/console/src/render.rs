@@ -551,6 +551,27 @@ impl Ctx {
     pub fn redirect(&self, target: &str) -> Answer {
         Ok(redirect_response(self.hx, target))
     }
+
+    /// After a write: on to `target` of what the service answered, else the
+    /// form `again`, with the service's objections next to their fields.
+    pub async fn settle<T, Again>(
+        &self,
+        answer: Result<tonic::Response<T>, tonic::Status>,
+        mut form: Form,
+        target: impl FnOnce(T) -> String,
+        again: impl FnOnce(Form) -> Again,
+    ) -> Answer
+    where
+        Again: std::future::Future<Output = Answer>,
+    {
+        match answer {
+            Ok(done) => self.redirect(&target(done.into_inner())),
+            Err(status) => {
+                form.absorb(status)?;
+                again(form).await
+            }
+        }
+    }
 }
 
 /// A form's values and the objections to them, keyed by field name — the

@@ -121,7 +121,7 @@ pub fn person_choices(lang: crate::i18n::Lang) -> minijinja::Value {
 /// Registers a person with no organization (a reviewer, an individual).
 async fn create_person(ctx: Ctx) -> Answer {
     ctx.require(STAFF)?;
-    let mut form = Form::posted(&ctx.form);
+    let form = Form::posted(&ctx.form);
     let answer = ctx
         .state
         .upstream
@@ -134,16 +134,13 @@ async fn create_person(ctx: Ctx) -> Answer {
             ctx.token(),
         ))
         .await;
-    match answer {
-        Ok(p) => ctx.redirect(&format!(
-            "/admin/people/{}?done=person_added",
-            p.into_inner().id
-        )),
-        Err(status) => {
-            form.absorb(status)?;
-            people_page(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+    ctx.settle(
+        answer,
+        form,
+        |p| format!("/admin/people/{}?done=person_added", p.id),
+        |form| people_page(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY),
+    )
+    .await
 }
 
 async fn person(ctx: Ctx, Path(id): Path<String>) -> Answer {
@@ -190,7 +187,7 @@ async fn person_page(ctx: &Ctx, id: &str, form: Form, status: http::StatusCode) 
 /// after is the receipt: what is left, and when.
 async fn erase(ctx: Ctx, Path(id): Path<String>) -> Answer {
     ctx.require(STAFF)?;
-    let mut form = Form::posted(&ctx.form);
+    let form = Form::posted(&ctx.form);
     let answer = ctx
         .state
         .upstream
@@ -203,19 +200,19 @@ async fn erase(ctx: Ctx, Path(id): Path<String>) -> Answer {
             ctx.token(),
         ))
         .await;
-    match answer {
-        Ok(_) => ctx.redirect(&format!("/admin/people/{id}?done=person_erased")),
-        Err(status) => {
-            form.absorb(status)?;
-            person_page(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+    ctx.settle(
+        answer,
+        form,
+        |_| format!("/admin/people/{id}?done=person_erased"),
+        |form| person_page(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY),
+    )
+    .await
 }
 
 async fn create_branch(ctx: Ctx) -> Answer {
     ctx.require(&[Role::Admin])?;
     let f = &ctx.form;
-    let mut form = Form::posted(f);
+    let form = Form::posted(f);
     let answer = ctx
         .state
         .upstream
@@ -232,13 +229,13 @@ async fn create_branch(ctx: Ctx) -> Answer {
             ctx.token(),
         ))
         .await;
-    match answer {
-        Ok(_) => ctx.redirect("/admin/people?done=branch_created"),
-        Err(status) => {
-            form.absorb(status)?;
-            people_page(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+    ctx.settle(
+        answer,
+        form,
+        |_| "/admin/people?done=branch_created".to_string(),
+        |form| people_page(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY),
+    )
+    .await
 }
 
 async fn tenants(ctx: Ctx) -> Answer {
@@ -282,7 +279,7 @@ async fn tenants_page(ctx: &Ctx, form: Form, status: http::StatusCode) -> Answer
 async fn create_tenant(ctx: Ctx) -> Answer {
     ctx.require(OPERATOR)?;
     let f = &ctx.form;
-    let mut form = Form::posted(f);
+    let form = Form::posted(f);
     let answer = ctx
         .state
         .upstream
@@ -299,13 +296,13 @@ async fn create_tenant(ctx: Ctx) -> Answer {
             ctx.token(),
         ))
         .await;
-    match answer {
-        Ok(_) => ctx.redirect("/admin/tenants?done=tenant_created"),
-        Err(status) => {
-            form.absorb(status)?;
-            tenants_page(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+    ctx.settle(
+        answer,
+        form,
+        |_| "/admin/tenants?done=tenant_created".to_string(),
+        |form| tenants_page(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY),
+    )
+    .await
 }
 
 /// Dead letters live in each service's database and no service offers them

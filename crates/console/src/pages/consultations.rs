@@ -248,14 +248,11 @@ async fn create(ctx: Ctx) -> Answer {
             ctx.token(),
         ))
         .await;
-    match answer {
-        Ok(c) => ctx.redirect(&format!(
-            "/consultations/{}?done=consultation_recorded",
-            c.into_inner().id
-        )),
-        Err(status) => {
-            form.absorb(status)?;
-            consultation_form(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+    ctx.settle(
+        answer,
+        form,
+        |c| format!("/consultations/{}?done=consultation_recorded", c.id),
+        |form| consultation_form(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY),
+    )
+    .await
 }

@@ -258,16 +258,13 @@ async fn create(ctx: Ctx) -> Answer {
             ctx.token(),
         ))
         .await;
-    match answer {
-        Ok(c) => ctx.redirect(&format!(
-            "/courses/{}?done=course_scheduled",
-            c.into_inner().id
-        )),
-        Err(status) => {
-            form.absorb(status)?;
-            course_form(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+    ctx.settle(
+        answer,
+        form,
+        |c| format!("/courses/{}?done=course_scheduled", c.id),
+        |form| course_form(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY),
+    )
+    .await
 }
 
 async fn page(ctx: Ctx, Path(id): Path<String>) -> Answer {
@@ -511,7 +508,7 @@ async fn course_page(
 async fn change_state(ctx: Ctx, Path(id): Path<String>) -> Answer {
     ctx.require(STAFF)?;
     let f = &ctx.form;
-    let mut form = Form::posted(f);
+    let form = Form::posted(f);
     let etag = f.get("etag").to_string();
     let capacity = ctx.state.upstream.capacity();
     let token = ctx.token();
@@ -550,10 +547,11 @@ async fn change_state(ctx: Ctx, Path(id): Path<String>) -> Answer {
         }
         _ => return Err(Fail::NotFound),
     };
-    match answer {
-        Ok(_) => ctx.redirect(&format!("/courses/{id}?done=course_{}", f.get("action"))),
-        Err(status) => {
-            form.absorb(status)?;
+    ctx.settle(
+        answer,
+        form,
+        |_| format!("/courses/{id}?done=course_{}", f.get("action")),
+        |form| {
             course_page(
                 &ctx,
                 &id,
@@ -561,9 +559,9 @@ async fn change_state(ctx: Ctx, Path(id): Path<String>) -> Answer {
                 BTreeMap::new(),
                 http::StatusCode::UNPROCESSABLE_ENTITY,
             )
-            .await
-        }
-    }
+        },
+    )
+    .await
 }
 
 /// Enrols every person ticked. Each enrolment's request id is the form's

@@ -185,7 +185,7 @@ async fn index_page(ctx: &Ctx, form: Form, status: http::StatusCode) -> Answer {
 async fn create_program(ctx: Ctx) -> Answer {
     ctx.require(STAFF)?;
     let f = &ctx.form;
-    let mut form = Form::posted(f);
+    let form = Form::posted(f);
     let answer = ctx
         .state
         .upstream
@@ -202,19 +202,19 @@ async fn create_program(ctx: Ctx) -> Answer {
             ctx.token(),
         ))
         .await;
-    match answer {
-        Ok(_) => ctx.redirect("/grants?done=program_created"),
-        Err(status) => {
-            form.absorb(status)?;
-            index_page(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+    ctx.settle(
+        answer,
+        form,
+        |_| "/grants?done=program_created".to_string(),
+        |form| index_page(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY),
+    )
+    .await
 }
 
 async fn create_reviewer(ctx: Ctx) -> Answer {
     ctx.require(STAFF)?;
     let f = &ctx.form;
-    let mut form = Form::posted(f);
+    let form = Form::posted(f);
     let answer = ctx
         .state
         .upstream
@@ -236,13 +236,13 @@ async fn create_reviewer(ctx: Ctx) -> Answer {
             ctx.token(),
         ))
         .await;
-    match answer {
-        Ok(_) => ctx.redirect("/grants?done=reviewer_registered"),
-        Err(status) => {
-            form.absorb(status)?;
-            index_page(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+    ctx.settle(
+        answer,
+        form,
+        |_| "/grants?done=reviewer_registered".to_string(),
+        |form| index_page(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY),
+    )
+    .await
 }
 
 async fn new_call(ctx: Ctx) -> Answer {
@@ -388,16 +388,13 @@ async fn create_call(ctx: Ctx) -> Answer {
             ctx.token(),
         ))
         .await;
-    match answer {
-        Ok(c) => ctx.redirect(&format!(
-            "/grants/calls/{}?done=call_created",
-            c.into_inner().id
-        )),
-        Err(status) => {
-            form.absorb(status)?;
-            call_form(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+    ctx.settle(
+        answer,
+        form,
+        |c| format!("/grants/calls/{}?done=call_created", c.id),
+        |form| call_form(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY),
+    )
+    .await
 }
 
 async fn call_page(ctx: Ctx, Path(id): Path<String>) -> Answer {
@@ -512,7 +509,7 @@ async fn call_screen(ctx: &Ctx, id: &str, form: Form, status: http::StatusCode) 
 async fn call_state(ctx: Ctx, Path(id): Path<String>) -> Answer {
     ctx.require(STAFF)?;
     let f = &ctx.form;
-    let mut form = Form::posted(f);
+    let form = Form::posted(f);
     let etag = f.get("etag").to_string();
     let grants = ctx.state.upstream.grants();
     let answer = match f.get("action") {
@@ -542,19 +539,19 @@ async fn call_state(ctx: Ctx, Path(id): Path<String>) -> Answer {
         }
         _ => return Err(Fail::NotFound),
     };
-    match answer {
-        Ok(_) => ctx.redirect(&format!("/grants/calls/{id}?done=call_{}", f.get("action"))),
-        Err(status) => {
-            form.absorb(status)?;
-            call_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+    ctx.settle(
+        answer,
+        form,
+        |_| format!("/grants/calls/{id}?done=call_{}", f.get("action")),
+        |form| call_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY),
+    )
+    .await
 }
 
 async fn create_proposal(ctx: Ctx, Path(call_id): Path<String>) -> Answer {
     ctx.require(&[Role::Admin, Role::Staff, Role::Partner])?;
     let f = &ctx.form;
-    let mut form = Form::posted(f);
+    let form = Form::posted(f);
     let answer = ctx
         .state
         .upstream
@@ -572,16 +569,13 @@ async fn create_proposal(ctx: Ctx, Path(call_id): Path<String>) -> Answer {
             ctx.token(),
         ))
         .await;
-    match answer {
-        Ok(p) => ctx.redirect(&format!(
-            "/grants/proposals/{}/edit?done=proposal_started",
-            p.into_inner().id
-        )),
-        Err(status) => {
-            form.absorb(status)?;
-            call_screen(&ctx, &call_id, form, http::StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+    ctx.settle(
+        answer,
+        form,
+        |p| format!("/grants/proposals/{}/edit?done=proposal_started", p.id),
+        |form| call_screen(&ctx, &call_id, form, http::StatusCode::UNPROCESSABLE_ENTITY),
+    )
+    .await
 }
 
 async fn get_proposal(ctx: &Ctx, id: &str) -> Result<gr::Proposal, Fail> {
@@ -1062,20 +1056,20 @@ async fn update_proposal(ctx: Ctx, Path(id): Path<String>) -> Answer {
             ctx.token(),
         ))
         .await;
-    match answer {
-        Ok(_) => ctx.redirect(&format!("/grants/proposals/{id}?done=proposal_saved")),
-        Err(status) => {
-            form.absorb(status)?;
-            proposal_form(&ctx, &p, form, http::StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+    ctx.settle(
+        answer,
+        form,
+        |_| format!("/grants/proposals/{id}?done=proposal_saved"),
+        |form| proposal_form(&ctx, &p, form, http::StatusCode::UNPROCESSABLE_ENTITY),
+    )
+    .await
 }
 
 /// The life-cycle buttons of a proposal.
 async fn proposal_action(ctx: Ctx, Path(id): Path<String>) -> Answer {
     ctx.require(&[Role::Admin, Role::Staff, Role::Partner])?;
     let f = &ctx.form;
-    let mut form = Form::posted(f);
+    let form = Form::posted(f);
     let etag = f.get("etag").to_string();
     let reason = f.get("reason").trim().to_string();
     let grants = ctx.state.upstream.grants();
@@ -1141,22 +1135,19 @@ async fn proposal_action(ctx: Ctx, Path(id): Path<String>) -> Answer {
         }
         _ => return Err(Fail::NotFound),
     };
-    match answer {
-        Ok(_) => ctx.redirect(&format!(
-            "/grants/proposals/{id}?done=proposal_{}",
-            f.get("action")
-        )),
-        Err(status) => {
-            form.absorb(status)?;
-            proposal_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+    ctx.settle(
+        answer,
+        form,
+        |_| format!("/grants/proposals/{id}?done=proposal_{}", f.get("action")),
+        |form| proposal_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY),
+    )
+    .await
 }
 
 async fn add_note(ctx: Ctx, Path(id): Path<String>) -> Answer {
     ctx.require(&[Role::Admin, Role::Staff, Role::Trainer, Role::Partner])?;
     let f = &ctx.form;
-    let mut form = Form::posted(f);
+    let form = Form::posted(f);
     let answer = ctx
         .state
         .upstream
@@ -1170,19 +1161,19 @@ async fn add_note(ctx: Ctx, Path(id): Path<String>) -> Answer {
             ctx.token(),
         ))
         .await;
-    match answer {
-        Ok(_) => ctx.redirect(&format!("/grants/proposals/{id}?done=note_added#notes")),
-        Err(status) => {
-            form.absorb(status)?;
-            proposal_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+    ctx.settle(
+        answer,
+        form,
+        |_| format!("/grants/proposals/{id}?done=note_added#notes"),
+        |form| proposal_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY),
+    )
+    .await
 }
 
 async fn assign_reviewer(ctx: Ctx, Path(id): Path<String>) -> Answer {
     ctx.require(STAFF)?;
     let f = &ctx.form;
-    let mut form = Form::posted(f);
+    let form = Form::posted(f);
     let answer = ctx
         .state
         .upstream
@@ -1195,15 +1186,13 @@ async fn assign_reviewer(ctx: Ctx, Path(id): Path<String>) -> Answer {
             ctx.token(),
         ))
         .await;
-    match answer {
-        Ok(_) => ctx.redirect(&format!(
-            "/grants/proposals/{id}?done=reviewer_assigned#reviews"
-        )),
-        Err(status) => {
-            form.absorb(status)?;
-            proposal_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+    ctx.settle(
+        answer,
+        form,
+        |_| format!("/grants/proposals/{id}?done=reviewer_assigned#reviews"),
+        |form| proposal_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY),
+    )
+    .await
 }
 
 /// The reviewer's sheet: one score per criterion of the call's rubric.
@@ -1312,16 +1301,13 @@ async fn award(ctx: Ctx, Path(id): Path<String>) -> Answer {
             ctx.token(),
         ))
         .await;
-    match answer {
-        Ok(a) => ctx.redirect(&format!(
-            "/grants/awards/{}?done=awarded",
-            a.into_inner().id
-        )),
-        Err(status) => {
-            form.absorb(status)?;
-            proposal_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+    ctx.settle(
+        answer,
+        form,
+        |a| format!("/grants/awards/{}?done=awarded", a.id),
+        |form| proposal_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY),
+    )
+    .await
 }
 
 async fn award_page(ctx: Ctx, Path(id): Path<String>) -> Answer {
@@ -1472,16 +1458,13 @@ async fn award_action(ctx: Ctx, Path(id): Path<String>) -> Answer {
         }
         _ => return Err(Fail::NotFound),
     };
-    match answer {
-        Ok(_) => ctx.redirect(&format!(
-            "/grants/awards/{id}?done=award_{}",
-            f.get("action")
-        )),
-        Err(status) => {
-            form.absorb(status)?;
-            award_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+    ctx.settle(
+        answer,
+        form,
+        |_| format!("/grants/awards/{id}?done=award_{}", f.get("action")),
+        |form| award_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY),
+    )
+    .await
 }
 
 async fn submit_report(ctx: Ctx, Path(id): Path<String>) -> Answer {
@@ -1527,19 +1510,19 @@ async fn submit_report(ctx: Ctx, Path(id): Path<String>) -> Answer {
             ctx.token(),
         ))
         .await;
-    match answer {
-        Ok(_) => ctx.redirect(&format!("/grants/awards/{id}?done=report_submitted")),
-        Err(status) => {
-            form.absorb(status)?;
-            award_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+    ctx.settle(
+        answer,
+        form,
+        |_| format!("/grants/awards/{id}?done=report_submitted"),
+        |form| award_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY),
+    )
+    .await
 }
 
 async fn review_report(ctx: Ctx, Path((id, report)): Path<(String, String)>) -> Answer {
     ctx.require(STAFF)?;
     let f = &ctx.form;
-    let mut form = Form::posted(f);
+    let form = Form::posted(f);
     let outcome = if f.get("outcome") == "accept" {
         gr::ReviewOutcome::Accept
     } else {
@@ -1558,11 +1541,11 @@ async fn review_report(ctx: Ctx, Path((id, report)): Path<(String, String)>) -> 
             ctx.token(),
         ))
         .await;
-    match answer {
-        Ok(_) => ctx.redirect(&format!("/grants/awards/{id}?done=report_reviewed")),
-        Err(status) => {
-            form.absorb(status)?;
-            award_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+    ctx.settle(
+        answer,
+        form,
+        |_| format!("/grants/awards/{id}?done=report_reviewed"),
+        |form| award_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY),
+    )
+    .await
 }

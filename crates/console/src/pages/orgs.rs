@@ -151,7 +151,7 @@ async fn org_form(ctx: &Ctx, form: Form, status: http::StatusCode) -> Answer {
 async fn create(ctx: Ctx) -> Answer {
     ctx.require(STAFF)?;
     let f = &ctx.form;
-    let mut form = Form::posted(f);
+    let form = Form::posted(f);
     let organization = mem::Organization {
         kind: enum_value!(common::OrganizationKind, f.get("organization.kind")),
         name: form_text(f, "organization.name"),
@@ -181,16 +181,13 @@ async fn create(ctx: Ctx) -> Answer {
             ctx.token(),
         ))
         .await;
-    match answer {
-        Ok(o) => ctx.redirect(&format!(
-            "/organizations/{}?done=org_created",
-            o.into_inner().id
-        )),
-        Err(status) => {
-            form.absorb(status)?;
-            org_form(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+    ctx.settle(
+        answer,
+        form,
+        |o| format!("/organizations/{}?done=org_created", o.id),
+        |form| org_form(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY),
+    )
+    .await
 }
 
 const TABS: [&str; 6] = [
@@ -513,7 +510,7 @@ async fn grants_tab(ctx: &Ctx, id: &str) -> Result<Value, crate::render::Fail> {
 async fn change_status(ctx: Ctx, Path(id): Path<String>) -> Answer {
     ctx.require(STAFF)?;
     let f = &ctx.form;
-    let mut form = Form::posted(f);
+    let form = Form::posted(f);
     let answer = ctx
         .state
         .upstream
@@ -528,12 +525,11 @@ async fn change_status(ctx: Ctx, Path(id): Path<String>) -> Answer {
             ctx.token(),
         ))
         .await;
-    match answer {
-        Ok(_) => ctx.redirect(&format!(
-            "/organizations/{id}?tab=history&done=status_changed"
-        )),
-        Err(status) => {
-            form.absorb(status)?;
+    ctx.settle(
+        answer,
+        form,
+        |_| format!("/organizations/{id}?tab=history&done=status_changed"),
+        |form| {
             organization_page(
                 &ctx,
                 &id,
@@ -541,9 +537,9 @@ async fn change_status(ctx: Ctx, Path(id): Path<String>) -> Answer {
                 form,
                 http::StatusCode::UNPROCESSABLE_ENTITY,
             )
-            .await
-        }
-    }
+        },
+    )
+    .await
 }
 
 /// Registers a person (minimum data, with the legal basis) and affiliates
@@ -597,10 +593,11 @@ async fn add_person(ctx: Ctx, Path(id): Path<String>) -> Answer {
             ctx.token(),
         ))
         .await;
-    match affiliated {
-        Ok(_) => ctx.redirect(&format!("/organizations/{id}?tab=people&done=person_added")),
-        Err(status) => {
-            form.absorb(status)?;
+    ctx.settle(
+        affiliated,
+        form,
+        |_| format!("/organizations/{id}?tab=people&done=person_added"),
+        |form| {
             organization_page(
                 &ctx,
                 &id,
@@ -608,9 +605,9 @@ async fn add_person(ctx: Ctx, Path(id): Path<String>) -> Answer {
                 form,
                 http::StatusCode::UNPROCESSABLE_ENTITY,
             )
-            .await
-        }
-    }
+        },
+    )
+    .await
 }
 
 const DOMAINS: [common::CapacityDomain; 7] = [
@@ -725,13 +722,18 @@ async fn create_assessment(ctx: Ctx, Path(id): Path<String>) -> Answer {
             ctx.token(),
         ))
         .await;
-    match answer {
-        Ok(_) => ctx.redirect(&format!(
-            "/organizations/{id}?tab=assessments&done=assessment_recorded"
-        )),
-        Err(status) => {
-            form.absorb(status)?;
-            assessment_form(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY)
-        }
-    }
+    ctx.settle(
+        answer,
+        form,
+        |_| format!("/organizations/{id}?tab=assessments&done=assessment_recorded"),
+        |form| {
+            std::future::ready(assessment_form(
+                &ctx,
+                &id,
+                form,
+                http::StatusCode::UNPROCESSABLE_ENTITY,
+            ))
+        },
+    )
+    .await
 }
