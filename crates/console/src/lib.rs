@@ -124,16 +124,8 @@ impl Console {
         self.addr
     }
 
-    pub fn stop_token(&self) -> CancellationToken {
-        self.stop.clone()
-    }
-
     pub async fn shutdown(self) {
         self.stop.cancel();
-        let _ = self.done.await;
-    }
-
-    pub async fn wait(self) {
         let _ = self.done.await;
     }
 }

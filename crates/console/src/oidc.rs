@@ -8,14 +8,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
 use markaz_kit::auth::{KeySource, Role, Signer, Verifier};
 use markaz_kit::config::AuthConfig;
+use markaz_kit::fetch::fetch;
 use serde::Deserialize;
 
 use crate::config::OidcSettings;
 use crate::session::{Who, random_token};
-use crate::upstream::{Upstream, authed};
+use crate::upstream::{Bearer, Upstream};
 
 /// How people sign in to this console.
 #[derive(Clone)]
@@ -133,7 +134,7 @@ impl Oidc {
     pub async fn discover(settings: &OidcSettings, auth: &AuthConfig) -> Result<Oidc, String> {
         let discovered = match &settings.discovery_url {
             Some(url) => {
-                let answer = crate::http::fetch(http::Method::GET, url, None, None).await?;
+                let answer = fetch(http::Method::GET, url, None, None).await?;
                 if !answer.status.is_success() {
                     return Err(format!("{url}: HTTP {}", answer.status));
                 }
@@ -239,12 +240,19 @@ impl Oidc {
             encode(&self.client_id),
             encode(verifier),
         );
-        let basic = self
-            .client_secret
-            .as_deref()
-            .map(|secret| (self.client_id.as_str(), secret));
-        let answer =
-            crate::http::fetch(http::Method::POST, &self.token_url, Some(body), basic).await?;
+        // A confidential client: HTTP Basic of the form-encoded id and
+        // secret (RFC 6749, 2.3.1).
+        let basic = self.client_secret.as_deref().map(|secret| {
+            let pair = format!("{}:{}", encode(&self.client_id), encode(secret));
+            format!("Basic {}", STANDARD.encode(pair))
+        });
+        let answer = fetch(
+            http::Method::POST,
+            &self.token_url,
+            Some(body),
+            basic.as_deref(),
+        )
+        .await?;
         if !answer.status.is_success() {
             return Err(format!(
                 "the issuer refused the code: HTTP {} {}",
@@ -292,8 +300,8 @@ pub fn expiry(token: &str) -> Option<i64> {
 /// Who the services say the token names: they verify it, not the console.
 pub async fn who_am_i(upstream: &Upstream, token: &str) -> Result<Who, String> {
     let me = upstream
-        .platform()
-        .who_am_i(authed(markaz_proto::platform::v1::WhoAmIRequest {}, token))
+        .platform(&Bearer::new(token))
+        .who_am_i(markaz_proto::platform::v1::WhoAmIRequest {})
         .await
         .map_err(|s| format!("the services refused the token: {}", s.message()))?
         .into_inner();

@@ -10,6 +10,9 @@ use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use markaz_kit::auth::Role;
+use markaz_proto::capacity::v1::capacity_service_client::CapacityServiceClient;
+use markaz_proto::grants::v1::grants_service_client::GrantsServiceClient;
+use markaz_proto::membership::v1::membership_service_client::MembershipServiceClient;
 use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
@@ -17,7 +20,7 @@ use crate::AppState;
 use crate::i18n::Lang;
 use crate::pages::SECTIONS;
 use crate::session::{FormFields, SESSION_COOKIE, Session, Visitor};
-use crate::upstream;
+use crate::upstream::{self, Authed, Bearer};
 
 /// Every template, compiled into the binary.
 const TEMPLATES: &[(&str, &str)] = &[
@@ -448,7 +451,10 @@ pub struct Ctx {
     pub path: String,
     pub headers: HeaderMap,
     pub query: Vec<(String, String)>,
-    pub form: FormFields,
+    /// The fields of a posted form.
+    pub fields: FormFields,
+    /// The signed-in person's token, for every call made for them.
+    bearer: Bearer,
 }
 
 impl FromRequestParts<Arc<AppState>> for Ctx {
@@ -460,6 +466,7 @@ impl FromRequestParts<Arc<AppState>> for Ctx {
     ) -> Result<Self, Self::Rejection> {
         let session = crate::http::cookie(&parts.headers, SESSION_COOKIE)
             .and_then(|id| state.sessions.get(id));
+        let bearer = Bearer::new(session.as_ref().map_or("", |s| s.token.as_str()));
         let csrf_id = match &session {
             Some(s) => Some(s.id.clone()),
             None => parts.extensions.get::<Visitor>().map(|v| v.0.clone()),
@@ -483,12 +490,13 @@ impl FromRequestParts<Arc<AppState>> for Ctx {
                 .query()
                 .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
                 .unwrap_or_default(),
-            form: parts
+            fields: parts
                 .extensions
                 .get::<FormFields>()
                 .cloned()
                 .unwrap_or_default(),
             headers: parts.headers.clone(),
+            bearer,
         })
     }
 }
@@ -504,11 +512,30 @@ impl Ctx {
         }
     }
 
-    pub fn token(&self) -> &str {
+    /// The fields of the form a signed-in person holding one of `roles`
+    /// posted, and the form to show them again.
+    pub fn posted(&self, roles: &[Role]) -> Result<(&FormFields, Form), Fail> {
+        self.require(roles)?;
+        Ok((&self.fields, Form::posted(&self.fields)))
+    }
+
+    /// The organization of a signed-in partner.
+    pub fn partner_org(&self) -> Option<String> {
         self.session
             .as_ref()
-            .map(|s| s.token.as_str())
-            .unwrap_or("")
+            .and_then(|s| s.who.partner_org().map(str::to_string))
+    }
+
+    pub fn membership(&self) -> MembershipServiceClient<Authed> {
+        self.state.upstream.membership(&self.bearer)
+    }
+
+    pub fn capacity(&self) -> CapacityServiceClient<Authed> {
+        self.state.upstream.capacity(&self.bearer)
+    }
+
+    pub fn grants(&self) -> GrantsServiceClient<Authed> {
+        self.state.upstream.grants(&self.bearer)
     }
 
     /// A query parameter ("" when absent).
@@ -538,39 +565,20 @@ impl Ctx {
         )
     }
 
-    /// A form sent back with the service's objections: 422, the values as
-    /// typed, each violation next to its field.
-    pub fn rerender(&self, template: &str, form: Form, page: Value) -> Answer {
-        Ok(self.render_status(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            template,
-            context! { form => form, ..page },
-        ))
+    /// A page with a form: 422 when the form carries objections, else 200.
+    pub fn render_form(&self, template: &str, form: Form, page: Value) -> Answer {
+        Ok(self.render_status(form.status(), template, context! { form => form, ..page }))
+    }
+
+    /// A list's filters as the query has them, to fill its form again.
+    pub fn filters(&self, names: &[&str]) -> Form {
+        names
+            .iter()
+            .fold(Form::default(), |form, name| form.with(name, self.q(name)))
     }
 
     pub fn redirect(&self, target: &str) -> Answer {
         Ok(redirect_response(self.hx, target))
-    }
-
-    /// After a write: on to `target` of what the service answered, else the
-    /// form `again`, with the service's objections next to their fields.
-    pub async fn settle<T, Again>(
-        &self,
-        answer: Result<tonic::Response<T>, tonic::Status>,
-        mut form: Form,
-        target: impl FnOnce(T) -> String,
-        again: impl FnOnce(Form) -> Again,
-    ) -> Answer
-    where
-        Again: std::future::Future<Output = Answer>,
-    {
-        match answer {
-            Ok(done) => self.redirect(&target(done.into_inner())),
-            Err(status) => {
-                form.absorb(status)?;
-                again(form).await
-            }
-        }
     }
 }
 
@@ -637,6 +645,32 @@ impl Form {
         !self.summary.is_empty() || !self.refusals.is_empty()
     }
 
+    /// A form shown with objections is 422, a fresh one 200.
+    pub fn status(&self) -> StatusCode {
+        if self.has_errors() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        }
+    }
+
+    /// What a write came to: the service's answer, or [`Outcome::Again`]
+    /// with the service's objections taken into this form, to show it
+    /// again. A failure that is not about the form (denied, unavailable)
+    /// stays a failure.
+    pub fn outcome<T>(
+        &mut self,
+        answer: Result<tonic::Response<T>, tonic::Status>,
+    ) -> Result<Outcome<T>, Fail> {
+        match answer {
+            Ok(done) => Ok(Outcome::Done(done.into_inner())),
+            Err(status) => {
+                self.absorb(status)?;
+                Ok(Outcome::Again)
+            }
+        }
+    }
+
     /// Takes a service's refusal into the form when it is about the form
     /// (bad fields, a refused state change, a stale etag); other failures
     /// (denied, unavailable) stay failures.
@@ -662,4 +696,13 @@ impl Form {
             _ => Err(status.into()),
         }
     }
+}
+
+/// What a write came to (see [`Form::outcome`]).
+#[derive(Debug)]
+pub enum Outcome<T> {
+    /// Done; the service answered this.
+    Done(T),
+    /// Refused because of the form: show it again.
+    Again,
 }

@@ -59,13 +59,23 @@ impl Who {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Session {
     pub id: String,
     pub token: String,
     pub who: Who,
     /// Unix seconds.
     pub expires_at: i64,
+}
+
+/// Neither the id nor the token: both are credentials.
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("who", &self.who)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A sign-in started at the issuer and not yet back.

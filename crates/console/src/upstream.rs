@@ -7,6 +7,9 @@ use markaz_proto::capacity::v1::capacity_service_client::CapacityServiceClient;
 use markaz_proto::grants::v1::grants_service_client::GrantsServiceClient;
 use markaz_proto::membership::v1::membership_service_client::MembershipServiceClient;
 use markaz_proto::platform::v1::platform_service_client::PlatformServiceClient;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
@@ -14,6 +17,9 @@ use tonic_types::StatusExt;
 pub struct Upstream {
     channel: Channel,
 }
+
+/// A client whose every call carries one person's bearer token.
+pub type Authed = InterceptedService<Channel, Bearer>;
 
 impl Upstream {
     /// Connects lazily: the console starts (and shows a readable
@@ -27,33 +33,57 @@ impl Upstream {
         Ok(Upstream { channel })
     }
 
-    pub fn membership(&self) -> MembershipServiceClient<Channel> {
-        MembershipServiceClient::new(self.channel.clone())
+    pub fn membership(&self, bearer: &Bearer) -> MembershipServiceClient<Authed> {
+        MembershipServiceClient::with_interceptor(self.channel.clone(), bearer.clone())
     }
 
-    pub fn capacity(&self) -> CapacityServiceClient<Channel> {
-        CapacityServiceClient::new(self.channel.clone())
+    pub fn capacity(&self, bearer: &Bearer) -> CapacityServiceClient<Authed> {
+        CapacityServiceClient::with_interceptor(self.channel.clone(), bearer.clone())
     }
 
-    pub fn grants(&self) -> GrantsServiceClient<Channel> {
-        GrantsServiceClient::new(self.channel.clone())
+    pub fn grants(&self, bearer: &Bearer) -> GrantsServiceClient<Authed> {
+        GrantsServiceClient::with_interceptor(self.channel.clone(), bearer.clone())
     }
 
-    pub fn platform(&self) -> PlatformServiceClient<Channel> {
-        PlatformServiceClient::new(self.channel.clone())
+    pub fn platform(&self, bearer: &Bearer) -> PlatformServiceClient<Authed> {
+        PlatformServiceClient::with_interceptor(self.channel.clone(), bearer.clone())
     }
 }
 
-/// `message` with `token` as its bearer credential (empty: none, for the
-/// public RPCs).
-pub fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    if !token.is_empty()
-        && let Ok(value) = format!("Bearer {token}").parse()
-    {
-        request.metadata_mut().insert("authorization", value);
+/// The signed-in person's token as the `authorization` of every call made
+/// for them; none for a visitor (the public RPCs).
+#[derive(Clone, Default)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+/// Never the token itself: a debug line must not carry a credential.
+impl std::fmt::Debug for Bearer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = if self.0.is_some() { "token" } else { "none" };
+        write!(f, "Bearer({what})")
     }
-    request
+}
+
+impl Bearer {
+    pub fn new(token: &str) -> Bearer {
+        if token.is_empty() {
+            return Bearer(None);
+        }
+        Bearer(format!("Bearer {token}").parse().ok())
+    }
+}
+
+impl Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
 }
 
 /// The `BadRequest` field violations of a status, as (field, description).

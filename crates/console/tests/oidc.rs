@@ -22,6 +22,9 @@ use markaz_kit::testing::spawn;
 use ring::signature::{Ed25519KeyPair, KeyPair};
 
 const CLIENT: &str = "markaz-console";
+/// The console is a confidential client here: its secret (with characters
+/// that must be form-encoded) goes in HTTP Basic to the token endpoint.
+const SECRET: &str = "s3cret:with/odd+chars";
 
 /// A sign-in the issuer has authorized and not yet exchanged.
 struct Grant {
@@ -94,7 +97,32 @@ async fn authorize(State(i): State<Shared>, Query(q): Query<HashMap<String, Stri
     .into_response()
 }
 
-async fn token(State(i): State<Shared>, Form(f): Form<HashMap<String, String>>) -> Response {
+async fn token(
+    State(i): State<Shared>,
+    headers: http::HeaderMap,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    // RFC 6749, 2.3.1: id and secret form-encoded, then Basic.
+    let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            encode(CLIENT),
+            encode(SECRET)
+        ))
+    );
+    if headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        != Some(&basic)
+    {
+        return (
+            http::StatusCode::UNAUTHORIZED,
+            r#"{"error":"invalid_client"}"#,
+        )
+            .into_response();
+    }
     let param = |k: &str| f.get(k).cloned().unwrap_or_default();
     let Some(grant) = i.grants.lock().unwrap().remove(&param("code")) else {
         return (
@@ -184,7 +212,7 @@ async fn signing_in_with_the_issuer_keeps_the_token_on_the_server() {
         token_url: None,
         jwks_url: None,
         client_id: CLIENT.into(),
-        client_secret: None,
+        client_secret: Some(SECRET.into()),
         redirect_url: format!("{base}/signin/callback"),
         scopes: "profile".into(),
     };

@@ -8,8 +8,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Browser, TENANT, World};
+use markaz_console::upstream::{Authed, Bearer};
 use markaz_kit::auth::Role;
-use markaz_kit::testing::{authed, eventually};
+use markaz_kit::testing::eventually;
 use markaz_proto::capacity::v1 as cap;
 use markaz_proto::capacity::v1::capacity_service_client::CapacityServiceClient;
 use markaz_proto::common::v1 as common_pb;
@@ -73,22 +74,19 @@ where
 async fn fixture(world: &World) -> Fixture {
     let channel: Channel = world.markaz.channel().await;
     let token = world.token(&[Role::Admin, Role::Staff], None);
-    let mut m = MembershipServiceClient::new(channel.clone());
-    let mut c = CapacityServiceClient::new(channel.clone());
-    let mut g = GrantsServiceClient::new(channel);
+    let mut m = MembershipServiceClient::with_interceptor(channel.clone(), Bearer::new(&token));
+    let mut c = CapacityServiceClient::with_interceptor(channel.clone(), Bearer::new(&token));
+    let mut g = GrantsServiceClient::with_interceptor(channel, Bearer::new(&token));
     let today = markaz_kit::time::Date::today();
 
-    m.create_branch(authed(
-        mem::CreateBranchRequest {
-            branch: Some(mem::Branch {
-                id: "raqqa".into(),
-                name: text("الرقة", "Raqqa"),
-                governorate: "الرقة".into(),
-                create_time: None,
-            }),
-        },
-        &token,
-    ))
+    m.create_branch(mem::CreateBranchRequest {
+        branch: Some(mem::Branch {
+            id: "raqqa".into(),
+            name: text("الرقة", "Raqqa"),
+            governorate: "الرقة".into(),
+            create_time: None,
+        }),
+    })
     .await
     .unwrap();
     let org_named = |ar: &str, en: &str| mem::CreateOrganizationRequest {
@@ -102,16 +100,13 @@ async fn fixture(world: &World) -> Fixture {
         request_id: String::new(),
     };
     let org = m
-        .create_organization(authed(
-            org_named("جمعية شباب الفرات", "Euphrates Youth"),
-            &token,
-        ))
+        .create_organization(org_named("جمعية شباب الفرات", "Euphrates Youth"))
         .await
         .unwrap()
         .into_inner()
         .id;
     let other_org = m
-        .create_organization(authed(org_named("جمعية أخرى", "Another"), &token))
+        .create_organization(org_named("جمعية أخرى", "Another"))
         .await
         .unwrap()
         .into_inner()
@@ -128,78 +123,62 @@ async fn fixture(world: &World) -> Fixture {
         request_id: String::new(),
     };
     let person = m
-        .create_person(authed(new_person("سلمى الأحمد"), &token))
+        .create_person(new_person("سلمى الأحمد"))
         .await
         .unwrap()
         .into_inner()
         .id;
-    m.create_affiliation(authed(
-        mem::CreateAffiliationRequest {
-            affiliation: Some(mem::Affiliation {
-                person_id: person.clone(),
-                organization_id: org.clone(),
-                role: "coordinator".into(),
-                start_date: Some(today.to_proto()),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        },
-        &token,
-    ))
+    m.create_affiliation(mem::CreateAffiliationRequest {
+        affiliation: Some(mem::Affiliation {
+            person_id: person.clone(),
+            organization_id: org.clone(),
+            role: "coordinator".into(),
+            start_date: Some(today.to_proto()),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    })
     .await
     .unwrap();
     let reviewer_person = m
-        .create_person(authed(new_person("خبير مستقل"), &token))
+        .create_person(new_person("خبير مستقل"))
         .await
         .unwrap()
         .into_inner()
         .id;
 
     // A course run to its end: one day, one participant, a certificate.
-    let (course_id, started, enrolment) =
-        running_course(&mut c, &token, &[today], &person, &org).await;
-    c.record_attendance(authed(
-        cap::RecordAttendanceRequest {
-            course_id: course_id.clone(),
-            session_id: started.sessions[0].id.clone(),
-            marks: vec![cap::AttendanceMark {
-                enrolment_id: enrolment.id,
-                status: cap::AttendanceStatus::Present as i32,
-                ..Default::default()
-            }],
-            request_id: String::new(),
-        },
-        &token,
-    ))
+    let (course_id, started, enrolment) = running_course(&mut c, &[today], &person, &org).await;
+    c.record_attendance(cap::RecordAttendanceRequest {
+        course_id: course_id.clone(),
+        session_id: started.sessions[0].id.clone(),
+        marks: vec![cap::AttendanceMark {
+            enrolment_id: enrolment.id,
+            status: cap::AttendanceStatus::Present as i32,
+            ..Default::default()
+        }],
+        request_id: String::new(),
+    })
     .await
     .unwrap();
     let started = c
-        .get_course(authed(
-            cap::GetCourseRequest {
-                id: course_id.clone(),
-            },
-            &token,
-        ))
+        .get_course(cap::GetCourseRequest {
+            id: course_id.clone(),
+        })
         .await
         .unwrap()
         .into_inner();
-    c.complete_course(authed(
-        cap::CompleteCourseRequest {
-            id: course_id.clone(),
-            etag: started.etag,
-        },
-        &token,
-    ))
+    c.complete_course(cap::CompleteCourseRequest {
+        id: course_id.clone(),
+        etag: started.etag,
+    })
     .await
     .unwrap();
     let certificate = c
-        .list_certificates(authed(
-            cap::ListCertificatesRequest {
-                course_id: course_id.clone(),
-                ..Default::default()
-            },
-            &token,
-        ))
+        .list_certificates(cap::ListCertificatesRequest {
+            course_id: course_id.clone(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner()
@@ -207,30 +186,27 @@ async fn fixture(world: &World) -> Fixture {
         .id
         .clone();
     let consultation = c
-        .create_consultation(authed(
-            cap::CreateConsultationRequest {
-                consultation: Some(cap::Consultation {
-                    kind: cap::ConsultationKind::Consultation as i32,
-                    organization_id: org.clone(),
-                    advisor: Some(cap::Advisor {
-                        name: "مستشار".into(),
-                        kind: cap::AdvisorKind::Staff as i32,
-                    }),
-                    branch_id: "raqqa".into(),
-                    held_on: Some(today.to_proto()),
-                    duration_minutes: 60,
-                    follow_up_actions: vec![cap::FollowUpAction {
-                        description: "إعداد الميزانية".into(),
-                        owner: "المحاسب".into(),
-                        due_date: Some(today.add_days(3).to_proto()),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
+        .create_consultation(cap::CreateConsultationRequest {
+            consultation: Some(cap::Consultation {
+                kind: cap::ConsultationKind::Consultation as i32,
+                organization_id: org.clone(),
+                advisor: Some(cap::Advisor {
+                    name: "مستشار".into(),
+                    kind: cap::AdvisorKind::Staff as i32,
                 }),
-                request_id: String::new(),
-            },
-            &token,
-        ))
+                branch_id: "raqqa".into(),
+                held_on: Some(today.to_proto()),
+                duration_minutes: 60,
+                follow_up_actions: vec![cap::FollowUpAction {
+                    description: "إعداد الميزانية".into(),
+                    owner: "المحاسب".into(),
+                    due_date: Some(today.add_days(3).to_proto()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -238,195 +214,162 @@ async fn fixture(world: &World) -> Fixture {
 
     // A grant from the call to the award, reviewed by an assigned reviewer.
     let program = g
-        .create_program(authed(
-            gr::CreateProgramRequest {
-                program: Some(gr::Program {
-                    name: text("منحة الأب باولو", "Father Paolo Grant"),
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-            &token,
-        ))
+        .create_program(gr::CreateProgramRequest {
+            program: Some(gr::Program {
+                name: text("منحة الأب باولو", "Father Paolo Grant"),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
         .await
         .unwrap()
         .into_inner()
         .id;
     let call = g
-        .create_call(authed(
-            gr::CreateCallRequest {
-                call: Some(gr::Call {
-                    program_id: program,
-                    title: text("الجولة الأولى", "First round"),
-                    budget_envelope: money(10_000_000),
-                    project_ceiling: money(1_000_000),
-                    opens_on: Some(today.to_proto()),
-                    closes_on: Some(today.add_days(30).to_proto()),
-                    rubric: Some(gr::Rubric {
-                        max_score: 5,
-                        criteria: vec![gr::Criterion {
-                            code: "need".into(),
-                            name: text("حاجة المجتمع", "Community need"),
-                            weight: 1,
-                            ..Default::default()
-                        }],
-                    }),
-                    blind_review: true,
-                    ..Default::default()
+        .create_call(gr::CreateCallRequest {
+            call: Some(gr::Call {
+                program_id: program,
+                title: text("الجولة الأولى", "First round"),
+                budget_envelope: money(10_000_000),
+                project_ceiling: money(1_000_000),
+                opens_on: Some(today.to_proto()),
+                closes_on: Some(today.add_days(30).to_proto()),
+                rubric: Some(gr::Rubric {
+                    max_score: 5,
+                    criteria: vec![gr::Criterion {
+                        code: "need".into(),
+                        name: text("حاجة المجتمع", "Community need"),
+                        weight: 1,
+                        ..Default::default()
+                    }],
                 }),
-                request_id: String::new(),
-            },
-            &token,
-        ))
+                blind_review: true,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
         .await
         .unwrap()
         .into_inner();
     let call_id = call.id.clone();
-    g.open_call(authed(
-        gr::OpenCallRequest {
-            id: call_id.clone(),
-            etag: call.etag,
-        },
-        &token,
-    ))
+    g.open_call(gr::OpenCallRequest {
+        id: call_id.clone(),
+        etag: call.etag,
+    })
     .await
     .unwrap();
     let draft = once_known("proposal", || {
         let mut g = g.clone();
-        let request = authed(
-            gr::CreateProposalRequest {
-                proposal: Some(gr::Proposal {
-                    call_id: call_id.clone(),
-                    organization_id: org.clone(),
-                    title: text("إعادة تأهيل بئر", "Well rehabilitation"),
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-            &token,
-        );
+        let request = gr::CreateProposalRequest {
+            proposal: Some(gr::Proposal {
+                call_id: call_id.clone(),
+                organization_id: org.clone(),
+                title: text("إعادة تأهيل بئر", "Well rehabilitation"),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        };
         async move { g.create_proposal(request).await }
     })
     .await
     .into_inner();
     let proposal = draft.id.clone();
     let filled = g
-        .update_proposal(authed(
-            gr::UpdateProposalRequest {
-                proposal: Some(gr::Proposal {
-                    id: proposal.clone(),
-                    title: draft.title.clone(),
-                    summary: text("ملخص", "Summary"),
-                    community_need: text("مياه الشرب", "Drinking water"),
-                    location: Some(gr::Location {
-                        governorate: "الرقة".into(),
-                        place: text("قرية", "A village"),
-                    }),
-                    sector: common_pb::Sector::WaterSanitationHygiene as i32,
-                    beneficiaries_targeted: Some(gr::Beneficiaries {
-                        female: 40,
-                        male: 35,
-                        undisclosed: 0,
-                    }),
-                    budget_lines: vec![gr::BudgetLine {
-                        category: gr::BudgetCategory::Equipment as i32,
-                        description: text("مضخة", "Pump"),
-                        amount: money(500_000),
-                        ..Default::default()
-                    }],
-                    milestones: vec![gr::Milestone {
-                        title: text("تركيب المضخة", "Pump installed"),
-                        due_date: Some(today.add_days(20).to_proto()),
-                        deliverables: text("محضر تسليم", "Handover minutes"),
-                        ..Default::default()
-                    }],
-                    start_date: Some(today.add_days(1).to_proto()),
-                    end_date: Some(today.add_days(60).to_proto()),
-                    etag: draft.etag,
-                    ..Default::default()
+        .update_proposal(gr::UpdateProposalRequest {
+            proposal: Some(gr::Proposal {
+                id: proposal.clone(),
+                title: draft.title.clone(),
+                summary: text("ملخص", "Summary"),
+                community_need: text("مياه الشرب", "Drinking water"),
+                location: Some(gr::Location {
+                    governorate: "الرقة".into(),
+                    place: text("قرية", "A village"),
                 }),
-                update_mask: None,
-            },
-            &token,
-        ))
+                sector: common_pb::Sector::WaterSanitationHygiene as i32,
+                beneficiaries_targeted: Some(gr::Beneficiaries {
+                    female: 40,
+                    male: 35,
+                    undisclosed: 0,
+                }),
+                budget_lines: vec![gr::BudgetLine {
+                    category: gr::BudgetCategory::Equipment as i32,
+                    description: text("مضخة", "Pump"),
+                    amount: money(500_000),
+                    ..Default::default()
+                }],
+                milestones: vec![gr::Milestone {
+                    title: text("تركيب المضخة", "Pump installed"),
+                    due_date: Some(today.add_days(20).to_proto()),
+                    deliverables: text("محضر تسليم", "Handover minutes"),
+                    ..Default::default()
+                }],
+                start_date: Some(today.add_days(1).to_proto()),
+                end_date: Some(today.add_days(60).to_proto()),
+                etag: draft.etag,
+                ..Default::default()
+            }),
+            update_mask: None,
+        })
         .await
         .unwrap()
         .into_inner();
     let submitted = g
-        .submit_proposal(authed(
-            gr::SubmitProposalRequest {
-                id: proposal.clone(),
-                etag: filled.etag,
-            },
-            &token,
-        ))
+        .submit_proposal(gr::SubmitProposalRequest {
+            id: proposal.clone(),
+            etag: filled.etag,
+        })
         .await
         .unwrap()
         .into_inner();
     let reviewer = once_known("reviewer", || {
         let mut g = g.clone();
-        let request = authed(
-            gr::CreateReviewerRequest {
-                reviewer: Some(gr::Reviewer {
-                    person_id: reviewer_person.clone(),
-                    subject: REVIEWER.into(),
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-            &token,
-        );
+        let request = gr::CreateReviewerRequest {
+            reviewer: Some(gr::Reviewer {
+                person_id: reviewer_person.clone(),
+                subject: REVIEWER.into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        };
         async move { g.create_reviewer(request).await }
     })
     .await
     .into_inner();
     let reviewing = g
-        .start_review(authed(
-            gr::StartReviewRequest {
-                id: proposal.clone(),
-                etag: submitted.etag,
-            },
-            &token,
-        ))
+        .start_review(gr::StartReviewRequest {
+            id: proposal.clone(),
+            etag: submitted.etag,
+        })
         .await
         .unwrap()
         .into_inner();
-    g.assign_reviewer(authed(
-        gr::AssignReviewerRequest {
-            proposal_id: proposal.clone(),
-            reviewer_id: reviewer.id,
-        },
-        &token,
-    ))
+    g.assign_reviewer(gr::AssignReviewerRequest {
+        proposal_id: proposal.clone(),
+        reviewer_id: reviewer.id,
+    })
     .await
     .unwrap();
     let approved = g
-        .decide_proposal(authed(
-            gr::DecideProposalRequest {
-                id: proposal.clone(),
-                decision: gr::Decision::Approve as i32,
-                reason: String::new(),
-                etag: reviewing.etag,
-            },
-            &token,
-        ))
+        .decide_proposal(gr::DecideProposalRequest {
+            id: proposal.clone(),
+            decision: gr::Decision::Approve as i32,
+            reason: String::new(),
+            etag: reviewing.etag,
+        })
         .await
         .unwrap()
         .into_inner();
     let award = g
-        .award_grant(authed(
-            gr::AwardGrantRequest {
-                proposal_id: proposal.clone(),
+        .award_grant(gr::AwardGrantRequest {
+            proposal_id: proposal.clone(),
+            amount: money(500_000),
+            tranches: vec![gr::TrancheSpec {
+                milestone_number: 1,
                 amount: money(500_000),
-                tranches: vec![gr::TrancheSpec {
-                    milestone_number: 1,
-                    amount: money(500_000),
-                }],
-                etag: approved.etag,
-                request_id: String::new(),
-            },
-            &token,
-        ))
+            }],
+            etag: approved.etag,
+            request_id: String::new(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -448,80 +391,67 @@ async fn fixture(world: &World) -> Fixture {
 /// `org`) enrolled, started. Returns its id, the started course and the
 /// enrolment.
 async fn running_course(
-    c: &mut CapacityServiceClient<Channel>,
-    token: &str,
+    c: &mut CapacityServiceClient<Authed>,
     days: &[markaz_kit::time::Date],
     person: &str,
     org: &str,
 ) -> (String, cap::Course, cap::Enrolment) {
     let course = once_known("course", || {
         let mut c = c.clone();
-        let request = authed(
-            cap::CreateCourseRequest {
-                course: Some(cap::Course {
-                    kind: cap::CourseKind::TrainingCourse as i32,
-                    title: text("كتابة المقترحات", "Proposal writing"),
-                    topic_codes: vec!["proposal-writing".into()],
-                    branch_id: "raqqa".into(),
-                    sessions: days
-                        .iter()
-                        .map(|d| cap::Session {
-                            date: Some(d.to_proto()),
-                            ..Default::default()
-                        })
-                        .collect(),
-                    capacity: 10,
-                    trainers: vec![cap::Trainer {
-                        name: "مدربة".into(),
-                        subject: TRAINER.into(),
-                        external: false,
-                    }],
-                    audience: cap::Audience::Open as i32,
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-            token,
-        );
+        let request = cap::CreateCourseRequest {
+            course: Some(cap::Course {
+                kind: cap::CourseKind::TrainingCourse as i32,
+                title: text("كتابة المقترحات", "Proposal writing"),
+                topic_codes: vec!["proposal-writing".into()],
+                branch_id: "raqqa".into(),
+                sessions: days
+                    .iter()
+                    .map(|d| cap::Session {
+                        date: Some(d.to_proto()),
+                        ..Default::default()
+                    })
+                    .collect(),
+                capacity: 10,
+                trainers: vec![cap::Trainer {
+                    name: "مدربة".into(),
+                    subject: TRAINER.into(),
+                    external: false,
+                }],
+                audience: cap::Audience::Open as i32,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        };
         async move { c.create_course(request).await }
     })
     .await
     .into_inner();
     let course_id = course.id.clone();
     let opened = c
-        .open_course(authed(
-            cap::OpenCourseRequest {
-                id: course_id.clone(),
-                etag: course.etag,
-            },
-            token,
-        ))
+        .open_course(cap::OpenCourseRequest {
+            id: course_id.clone(),
+            etag: course.etag,
+        })
         .await
         .unwrap()
         .into_inner();
     let enrolment = once_known("enrolment", || {
         let mut c = c.clone();
-        let request = authed(
-            cap::EnrolParticipantRequest {
-                course_id: course_id.clone(),
-                person_id: person.to_string(),
-                organization_id: org.to_string(),
-                request_id: String::new(),
-            },
-            token,
-        );
+        let request = cap::EnrolParticipantRequest {
+            course_id: course_id.clone(),
+            person_id: person.to_string(),
+            organization_id: org.to_string(),
+            request_id: String::new(),
+        };
         async move { c.enrol_participant(request).await }
     })
     .await
     .into_inner();
     let started = c
-        .start_course(authed(
-            cap::StartCourseRequest {
-                id: course_id.clone(),
-                etag: opened.etag,
-            },
-            token,
-        ))
+        .start_course(cap::StartCourseRequest {
+            id: course_id.clone(),
+            etag: opened.etag,
+        })
         .await
         .unwrap()
         .into_inner();
@@ -982,16 +912,11 @@ async fn the_attendance_grid_is_safe_to_send_again() {
     let world = World::start().await;
     let f = fixture(&world).await;
     let token = world.token(&[Role::Admin, Role::Staff], None);
-    let mut c = CapacityServiceClient::new(world.markaz.channel().await);
+    let mut c =
+        CapacityServiceClient::with_interceptor(world.markaz.channel().await, Bearer::new(&token));
     let today = markaz_kit::time::Date::today();
-    let (course, started, enrolment) = running_course(
-        &mut c,
-        &token,
-        &[today.add_days(-1), today],
-        &f.person,
-        &f.org,
-    )
-    .await;
+    let (course, started, enrolment) =
+        running_course(&mut c, &[today.add_days(-1), today], &f.person, &f.org).await;
     let mut trainer = world.signed_in("trainer", TRAINER, None).await;
     let page = trainer.get(&format!("/courses/{course}")).await;
     assert_eq!(page.status, 200);
@@ -1021,14 +946,11 @@ async fn the_attendance_grid_is_safe_to_send_again() {
     let again = post(&mut trainer, &path, send("ATTENDANCE_STATUS_PRESENT")).await;
     assert_eq!(again.status, 303, "the retry is answered as the first");
     let revisions = c
-        .list_attendance_revisions(authed(
-            cap::ListAttendanceRevisionsRequest {
-                course_id: course.clone(),
-                session_id: first_day.clone(),
-                ..Default::default()
-            },
-            &token,
-        ))
+        .list_attendance_revisions(cap::ListAttendanceRevisionsRequest {
+            course_id: course.clone(),
+            session_id: first_day.clone(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner()
@@ -1054,13 +976,10 @@ async fn the_attendance_grid_is_safe_to_send_again() {
     .await;
     assert_eq!(correction.status, 303, "{}", correction.body);
     let marks = c
-        .get_session_attendance(authed(
-            cap::GetSessionAttendanceRequest {
-                course_id: course,
-                session_id: first_day.clone(),
-            },
-            &token,
-        ))
+        .get_session_attendance(cap::GetSessionAttendanceRequest {
+            course_id: course,
+            session_id: first_day.clone(),
+        })
         .await
         .unwrap()
         .into_inner();

@@ -11,10 +11,10 @@ use markaz_proto::common::v1 as common;
 use markaz_proto::membership::v1 as mem;
 use minijinja::context;
 
-use super::{ADMINISTRATION, OPERATOR, STAFF, enum_name, form_text, next_page};
+use super::{ADMINISTRATION, OPERATOR, STAFF, branches, enum_name, form_text, next_page};
 use crate::AppState;
+use crate::render::Outcome::{Again, Done};
 use crate::render::{Answer, Ctx, Form};
-use crate::upstream::authed;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -37,42 +37,25 @@ async fn index(ctx: Ctx) -> Answer {
 
 async fn people(ctx: Ctx) -> Answer {
     ctx.require(STAFF)?;
-    people_page(&ctx, Form::new(), http::StatusCode::OK).await
+    people_page(&ctx, Form::new()).await
 }
 
-async fn people_page(ctx: &Ctx, form: Form, status: http::StatusCode) -> Answer {
+async fn people_page(ctx: &Ctx, form: Form) -> Answer {
     let lang = ctx.lang;
     let list = ctx
-        .state
-        .upstream
         .membership()
-        .list_people(authed(
-            mem::ListPeopleRequest {
-                page_size: 50,
-                page_token: ctx.q("page").to_string(),
-                query: ctx.q("q").to_string(),
-                ..Default::default()
-            },
-            ctx.token(),
-        ))
+        .list_people(mem::ListPeopleRequest {
+            page_size: 50,
+            page_token: ctx.q("page").to_string(),
+            query: ctx.q("q").to_string(),
+            ..Default::default()
+        })
         .await?
         .into_inner();
-    let branches = ctx
-        .state
-        .upstream
-        .membership()
-        .list_branches(authed(
-            mem::ListBranchesRequest {
-                page_size: 100,
-                ..Default::default()
-            },
-            ctx.token(),
-        ))
-        .await?
-        .into_inner();
-    Ok(ctx.render_status(
-        status,
+    let branches = branches(ctx).await?;
+    ctx.render_form(
         "people.html",
+        form,
         context! {
             people => list.people.iter().map(|p| context! {
                 id => p.id,
@@ -82,14 +65,13 @@ async fn people_page(ctx: &Ctx, form: Form, status: http::StatusCode) -> Answer 
                 created => lang.timestamp(p.create_time.as_ref()),
             }).collect::<Vec<_>>(),
             next => next_page(ctx, &list.next_page_token),
-            search => Form::default().with("q", ctx.q("q")),
-            branches => branches.branches.iter().map(|b| context! { id => b.id, name => lang.text(b.name.as_ref()), governorate => b.governorate }).collect::<Vec<_>>(),
+            search => ctx.filters(&["q"]),
+            branches => branches.iter().map(|b| context! { id => b.id, name => lang.text(b.name.as_ref()), governorate => b.governorate }).collect::<Vec<_>>(),
             admin => ctx.session.as_ref().is_some_and(|s| s.who.roles.contains(&Role::Admin)),
             choices => person_choices(lang),
-            form => form,
             done => ctx.q("done"),
         },
-    ))
+    )
 }
 
 /// The person a form describes (the fields of `macros.html`'s
@@ -120,49 +102,35 @@ pub fn person_choices(lang: crate::i18n::Lang) -> minijinja::Value {
 
 /// Registers a person with no organization (a reviewer, an individual).
 async fn create_person(ctx: Ctx) -> Answer {
-    ctx.require(STAFF)?;
-    let form = Form::posted(&ctx.form);
+    let (f, mut form) = ctx.posted(STAFF)?;
     let answer = ctx
-        .state
-        .upstream
         .membership()
-        .create_person(authed(
-            mem::CreatePersonRequest {
-                person: Some(person_from_form(&ctx.form)),
-                request_id: form.request_id.clone(),
-            },
-            ctx.token(),
-        ))
+        .create_person(mem::CreatePersonRequest {
+            person: Some(person_from_form(f)),
+            request_id: form.request_id.clone(),
+        })
         .await;
-    ctx.settle(
-        answer,
-        form,
-        |p| format!("/admin/people/{}?done=person_added", p.id),
-        |form| people_page(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY),
-    )
-    .await
+    match form.outcome(answer)? {
+        Done(p) => ctx.redirect(&format!("/admin/people/{}?done=person_added", p.id)),
+        Again => people_page(&ctx, form).await,
+    }
 }
 
 async fn person(ctx: Ctx, Path(id): Path<String>) -> Answer {
     ctx.require(STAFF)?;
-    person_page(&ctx, &id, Form::new(), http::StatusCode::OK).await
+    person_page(&ctx, &id, Form::new()).await
 }
 
-async fn person_page(ctx: &Ctx, id: &str, form: Form, status: http::StatusCode) -> Answer {
+async fn person_page(ctx: &Ctx, id: &str, form: Form) -> Answer {
     let lang = ctx.lang;
     let p = ctx
-        .state
-        .upstream
         .membership()
-        .get_person(authed(
-            mem::GetPersonRequest { id: id.to_string() },
-            ctx.token(),
-        ))
+        .get_person(mem::GetPersonRequest { id: id.to_string() })
         .await?
         .into_inner();
-    Ok(ctx.render_status(
-        status,
+    ctx.render_form(
         "person.html",
+        form,
         context! {
             p => context! {
                 id => p.id,
@@ -177,90 +145,65 @@ async fn person_page(ctx: &Ctx, id: &str, form: Form, status: http::StatusCode) 
                 created => lang.timestamp(p.create_time.as_ref()),
                 updated => lang.timestamp(p.update_time.as_ref()),
             },
-            form => form,
             done => ctx.q("done"),
         },
-    ))
+    )
 }
 
 /// Erases a person (every service holding a copy follows); the page shown
 /// after is the receipt: what is left, and when.
 async fn erase(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    ctx.require(STAFF)?;
-    let form = Form::posted(&ctx.form);
+    let (f, mut form) = ctx.posted(STAFF)?;
     let answer = ctx
-        .state
-        .upstream
         .membership()
-        .erase_person(authed(
-            mem::ErasePersonRequest {
-                id: id.clone(),
-                reason: ctx.form.get("reason").trim().to_string(),
-            },
-            ctx.token(),
-        ))
+        .erase_person(mem::ErasePersonRequest {
+            id: id.clone(),
+            reason: f.get("reason").trim().to_string(),
+        })
         .await;
-    ctx.settle(
-        answer,
-        form,
-        |_| format!("/admin/people/{id}?done=person_erased"),
-        |form| person_page(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY),
-    )
-    .await
+    match form.outcome(answer)? {
+        Done(_) => ctx.redirect(&format!("/admin/people/{id}?done=person_erased")),
+        Again => person_page(&ctx, &id, form).await,
+    }
 }
 
 async fn create_branch(ctx: Ctx) -> Answer {
-    ctx.require(&[Role::Admin])?;
-    let f = &ctx.form;
-    let form = Form::posted(f);
+    let (f, mut form) = ctx.posted(&[Role::Admin])?;
     let answer = ctx
-        .state
-        .upstream
         .membership()
-        .create_branch(authed(
-            mem::CreateBranchRequest {
-                branch: Some(mem::Branch {
-                    id: f.get("branch.id").trim().to_string(),
-                    name: form_text(f, "branch.name"),
-                    governorate: f.get("branch.governorate").trim().to_string(),
-                    create_time: None,
-                }),
-            },
-            ctx.token(),
-        ))
+        .create_branch(mem::CreateBranchRequest {
+            branch: Some(mem::Branch {
+                id: f.get("branch.id").trim().to_string(),
+                name: form_text(f, "branch.name"),
+                governorate: f.get("branch.governorate").trim().to_string(),
+                create_time: None,
+            }),
+        })
         .await;
-    ctx.settle(
-        answer,
-        form,
-        |_| "/admin/people?done=branch_created".to_string(),
-        |form| people_page(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY),
-    )
-    .await
+    match form.outcome(answer)? {
+        Done(_) => ctx.redirect("/admin/people?done=branch_created"),
+        Again => people_page(&ctx, form).await,
+    }
 }
 
 async fn tenants(ctx: Ctx) -> Answer {
     ctx.require(OPERATOR)?;
-    tenants_page(&ctx, Form::new(), http::StatusCode::OK).await
+    tenants_page(&ctx, Form::new()).await
 }
 
-async fn tenants_page(ctx: &Ctx, form: Form, status: http::StatusCode) -> Answer {
+async fn tenants_page(ctx: &Ctx, form: Form) -> Answer {
     let lang = ctx.lang;
     let list = ctx
-        .state
-        .upstream
         .membership()
-        .list_tenants(authed(
-            mem::ListTenantsRequest {
-                page_size: 100,
-                page_token: ctx.q("page").to_string(),
-            },
-            ctx.token(),
-        ))
+        .list_tenants(mem::ListTenantsRequest {
+            page_size: 100,
+            page_token: ctx.q("page").to_string(),
+        })
         .await?
         .into_inner();
-    Ok(ctx.render_status(
-        status,
+    ctx.render_form(
         "tenants.html",
+        form,
         context! {
             tenants => list.tenants.iter().map(|t| context! {
                 id => t.id,
@@ -269,40 +212,29 @@ async fn tenants_page(ctx: &Ctx, form: Form, status: http::StatusCode) -> Answer
                 created => lang.timestamp(t.create_time.as_ref()),
             }).collect::<Vec<_>>(),
             next => next_page(ctx, &list.next_page_token),
-            form => form,
             done => ctx.q("done"),
             letters => false,
         },
-    ))
+    )
 }
 
 async fn create_tenant(ctx: Ctx) -> Answer {
-    ctx.require(OPERATOR)?;
-    let f = &ctx.form;
-    let form = Form::posted(f);
+    let (f, mut form) = ctx.posted(OPERATOR)?;
     let answer = ctx
-        .state
-        .upstream
         .membership()
-        .create_tenant(authed(
-            mem::CreateTenantRequest {
-                tenant: Some(mem::Tenant {
-                    id: f.get("tenant.id").trim().to_string(),
-                    name: form_text(f, "tenant.name"),
-                    identifier_prefix: f.get("tenant.identifier_prefix").trim().to_string(),
-                    create_time: None,
-                }),
-            },
-            ctx.token(),
-        ))
+        .create_tenant(mem::CreateTenantRequest {
+            tenant: Some(mem::Tenant {
+                id: f.get("tenant.id").trim().to_string(),
+                name: form_text(f, "tenant.name"),
+                identifier_prefix: f.get("tenant.identifier_prefix").trim().to_string(),
+                create_time: None,
+            }),
+        })
         .await;
-    ctx.settle(
-        answer,
-        form,
-        |_| "/admin/tenants?done=tenant_created".to_string(),
-        |form| tenants_page(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY),
-    )
-    .await
+    match form.outcome(answer)? {
+        Done(_) => ctx.redirect("/admin/tenants?done=tenant_created"),
+        Again => tenants_page(&ctx, form).await,
+    }
 }
 
 /// Dead letters live in each service's database and no service offers them

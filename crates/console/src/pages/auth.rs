@@ -49,22 +49,17 @@ async fn sign_in_page(ctx: Ctx) -> Answer {
             );
             Ok(r)
         }
-        SignIn::Dev(dev) => dev_page(
-            &ctx,
-            &dev.tenant,
-            Form::new().with("next", next),
-            http::StatusCode::OK,
-        ),
+        SignIn::Dev(dev) => dev_page(&ctx, &dev.tenant, Form::new().with("next", next)),
     }
 }
 
-fn dev_page(ctx: &Ctx, tenant: &str, form: Form, status: http::StatusCode) -> Answer {
+fn dev_page(ctx: &Ctx, tenant: &str, form: Form) -> Answer {
     let roles: Vec<&str> = DEV_ROLES.iter().map(|r| r.as_str()).collect();
-    Ok(ctx.render_status(
-        status,
+    ctx.render_form(
         "signin.html",
-        context! { form => form, roles => roles, tenant => tenant },
-    ))
+        form,
+        context! { roles => roles, tenant => tenant },
+    )
 }
 
 /// `markaz dev` only: a token for the chosen role of the demo tenant.
@@ -72,7 +67,7 @@ async fn dev_sign_in(ctx: Ctx) -> Answer {
     let SignIn::Dev(dev) = &ctx.state.sign_in else {
         return Err(crate::render::Fail::NotFound);
     };
-    let f = &ctx.form;
+    let f = &ctx.fields;
     let mut form = Form::posted(f);
     let role: Option<Role> = f.get("role").parse().ok().filter(|r| DEV_ROLES.contains(r));
     let subject = f.get("subject").trim();
@@ -87,24 +82,14 @@ async fn dev_sign_in(ctx: Ctx) -> Answer {
         form.object("organization", ctx.lang.label("signin_partner_org"));
     }
     let Some(role) = role.filter(|_| !form.has_errors()) else {
-        return dev_page(
-            &ctx,
-            &dev.tenant,
-            form,
-            http::StatusCode::UNPROCESSABLE_ENTITY,
-        );
+        return dev_page(&ctx, &dev.tenant, form);
     };
     let token = dev.token(subject, role, (role == Role::Partner).then_some(org));
     match who_am_i(&ctx.state.upstream, &token).await {
         Ok(who) => Ok(start_session(&ctx, token, who, None, f.get("next"))),
         Err(e) => {
             form.refusals.push(e);
-            dev_page(
-                &ctx,
-                &dev.tenant,
-                form,
-                http::StatusCode::UNPROCESSABLE_ENTITY,
-            )
+            dev_page(&ctx, &dev.tenant, form)
         }
     }
 }
@@ -220,8 +205,8 @@ async fn sign_out(ctx: Ctx) -> Answer {
 
 /// Arabic or English, remembered for a year in this browser.
 async fn choose_language(ctx: Ctx) -> Answer {
-    let lang = crate::i18n::Lang::parse(ctx.form.get("lang")).unwrap_or(crate::i18n::Lang::Ar);
-    let mut r = redirect_response(false, local_path(ctx.form.get("back")));
+    let lang = crate::i18n::Lang::parse(ctx.fields.get("lang")).unwrap_or(crate::i18n::Lang::Ar);
+    let mut r = redirect_response(false, local_path(ctx.fields.get("back")));
     let mut flags = ctx.state.sessions.cookie_flags(Some(365 * 24 * 3600));
     flags.http_only = true;
     r.headers_mut().append(

@@ -7,17 +7,16 @@ use axum::Router;
 use axum::extract::Path;
 use axum::routing::get;
 use markaz_proto::capacity::v1 as cap;
-use markaz_proto::membership::v1 as mem;
 use minijinja::{Value, context};
 
 use super::{
-    CONSULTATIONS, STAFF, choices, enum_name, enum_names, enum_value, is_staff, next_page,
-    parse_date, parse_int,
+    CONSULTATIONS, Choice, STAFF, branch_choices, choices, enum_name, enum_names, enum_value,
+    is_staff, next_page, organization_choices, parse_date, parse_int, topics,
 };
 use crate::AppState;
 use crate::i18n::Lang;
+use crate::render::Outcome::{Again, Done};
 use crate::render::{Answer, Ctx, Form};
-use crate::upstream::authed;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -60,37 +59,29 @@ async fn list(ctx: Ctx) -> Answer {
     let session = ctx.require(CONSULTATIONS)?;
     let lang = ctx.lang;
     let answer = ctx
-        .state
-        .upstream
         .capacity()
-        .list_consultations(authed(
-            cap::ListConsultationsRequest {
-                page_size: 25,
-                page_token: ctx.q("page").to_string(),
-                organization_id: session
-                    .who
-                    .partner_org()
-                    .map(str::to_string)
-                    .unwrap_or_default(),
-                kind: enum_value!(cap::ConsultationKind, ctx.q("kind")),
-                branch_id: ctx.q("branch").to_string(),
-                ..Default::default()
-            },
-            ctx.token(),
-        ))
+        .list_consultations(cap::ListConsultationsRequest {
+            page_size: 25,
+            page_token: ctx.q("page").to_string(),
+            organization_id: session
+                .who
+                .partner_org()
+                .map(str::to_string)
+                .unwrap_or_default(),
+            kind: enum_value!(cap::ConsultationKind, ctx.q("kind")),
+            branch_id: ctx.q("branch").to_string(),
+            ..Default::default()
+        })
         .await?
         .into_inner();
-    let filters = Form::default()
-        .with("kind", ctx.q("kind"))
-        .with("branch", ctx.q("branch"));
-    ctx.render(
+    ctx.render_form(
         "consultations.html",
+        ctx.filters(&["kind", "branch"]),
         context! {
             consultations => answer.consultations.iter().map(|c| consultation_view(lang, c)).collect::<Vec<_>>(),
             next => next_page(&ctx, &answer.next_page_token),
-            form => filters,
             kinds => choices(lang, enum_names!(cap::ConsultationKind)),
-            branches => super::orgs::branch_choices(&ctx).await?,
+            branches => branch_choices(&ctx).await?,
             may_record => is_staff(&ctx),
         },
     )
@@ -99,10 +90,8 @@ async fn list(ctx: Ctx) -> Answer {
 async fn page(ctx: Ctx, Path(id): Path<String>) -> Answer {
     ctx.require(CONSULTATIONS)?;
     let c = ctx
-        .state
-        .upstream
         .capacity()
-        .get_consultation(authed(cap::GetConsultationRequest { id }, ctx.token()))
+        .get_consultation(cap::GetConsultationRequest { id })
         .await?
         .into_inner();
     ctx.render(
@@ -126,57 +115,29 @@ async fn new_form(ctx: Ctx) -> Answer {
             "consultation.advisor.kind",
             cap::AdvisorKind::Staff.as_str_name(),
         );
-    consultation_form(&ctx, form, http::StatusCode::OK).await
+    consultation_form(&ctx, form).await
 }
 
-async fn consultation_form(ctx: &Ctx, form: Form, status: http::StatusCode) -> Answer {
+async fn consultation_form(ctx: &Ctx, form: Form) -> Answer {
     let lang = ctx.lang;
-    let orgs = ctx
-        .state
-        .upstream
-        .membership()
-        .list_organizations(authed(
-            mem::ListOrganizationsRequest {
-                page_size: 200,
-                ..Default::default()
-            },
-            ctx.token(),
-        ))
-        .await?
-        .into_inner();
-    let topics = ctx
-        .state
-        .upstream
-        .capacity()
-        .list_topics(authed(
-            cap::ListTopicsRequest {
-                page_size: 100,
-                ..Default::default()
-            },
-            ctx.token(),
-        ))
-        .await?
-        .into_inner();
-    Ok(ctx.render_status(
-        status,
+    let topics = topics(ctx).await?;
+    ctx.render_form(
         "consultation_form.html",
+        form,
         context! {
-            form => form,
             kinds => choices(lang, enum_names!(cap::ConsultationKind)),
             advisor_kinds => choices(lang, enum_names!(cap::AdvisorKind)),
-            organizations => orgs.organizations.iter().map(|o| super::Choice { value: o.id.clone(), label: lang.text(o.name.as_ref()) }).collect::<Vec<_>>(),
-            topics => topics.topics.iter().map(|t| super::Choice { value: t.code.clone(), label: lang.text(t.name.as_ref()) }).collect::<Vec<_>>(),
-            branches => super::orgs::branch_choices(ctx).await?,
+            organizations => organization_choices(ctx).await?,
+            topics => topics.iter().map(|t| Choice::named(lang, &t.code, t.name.as_ref())).collect::<Vec<_>>(),
+            branches => branch_choices(ctx).await?,
             action_rows => (0..ACTION_ROWS).collect::<Vec<_>>(),
         },
-    ))
+    )
 }
 
 async fn create(ctx: Ctx) -> Answer {
-    ctx.require(STAFF)?;
+    let (f, mut form) = ctx.posted(STAFF)?;
     let lang = ctx.lang;
-    let f = &ctx.form;
-    let mut form = Form::posted(f);
     let held_on = parse_date(
         &mut form,
         lang,
@@ -215,7 +176,7 @@ async fn create(ctx: Ctx) -> Answer {
         });
     }
     if form.has_errors() {
-        return consultation_form(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY).await;
+        return consultation_form(&ctx, form).await;
     }
     let consultation = cap::Consultation {
         kind: enum_value!(cap::ConsultationKind, f.get("consultation.kind")),
@@ -237,22 +198,17 @@ async fn create(ctx: Ctx) -> Answer {
         ..Default::default()
     };
     let answer = ctx
-        .state
-        .upstream
         .capacity()
-        .create_consultation(authed(
-            cap::CreateConsultationRequest {
-                consultation: Some(consultation),
-                request_id: form.request_id.clone(),
-            },
-            ctx.token(),
-        ))
+        .create_consultation(cap::CreateConsultationRequest {
+            consultation: Some(consultation),
+            request_id: form.request_id.clone(),
+        })
         .await;
-    ctx.settle(
-        answer,
-        form,
-        |c| format!("/consultations/{}?done=consultation_recorded", c.id),
-        |form| consultation_form(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY),
-    )
-    .await
+    match form.outcome(answer)? {
+        Done(c) => ctx.redirect(&format!(
+            "/consultations/{}?done=consultation_recorded",
+            c.id
+        )),
+        Again => consultation_form(&ctx, form).await,
+    }
 }

@@ -15,13 +15,13 @@ use minijinja::{Value, context};
 use serde::Serialize;
 
 use super::{
-    COURSES, STAFF, choices, enum_name, enum_names, enum_value, form_text, has, is_staff,
-    next_page, parse_date, parse_int,
+    COURSES, STAFF, branch_choices, choices, enum_name, enum_names, enum_value, form_text, has,
+    is_staff, next_page, organization_choices, parse_date, parse_int, topics,
 };
 use crate::AppState;
 use crate::i18n::Lang;
+use crate::render::Outcome::{Again, Done};
 use crate::render::{Answer, Ctx, Fail, Form};
-use crate::upstream::authed;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -89,36 +89,28 @@ async fn list(ctx: Ctx) -> Answer {
     let lang = ctx.lang;
     let trainer_only = !session.who.is_staff() && has(&ctx, Role::Trainer);
     let answer = ctx
-        .state
-        .upstream
         .capacity()
-        .list_courses(authed(
-            cap::ListCoursesRequest {
-                page_size: 25,
-                page_token: ctx.q("page").to_string(),
-                status: enum_value!(cap::CourseStatus, ctx.q("status")),
-                kind: enum_value!(cap::CourseKind, ctx.q("kind")),
-                branch_id: ctx.q("branch").to_string(),
-                trainer_subject: if trainer_only {
-                    session.who.subject.clone()
-                } else {
-                    String::new()
-                },
-                ..Default::default()
+        .list_courses(cap::ListCoursesRequest {
+            page_size: 25,
+            page_token: ctx.q("page").to_string(),
+            status: enum_value!(cap::CourseStatus, ctx.q("status")),
+            kind: enum_value!(cap::CourseKind, ctx.q("kind")),
+            branch_id: ctx.q("branch").to_string(),
+            trainer_subject: if trainer_only {
+                session.who.subject.clone()
+            } else {
+                String::new()
             },
-            ctx.token(),
-        ))
+            ..Default::default()
+        })
         .await?
         .into_inner();
-    let filters = Form::default()
-        .with("status", ctx.q("status"))
-        .with("kind", ctx.q("kind"));
-    ctx.render(
+    ctx.render_form(
         "courses.html",
+        ctx.filters(&["status", "kind"]),
         context! {
             courses => answer.courses.iter().map(|c| course_row(lang, c)).collect::<Vec<_>>(),
             next => next_page(&ctx, &answer.next_page_token),
-            form => filters,
             statuses => choices(lang, enum_names!(cap::CourseStatus)),
             kinds => choices(lang, enum_names!(cap::CourseKind)),
             may_schedule => is_staff(&ctx),
@@ -132,53 +124,38 @@ async fn new_form(ctx: Ctx) -> Answer {
         .with("course.capacity", "25")
         .with("course.completion_rule.min_attendance_percent", "80")
         .with("course.audience", cap::Audience::Open.as_str_name());
-    course_form(&ctx, form, http::StatusCode::OK).await
+    course_form(&ctx, form).await
 }
 
-async fn course_form(ctx: &Ctx, form: Form, status: http::StatusCode) -> Answer {
+async fn course_form(ctx: &Ctx, form: Form) -> Answer {
     let lang = ctx.lang;
-    let topics = ctx
-        .state
-        .upstream
-        .capacity()
-        .list_topics(authed(
-            cap::ListTopicsRequest {
-                page_size: 100,
-                ..Default::default()
-            },
-            ctx.token(),
-        ))
-        .await?
-        .into_inner();
+    let topics = topics(ctx).await?;
     let chosen: Vec<String> = form
         .values
         .get("course.topic_codes")
         .map(|v| v.split(',').map(str::to_string).collect())
         .unwrap_or_default();
-    Ok(ctx.render_status(
-        status,
+    ctx.render_form(
         "course_form.html",
+        form,
         context! {
-            form => form,
             kinds => choices(lang, enum_names!(cap::CourseKind)),
             audiences => choices(lang, enum_names!(cap::Audience)),
-            topics => topics.topics.iter().map(|t| context! {
+            topics => topics.iter().map(|t| context! {
                 code => t.code,
                 name => lang.text(t.name.as_ref()),
                 checked => chosen.contains(&t.code),
             }).collect::<Vec<_>>(),
-            branches => super::orgs::branch_choices(ctx).await?,
+            branches => branch_choices(ctx).await?,
             session_rows => (0..SESSION_ROWS).collect::<Vec<_>>(),
             trainer_rows => (0..TRAINER_ROWS).collect::<Vec<_>>(),
         },
-    ))
+    )
 }
 
 async fn create(ctx: Ctx) -> Answer {
-    ctx.require(STAFF)?;
+    let (f, mut form) = ctx.posted(STAFF)?;
     let lang = ctx.lang;
-    let f = &ctx.form;
-    let mut form = Form::posted(f);
     let topic_codes: Vec<String> = f
         .all("course.topic_codes")
         .into_iter()
@@ -227,7 +204,7 @@ async fn create(ctx: Ctx) -> Answer {
     )
     .unwrap_or(0);
     if form.has_errors() {
-        return course_form(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY).await;
+        return course_form(&ctx, form).await;
     }
     let course = cap::Course {
         kind: enum_value!(cap::CourseKind, f.get("course.kind")),
@@ -247,36 +224,21 @@ async fn create(ctx: Ctx) -> Answer {
         ..Default::default()
     };
     let answer = ctx
-        .state
-        .upstream
         .capacity()
-        .create_course(authed(
-            cap::CreateCourseRequest {
-                course: Some(course),
-                request_id: form.request_id.clone(),
-            },
-            ctx.token(),
-        ))
+        .create_course(cap::CreateCourseRequest {
+            course: Some(course),
+            request_id: form.request_id.clone(),
+        })
         .await;
-    ctx.settle(
-        answer,
-        form,
-        |c| format!("/courses/{}?done=course_scheduled", c.id),
-        |form| course_form(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY),
-    )
-    .await
+    match form.outcome(answer)? {
+        Done(c) => ctx.redirect(&format!("/courses/{}?done=course_scheduled", c.id)),
+        Again => course_form(&ctx, form).await,
+    }
 }
 
 async fn page(ctx: Ctx, Path(id): Path<String>) -> Answer {
     ctx.require(COURSES)?;
-    course_page(
-        &ctx,
-        &id,
-        Form::new(),
-        BTreeMap::new(),
-        http::StatusCode::OK,
-    )
-    .await
+    course_page(&ctx, &id, Form::new(), BTreeMap::new()).await
 }
 
 /// The course's page: facts, life-cycle buttons, enrolment, the attendance
@@ -288,14 +250,11 @@ async fn course_page(
     id: &str,
     form: Form,
     grid_ids: BTreeMap<String, String>,
-    status: http::StatusCode,
 ) -> Answer {
     let lang = ctx.lang;
-    let token = ctx.token();
-    let up = &ctx.state.upstream;
-    let course = up
+    let course = ctx
         .capacity()
-        .get_course(authed(cap::GetCourseRequest { id: id.to_string() }, token))
+        .get_course(cap::GetCourseRequest { id: id.to_string() })
         .await?
         .into_inner();
     let subject = ctx
@@ -305,22 +264,16 @@ async fn course_page(
         .unwrap_or_default();
     let teaches = is_staff(ctx)
         || (has(ctx, Role::Trainer) && course.trainers.iter().any(|t| t.subject == subject));
-    let partner_org = ctx
-        .session
-        .as_ref()
-        .and_then(|s| s.who.partner_org().map(str::to_string));
+    let partner_org = ctx.partner_org();
 
-    let enrolments = up
+    let enrolments = ctx
         .capacity()
-        .list_enrolments(authed(
-            cap::ListEnrolmentsRequest {
-                course_id: id.to_string(),
-                page_size: 1000,
-                organization_id: partner_org.clone().unwrap_or_default(),
-                ..Default::default()
-            },
-            token,
-        ))
+        .list_enrolments(cap::ListEnrolmentsRequest {
+            course_id: id.to_string(),
+            page_size: 1000,
+            organization_id: partner_org.clone().unwrap_or_default(),
+            ..Default::default()
+        })
         .await?
         .into_inner()
         .enrolments;
@@ -332,15 +285,12 @@ async fn course_page(
     let mut columns = Vec::new();
     if teaches && course.status >= cap::CourseStatus::Running as i32 {
         for s in &course.sessions {
-            let attendance = up
+            let attendance = ctx
                 .capacity()
-                .get_session_attendance(authed(
-                    cap::GetSessionAttendanceRequest {
-                        course_id: id.to_string(),
-                        session_id: s.id.clone(),
-                    },
-                    token,
-                ))
+                .get_session_attendance(cap::GetSessionAttendanceRequest {
+                    course_id: id.to_string(),
+                    session_id: s.id.clone(),
+                })
                 .await?
                 .into_inner();
             for m in &attendance.marks {
@@ -387,16 +337,13 @@ async fn course_page(
 
     let certificates =
         if course.status == cap::CourseStatus::Completed as i32 && super::sees_certificates(ctx) {
-            up.capacity()
-                .list_certificates(authed(
-                    cap::ListCertificatesRequest {
-                        course_id: id.to_string(),
-                        page_size: 1000,
-                        organization_id: partner_org.clone().unwrap_or_default(),
-                        ..Default::default()
-                    },
-                    token,
-                ))
+            ctx.capacity()
+                .list_certificates(cap::ListCertificatesRequest {
+                    course_id: id.to_string(),
+                    page_size: 1000,
+                    organization_id: partner_org.clone().unwrap_or_default(),
+                    ..Default::default()
+                })
                 .await?
                 .into_inner()
                 .certificates
@@ -415,24 +362,7 @@ async fn course_page(
     let mut organizations = Vec::new();
     if enrol_open {
         if partner_org.is_none() {
-            organizations = up
-                .membership()
-                .list_organizations(authed(
-                    mem::ListOrganizationsRequest {
-                        page_size: 200,
-                        ..Default::default()
-                    },
-                    token,
-                ))
-                .await?
-                .into_inner()
-                .organizations
-                .iter()
-                .map(|o| super::Choice {
-                    value: o.id.clone(),
-                    label: lang.text(o.name.as_ref()),
-                })
-                .collect();
+            organizations = organization_choices(ctx).await?;
         }
         if !enrol_org.is_empty() {
             let taken: Vec<&str> = enrolments
@@ -440,16 +370,13 @@ async fn course_page(
                 .filter(|e| e.status != cap::EnrolmentStatus::Cancelled as i32)
                 .map(|e| e.person_id.as_str())
                 .collect();
-            candidates = up
+            candidates = ctx
                 .membership()
-                .list_people(authed(
-                    mem::ListPeopleRequest {
-                        organization_id: enrol_org.clone(),
-                        page_size: 200,
-                        ..Default::default()
-                    },
-                    token,
-                ))
+                .list_people(mem::ListPeopleRequest {
+                    organization_id: enrol_org.clone(),
+                    page_size: 200,
+                    ..Default::default()
+                })
                 .await?
                 .into_inner()
                 .people
@@ -472,9 +399,9 @@ async fn course_page(
         cancel_reason => course.cancel_reason,
         min_attendance => course.completion_rule.as_ref().map(|r| lang.number(r.min_attendance_percent as i64)),
     };
-    Ok(ctx.render_status(
-        status,
+    ctx.render_form(
         "course.html",
+        form,
         context! {
             course => facts,
             status_name => status_name,
@@ -499,77 +426,53 @@ async fn course_page(
             organizations => organizations,
             candidates => candidates,
             certificates => certificates.iter().map(|c| certificate_row(lang, c)).collect::<Vec<_>>(),
-            form => form,
             done => ctx.q("done"),
         },
-    ))
+    )
 }
 
 async fn change_state(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    ctx.require(STAFF)?;
-    let f = &ctx.form;
-    let form = Form::posted(f);
+    let (f, mut form) = ctx.posted(STAFF)?;
     let etag = f.get("etag").to_string();
-    let capacity = ctx.state.upstream.capacity();
-    let token = ctx.token();
     let id_ = id.clone();
-    let answer = match f.get("action") {
+    let action = f.get("action");
+    let answer = match action {
         "open" => {
-            capacity
-                .clone()
-                .open_course(authed(cap::OpenCourseRequest { id: id_, etag }, token))
+            ctx.capacity()
+                .open_course(cap::OpenCourseRequest { id: id_, etag })
                 .await
         }
         "start" => {
-            capacity
-                .clone()
-                .start_course(authed(cap::StartCourseRequest { id: id_, etag }, token))
+            ctx.capacity()
+                .start_course(cap::StartCourseRequest { id: id_, etag })
                 .await
         }
         "complete" => {
-            capacity
-                .clone()
-                .complete_course(authed(cap::CompleteCourseRequest { id: id_, etag }, token))
+            ctx.capacity()
+                .complete_course(cap::CompleteCourseRequest { id: id_, etag })
                 .await
         }
         "cancel" => {
-            capacity
-                .clone()
-                .cancel_course(authed(
-                    cap::CancelCourseRequest {
-                        id: id_,
-                        reason: f.get("reason").trim().to_string(),
-                        etag,
-                    },
-                    token,
-                ))
+            ctx.capacity()
+                .cancel_course(cap::CancelCourseRequest {
+                    id: id_,
+                    reason: f.get("reason").trim().to_string(),
+                    etag,
+                })
                 .await
         }
         _ => return Err(Fail::NotFound),
     };
-    ctx.settle(
-        answer,
-        form,
-        |_| format!("/courses/{id}?done=course_{}", f.get("action")),
-        |form| {
-            course_page(
-                &ctx,
-                &id,
-                form,
-                BTreeMap::new(),
-                http::StatusCode::UNPROCESSABLE_ENTITY,
-            )
-        },
-    )
-    .await
+    match form.outcome(answer)? {
+        Done(_) => ctx.redirect(&format!("/courses/{id}?done=course_{action}")),
+        Again => course_page(&ctx, &id, form, BTreeMap::new()).await,
+    }
 }
 
 /// Enrols every person ticked. Each enrolment's request id is the form's
 /// and the person's, so a retried submission enrols nobody twice.
 async fn enrol(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    ctx.require(&[Role::Admin, Role::Staff, Role::Partner])?;
-    let f = &ctx.form;
-    let mut form = Form::posted(f);
+    let (f, mut form) = ctx.posted(&[Role::Admin, Role::Staff, Role::Partner])?;
     let people = f.all("person_id");
     if people.is_empty() {
         form.object("person_id", ctx.lang.label("enrol_pick_people"));
@@ -578,33 +481,20 @@ async fn enrol(ctx: Ctx, Path(id): Path<String>) -> Answer {
     let mut enrolled = 0;
     for person_id in people {
         let answer = ctx
-            .state
-            .upstream
             .capacity()
-            .enrol_participant(authed(
-                cap::EnrolParticipantRequest {
-                    course_id: id.clone(),
-                    person_id: person_id.to_string(),
-                    organization_id: organization_id.clone(),
-                    request_id: format!("{}:{person_id}", form.request_id),
-                },
-                ctx.token(),
-            ))
+            .enrol_participant(cap::EnrolParticipantRequest {
+                course_id: id.clone(),
+                person_id: person_id.to_string(),
+                organization_id: organization_id.clone(),
+                request_id: format!("{}:{person_id}", form.request_id),
+            })
             .await;
-        match answer {
-            Ok(_) => enrolled += 1,
-            Err(status) => form.absorb(status)?,
+        if let Done(_) = form.outcome(answer)? {
+            enrolled += 1;
         }
     }
     if form.has_errors() {
-        return course_page(
-            &ctx,
-            &id,
-            form,
-            BTreeMap::new(),
-            http::StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        return course_page(&ctx, &id, form, BTreeMap::new()).await;
     }
     ctx.redirect(&format!(
         "/courses/{id}?done=enrolled&n={enrolled}#enrolments"
@@ -615,9 +505,7 @@ async fn enrol(ctx: Ctx, Path(id): Path<String>) -> Answer {
 /// column's request id (a retry of the same submission changes nothing and
 /// is answered as the first). "All present" fills a day's empty cells.
 async fn record_attendance(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    ctx.require(&[Role::Admin, Role::Staff, Role::Trainer])?;
-    let f = &ctx.form;
-    let mut form = Form::posted(f);
+    let (f, mut form) = ctx.posted(&[Role::Admin, Role::Staff, Role::Trainer])?;
     let all_present = f.get("all_present");
     let mut by_session: BTreeMap<String, Vec<cap::AttendanceMark>> = BTreeMap::new();
     for (key, value) in f.with_prefix("mark.") {
@@ -649,36 +537,21 @@ async fn record_attendance(ctx: Ctx, Path(id): Path<String>) -> Answer {
     for (session_id, marks) in by_session {
         let request_id = grid_ids.get(&session_id).cloned().unwrap_or_default();
         let answer = ctx
-            .state
-            .upstream
             .capacity()
-            .record_attendance(authed(
-                cap::RecordAttendanceRequest {
-                    course_id: id.clone(),
-                    session_id: session_id.clone(),
-                    marks,
-                    request_id,
-                },
-                ctx.token(),
-            ))
+            .record_attendance(cap::RecordAttendanceRequest {
+                course_id: id.clone(),
+                session_id: session_id.clone(),
+                marks,
+                request_id,
+            })
             .await;
-        match answer {
+        if let Done(_) = form.outcome(answer)? {
             // Saved: a later change of this day is a new request.
-            Ok(_) => {
-                grid_ids.remove(&session_id);
-            }
-            Err(status) => form.absorb(status)?,
+            grid_ids.remove(&session_id);
         }
     }
     if form.has_errors() {
-        return course_page(
-            &ctx,
-            &id,
-            form,
-            grid_ids,
-            http::StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        return course_page(&ctx, &id, form, grid_ids).await;
     }
     ctx.redirect(&format!("/courses/{id}?done=attendance_saved#attendance"))
 }
@@ -686,23 +559,15 @@ async fn record_attendance(ctx: Ctx, Path(id): Path<String>) -> Answer {
 async fn certificate(ctx: Ctx, Path((id, cert)): Path<(String, String)>) -> Answer {
     // Capacity shows certificates to staff and partners only.
     ctx.require(&[Role::Admin, Role::Staff, Role::Partner])?;
-    let partner_org = ctx
-        .session
-        .as_ref()
-        .and_then(|s| s.who.partner_org().map(str::to_string));
+    let partner_org = ctx.partner_org();
     let list = ctx
-        .state
-        .upstream
         .capacity()
-        .list_certificates(authed(
-            cap::ListCertificatesRequest {
-                course_id: id,
-                page_size: 1000,
-                organization_id: partner_org.unwrap_or_default(),
-                ..Default::default()
-            },
-            ctx.token(),
-        ))
+        .list_certificates(cap::ListCertificatesRequest {
+            course_id: id,
+            page_size: 1000,
+            organization_id: partner_org.unwrap_or_default(),
+            ..Default::default()
+        })
         .await?
         .into_inner();
     let c = list

@@ -11,17 +11,16 @@ use axum::routing::{get, post};
 use markaz_kit::auth::Role;
 use markaz_proto::common::v1 as common;
 use markaz_proto::grants::v1 as gr;
-use markaz_proto::membership::v1 as mem;
 use minijinja::{Value, context};
 
 use super::{
-    GRANTS, STAFF, choices, date_value, enum_name, enum_names, enum_value, form_text, has,
-    is_staff, money_value, parse_date, parse_int, parse_money, put_text,
+    Choice, GRANTS, STAFF, choices, date_value, enum_name, enum_names, enum_value, form_text, has,
+    is_staff, money_value, organization_choices, parse_date, parse_int, parse_money, put_text,
 };
 use crate::AppState;
 use crate::i18n::Lang;
+use crate::render::Outcome::{Again, Done};
 use crate::render::{Answer, Ctx, Fail, Form};
-use crate::upstream::authed;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -95,25 +94,20 @@ fn call_view(lang: Lang, c: &gr::Call) -> Value {
 
 async fn index(ctx: Ctx) -> Answer {
     ctx.require(GRANTS)?;
-    index_page(&ctx, Form::new(), http::StatusCode::OK).await
+    index_page(&ctx, Form::new()).await
 }
 
-async fn index_page(ctx: &Ctx, form: Form, status: http::StatusCode) -> Answer {
+async fn index_page(ctx: &Ctx, form: Form) -> Answer {
     let lang = ctx.lang;
-    let token = ctx.token();
-    let up = &ctx.state.upstream;
     let reviewer_only = !is_staff(ctx) && has(ctx, Role::Reviewer);
     let programs = if reviewer_only {
         Vec::new()
     } else {
-        up.grants()
-            .list_programs(authed(
-                gr::ListProgramsRequest {
-                    page_size: 100,
-                    ..Default::default()
-                },
-                token,
-            ))
+        ctx.grants()
+            .list_programs(gr::ListProgramsRequest {
+                page_size: 100,
+                ..Default::default()
+            })
             .await?
             .into_inner()
             .programs
@@ -121,14 +115,11 @@ async fn index_page(ctx: &Ctx, form: Form, status: http::StatusCode) -> Answer {
     let calls = if reviewer_only {
         Vec::new()
     } else {
-        up.grants()
-            .list_calls(authed(
-                gr::ListCallsRequest {
-                    page_size: 100,
-                    ..Default::default()
-                },
-                token,
-            ))
+        ctx.grants()
+            .list_calls(gr::ListCallsRequest {
+                page_size: 100,
+                ..Default::default()
+            })
             .await?
             .into_inner()
             .calls
@@ -138,36 +129,30 @@ async fn index_page(ctx: &Ctx, form: Form, status: http::StatusCode) -> Answer {
     let mine = if is_staff(ctx) {
         Vec::new()
     } else {
-        up.grants()
-            .list_proposals(authed(
-                gr::ListProposalsRequest {
-                    page_size: 100,
-                    ..Default::default()
-                },
-                token,
-            ))
+        ctx.grants()
+            .list_proposals(gr::ListProposalsRequest {
+                page_size: 100,
+                ..Default::default()
+            })
             .await?
             .into_inner()
             .proposals
     };
     let reviewers = if is_staff(ctx) {
-        up.grants()
-            .list_reviewers(authed(
-                gr::ListReviewersRequest {
-                    page_size: 100,
-                    ..Default::default()
-                },
-                token,
-            ))
+        ctx.grants()
+            .list_reviewers(gr::ListReviewersRequest {
+                page_size: 100,
+                ..Default::default()
+            })
             .await?
             .into_inner()
             .reviewers
     } else {
         Vec::new()
     };
-    Ok(ctx.render_status(
-        status,
+    ctx.render_form(
         "grants.html",
+        form,
         context! {
             programs => programs.iter().map(|p| context! { id => p.id, name => lang.text(p.name.as_ref()), description => lang.text(p.description.as_ref()) }).collect::<Vec<_>>(),
             calls => calls.iter().map(|c| call_view(lang, c)).collect::<Vec<_>>(),
@@ -175,74 +160,53 @@ async fn index_page(ctx: &Ctx, form: Form, status: http::StatusCode) -> Answer {
             reviewers => reviewers.iter().map(|r| context! { id => r.id, name => r.display_name, subject => r.subject, active => r.active }).collect::<Vec<_>>(),
             staff => is_staff(ctx),
             reviewer => reviewer_only,
-            form => form,
             done => ctx.q("done"),
             sectors => choices(lang, enum_names!(common::Sector)),
         },
-    ))
+    )
 }
 
 async fn create_program(ctx: Ctx) -> Answer {
-    ctx.require(STAFF)?;
-    let f = &ctx.form;
-    let form = Form::posted(f);
+    let (f, mut form) = ctx.posted(STAFF)?;
     let answer = ctx
-        .state
-        .upstream
         .grants()
-        .create_program(authed(
-            gr::CreateProgramRequest {
-                program: Some(gr::Program {
-                    name: form_text(f, "program.name"),
-                    description: form_text(f, "program.description"),
-                    ..Default::default()
-                }),
-                request_id: form.request_id.clone(),
-            },
-            ctx.token(),
-        ))
+        .create_program(gr::CreateProgramRequest {
+            program: Some(gr::Program {
+                name: form_text(f, "program.name"),
+                description: form_text(f, "program.description"),
+                ..Default::default()
+            }),
+            request_id: form.request_id.clone(),
+        })
         .await;
-    ctx.settle(
-        answer,
-        form,
-        |_| "/grants?done=program_created".to_string(),
-        |form| index_page(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY),
-    )
-    .await
+    match form.outcome(answer)? {
+        Done(_) => ctx.redirect("/grants?done=program_created"),
+        Again => index_page(&ctx, form).await,
+    }
 }
 
 async fn create_reviewer(ctx: Ctx) -> Answer {
-    ctx.require(STAFF)?;
-    let f = &ctx.form;
-    let form = Form::posted(f);
+    let (f, mut form) = ctx.posted(STAFF)?;
     let answer = ctx
-        .state
-        .upstream
         .grants()
-        .create_reviewer(authed(
-            gr::CreateReviewerRequest {
-                reviewer: Some(gr::Reviewer {
-                    person_id: f.get("reviewer.person_id").trim().to_string(),
-                    subject: f.get("reviewer.subject").trim().to_string(),
-                    expertise: f
-                        .all("reviewer.expertise")
-                        .into_iter()
-                        .map(|s| enum_value!(common::Sector, s))
-                        .collect(),
-                    ..Default::default()
-                }),
-                request_id: form.request_id.clone(),
-            },
-            ctx.token(),
-        ))
+        .create_reviewer(gr::CreateReviewerRequest {
+            reviewer: Some(gr::Reviewer {
+                person_id: f.get("reviewer.person_id").trim().to_string(),
+                subject: f.get("reviewer.subject").trim().to_string(),
+                expertise: f
+                    .all("reviewer.expertise")
+                    .into_iter()
+                    .map(|s| enum_value!(common::Sector, s))
+                    .collect(),
+                ..Default::default()
+            }),
+            request_id: form.request_id.clone(),
+        })
         .await;
-    ctx.settle(
-        answer,
-        form,
-        |_| "/grants?done=reviewer_registered".to_string(),
-        |form| index_page(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY),
-    )
-    .await
+    match form.outcome(answer)? {
+        Done(_) => ctx.redirect("/grants?done=reviewer_registered"),
+        Again => index_page(&ctx, form).await,
+    }
 }
 
 async fn new_call(ctx: Ctx) -> Answer {
@@ -251,42 +215,34 @@ async fn new_call(ctx: Ctx) -> Answer {
         .with("call.program_id", ctx.q("program"))
         .with("call.currency", "USD")
         .with("call.rubric.max_score", "5");
-    call_form(&ctx, form, http::StatusCode::OK).await
+    call_form(&ctx, form).await
 }
 
-async fn call_form(ctx: &Ctx, form: Form, status: http::StatusCode) -> Answer {
+async fn call_form(ctx: &Ctx, form: Form) -> Answer {
     let lang = ctx.lang;
     let programs = ctx
-        .state
-        .upstream
         .grants()
-        .list_programs(authed(
-            gr::ListProgramsRequest {
-                page_size: 100,
-                ..Default::default()
-            },
-            ctx.token(),
-        ))
+        .list_programs(gr::ListProgramsRequest {
+            page_size: 100,
+            ..Default::default()
+        })
         .await?
         .into_inner();
-    Ok(ctx.render_status(
-        status,
+    ctx.render_form(
         "call_form.html",
+        form,
         context! {
-            form => form,
-            programs => programs.programs.iter().map(|p| super::Choice { value: p.id.clone(), label: lang.text(p.name.as_ref()) }).collect::<Vec<_>>(),
+            programs => programs.programs.iter().map(|p| Choice::named(lang, &p.id, p.name.as_ref())).collect::<Vec<_>>(),
             statuses => choices(lang, enum_names!(common::IncubationStatus)),
             theme_rows => (0..THEME_ROWS).collect::<Vec<_>>(),
             criterion_rows => (0..CRITERION_ROWS).collect::<Vec<_>>(),
         },
-    ))
+    )
 }
 
 async fn create_call(ctx: Ctx) -> Answer {
-    ctx.require(STAFF)?;
+    let (f, mut form) = ctx.posted(STAFF)?;
     let lang = ctx.lang;
-    let f = &ctx.form;
-    let mut form = Form::posted(f);
     let currency = f.get("call.currency");
     let envelope = parse_money(
         &mut form,
@@ -346,7 +302,7 @@ async fn create_call(ctx: Ctx) -> Answer {
         });
     }
     if form.has_errors() {
-        return call_form(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY).await;
+        return call_form(&ctx, form).await;
     }
     let call = gr::Call {
         program_id: f.get("call.program_id").to_string(),
@@ -377,111 +333,73 @@ async fn create_call(ctx: Ctx) -> Answer {
         ..Default::default()
     };
     let answer = ctx
-        .state
-        .upstream
         .grants()
-        .create_call(authed(
-            gr::CreateCallRequest {
-                call: Some(call),
-                request_id: form.request_id.clone(),
-            },
-            ctx.token(),
-        ))
+        .create_call(gr::CreateCallRequest {
+            call: Some(call),
+            request_id: form.request_id.clone(),
+        })
         .await;
-    ctx.settle(
-        answer,
-        form,
-        |c| format!("/grants/calls/{}?done=call_created", c.id),
-        |form| call_form(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY),
-    )
-    .await
+    match form.outcome(answer)? {
+        Done(c) => ctx.redirect(&format!("/grants/calls/{}?done=call_created", c.id)),
+        Again => call_form(&ctx, form).await,
+    }
 }
 
 async fn call_page(ctx: Ctx, Path(id): Path<String>) -> Answer {
     ctx.require(GRANTS)?;
-    call_screen(&ctx, &id, Form::new(), http::StatusCode::OK).await
+    call_screen(&ctx, &id, Form::new()).await
 }
 
-async fn call_screen(ctx: &Ctx, id: &str, form: Form, status: http::StatusCode) -> Answer {
+async fn call_screen(ctx: &Ctx, id: &str, form: Form) -> Answer {
     let lang = ctx.lang;
-    let token = ctx.token();
-    let up = &ctx.state.upstream;
-    let call = up
+    let call = ctx
         .grants()
-        .get_call(authed(gr::GetCallRequest { id: id.to_string() }, token))
+        .get_call(gr::GetCallRequest { id: id.to_string() })
         .await?
         .into_inner();
-    let proposals = up
+    let proposals = ctx
         .grants()
-        .list_proposals(authed(
-            gr::ListProposalsRequest {
-                call_id: id.to_string(),
-                page_size: 200,
-                state: enum_value!(gr::ProposalState, ctx.q("state")),
-                ..Default::default()
-            },
-            token,
-        ))
+        .list_proposals(gr::ListProposalsRequest {
+            call_id: id.to_string(),
+            page_size: 200,
+            state: enum_value!(gr::ProposalState, ctx.q("state")),
+            ..Default::default()
+        })
         .await?
         .into_inner();
     let ranking = if is_staff(ctx) {
-        up.grants()
-            .get_call_ranking(authed(
-                gr::GetCallRankingRequest {
-                    call_id: id.to_string(),
-                },
-                token,
-            ))
+        ctx.grants()
+            .get_call_ranking(gr::GetCallRankingRequest {
+                call_id: id.to_string(),
+            })
             .await?
             .into_inner()
             .proposals
     } else {
         Vec::new()
     };
-    let partner = ctx
-        .session
-        .as_ref()
-        .and_then(|s| s.who.partner_org().map(str::to_string));
+    let partner = ctx.partner_org();
     let eligibility = match &partner {
         Some(_) if call.state == gr::CallState::Open as i32 => Some(
-            up.grants()
-                .check_eligibility(authed(
-                    gr::CheckEligibilityRequest {
-                        call_id: id.to_string(),
-                        organization_id: String::new(),
-                    },
-                    token,
-                ))
+            ctx.grants()
+                .check_eligibility(gr::CheckEligibilityRequest {
+                    call_id: id.to_string(),
+                    organization_id: String::new(),
+                })
                 .await?
                 .into_inner(),
         ),
         _ => None,
     };
     let organizations = if is_staff(ctx) && call.state == gr::CallState::Open as i32 {
-        up.membership()
-            .list_organizations(authed(
-                mem::ListOrganizationsRequest {
-                    page_size: 200,
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await?
-            .into_inner()
-            .organizations
-            .iter()
-            .map(|o| super::Choice {
-                value: o.id.clone(),
-                label: lang.text(o.name.as_ref()),
-            })
-            .collect()
+        organization_choices(ctx).await?
     } else {
         Vec::new()
     };
-    let filters = form.clone().with("state", ctx.q("state"));
-    Ok(ctx.render_status(
-        status,
+    // The proposals' filter is part of the page's one form.
+    ctx.render_form(
         "call.html",
+        form.with("state", ctx.q("state")),
         context! {
             call => call_view(lang, &call),
             proposals => proposals.proposals.iter().map(|p| proposal_row(lang, p)).collect::<Vec<_>>(),
@@ -499,94 +417,68 @@ async fn call_screen(ctx: &Ctx, id: &str, form: Form, status: http::StatusCode) 
             partner => partner.is_some(),
             organizations => organizations,
             staff => is_staff(ctx),
-            form => filters,
             states => choices(lang, enum_names!(gr::ProposalState)),
             done => ctx.q("done"),
         },
-    ))
+    )
 }
 
 async fn call_state(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    ctx.require(STAFF)?;
-    let f = &ctx.form;
-    let form = Form::posted(f);
+    let (f, mut form) = ctx.posted(STAFF)?;
     let etag = f.get("etag").to_string();
-    let grants = ctx.state.upstream.grants();
-    let answer = match f.get("action") {
+    let action = f.get("action");
+    let answer = match action {
         "open" => {
-            grants
-                .clone()
-                .open_call(authed(
-                    gr::OpenCallRequest {
-                        id: id.clone(),
-                        etag,
-                    },
-                    ctx.token(),
-                ))
+            ctx.grants()
+                .open_call(gr::OpenCallRequest {
+                    id: id.clone(),
+                    etag,
+                })
                 .await
         }
         "close" => {
-            grants
-                .clone()
-                .close_call(authed(
-                    gr::CloseCallRequest {
-                        id: id.clone(),
-                        etag,
-                    },
-                    ctx.token(),
-                ))
+            ctx.grants()
+                .close_call(gr::CloseCallRequest {
+                    id: id.clone(),
+                    etag,
+                })
                 .await
         }
         _ => return Err(Fail::NotFound),
     };
-    ctx.settle(
-        answer,
-        form,
-        |_| format!("/grants/calls/{id}?done=call_{}", f.get("action")),
-        |form| call_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY),
-    )
-    .await
+    match form.outcome(answer)? {
+        Done(_) => ctx.redirect(&format!("/grants/calls/{id}?done=call_{action}")),
+        Again => call_screen(&ctx, &id, form).await,
+    }
 }
 
 async fn create_proposal(ctx: Ctx, Path(call_id): Path<String>) -> Answer {
-    ctx.require(&[Role::Admin, Role::Staff, Role::Partner])?;
-    let f = &ctx.form;
-    let form = Form::posted(f);
+    let (f, mut form) = ctx.posted(&[Role::Admin, Role::Staff, Role::Partner])?;
     let answer = ctx
-        .state
-        .upstream
         .grants()
-        .create_proposal(authed(
-            gr::CreateProposalRequest {
-                proposal: Some(gr::Proposal {
-                    call_id: call_id.clone(),
-                    organization_id: f.get("proposal.organization_id").to_string(),
-                    title: form_text(f, "proposal.title"),
-                    ..Default::default()
-                }),
-                request_id: form.request_id.clone(),
-            },
-            ctx.token(),
-        ))
+        .create_proposal(gr::CreateProposalRequest {
+            proposal: Some(gr::Proposal {
+                call_id: call_id.clone(),
+                organization_id: f.get("proposal.organization_id").to_string(),
+                title: form_text(f, "proposal.title"),
+                ..Default::default()
+            }),
+            request_id: form.request_id.clone(),
+        })
         .await;
-    ctx.settle(
-        answer,
-        form,
-        |p| format!("/grants/proposals/{}/edit?done=proposal_started", p.id),
-        |form| call_screen(&ctx, &call_id, form, http::StatusCode::UNPROCESSABLE_ENTITY),
-    )
-    .await
+    match form.outcome(answer)? {
+        Done(p) => ctx.redirect(&format!(
+            "/grants/proposals/{}/edit?done=proposal_started",
+            p.id
+        )),
+        Again => call_screen(&ctx, &call_id, form).await,
+    }
 }
 
 async fn get_proposal(ctx: &Ctx, id: &str) -> Result<gr::Proposal, Fail> {
     Ok(ctx
-        .state
-        .upstream
         .grants()
-        .get_proposal(authed(
-            gr::GetProposalRequest { id: id.to_string() },
-            ctx.token(),
-        ))
+        .get_proposal(gr::GetProposalRequest { id: id.to_string() })
         .await?
         .into_inner())
 }
@@ -641,56 +533,42 @@ fn proposal_view(lang: Lang, p: &gr::Proposal) -> Value {
 
 async fn proposal_page(ctx: Ctx, Path(id): Path<String>) -> Answer {
     ctx.require(GRANTS)?;
-    proposal_screen(&ctx, &id, Form::new(), http::StatusCode::OK).await
+    proposal_screen(&ctx, &id, Form::new()).await
 }
 
 /// The proposal: what each role may see of it, and the forms each may use.
-async fn proposal_screen(ctx: &Ctx, id: &str, form: Form, status: http::StatusCode) -> Answer {
+async fn proposal_screen(ctx: &Ctx, id: &str, form: Form) -> Answer {
     let lang = ctx.lang;
-    let token = ctx.token();
-    let up = &ctx.state.upstream;
     let p = get_proposal(ctx, id).await?;
-    let call = up
+    let call = ctx
         .grants()
-        .get_call(authed(
-            gr::GetCallRequest {
-                id: p.call_id.clone(),
-            },
-            token,
-        ))
+        .get_call(gr::GetCallRequest {
+            id: p.call_id.clone(),
+        })
         .await?
         .into_inner();
     let staff = is_staff(ctx);
     let reviewer = !staff && has(ctx, Role::Reviewer);
-    let partner = ctx
-        .session
-        .as_ref()
-        .and_then(|s| s.who.partner_org().map(str::to_string));
+    let partner = ctx.partner_org();
     let coaching = !reviewer;
     let state = gr::ProposalState::try_from(p.state).unwrap_or(gr::ProposalState::Unspecified);
 
     let (versions, notes) = if coaching {
-        let versions = up
+        let versions = ctx
             .grants()
-            .list_proposal_versions(authed(
-                gr::ListProposalVersionsRequest {
-                    proposal_id: id.to_string(),
-                },
-                token,
-            ))
+            .list_proposal_versions(gr::ListProposalVersionsRequest {
+                proposal_id: id.to_string(),
+            })
             .await?
             .into_inner()
             .versions;
-        let notes = up
+        let notes = ctx
             .grants()
-            .list_coaching_notes(authed(
-                gr::ListCoachingNotesRequest {
-                    proposal_id: id.to_string(),
-                    page_size: 200,
-                    ..Default::default()
-                },
-                token,
-            ))
+            .list_coaching_notes(gr::ListCoachingNotesRequest {
+                proposal_id: id.to_string(),
+                page_size: 200,
+                ..Default::default()
+            })
             .await?
             .into_inner()
             .notes;
@@ -699,39 +577,30 @@ async fn proposal_screen(ctx: &Ctx, id: &str, form: Form, status: http::StatusCo
         (Vec::new(), Vec::new())
     };
     let (assignments, sheets, reviewers) = if staff || reviewer {
-        let assignments = up
+        let assignments = ctx
             .grants()
-            .list_assignments(authed(
-                gr::ListAssignmentsRequest {
-                    proposal_id: id.to_string(),
-                    page_size: 100,
-                    ..Default::default()
-                },
-                token,
-            ))
+            .list_assignments(gr::ListAssignmentsRequest {
+                proposal_id: id.to_string(),
+                page_size: 100,
+                ..Default::default()
+            })
             .await?
             .into_inner()
             .assignments;
-        let sheets = up
+        let sheets = ctx
             .grants()
-            .list_scores(authed(
-                gr::ListScoresRequest {
-                    proposal_id: id.to_string(),
-                },
-                token,
-            ))
+            .list_scores(gr::ListScoresRequest {
+                proposal_id: id.to_string(),
+            })
             .await?
             .into_inner()
             .sheets;
         let reviewers = if staff {
-            up.grants()
-                .list_reviewers(authed(
-                    gr::ListReviewersRequest {
-                        page_size: 100,
-                        ..Default::default()
-                    },
-                    token,
-                ))
+            ctx.grants()
+                .list_reviewers(gr::ListReviewersRequest {
+                    page_size: 100,
+                    ..Default::default()
+                })
                 .await?
                 .into_inner()
                 .reviewers
@@ -743,15 +612,12 @@ async fn proposal_screen(ctx: &Ctx, id: &str, form: Form, status: http::StatusCo
         (Vec::new(), Vec::new(), Vec::new())
     };
     let awards = if staff || partner.is_some() {
-        up.grants()
-            .list_awards(authed(
-                gr::ListAwardsRequest {
-                    call_id: p.call_id.clone(),
-                    page_size: 200,
-                    ..Default::default()
-                },
-                token,
-            ))
+        ctx.grants()
+            .list_awards(gr::ListAwardsRequest {
+                call_id: p.call_id.clone(),
+                page_size: 200,
+                ..Default::default()
+            })
             .await?
             .into_inner()
             .awards
@@ -787,9 +653,9 @@ async fn proposal_screen(ctx: &Ctx, id: &str, form: Form, status: http::StatusCo
         form = form.with("comment", mine.comment.clone());
     }
     let milestones: Vec<Value> = milestones_view(lang, &p.milestones);
-    Ok(ctx.render_status(
-        status,
+    ctx.render_form(
         "proposal.html",
+        form,
         context! {
             p => proposal_view(lang, &p),
             state => state.as_str_name(),
@@ -820,7 +686,7 @@ async fn proposal_screen(ctx: &Ctx, id: &str, form: Form, status: http::StatusCo
                 comment => s.comment,
                 at => lang.timestamp(s.submit_time.as_ref()),
             }).collect::<Vec<_>>(),
-            reviewer_choices => reviewers.iter().filter(|r| r.active).map(|r| super::Choice { value: r.id.clone(), label: r.display_name.clone() }).collect::<Vec<_>>(),
+            reviewer_choices => reviewers.iter().filter(|r| r.active).map(|r| Choice { value: r.id.clone(), label: r.display_name.clone() }).collect::<Vec<_>>(),
             awards => awards.iter().map(|a| context! { id => a.id, amount => lang.money(a.amount.as_ref()), state => enum_name!(gr::ProposalState, a.state) }).collect::<Vec<_>>(),
             milestone_choices => milestones,
             staff => staff,
@@ -829,11 +695,10 @@ async fn proposal_screen(ctx: &Ctx, id: &str, form: Form, status: http::StatusCo
             applicant => applicant,
             writable => writable && applicant,
             scoring => reviewer && state == gr::ProposalState::UnderReview,
-            form => form,
             done => ctx.q("done"),
             currency => call.budget_envelope.as_ref().map(|m| m.currency_code.clone()).unwrap_or_default(),
         },
-    ))
+    )
 }
 
 async fn edit_proposal(ctx: Ctx, Path(id): Path<String>) -> Answer {
@@ -889,44 +754,33 @@ async fn edit_proposal(ctx: Ctx, Path(id): Path<String>) -> Answer {
         form = put_text(form, &format!("{n}.deliverables"), m.deliverables.as_ref())
             .with(&format!("{n}.due_date"), date_value(m.due_date.as_ref()));
     }
-    proposal_form(&ctx, &p, form, http::StatusCode::OK).await
+    proposal_form(&ctx, &p, form).await
 }
 
-async fn proposal_form(
-    ctx: &Ctx,
-    p: &gr::Proposal,
-    form: Form,
-    status: http::StatusCode,
-) -> Answer {
+async fn proposal_form(ctx: &Ctx, p: &gr::Proposal, form: Form) -> Answer {
     let lang = ctx.lang;
     let call = ctx
-        .state
-        .upstream
         .grants()
-        .get_call(authed(
-            gr::GetCallRequest {
-                id: p.call_id.clone(),
-            },
-            ctx.token(),
-        ))
+        .get_call(gr::GetCallRequest {
+            id: p.call_id.clone(),
+        })
         .await?
         .into_inner();
-    Ok(ctx.render_status(
-        status,
+    ctx.render_form(
         "proposal_form.html",
+        form,
         context! {
-            form => form,
             p => proposal_row(lang, p),
             call => call_view(lang, &call),
             currency => call.budget_envelope.as_ref().map(|m| m.currency_code.clone()).unwrap_or_default(),
             sectors => choices(lang, enum_names!(common::Sector)),
             categories => choices(lang, enum_names!(gr::BudgetCategory)),
-            themes => call.themes.iter().map(|t| super::Choice { value: t.code.clone(), label: lang.text(t.name.as_ref()) }).collect::<Vec<_>>(),
+            themes => call.themes.iter().map(|t| Choice::named(lang, &t.code, t.name.as_ref())).collect::<Vec<_>>(),
             budget_rows => (0..BUDGET_ROWS).collect::<Vec<_>>(),
             milestone_rows => (0..MILESTONE_ROWS).collect::<Vec<_>>(),
             done => ctx.q("done"),
         },
-    ))
+    )
 }
 
 async fn update_proposal(ctx: Ctx, Path(id): Path<String>) -> Answer {
@@ -934,21 +788,16 @@ async fn update_proposal(ctx: Ctx, Path(id): Path<String>) -> Answer {
     let lang = ctx.lang;
     let p = get_proposal(&ctx, &id).await?;
     let currency = ctx
-        .state
-        .upstream
         .grants()
-        .get_call(authed(
-            gr::GetCallRequest {
-                id: p.call_id.clone(),
-            },
-            ctx.token(),
-        ))
+        .get_call(gr::GetCallRequest {
+            id: p.call_id.clone(),
+        })
         .await?
         .into_inner()
         .budget_envelope
         .map(|m| m.currency_code)
         .unwrap_or_default();
-    let f = &ctx.form;
+    let f = &ctx.fields;
     let mut form = Form::posted(f);
     let count = |form: &mut Form, name: &str| -> i64 {
         parse_int(form, lang, name, f.get(name)).unwrap_or(0)
@@ -1023,7 +872,7 @@ async fn update_proposal(ctx: Ctx, Path(id): Path<String>) -> Answer {
         f.get("proposal.end_date"),
     );
     if form.has_errors() {
-        return proposal_form(&ctx, &p, form, http::StatusCode::UNPROCESSABLE_ENTITY).await;
+        return proposal_form(&ctx, &p, form).await;
     }
     let proposal = gr::Proposal {
         id: id.clone(),
@@ -1045,162 +894,114 @@ async fn update_proposal(ctx: Ctx, Path(id): Path<String>) -> Answer {
         ..Default::default()
     };
     let answer = ctx
-        .state
-        .upstream
         .grants()
-        .update_proposal(authed(
-            gr::UpdateProposalRequest {
-                proposal: Some(proposal),
-                update_mask: None,
-            },
-            ctx.token(),
-        ))
+        .update_proposal(gr::UpdateProposalRequest {
+            proposal: Some(proposal),
+            update_mask: None,
+        })
         .await;
-    ctx.settle(
-        answer,
-        form,
-        |_| format!("/grants/proposals/{id}?done=proposal_saved"),
-        |form| proposal_form(&ctx, &p, form, http::StatusCode::UNPROCESSABLE_ENTITY),
-    )
-    .await
+    match form.outcome(answer)? {
+        Done(_) => ctx.redirect(&format!("/grants/proposals/{id}?done=proposal_saved")),
+        Again => proposal_form(&ctx, &p, form).await,
+    }
 }
 
 /// The life-cycle buttons of a proposal.
 async fn proposal_action(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    ctx.require(&[Role::Admin, Role::Staff, Role::Partner])?;
-    let f = &ctx.form;
-    let form = Form::posted(f);
+    let (f, mut form) = ctx.posted(&[Role::Admin, Role::Staff, Role::Partner])?;
     let etag = f.get("etag").to_string();
     let reason = f.get("reason").trim().to_string();
-    let grants = ctx.state.upstream.grants();
-    let token = ctx.token();
     let id_ = id.clone();
-    let answer = match f.get("action") {
+    let action = f.get("action");
+    let answer = match action {
         "submit" => {
-            grants
-                .clone()
-                .submit_proposal(authed(gr::SubmitProposalRequest { id: id_, etag }, token))
+            ctx.grants()
+                .submit_proposal(gr::SubmitProposalRequest { id: id_, etag })
                 .await
         }
         "start_review" => {
-            grants
-                .clone()
-                .start_review(authed(gr::StartReviewRequest { id: id_, etag }, token))
+            ctx.grants()
+                .start_review(gr::StartReviewRequest { id: id_, etag })
                 .await
         }
         "request_changes" => {
-            grants
-                .clone()
-                .request_changes(authed(
-                    gr::RequestChangesRequest {
-                        id: id_,
-                        note: reason,
-                        etag,
-                    },
-                    token,
-                ))
+            ctx.grants()
+                .request_changes(gr::RequestChangesRequest {
+                    id: id_,
+                    note: reason,
+                    etag,
+                })
                 .await
         }
         "approve" | "reject" => {
-            let decision = if f.get("action") == "approve" {
+            let decision = if action == "approve" {
                 gr::Decision::Approve
             } else {
                 gr::Decision::Reject
             };
-            grants
-                .clone()
-                .decide_proposal(authed(
-                    gr::DecideProposalRequest {
-                        id: id_,
-                        decision: decision as i32,
-                        reason,
-                        etag,
-                    },
-                    token,
-                ))
+            ctx.grants()
+                .decide_proposal(gr::DecideProposalRequest {
+                    id: id_,
+                    decision: decision as i32,
+                    reason,
+                    etag,
+                })
                 .await
         }
         "withdraw" => {
-            grants
-                .clone()
-                .withdraw_proposal(authed(
-                    gr::WithdrawProposalRequest {
-                        id: id_,
-                        reason,
-                        etag,
-                    },
-                    token,
-                ))
+            ctx.grants()
+                .withdraw_proposal(gr::WithdrawProposalRequest {
+                    id: id_,
+                    reason,
+                    etag,
+                })
                 .await
         }
         _ => return Err(Fail::NotFound),
     };
-    ctx.settle(
-        answer,
-        form,
-        |_| format!("/grants/proposals/{id}?done=proposal_{}", f.get("action")),
-        |form| proposal_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY),
-    )
-    .await
+    match form.outcome(answer)? {
+        Done(_) => ctx.redirect(&format!("/grants/proposals/{id}?done=proposal_{action}")),
+        Again => proposal_screen(&ctx, &id, form).await,
+    }
 }
 
 async fn add_note(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    ctx.require(&[Role::Admin, Role::Staff, Role::Trainer, Role::Partner])?;
-    let f = &ctx.form;
-    let form = Form::posted(f);
+    let (f, mut form) = ctx.posted(&[Role::Admin, Role::Staff, Role::Trainer, Role::Partner])?;
     let answer = ctx
-        .state
-        .upstream
         .grants()
-        .add_coaching_note(authed(
-            gr::AddCoachingNoteRequest {
-                proposal_id: id.clone(),
-                body: f.get("body").trim().to_string(),
-                request_id: form.request_id.clone(),
-            },
-            ctx.token(),
-        ))
+        .add_coaching_note(gr::AddCoachingNoteRequest {
+            proposal_id: id.clone(),
+            body: f.get("body").trim().to_string(),
+            request_id: form.request_id.clone(),
+        })
         .await;
-    ctx.settle(
-        answer,
-        form,
-        |_| format!("/grants/proposals/{id}?done=note_added#notes"),
-        |form| proposal_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY),
-    )
-    .await
+    match form.outcome(answer)? {
+        Done(_) => ctx.redirect(&format!("/grants/proposals/{id}?done=note_added#notes")),
+        Again => proposal_screen(&ctx, &id, form).await,
+    }
 }
 
 async fn assign_reviewer(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    ctx.require(STAFF)?;
-    let f = &ctx.form;
-    let form = Form::posted(f);
+    let (f, mut form) = ctx.posted(STAFF)?;
     let answer = ctx
-        .state
-        .upstream
         .grants()
-        .assign_reviewer(authed(
-            gr::AssignReviewerRequest {
-                proposal_id: id.clone(),
-                reviewer_id: f.get("reviewer_id").to_string(),
-            },
-            ctx.token(),
-        ))
+        .assign_reviewer(gr::AssignReviewerRequest {
+            proposal_id: id.clone(),
+            reviewer_id: f.get("reviewer_id").to_string(),
+        })
         .await;
-    ctx.settle(
-        answer,
-        form,
-        |_| format!("/grants/proposals/{id}?done=reviewer_assigned#reviews"),
-        |form| proposal_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY),
-    )
-    .await
+    match form.outcome(answer)? {
+        Done(_) => ctx.redirect(&format!(
+            "/grants/proposals/{id}?done=reviewer_assigned#reviews"
+        )),
+        Again => proposal_screen(&ctx, &id, form).await,
+    }
 }
 
 /// The reviewer's sheet: one score per criterion of the call's rubric.
 async fn submit_score(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    ctx.require(&[Role::Reviewer])?;
+    let (f, mut form) = ctx.posted(&[Role::Reviewer])?;
     let lang = ctx.lang;
-    let f = &ctx.form;
-    let mut form = Form::posted(f);
     let mut scores = Vec::new();
     for (i, (code, value)) in f.with_prefix("score.").enumerate() {
         let score = parse_int(&mut form, lang, &format!("scores[{i}].score"), value).unwrap_or(-1);
@@ -1211,20 +1012,15 @@ async fn submit_score(ctx: Ctx, Path(id): Path<String>) -> Answer {
         });
     }
     if form.has_errors() {
-        return proposal_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY).await;
+        return proposal_screen(&ctx, &id, form).await;
     }
     let answer = ctx
-        .state
-        .upstream
         .grants()
-        .submit_score(authed(
-            gr::SubmitScoreRequest {
-                proposal_id: id.clone(),
-                scores,
-                comment: f.get("comment").trim().to_string(),
-            },
-            ctx.token(),
-        ))
+        .submit_score(gr::SubmitScoreRequest {
+            proposal_id: id.clone(),
+            scores,
+            comment: f.get("comment").trim().to_string(),
+        })
         .await;
     match answer {
         Ok(_) => ctx.redirect(&format!("/grants/proposals/{id}?done=score_submitted")),
@@ -1249,7 +1045,7 @@ async fn submit_score(ctx: Ctx, Path(id): Path<String>) -> Answer {
                 form.object(&renamed, description);
             }
             form.refusals.extend(errors.refusals);
-            proposal_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY).await
+            proposal_screen(&ctx, &id, form).await
         }
     }
 }
@@ -1259,7 +1055,7 @@ async fn award(ctx: Ctx, Path(id): Path<String>) -> Answer {
     ctx.require(STAFF)?;
     let lang = ctx.lang;
     let p = get_proposal(&ctx, &id).await?;
-    let f = &ctx.form;
+    let f = &ctx.fields;
     let mut form = Form::posted(f);
     let currency = p
         .requested_total
@@ -1284,56 +1080,43 @@ async fn award(ctx: Ctx, Path(id): Path<String>) -> Answer {
         }
     }
     if form.has_errors() {
-        return proposal_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY).await;
+        return proposal_screen(&ctx, &id, form).await;
     }
     let answer = ctx
-        .state
-        .upstream
         .grants()
-        .award_grant(authed(
-            gr::AwardGrantRequest {
-                proposal_id: id.clone(),
-                amount: p.requested_total.clone(),
-                tranches,
-                etag: p.etag.clone(),
-                request_id: form.request_id.clone(),
-            },
-            ctx.token(),
-        ))
+        .award_grant(gr::AwardGrantRequest {
+            proposal_id: id.clone(),
+            amount: p.requested_total.clone(),
+            tranches,
+            etag: p.etag.clone(),
+            request_id: form.request_id.clone(),
+        })
         .await;
-    ctx.settle(
-        answer,
-        form,
-        |a| format!("/grants/awards/{}?done=awarded", a.id),
-        |form| proposal_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY),
-    )
-    .await
+    match form.outcome(answer)? {
+        Done(a) => ctx.redirect(&format!("/grants/awards/{}?done=awarded", a.id)),
+        Again => proposal_screen(&ctx, &id, form).await,
+    }
 }
 
 async fn award_page(ctx: Ctx, Path(id): Path<String>) -> Answer {
     ctx.require(&[Role::Admin, Role::Staff, Role::Partner])?;
-    award_screen(&ctx, &id, Form::new(), http::StatusCode::OK).await
+    award_screen(&ctx, &id, Form::new()).await
 }
 
-async fn award_screen(ctx: &Ctx, id: &str, form: Form, status: http::StatusCode) -> Answer {
+async fn award_screen(ctx: &Ctx, id: &str, form: Form) -> Answer {
     let lang = ctx.lang;
-    let token = ctx.token();
-    let up = &ctx.state.upstream;
-    let a = up
+    let a = ctx
         .grants()
-        .get_award(authed(gr::GetAwardRequest { id: id.to_string() }, token))
+        .get_award(gr::GetAwardRequest { id: id.to_string() })
         .await?
         .into_inner();
-    let reports = up
+    let reports = ctx
         .grants()
-        .list_reports(authed(
-            gr::ListReportsRequest {
-                award_id: id.to_string(),
-                page_size: 100,
-                ..Default::default()
-            },
-            token,
-        ))
+        .list_reports(gr::ListReportsRequest {
+            award_id: id.to_string(),
+            page_size: 100,
+            ..Default::default()
+        })
         .await?
         .into_inner()
         .reports;
@@ -1345,9 +1128,9 @@ async fn award_screen(ctx: &Ctx, id: &str, form: Form, status: http::StatusCode)
             date_value(Some(&markaz_kit::time::Date::today().to_proto())),
         )
     };
-    Ok(ctx.render_status(
-        status,
+    ctx.render_form(
         "award.html",
+        form,
         context! {
             a => context! {
                 id => a.id,
@@ -1394,45 +1177,35 @@ async fn award_screen(ctx: &Ctx, id: &str, form: Form, status: http::StatusCode)
             }).collect::<Vec<_>>(),
             kinds => choices(lang, enum_names!(gr::ReportKind)),
             staff => is_staff(ctx),
-            form => form,
             done => ctx.q("done"),
         },
-    ))
+    )
 }
 
 async fn award_action(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    ctx.require(STAFF)?;
+    let (f, mut form) = ctx.posted(STAFF)?;
     let lang = ctx.lang;
-    let f = &ctx.form;
-    let mut form = Form::posted(f);
     let etag = f.get("etag").to_string();
-    let grants = ctx.state.upstream.grants();
-    let token = ctx.token();
     let award_id = id.clone();
-    let answer = match f.get("action") {
+    let action = f.get("action");
+    let answer = match action {
         "activate" => {
-            grants
-                .clone()
-                .activate_grant(authed(gr::ActivateGrantRequest { award_id, etag }, token))
+            ctx.grants()
+                .activate_grant(gr::ActivateGrantRequest { award_id, etag })
                 .await
         }
         "complete" => {
-            grants
-                .clone()
-                .complete_grant(authed(gr::CompleteGrantRequest { award_id, etag }, token))
+            ctx.grants()
+                .complete_grant(gr::CompleteGrantRequest { award_id, etag })
                 .await
         }
         "close_early" => {
-            grants
-                .clone()
-                .close_grant_early(authed(
-                    gr::CloseGrantEarlyRequest {
-                        award_id,
-                        reason: f.get("reason").trim().to_string(),
-                        etag,
-                    },
-                    token,
-                ))
+            ctx.grants()
+                .close_grant_early(gr::CloseGrantEarlyRequest {
+                    award_id,
+                    reason: f.get("reason").trim().to_string(),
+                    etag,
+                })
                 .await
         }
         "disburse" => {
@@ -1440,38 +1213,29 @@ async fn award_action(ctx: Ctx, Path(id): Path<String>) -> Answer {
             let number =
                 parse_int(&mut form, lang, "tranche_number", f.get("tranche_number")).unwrap_or(0);
             if form.has_errors() {
-                return award_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY).await;
+                return award_screen(&ctx, &id, form).await;
             }
-            grants
-                .clone()
-                .disburse_tranche(authed(
-                    gr::DisburseTrancheRequest {
-                        award_id,
-                        tranche_number: number as i32,
-                        disbursed_on: on,
-                        reference: f.get("reference").trim().to_string(),
-                        etag,
-                    },
-                    token,
-                ))
+            ctx.grants()
+                .disburse_tranche(gr::DisburseTrancheRequest {
+                    award_id,
+                    tranche_number: number as i32,
+                    disbursed_on: on,
+                    reference: f.get("reference").trim().to_string(),
+                    etag,
+                })
                 .await
         }
         _ => return Err(Fail::NotFound),
     };
-    ctx.settle(
-        answer,
-        form,
-        |_| format!("/grants/awards/{id}?done=award_{}", f.get("action")),
-        |form| award_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY),
-    )
-    .await
+    match form.outcome(answer)? {
+        Done(_) => ctx.redirect(&format!("/grants/awards/{id}?done=award_{action}")),
+        Again => award_screen(&ctx, &id, form).await,
+    }
 }
 
 async fn submit_report(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    ctx.require(&[Role::Admin, Role::Staff, Role::Partner])?;
+    let (f, mut form) = ctx.posted(&[Role::Admin, Role::Staff, Role::Partner])?;
     let lang = ctx.lang;
-    let f = &ctx.form;
-    let mut form = Form::posted(f);
     let milestone = parse_int(
         &mut form,
         lang,
@@ -1489,63 +1253,45 @@ async fn submit_report(ctx: Ctx, Path(id): Path<String>) -> Answer {
         undisclosed: count(&mut form, "undisclosed"),
     };
     if form.has_errors() {
-        return award_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY).await;
+        return award_screen(&ctx, &id, form).await;
     }
     let answer = ctx
-        .state
-        .upstream
         .grants()
-        .submit_report(authed(
-            gr::SubmitReportRequest {
-                report: Some(gr::Report {
-                    award_id: id.clone(),
-                    kind: enum_value!(gr::ReportKind, f.get("report.kind")),
-                    milestone_number: milestone as i32,
-                    narrative: form_text(f, "report.narrative"),
-                    beneficiaries_reached: Some(reached),
-                    ..Default::default()
-                }),
-                request_id: form.request_id.clone(),
-            },
-            ctx.token(),
-        ))
+        .submit_report(gr::SubmitReportRequest {
+            report: Some(gr::Report {
+                award_id: id.clone(),
+                kind: enum_value!(gr::ReportKind, f.get("report.kind")),
+                milestone_number: milestone as i32,
+                narrative: form_text(f, "report.narrative"),
+                beneficiaries_reached: Some(reached),
+                ..Default::default()
+            }),
+            request_id: form.request_id.clone(),
+        })
         .await;
-    ctx.settle(
-        answer,
-        form,
-        |_| format!("/grants/awards/{id}?done=report_submitted"),
-        |form| award_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY),
-    )
-    .await
+    match form.outcome(answer)? {
+        Done(_) => ctx.redirect(&format!("/grants/awards/{id}?done=report_submitted")),
+        Again => award_screen(&ctx, &id, form).await,
+    }
 }
 
 async fn review_report(ctx: Ctx, Path((id, report)): Path<(String, String)>) -> Answer {
-    ctx.require(STAFF)?;
-    let f = &ctx.form;
-    let form = Form::posted(f);
+    let (f, mut form) = ctx.posted(STAFF)?;
     let outcome = if f.get("outcome") == "accept" {
         gr::ReviewOutcome::Accept
     } else {
         gr::ReviewOutcome::Return
     };
     let answer = ctx
-        .state
-        .upstream
         .grants()
-        .review_report(authed(
-            gr::ReviewReportRequest {
-                id: report,
-                outcome: outcome as i32,
-                comment: f.get("comment").trim().to_string(),
-            },
-            ctx.token(),
-        ))
+        .review_report(gr::ReviewReportRequest {
+            id: report,
+            outcome: outcome as i32,
+            comment: f.get("comment").trim().to_string(),
+        })
         .await;
-    ctx.settle(
-        answer,
-        form,
-        |_| format!("/grants/awards/{id}?done=report_reviewed"),
-        |form| award_screen(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY),
-    )
-    .await
+    match form.outcome(answer)? {
+        Done(_) => ctx.redirect(&format!("/grants/awards/{id}?done=report_reviewed")),
+        Again => award_screen(&ctx, &id, form).await,
+    }
 }

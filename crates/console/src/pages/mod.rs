@@ -24,7 +24,9 @@ use axum::extract::Path;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use markaz_kit::auth::Role;
+use markaz_proto::capacity::v1 as cap;
 use markaz_proto::common::v1 as common;
+use markaz_proto::membership::v1 as mem;
 use minijinja::{Value, context};
 use serde::Serialize;
 
@@ -56,14 +58,7 @@ impl Section {
     }
 }
 
-pub const TENANT_ROLES: &[Role] = &[
-    Role::Admin,
-    Role::Staff,
-    Role::Trainer,
-    Role::Reviewer,
-    Role::Partner,
-    Role::Donor,
-];
+pub const TENANT_ROLES: &[Role] = &Role::TENANT;
 pub const STAFF: &[Role] = &[Role::Admin, Role::Staff];
 pub const ORGANIZATIONS: &[Role] = &[Role::Admin, Role::Staff, Role::Trainer, Role::Partner];
 pub const COURSES: &[Role] = &[Role::Admin, Role::Staff, Role::Trainer, Role::Partner];
@@ -222,6 +217,16 @@ pub struct Choice {
     pub label: String,
 }
 
+impl Choice {
+    /// An object offered by its id, labelled with its name in `lang`.
+    pub fn named(lang: Lang, value: &str, name: Option<&common::LocalizedText>) -> Choice {
+        Choice {
+            value: value.to_string(),
+            label: lang.text(name),
+        }
+    }
+}
+
 pub fn choices(lang: Lang, names: impl IntoIterator<Item = &'static str>) -> Vec<Choice> {
     names
         .into_iter()
@@ -230,6 +235,57 @@ pub fn choices(lang: Lang, names: impl IntoIterator<Item = &'static str>) -> Vec
             label: lang.label(n),
         })
         .collect()
+}
+
+// ---------------------------------------------------------------- lookups
+// The lists several forms offer to choose from.
+
+pub async fn branches(ctx: &Ctx) -> Result<Vec<mem::Branch>, Fail> {
+    Ok(ctx
+        .membership()
+        .list_branches(mem::ListBranchesRequest {
+            page_size: 100,
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .branches)
+}
+
+pub async fn branch_choices(ctx: &Ctx) -> Result<Vec<Choice>, Fail> {
+    Ok(branches(ctx)
+        .await?
+        .iter()
+        .map(|b| Choice::named(ctx.lang, &b.id, b.name.as_ref()))
+        .collect())
+}
+
+pub async fn organization_choices(ctx: &Ctx) -> Result<Vec<Choice>, Fail> {
+    Ok(ctx
+        .membership()
+        .list_organizations(mem::ListOrganizationsRequest {
+            page_size: 200,
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .organizations
+        .iter()
+        .map(|o| Choice::named(ctx.lang, &o.id, o.name.as_ref()))
+        .collect())
+}
+
+/// Capacity's topic catalogue.
+pub async fn topics(ctx: &Ctx) -> Result<Vec<cap::Topic>, Fail> {
+    Ok(ctx
+        .capacity()
+        .list_topics(cap::ListTopicsRequest {
+            page_size: 100,
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .topics)
 }
 
 /// Every value of a protobuf enum but `_UNSPECIFIED`, by name.

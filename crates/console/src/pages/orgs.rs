@@ -15,13 +15,13 @@ use minijinja::{Value, context};
 use serde::Serialize;
 
 use super::{
-    ORGANIZATIONS, STAFF, choices, enum_name, enum_names, enum_value, form_text, is_staff,
-    next_page, own_organization, parse_date, parse_int,
+    ORGANIZATIONS, STAFF, branch_choices, choices, enum_name, enum_names, enum_value, form_text,
+    is_staff, next_page, own_organization, parse_date, parse_int,
 };
 use crate::AppState;
 use crate::i18n::Lang;
+use crate::render::Outcome::{Again, Done};
 use crate::render::{Answer, Ctx, Form};
-use crate::upstream::authed;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -61,31 +61,6 @@ pub fn org_row(lang: Lang, o: &mem::Organization) -> OrgRow {
     }
 }
 
-/// The tenant's branches, as select options.
-pub async fn branch_choices(ctx: &Ctx) -> Result<Vec<super::Choice>, crate::render::Fail> {
-    let branches = ctx
-        .state
-        .upstream
-        .membership()
-        .list_branches(authed(
-            mem::ListBranchesRequest {
-                page_size: 100,
-                ..Default::default()
-            },
-            ctx.token(),
-        ))
-        .await?
-        .into_inner();
-    Ok(branches
-        .branches
-        .iter()
-        .map(|b| super::Choice {
-            value: b.id.clone(),
-            label: ctx.lang.text(b.name.as_ref()),
-        })
-        .collect())
-}
-
 async fn list(ctx: Ctx) -> Answer {
     let session = ctx.require(ORGANIZATIONS)?;
     if let Some(own) = session.who.partner_org() {
@@ -93,33 +68,23 @@ async fn list(ctx: Ctx) -> Answer {
     }
     let lang = ctx.lang;
     let answer = ctx
-        .state
-        .upstream
         .membership()
-        .list_organizations(authed(
-            mem::ListOrganizationsRequest {
-                page_size: 25,
-                page_token: ctx.q("page").to_string(),
-                kind: enum_value!(common::OrganizationKind, ctx.q("kind")),
-                branch_id: ctx.q("branch").to_string(),
-                incubation_status: enum_value!(common::IncubationStatus, ctx.q("status")),
-                query: ctx.q("q").to_string(),
-            },
-            ctx.token(),
-        ))
+        .list_organizations(mem::ListOrganizationsRequest {
+            page_size: 25,
+            page_token: ctx.q("page").to_string(),
+            kind: enum_value!(common::OrganizationKind, ctx.q("kind")),
+            branch_id: ctx.q("branch").to_string(),
+            incubation_status: enum_value!(common::IncubationStatus, ctx.q("status")),
+            query: ctx.q("q").to_string(),
+        })
         .await?
         .into_inner();
-    let filters = Form::default()
-        .with("q", ctx.q("q"))
-        .with("kind", ctx.q("kind"))
-        .with("status", ctx.q("status"))
-        .with("branch", ctx.q("branch"));
-    ctx.render(
+    ctx.render_form(
         "orgs.html",
+        ctx.filters(&["q", "kind", "status", "branch"]),
         context! {
             orgs => answer.organizations.iter().map(|o| org_row(lang, o)).collect::<Vec<_>>(),
             next => next_page(&ctx, &answer.next_page_token),
-            form => filters,
             kinds => choices(lang, enum_names!(common::OrganizationKind)),
             statuses => choices(lang, enum_names!(common::IncubationStatus)),
             branches => branch_choices(&ctx).await?,
@@ -131,27 +96,24 @@ async fn list(ctx: Ctx) -> Answer {
 async fn new_form(ctx: Ctx) -> Answer {
     ctx.require(STAFF)?;
     let form = Form::new().with("apply_for_incubation", "on");
-    org_form(&ctx, form, http::StatusCode::OK).await
+    org_form(&ctx, form).await
 }
 
-async fn org_form(ctx: &Ctx, form: Form, status: http::StatusCode) -> Answer {
+async fn org_form(ctx: &Ctx, form: Form) -> Answer {
     let lang = ctx.lang;
-    Ok(ctx.render_status(
-        status,
+    ctx.render_form(
         "org_form.html",
+        form,
         context! {
-            form => form,
             kinds => choices(lang, enum_names!(common::OrganizationKind)),
             sectors => choices(lang, enum_names!(common::Sector)),
             branches => branch_choices(ctx).await?,
         },
-    ))
+    )
 }
 
 async fn create(ctx: Ctx) -> Answer {
-    ctx.require(STAFF)?;
-    let f = &ctx.form;
-    let form = Form::posted(f);
+    let (f, mut form) = ctx.posted(STAFF)?;
     let organization = mem::Organization {
         kind: enum_value!(common::OrganizationKind, f.get("organization.kind")),
         name: form_text(f, "organization.name"),
@@ -169,25 +131,17 @@ async fn create(ctx: Ctx) -> Answer {
         ..Default::default()
     };
     let answer = ctx
-        .state
-        .upstream
         .membership()
-        .create_organization(authed(
-            mem::CreateOrganizationRequest {
-                organization: Some(organization),
-                apply_for_incubation: f.checked("apply_for_incubation"),
-                request_id: form.request_id.clone(),
-            },
-            ctx.token(),
-        ))
+        .create_organization(mem::CreateOrganizationRequest {
+            organization: Some(organization),
+            apply_for_incubation: f.checked("apply_for_incubation"),
+            request_id: form.request_id.clone(),
+        })
         .await;
-    ctx.settle(
-        answer,
-        form,
-        |o| format!("/organizations/{}?done=org_created", o.id),
-        |form| org_form(&ctx, form, http::StatusCode::UNPROCESSABLE_ENTITY),
-    )
-    .await
+    match form.outcome(answer)? {
+        Done(o) => ctx.redirect(&format!("/organizations/{}?done=org_created", o.id)),
+        Again => org_form(&ctx, form).await,
+    }
 }
 
 const TABS: [&str; 6] = [
@@ -207,25 +161,14 @@ async fn page(ctx: Ctx, Path(id): Path<String>) -> Answer {
         .find(|t| **t == ctx.q("tab"))
         .copied()
         .unwrap_or("profile");
-    organization_page(&ctx, &id, tab, Form::new(), http::StatusCode::OK).await
+    organization_page(&ctx, &id, tab, Form::new()).await
 }
 
-async fn organization_page(
-    ctx: &Ctx,
-    id: &str,
-    tab: &str,
-    form: Form,
-    status: http::StatusCode,
-) -> Answer {
+async fn organization_page(ctx: &Ctx, id: &str, tab: &str, form: Form) -> Answer {
     let lang = ctx.lang;
-    let token = ctx.token();
-    let up = &ctx.state.upstream;
-    let org = up
+    let org = ctx
         .membership()
-        .get_organization(authed(
-            mem::GetOrganizationRequest { id: id.to_string() },
-            token,
-        ))
+        .get_organization(mem::GetOrganizationRequest { id: id.to_string() })
         .await?
         .into_inner();
     let tab_labels: Vec<(&str, String)> = TABS
@@ -251,37 +194,31 @@ async fn organization_page(
         created => lang.timestamp(org.create_time.as_ref()),
         etag => org.etag,
     };
-    Ok(ctx.render_status(
-        status,
+    ctx.render_form(
         "org.html",
+        form,
         context! {
             org => profile,
             tab => tab,
             tabs => tab_labels,
             content => content,
-            form => form,
             done => ctx.q("done"),
             staff => is_staff(ctx),
             statuses => choices(lang, enum_names!(common::IncubationStatus)),
             choices => super::admin::person_choices(lang),
         },
-    ))
+    )
 }
 
 async fn history_tab(ctx: &Ctx, id: &str) -> Result<Value, crate::render::Fail> {
     let lang = ctx.lang;
     let history = ctx
-        .state
-        .upstream
         .membership()
-        .list_incubation_history(authed(
-            mem::ListIncubationHistoryRequest {
-                organization_id: id.to_string(),
-                page_size: 100,
-                ..Default::default()
-            },
-            ctx.token(),
-        ))
+        .list_incubation_history(mem::ListIncubationHistoryRequest {
+            organization_id: id.to_string(),
+            page_size: 100,
+            ..Default::default()
+        })
         .await?
         .into_inner();
     let changes: Vec<Value> = history
@@ -303,17 +240,12 @@ async fn history_tab(ctx: &Ctx, id: &str) -> Result<Value, crate::render::Fail> 
 async fn assessments_tab(ctx: &Ctx, id: &str) -> Result<Value, crate::render::Fail> {
     let lang = ctx.lang;
     let list = ctx
-        .state
-        .upstream
         .membership()
-        .list_assessments(authed(
-            mem::ListAssessmentsRequest {
-                organization_id: id.to_string(),
-                page_size: 20,
-                ..Default::default()
-            },
-            ctx.token(),
-        ))
+        .list_assessments(mem::ListAssessmentsRequest {
+            organization_id: id.to_string(),
+            page_size: 20,
+            ..Default::default()
+        })
         .await?
         .into_inner();
     let assessments: Vec<Value> = list
@@ -348,30 +280,22 @@ async fn assessments_tab(ctx: &Ctx, id: &str) -> Result<Value, crate::render::Fa
 
 async fn people_tab(ctx: &Ctx, id: &str) -> Result<Value, crate::render::Fail> {
     let lang = ctx.lang;
-    let up = ctx.state.upstream.membership();
-    let token = ctx.token();
-    let affiliations = up
-        .clone()
-        .list_affiliations(authed(
-            mem::ListAffiliationsRequest {
-                organization_id: id.to_string(),
-                page_size: 100,
-                ..Default::default()
-            },
-            token,
-        ))
+    let affiliations = ctx
+        .membership()
+        .list_affiliations(mem::ListAffiliationsRequest {
+            organization_id: id.to_string(),
+            page_size: 100,
+            ..Default::default()
+        })
         .await?
         .into_inner();
-    let people = up
-        .clone()
-        .list_people(authed(
-            mem::ListPeopleRequest {
-                organization_id: id.to_string(),
-                page_size: 100,
-                ..Default::default()
-            },
-            token,
-        ))
+    let people = ctx
+        .membership()
+        .list_people(mem::ListPeopleRequest {
+            organization_id: id.to_string(),
+            page_size: 100,
+            ..Default::default()
+        })
         .await?
         .into_inner();
     let rows: Vec<Value> = affiliations
@@ -393,31 +317,23 @@ async fn people_tab(ctx: &Ctx, id: &str) -> Result<Value, crate::render::Fail> {
 
 async fn trainings_tab(ctx: &Ctx, id: &str) -> Result<Value, crate::render::Fail> {
     let lang = ctx.lang;
-    let token = ctx.token();
-    let up = &ctx.state.upstream;
-    let enrolments = up
+    let enrolments = ctx
         .capacity()
-        .list_enrolments(authed(
-            cap::ListEnrolmentsRequest {
-                organization_id: id.to_string(),
-                page_size: 100,
-                ..Default::default()
-            },
-            token,
-        ))
+        .list_enrolments(cap::ListEnrolmentsRequest {
+            organization_id: id.to_string(),
+            page_size: 100,
+            ..Default::default()
+        })
         .await?
         .into_inner();
     let partner_or_staff = super::sees_certificates(ctx);
     let certificates = if partner_or_staff {
-        up.capacity()
-            .list_certificates(authed(
-                cap::ListCertificatesRequest {
-                    organization_id: id.to_string(),
-                    page_size: 100,
-                    ..Default::default()
-                },
-                token,
-            ))
+        ctx.capacity()
+            .list_certificates(cap::ListCertificatesRequest {
+                organization_id: id.to_string(),
+                page_size: 100,
+                ..Default::default()
+            })
             .await?
             .into_inner()
             .certificates
@@ -428,15 +344,11 @@ async fn trainings_tab(ctx: &Ctx, id: &str) -> Result<Value, crate::render::Fail
     let recommended = if !partner_or_staff {
         Vec::new()
     } else {
-        match up
-        .capacity()
-        .recommend_courses(authed(
-            cap::RecommendCoursesRequest {
+        match ctx.capacity()
+        .recommend_courses(cap::RecommendCoursesRequest {
                 organization_id: id.to_string(),
                 max_results: 5,
-            },
-            token,
-        ))
+            })
         .await
     {
         Ok(r) => r
@@ -465,30 +377,22 @@ async fn trainings_tab(ctx: &Ctx, id: &str) -> Result<Value, crate::render::Fail
 
 async fn grants_tab(ctx: &Ctx, id: &str) -> Result<Value, crate::render::Fail> {
     let lang = ctx.lang;
-    let token = ctx.token();
-    let up = &ctx.state.upstream;
-    let proposals = up
+    let proposals = ctx
         .grants()
-        .list_proposals(authed(
-            gr::ListProposalsRequest {
-                organization_id: id.to_string(),
-                page_size: 100,
-                ..Default::default()
-            },
-            token,
-        ))
+        .list_proposals(gr::ListProposalsRequest {
+            organization_id: id.to_string(),
+            page_size: 100,
+            ..Default::default()
+        })
         .await?
         .into_inner();
-    let awards = up
+    let awards = ctx
         .grants()
-        .list_awards(authed(
-            gr::ListAwardsRequest {
-                organization_id: id.to_string(),
-                page_size: 100,
-                ..Default::default()
-            },
-            token,
-        ))
+        .list_awards(gr::ListAwardsRequest {
+            organization_id: id.to_string(),
+            page_size: 100,
+            ..Default::default()
+        })
         .await;
     // Trainers see proposals they coach but no award.
     let awards = match awards {
@@ -508,106 +412,60 @@ async fn grants_tab(ctx: &Ctx, id: &str) -> Result<Value, crate::render::Fail> {
 }
 
 async fn change_status(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    ctx.require(STAFF)?;
-    let f = &ctx.form;
-    let form = Form::posted(f);
+    let (f, mut form) = ctx.posted(STAFF)?;
     let answer = ctx
-        .state
-        .upstream
         .membership()
-        .change_incubation_status(authed(
-            mem::ChangeIncubationStatusRequest {
-                organization_id: id.clone(),
-                status: enum_value!(common::IncubationStatus, f.get("status")),
-                reason: f.get("reason").trim().to_string(),
-                etag: f.get("etag").to_string(),
-            },
-            ctx.token(),
-        ))
+        .change_incubation_status(mem::ChangeIncubationStatusRequest {
+            organization_id: id.clone(),
+            status: enum_value!(common::IncubationStatus, f.get("status")),
+            reason: f.get("reason").trim().to_string(),
+            etag: f.get("etag").to_string(),
+        })
         .await;
-    ctx.settle(
-        answer,
-        form,
-        |_| format!("/organizations/{id}?tab=history&done=status_changed"),
-        |form| {
-            organization_page(
-                &ctx,
-                &id,
-                "profile",
-                form,
-                http::StatusCode::UNPROCESSABLE_ENTITY,
-            )
-        },
-    )
-    .await
+    match form.outcome(answer)? {
+        Done(_) => ctx.redirect(&format!(
+            "/organizations/{id}?tab=history&done=status_changed"
+        )),
+        Again => organization_page(&ctx, &id, "profile", form).await,
+    }
 }
 
 /// Registers a person (minimum data, with the legal basis) and affiliates
 /// them with the organization; a retry with the same request ids creates
 /// nothing twice.
 async fn add_person(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    ctx.require(STAFF)?;
-    let f = &ctx.form;
-    let mut form = Form::posted(f);
-    let membership = ctx.state.upstream.membership();
+    let (f, mut form) = ctx.posted(STAFF)?;
     let person = super::admin::person_from_form(f);
-    let created = membership
-        .clone()
-        .create_person(authed(
-            mem::CreatePersonRequest {
-                person: Some(person),
-                request_id: form.request_id.clone(),
-            },
-            ctx.token(),
-        ))
+    let created = ctx
+        .membership()
+        .create_person(mem::CreatePersonRequest {
+            person: Some(person),
+            request_id: form.request_id.clone(),
+        })
         .await;
-    let person = match created {
-        Ok(p) => p.into_inner(),
-        Err(status) => {
-            form.absorb(status)?;
-            return organization_page(
-                &ctx,
-                &id,
-                "people",
-                form,
-                http::StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
-        }
+    let person = match form.outcome(created)? {
+        Done(p) => p,
+        Again => return organization_page(&ctx, &id, "people", form).await,
     };
-    let affiliated = membership
-        .clone()
-        .create_affiliation(authed(
-            mem::CreateAffiliationRequest {
-                affiliation: Some(mem::Affiliation {
-                    person_id: person.id.clone(),
-                    organization_id: id.clone(),
-                    role: f.get("affiliation.role").trim().to_string(),
-                    start_date: Some(markaz_kit::time::Date::today().to_proto()),
-                    ..Default::default()
-                }),
-                // Request ids are per method: the person's id serves here too,
-                // so a retried submission makes one affiliation.
-                request_id: form.request_id.clone(),
-            },
-            ctx.token(),
-        ))
+    let affiliated = ctx
+        .membership()
+        .create_affiliation(mem::CreateAffiliationRequest {
+            affiliation: Some(mem::Affiliation {
+                person_id: person.id.clone(),
+                organization_id: id.clone(),
+                role: f.get("affiliation.role").trim().to_string(),
+                start_date: Some(markaz_kit::time::Date::today().to_proto()),
+                ..Default::default()
+            }),
+            // Request ids are per method: the person's id serves here too,
+            // so a retried submission makes one affiliation.
+            request_id: form.request_id.clone(),
+        })
         .await;
-    ctx.settle(
-        affiliated,
-        form,
-        |_| format!("/organizations/{id}?tab=people&done=person_added"),
-        |form| {
-            organization_page(
-                &ctx,
-                &id,
-                "people",
-                form,
-                http::StatusCode::UNPROCESSABLE_ENTITY,
-            )
-        },
-    )
-    .await
+    match form.outcome(affiliated)? {
+        Done(_) => ctx.redirect(&format!("/organizations/{id}?tab=people&done=person_added")),
+        Again => organization_page(&ctx, &id, "people", form).await,
+    }
 }
 
 const DOMAINS: [common::CapacityDomain; 7] = [
@@ -629,29 +487,26 @@ async fn new_assessment(ctx: Ctx, Path(id): Path<String>) -> Answer {
         "assessment.assessed_on",
         super::date_value(Some(&markaz_kit::time::Date::today().to_proto())),
     );
-    assessment_form(&ctx, &id, form, http::StatusCode::OK)
+    assessment_form(&ctx, &id, form)
 }
 
-fn assessment_form(ctx: &Ctx, id: &str, form: Form, status: http::StatusCode) -> Answer {
+fn assessment_form(ctx: &Ctx, id: &str, form: Form) -> Answer {
     let lang = ctx.lang;
-    Ok(ctx.render_status(
-        status,
+    ctx.render_form(
         "assessment_form.html",
+        form,
         context! {
-            form => form,
             org_id => id,
             domains => DOMAINS.iter().enumerate().map(|(i, d)| context! { index => i, name => d.as_str_name() }).collect::<Vec<_>>(),
             domain_choices => choices(lang, DOMAINS.iter().map(|d| d.as_str_name())),
             action_rows => (0..ACTION_ROWS).collect::<Vec<_>>(),
         },
-    ))
+    )
 }
 
 async fn create_assessment(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    ctx.require(STAFF)?;
+    let (f, mut form) = ctx.posted(STAFF)?;
     let lang = ctx.lang;
-    let f = &ctx.form;
-    let mut form = Form::posted(f);
     let assessed_on = parse_date(
         &mut form,
         lang,
@@ -701,39 +556,26 @@ async fn create_assessment(ctx: Ctx, Path(id): Path<String>) -> Answer {
         });
     }
     if form.has_errors() {
-        return assessment_form(&ctx, &id, form, http::StatusCode::UNPROCESSABLE_ENTITY);
+        return assessment_form(&ctx, &id, form);
     }
     let answer = ctx
-        .state
-        .upstream
         .membership()
-        .create_assessment(authed(
-            mem::CreateAssessmentRequest {
-                assessment: Some(mem::Assessment {
-                    organization_id: id.clone(),
-                    assessed_on,
-                    domains,
-                    action_plan,
-                    notes: f.get("assessment.notes").trim().to_string(),
-                    ..Default::default()
-                }),
-                request_id: form.request_id.clone(),
-            },
-            ctx.token(),
-        ))
+        .create_assessment(mem::CreateAssessmentRequest {
+            assessment: Some(mem::Assessment {
+                organization_id: id.clone(),
+                assessed_on,
+                domains,
+                action_plan,
+                notes: f.get("assessment.notes").trim().to_string(),
+                ..Default::default()
+            }),
+            request_id: form.request_id.clone(),
+        })
         .await;
-    ctx.settle(
-        answer,
-        form,
-        |_| format!("/organizations/{id}?tab=assessments&done=assessment_recorded"),
-        |form| {
-            std::future::ready(assessment_form(
-                &ctx,
-                &id,
-                form,
-                http::StatusCode::UNPROCESSABLE_ENTITY,
-            ))
-        },
-    )
-    .await
+    match form.outcome(answer)? {
+        Done(_) => ctx.redirect(&format!(
+            "/organizations/{id}?tab=assessments&done=assessment_recorded"
+        )),
+        Again => assessment_form(&ctx, &id, form),
+    }
 }

@@ -7,11 +7,14 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::get;
 use markaz_proto::capacity::v1 as cap;
+use markaz_proto::capacity::v1::capacity_service_client::CapacityServiceClient;
 use minijinja::context;
 
 use super::enum_name;
 use crate::AppState;
+use crate::render::Outcome::{Again, Done};
 use crate::render::{Answer, Ctx, Form};
+use crate::upstream::{Authed, Bearer};
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -19,6 +22,12 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/verify", get(verify))
         .route("/suggest", get(suggest_form).post(suggest))
         .route("/profile", get(profile))
+}
+
+/// The public RPCs, called with no token even for someone signed in: the
+/// page is the same for everyone.
+fn anonymous(ctx: &Ctx) -> CapacityServiceClient<Authed> {
+    ctx.state.upstream.capacity(&Bearer::default())
 }
 
 async fn landing(ctx: Ctx) -> Answer {
@@ -41,12 +50,8 @@ async fn verify(ctx: Ctx) -> Answer {
     if code.is_empty() {
         return ctx.render("verify.html", context! { form => form });
     }
-    // Public RPC: no token.
-    let answer = ctx
-        .state
-        .upstream
-        .capacity()
-        .verify_certificate(tonic::Request::new(cap::VerifyCertificateRequest { code }))
+    let answer = anonymous(&ctx)
+        .verify_certificate(cap::VerifyCertificateRequest { code })
         .await;
     match answer {
         Ok(v) => {
@@ -76,11 +81,7 @@ async fn verify(ctx: Ctx) -> Answer {
         Err(s) => {
             let mut form = form;
             form.absorb(s)?;
-            Ok(ctx.render_status(
-                http::StatusCode::UNPROCESSABLE_ENTITY,
-                "verify.html",
-                context! { form => form },
-            ))
+            ctx.render_form("verify.html", form, context! {})
         }
     }
 }
@@ -94,18 +95,15 @@ async fn suggest_form(ctx: Ctx) -> Answer {
 }
 
 async fn suggest(ctx: Ctx) -> Answer {
-    let f = &ctx.form;
+    let f = &ctx.fields;
     let mut form = Form::posted(f);
     let tenant_id = if ctx.state.config.public_tenant.is_empty() {
         f.get("tenant_id").trim().to_string()
     } else {
         ctx.state.config.public_tenant.clone()
     };
-    let answer = ctx
-        .state
-        .upstream
-        .capacity()
-        .suggest_training(tonic::Request::new(cap::SuggestTrainingRequest {
+    let answer = anonymous(&ctx)
+        .suggest_training(cap::SuggestTrainingRequest {
             tenant_id,
             suggestion: Some(cap::TrainingSuggestion {
                 title: f.get("suggestion.title").trim().to_string(),
@@ -114,24 +112,16 @@ async fn suggest(ctx: Ctx) -> Answer {
                 contact: f.get("suggestion.contact").trim().to_string(),
                 ..Default::default()
             }),
-        }))
+        })
         .await;
     let fixed = !ctx.state.config.public_tenant.is_empty();
-    match answer {
-        Ok(r) => {
-            let r = r.into_inner();
+    match form.outcome(answer)? {
+        Done(r) => {
             ctx.render(
                 "suggest.html",
                 context! { receipt => context! { id => r.id, at => ctx.lang.timestamp(r.create_time.as_ref()) }, form => Form::new(), fixed_tenant => fixed },
             )
         }
-        Err(status) => {
-            form.absorb(status)?;
-            Ok(ctx.render_status(
-                http::StatusCode::UNPROCESSABLE_ENTITY,
-                "suggest.html",
-                context! { form => form, fixed_tenant => fixed },
-            ))
-        }
+        Again => ctx.render_form("suggest.html", form, context! { fixed_tenant => fixed }),
     }
 }

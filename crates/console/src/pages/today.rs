@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use super::{TENANT_ROLES, enum_name, has, is_staff};
 use crate::render::{Answer, Ctx};
-use crate::upstream::authed;
 
 #[derive(Debug, Serialize)]
 struct SessionDue {
@@ -39,31 +38,26 @@ struct ProposalTask {
 
 pub async fn page(ctx: Ctx) -> Answer {
     let session = ctx.require(TENANT_ROLES)?;
-    let token = session.token.clone();
     let subject = session.who.subject.clone();
     let lang = ctx.lang;
-    let up = &ctx.state.upstream;
     let today = markaz_kit::time::Date::today();
 
     // Sessions to take attendance for: days of running courses up to today
     // (a trainer: the courses that list them).
     let mut sessions_due = Vec::new();
     if is_staff(&ctx) || has(&ctx, Role::Trainer) {
-        let running = up
+        let running = ctx
             .capacity()
-            .list_courses(authed(
-                cap::ListCoursesRequest {
-                    page_size: 50,
-                    status: cap::CourseStatus::Running as i32,
-                    trainer_subject: if is_staff(&ctx) {
-                        String::new()
-                    } else {
-                        subject.clone()
-                    },
-                    ..Default::default()
+            .list_courses(cap::ListCoursesRequest {
+                page_size: 50,
+                status: cap::CourseStatus::Running as i32,
+                trainer_subject: if is_staff(&ctx) {
+                    String::new()
+                } else {
+                    subject.clone()
                 },
-                &token,
-            ))
+                ..Default::default()
+            })
             .await?
             .into_inner();
         for course in running.courses {
@@ -73,15 +67,12 @@ pub async fn page(ctx: Ctx) -> Answer {
                     .and_then(|d| markaz_kit::time::Date::from_proto("", d).ok())
                     .is_some_and(|d| d <= today)
             }) {
-                let marks = up
+                let marks = ctx
                     .capacity()
-                    .get_session_attendance(authed(
-                        cap::GetSessionAttendanceRequest {
-                            course_id: course.id.clone(),
-                            session_id: s.id.clone(),
-                        },
-                        &token,
-                    ))
+                    .get_session_attendance(cap::GetSessionAttendanceRequest {
+                        course_id: course.id.clone(),
+                        session_id: s.id.clone(),
+                    })
                     .await?
                     .into_inner();
                 if marks.unmarked > 0 {
@@ -100,16 +91,13 @@ pub async fn page(ctx: Ctx) -> Answer {
     // Follow-ups of consultations due within a week.
     let mut actions_due = Vec::new();
     if is_staff(&ctx) || has(&ctx, Role::Partner) {
-        let due = up
+        let due = ctx
             .capacity()
-            .list_follow_up_actions(authed(
-                cap::ListFollowUpActionsRequest {
-                    page_size: 50,
-                    due_until: Some(today.add_days(7).to_proto()),
-                    ..Default::default()
-                },
-                &token,
-            ))
+            .list_follow_up_actions(cap::ListFollowUpActionsRequest {
+                page_size: 50,
+                due_until: Some(today.add_days(7).to_proto()),
+                ..Default::default()
+            })
             .await?
             .into_inner();
         actions_due = due
@@ -143,16 +131,13 @@ pub async fn page(ctx: Ctx) -> Answer {
     };
     let mut proposals = Vec::new();
     if let Some(state) = wanted {
-        let list = up
+        let list = ctx
             .grants()
-            .list_proposals(authed(
-                gr::ListProposalsRequest {
-                    page_size: 50,
-                    state: state as i32,
-                    ..Default::default()
-                },
-                &token,
-            ))
+            .list_proposals(gr::ListProposalsRequest {
+                page_size: 50,
+                state: state as i32,
+                ..Default::default()
+            })
             .await?
             .into_inner();
         proposals = list
@@ -175,7 +160,7 @@ pub async fn page(ctx: Ctx) -> Answer {
             proposals => proposals,
             shows_sessions => is_staff(&ctx) || has(&ctx, Role::Trainer),
             shows_actions => is_staff(&ctx) || has(&ctx, Role::Partner),
-            own_org => ctx.session.as_ref().and_then(|s| s.who.partner_org().map(str::to_string)),
+            own_org => ctx.partner_org(),
         },
     )
 }
