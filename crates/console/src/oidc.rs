@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
-use markaz_kit::auth::{KeySource, Role, Signer, Verifier};
+use markaz_kit::auth::{Caller, KeySource, Role, Signer, Verifier};
 use markaz_kit::config::AuthConfig;
 use markaz_kit::fetch::fetch;
 use serde::Deserialize;
 
 use crate::config::OidcSettings;
-use crate::session::{Who, random_token};
+use crate::session::random_token;
 use crate::upstream::{Bearer, Upstream};
 
 /// How people sign in to this console.
@@ -114,7 +114,7 @@ pub struct Authorization {
 #[derive(Debug)]
 pub struct SignedIn {
     pub token: String,
-    pub who: Who,
+    pub who: Caller,
     /// Seconds the token lives, when the issuer said.
     pub expires_in: Option<i64>,
 }
@@ -298,18 +298,19 @@ pub fn expiry(token: &str) -> Option<i64> {
 }
 
 /// Who the services say the token names: they verify it, not the console.
-pub async fn who_am_i(upstream: &Upstream, token: &str) -> Result<Who, String> {
+pub async fn who_am_i(upstream: &Upstream, token: &str) -> Result<Caller, String> {
     let me = upstream
         .platform(&Bearer::new(token))
         .who_am_i(markaz_proto::platform::v1::WhoAmIRequest {})
         .await
         .map_err(|s| format!("the services refused the token: {}", s.message()))?
         .into_inner();
-    Ok(Who {
+    Ok(Caller {
         subject: me.subject,
         tenant: me.tenant_id,
         roles: me.roles.iter().filter_map(|r| r.parse().ok()).collect(),
         organization: Some(me.organization_id).filter(|o| !o.is_empty()),
+        shared_tenants: me.shared_tenant_ids,
     })
 }
 

@@ -523,7 +523,7 @@ impl Ctx {
     pub fn partner_org(&self) -> Option<String> {
         self.session
             .as_ref()
-            .and_then(|s| s.who.partner_org().map(str::to_string))
+            .and_then(|s| s.who.partner_scope().map(str::to_string))
     }
 
     pub fn membership(&self) -> MembershipServiceClient<Authed> {

@@ -19,7 +19,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use markaz_kit::auth::Role;
+use markaz_kit::auth::Caller;
 use ring::hmac;
 
 use crate::http::{CookieFlags, cookie, set_cookie};
@@ -31,39 +31,13 @@ pub const LOGIN_COOKIE: &str = "mz_login";
 /// Largest form body read.
 pub const MAX_FORM_BYTES: usize = 256 * 1024;
 
-/// Who is signed in, as the services told it (WhoAmI) for this token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Who {
-    pub subject: String,
-    pub tenant: String,
-    pub roles: Vec<Role>,
-    pub organization: Option<String>,
-}
-
-impl Who {
-    pub fn has_any(&self, roles: &[Role]) -> bool {
-        self.roles.iter().any(|r| roles.contains(r))
-    }
-
-    pub fn is_staff(&self) -> bool {
-        self.has_any(&[Role::Admin, Role::Staff])
-    }
-
-    /// A partner who is not also staff sees its own organization only.
-    pub fn partner_org(&self) -> Option<&str> {
-        if self.is_staff() || !self.roles.contains(&Role::Partner) {
-            None
-        } else {
-            Some(self.organization.as_deref().unwrap_or(""))
-        }
-    }
-}
-
 #[derive(Clone)]
 pub struct Session {
     pub id: String,
     pub token: String,
-    pub who: Who,
+    /// Who the token names, as the services told it (WhoAmI): the caller
+    /// every call is made as.
+    pub who: Caller,
     /// Unix seconds.
     pub expires_at: i64,
 }
@@ -130,7 +104,7 @@ impl Sessions {
         })
     }
 
-    pub fn create(&self, token: String, who: Who, expires_at: i64) -> Session {
+    pub fn create(&self, token: String, who: Caller, expires_at: i64) -> Session {
         let session = Session {
             id: random_token(32),
             token,
@@ -307,6 +281,7 @@ pub async fn csrf_guard(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use markaz_kit::auth::Role;
 
     #[test]
     fn csrf_tokens_are_bound_to_their_session() {
@@ -349,11 +324,12 @@ mod tests {
     #[test]
     fn sessions_end() {
         let s = Sessions::new(None, true);
-        let who = Who {
+        let who = Caller {
             subject: "u".into(),
             tenant: "t".into(),
             roles: vec![Role::Staff],
             organization: None,
+            shared_tenants: Vec::new(),
         };
         let live = s.create("tok".into(), who.clone(), now_secs() + 60);
         assert_eq!(s.get(&live.id).unwrap().token, "tok");

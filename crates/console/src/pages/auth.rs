@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::response::Response;
 use axum::routing::{get, post};
-use markaz_kit::auth::Role;
+use markaz_kit::auth::{Caller, Role};
 use minijinja::context;
 
 use super::local_path;
@@ -13,7 +13,7 @@ use crate::AppState;
 use crate::http::{clear_cookie, cookie, set_cookie};
 use crate::oidc::{DEV_ROLES, SignIn, expiry, who_am_i};
 use crate::render::{Answer, Ctx, Form, redirect_response};
-use crate::session::{LANG_COOKIE, LOGIN_COOKIE, PendingLogin, SESSION_COOKIE, Who, now_secs};
+use crate::session::{LANG_COOKIE, LOGIN_COOKIE, PendingLogin, SESSION_COOKIE, now_secs};
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -98,7 +98,7 @@ async fn dev_sign_in(ctx: Ctx) -> Answer {
 fn start_session(
     ctx: &Ctx,
     token: String,
-    who: Who,
+    who: Caller,
     expires_in: Option<i64>,
     next: &str,
 ) -> Response {

@@ -65,7 +65,7 @@ async fn list(ctx: Ctx) -> Answer {
             page_token: ctx.q("page").to_string(),
             organization_id: session
                 .who
-                .partner_org()
+                .partner_scope()
                 .map(str::to_string)
                 .unwrap_or_default(),
             kind: enum_value!(cap::ConsultationKind, ctx.q("kind")),

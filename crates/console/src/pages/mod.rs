@@ -490,7 +490,7 @@ pub fn next_page(ctx: &Ctx, token: &str) -> Value {
 /// Refuses a partner a page about another organization before asking the
 /// service (which would answer NOT_FOUND anyway).
 pub fn own_organization(ctx: &Ctx, organization_id: &str) -> Result<(), Fail> {
-    match ctx.session.as_ref().and_then(|s| s.who.partner_org()) {
+    match ctx.session.as_ref().and_then(|s| s.who.partner_scope()) {
         Some(own) if own != organization_id => Err(Fail::NotFound),
         _ => Ok(()),
     }
@@ -505,7 +505,7 @@ pub fn is_staff(ctx: &Ctx) -> bool {
 pub fn sees_certificates(ctx: &Ctx) -> bool {
     ctx.session
         .as_ref()
-        .is_some_and(|s| s.who.is_staff() || s.who.partner_org().is_some())
+        .is_some_and(|s| s.who.is_staff() || s.who.partner_scope().is_some())
 }
 
 pub fn has(ctx: &Ctx, role: Role) -> bool {

@@ -63,7 +63,7 @@ pub fn org_row(lang: Lang, o: &mem::Organization) -> OrgRow {
 
 async fn list(ctx: Ctx) -> Answer {
     let session = ctx.require(ORGANIZATIONS)?;
-    if let Some(own) = session.who.partner_org() {
+    if let Some(own) = session.who.partner_scope() {
         return ctx.redirect(&format!("/organizations/{own}"));
     }
     let lang = ctx.lang;
