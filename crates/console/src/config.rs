@@ -59,7 +59,7 @@ impl Default for ConsoleConfig {
     }
 }
 
-/// The variables read, for `markaz config --env` style listings and docs.
+/// The variables read, as `markaz config --env` lists them.
 pub const ENV_VARS: &[(&str, &str)] = &[
     (
         "MARKAZ_CONSOLE_ADDR",

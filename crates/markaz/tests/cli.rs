@@ -58,6 +58,11 @@ fn config_prints_the_effective_settings_without_secrets() {
     );
     assert!(!text.contains("s3cret"));
 
+    let listed = stdout(&markaz(&dir, &["config", "--env"], &[]));
+    for name in ["MARKAZ_NATS_URL", "MARKAZ_CONSOLE_OIDC_CLIENT_ID"] {
+        assert!(listed.contains(name), "{name} in {listed}");
+    }
+
     let bad = markaz(&dir, &["config"], &[("MARKAZ_GRPC_ADDR", "nowhere")]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(
