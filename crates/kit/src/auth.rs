@@ -626,14 +626,10 @@ fn unauthenticated(why: impl Into<String>) -> Error {
     Error::Unauthenticated(why.into())
 }
 
-/// Fetching a JWKS over HTTP(S) with the HTTP and TLS stacks already in the
-/// build (hyper, rustls), so an external issuer costs no new dependency.
+/// An issuer's JWKS, fetched at start and refreshed.
 mod jwks {
-    use std::sync::{Arc, Weak};
+    use std::sync::Weak;
     use std::time::Duration;
-
-    use http_body_util::{BodyExt, Empty};
-    use hyper_util::rt::TokioIo;
 
     use super::{Jwks, Verifier};
     use crate::error::{Error, Result};
@@ -658,74 +654,17 @@ mod jwks {
         }
     }
 
-    /// Fetches the key set, within a bound: a stalled issuer must not hang
-    /// the start or the refresh.
+    /// Fetches the key set, within [`crate::fetch::TIMEOUT`]: a stalled
+    /// issuer must not hang the start or the refresh.
     pub(super) async fn fetch(url: &str) -> Result<Jwks> {
-        tokio::time::timeout(Duration::from_secs(15), fetch_unbounded(url))
+        let fail = |e: &dyn std::fmt::Display| Error::Unavailable(format!("JWKS {e}"));
+        let answer = crate::fetch::fetch(http::Method::GET, url, None, None)
             .await
-            .map_err(|_| Error::Unavailable(format!("JWKS {url}: no answer within 15 s")))?
-    }
-
-    async fn fetch_unbounded(url: &str) -> Result<Jwks> {
-        let fail = |e: &dyn std::fmt::Display| Error::Unavailable(format!("JWKS {url}: {e}"));
-        let uri: http::Uri = url.parse().map_err(|e| fail(&e))?;
-        let https = uri.scheme_str() == Some("https");
-        let host = uri.host().ok_or_else(|| fail(&"no host"))?.to_string();
-        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let tcp = tokio::time::timeout(
-            Duration::from_secs(10),
-            tokio::net::TcpStream::connect((host.as_str(), port)),
-        )
-        .await
-        .map_err(|e| fail(&e))?
-        .map_err(|e| fail(&e))?;
-        let request = http::Request::get(uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
-            .header(http::header::HOST, host.as_str())
-            .header(http::header::ACCEPT, "application/json")
-            .body(Empty::<bytes::Bytes>::new())
             .map_err(|e| fail(&e))?;
-        let body = if https {
-            let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-            for cert in rustls_native_certs::load_native_certs().certs {
-                roots.add(cert).ok();
-            }
-            let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-            let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map_err(|e| fail(&e))?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.clone())
-                .map_err(|e| fail(&e))?;
-            let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-                .connect(name, tcp)
-                .await
-                .map_err(|e| fail(&e))?;
-            send(TokioIo::new(tls), request)
-                .await
-                .map_err(|e| fail(&e))?
-        } else {
-            send(TokioIo::new(tcp), request)
-                .await
-                .map_err(|e| fail(&e))?
-        };
-        serde_json::from_slice(&body).map_err(|e| fail(&e))
-    }
-
-    async fn send<IO>(
-        io: IO,
-        request: http::Request<Empty<bytes::Bytes>>,
-    ) -> std::result::Result<bytes::Bytes, Box<dyn std::error::Error + Send + Sync>>
-    where
-        IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-    {
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await?;
-        tokio::spawn(conn);
-        let response = sender.send_request(request).await?;
-        if !response.status().is_success() {
-            return Err(format!("HTTP {}", response.status()).into());
+        if !answer.status.is_success() {
+            return Err(fail(&format!("{url}: HTTP {}", answer.status)));
         }
-        Ok(response.into_body().collect().await?.to_bytes())
+        serde_json::from_slice(&answer.body).map_err(|e| fail(&format!("{url}: {e}")))
     }
 }
 

@@ -6,6 +6,7 @@
 //! | [`db`], [`migrate`] | PostgreSQL or SQLite behind one URL; tenant-scoped transactions; embedded migrations; row-level security |
 //! | [`events`], [`bus`] | outbox, relay, inbox, consumers, dead letters; NATS JetStream and in-process adapters |
 //! | [`auth`] | EdDSA JWT verification, roles, the caller |
+//! | [`fetch`] | one bounded HTTP(S) request (an issuer's keys, the console's sign-in) |
 //! | [`error`] | one error type, mapped once to gRPC statuses with details |
 //! | [`money`] | ISO-4217 money in integer minor units: parsing, checked sums, display |
 //! | [`rpc`], [`validate`] | the per-RPC wrapper and the API conventions (request ids, etags, pages, field parsing) |
@@ -21,6 +22,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod fetch;
 pub mod health;
 pub mod migrate;
 pub mod money;

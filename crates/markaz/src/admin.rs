@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use markaz_console::oidc::{DevSignIn, Oidc};
+use markaz_console::{Console, ConsoleConfig, SignIn};
 use markaz_kit::app::{
     App, AppOptions, Service, ServiceContext, Storage, database_of, shutdown_signal,
 };
@@ -73,11 +75,13 @@ pub async fn dev(mut config: Config, data_dir: Option<PathBuf>) -> Result<(), St
     let _telemetry = telemetry::init(&config.log, "markaz-dev", otlp_endpoint().as_deref());
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("creating {}: {e}", config.data_dir.display()))?;
-    let signer = Signer::load_or_create(
-        &signing_key_path(&config),
-        &config.data_dir.join("jwks.json"),
-    )
-    .map_err(|e| e.to_string())?;
+    let signer = Arc::new(
+        Signer::load_or_create(
+            &signing_key_path(&config),
+            &config.data_dir.join("jwks.json"),
+        )
+        .map_err(|e| e.to_string())?,
+    );
     let verifier = Verifier::new(&config.auth, KeySource::Static(signer.jwks()))
         .await
         .map_err(|e| e.to_string())?;
@@ -101,6 +105,7 @@ pub async fn dev(mut config: Config, data_dir: Option<PathBuf>) -> Result<(), St
                 .map_err(|e| e.to_string())?;
         }
     }
+    let console = start_dev_console(&config, &app, signer.clone()).await?;
     let ttl = Duration::from_secs(12 * 3600);
     let admin = signer.sign(&Signer::claims(
         &config.auth,
@@ -119,11 +124,12 @@ pub async fn dev(mut config: Config, data_dir: Option<PathBuf>) -> Result<(), St
         ttl,
     ));
     println!(
-        "\nMarkaz is running (embedded: SQLite in {dir}, in-process bus).\n\n  gRPC     {grpc}\n  metrics  {metrics}\n\n\
+        "\nMarkaz is running (embedded: SQLite in {dir}, in-process bus).\n\n  console  http://{console}/\n  gRPC     {grpc}\n  metrics  {metrics}\n\n\
          Admin token for tenant '{DEV_TENANT}' (12 h):\n\n  {admin}\n\nOperator token (12 h):\n\n  {operator}\n\n\
          Try:\n  grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" {grpc} markaz.platform.v1.PlatformService/WhoAmI\n\n\
          Ctrl-C stops it cleanly.\n",
         dir = config.data_dir.display(),
+        console = console.addr(),
         grpc = app.grpc_addr(),
         metrics = app
             .metrics_addr()
@@ -131,8 +137,50 @@ pub async fn dev(mut config: Config, data_dir: Option<PathBuf>) -> Result<(), St
             .unwrap_or_else(|| "off".into()),
     );
     shutdown_signal().await;
+    console.shutdown().await;
     app.shutdown().await;
     Ok(())
+}
+
+/// The console of `markaz dev`: plain http on MARKAZ_CONSOLE_ADDR (default
+/// 127.0.0.1:8080), the services of this process upstream, and the local
+/// sign-in as a role of the demo tenant, signed by the dev key.
+async fn start_dev_console(
+    config: &Config,
+    app: &App,
+    signer: Arc<Signer>,
+) -> Result<Console, String> {
+    let mut console = ConsoleConfig::from_env()?;
+    console.upstream = format!("http://{}", app.grpc_addr());
+    if std::env::var_os("MARKAZ_CONSOLE_COOKIE_SECURE").is_none() {
+        console.cookie_secure = false;
+    }
+    if console.public_tenant.is_empty() {
+        console.public_tenant = DEV_TENANT.into();
+    }
+    let sign_in = SignIn::Dev(Arc::new(DevSignIn {
+        signer,
+        auth: config.auth.clone(),
+        tenant: DEV_TENANT.into(),
+    }));
+    Console::start(console, sign_in, None).await
+}
+
+/// `serve`'s console: OpenID Connect sign-in against the issuer the
+/// services trust; upstream the services of this process when it runs
+/// some, else MARKAZ_CONSOLE_UPSTREAM.
+async fn start_serve_console(config: &Config, app: Option<&App>) -> Result<Console, String> {
+    let mut console = ConsoleConfig::from_env()?;
+    if let Some(app) = app
+        && std::env::var_os("MARKAZ_CONSOLE_UPSTREAM").is_none()
+    {
+        console.upstream = format!("http://{}", app.grpc_addr());
+    }
+    let settings = console.oidc.clone().ok_or(
+        "the console signs people in with OpenID Connect: set MARKAZ_CONSOLE_OIDC_CLIENT_ID, MARKAZ_CONSOLE_OIDC_REDIRECT_URL and MARKAZ_CONSOLE_OIDC_DISCOVERY_URL",
+    )?;
+    let oidc = Oidc::discover(&settings, &config.auth).await?;
+    Console::start(console, SignIn::Oidc(Arc::new(oidc)), None).await
 }
 
 fn dev_tenant() -> Tenant {
@@ -148,9 +196,29 @@ fn dev_tenant() -> Tenant {
 }
 
 pub async fn serve(config: Config, list: &str) -> Result<(), String> {
-    let chosen = services::select(list)?;
+    let (chosen, with_console) = services::targets(list)?;
     check_database_names(&config)?;
     let _telemetry = telemetry::init(&config.log, "markaz", otlp_endpoint().as_deref());
+    let app = if chosen.is_empty() {
+        None
+    } else {
+        Some(start_services(&config, chosen).await?)
+    };
+    let console = match with_console {
+        true => Some(start_serve_console(&config, app.as_ref()).await?),
+        false => None,
+    };
+    shutdown_signal().await;
+    if let Some(console) = console {
+        console.shutdown().await;
+    }
+    if let Some(app) = app {
+        app.shutdown().await;
+    }
+    Ok(())
+}
+
+async fn start_services(config: &Config, chosen: Vec<Arc<dyn Service>>) -> Result<App, String> {
     if config.nats_url.is_none() {
         return Err("serve needs NATS: set MARKAZ_NATS_URL (or use `markaz dev`)".into());
     }
@@ -171,7 +239,7 @@ pub async fn serve(config: Config, list: &str) -> Result<(), String> {
     let verifier = Verifier::new(&config.auth, source)
         .await
         .map_err(|e| e.to_string())?;
-    let app = App::start(AppOptions {
+    App::start(AppOptions {
         config: config.clone(),
         services: chosen,
         storage: Storage::Configured,
@@ -179,14 +247,7 @@ pub async fn serve(config: Config, list: &str) -> Result<(), String> {
         listener: None,
     })
     .await
-    .map_err(|e| e.to_string())?;
-    let stop = app.stop_token();
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        stop.cancel();
-    });
-    app.wait().await;
-    Ok(())
+    .map_err(|e| e.to_string())
 }
 
 pub async fn migrate(config: Config, list: &str) -> Result<(), String> {

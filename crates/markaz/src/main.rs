@@ -43,7 +43,8 @@ enum Command {
     },
     /// Runs services on PostgreSQL and NATS JetStream.
     Serve {
-        /// `all`, or a comma-separated list: membership,...
+        /// `all`, or a comma-separated list: membership,...; `console`
+        /// runs the staff console (alone, or beside the services named).
         #[arg(long, default_value = "all")]
         services: String,
     },
@@ -203,7 +204,11 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         Command::BenchEcho { addr } => markaz_bench::echo::serve(addr).await,
         Command::Config { env } => {
             if env {
-                for (name, meaning) in markaz_kit::config::ENV_VARS {
+                // The services' settings, then the console's own.
+                let all = markaz_kit::config::ENV_VARS
+                    .iter()
+                    .chain(markaz_console::config::ENV_VARS);
+                for (name, meaning) in all {
                     println!("{name:<36} {meaning}");
                 }
             } else {

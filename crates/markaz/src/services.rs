@@ -13,6 +13,30 @@ pub fn all() -> Vec<Arc<dyn Service>> {
     ]
 }
 
+/// The staff console: a target of `serve` beside the services, but no kit
+/// `Service` (no database, no events, no gRPC of its own).
+pub const CONSOLE: &str = "console";
+
+/// `serve`'s targets: the services of `list` and whether the console is
+/// among them. `all` is every service; the console runs only when named
+/// (`--services console`, or `all,console` on one machine).
+pub fn targets(list: &str) -> Result<(Vec<Arc<dyn Service>>, bool), String> {
+    let names: Vec<&str> = list.split(',').map(str::trim).collect();
+    let console = names.contains(&CONSOLE);
+    let rest: Vec<&str> = names
+        .into_iter()
+        .filter(|n| *n != CONSOLE && !n.is_empty())
+        .collect();
+    if rest.is_empty() {
+        return if console {
+            Ok((Vec::new(), true))
+        } else {
+            Err("no service chosen".into())
+        };
+    }
+    Ok((select(&rest.join(","))?, console))
+}
+
 /// `all` or a comma-separated list of service names.
 pub fn select(list: &str) -> Result<Vec<Arc<dyn Service>>, String> {
     let every = all();

@@ -58,6 +58,11 @@ fn config_prints_the_effective_settings_without_secrets() {
     );
     assert!(!text.contains("s3cret"));
 
+    let listed = stdout(&markaz(&dir, &["config", "--env"], &[]));
+    for name in ["MARKAZ_NATS_URL", "MARKAZ_CONSOLE_OIDC_CLIENT_ID"] {
+        assert!(listed.contains(name), "{name} in {listed}");
+    }
+
     let bad = markaz(&dir, &["config"], &[("MARKAZ_GRPC_ADDR", "nowhere")]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(
@@ -184,6 +189,18 @@ fn serve_refuses_to_start_without_its_database_and_bus() {
     assert!(stderr(&out).contains("MARKAZ_NATS_URL"), "{}", stderr(&out));
 }
 
+#[test]
+fn serve_console_needs_its_issuer() {
+    let dir = scratch("serve-console");
+    let out = markaz(&dir, &["serve", "--services", "console"], &[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("MARKAZ_CONSOLE_OIDC_CLIENT_ID"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_starts_serves_and_stops_cleanly_on_sigterm() {
     use tokio::io::{AsyncBufReadExt, BufReader};
@@ -193,6 +210,7 @@ async fn dev_starts_serves_and_stops_cleanly_on_sigterm() {
         .arg(&dir)
         .env("MARKAZ_GRPC_ADDR", "127.0.0.1:0")
         .env("MARKAZ_METRICS_ADDR", "127.0.0.1:0")
+        .env("MARKAZ_CONSOLE_ADDR", "127.0.0.1:0")
         .env_remove("MARKAZ_DATABASE_URL")
         .env_remove("MARKAZ_NATS_URL")
         .stdout(std::process::Stdio::piped())
@@ -202,6 +220,7 @@ async fn dev_starts_serves_and_stops_cleanly_on_sigterm() {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut grpc = String::new();
+    let mut console = String::new();
     let mut token = String::new();
     let mut next_is_token = false;
     let started = tokio::time::timeout(Duration::from_secs(60), async {
@@ -209,6 +228,8 @@ async fn dev_starts_serves_and_stops_cleanly_on_sigterm() {
             let t = line.trim();
             if let Some(addr) = t.strip_prefix("gRPC") {
                 grpc = addr.trim().to_string();
+            } else if let Some(url) = t.strip_prefix("console") {
+                console = url.trim().to_string();
             } else if t.starts_with("Admin token") {
                 next_is_token = true;
             } else if next_is_token && !t.is_empty() {
@@ -236,6 +257,24 @@ async fn dev_starts_serves_and_stops_cleanly_on_sigterm() {
         .insert("authorization", format!("Bearer {token}").parse().unwrap());
     let me = client.who_am_i(request).await.unwrap().into_inner();
     assert_eq!(me.tenant_id, "demo");
+
+    // The printed console answers: its dev sign-in page, in Arabic.
+    let addr = console
+        .strip_prefix("http://")
+        .and_then(|a| a.strip_suffix('/'))
+        .expect("the console's address is printed");
+    let page = {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /signin HTTP/1.1\r\nHost: console\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut page = String::new();
+        s.read_to_string(&mut page).await.unwrap();
+        page
+    };
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains(r#"dir="rtl""#), "{page}");
 
     let pid = child.id().unwrap().to_string();
     assert!(

@@ -1,0 +1,360 @@
+// A center's day in headless Chromium, through the console only: staff,
+// a partner and a reviewer sign in, register an organization, enrol
+// participants, take attendance on the grid, submit and review a proposal.
+// Every screen is checked right-to-left, run through axe (no serious or
+// critical violation), and saved as a screenshot.
+//
+// Run by crates/console/tests/browser.rs:
+//   CONSOLE_URL=http://127.0.0.1:PORT SCREENSHOTS=docs/console node flow.mjs
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const BASE = process.env.CONSOLE_URL;
+const SHOTS = process.env.SCREENSHOTS || '';
+if (!BASE) throw new Error('CONSOLE_URL is not set');
+
+const today = new Date();
+const day = (offset) => {
+  const d = new Date(today.getTime() + offset * 86400000);
+  return d.toISOString().slice(0, 10);
+};
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const problems = [];
+let screens = 0;
+
+/// Checks the page as a reader sees it and keeps a picture of it.
+async function screen(page, name, { dir = 'rtl' } = {}) {
+  await page.waitForLoadState('load');
+  const seen = await page.evaluate(() => ({
+    dir: document.documentElement.dir,
+    direction: getComputedStyle(document.body).direction,
+    lang: document.documentElement.lang,
+    brandRight: (() => {
+      const b = document.querySelector('.brand').getBoundingClientRect();
+      return b.left > window.innerWidth / 2;
+    })(),
+  }));
+  if (seen.dir !== dir || seen.direction !== dir) {
+    problems.push(`${name}: direction ${seen.dir}/${seen.direction}, wanted ${dir}`);
+  }
+  if ((dir === 'rtl') !== seen.brandRight) {
+    problems.push(`${name}: the header does not start on the ${dir === 'rtl' ? 'right' : 'left'}`);
+  }
+  await page.addScriptTag({ content: AXE });
+  const result = await page.evaluate(async () =>
+    await window.axe.run(document, { resultTypes: ['violations'] }));
+  for (const v of result.violations) {
+    if (v.impact === 'serious' || v.impact === 'critical') {
+      problems.push(`${name}: axe ${v.impact} ${v.id}: ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+    }
+  }
+  if (SHOTS) {
+    await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  }
+  screens += 1;
+}
+
+async function signIn(role, subject, organization = '') {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'ar' });
+  context.setDefaultTimeout(10000);
+  const page = await context.newPage();
+  await page.goto(`${BASE}/signin`);
+  await page.check(`#role-${role}`);
+  await page.fill('[name="subject"]', subject);
+  if (organization) await page.fill('[name="organization"]', organization);
+  await Promise.all([page.waitForURL(/\/(today|admin)/), page.click('form[action="/signin"] button[type=submit]')]);
+  return page;
+}
+
+let last = null;
+async function submit(page, formSelector, urlPattern) {
+  last = page;
+  const button = `${formSelector} button[type=submit]`;
+  if (urlPattern) {
+    await Promise.all([page.waitForURL(urlPattern), page.click(button)]);
+  } else {
+    await Promise.all([page.waitForLoadState('load'), page.click(button)]);
+  }
+}
+
+function expect(condition, what) {
+  if (!condition) throw new Error(`expected: ${what}`);
+}
+
+const idFrom = (url, prefix) => new URL(url).pathname.split(prefix)[1].split('/')[0];
+
+try {
+  // --- admin: a branch, and a reviewer (a person of no organization).
+  const admin = await signIn('admin', 'dev-admin');
+  await admin.goto(`${BASE}/admin/people`);
+  await admin.fill('[name="branch.id"]', 'raqqa');
+  await admin.fill('[name="branch.name.ar"]', 'الرقة');
+  await admin.fill('[name="branch.name.en"]', 'Raqqa');
+  await admin.fill('[name="branch.governorate"]', 'الرقة');
+  await submit(admin, 'form[action="/admin/branches"]', /done=branch_created/);
+  await admin.fill('form[action="/admin/people"] [name="person.full_name"]', 'خبير مستقل');
+  await admin.selectOption('form[action="/admin/people"] [name="person.gender"]', 'GENDER_MALE');
+  await admin.selectOption('form[action="/admin/people"] [name="person.age_band"]', 'AGE_BAND_35_44');
+  await admin.selectOption('form[action="/admin/people"] [name="person.legal_basis"]', 'LEGAL_BASIS_CONTRACT');
+  await admin.fill('form[action="/admin/people"] [name="person.processing_purpose"]', 'مقيّم خارجي للمنح');
+  await submit(admin, 'form[method="post"][action="/admin/people"]', /\/admin\/people\/.+done=person_added/);
+  const reviewerPerson = idFrom(admin.url(), '/admin/people/');
+  await screen(admin, '10-person');
+  await admin.goto(`${BASE}/admin/people`);
+  await screen(admin, '10-administration-people');
+
+  // --- staff: register an organization (a refused form first).
+  const staff = await signIn('staff', 'dev-staff');
+  await staff.goto(`${BASE}/organizations/new`);
+  // Nothing typed: the browser lets it go, the service names every field.
+  await submit(staff, 'form[action="/organizations/new"]');
+  expect(await staff.locator('#organization-name-error').count() === 1, 'the name is named');
+  await screen(staff, '02-organization-form-refused');
+  await staff.selectOption('[name="organization.kind"]', 'ORGANIZATION_KIND_CSO');
+  await staff.fill('[name="organization.name.ar"]', 'جمعية شباب الفرات');
+  await staff.fill('[name="organization.name.en"]', 'Euphrates Youth');
+  await staff.fill('[name="organization.acronym"]', 'EYA');
+  await staff.fill('[name="organization.governorate"]', 'الرقة');
+  await staff.selectOption('[name="organization.branch_id"]', 'raqqa');
+  await staff.check('#sector-SECTOR_YOUTH');
+  await staff.fill('[name="organization.email"]', 'info@euphrates.example');
+  await submit(staff, 'form[action="/organizations/new"]', /\/organizations\/.+done=org_created/);
+  const org = idFrom(staff.url(), '/organizations/');
+  await screen(staff, '02-organization-profile');
+
+  // Its people.
+  for (const [name, gender] of [['سلمى الأحمد', 'GENDER_FEMALE'], ['خالد العلي', 'GENDER_MALE']]) {
+    await staff.goto(`${BASE}/organizations/${org}?tab=people`);
+    await staff.fill('[name="person.full_name"]', name);
+    await staff.selectOption('[name="person.gender"]', gender);
+    await staff.selectOption('[name="person.age_band"]', 'AGE_BAND_25_34');
+    await staff.selectOption('[name="person.legal_basis"]', 'LEGAL_BASIS_CONSENT');
+    await staff.fill('[name="person.processing_purpose"]', 'مشارك في التدريب');
+    await staff.fill('[name="affiliation.role"]', 'متطوع');
+    await submit(staff, `form[action="/organizations/${org}/people"]`, /done=person_added/);
+  }
+  expect((await staff.content()).includes('سلمى الأحمد'), 'the people are listed');
+  await screen(staff, '02-organization-people');
+
+  // An assessment with its action plan.
+  await staff.goto(`${BASE}/organizations/${org}/assessments/new`);
+  for (let i = 0; i < 7; i += 1) {
+    await staff.fill(`[name="assessment.domains[${i}].score"]`, String((i % 4) + 1));
+    await staff.fill(`[name="assessment.domains[${i}].justification"]`, 'نقاش مع الفريق');
+  }
+  await staff.selectOption('[name="assessment.action_plan[0].domain"]', 'CAPACITY_DOMAIN_GOVERNANCE');
+  await staff.fill('[name="assessment.action_plan[0].gap"]', 'لا يوجد مجلس إدارة فعّال');
+  await staff.fill('[name="assessment.action_plan[0].action"]', 'انتخاب مجلس إدارة');
+  await staff.fill('[name="assessment.action_plan[0].due_date"]', day(60));
+  await staff.fill('[name="assessment.action_plan[0].owner"]', 'المدير');
+  await screen(staff, '02-assessment-form');
+  await submit(staff, 'form[action$="/assessments/new"]', /tab=assessments/);
+  await screen(staff, '02-organization-assessments');
+
+  // --- a course: scheduled, opened, participants enrolled.
+  await staff.goto(`${BASE}/courses/new`);
+  await staff.selectOption('[name="course.kind"]', 'COURSE_KIND_WORKSHOP');
+  await staff.fill('[name="course.title.ar"]', 'ورشة كتابة المقترحات');
+  await staff.fill('[name="course.title.en"]', 'Proposal writing workshop');
+  await staff.check('#topic-proposal-writing');
+  await staff.selectOption('[name="course.branch_id"]', 'raqqa');
+  await staff.fill('[name="course.venue"]', 'قاعة المركز');
+  await staff.fill('[name="course.sessions[0].date"]', day(-1));
+  await staff.fill('[name="course.sessions[1].date"]', day(0));
+  await staff.fill('[name="course.capacity"]', '20');
+  await staff.fill('[name="course.trainers[0].name"]', 'م. هالة');
+  await staff.fill('[name="course.trainers[0].subject"]', 'dev-trainer');
+  await screen(staff, '03-course-form');
+  await submit(staff, 'form[action="/courses/new"]', /\/courses\/.+done=course_scheduled/);
+  const course = idFrom(staff.url(), '/courses/');
+  await submit(staff, 'form[action$="/state"]:has(input[value="open"])', /done=course_open/);
+  await staff.selectOption('#enrol-org', org);
+  await submit(staff, `form[action="/courses/${course}"]`, /enrol_org=/);
+  for (const box of await staff.locator('form[action$="/enrol"] input[type=checkbox]').all()) await box.check();
+  await screen(staff, '03-course-enrol');
+  await submit(staff, 'form[action$="/enrol"]', /done=enrolled/);
+  await submit(staff, 'form[action$="/state"]:has(input[value="start"])', /done=course_start/);
+  await staff.goto(`${BASE}/courses?status=COURSE_STATUS_RUNNING`);
+  await screen(staff, '03-courses');
+
+  // --- the trainer takes attendance on the grid (htmx saves it in place).
+  const trainer = await signIn('trainer', 'dev-trainer');
+  await trainer.goto(`${BASE}/today`);
+  await screen(trainer, '01-today-trainer');
+  await trainer.goto(`${BASE}/courses/${course}`);
+  const cells = await trainer.locator('table.attendance tbody select').all();
+  expect(cells.length === 4, `a 2 × 2 grid, got ${cells.length}`);
+  await cells[0].selectOption('ATTENDANCE_STATUS_PRESENT');
+  await cells[2].selectOption('ATTENDANCE_STATUS_EXCUSED');
+  // "All present" on the second day fills its empty cells and saves all.
+  const secondDay = trainer.locator('table.attendance tfoot button').nth(1);
+  await Promise.all([trainer.waitForResponse((r) => r.url().includes(`/courses/${course}`) && r.request().method() === 'GET'), secondDay.click()]);
+  await trainer.waitForSelector('.notice');
+  const marks = await trainer.locator('table.attendance tbody select').evaluateAll((s) => s.map((x) => x.value));
+  expect(JSON.stringify(marks) === JSON.stringify(['ATTENDANCE_STATUS_PRESENT', 'ATTENDANCE_STATUS_PRESENT', 'ATTENDANCE_STATUS_EXCUSED', 'ATTENDANCE_STATUS_PRESENT']), `marks saved: ${marks}`);
+  await screen(trainer, '03-attendance-grid');
+
+  // --- completion and a certificate anyone can verify.
+  await staff.goto(`${BASE}/courses/${course}`);
+  await submit(staff, 'form[action$="/state"]:has(input[value="complete"])', /done=course_complete/);
+  await screen(staff, '03-course-completed');
+  await Promise.all([staff.waitForURL(/\/certificates\//), staff.click('a[href*="/certificates/"]')]);
+  const code = (await staff.locator('.certificate .code').innerText()).trim();
+  await screen(staff, '03-certificate');
+  const visitor = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  await visitor.goto(`${BASE}/verify?code=${encodeURIComponent(code)}`);
+  expect((await visitor.content()).includes('شهادة صحيحة'), 'the certificate verifies');
+  await screen(visitor, '11-verify-certificate');
+  await visitor.goto(`${BASE}/suggest`);
+  await visitor.fill('[name="suggestion.title"]', 'تدريب على المناصرة الرقمية');
+  await visitor.fill('[name="suggestion.description"]', 'للمنظمات الشبابية في الريف');
+  await submit(visitor, 'form[action="/suggest"]');
+  expect((await visitor.content()).includes('شكراً لاقتراحك'), 'a receipt');
+  await screen(visitor, '11-suggest-training');
+  await visitor.goto(`${BASE}/profile`);
+  await screen(visitor, '11-public-profile-planned');
+
+  // --- a consultation with a follow-up.
+  await staff.goto(`${BASE}/consultations/new`);
+  await staff.selectOption('[name="consultation.kind"]', 'CONSULTATION_KIND_TECHNICAL_SUPPORT');
+  await staff.selectOption('[name="consultation.organization_id"]', org);
+  await staff.fill('[name="consultation.advisor.name"]', 'أ. سامر');
+  await staff.selectOption('[name="consultation.branch_id"]', 'raqqa');
+  await staff.fill('[name="consultation.notes"]', 'مراجعة الميزانية السنوية');
+  await staff.fill('[name="consultation.follow_up_actions[0].description"]', 'إعداد ميزانية ٢٠٢٧');
+  await staff.fill('[name="consultation.follow_up_actions[0].owner"]', 'المحاسب');
+  await staff.fill('[name="consultation.follow_up_actions[0].due_date"]', day(2));
+  await submit(staff, 'form[action="/consultations/new"]', /done=consultation_recorded/);
+  await screen(staff, '04-consultation');
+  await staff.goto(`${BASE}/consultations`);
+  await screen(staff, '04-consultations');
+
+  // --- grants: a program, a blind call, a reviewer.
+  await staff.goto(`${BASE}/grants`);
+  await staff.fill('[name="program.name.ar"]', 'منحة الأب باولو للمشاريع المجتمعية');
+  await staff.fill('[name="program.name.en"]', 'Father Paolo Grant for Community Projects');
+  await submit(staff, 'form[action="/grants/programs"]', /done=program_created/);
+  await staff.fill('[name="reviewer.person_id"]', reviewerPerson);
+  await staff.fill('[name="reviewer.subject"]', 'dev-reviewer');
+  await staff.check('#exp-SECTOR_WATER_SANITATION_HYGIENE');
+  await submit(staff, 'form[action="/grants/reviewers"]', /done=reviewer_registered/);
+  await Promise.all([staff.waitForURL(/calls\/new/), staff.click('a[href^="/grants/calls/new?program="]')]);
+  await staff.fill('[name="call.title.ar"]', 'الجولة الأولى ٢٠٢٦');
+  await staff.fill('[name="call.title.en"]', 'First round 2026');
+  await staff.fill('[name="call.budget_envelope"]', '50000');
+  await staff.fill('[name="call.project_ceiling"]', '5000');
+  await staff.fill('[name="call.opens_on"]', day(0));
+  await staff.fill('[name="call.closes_on"]', day(30));
+  await staff.fill('[name="call.rubric.criteria[0].code"]', 'need');
+  await staff.fill('[name="call.rubric.criteria[0].name.ar"]', 'حاجة المجتمع');
+  await staff.fill('[name="call.rubric.criteria[0].weight"]', '2');
+  await staff.fill('[name="call.rubric.criteria[1].code"]', 'plan');
+  await staff.fill('[name="call.rubric.criteria[1].name.ar"]', 'جودة خطة العمل');
+  await staff.fill('[name="call.rubric.criteria[1].weight"]', '1');
+  await staff.check('#f-call-blind-review');
+  await screen(staff, '05-call-form');
+  await submit(staff, 'form[action="/grants/calls/new"]', /done=call_created/);
+  const call = idFrom(staff.url(), '/grants/calls/');
+  await submit(staff, 'form[action$="/state"]:has(input[value="open"])', /done=call_open/);
+  await staff.goto(`${BASE}/grants`);
+  await screen(staff, '05-grants');
+
+  // --- the partner writes and submits its proposal.
+  const partner = await signIn('partner', 'dev-partner', org);
+  await screen(partner, '01-today-partner');
+  await partner.goto(`${BASE}/organizations`);
+  expect(partner.url().includes(`/organizations/${org}`), 'a partner lands on its own organization');
+  await screen(partner, '02-partner-organization');
+  await partner.goto(`${BASE}/grants/calls/${call}`);
+  await partner.fill('[name="proposal.title.ar"]', 'إعادة تأهيل بئر القرية');
+  await partner.fill('[name="proposal.title.en"]', 'Village well rehabilitation');
+  await submit(partner, `form[action="/grants/calls/${call}/proposals"]`, /\/edit/);
+  const proposal = idFrom(partner.url(), '/grants/proposals/');
+  await partner.fill('[name="proposal.summary.ar"]', 'إعادة تأهيل بئر تخدم ٧٥ أسرة');
+  await partner.fill('[name="proposal.community_need.ar"]', 'لا مياه شرب آمنة في القرية');
+  await partner.fill('[name="proposal.location.governorate"]', 'الرقة');
+  await partner.fill('[name="proposal.location.place.ar"]', 'قرية الحمرات');
+  await partner.selectOption('[name="proposal.sector"]', 'SECTOR_WATER_SANITATION_HYGIENE');
+  await partner.fill('[name="proposal.beneficiaries_targeted.female"]', '40');
+  await partner.fill('[name="proposal.beneficiaries_targeted.male"]', '35');
+  await partner.fill('[name="proposal.start_date"]', day(10));
+  await partner.fill('[name="proposal.end_date"]', day(70));
+  await partner.selectOption('[name="proposal.budget_lines[0].category"]', 'BUDGET_CATEGORY_EQUIPMENT');
+  await partner.fill('[name="proposal.budget_lines[0].amount"]', '3000');
+  await partner.fill('[name="proposal.budget_lines[0].description.ar"]', 'مضخة غاطسة');
+  await partner.fill('[name="proposal.milestones[0].title.ar"]', 'تركيب المضخة');
+  await partner.fill('[name="proposal.milestones[0].due_date"]', day(40));
+  await partner.fill('[name="proposal.milestones[0].deliverables.ar"]', 'محضر تسليم');
+  await screen(partner, '05-proposal-form');
+  await submit(partner, 'form[action$="/edit"]', /done=proposal_saved/);
+  await submit(partner, 'form[action$="/action"]:has(input[value="submit"])', /done=proposal_submit/);
+  await screen(partner, '05-proposal-partner');
+
+  // --- staff take it into review and assign the reviewer.
+  await staff.goto(`${BASE}/grants/proposals/${proposal}`);
+  await submit(staff, 'form[action$="/action"]:has(input[value="start_review"])', /done=proposal_start_review/);
+  await submit(staff, `form[action="/grants/proposals/${proposal}/reviewers"]`, /done=reviewer_assigned/);
+  await staff.goto(`${BASE}/grants/calls/${call}`);
+  await screen(staff, '05-call-proposals');
+
+  // --- the reviewer scores it, blind.
+  const reviewer = await signIn('reviewer', 'dev-reviewer');
+  await screen(reviewer, '01-today-reviewer');
+  await reviewer.goto(`${BASE}/grants/proposals/${proposal}`);
+  const html = await reviewer.content();
+  expect(!html.includes('جمعية شباب الفرات'), 'the reviewer does not see the applicant');
+  await reviewer.fill('[name="score.need"]', '5');
+  await reviewer.fill('[name="score.plan"]', '4');
+  await reviewer.fill('[name="comment"]', 'حاجة واضحة وخطة واقعية');
+  await screen(reviewer, '05-reviewer-scoring');
+  await submit(reviewer, 'form#score', /done=score_submitted/);
+
+  // --- staff approve and award it in one tranche.
+  await staff.goto(`${BASE}/grants/proposals/${proposal}`);
+  await submit(staff, 'form[action$="/action"]:has(input[value="approve"])', /done=proposal_approve/);
+  await staff.fill('[name="tranche.1"]', '3000');
+  await screen(staff, '05-proposal-staff');
+  await submit(staff, `form[action="/grants/proposals/${proposal}/award"]`, /\/grants\/awards\/.+done=awarded/);
+  await screen(staff, '05-award');
+
+  // --- Today for staff, in Arabic and in English.
+  await staff.goto(`${BASE}/today`);
+  await screen(staff, '01-today-staff');
+  await submit(staff, 'form[action="/lang"]', /\/today/);
+  await screen(staff, '01-today-staff-english', { dir: 'ltr' });
+  await submit(staff, 'form[action="/lang"]', /\/today/);
+  await staff.goto(`${BASE}/networking`);
+  await screen(staff, '06-networking-planned');
+
+  // --- the operator's administration.
+  const operator = await signIn('operator', 'dev-operator');
+  await operator.goto(`${BASE}/admin/tenants`);
+  await screen(operator, '10-tenants');
+  await operator.goto(`${BASE}/admin/dead-letters`);
+  await screen(operator, '10-dead-letters');
+} catch (e) {
+  problems.push(`flow stopped: ${e.stack || e}`);
+  if (last) {
+    const problemsShown = await last.locator('.problems').allInnerTexts().catch(() => []);
+    problems.push(`last page ${last.url()}: ${problemsShown.join(' / ')}`);
+    if (SHOTS) await last.screenshot({ path: path.join(SHOTS, 'failure.png'), fullPage: true }).catch(() => {});
+  }
+} finally {
+  await browser.close();
+}
+
+console.log(`${screens} screens checked`);
+if (problems.length) {
+  console.error(problems.join('\n'));
+  process.exit(1);
+}
+console.log('browser flow: ok');

@@ -1,0 +1,248 @@
+//! Administration: people and erasure (with its receipt), branches, tenants
+//! (operators), and the dead letters (operators; no public API yet).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Path;
+use axum::routing::{get, post};
+use markaz_kit::auth::Role;
+use markaz_proto::common::v1 as common;
+use markaz_proto::membership::v1 as mem;
+use minijinja::context;
+
+use super::{ADMINISTRATION, OPERATOR, STAFF, branches, enum_name, form_text, next_page};
+use crate::AppState;
+use crate::render::Outcome::{Again, Done};
+use crate::render::{Answer, Ctx, Form};
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/admin", get(index))
+        .route("/admin/people", get(people).post(create_person))
+        .route("/admin/people/{id}", get(person))
+        .route("/admin/people/{id}/erase", post(erase))
+        .route("/admin/branches", post(create_branch))
+        .route("/admin/tenants", get(tenants).post(create_tenant))
+        .route("/admin/dead-letters", get(dead_letters))
+}
+
+async fn index(ctx: Ctx) -> Answer {
+    let session = ctx.require(ADMINISTRATION)?;
+    if session.who.roles.contains(&Role::Operator) && !session.who.is_staff() {
+        return ctx.redirect("/admin/tenants");
+    }
+    ctx.redirect("/admin/people")
+}
+
+async fn people(ctx: Ctx) -> Answer {
+    ctx.require(STAFF)?;
+    people_page(&ctx, Form::new()).await
+}
+
+async fn people_page(ctx: &Ctx, form: Form) -> Answer {
+    let lang = ctx.lang;
+    let list = ctx
+        .membership()
+        .list_people(mem::ListPeopleRequest {
+            page_size: 50,
+            page_token: ctx.q("page").to_string(),
+            query: ctx.q("q").to_string(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    let branches = branches(ctx).await?;
+    ctx.render_form(
+        "people.html",
+        form,
+        context! {
+            people => list.people.iter().map(|p| context! {
+                id => p.id,
+                name => p.full_name,
+                gender => enum_name!(common::Gender, p.gender),
+                erased => p.erased,
+                created => lang.timestamp(p.create_time.as_ref()),
+            }).collect::<Vec<_>>(),
+            next => next_page(ctx, &list.next_page_token),
+            search => ctx.filters(&["q"]),
+            branches => branches.iter().map(|b| context! { id => b.id, name => lang.text(b.name.as_ref()), governorate => b.governorate }).collect::<Vec<_>>(),
+            admin => ctx.session.as_ref().is_some_and(|s| s.who.roles.contains(&Role::Admin)),
+            choices => person_choices(lang),
+            done => ctx.q("done"),
+        },
+    )
+}
+
+/// The person a form describes (the fields of `macros.html`'s
+/// `person_fields`): the minimum, with the legal basis and purpose.
+pub fn person_from_form(f: &crate::session::FormFields) -> mem::Person {
+    mem::Person {
+        full_name: f.get("person.full_name").trim().to_string(),
+        gender: super::enum_value!(common::Gender, f.get("person.gender")),
+        age_band: super::enum_value!(common::AgeBand, f.get("person.age_band")),
+        phone: f.get("person.phone").trim().to_string(),
+        email: f.get("person.email").trim().to_string(),
+        branch_id: f.get("person.branch_id").to_string(),
+        legal_basis: super::enum_value!(mem::LegalBasis, f.get("person.legal_basis")),
+        processing_purpose: f.get("person.processing_purpose").trim().to_string(),
+        ..Default::default()
+    }
+}
+
+/// The choices the person fields offer.
+pub fn person_choices(lang: crate::i18n::Lang) -> minijinja::Value {
+    use super::{choices, enum_names};
+    context! {
+        genders => choices(lang, enum_names!(common::Gender)),
+        age_bands => choices(lang, enum_names!(common::AgeBand)),
+        legal_bases => choices(lang, enum_names!(mem::LegalBasis)),
+    }
+}
+
+/// Registers a person with no organization (a reviewer, an individual).
+async fn create_person(ctx: Ctx) -> Answer {
+    let (f, mut form) = ctx.posted(STAFF)?;
+    let answer = ctx
+        .membership()
+        .create_person(mem::CreatePersonRequest {
+            person: Some(person_from_form(f)),
+            request_id: form.request_id.clone(),
+        })
+        .await;
+    match form.outcome(answer)? {
+        Done(p) => ctx.redirect(&format!("/admin/people/{}?done=person_added", p.id)),
+        Again => people_page(&ctx, form).await,
+    }
+}
+
+async fn person(ctx: Ctx, Path(id): Path<String>) -> Answer {
+    ctx.require(STAFF)?;
+    person_page(&ctx, &id, Form::new()).await
+}
+
+async fn person_page(ctx: &Ctx, id: &str, form: Form) -> Answer {
+    let lang = ctx.lang;
+    let p = ctx
+        .membership()
+        .get_person(mem::GetPersonRequest { id: id.to_string() })
+        .await?
+        .into_inner();
+    ctx.render_form(
+        "person.html",
+        form,
+        context! {
+            p => context! {
+                id => p.id,
+                name => p.full_name,
+                gender => enum_name!(common::Gender, p.gender),
+                age_band => enum_name!(common::AgeBand, p.age_band),
+                phone => p.phone,
+                email => p.email,
+                legal_basis => enum_name!(mem::LegalBasis, p.legal_basis),
+                purpose => p.processing_purpose,
+                erased => p.erased,
+                created => lang.timestamp(p.create_time.as_ref()),
+                updated => lang.timestamp(p.update_time.as_ref()),
+            },
+            done => ctx.q("done"),
+        },
+    )
+}
+
+/// Erases a person (every service holding a copy follows); the page shown
+/// after is the receipt: what is left, and when.
+async fn erase(ctx: Ctx, Path(id): Path<String>) -> Answer {
+    let (f, mut form) = ctx.posted(STAFF)?;
+    let answer = ctx
+        .membership()
+        .erase_person(mem::ErasePersonRequest {
+            id: id.clone(),
+            reason: f.get("reason").trim().to_string(),
+        })
+        .await;
+    match form.outcome(answer)? {
+        Done(_) => ctx.redirect(&format!("/admin/people/{id}?done=person_erased")),
+        Again => person_page(&ctx, &id, form).await,
+    }
+}
+
+async fn create_branch(ctx: Ctx) -> Answer {
+    let (f, mut form) = ctx.posted(&[Role::Admin])?;
+    let answer = ctx
+        .membership()
+        .create_branch(mem::CreateBranchRequest {
+            branch: Some(mem::Branch {
+                id: f.get("branch.id").trim().to_string(),
+                name: form_text(f, "branch.name"),
+                governorate: f.get("branch.governorate").trim().to_string(),
+                create_time: None,
+            }),
+        })
+        .await;
+    match form.outcome(answer)? {
+        Done(_) => ctx.redirect("/admin/people?done=branch_created"),
+        Again => people_page(&ctx, form).await,
+    }
+}
+
+async fn tenants(ctx: Ctx) -> Answer {
+    ctx.require(OPERATOR)?;
+    tenants_page(&ctx, Form::new()).await
+}
+
+async fn tenants_page(ctx: &Ctx, form: Form) -> Answer {
+    let lang = ctx.lang;
+    let list = ctx
+        .membership()
+        .list_tenants(mem::ListTenantsRequest {
+            page_size: 100,
+            page_token: ctx.q("page").to_string(),
+        })
+        .await?
+        .into_inner();
+    ctx.render_form(
+        "tenants.html",
+        form,
+        context! {
+            tenants => list.tenants.iter().map(|t| context! {
+                id => t.id,
+                name => lang.text(t.name.as_ref()),
+                prefix => t.identifier_prefix,
+                created => lang.timestamp(t.create_time.as_ref()),
+            }).collect::<Vec<_>>(),
+            next => next_page(ctx, &list.next_page_token),
+            done => ctx.q("done"),
+            letters => false,
+        },
+    )
+}
+
+async fn create_tenant(ctx: Ctx) -> Answer {
+    let (f, mut form) = ctx.posted(OPERATOR)?;
+    let answer = ctx
+        .membership()
+        .create_tenant(mem::CreateTenantRequest {
+            tenant: Some(mem::Tenant {
+                id: f.get("tenant.id").trim().to_string(),
+                name: form_text(f, "tenant.name"),
+                identifier_prefix: f.get("tenant.identifier_prefix").trim().to_string(),
+                create_time: None,
+            }),
+        })
+        .await;
+    match form.outcome(answer)? {
+        Done(_) => ctx.redirect("/admin/tenants?done=tenant_created"),
+        Again => tenants_page(&ctx, form).await,
+    }
+}
+
+/// Dead letters live in each service's database and no service offers them
+/// over gRPC yet; the console has no database, so it says where to look.
+async fn dead_letters(ctx: Ctx) -> Answer {
+    ctx.require(OPERATOR)?;
+    ctx.render(
+        "tenants.html",
+        context! { letters => true, tenants => Vec::<()>::new(), form => Form::new() },
+    )
+}

@@ -1,0 +1,341 @@
+//! Sessions and CSRF.
+//!
+//! The bearer token never reaches the browser: it stays in this process's
+//! memory under a random 256-bit session id, and the browser holds only that
+//! id (HttpOnly, SameSite=Lax, Secure unless configured off). Sessions end at
+//! sign-out, when the token expires, or after `session_hours`; a restart ends
+//! them all (run one console replica, or sticky sessions).
+//!
+//! CSRF: every form carries `csrf` = HMAC(key, session id), or for a visitor
+//! who has not signed in HMAC(key, visitor id); [`csrf_guard`] refuses every
+//! POST whose token does not match the cookie that came with it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use markaz_kit::auth::Caller;
+use ring::hmac;
+
+use crate::http::{CookieFlags, cookie, set_cookie};
+
+pub const SESSION_COOKIE: &str = "mz_session";
+pub const VISITOR_COOKIE: &str = "mz_visitor";
+pub const LANG_COOKIE: &str = "mz_lang";
+pub const LOGIN_COOKIE: &str = "mz_login";
+/// Largest form body read.
+pub const MAX_FORM_BYTES: usize = 256 * 1024;
+
+#[derive(Clone)]
+pub struct Session {
+    pub id: String,
+    pub token: String,
+    /// Who the token names, as the services told it (WhoAmI): the caller
+    /// every call is made as.
+    pub who: Caller,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// Neither the id nor the token: both are credentials.
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("who", &self.who)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A sign-in started at the issuer and not yet back.
+#[derive(Debug, Clone)]
+pub struct PendingLogin {
+    pub verifier: String,
+    pub nonce: String,
+    pub return_to: String,
+    pub started_at: i64,
+}
+
+/// How long a browser may take at the issuer.
+const LOGIN_WINDOW_SECS: i64 = 600;
+
+pub struct Sessions {
+    key: hmac::Key,
+    live: Mutex<HashMap<String, Session>>,
+    pending: Mutex<HashMap<String, PendingLogin>>,
+    pub secure: bool,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions").finish_non_exhaustive()
+    }
+}
+
+pub fn now_secs() -> i64 {
+    markaz_kit::time::now_micros() / 1_000_000
+}
+
+/// `n` random bytes, base64url.
+pub fn random_token(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .expect("the system has randomness");
+    B64.encode(bytes)
+}
+
+impl Sessions {
+    pub fn new(key: Option<&[u8]>, secure: bool) -> Arc<Sessions> {
+        let key = match key {
+            Some(k) => hmac::Key::new(hmac::HMAC_SHA256, k),
+            None => hmac::Key::generate(hmac::HMAC_SHA256, &ring::rand::SystemRandom::new())
+                .expect("the system has randomness"),
+        };
+        Arc::new(Sessions {
+            key,
+            live: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
+            secure,
+        })
+    }
+
+    pub fn create(&self, token: String, who: Caller, expires_at: i64) -> Session {
+        let session = Session {
+            id: random_token(32),
+            token,
+            who,
+            expires_at,
+        };
+        let now = now_secs();
+        let mut live = self.live.lock().expect("sessions lock");
+        live.retain(|_, s| s.expires_at > now);
+        live.insert(session.id.clone(), session.clone());
+        session
+    }
+
+    pub fn get(&self, id: &str) -> Option<Session> {
+        let live = self.live.lock().expect("sessions lock");
+        live.get(id).filter(|s| s.expires_at > now_secs()).cloned()
+    }
+
+    pub fn end(&self, id: &str) {
+        self.live.lock().expect("sessions lock").remove(id);
+    }
+
+    pub fn start_login(&self, state: String, login: PendingLogin) {
+        let now = now_secs();
+        let mut pending = self.pending.lock().expect("pending lock");
+        pending.retain(|_, p| now - p.started_at < LOGIN_WINDOW_SECS);
+        pending.insert(state, login);
+    }
+
+    /// The sign-in `state` names, once: a replayed callback finds nothing.
+    pub fn finish_login(&self, state: &str) -> Option<PendingLogin> {
+        let login = self.pending.lock().expect("pending lock").remove(state)?;
+        (now_secs() - login.started_at < LOGIN_WINDOW_SECS).then_some(login)
+    }
+
+    /// The CSRF token of the session or visitor `id`.
+    pub fn csrf_for(&self, id: &str) -> String {
+        B64.encode(hmac::sign(&self.key, format!("csrf|{id}").as_bytes()).as_ref())
+    }
+
+    fn csrf_matches(&self, id: &str, sent: &str) -> bool {
+        match B64.decode(sent) {
+            Ok(tag) => hmac::verify(&self.key, format!("csrf|{id}").as_bytes(), &tag).is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    pub fn cookie_flags(&self, max_age_secs: Option<u64>) -> CookieFlags {
+        CookieFlags {
+            secure: self.secure,
+            http_only: true,
+            max_age_secs,
+        }
+    }
+}
+
+/// The id the CSRF token of a request is bound to: the live session, else
+/// the visitor cookie (set by [`visitor`] on the first visit).
+pub fn csrf_subject(sessions: &Sessions, headers: &http::HeaderMap) -> Option<String> {
+    if let Some(id) = cookie(headers, SESSION_COOKIE)
+        && sessions.get(id).is_some()
+    {
+        return Some(id.to_string());
+    }
+    headers_visitor(headers)
+}
+
+fn headers_visitor(headers: &http::HeaderMap) -> Option<String> {
+    cookie(headers, VISITOR_COOKIE)
+        .filter(|v| v.len() >= 20)
+        .map(str::to_string)
+}
+
+/// The visitor id a request carries (its cookie, or one just given).
+#[derive(Debug, Clone)]
+pub struct Visitor(pub String);
+
+/// Gives a first-time visitor an id, so anonymous forms (sign-in, the public
+/// suggestion form) carry a CSRF token too.
+pub async fn visitor(
+    State(sessions): State<Arc<Sessions>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let existing = headers_visitor(request.headers());
+    let id = existing.clone().unwrap_or_else(|| random_token(24));
+    request.extensions_mut().insert(Visitor(id.clone()));
+    let mut response = next.run(request).await;
+    if existing.is_none() {
+        response.headers_mut().append(
+            http::header::SET_COOKIE,
+            set_cookie(
+                VISITOR_COOKIE,
+                &id,
+                sessions.cookie_flags(Some(365 * 24 * 3600)),
+            ),
+        );
+    }
+    response
+}
+
+/// The fields of a POSTed form, in order (a field may repeat).
+#[derive(Debug, Clone, Default)]
+pub struct FormFields(pub Vec<(String, String)>);
+
+impl FormFields {
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// Fields named `prefix<key>`, as (key, value).
+    pub fn with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.0
+            .iter()
+            .filter_map(move |(k, v)| k.strip_prefix(prefix).map(|rest| (rest, v.as_str())))
+    }
+
+    pub fn checked(&self, name: &str) -> bool {
+        matches!(self.get(name), "on" | "true" | "1")
+    }
+}
+
+/// Every POST: reads the form (bounded), checks its `csrf` field against the
+/// session or visitor of the request, and hands the fields on; a mismatch is
+/// 403 before any handler runs.
+pub async fn csrf_guard(
+    State(sessions): State<Arc<Sessions>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() != http::Method::POST {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
+        Ok(b) => b,
+        Err(_) => return (http::StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response(),
+    };
+    let fields: Vec<(String, String)> = form_urlencoded::parse(&bytes).into_owned().collect();
+    let sent = fields
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    // A visitor id given with this very request cannot have a form yet.
+    let bound = csrf_subject(&sessions, &parts.headers);
+    let ok = bound.is_some_and(|id| sessions.csrf_matches(&id, sent));
+    if !ok {
+        let lang = crate::i18n::Lang::of(&parts.headers);
+        return crate::render::plain_error(
+            lang,
+            http::StatusCode::FORBIDDEN,
+            "error_csrf_title",
+            "error_csrf_body",
+        );
+    }
+    parts.extensions.insert(FormFields(fields));
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use markaz_kit::auth::Role;
+
+    #[test]
+    fn csrf_tokens_are_bound_to_their_session() {
+        let s = Sessions::new(Some(&[7u8; 32]), false);
+        let a = s.csrf_for("session-a");
+        assert!(s.csrf_matches("session-a", &a));
+        assert!(!s.csrf_matches("session-b", &a));
+        assert!(!s.csrf_matches("session-a", ""));
+        assert!(!s.csrf_matches("session-a", "not base64 !"));
+        let other_key = Sessions::new(Some(&[8u8; 32]), false);
+        assert!(!other_key.csrf_matches("session-a", &a));
+    }
+
+    #[test]
+    fn a_sign_in_is_finished_once() {
+        let s = Sessions::new(None, false);
+        s.start_login(
+            "state-1".into(),
+            PendingLogin {
+                verifier: "v".into(),
+                nonce: "n".into(),
+                return_to: "/".into(),
+                started_at: now_secs(),
+            },
+        );
+        assert!(s.finish_login("state-1").is_some());
+        assert!(s.finish_login("state-1").is_none());
+        s.start_login(
+            "old".into(),
+            PendingLogin {
+                verifier: "v".into(),
+                nonce: "n".into(),
+                return_to: "/".into(),
+                started_at: now_secs() - LOGIN_WINDOW_SECS - 1,
+            },
+        );
+        assert!(s.finish_login("old").is_none());
+    }
+
+    #[test]
+    fn sessions_end() {
+        let s = Sessions::new(None, true);
+        let who = Caller {
+            subject: "u".into(),
+            tenant: "t".into(),
+            roles: vec![Role::Staff],
+            organization: None,
+            shared_tenants: Vec::new(),
+        };
+        let live = s.create("tok".into(), who.clone(), now_secs() + 60);
+        assert_eq!(s.get(&live.id).unwrap().token, "tok");
+        s.end(&live.id);
+        assert!(s.get(&live.id).is_none());
+        let expired = s.create("tok".into(), who, now_secs() - 1);
+        assert!(s.get(&expired.id).is_none());
+    }
+}

@@ -1,0 +1,114 @@
+//! The services, as the console reaches them: their public gRPC APIs, each
+//! call carrying the signed-in person's own bearer token.
+
+use std::time::Duration;
+
+use markaz_proto::capacity::v1::capacity_service_client::CapacityServiceClient;
+use markaz_proto::grants::v1::grants_service_client::GrantsServiceClient;
+use markaz_proto::membership::v1::membership_service_client::MembershipServiceClient;
+use markaz_proto::platform::v1::platform_service_client::PlatformServiceClient;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic_types::StatusExt;
+
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    channel: Channel,
+}
+
+/// A client whose every call carries one person's bearer token.
+pub type Authed = InterceptedService<Channel, Bearer>;
+
+impl Upstream {
+    /// Connects lazily: the console starts (and shows a readable
+    /// UNAVAILABLE page) even while the services are down.
+    pub fn new(url: &str) -> Result<Upstream, String> {
+        let channel = Channel::from_shared(url.to_string())
+            .map_err(|e| format!("upstream {url}: {e}"))?
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .connect_lazy();
+        Ok(Upstream { channel })
+    }
+
+    pub fn membership(&self, bearer: &Bearer) -> MembershipServiceClient<Authed> {
+        MembershipServiceClient::with_interceptor(self.channel.clone(), bearer.clone())
+    }
+
+    pub fn capacity(&self, bearer: &Bearer) -> CapacityServiceClient<Authed> {
+        CapacityServiceClient::with_interceptor(self.channel.clone(), bearer.clone())
+    }
+
+    pub fn grants(&self, bearer: &Bearer) -> GrantsServiceClient<Authed> {
+        GrantsServiceClient::with_interceptor(self.channel.clone(), bearer.clone())
+    }
+
+    pub fn platform(&self, bearer: &Bearer) -> PlatformServiceClient<Authed> {
+        PlatformServiceClient::with_interceptor(self.channel.clone(), bearer.clone())
+    }
+}
+
+/// The signed-in person's token as the `authorization` of every call made
+/// for them; none for a visitor (the public RPCs).
+#[derive(Clone, Default)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+/// Never the token itself: a debug line must not carry a credential.
+impl std::fmt::Debug for Bearer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = if self.0.is_some() { "token" } else { "none" };
+        write!(f, "Bearer({what})")
+    }
+}
+
+impl Bearer {
+    pub fn new(token: &str) -> Bearer {
+        if token.is_empty() {
+            return Bearer(None);
+        }
+        Bearer(format!("Bearer {token}").parse().ok())
+    }
+}
+
+impl Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// The `BadRequest` field violations of a status, as (field, description).
+pub fn field_violations(status: &tonic::Status) -> Vec<(String, String)> {
+    status
+        .get_details_bad_request()
+        .map(|b| {
+            b.field_violations
+                .into_iter()
+                .map(|v| (v.field, v.description))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The reasons of a refused state change (`PreconditionFailure`), else the
+/// status message.
+pub fn refusal(status: &tonic::Status) -> Vec<String> {
+    let reasons: Vec<String> = status
+        .get_details_precondition_failure()
+        .map(|p| p.violations.into_iter().map(|v| v.description).collect())
+        .unwrap_or_default();
+    if reasons.is_empty() {
+        vec![status.message().to_string()]
+    } else {
+        reasons
+    }
+}

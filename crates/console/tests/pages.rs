@@ -1,0 +1,987 @@
+//! The router and the templates against a real running Markaz: every page
+//! renders for every role it is offered to and refuses the others; CSRF is
+//! enforced on every POST; the services' field violations land next to their
+//! fields; refusals and outages get a readable page; page weights.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Browser, TENANT, World};
+use markaz_console::upstream::{Authed, Bearer};
+use markaz_kit::auth::Role;
+use markaz_kit::testing::eventually;
+use markaz_proto::capacity::v1 as cap;
+use markaz_proto::capacity::v1::capacity_service_client::CapacityServiceClient;
+use markaz_proto::common::v1 as common_pb;
+use markaz_proto::grants::v1 as gr;
+use markaz_proto::grants::v1::grants_service_client::GrantsServiceClient;
+use markaz_proto::membership::v1 as mem;
+use markaz_proto::membership::v1::membership_service_client::MembershipServiceClient;
+use tonic::transport::Channel;
+
+const TRAINER: &str = "t-trainer";
+const REVIEWER: &str = "r-reviewer";
+
+fn text(ar: &str, en: &str) -> Option<common_pb::LocalizedText> {
+    Some(common_pb::LocalizedText {
+        ar: ar.into(),
+        en: en.into(),
+    })
+}
+
+fn money(minor_units: i64) -> Option<common_pb::Money> {
+    Some(common_pb::Money {
+        currency_code: "USD".into(),
+        minor_units,
+    })
+}
+
+/// Every kind of object a page shows, made over gRPC as staff.
+struct Fixture {
+    org: String,
+    other_org: String,
+    person: String,
+    course: String,
+    certificate: String,
+    consultation: String,
+    call: String,
+    proposal: String,
+    award: String,
+}
+
+/// Retries `call` while the services have not yet heard (by event) of what
+/// it refers to: FAILED_PRECONDITION until the copy arrives.
+async fn once_known<T, F, Fut>(what: &str, mut call: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, tonic::Status>>,
+{
+    eventually(Duration::from_secs(15), || {
+        let attempt = call();
+        async move {
+            match attempt.await {
+                Ok(v) => Some(v),
+                Err(s) if s.code() == tonic::Code::FailedPrecondition => None,
+                Err(s) => panic!("{what}: {s:?}"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|| panic!("{what}: never known"))
+}
+
+async fn fixture(world: &World) -> Fixture {
+    let channel: Channel = world.markaz.channel().await;
+    let token = world.token(&[Role::Admin, Role::Staff], None);
+    let mut m = MembershipServiceClient::with_interceptor(channel.clone(), Bearer::new(&token));
+    let mut c = CapacityServiceClient::with_interceptor(channel.clone(), Bearer::new(&token));
+    let mut g = GrantsServiceClient::with_interceptor(channel, Bearer::new(&token));
+    let today = markaz_kit::time::Date::today();
+
+    m.create_branch(mem::CreateBranchRequest {
+        branch: Some(mem::Branch {
+            id: "raqqa".into(),
+            name: text("الرقة", "Raqqa"),
+            governorate: "الرقة".into(),
+            create_time: None,
+        }),
+    })
+    .await
+    .unwrap();
+    let org_named = |ar: &str, en: &str| mem::CreateOrganizationRequest {
+        organization: Some(mem::Organization {
+            kind: common_pb::OrganizationKind::Cso as i32,
+            name: text(ar, en),
+            sectors: vec![common_pb::Sector::Education as i32],
+            ..Default::default()
+        }),
+        apply_for_incubation: true,
+        request_id: String::new(),
+    };
+    let org = m
+        .create_organization(org_named("جمعية شباب الفرات", "Euphrates Youth"))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let other_org = m
+        .create_organization(org_named("جمعية أخرى", "Another"))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let new_person = |name: &str| mem::CreatePersonRequest {
+        person: Some(mem::Person {
+            full_name: name.into(),
+            gender: common_pb::Gender::Female as i32,
+            age_band: common_pb::AgeBand::AgeBand2534 as i32,
+            legal_basis: mem::LegalBasis::Consent as i32,
+            processing_purpose: "training participant".into(),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    };
+    let person = m
+        .create_person(new_person("سلمى الأحمد"))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    m.create_affiliation(mem::CreateAffiliationRequest {
+        affiliation: Some(mem::Affiliation {
+            person_id: person.clone(),
+            organization_id: org.clone(),
+            role: "coordinator".into(),
+            start_date: Some(today.to_proto()),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    })
+    .await
+    .unwrap();
+    let reviewer_person = m
+        .create_person(new_person("خبير مستقل"))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+
+    // A course run to its end: one day, one participant, a certificate.
+    let (course_id, started, enrolment) = running_course(&mut c, &[today], &person, &org).await;
+    c.record_attendance(cap::RecordAttendanceRequest {
+        course_id: course_id.clone(),
+        session_id: started.sessions[0].id.clone(),
+        marks: vec![cap::AttendanceMark {
+            enrolment_id: enrolment.id,
+            status: cap::AttendanceStatus::Present as i32,
+            ..Default::default()
+        }],
+        request_id: String::new(),
+    })
+    .await
+    .unwrap();
+    let started = c
+        .get_course(cap::GetCourseRequest {
+            id: course_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    c.complete_course(cap::CompleteCourseRequest {
+        id: course_id.clone(),
+        etag: started.etag,
+    })
+    .await
+    .unwrap();
+    let certificate = c
+        .list_certificates(cap::ListCertificatesRequest {
+            course_id: course_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .certificates[0]
+        .id
+        .clone();
+    let consultation = c
+        .create_consultation(cap::CreateConsultationRequest {
+            consultation: Some(cap::Consultation {
+                kind: cap::ConsultationKind::Consultation as i32,
+                organization_id: org.clone(),
+                advisor: Some(cap::Advisor {
+                    name: "مستشار".into(),
+                    kind: cap::AdvisorKind::Staff as i32,
+                }),
+                branch_id: "raqqa".into(),
+                held_on: Some(today.to_proto()),
+                duration_minutes: 60,
+                follow_up_actions: vec![cap::FollowUpAction {
+                    description: "إعداد الميزانية".into(),
+                    owner: "المحاسب".into(),
+                    due_date: Some(today.add_days(3).to_proto()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+
+    // A grant from the call to the award, reviewed by an assigned reviewer.
+    let program = g
+        .create_program(gr::CreateProgramRequest {
+            program: Some(gr::Program {
+                name: text("منحة الأب باولو", "Father Paolo Grant"),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let call = g
+        .create_call(gr::CreateCallRequest {
+            call: Some(gr::Call {
+                program_id: program,
+                title: text("الجولة الأولى", "First round"),
+                budget_envelope: money(10_000_000),
+                project_ceiling: money(1_000_000),
+                opens_on: Some(today.to_proto()),
+                closes_on: Some(today.add_days(30).to_proto()),
+                rubric: Some(gr::Rubric {
+                    max_score: 5,
+                    criteria: vec![gr::Criterion {
+                        code: "need".into(),
+                        name: text("حاجة المجتمع", "Community need"),
+                        weight: 1,
+                        ..Default::default()
+                    }],
+                }),
+                blind_review: true,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let call_id = call.id.clone();
+    g.open_call(gr::OpenCallRequest {
+        id: call_id.clone(),
+        etag: call.etag,
+    })
+    .await
+    .unwrap();
+    let draft = once_known("proposal", || {
+        let mut g = g.clone();
+        let request = gr::CreateProposalRequest {
+            proposal: Some(gr::Proposal {
+                call_id: call_id.clone(),
+                organization_id: org.clone(),
+                title: text("إعادة تأهيل بئر", "Well rehabilitation"),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        };
+        async move { g.create_proposal(request).await }
+    })
+    .await
+    .into_inner();
+    let proposal = draft.id.clone();
+    let filled = g
+        .update_proposal(gr::UpdateProposalRequest {
+            proposal: Some(gr::Proposal {
+                id: proposal.clone(),
+                title: draft.title.clone(),
+                summary: text("ملخص", "Summary"),
+                community_need: text("مياه الشرب", "Drinking water"),
+                location: Some(gr::Location {
+                    governorate: "الرقة".into(),
+                    place: text("قرية", "A village"),
+                }),
+                sector: common_pb::Sector::WaterSanitationHygiene as i32,
+                beneficiaries_targeted: Some(gr::Beneficiaries {
+                    female: 40,
+                    male: 35,
+                    undisclosed: 0,
+                }),
+                budget_lines: vec![gr::BudgetLine {
+                    category: gr::BudgetCategory::Equipment as i32,
+                    description: text("مضخة", "Pump"),
+                    amount: money(500_000),
+                    ..Default::default()
+                }],
+                milestones: vec![gr::Milestone {
+                    title: text("تركيب المضخة", "Pump installed"),
+                    due_date: Some(today.add_days(20).to_proto()),
+                    deliverables: text("محضر تسليم", "Handover minutes"),
+                    ..Default::default()
+                }],
+                start_date: Some(today.add_days(1).to_proto()),
+                end_date: Some(today.add_days(60).to_proto()),
+                etag: draft.etag,
+                ..Default::default()
+            }),
+            update_mask: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let submitted = g
+        .submit_proposal(gr::SubmitProposalRequest {
+            id: proposal.clone(),
+            etag: filled.etag,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let reviewer = once_known("reviewer", || {
+        let mut g = g.clone();
+        let request = gr::CreateReviewerRequest {
+            reviewer: Some(gr::Reviewer {
+                person_id: reviewer_person.clone(),
+                subject: REVIEWER.into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        };
+        async move { g.create_reviewer(request).await }
+    })
+    .await
+    .into_inner();
+    let reviewing = g
+        .start_review(gr::StartReviewRequest {
+            id: proposal.clone(),
+            etag: submitted.etag,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    g.assign_reviewer(gr::AssignReviewerRequest {
+        proposal_id: proposal.clone(),
+        reviewer_id: reviewer.id,
+    })
+    .await
+    .unwrap();
+    let approved = g
+        .decide_proposal(gr::DecideProposalRequest {
+            id: proposal.clone(),
+            decision: gr::Decision::Approve as i32,
+            reason: String::new(),
+            etag: reviewing.etag,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let award = g
+        .award_grant(gr::AwardGrantRequest {
+            proposal_id: proposal.clone(),
+            amount: money(500_000),
+            tranches: vec![gr::TrancheSpec {
+                milestone_number: 1,
+                amount: money(500_000),
+            }],
+            etag: approved.etag,
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    Fixture {
+        org,
+        other_org,
+        person,
+        course: course_id,
+        certificate,
+        consultation,
+        call: call_id,
+        proposal,
+        award,
+    }
+}
+
+/// A course taking attendance: scheduled on `days`, opened, `person` (of
+/// `org`) enrolled, started. Returns its id, the started course and the
+/// enrolment.
+async fn running_course(
+    c: &mut CapacityServiceClient<Authed>,
+    days: &[markaz_kit::time::Date],
+    person: &str,
+    org: &str,
+) -> (String, cap::Course, cap::Enrolment) {
+    let course = once_known("course", || {
+        let mut c = c.clone();
+        let request = cap::CreateCourseRequest {
+            course: Some(cap::Course {
+                kind: cap::CourseKind::TrainingCourse as i32,
+                title: text("كتابة المقترحات", "Proposal writing"),
+                topic_codes: vec!["proposal-writing".into()],
+                branch_id: "raqqa".into(),
+                sessions: days
+                    .iter()
+                    .map(|d| cap::Session {
+                        date: Some(d.to_proto()),
+                        ..Default::default()
+                    })
+                    .collect(),
+                capacity: 10,
+                trainers: vec![cap::Trainer {
+                    name: "مدربة".into(),
+                    subject: TRAINER.into(),
+                    external: false,
+                }],
+                audience: cap::Audience::Open as i32,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        };
+        async move { c.create_course(request).await }
+    })
+    .await
+    .into_inner();
+    let course_id = course.id.clone();
+    let opened = c
+        .open_course(cap::OpenCourseRequest {
+            id: course_id.clone(),
+            etag: course.etag,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let enrolment = once_known("enrolment", || {
+        let mut c = c.clone();
+        let request = cap::EnrolParticipantRequest {
+            course_id: course_id.clone(),
+            person_id: person.to_string(),
+            organization_id: org.to_string(),
+            request_id: String::new(),
+        };
+        async move { c.enrol_participant(request).await }
+    })
+    .await
+    .into_inner();
+    let started = c
+        .start_course(cap::StartCourseRequest {
+            id: course_id.clone(),
+            etag: opened.etag,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    (course_id, started, enrolment)
+}
+
+const ROLES: [&str; 6] = [
+    "staff", "admin", "trainer", "reviewer", "partner", "operator",
+];
+
+/// What a page answers a role: the page, a redirect within the console, a
+/// refusal by the console (not offered), or NOT_FOUND (the service hides it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Page,
+    Redirect,
+    NotOffered,
+    Hidden,
+}
+
+fn expect_for(role: &str, offered: &[&str], redirects: &[&str], hidden: &[&str]) -> Expect {
+    if redirects.contains(&role) {
+        Expect::Redirect
+    } else if hidden.contains(&role) {
+        Expect::Hidden
+    } else if offered.contains(&role) {
+        Expect::Page
+    } else {
+        Expect::NotOffered
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_renders_for_the_roles_it_is_offered_to_and_refuses_the_others() {
+    let started = Instant::now();
+    let world = World::start().await;
+    let f = fixture(&world).await;
+    eprintln!("fixture ready in {:?}", started.elapsed());
+    const STAFF: &[&str] = &["staff", "admin"];
+    const ORGS: &[&str] = &["staff", "admin", "trainer", "partner"];
+    const TENANT_ROLES: &[&str] = &["staff", "admin", "trainer", "reviewer", "partner"];
+    const GRANTS: &[&str] = TENANT_ROLES;
+    const APPLICANTS: &[&str] = &["staff", "admin", "partner"];
+    const CONSULT: &[&str] = &["staff", "admin", "partner"];
+    const OPERATOR: &[&str] = &["operator"];
+    const NOBODY: &[&str] = &[];
+    let org_tab = |tab: &str| format!("/organizations/{}?tab={tab}", f.org);
+    // (path, offered to, redirects, hidden by the service)
+    type Row<'a> = (String, &'a [&'a str], &'a [&'a str], &'a [&'a str]);
+    let pages: Vec<Row> = vec![
+        ("/today".into(), TENANT_ROLES, NOBODY, NOBODY),
+        ("/organizations".into(), ORGS, &["partner"], NOBODY),
+        ("/organizations/new".into(), STAFF, NOBODY, NOBODY),
+        (org_tab("profile"), ORGS, NOBODY, NOBODY),
+        (org_tab("history"), ORGS, NOBODY, NOBODY),
+        (org_tab("assessments"), ORGS, NOBODY, NOBODY),
+        (org_tab("people"), ORGS, NOBODY, NOBODY),
+        (org_tab("trainings"), ORGS, NOBODY, NOBODY),
+        (org_tab("grants"), ORGS, NOBODY, NOBODY),
+        (
+            format!("/organizations/{}", f.other_org),
+            ORGS,
+            NOBODY,
+            &["partner"],
+        ),
+        (
+            format!("/organizations/{}/assessments/new", f.org),
+            STAFF,
+            NOBODY,
+            NOBODY,
+        ),
+        ("/courses".into(), ORGS, NOBODY, NOBODY),
+        ("/courses/new".into(), STAFF, NOBODY, NOBODY),
+        (format!("/courses/{}", f.course), ORGS, NOBODY, NOBODY),
+        (
+            format!("/courses/{}/certificates/{}", f.course, f.certificate),
+            APPLICANTS,
+            NOBODY,
+            NOBODY,
+        ),
+        ("/consultations".into(), CONSULT, NOBODY, NOBODY),
+        ("/consultations/new".into(), STAFF, NOBODY, NOBODY),
+        (
+            format!("/consultations/{}", f.consultation),
+            CONSULT,
+            NOBODY,
+            NOBODY,
+        ),
+        ("/grants".into(), GRANTS, NOBODY, NOBODY),
+        ("/grants/calls/new".into(), STAFF, NOBODY, NOBODY),
+        (format!("/grants/calls/{}", f.call), GRANTS, NOBODY, NOBODY),
+        (
+            format!("/grants/proposals/{}", f.proposal),
+            GRANTS,
+            NOBODY,
+            // Not its coach: the service does not show it the proposal.
+            &["trainer"],
+        ),
+        (
+            format!("/grants/proposals/{}/edit", f.proposal),
+            APPLICANTS,
+            NOBODY,
+            NOBODY,
+        ),
+        (
+            format!("/grants/awards/{}", f.award),
+            APPLICANTS,
+            NOBODY,
+            NOBODY,
+        ),
+        (
+            "/admin".into(),
+            &["staff", "admin", "operator"],
+            &["staff", "admin", "operator"],
+            NOBODY,
+        ),
+        ("/admin/people".into(), STAFF, NOBODY, NOBODY),
+        (format!("/admin/people/{}", f.person), STAFF, NOBODY, NOBODY),
+        ("/admin/tenants".into(), OPERATOR, NOBODY, NOBODY),
+        ("/admin/dead-letters".into(), OPERATOR, NOBODY, NOBODY),
+        ("/networking".into(), CONSULT, NOBODY, NOBODY),
+        ("/coworking".into(), CONSULT, NOBODY, NOBODY),
+        ("/library".into(), ORGS, NOBODY, NOBODY),
+        ("/impact".into(), STAFF, NOBODY, NOBODY),
+    ];
+    let public = ["/public", "/verify", "/suggest", "/profile", "/signin"];
+
+    let mut checked = 0;
+    for role in ROLES {
+        let subject = match role {
+            "trainer" => TRAINER,
+            "reviewer" => REVIEWER,
+            other => other,
+        };
+        let org = (role == "partner").then_some(f.org.as_str());
+        let mut b = world.signed_in(role, subject, org).await;
+        for (path, offered, redirects, hidden) in &pages {
+            let page = b.get(path).await;
+            let want = expect_for(role, offered, redirects, hidden);
+            let got = match page.status {
+                200 => Expect::Page,
+                303 if !page.location().starts_with("/signin") => Expect::Redirect,
+                403 => Expect::NotOffered,
+                404 => Expect::Hidden,
+                other => panic!("{role} {path}: HTTP {other}\n{}", page.body),
+            };
+            assert_eq!(
+                got,
+                want,
+                "{role} {path}: {}",
+                &page.body[..page.body.len().min(2000)]
+            );
+            if got != Expect::Redirect {
+                assert!(
+                    page.contains(r#"<html lang="ar" dir="rtl">"#),
+                    "{role} {path}"
+                );
+            }
+            checked += 1;
+        }
+        for path in public {
+            assert_eq!(b.get(path).await.status, 200, "{role} {path}");
+        }
+    }
+    // Nobody signed in: every page but the public ones leads to the sign-in.
+    let mut anonymous = world.browser();
+    for (path, ..) in &pages {
+        let page = anonymous.get(path).await;
+        assert_eq!(page.status, 303, "{path}");
+        assert!(page.location().starts_with("/signin?next="), "{path}");
+    }
+    for path in public {
+        assert_eq!(anonymous.get(path).await.status, 200, "{path}");
+    }
+    // In English by choice: every staff page renders left to right.
+    let mut english = world.signed_in("staff", "staff", None).await;
+    english.cookies.insert("mz_lang".into(), "en".into());
+    for (path, offered, redirects, _) in &pages {
+        if offered.contains(&"staff") && !redirects.contains(&"staff") {
+            let page = english.get(path).await;
+            assert_eq!(page.status, 200, "{path}");
+            assert!(page.contains(r#"<html lang="en" dir="ltr">"#), "{path}");
+        }
+    }
+    eprintln!(
+        "{checked} role × page answers checked in {:?}",
+        started.elapsed()
+    );
+
+    // The partner sees its own organization's certificate, named in Arabic
+    // byte for byte; staff see the blind call's proposal with its applicant
+    // while the reviewer does not.
+    let mut partner = world.signed_in("partner", "p", Some(&f.org)).await;
+    let cert = partner
+        .get(&format!(
+            "/courses/{}/certificates/{}",
+            f.course, f.certificate
+        ))
+        .await;
+    assert!(cert.contains("سلمى الأحمد"), "{}", cert.body);
+    let mut reviewer = world.signed_in("reviewer", REVIEWER, None).await;
+    let blind = reviewer
+        .get(&format!("/grants/proposals/{}", f.proposal))
+        .await;
+    assert!(
+        !blind.contains("جمعية شباب الفرات"),
+        "the reviewer sees the applicant"
+    );
+    let mut staff = world.signed_in("staff", "staff", None).await;
+    let open = staff
+        .get(&format!("/grants/proposals/{}", f.proposal))
+        .await;
+    assert!(open.contains("جمعية شباب الفرات"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_post_needs_the_csrf_token_of_its_own_session() {
+    let world = World::start().await;
+    let mut mallory = world.signed_in("staff", "mallory", None).await;
+    let mut alice = world.signed_in("staff", "alice", None).await;
+    let form = alice.get("/organizations/new").await;
+    let fields = |csrf: &str, request_id: &str| {
+        vec![
+            ("csrf".to_string(), csrf.to_string()),
+            ("request_id".to_string(), request_id.to_string()),
+            (
+                "organization.kind".to_string(),
+                "ORGANIZATION_KIND_CSO".to_string(),
+            ),
+            ("organization.name.ar".to_string(), "جمعية".to_string()),
+        ]
+    };
+    async fn post(b: &mut Browser, pairs: Vec<(String, String)>) -> common::Page {
+        let refs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        b.post("/organizations/new", &refs).await
+    }
+    // No token, a made-up token, another session's token: refused, with a
+    // page that says why.
+    for (name, csrf) in [
+        ("none", String::new()),
+        ("forged", "AAAA".to_string()),
+        (
+            "another session's",
+            mallory.get("/organizations/new").await.csrf(),
+        ),
+    ] {
+        let answer = post(&mut alice, fields(&csrf, &form.request_id())).await;
+        assert_eq!(answer.status, 403, "{name}");
+        assert!(
+            answer.contains("انتهت صلاحية النموذج"),
+            "{name}: {}",
+            answer.body
+        );
+    }
+    // Nothing was written meanwhile.
+    assert!(!alice.get("/organizations").await.contains("جمعية<"));
+    // Every POST route is guarded, the anonymous ones too.
+    let mut anonymous = world.browser();
+    anonymous.get("/public").await;
+    for path in ["/suggest", "/signin", "/lang", "/signout"] {
+        assert_eq!(anonymous.post(path, &[]).await.status, 403, "{path}");
+    }
+    // The right token goes through, once: the retry with the same request id
+    // is the same organization.
+    let good = post(&mut alice, fields(&form.csrf(), &form.request_id())).await;
+    assert_eq!(good.status, 303, "{}", good.body);
+    let again = post(&mut alice, fields(&form.csrf(), &form.request_id())).await;
+    assert_eq!(
+        again.location(),
+        good.location(),
+        "a retry is the same creation"
+    );
+    // After sign-out the session's token is worthless.
+    let csrf = form.csrf();
+    assert_eq!(alice.post("/signout", &[("csrf", &csrf)]).await.status, 303);
+    assert_eq!(post(&mut alice, fields(&csrf, "x")).await.status, 403);
+    assert_eq!(alice.get("/today").await.status, 303, "signed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn field_violations_are_shown_next_to_their_fields() {
+    let world = World::start().await;
+    let mut staff = world.signed_in("staff", "staff", None).await;
+    // No kind, no name, a bad e-mail: the service names every field at once.
+    let answer = staff
+        .submit(
+            "/organizations/new",
+            "/organizations/new",
+            &[
+                ("organization.email", "not-an-email"),
+                ("organization.name.ar", ""),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, 422, "{}", answer.body);
+    for field in [
+        "organization-kind",
+        "organization-name",
+        "organization-email",
+    ] {
+        let error = format!(r#"id="{field}-error""#);
+        assert!(answer.contains(&error), "{field}: {}", answer.body);
+    }
+    // Each error sits in the field's own block, after its input, and the
+    // input points at it.
+    let kind_block = answer
+        .body
+        .split(r#"id="f-organization-kind""#)
+        .nth(1)
+        .unwrap();
+    let before_next_field = kind_block.split("class=\"field").next().unwrap();
+    assert!(before_next_field.contains("organization-kind-error"));
+    assert!(answer.contains(r#"aria-describedby="organization-email-error""#));
+    // What was typed stays.
+    assert!(answer.contains(r#"value="not-an-email""#));
+    // A course's rows are named as the service names them.
+    let answer = staff
+        .submit(
+            "/courses/new",
+            "/courses/new",
+            &[
+                ("course.kind", "COURSE_KIND_WORKSHOP"),
+                ("course.title.ar", "ورشة"),
+                ("course.capacity", "0"),
+                ("course.sessions[0].date", "2026-13-40"),
+                ("course.audience", "AUDIENCE_OPEN"),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, 422);
+    assert!(
+        answer.contains(r#"id="course-sessions-0--date-error""#),
+        "{}",
+        answer.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_and_outages_get_a_readable_page() {
+    let world = World::start().await;
+    let mut staff = world.signed_in("staff", "staff", None).await;
+    // NOT_FOUND: an organization that does not exist.
+    let missing = staff
+        .get("/organizations/0190f0c8-0000-7000-8000-000000000000")
+        .await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.contains("غير موجود"), "{}", missing.body);
+    // PERMISSION_DENIED from the service: a trainer taking attendance of a
+    // course that does not list them.
+    let f = fixture(&world).await;
+    let mut trainer = world.signed_in("trainer", "another-trainer", None).await;
+    let csrf = trainer.get("/courses").await.csrf();
+    let denied = trainer
+        .post(
+            &format!("/courses/{}/attendance", f.course),
+            &[
+                ("csrf", &csrf),
+                (
+                    "mark.0190f0c8-0000-7000-8000-000000000001.0190f0c8-0000-7000-8000-000000000002",
+                    "ATTENDANCE_STATUS_PRESENT",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(denied.status, 403, "{}", denied.body);
+    assert!(denied.contains("غير مسموح"), "{}", denied.body);
+    // UNAVAILABLE: the services stop; the page says to try again.
+    let World {
+        markaz, console, ..
+    } = world;
+    markaz.app.shutdown().await;
+    let down = staff.get("/organizations").await;
+    assert_eq!(down.status, 503, "{}", down.body);
+    assert!(down.contains("الخدمة غير متاحة مؤقتاً"), "{}", down.body);
+    console.shutdown().await;
+}
+
+/// The first load of each kind of page, compressed as a browser asks for it:
+/// HTML, the stylesheet and htmx (the only assets).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_page_load_is_under_100_kb_compressed() {
+    let world = World::start().await;
+    let f = fixture(&world).await;
+    let mut staff = world.signed_in("staff", "staff", None).await;
+    staff.gzip = true;
+    let first = staff.get("/today").await;
+    assert_eq!(first.status, 200, "{first:?}");
+    let assets: Vec<String> = first
+        .body
+        .split(['"', '\''])
+        .filter(|s| s.starts_with("/static/"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        assets.len(),
+        2,
+        "a stylesheet and htmx: {assets:?} in {}",
+        &first.body[..first.body.len().min(900)]
+    );
+    let mut asset_bytes = 0;
+    for a in &assets {
+        let page = staff.get(a).await;
+        assert_eq!(page.status, 200);
+        assert_eq!(page.headers["content-encoding"], "gzip");
+        assert!(
+            page.headers["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("immutable")
+        );
+        asset_bytes += page.wire_bytes;
+    }
+    let mut report = Vec::new();
+    for path in [
+        "/public".to_string(),
+        "/signin".to_string(),
+        "/today".to_string(),
+        "/organizations".to_string(),
+        format!("/organizations/{}?tab=assessments", f.org),
+        format!("/courses/{}", f.course),
+        format!("/grants/calls/{}", f.call),
+        format!("/grants/proposals/{}", f.proposal),
+        format!("/grants/awards/{}", f.award),
+        "/grants/calls/new".to_string(),
+    ] {
+        let page = staff.get(&path).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert_eq!(page.headers["content-encoding"], "gzip", "{path}");
+        let total = page.wire_bytes + asset_bytes;
+        report.push(format!(
+            "{path}: html {} B gzip ({} B plain) + assets {asset_bytes} B = {total} B",
+            page.wire_bytes,
+            page.body.len()
+        ));
+        assert!(total < 100 * 1024, "{path}: {total} B");
+    }
+    eprintln!(
+        "page weights (first load, gzip):\n  {}",
+        report.join("\n  ")
+    );
+    // An htmx navigation brings the main part only.
+    let partial = staff
+        .get_with("/organizations", &[("hx-request", "true")])
+        .await;
+    assert!(!partial.contains("<html"), "a partial page");
+    assert!(partial.contains("<table"));
+    let _ = TENANT;
+}
+
+/// The grid's columns carry request ids: a submission sent twice (the
+/// answer lost on a bad line) is recorded once; the same id with other
+/// marks is refused, not applied; after a save the page has new ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_attendance_grid_is_safe_to_send_again() {
+    let world = World::start().await;
+    let f = fixture(&world).await;
+    let token = world.token(&[Role::Admin, Role::Staff], None);
+    let mut c =
+        CapacityServiceClient::with_interceptor(world.markaz.channel().await, Bearer::new(&token));
+    let today = markaz_kit::time::Date::today();
+    let (course, started, enrolment) =
+        running_course(&mut c, &[today.add_days(-1), today], &f.person, &f.org).await;
+    let mut trainer = world.signed_in("trainer", TRAINER, None).await;
+    let page = trainer.get(&format!("/courses/{course}")).await;
+    assert_eq!(page.status, 200);
+    let first_day = &started.sessions[0].id;
+    let request_id = page.attr_after(&format!("name=\"request_id.{first_day}\" value=\""));
+    assert!(!request_id.is_empty(), "{}", page.body);
+    let cell = format!("mark.{first_day}.{}", enrolment.id);
+    let request_field = format!("request_id.{first_day}");
+    let csrf = page.csrf();
+    let send = |mark: &'static str| {
+        vec![
+            ("csrf".to_string(), csrf.clone()),
+            (request_field.clone(), request_id.clone()),
+            (cell.clone(), mark.to_string()),
+        ]
+    };
+    async fn post(b: &mut Browser, path: &str, pairs: Vec<(String, String)>) -> common::Page {
+        let refs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        b.post(path, &refs).await
+    }
+    let path = format!("/courses/{course}/attendance");
+    let saved = post(&mut trainer, &path, send("ATTENDANCE_STATUS_PRESENT")).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let again = post(&mut trainer, &path, send("ATTENDANCE_STATUS_PRESENT")).await;
+    assert_eq!(again.status, 303, "the retry is answered as the first");
+    let revisions = c
+        .list_attendance_revisions(cap::ListAttendanceRevisionsRequest {
+            course_id: course.clone(),
+            session_id: first_day.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .revisions;
+    assert_eq!(revisions.len(), 1, "recorded once: {revisions:?}");
+    // The same id with another mark is not a retry: refused and shown.
+    let changed = post(&mut trainer, &path, send("ATTENDANCE_STATUS_ABSENT")).await;
+    assert_eq!(changed.status, 422, "{}", changed.body);
+    assert!(changed.contains("class=\"problems\""));
+    // A fresh page has fresh ids: a correction goes through as a revision.
+    let page = trainer.get(&format!("/courses/{course}")).await;
+    let fresh = page.attr_after(&format!("name=\"request_id.{first_day}\" value=\""));
+    assert_ne!(fresh, request_id);
+    let correction = post(
+        &mut trainer,
+        &path,
+        vec![
+            ("csrf".to_string(), page.csrf()),
+            (request_field.clone(), fresh),
+            (cell.clone(), "ATTENDANCE_STATUS_ABSENT".to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(correction.status, 303, "{}", correction.body);
+    let marks = c
+        .get_session_attendance(cap::GetSessionAttendanceRequest {
+            course_id: course,
+            session_id: first_day.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(marks.absent, 1, "{marks:?}");
+}
