@@ -361,6 +361,12 @@ impl From<sqlx::Error> for Error {
     }
 }
 
+impl From<Vec<FieldViolation>> for Error {
+    fn from(v: Vec<FieldViolation>) -> Self {
+        Error::InvalidArgument(v)
+    }
+}
+
 impl From<FieldViolation> for Error {
     fn from(v: FieldViolation) -> Self {
         Error::InvalidArgument(vec![v])

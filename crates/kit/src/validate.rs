@@ -111,6 +111,12 @@ where
 }
 
 /// A short identifier chosen by people: lowercase letters, digits and '-'.
+/// A required enumeration value: `_UNSPECIFIED` (0) and unknown values
+/// are refused.
+pub fn required_enum<E: TryFrom<i32>>(field: &str, value: i32) -> Result<E, FieldViolation> {
+    enumeration::<E>(field, value, true)?.ok_or_else(|| FieldViolation::new(field, "required"))
+}
+
 pub fn slug(field: &str, value: &str, max: usize) -> Result<String, FieldViolation> {
     if value.is_empty() {
         return Err(FieldViolation::new(field, "required"));

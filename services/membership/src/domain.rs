@@ -5,7 +5,7 @@
 //! bad field reported at once. The incubation life cycle and the assessment
 //! arithmetic live here too.
 
-use markaz_kit::error::{Error, FieldViolation, Result, Violations};
+use markaz_kit::error::{AllValid, Error, FieldViolation, Result, Violations};
 use markaz_kit::time::Date;
 use markaz_kit::validate;
 use markaz_proto::common::v1::{
@@ -29,27 +29,20 @@ pub struct TenantSpec {
 pub fn parse_tenant(t: Option<&api::Tenant>) -> Result<TenantSpec> {
     let empty = api::Tenant::default();
     let t = t.unwrap_or(&empty);
-    let mut v = Violations::new();
-    let id = v.take(validate::slug("tenant.id", &t.id, 40));
-    let name = v.take_many(validate::localized(
-        "tenant.name",
-        t.name.as_ref(),
-        NAME_MAX,
-        true,
-    ));
-    let identifier_prefix = if t.identifier_prefix.is_empty() {
-        id.as_deref().map(default_identifier_prefix)
-    } else {
-        v.take(parse_identifier_prefix(
-            "tenant.identifier_prefix",
-            &t.identifier_prefix,
-        ))
-    };
-    v.finish()?;
+    let (id, name, identifier_prefix) = (
+        validate::slug("tenant.id", &t.id, 40),
+        validate::localized("tenant.name", t.name.as_ref(), NAME_MAX, true),
+        if t.identifier_prefix.is_empty() {
+            Ok(None)
+        } else {
+            parse_identifier_prefix("tenant.identifier_prefix", &t.identifier_prefix).map(Some)
+        },
+    )
+        .all()?;
     Ok(TenantSpec {
-        id: id.expect("checked"),
-        name: name.expect("checked"),
-        identifier_prefix: identifier_prefix.expect("checked"),
+        identifier_prefix: identifier_prefix.unwrap_or_else(|| default_identifier_prefix(&id)),
+        id,
+        name,
     })
 }
 
@@ -72,6 +65,15 @@ fn parse_identifier_prefix(field: &str, s: &str) -> Result<String, FieldViolatio
             field,
             "uppercase letters, digits and single '-', e.g. 'SY-CSSC'",
         ))
+    }
+}
+
+/// A slug a request may leave empty (no branch, say).
+fn optional_slug(field: &str, value: &str) -> Result<String, FieldViolation> {
+    if value.is_empty() {
+        Ok(String::new())
+    } else {
+        validate::slug(field, value, 40)
     }
 }
 
@@ -108,25 +110,16 @@ pub struct BranchSpec {
 pub fn parse_branch(b: Option<&api::Branch>) -> Result<BranchSpec> {
     let empty = api::Branch::default();
     let b = b.unwrap_or(&empty);
-    let mut v = Violations::new();
-    let id = v.take(validate::slug("branch.id", &b.id, 40));
-    let name = v.take_many(validate::localized(
-        "branch.name",
-        b.name.as_ref(),
-        NAME_MAX,
-        true,
-    ));
-    let governorate = v.take(validate::line(
-        "branch.governorate",
-        &b.governorate,
-        SHORT_MAX,
-        true,
-    ));
-    v.finish()?;
+    let (id, name, governorate) = (
+        validate::slug("branch.id", &b.id, 40),
+        validate::localized("branch.name", b.name.as_ref(), NAME_MAX, true),
+        validate::line("branch.governorate", &b.governorate, SHORT_MAX, true),
+    )
+        .all()?;
     Ok(BranchSpec {
-        id: id.expect("checked"),
-        name: name.expect("checked"),
-        governorate: governorate.expect("checked"),
+        id,
+        name,
+        governorate,
     })
 }
 
@@ -148,31 +141,6 @@ pub struct OrganizationFields {
 pub fn parse_organization(prefix: &str, o: &api::Organization) -> Result<OrganizationFields> {
     let f = |name: &str| format!("{prefix}.{name}");
     let mut v = Violations::new();
-    let kind = v
-        .take(validate::enumeration::<OrganizationKind>(
-            &f("kind"),
-            o.kind,
-            true,
-        ))
-        .flatten();
-    let name = v.take_many(validate::localized(
-        &f("name"),
-        o.name.as_ref(),
-        NAME_MAX,
-        true,
-    ));
-    let acronym = v.take(validate::line(&f("acronym"), &o.acronym, 20, false));
-    let governorate = v.take(validate::line(
-        &f("governorate"),
-        &o.governorate,
-        SHORT_MAX,
-        false,
-    ));
-    let branch_id = if o.branch_id.is_empty() {
-        Some(String::new())
-    } else {
-        v.take(validate::slug(&f("branch_id"), &o.branch_id, 40))
-    };
     let mut sectors = Vec::new();
     if o.sectors.len() > MAX_SECTORS {
         v.add(f("sectors"), format!("at most {MAX_SECTORS}"));
@@ -187,25 +155,31 @@ pub fn parse_organization(prefix: &str, o: &api::Organization) -> Result<Organiz
             sectors.push(s);
         }
     }
-    let description = v.take_many(validate::localized(
-        &f("description"),
-        o.description.as_ref(),
-        PROSE_MAX,
-        false,
-    ));
-    let email = v.take(validate::email(&f("email"), &o.email));
-    let phone = v.take(validate::phone(&f("phone"), &o.phone));
-    v.finish()?;
+    let (kind, name, acronym, governorate, branch_id, description, (email, phone, ())) = (
+        validate::required_enum::<OrganizationKind>(&f("kind"), o.kind),
+        validate::localized(&f("name"), o.name.as_ref(), NAME_MAX, true),
+        validate::line(&f("acronym"), &o.acronym, 20, false),
+        validate::line(&f("governorate"), &o.governorate, SHORT_MAX, false),
+        optional_slug(&f("branch_id"), &o.branch_id),
+        validate::localized(&f("description"), o.description.as_ref(), PROSE_MAX, false),
+        (
+            validate::email(&f("email"), &o.email),
+            validate::phone(&f("phone"), &o.phone),
+            v.finish(),
+        )
+            .all(),
+    )
+        .all()?;
     Ok(OrganizationFields {
-        kind: kind.expect("checked"),
-        name: name.expect("checked"),
-        acronym: acronym.expect("checked"),
-        governorate: governorate.expect("checked"),
-        branch_id: branch_id.expect("checked"),
+        kind,
+        name,
+        acronym,
+        governorate,
+        branch_id,
         sectors,
-        description: description.expect("checked"),
-        email: email.expect("checked"),
-        phone: phone.expect("checked"),
+        description,
+        email,
+        phone,
     })
 }
 
@@ -338,57 +312,31 @@ pub struct PersonFields {
 
 pub fn parse_person(prefix: &str, p: &api::Person) -> Result<PersonFields> {
     let f = |name: &str| format!("{prefix}.{name}");
-    let mut v = Violations::new();
-    let full_name = v.take(validate::line(
-        &f("full_name"),
-        &p.full_name,
-        NAME_MAX,
-        true,
-    ));
-    let gender = v
-        .take(validate::enumeration::<Gender>(
-            &f("gender"),
-            p.gender,
+    let (full_name, gender, age_band, phone, email, branch_id, legal_basis, processing_purpose) = (
+        validate::line(&f("full_name"), &p.full_name, NAME_MAX, true),
+        validate::required_enum::<Gender>(&f("gender"), p.gender),
+        validate::required_enum::<AgeBand>(&f("age_band"), p.age_band),
+        validate::phone(&f("phone"), &p.phone),
+        validate::email(&f("email"), &p.email),
+        optional_slug(&f("branch_id"), &p.branch_id),
+        validate::required_enum::<LegalBasis>(&f("legal_basis"), p.legal_basis),
+        validate::line(
+            &f("processing_purpose"),
+            &p.processing_purpose,
+            NAME_MAX,
             true,
-        ))
-        .flatten();
-    let age_band = v
-        .take(validate::enumeration::<AgeBand>(
-            &f("age_band"),
-            p.age_band,
-            true,
-        ))
-        .flatten();
-    let phone = v.take(validate::phone(&f("phone"), &p.phone));
-    let email = v.take(validate::email(&f("email"), &p.email));
-    let branch_id = if p.branch_id.is_empty() {
-        Some(String::new())
-    } else {
-        v.take(validate::slug(&f("branch_id"), &p.branch_id, 40))
-    };
-    let legal_basis = v
-        .take(validate::enumeration::<LegalBasis>(
-            &f("legal_basis"),
-            p.legal_basis,
-            true,
-        ))
-        .flatten();
-    let processing_purpose = v.take(validate::line(
-        &f("processing_purpose"),
-        &p.processing_purpose,
-        NAME_MAX,
-        true,
-    ));
-    v.finish()?;
+        ),
+    )
+        .all()?;
     Ok(PersonFields {
-        full_name: full_name.expect("checked"),
-        gender: gender.expect("checked"),
-        age_band: age_band.expect("checked"),
-        phone: phone.expect("checked"),
-        email: email.expect("checked"),
-        branch_id: branch_id.expect("checked"),
-        legal_basis: legal_basis.expect("checked"),
-        processing_purpose: processing_purpose.expect("checked"),
+        full_name,
+        gender,
+        age_band,
+        phone,
+        email,
+        branch_id,
+        legal_basis,
+        processing_purpose,
     })
 }
 
@@ -415,31 +363,18 @@ pub struct AffiliationSpec {
 pub fn parse_affiliation(a: Option<&api::Affiliation>) -> Result<AffiliationSpec> {
     let empty = api::Affiliation::default();
     let a = a.unwrap_or(&empty);
-    let mut v = Violations::new();
-    let person_id = v.take(markaz_kit::rpc::parse_id(
-        "affiliation.person_id",
-        &a.person_id,
-    ));
-    let organization_id = v.take(markaz_kit::rpc::parse_id(
-        "affiliation.organization_id",
-        &a.organization_id,
-    ));
-    let role = v.take(validate::line(
-        "affiliation.role",
-        &a.role,
-        SHORT_MAX,
-        false,
-    ));
-    let start_date = v.take(Date::optional(
-        "affiliation.start_date",
-        a.start_date.as_ref(),
-    ));
-    v.finish()?;
+    let (person_id, organization_id, role, start_date) = (
+        markaz_kit::rpc::parse_id("affiliation.person_id", &a.person_id),
+        markaz_kit::rpc::parse_id("affiliation.organization_id", &a.organization_id),
+        validate::line("affiliation.role", &a.role, SHORT_MAX, false),
+        Date::optional("affiliation.start_date", a.start_date.as_ref()),
+    )
+        .all()?;
     Ok(AffiliationSpec {
-        person_id: person_id.expect("checked"),
-        organization_id: organization_id.expect("checked"),
-        role: role.expect("checked"),
-        start_date: start_date.expect("checked"),
+        person_id,
+        organization_id,
+        role,
+        start_date,
     })
 }
 
@@ -490,19 +425,19 @@ pub fn parse_assessment(a: Option<&api::Assessment>) -> Result<AssessmentSpec> {
     let empty = api::Assessment::default();
     let a = a.unwrap_or(&empty);
     let mut v = Violations::new();
-    let organization_id = v.take(markaz_kit::rpc::parse_id(
-        "assessment.organization_id",
-        &a.organization_id,
-    ));
-    let assessed_on = v.take(Date::required(
-        "assessment.assessed_on",
-        a.assessed_on.as_ref(),
-    ));
-    if let Some(d) = assessed_on
-        && d > Date::today().add_days(1)
-    {
-        v.add("assessment.assessed_on", "cannot be in the future");
-    }
+    let organization_id =
+        markaz_kit::rpc::parse_id("assessment.organization_id", &a.organization_id);
+    let assessed_on =
+        Date::required("assessment.assessed_on", a.assessed_on.as_ref()).and_then(|d| {
+            if d > Date::today().add_days(1) {
+                Err(FieldViolation::new(
+                    "assessment.assessed_on",
+                    "cannot be in the future",
+                ))
+            } else {
+                Ok(d)
+            }
+        });
     let mut domains: Vec<DomainScore> = Vec::new();
     for (i, d) in a.domains.iter().enumerate() {
         let f = |name: &str| format!("assessment.domains[{i}].{name}");
@@ -560,7 +495,8 @@ pub fn parse_assessment(a: Option<&api::Assessment>) -> Result<AssessmentSpec> {
             }
         }
     }
-    if v.is_empty() && domains.len() != DOMAINS.len() {
+    let rest_valid = v.is_empty() && organization_id.is_ok() && assessed_on.is_ok();
+    if rest_valid && domains.len() != DOMAINS.len() {
         let missing: Vec<_> = DOMAINS
             .iter()
             .filter(|d| !domains.iter().any(|x| x.domain == **d))
@@ -607,19 +543,19 @@ pub fn parse_assessment(a: Option<&api::Assessment>) -> Result<AssessmentSpec> {
             });
         }
     }
-    let notes = v.take(validate::prose(
-        "assessment.notes",
-        &a.notes,
-        PROSE_MAX,
-        false,
-    ));
-    v.finish()?;
+    let (organization_id, assessed_on, notes, ()) = (
+        organization_id,
+        assessed_on,
+        validate::prose("assessment.notes", &a.notes, PROSE_MAX, false),
+        v.finish(),
+    )
+        .all()?;
     Ok(AssessmentSpec {
-        organization_id: organization_id.expect("checked"),
-        assessed_on: assessed_on.expect("checked"),
+        organization_id,
+        assessed_on,
         domains,
         action_plan,
-        notes: notes.expect("checked"),
+        notes,
     })
 }
 

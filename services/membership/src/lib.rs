@@ -43,6 +43,10 @@ impl Service for Membership {
         MIGRATIONS
     }
 
+    fn rights(&self) -> &'static [markaz_kit::rpc::Rights] {
+        api::RIGHTS
+    }
+
     fn register(
         &self,
         ctx: &ServiceContext,

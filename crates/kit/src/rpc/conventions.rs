@@ -134,6 +134,16 @@ pub fn parse_id(field: &str, value: &str) -> Result<String, FieldViolation> {
         .map_err(|_| FieldViolation::new(field, "not a valid id"))
 }
 
+/// An id a request may leave empty ("any", "none"): "" stays "", anything
+/// else must be an id this platform issued.
+pub fn parse_optional_id(field: &str, value: &str) -> Result<String, FieldViolation> {
+    if value.is_empty() {
+        Ok(String::new())
+    } else {
+        parse_id(field, value)
+    }
+}
+
 /// A fresh object id: a UUIDv7, so ids sort by creation time and keyset
 /// pages follow creation order.
 pub fn new_id() -> String {

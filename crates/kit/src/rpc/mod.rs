@@ -22,7 +22,8 @@ pub mod gate;
 pub mod idempotency;
 
 pub use conventions::{
-    DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, check_etag, etag, new_id, parse_id, update_mask,
+    DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, check_etag, etag, new_id, parse_id, parse_optional_id,
+    update_mask,
 };
 pub use gate::{Access, Admitted, Gate, Rights};
 pub use idempotency::{ERASED_REQUEST, Idempotency};

@@ -1,0 +1,166 @@
+//! The gRPC API: one handler per RPC, in a file per resource. The gate has
+//! checked the caller's role by [`RIGHTS`] before a handler runs; a handler
+//! checks the caller's right to the object, parses the request whole, runs
+//! one transaction and writes the events it causes into that transaction's
+//! outbox.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use markaz_kit::auth::{Caller, Role};
+use markaz_kit::db::{Db, Tx};
+use markaz_kit::error::{Error, Result};
+use markaz_kit::rpc::{Access, Rights, Rpc};
+use markaz_proto::membership::v1 as api;
+use markaz_proto::membership::v1::membership_service_server::{
+    MembershipService, MembershipServiceServer,
+};
+use tonic::server::NamedService;
+
+use crate::store::{self, OrganizationRow, PersonRow};
+
+mod affiliations;
+mod assessments;
+mod organizations;
+mod people;
+mod tenants;
+
+/// Who registers and changes the center's records.
+const WRITE: &[Role] = &[Role::Admin, Role::Staff];
+/// Who reads them (a partner its own organization's only).
+const READ: &[Role] = &[Role::Admin, Role::Staff, Role::Trainer, Role::Partner];
+const TENANT_ADMIN: &[Role] = &[Role::Admin];
+const OPERATOR: &[Role] = &[Role::Operator];
+
+/// Who may call each method, in the proto's order.
+pub const RIGHTS: &[Rights] = &[Rights {
+    service: crate::NAME,
+    grpc_service: <MembershipServiceServer<MembershipApi> as NamedService>::NAME,
+    methods: &[
+        ("CreateTenant", Access::Roles(OPERATOR)),
+        ("ListTenants", Access::Roles(OPERATOR)),
+        ("CreateBranch", Access::Roles(TENANT_ADMIN)),
+        ("ListBranches", Access::Roles(&Role::TENANT)),
+        ("CreateOrganization", Access::Roles(WRITE)),
+        ("GetOrganization", Access::Roles(READ)),
+        ("ListOrganizations", Access::Roles(READ)),
+        ("UpdateOrganization", Access::Roles(WRITE)),
+        ("ChangeIncubationStatus", Access::Roles(WRITE)),
+        ("ListIncubationHistory", Access::Roles(READ)),
+        ("CreatePerson", Access::Roles(WRITE)),
+        ("GetPerson", Access::Roles(READ)),
+        ("ListPeople", Access::Roles(READ)),
+        ("UpdatePerson", Access::Roles(WRITE)),
+        ("ErasePerson", Access::Roles(WRITE)),
+        ("CreateAffiliation", Access::Roles(WRITE)),
+        ("ListAffiliations", Access::Roles(READ)),
+        ("EndAffiliation", Access::Roles(WRITE)),
+        ("CreateAssessment", Access::Roles(WRITE)),
+        ("GetAssessment", Access::Roles(READ)),
+        ("ListAssessments", Access::Roles(READ)),
+    ],
+}];
+
+markaz_kit::grpc_forwards! {
+    impl MembershipService for MembershipApi {
+        create_tenant(api::CreateTenantRequest) -> api::Tenant => tenants::create_tenant;
+        list_tenants(api::ListTenantsRequest) -> api::ListTenantsResponse => tenants::list_tenants;
+        create_branch(api::CreateBranchRequest) -> api::Branch => tenants::create_branch;
+        list_branches(api::ListBranchesRequest) -> api::ListBranchesResponse => tenants::list_branches;
+        create_organization(api::CreateOrganizationRequest) -> api::Organization => organizations::create;
+        get_organization(api::GetOrganizationRequest) -> api::Organization => organizations::get;
+        list_organizations(api::ListOrganizationsRequest) -> api::ListOrganizationsResponse => organizations::list;
+        update_organization(api::UpdateOrganizationRequest) -> api::Organization => organizations::update;
+        change_incubation_status(api::ChangeIncubationStatusRequest) -> api::Organization => organizations::change_incubation_status;
+        list_incubation_history(api::ListIncubationHistoryRequest) -> api::ListIncubationHistoryResponse => organizations::list_incubation_history;
+        create_person(api::CreatePersonRequest) -> api::Person => people::create;
+        get_person(api::GetPersonRequest) -> api::Person => people::get;
+        list_people(api::ListPeopleRequest) -> api::ListPeopleResponse => people::list;
+        update_person(api::UpdatePersonRequest) -> api::Person => people::update;
+        erase_person(api::ErasePersonRequest) -> api::Person => people::erase;
+        create_affiliation(api::CreateAffiliationRequest) -> api::Affiliation => affiliations::create;
+        list_affiliations(api::ListAffiliationsRequest) -> api::ListAffiliationsResponse => affiliations::list;
+        end_affiliation(api::EndAffiliationRequest) -> api::Affiliation => affiliations::end;
+        create_assessment(api::CreateAssessmentRequest) -> api::Assessment => assessments::create;
+        get_assessment(api::GetAssessmentRequest) -> api::Assessment => assessments::get;
+        list_assessments(api::ListAssessmentsRequest) -> api::ListAssessmentsResponse => assessments::list;
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct MembershipApi {
+    db: Db,
+    rpc: Rpc,
+    /// Registered tenants, remembered once seen: a tenant is never changed
+    /// or removed, and every create would otherwise read it again.
+    tenants: Arc<Mutex<HashMap<String, store::TenantRow>>>,
+}
+
+impl MembershipApi {
+    pub fn new(db: Db, rpc: Rpc) -> Self {
+        MembershipApi {
+            db,
+            rpc,
+            tenants: Arc::default(),
+        }
+    }
+
+    /// The caller's tenant, which an operator must have registered.
+    async fn require_tenant(&self, tx: &mut Tx) -> Result<store::TenantRow> {
+        let id = tx.tenant().to_string();
+        if let Some(t) = self.tenants.lock().expect("tenants lock").get(&id) {
+            return Ok(t.clone());
+        }
+        let row = store::get_tenant(tx, &id).await?.ok_or_else(|| {
+            Error::precondition(
+                "TENANT_NOT_REGISTERED",
+                format!("tenants/{id}"),
+                format!("tenant '{id}' is not registered; an operator creates it first"),
+            )
+        })?;
+        self.tenants
+            .lock()
+            .expect("tenants lock")
+            .insert(id, row.clone());
+        Ok(row)
+    }
+}
+
+/// A branch a record names must be one of the tenant's ("" is none).
+async fn check_branch(tx: &mut Tx, field: &str, branch_id: &str) -> Result<()> {
+    if !branch_id.is_empty() && !store::branch_exists(tx, branch_id).await? {
+        return Err(Error::invalid(
+            field,
+            format!("no branch '{branch_id}' in this tenant"),
+        ));
+    }
+    Ok(())
+}
+
+/// The organization, if it exists in the caller's tenant and the caller may
+/// see it; otherwise NOT_FOUND, whichever the reason.
+async fn visible_organization(tx: &mut Tx, caller: &Caller, id: &str) -> Result<OrganizationRow> {
+    if !caller.may_see_organization(id) {
+        return Err(Error::not_found("organization", id));
+    }
+    store::get_organization(tx, id)
+        .await?
+        .ok_or_else(|| Error::not_found("organization", id))
+}
+
+/// The person, if the caller may see them: staff and trainers see the
+/// tenant's people, a partner only those affiliated with its organization.
+async fn visible_person(tx: &mut Tx, caller: &Caller, id: &str) -> Result<PersonRow> {
+    let row = store::get_person(tx, id)
+        .await?
+        .ok_or_else(|| Error::not_found("person", id))?;
+    let visible = match caller.organizations() {
+        markaz_kit::auth::Organizations::All => true,
+        markaz_kit::auth::Organizations::Only(own) => store::is_affiliated(tx, id, own).await?,
+        markaz_kit::auth::Organizations::None => false,
+    };
+    if !visible {
+        return Err(Error::not_found("person", id));
+    }
+    Ok(row)
+}

@@ -1,0 +1,10 @@
+//! Membership over real gRPC, on SQLite with the in-process bus and on
+//! PostgreSQL with NATS: the same test bodies on both. One binary, a module
+//! per resource.
+
+mod access;
+mod assessments;
+mod organizations;
+mod people;
+mod requests;
+mod world;

@@ -1,0 +1,221 @@
+use super::world::*;
+
+markaz_kit::both_backends!(
+    people_are_registered_updated_and_erased,
+    a_retry_after_erasure_is_refused_not_done_again,
+    concurrent_affiliations_leave_one_and_end_once,
+);
+
+async fn people_are_registered_updated_and_erased(backend: Backend) {
+    let mut w = world(backend).await;
+    let p = create_person(&mut w, "أحمد الخليل", Gender::Male).await;
+    assert_eq!(p.gender, Gender::Male as i32);
+    let mut change = p.clone();
+    change.email = "ahmad@example.org".into();
+    let updated = w
+        .client
+        .update_person(authed(
+            api::UpdatePersonRequest {
+                person: Some(change),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["email".into()],
+                }),
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(updated.email, "ahmad@example.org");
+
+    // Erasure needs a reason, then keeps only the aggregate fields.
+    let refused = w
+        .client
+        .erase_person(authed(
+            api::ErasePersonRequest {
+                id: p.id.clone(),
+                reason: String::new(),
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    let erased = w
+        .client
+        .erase_person(authed(
+            api::ErasePersonRequest {
+                id: p.id.clone(),
+                reason: "request of the person".into(),
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(erased.erased);
+    assert_eq!(erased.full_name, "");
+    assert_eq!(erased.phone, "");
+    assert_eq!(erased.email, "");
+    assert_eq!(erased.gender, Gender::Male as i32);
+    assert_eq!(erased.age_band, AgeBand::AgeBand2534 as i32);
+    // The name is gone from search too, and an erased person cannot be edited.
+    let found = w
+        .client
+        .list_people(authed(
+            api::ListPeopleRequest {
+                query: "الخليل".into(),
+                ..Default::default()
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(found.people.is_empty());
+    let status = w
+        .client
+        .update_person(authed(
+            api::UpdatePersonRequest {
+                person: Some(api::Person {
+                    id: p.id.clone(),
+                    full_name: "x".into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["full_name".into()],
+                }),
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+
+    // PersonErased is in the outbox, and the relay publishes it.
+    let db = w.app.env.db("membership").await.unwrap();
+    let published = markaz_kit::testing::eventually(Duration::from_secs(10), || {
+        let db = db.clone();
+        async move {
+            let mut tx = db.system().await.ok()?;
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM markaz_outbox WHERE event_name = 'PersonErased' AND published_at IS NOT NULL",
+            )
+            .fetch_one(tx.conn())
+            .await
+            .ok()?;
+            (n == 1).then_some(())
+        }
+    })
+    .await;
+    assert!(published.is_some(), "PersonErased was published");
+}
+
+async fn a_retry_after_erasure_is_refused_not_done_again(backend: Backend) {
+    let mut w = world(backend).await;
+    let request = api::CreatePersonRequest {
+        person: Some(person("ليلى", Gender::Female)),
+        request_id: "registration-7".into(),
+    };
+    let p = w
+        .client
+        .create_person(authed(request.clone(), &w.staff))
+        .await
+        .unwrap()
+        .into_inner();
+    w.client
+        .erase_person(authed(
+            api::ErasePersonRequest {
+                id: p.id.clone(),
+                reason: "request of the person".into(),
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap();
+    let status = w
+        .client
+        .create_person(authed(request, &w.staff))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert!(!status.message().contains("ليلى"), "{}", status.message());
+    let people = w
+        .client
+        .list_people(authed(api::ListPeopleRequest::default(), &w.staff))
+        .await
+        .unwrap()
+        .into_inner()
+        .people;
+    assert_eq!(people.len(), 1, "no second registration");
+    assert!(people[0].erased);
+}
+
+async fn concurrent_affiliations_leave_one_and_end_once(backend: Backend) {
+    let mut w = world(backend).await;
+    let org = create_org(&mut w, "منظمة", "Org", false).await;
+    let p = create_person(&mut w, "مريم", Gender::Female).await;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let mut client = w.client.clone();
+        let token = w.staff.clone();
+        let (person_id, organization_id) = (p.id.clone(), org.id.clone());
+        tasks.push(tokio::spawn(async move {
+            client
+                .create_affiliation(authed(
+                    api::CreateAffiliationRequest {
+                        affiliation: Some(api::Affiliation {
+                            person_id,
+                            organization_id,
+                            role: "member".into(),
+                            ..Default::default()
+                        }),
+                        request_id: String::new(),
+                    },
+                    &token,
+                ))
+                .await
+                .map(|r| r.into_inner())
+        }));
+    }
+    let mut created = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(a) => created.push(a),
+            Err(s) => assert_eq!(s.code(), Code::AlreadyExists, "{s:?}"),
+        }
+    }
+    assert_eq!(created.len(), 1, "one active affiliation");
+
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let mut client = w.client.clone();
+        let token = w.staff.clone();
+        let id = created[0].id.clone();
+        tasks.push(tokio::spawn(async move {
+            client
+                .end_affiliation(authed(
+                    api::EndAffiliationRequest { id, end_date: None },
+                    &token,
+                ))
+                .await
+        }));
+    }
+    let mut ended = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ended += 1,
+            Err(s) => assert_eq!(s.code(), Code::FailedPrecondition, "{s:?}"),
+        }
+    }
+    assert_eq!(ended, 1, "ended once");
+    let db = w.app.env.db("membership").await.unwrap();
+    let mut tx = db.system().await.unwrap();
+    let events: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM markaz_outbox WHERE event_name = 'AffiliationEnded'",
+    )
+    .fetch_one(tx.conn())
+    .await
+    .unwrap();
+    assert_eq!(events, 1, "one AffiliationEnded");
+}
