@@ -13,15 +13,10 @@ use markaz_proto::prost_types::Timestamp;
 pub use api::{EventKind, EventStatus};
 
 use super::lifecycle::{Action, Lifecycle};
-use super::{
-    LONG_PROSE_MAX, NAME_MAX, PROSE_MAX, SHORT_MAX, branch, finish, id_list, issue_codes,
-    optional_id,
-};
+use super::{NAME_MAX, PROSE_MAX, SHORT_MAX, branch, finish, id_list, issue_codes, optional_id};
 
 pub const MAX_ORGANIZERS: usize = 20;
 pub const MAX_STAFF: usize = 20;
-pub const MAX_DECISIONS: usize = 100;
-pub const DECISION_MAX: usize = 2_000;
 /// The longest event: a two-week round of consultations.
 pub const MAX_EVENT_DAYS: i64 = 14;
 /// UTC offsets in use on Earth, in minutes: from UTC−12:00 to UTC+14:00.
@@ -378,94 +373,6 @@ pub fn check_event_update(status: EventStatus, changed: &[&str]) -> Result<()> {
     Ok(())
 }
 
-// =============================================================== outcome
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DecisionSpec {
-    /// The decision's id when it is kept; `None` for a new one.
-    pub id: Option<String>,
-    pub text: LocalizedText,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutcomeFields {
-    pub minutes: LocalizedText,
-    pub decisions: Vec<DecisionSpec>,
-}
-
-impl OutcomeFields {
-    /// The ids of `existing` decisions this outcome no longer has: a
-    /// commitment naming one of them must be let go of first.
-    pub fn removed<'a>(&self, existing: &'a [String]) -> Vec<&'a str> {
-        existing
-            .iter()
-            .filter(|id| !self.decisions.iter().any(|d| d.id.as_ref() == Some(id)))
-            .map(String::as_str)
-            .collect()
-    }
-}
-
-pub const OUTCOME_MASK: &[&str] = &["minutes", "decisions"];
-
-pub fn merge_outcome(onto: &mut api::EventOutcome, from: &api::EventOutcome, mask: &[&str]) {
-    for path in mask {
-        match *path {
-            "minutes" => onto.minutes = from.minutes.clone(),
-            "decisions" => onto.decisions = from.decisions.clone(),
-            _ => {}
-        }
-    }
-}
-
-/// Parses an event's outcome; a decision sent with an id must be one of
-/// `existing` (the event's decisions), each named once.
-pub fn parse_outcome(o: Option<&api::EventOutcome>, existing: &[String]) -> Result<OutcomeFields> {
-    let empty = api::EventOutcome::default();
-    let o = o.unwrap_or(&empty);
-    let mut v = Violations::new();
-    let minutes = v.take_many(validate::localized(
-        "outcome.minutes",
-        o.minutes.as_ref(),
-        LONG_PROSE_MAX,
-        false,
-    ));
-    if o.decisions.len() > MAX_DECISIONS {
-        v.add("outcome.decisions", format!("at most {MAX_DECISIONS}"));
-    }
-    let mut decisions: Vec<DecisionSpec> = Vec::new();
-    for (i, d) in o.decisions.iter().enumerate() {
-        let f = |n: &str| format!("outcome.decisions[{i}].{n}");
-        let id = v
-            .take(optional_id(&f("id"), &d.id))
-            .and_then(|id| match id {
-                Some(id) if !existing.contains(&id) => {
-                    v.add(f("id"), "not a decision of this event");
-                    None
-                }
-                Some(id) if decisions.iter().any(|x| x.id.as_ref() == Some(&id)) => {
-                    v.add(f("id"), "named twice");
-                    None
-                }
-                other => Some(other),
-            });
-        let text = v.take_many(validate::localized(
-            &f("text"),
-            d.text.as_ref(),
-            DECISION_MAX,
-            true,
-        ));
-        if let (Some(id), Some(text)) = (id, text) {
-            decisions.push(DecisionSpec { id, text });
-        }
-    }
-    finish(v, || {
-        Some(OutcomeFields {
-            minutes: minutes?,
-            decisions,
-        })
-    })
-}
-
 /// What other resources need to know of an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventFacts {
@@ -774,75 +681,5 @@ mod tests {
             merge_event(&mut probe, &full, &[path]);
             assert_ne!(probe, api::Event::default(), "{path} is merged");
         }
-    }
-
-    #[test]
-    fn decisions_keep_their_ids_and_new_ones_get_none() {
-        let kept = new_id();
-        let gone = new_id();
-        let outcome = api::EventOutcome {
-            minutes: Some(LocalizedText {
-                ar: "حضر ممثلو المجلس المحلي".into(),
-                en: String::new(),
-            }),
-            decisions: vec![
-                api::Decision {
-                    id: kept.clone(),
-                    text: Some(LocalizedText {
-                        ar: "تشكيل لجنة متابعة".into(),
-                        en: String::new(),
-                    }),
-                },
-                api::Decision {
-                    id: String::new(),
-                    text: Some(LocalizedText {
-                        ar: String::new(),
-                        en: "Meet again in April".into(),
-                    }),
-                },
-            ],
-            ..Default::default()
-        };
-        let existing = [kept.clone(), gone.clone()];
-        let parsed = parse_outcome(Some(&outcome), &existing).unwrap();
-        assert_eq!(parsed.decisions[0].id.as_ref(), Some(&kept));
-        assert_eq!(parsed.decisions[1].id, None);
-        assert_eq!(parsed.removed(&existing), [gone.as_str()]);
-
-        let bad = api::EventOutcome {
-            decisions: vec![
-                api::Decision {
-                    id: new_id(),
-                    text: None,
-                },
-                api::Decision {
-                    id: kept.clone(),
-                    text: outcome.decisions[0].text.clone(),
-                },
-                api::Decision {
-                    id: kept.clone(),
-                    text: outcome.decisions[0].text.clone(),
-                },
-            ],
-            ..Default::default()
-        };
-        let Err(Error::InvalidArgument(errs)) = parse_outcome(Some(&bad), &existing) else {
-            panic!()
-        };
-        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            [
-                "outcome.decisions[0].id",
-                "outcome.decisions[0].text",
-                "outcome.decisions[2].id"
-            ]
-        );
-        let mut onto = outcome.clone();
-        merge_outcome(&mut onto, &api::EventOutcome::default(), &["minutes"]);
-        assert_eq!(onto.minutes, None);
-        assert_eq!(onto.decisions.len(), 2);
-        merge_outcome(&mut onto, &api::EventOutcome::default(), OUTCOME_MASK);
-        assert!(onto.decisions.is_empty());
     }
 }

@@ -10,6 +10,7 @@
 use std::fmt::Debug;
 
 use markaz_kit::error::{Error, Result};
+use markaz_kit::time::Date;
 
 use super::Word;
 
@@ -93,6 +94,16 @@ where
         }
         seen
     }
+}
+
+/// The status on `day` from a history of `(day it took effect, status)`,
+/// oldest first: the last one in effect by then, `None` before the first.
+pub fn status_on<S: Copy>(history: &[(Date, S)], day: Date) -> Option<S> {
+    history
+        .iter()
+        .take_while(|(since, _)| *since <= day)
+        .last()
+        .map(|(_, s)| *s)
 }
 
 /// Checks a life cycle against its specification written independently:
@@ -211,6 +222,21 @@ mod tests {
         );
         assert_eq!(TOY.reachable(S::Cancelled), [S::Cancelled]);
         assert!(TOY.allows(S::Held, Toy::Cancel) && !TOY.allows(S::Held, Toy::Hold));
+    }
+
+    #[test]
+    fn a_history_says_the_status_on_any_day() {
+        let d = |s| Date::parse(s).unwrap();
+        let history = [
+            (d("2026-01-01"), S::Planned),
+            (d("2026-02-01"), S::Held),
+            (d("2026-02-01"), S::Cancelled),
+        ];
+        assert_eq!(status_on(&history, d("2025-12-31")), None);
+        assert_eq!(status_on(&history, d("2026-01-31")), Some(S::Planned));
+        // Two changes on one day: the later one stands.
+        assert_eq!(status_on(&history, d("2026-02-01")), Some(S::Cancelled));
+        assert_eq!(status_on::<S>(&[], d("2026-02-01")), None);
     }
 
     #[test]
