@@ -309,6 +309,7 @@ pub fn dissolve(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::bad_fields;
     use crate::domain::lifecycle::assert_matches_spec;
     use markaz_kit::rpc::new_id;
 
@@ -347,12 +348,11 @@ mod tests {
         bad.issue_codes.clear();
         bad.formed_on = Some(d("2026-06-02").to_proto());
         bad.name = None;
-        let Err(Error::InvalidArgument(errs)) =
-            parse_new_coalition(Some(&bad), &[a.clone(), lead.clone(), a], today)
-        else {
-            panic!()
-        };
-        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        let fields = bad_fields(parse_new_coalition(
+            Some(&bad),
+            &[a.clone(), lead.clone(), a],
+            today,
+        ));
         assert_eq!(
             fields,
             [
@@ -363,13 +363,8 @@ mod tests {
                 "founding_member_ids[1]",
             ]
         );
-        let Err(Error::InvalidArgument(errs)) = parse_new_coalition(None, &[], today) else {
-            panic!()
-        };
-        assert!(
-            errs.iter()
-                .any(|e| e.field == "coalition.lead_organization_id")
-        );
+        let errs = bad_fields(parse_new_coalition(None, &[], today));
+        assert!(errs.iter().any(|e| e == "coalition.lead_organization_id"));
         let update = parse_coalition(&coalition(&lead)).unwrap();
         assert_eq!(update.lead_organization_id, lead);
     }
@@ -440,15 +435,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.effective_on, last);
-        let Err(Error::InvalidArgument(errs)) = change_status(
+        let fields = bad_fields(change_status(
             &req(S::Dissolved, "", Some("2026-02-28")),
             S::Active,
             last,
             today,
-        ) else {
-            panic!()
-        };
-        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        ));
         assert_eq!(fields, ["reason", "effective_on"]);
         assert!(
             change_status(

@@ -374,6 +374,7 @@ impl CommitmentRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::bad_fields;
     use crate::domain::events::EventStatus;
     use crate::domain::lifecycle::assert_matches_spec;
     use markaz_kit::rpc::new_id;
@@ -449,10 +450,7 @@ mod tests {
         let (event, f) = parse_new_commitment(Some(&commitment())).unwrap();
         assert_eq!(event.len(), 36);
         assert_eq!(f.due_date, d("2026-09-01"));
-        let Err(Error::InvalidArgument(errs)) = parse_new_commitment(None) else {
-            panic!()
-        };
-        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        let fields = bad_fields(parse_new_commitment(None));
         assert_eq!(
             fields,
             [
@@ -471,10 +469,7 @@ mod tests {
             }),
             ..commitment()
         };
-        let Err(Error::InvalidArgument(errs)) = parse_commitment(&bad) else {
-            panic!()
-        };
-        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        let fields = bad_fields(parse_commitment(&bad));
         assert_eq!(fields, ["commitment.due_date", "commitment.decision_id"]);
         assert!(check_due_date("d", d("2026-01-01"), d("2026-01-02")).is_err());
         assert!(check_due_date("d", d("2026-01-02"), d("2026-01-02")).is_ok());
@@ -533,17 +528,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(on_the_day.done_on, made);
-        let Err(Error::InvalidArgument(errs)) = parse_fulfilment(
+        let fields = bad_fields(parse_fulfilment(
             &api::FulfilCommitmentRequest {
                 done_on: Some(d("2026-03-09").to_proto()),
                 ..Default::default()
             },
             made,
             today,
-        ) else {
-            panic!()
-        };
-        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        ));
         assert_eq!(fields, ["evidence", "done_on"]);
         assert!(
             parse_fulfilment(

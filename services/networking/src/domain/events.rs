@@ -385,6 +385,7 @@ pub struct EventFacts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::bad_fields;
     use crate::domain::lifecycle::assert_matches_spec;
     use markaz_kit::rpc::new_id;
 
@@ -488,10 +489,7 @@ mod tests {
             coalition_id: "nope".into(),
             ..Default::default()
         };
-        let Err(Error::InvalidArgument(errs)) = parse_event(&e) else {
-            panic!()
-        };
-        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        let fields = bad_fields(parse_event(&e));
         assert_eq!(
             fields,
             [
@@ -507,10 +505,7 @@ mod tests {
                 "event.coalition_id",
             ]
         );
-        let Err(Error::InvalidArgument(errs)) = parse_event(&api::Event::default()) else {
-            panic!()
-        };
-        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        let fields = bad_fields(parse_event(&api::Event::default()));
         assert_eq!(
             fields,
             [
@@ -529,10 +524,8 @@ mod tests {
             end_time: ts(START + (MAX_EVENT_DAYS * 24 + 1) * HOUR),
             ..event()
         };
-        let Err(Error::InvalidArgument(errs)) = parse_event(&long) else {
-            panic!()
-        };
-        assert_eq!(errs[0].field, "event.end_time");
+        let errs = bad_fields(parse_event(&long));
+        assert_eq!(errs[0], "event.end_time");
         let two_weeks = api::Event {
             end_time: ts(START + MAX_EVENT_DAYS * 24 * HOUR),
             ..event()
@@ -571,10 +564,8 @@ mod tests {
             kind: EventKind::CoalitionMeeting as i32,
             ..event()
         };
-        let Err(Error::InvalidArgument(errs)) = parse_event(&e) else {
-            panic!()
-        };
-        assert_eq!(errs[0].field, "event.coalition_id");
+        let errs = bad_fields(parse_event(&e));
+        assert_eq!(errs[0], "event.coalition_id");
         let e = api::Event {
             coalition_id: new_id(),
             ..e

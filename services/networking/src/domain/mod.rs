@@ -316,6 +316,16 @@ words!(
     api::OutcomeKind,
 );
 
+/// The fields an INVALID_ARGUMENT names, in order; any other result fails
+/// the test.
+#[cfg(test)]
+pub fn bad_fields<T: std::fmt::Debug>(result: Result<T>) -> Vec<String> {
+    match result {
+        Err(Error::InvalidArgument(v)) => v.into_iter().map(|f| f.field).collect(),
+        other => panic!("expected INVALID_ARGUMENT, got {other:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,10 +363,7 @@ mod tests {
             3,
         );
         assert_eq!(ids, [a, b]);
-        let Err(Error::InvalidArgument(errs)) = v.finish() else {
-            panic!()
-        };
-        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        let fields = bad_fields(v.finish());
         assert_eq!(fields, ["ids", "ids[1]", "ids[2]"]);
     }
 
@@ -372,10 +379,7 @@ mod tests {
         issue_codes(&mut v, "c", &["x".into(), "x".into(), "Bad".into()], 0);
         let many: Vec<String> = (0..11).map(|i| format!("i{i}")).collect();
         issue_codes(&mut v, "c", &many, 0);
-        let Err(Error::InvalidArgument(errs)) = v.finish() else {
-            panic!()
-        };
-        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        let fields = bad_fields(v.finish());
         assert_eq!(fields, ["c", "c[1]", "c[2]", "c"]);
     }
 
@@ -395,13 +399,11 @@ mod tests {
         assert_eq!(open.as_of(d("2026-02-01")), d("2026-02-01"));
         let zero = common::Date::default();
         assert_eq!(parse_period(Some(&zero), None).unwrap(), Period::default());
-        let Err(Error::InvalidArgument(errs)) = parse_period(
+        let errs = bad_fields(parse_period(
             Some(&d("2026-03-01").to_proto()),
             Some(&d("2026-02-01").to_proto()),
-        ) else {
-            panic!()
-        };
-        assert_eq!(errs[0].field, "until");
+        ));
+        assert_eq!(errs[0], "until");
         let bad = common::Date {
             year: 2026,
             month: 2,
@@ -456,10 +458,7 @@ mod tests {
             },
         ];
         assert!(parse_evidence(&mut v, "evidence", &bad, 1).is_empty());
-        let Err(Error::InvalidArgument(errs)) = v.finish() else {
-            panic!()
-        };
-        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        let fields = bad_fields(v.finish());
         assert_eq!(
             fields,
             [

@@ -101,7 +101,7 @@ pub fn parse_outcome(o: Option<&api::EventOutcome>, existing: &[String]) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use markaz_kit::error::Error;
+    use crate::domain::bad_fields;
     use markaz_kit::rpc::new_id;
 
     #[test]
@@ -154,10 +154,7 @@ mod tests {
             ],
             ..Default::default()
         };
-        let Err(Error::InvalidArgument(errs)) = parse_outcome(Some(&bad), &existing) else {
-            panic!()
-        };
-        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        let fields = bad_fields(parse_outcome(Some(&bad), &existing));
         assert_eq!(
             fields,
             [
