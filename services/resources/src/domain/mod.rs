@@ -56,10 +56,7 @@ pub fn parse_id(field: &str, value: &str, required: bool) -> Result<String, Fiel
             Ok(String::new())
         };
     }
-    let ok = value.len() <= ID_MAX
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let ok = value.len() <= ID_MAX && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     if ok {
         Ok(value.to_string())
     } else {
@@ -85,10 +82,9 @@ pub fn parse_ids(
     }
     for (i, id) in values.iter().enumerate() {
         match parse_id(&format!("{field}[{i}]"), id, true) {
-            Ok(id) if out.contains(&id) => errors.push(FieldViolation::new(
-                format!("{field}[{i}]"),
-                "named twice",
-            )),
+            Ok(id) if out.contains(&id) => {
+                errors.push(FieldViolation::new(format!("{field}[{i}]"), "named twice"))
+            }
             Ok(id) => out.push(id),
             Err(e) => errors.push(e),
         }
@@ -122,7 +118,11 @@ impl<S: Copy + PartialEq, A: Copy + PartialEq> Lifecycle<S, A> {
     /// The state after `action`, or FAILED_PRECONDITION saying which states
     /// would have allowed it.
     pub fn next(&self, from: S, action: A) -> Result<S> {
-        if let Some((_, _, to)) = self.rows.iter().find(|(f, a, _)| *f == from && *a == action) {
+        if let Some((_, _, to)) = self
+            .rows
+            .iter()
+            .find(|(f, a, _)| *f == from && *a == action)
+        {
             return Ok(*to);
         }
         let mut allowed: Vec<&str> = Vec::new();
@@ -187,7 +187,8 @@ mod tests {
             for banned in ["sqlx", "kit::db", "markaz_kit::db"] {
                 // The banned words are assembled here so this file passes too.
                 assert!(
-                    !code.contains(&format!("{banned}::")) && !code.contains(&format!("use {banned}")),
+                    !code.contains(&format!("{banned}::"))
+                        && !code.contains(&format!("use {banned}")),
                     "{} uses {banned}",
                     path.display()
                 );

@@ -127,16 +127,13 @@ fn scan(text: &str, mut word: impl FnMut(Range<usize>, &[char])) {
     for (at, c) in text.char_indices() {
         let next = at + c.len_utf8();
         let mut broke = false;
+        let mut lettered = false;
         fold_char(c, &mut |f| match f {
             Folded::Letter(l) => {
-                if broke {
-                    // A separator inside one character's decomposition
-                    // (rare: a compatibility form with a space).
-                    broke = false;
-                }
                 if start.is_none() {
                     start = Some(at);
                 }
+                lettered = true;
                 push_letter(&mut buf, l);
             }
             Folded::HamzaMark => {
@@ -150,12 +147,15 @@ fn scan(text: &str, mut word: impl FnMut(Range<usize>, &[char])) {
                 }
             }
             Folded::Ignore => {}
+            // A compatibility form may decompose into letters and
+            // separators (⑴ is "(1)"): the word ends after this character.
             Folded::Break => broke = true,
         });
+        if lettered || (start.is_some() && !broke) {
+            end = next;
+        }
         if broke {
             flush(&mut buf, &mut start, end);
-        } else if start.is_some() {
-            end = next;
         }
     }
     flush(&mut buf, &mut start, end);
@@ -191,10 +191,15 @@ fn fold_decomposed(d: char) -> Folded {
         // Tatweel, soft hyphen, zero-width space/joiners, LRM/RLM, the
         // Arabic letter mark, bidi embeddings and isolates, word joiner,
         // BOM, combining grapheme joiner.
-        '\u{0640}' | '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{034F}' => {
-            Folded::Ignore
-        }
+        '\u{0640}'
+        | '\u{00AD}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{061C}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{FEFF}'
+        | '\u{034F}' => Folded::Ignore,
         // An apostrophe joins ("don't", "center's"); at a word's edge it
         // joins nothing.
         '\'' | '\u{2019}' | '\u{02BC}' => Folded::Ignore,
@@ -301,7 +306,7 @@ fn strip_proclitics(word: &[char]) -> Vec<char> {
                 continue 'proclitics;
             }
         }
-        if w.first() == Some(&'و') && w.len() - 1 >= MIN_AFTER_WAW {
+        if w.first() == Some(&'و') && w.len() > MIN_AFTER_WAW {
             w.remove(0);
             continue;
         }
@@ -336,7 +341,10 @@ fn stem_english(word: &str) -> String {
         && stem.len() >= 2
     {
         w = format!("{stem}y");
-    } else if w.ends_with("sses") || w.ends_with("xes") || w.ends_with("ches") || w.ends_with("shes")
+    } else if w.ends_with("sses")
+        || w.ends_with("xes")
+        || w.ends_with("ches")
+        || w.ends_with("shes")
     {
         w.truncate(w.len() - 2);
     } else if w.ends_with('s') && !w.ends_with("ss") && !w.ends_with("us") && !w.ends_with("is") {
@@ -434,7 +442,11 @@ pub fn fts5_match(query: &Query) -> String {
         .iter()
         .map(|t| {
             let quoted = format!("\"{}\"", t.token.replace('"', "\"\""));
-            if t.prefix { format!("{quoted}*") } else { quoted }
+            if t.prefix {
+                format!("{quoted}*")
+            } else {
+                quoted
+            }
         })
         .collect::<Vec<_>>()
         .join(" AND ")
@@ -449,7 +461,11 @@ pub fn tsquery(query: &Query) -> String {
         .iter()
         .map(|t| {
             let quoted = format!("'{}'", t.token.replace('\\', "\\\\").replace('\'', "''"));
-            if t.prefix { format!("{quoted}:*") } else { quoted }
+            if t.prefix {
+                format!("{quoted}:*")
+            } else {
+                quoted
+            }
         })
         .collect::<Vec<_>>()
         .join(" & ")
@@ -531,7 +547,11 @@ const B: f64 = 0.75;
 /// Candidates in rank order with their score: BM25F over the weighted
 /// fields, IDF from `counts`; ties by newer publication, then id, so the
 /// order is total and the same on every backend.
-pub fn rank(query: &Query, candidates: Vec<Candidate>, counts: &CorpusCounts) -> Vec<(Candidate, f64)> {
+pub fn rank(
+    query: &Query,
+    candidates: Vec<Candidate>,
+    counts: &CorpusCounts,
+) -> Vec<(Candidate, f64)> {
     let n = counts.documents.max(1) as f64;
     let idf: Vec<f64> = query
         .terms
@@ -549,7 +569,8 @@ pub fn rank(query: &Query, candidates: Vec<Candidate>, counts: &CorpusCounts) ->
             for (term, idf) in query.terms.iter().zip(&idf) {
                 let mut tf = 0.0;
                 for f in Field::ALL {
-                    let tokens: Vec<&str> = c.field(f).split(' ').filter(|t| !t.is_empty()).collect();
+                    let tokens: Vec<&str> =
+                        c.field(f).split(' ').filter(|t| !t.is_empty()).collect();
                     let hits = tokens.iter().filter(|t| term.matches(t)).count() as f64;
                     if hits > 0.0 {
                         let norm = 1.0 - B + B * tokens.len() as f64 / f.typical_tokens();
@@ -604,10 +625,14 @@ pub fn excerpt(text: &str, query: &Query, window: usize) -> Option<Excerpt> {
         (from, from + window)
     };
     let start = if from == 0 { 0 } else { words[from].0.start };
-    let end = if to == words.len() { text.len() } else { words[to - 1].0.end };
+    let end = if to == words.len() {
+        text.len()
+    } else {
+        words[to - 1].0.end
+    };
     let mut segments: Vec<Segment> = Vec::new();
     let mut at = start;
-    let mut push = |segments: &mut Vec<Segment>, piece: &str, matched: bool| {
+    let push = |segments: &mut Vec<Segment>, piece: &str, matched: bool| {
         if piece.is_empty() {
             return;
         }
@@ -680,7 +705,7 @@ pub fn facets<'a>(matches: impl IntoIterator<Item = &'a FacetKeys>) -> FacetCoun
         v
     };
     let mut years: Vec<(i32, u32)> = years.into_iter().collect();
-    years.sort_by(|a, b| b.0.cmp(&a.0));
+    years.sort_by_key(|y| std::cmp::Reverse(y.0));
     FacetCounts {
         kinds: ordered(kinds),
         topics: ordered(topics),
@@ -753,7 +778,8 @@ mod tests {
         ] {
             assert_eq!(n(v), stem, "{v}");
         }
-        for v in ["منظمات", "المنظمات", "للمنظمات", "والمنظمة", "منظمة"] {
+        for v in ["منظمات", "المنظمات", "للمنظمات", "والمنظمة", "منظمة"]
+        {
             assert_eq!(n(v), n("منظم"), "{v}");
         }
         assert_eq!(n("الوزارة"), n("وزارة"));
@@ -905,7 +931,8 @@ mod tests {
         assert!(!e.truncated_start && !e.truncated_end);
         assert!(excerpt("لا شيء هنا", &q, 30).is_none());
 
-        let long: String = (0..100).map(|i| format!("كلمة{i} ")).collect::<String>() + "مكتبة" + " ذيل";
+        let long: String =
+            (0..100).map(|i| format!("كلمة{i} ")).collect::<String>() + "مكتبة" + " ذيل";
         let e = excerpt(&long, &q, 10).unwrap();
         assert!(e.truncated_start && !e.truncated_end);
         assert!(e.segments.iter().any(|s| s.matched && s.text == "مكتبة"));
