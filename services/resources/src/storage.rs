@@ -276,3 +276,21 @@ impl FileWriter {
             .map_err(|e| storage_error(&key, e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The S3 client signs and talks TLS with ring: nothing in the
+    /// workspace may bring aws-lc back (the `aws` feature of `object_store`
+    /// or reqwest's default `rustls` would).
+    #[test]
+    fn aws_lc_is_not_in_the_build() {
+        let lock = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock");
+        let lock = std::fs::read_to_string(lock).expect("the workspace's Cargo.lock");
+        for banned in ["aws-lc-rs", "aws-lc-sys"] {
+            assert!(
+                !lock.contains(&format!("name = \"{banned}\"")),
+                "{banned} is in Cargo.lock"
+            );
+        }
+    }
+}
