@@ -302,6 +302,48 @@ pub fn conflict(spans: &[Span]) -> Error {
     )
 }
 
+/// An availability question: a space and a period of at most
+/// [`MAX_AVAILABILITY_DAYS`].
+pub const MAX_AVAILABILITY_DAYS: i64 = 31;
+
+pub fn parse_availability(r: &api::GetSpaceAvailabilityRequest) -> Result<(String, Span)> {
+    let mut v = Violations::new();
+    let space_id = v.take(parse_id("space_id", &r.space_id, true));
+    let mut instant = |name: &str, t: Option<&prost_types::Timestamp>| match t {
+        Some(t) => Some(micros_of(t)),
+        None => {
+            v.add(name, "required");
+            None
+        }
+    };
+    let from = instant("from", r.from.as_ref());
+    let until = instant("until", r.until.as_ref());
+    if let (Some(a), Some(b)) = (from, until) {
+        if b <= a {
+            v.add("until", "after from");
+        } else if b - a > MAX_AVAILABILITY_DAYS * MICROS_PER_DAY {
+            v.add(
+                "until",
+                format!("at most {MAX_AVAILABILITY_DAYS} days after from"),
+            );
+        }
+    }
+    finish(v, || {
+        Some((
+            space_id?,
+            Span {
+                start: from?,
+                end: until?,
+            },
+        ))
+    })
+}
+
+/// A cancellation's reason: required, for the record.
+pub fn parse_cancel_reason(reason: &str) -> Result<String, FieldViolation> {
+    validate::prose("reason", reason, NOTE_MAX, true)
+}
+
 // ------------------------------------------------------------- recurrence
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1261,6 +1303,33 @@ mod tests {
         assert!(parse_attendance("a", 40, 20).is_ok());
         assert!(parse_attendance("a", 41, 20).is_err());
         assert!(parse_attendance("a", -1, 20).is_err());
+    }
+
+    #[test]
+    fn availability_questions_are_bounded() {
+        let q = |from: Option<i64>, until: Option<i64>| api::GetSpaceAvailabilityRequest {
+            space_id: "s".into(),
+            from: from.map(ts),
+            until: until.map(ts),
+        };
+        let day = MICROS_PER_DAY;
+        assert_eq!(
+            parse_availability(&q(Some(0), Some(day))).unwrap().1,
+            Span { start: 0, end: day }
+        );
+        assert!(parse_availability(&q(Some(day), Some(0))).is_err());
+        assert!(parse_availability(&q(Some(0), Some(32 * day))).is_err());
+        let Err(Error::InvalidArgument(v)) =
+            parse_availability(&api::GetSpaceAvailabilityRequest::default())
+        else {
+            panic!()
+        };
+        assert_eq!(v.len(), 3);
+        assert!(parse_cancel_reason(" ").is_err());
+        assert_eq!(
+            parse_cancel_reason("تأجيل الاجتماع").unwrap(),
+            "تأجيل الاجتماع"
+        );
     }
 
     #[test]

@@ -633,6 +633,33 @@ pub fn object_key(tenant: &str, item_id: &str, file_id: &str, version: i32) -> S
     format!("{tenant}/items/{item_id}/files/{file_id}/v{version}")
 }
 
+/// A version to withdraw, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WithdrawVersion {
+    pub item_id: String,
+    pub file_id: String,
+    pub version: i32,
+    pub reason: String,
+}
+
+pub fn parse_withdraw_version(r: &api::WithdrawFileVersionRequest) -> Result<WithdrawVersion> {
+    let mut v = Violations::new();
+    let item_id = v.take(parse_id("item_id", &r.item_id, true));
+    let file_id = v.take(parse_id("file_id", &r.file_id, true));
+    if r.version < 1 {
+        v.add("version", "a version number, from 1");
+    }
+    let reason = v.take(validate::prose("reason", &r.reason, super::NOTE_MAX, true));
+    finish(v, || {
+        Some(WithdrawVersion {
+            item_id: item_id?,
+            file_id: file_id?,
+            version: r.version,
+            reason: reason?,
+        })
+    })
+}
+
 // --------------------------------------------------------------- download
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -897,6 +924,22 @@ mod tests {
         assert!(check_new_file(MAX_FILES_PER_ITEM - 1).is_ok());
         assert!(check_new_file(MAX_FILES_PER_ITEM).is_err());
         assert_eq!(object_key("raqqa", "i", "f", 3), "raqqa/items/i/files/f/v3");
+    }
+
+    #[test]
+    fn withdrawing_a_version_names_it_and_says_why() {
+        let bad = api::WithdrawFileVersionRequest::default();
+        let Err(Error::InvalidArgument(v)) = parse_withdraw_version(&bad) else {
+            panic!()
+        };
+        assert_eq!(v.len(), 4, "{v:?}");
+        let ok = api::WithdrawFileVersionRequest {
+            item_id: "i".into(),
+            file_id: "f".into(),
+            version: 2,
+            reason: "طبعة خاطئة".into(),
+        };
+        assert_eq!(parse_withdraw_version(&ok).unwrap().reason, "طبعة خاطئة");
     }
 
     #[test]

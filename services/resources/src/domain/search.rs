@@ -64,8 +64,12 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use markaz_kit::error::FieldViolation;
+use markaz_kit::error::{FieldViolation, Result, Violations};
+use markaz_proto::resources::v1 as api;
 use unicode_normalization::char::{decompose_compatible, is_combining_mark};
+
+use super::items::{FIRST_YEAR, ItemKind, SourceKind, parse_language, parse_topics};
+use super::{finish, parse_id};
 
 /// Tokens longer than this are cut (nobody searches for a 200-letter word;
 /// a binary blob pasted into a summary must not bloat the index).
@@ -471,6 +475,203 @@ pub fn tsquery(query: &Query) -> String {
         .join(" & ")
 }
 
+// ================================================================ requests
+
+/// Results per page of a search, by default and at most.
+pub const DEFAULT_PAGE: usize = 20;
+pub const MAX_PAGE: usize = 50;
+pub const DEFAULT_SUGGESTIONS: usize = 8;
+pub const MAX_SUGGESTIONS: usize = 20;
+pub const MAX_FILTER_VALUES: usize = 20;
+
+/// The filters of a search, once valid: each list "any of these", empty
+/// for any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filters {
+    pub kinds: Vec<ItemKind>,
+    pub topic_codes: Vec<String>,
+    pub languages: Vec<String>,
+    pub source_kinds: Vec<SourceKind>,
+    pub source_organization_id: String,
+    pub year_from: Option<i32>,
+    pub year_until: Option<i32>,
+}
+
+/// What a filter looks at in one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filterable<'a> {
+    pub kind: ItemKind,
+    pub topic_codes: &'a [String],
+    pub language: &'a str,
+    pub source_kind: SourceKind,
+    pub source_organization_id: &'a str,
+    pub year: Option<i32>,
+}
+
+impl Filters {
+    /// Whether an item passes every filter: the one rule, whether the store
+    /// applies it in SQL or over candidates.
+    pub fn admits(&self, item: &Filterable<'_>) -> bool {
+        let any = |empty: bool, hit: bool| empty || hit;
+        any(self.kinds.is_empty(), self.kinds.contains(&item.kind))
+            && any(
+                self.topic_codes.is_empty(),
+                item.topic_codes
+                    .iter()
+                    .any(|t| self.topic_codes.contains(t)),
+            )
+            && any(
+                self.languages.is_empty(),
+                self.languages.iter().any(|l| l == item.language),
+            )
+            && any(
+                self.source_kinds.is_empty(),
+                self.source_kinds.contains(&item.source_kind),
+            )
+            && any(
+                self.source_organization_id.is_empty(),
+                self.source_organization_id == item.source_organization_id,
+            )
+            && self
+                .year_from
+                .is_none_or(|y| item.year.is_some_and(|iy| iy >= y))
+            && self
+                .year_until
+                .is_none_or(|y| item.year.is_some_and(|iy| iy <= y))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchRequest {
+    pub query: Query,
+    pub filters: Filters,
+    pub page_size: usize,
+}
+
+fn enum_list<E: TryFrom<i32> + PartialEq>(
+    v: &mut Violations,
+    field: &str,
+    values: &[i32],
+) -> Option<Vec<E>> {
+    if values.len() > MAX_FILTER_VALUES {
+        v.add(field, format!("at most {MAX_FILTER_VALUES}"));
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (i, x) in values.iter().enumerate() {
+        match markaz_kit::validate::enumeration::<E>(&format!("{field}[{i}]"), *x, true) {
+            Ok(Some(e)) if !out.contains(&e) => out.push(e),
+            Ok(_) => {}
+            Err(e) => {
+                v.take::<()>(Err(e));
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(out)
+}
+
+fn year(v: &mut Violations, field: &str, value: i32) -> Option<Option<i32>> {
+    match value {
+        0 => Some(None),
+        y if (FIRST_YEAR..=2200).contains(&y) => Some(Some(y)),
+        _ => {
+            v.add(field, format!("0 (any) or a year from {FIRST_YEAR}"));
+            None
+        }
+    }
+}
+
+/// Parses a search: the query, every filter, the page size.
+pub fn parse_search(prefix: &str, r: &api::SearchItemsRequest) -> Result<SearchRequest> {
+    let f = |name: &str| {
+        if prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{prefix}.{name}")
+        }
+    };
+    let mut v = Violations::new();
+    let query = v.take(parse_query(&f("query"), &r.query, QUERY_MAX_CHARS));
+    let empty = api::SearchFilters::default();
+    let filters = r.filters.as_ref().unwrap_or(&empty);
+    let kinds = enum_list::<ItemKind>(&mut v, &f("filters.kinds"), &filters.kinds);
+    let topic_codes = v.take_many(parse_topics(
+        &f("filters.topic_codes"),
+        &filters.topic_codes,
+    ));
+    let mut languages = Some(Vec::new());
+    for (i, l) in filters.languages.iter().enumerate() {
+        match parse_language(&format!("{}[{i}]", f("filters.languages")), l) {
+            Ok(l) => {
+                if let Some(list) = languages.as_mut()
+                    && !list.contains(&l)
+                {
+                    list.push(l);
+                }
+            }
+            Err(e) => {
+                v.take::<()>(Err(e));
+                languages = None;
+            }
+        }
+    }
+    let source_kinds =
+        enum_list::<SourceKind>(&mut v, &f("filters.source_kinds"), &filters.source_kinds);
+    let source_organization_id = v.take(parse_id(
+        &f("filters.source_organization_id"),
+        &filters.source_organization_id,
+        false,
+    ));
+    let year_from = year(&mut v, &f("filters.year_from"), filters.year_from);
+    let year_until = year(&mut v, &f("filters.year_until"), filters.year_until);
+    if let (Some(Some(a)), Some(Some(b))) = (year_from, year_until)
+        && b < a
+    {
+        v.add(f("filters.year_until"), "before year_from");
+    }
+    let page_size = match r.page_size {
+        0 => Some(DEFAULT_PAGE),
+        n if n < 0 => {
+            v.add(f("page_size"), "not negative");
+            None
+        }
+        n => Some((n as usize).min(MAX_PAGE)),
+    };
+    finish(v, || {
+        Some(SearchRequest {
+            query: query?,
+            filters: Filters {
+                kinds: kinds?,
+                topic_codes: topic_codes?,
+                languages: languages?,
+                source_kinds: source_kinds?,
+                source_organization_id: source_organization_id?,
+                year_from: year_from?,
+                year_until: year_until?,
+            },
+            page_size: page_size?,
+        })
+    })
+}
+
+/// Parses a type-ahead request: what was typed (every word, the last as a
+/// prefix) and how many suggestions.
+pub fn parse_suggest(r: &api::SuggestItemsRequest) -> Result<(Query, usize)> {
+    let mut v = Violations::new();
+    let query = v.take(parse_query("prefix", &r.prefix, SUGGEST_MAX_CHARS));
+    let max = match r.max_results {
+        0 => Some(DEFAULT_SUGGESTIONS),
+        n if n < 0 => {
+            v.add("max_results", "not negative");
+            None
+        }
+        n => Some((n as usize).min(MAX_SUGGESTIONS)),
+    };
+    finish(v, || Some((query?, max?)))
+}
+
 // ================================================================ ranking
 
 /// The fields of an item that search reads, with their weight in the score:
@@ -860,6 +1061,98 @@ mod tests {
         };
         assert_eq!(fts5_match(&q), "\"a\"\"b\" AND \"o'c\"*");
         assert_eq!(tsquery(&q), "'a\"b' & 'o''c':*");
+    }
+
+    #[test]
+    fn search_requests_report_every_bad_filter() {
+        let bad = api::SearchItemsRequest {
+            query: "  ".into(),
+            filters: Some(api::SearchFilters {
+                kinds: vec![ItemKind::Study as i32, 99],
+                topic_codes: vec!["Not A Slug".into()],
+                languages: vec!["Arabic".into()],
+                source_kinds: vec![0],
+                source_organization_id: "x y".into(),
+                year_from: 2021,
+                year_until: 2019,
+            }),
+            page_size: -1,
+            page_token: String::new(),
+        };
+        let Err(markaz_kit::Error::InvalidArgument(v)) = parse_search("", &bad) else {
+            panic!()
+        };
+        let fields: Vec<&str> = v.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "query",
+                "filters.kinds[1]",
+                "filters.topic_codes[0]",
+                "filters.languages[0]",
+                "filters.source_kinds[0]",
+                "filters.source_organization_id",
+                "filters.year_until",
+                "page_size",
+            ]
+        );
+        let ok = api::SearchItemsRequest {
+            query: "دليل".into(),
+            page_size: 500,
+            ..Default::default()
+        };
+        let parsed = parse_search("search", &ok).unwrap();
+        assert_eq!(parsed.page_size, MAX_PAGE);
+        assert_eq!(parsed.filters, Filters::default());
+        let (q, max) = parse_suggest(&api::SuggestItemsRequest {
+            prefix: "المكت".into(),
+            max_results: 0,
+        })
+        .unwrap();
+        assert_eq!(
+            (q.terms[0].token.as_str(), q.terms[0].prefix, max),
+            ("مكت", true, DEFAULT_SUGGESTIONS)
+        );
+    }
+
+    #[test]
+    fn filters_admit_what_matches_every_one() {
+        let topics = vec!["health".to_string(), "advocacy".to_string()];
+        let item = Filterable {
+            kind: ItemKind::Study,
+            topic_codes: &topics,
+            language: "ar",
+            source_kind: SourceKind::Partner,
+            source_organization_id: "org-1",
+            year: Some(2019),
+        };
+        assert!(Filters::default().admits(&item));
+        let f = |edit: &dyn Fn(&mut Filters)| {
+            let mut f = Filters::default();
+            edit(&mut f);
+            f.admits(&item)
+        };
+        assert!(f(&|f| f.kinds = vec![ItemKind::Video, ItemKind::Study]));
+        assert!(!f(&|f| f.kinds = vec![ItemKind::Video]));
+        assert!(f(&|f| f.topic_codes = vec!["advocacy".into()]));
+        assert!(!f(&|f| f.topic_codes = vec!["water".into()]));
+        assert!(!f(&|f| f.languages = vec!["en".into()]));
+        assert!(!f(&|f| f.source_kinds = vec![SourceKind::Donor]));
+        assert!(!f(&|f| f.source_organization_id = "org-2".into()));
+        assert!(f(&|f| f.year_from = Some(2019)));
+        assert!(!f(&|f| f.year_from = Some(2020)));
+        assert!(!f(&|f| f.year_until = Some(2018)));
+        let undated = Filterable {
+            year: None,
+            ..item.clone()
+        };
+        assert!(
+            !Filters {
+                year_from: Some(2000),
+                ..Filters::default()
+            }
+            .admits(&undated)
+        );
     }
 
     fn candidate(id: &str, time: i64, title: &str, summary: &str) -> Candidate {
