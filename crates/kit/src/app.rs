@@ -204,12 +204,23 @@ impl App {
             })
             .max_decoding_message_size(config.server.max_message_bytes);
         routes.add_service(platform_api);
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(markaz_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .map_err(|e| Error::internal(format!("reflection: {e}")))?;
-        routes.add_service(reflection);
+        // Both versions of reflection: grpcurl 1.8 (what most package
+        // managers ship), grpcui and Postman still ask v1alpha.
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(markaz_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        routes.add_service(
+            reflection()
+                .build_v1()
+                .map_err(|e| Error::internal(format!("reflection: {e}")))?,
+        );
+        routes.add_service(
+            reflection()
+                .build_v1alpha()
+                .map_err(|e| Error::internal(format!("reflection: {e}")))?,
+        );
         routes.add_service(health_server);
 
         let listener = match listener {
@@ -241,15 +252,25 @@ impl App {
             rights.extend_from_slice(service.rights());
         }
         let server = tonic::transport::Server::builder()
-            .layer(Gate::new(&rights, verifier.clone()))
+            .layer(Gate::new(
+                &rights,
+                verifier.clone(),
+                config.server.max_message_bytes,
+                crate::rpc::limits::InFlight::new(
+                    config.server.max_inflight_bytes,
+                    config.server.max_inflight_bytes_per_connection,
+                ),
+            ))
             .concurrency_limit_per_connection(config.server.concurrency_per_connection)
             .load_shed(true)
             .timeout(config.request_timeout())
             .tcp_nodelay(true)
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            // A peer that does not answer a keep-alive ping within this is gone.
+            .http2_keepalive_timeout(Some(Duration::from_secs(20)))
             .add_routes(routes.routes())
             .serve_with_incoming_shutdown(
-                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+                crate::listener::incoming(listener, config.server.connection_limits()),
                 rpc_stop.clone().cancelled_owned(),
             );
         let server = tokio::spawn(server);

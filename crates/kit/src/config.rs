@@ -70,6 +70,18 @@ pub struct ServerConfig {
     /// How long a stopping process keeps serving after reporting NOT_SERVING,
     /// so load balancers stop sending first (a probe period, in Kubernetes).
     pub shutdown_grace_ms: u64,
+    /// Request bytes held while their messages are still arriving, for the
+    /// whole process; beyond it, requests are refused (RESOURCE_EXHAUSTED).
+    pub max_inflight_bytes: usize,
+    /// The same, per client connection.
+    pub max_inflight_bytes_per_connection: usize,
+    /// Open client connections at most; beyond it, new ones wait in the
+    /// kernel's backlog.
+    pub max_connections: usize,
+    /// A new connection must send its first byte within this.
+    pub handshake_timeout_ms: u64,
+    /// A connection with no traffic either way for this long is closed.
+    pub idle_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -145,6 +157,11 @@ impl Default for ServerConfig {
             request_timeout_ms: 30_000,
             drain_timeout_ms: 20_000,
             shutdown_grace_ms: 0,
+            max_inflight_bytes: 256 * 1024 * 1024,
+            max_inflight_bytes_per_connection: 16 * 1024 * 1024,
+            max_connections: 4096,
+            handshake_timeout_ms: 10_000,
+            idle_timeout_ms: 300_000,
         }
     }
 }
@@ -211,6 +228,14 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ),
     ("MARKAZ_REQUEST_TIMEOUT_MS", "server.request_timeout_ms"),
     ("MARKAZ_SHUTDOWN_GRACE_MS", "server.shutdown_grace_ms"),
+    ("MARKAZ_MAX_CONNECTIONS", "server.max_connections"),
+    ("MARKAZ_HANDSHAKE_TIMEOUT_MS", "server.handshake_timeout_ms"),
+    ("MARKAZ_IDLE_TIMEOUT_MS", "server.idle_timeout_ms"),
+    ("MARKAZ_MAX_INFLIGHT_BYTES", "server.max_inflight_bytes"),
+    (
+        "MARKAZ_MAX_INFLIGHT_BYTES_PER_CONNECTION",
+        "server.max_inflight_bytes_per_connection",
+    ),
     ("MARKAZ_DB_MAX_CONNECTIONS", "database.max_connections"),
     ("MARKAZ_CONSUMER_MAX_DELIVER", "consumer.max_deliver"),
     ("MARKAZ_CONSUMER_ACK_WAIT_MS", "consumer.ack_wait_ms"),
@@ -221,6 +246,17 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "export traces over OTLP/gRPC to this endpoint",
     ),
 ];
+
+impl ServerConfig {
+    /// How the gRPC server treats its connections.
+    pub fn connection_limits(&self) -> crate::listener::Limits {
+        crate::listener::Limits {
+            max_connections: self.max_connections,
+            handshake_timeout: Duration::from_millis(self.handshake_timeout_ms),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+        }
+    }
+}
 
 impl Config {
     /// Defaults, then the TOML file (`path`, else `MARKAZ_CONFIG`), then the
@@ -323,6 +359,22 @@ impl Config {
         if let Some(v) = non_empty("MARKAZ_SHUTDOWN_GRACE_MS") {
             self.server.shutdown_grace_ms = parse("MARKAZ_SHUTDOWN_GRACE_MS", &v)?;
         }
+        if let Some(v) = non_empty("MARKAZ_MAX_CONNECTIONS") {
+            self.server.max_connections = parse("MARKAZ_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = non_empty("MARKAZ_HANDSHAKE_TIMEOUT_MS") {
+            self.server.handshake_timeout_ms = parse("MARKAZ_HANDSHAKE_TIMEOUT_MS", &v)?;
+        }
+        if let Some(v) = non_empty("MARKAZ_IDLE_TIMEOUT_MS") {
+            self.server.idle_timeout_ms = parse("MARKAZ_IDLE_TIMEOUT_MS", &v)?;
+        }
+        if let Some(v) = non_empty("MARKAZ_MAX_INFLIGHT_BYTES") {
+            self.server.max_inflight_bytes = parse("MARKAZ_MAX_INFLIGHT_BYTES", &v)?;
+        }
+        if let Some(v) = non_empty("MARKAZ_MAX_INFLIGHT_BYTES_PER_CONNECTION") {
+            self.server.max_inflight_bytes_per_connection =
+                parse("MARKAZ_MAX_INFLIGHT_BYTES_PER_CONNECTION", &v)?;
+        }
         if let Some(v) = non_empty("MARKAZ_DB_MAX_CONNECTIONS") {
             self.database.max_connections = parse("MARKAZ_DB_MAX_CONNECTIONS", &v)?;
         }
@@ -384,6 +436,24 @@ impl Config {
         }
         if self.server.concurrency_per_connection == 0 {
             problems.push("server.concurrency_per_connection must be positive".to_string());
+        }
+        if self.server.max_connections == 0
+            || self.server.handshake_timeout_ms == 0
+            || self.server.idle_timeout_ms == 0
+        {
+            problems.push(
+                "server.max_connections, handshake_timeout_ms and idle_timeout_ms must be positive"
+                    .to_string(),
+            );
+        }
+        if self.server.max_inflight_bytes_per_connection < self.server.max_message_bytes
+            || self.server.max_inflight_bytes < self.server.max_inflight_bytes_per_connection
+        {
+            problems.push(
+                "server.max_inflight_bytes_per_connection must hold one largest message, and \
+                 max_inflight_bytes one connection's"
+                    .to_string(),
+            );
         }
         if self.server.request_timeout_ms == 0 {
             problems.push("server.request_timeout_ms must be positive".to_string());

@@ -378,13 +378,8 @@ impl From<Error> for tonic::Status {
         let code = e.code();
         match e {
             Error::InvalidArgument(violations) => {
-                let message = format!("invalid request: {}", describe(&violations));
-                let details = ErrorDetails::with_bad_request(
-                    violations
-                        .into_iter()
-                        .map(|v| tonic_types::FieldViolation::new(v.field, v.description))
-                        .collect::<Vec<_>>(),
-                );
+                let (message, shown) = bounded(&violations);
+                let details = ErrorDetails::with_bad_request(shown);
                 tonic::Status::with_error_details(code, message, details)
             }
             Error::NotFound { resource, id } => {
@@ -429,6 +424,65 @@ impl From<Error> for tonic::Status {
             other => tonic::Status::new(code, other.to_string()),
         }
     }
+}
+
+/// What of a long list of violations fits in the answer. gRPC sends the
+/// message and the details as trailers, and C-core clients (Python, Ruby,
+/// C#) refuse trailers over 16 KiB — they would see RESOURCE_EXHAUSTED
+/// instead of the bad fields. So the message names the first few and says
+/// how many there are, and the details carry the first ones up to
+/// [`DETAILS_BUDGET`] bytes, then one more entry saying how many were left
+/// out: every answer stays well under 8 KiB, whatever the request.
+const DETAILS_BUDGET: usize = 3 * 1024;
+const MESSAGE_VIOLATIONS: usize = 3;
+/// Longest field path or description kept, in bytes (cut at a character).
+const TEXT_MAX: usize = 200;
+
+fn bounded(violations: &[FieldViolation]) -> (String, Vec<tonic_types::FieldViolation>) {
+    let cut = |s: &str| -> String {
+        if s.len() <= TEXT_MAX {
+            return s.to_string();
+        }
+        let mut end = TEXT_MAX;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &s[..end])
+    };
+    let mut message = format!(
+        "invalid request: {}",
+        violations
+            .iter()
+            .take(MESSAGE_VIOLATIONS)
+            .map(|v| format!("{}: {}", cut(&v.field), cut(&v.description)))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    if violations.len() > MESSAGE_VIOLATIONS {
+        message.push_str(&format!(
+            "; and {} more (all {} in the details, as far as they fit)",
+            violations.len() - MESSAGE_VIOLATIONS,
+            violations.len()
+        ));
+    }
+    let mut shown = Vec::new();
+    let mut used = 0;
+    for v in violations {
+        let (field, description) = (cut(&v.field), cut(&v.description));
+        used += field.len() + description.len() + 8;
+        if used > DETAILS_BUDGET {
+            break;
+        }
+        shown.push(tonic_types::FieldViolation::new(field, description));
+    }
+    let left = violations.len() - shown.len();
+    if left > 0 {
+        shown.push(tonic_types::FieldViolation::new(
+            "",
+            format!("and {left} more violations not listed, of {}", violations.len()),
+        ));
+    }
+    (message, shown)
 }
 
 /// The caller gets a reference to quote, the log gets the cause — inside
@@ -478,6 +532,30 @@ mod tests {
         let status: tonic::Status = e.into();
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("SELECT"), "{}", status.message());
+    }
+
+    #[test]
+    fn a_thousand_bad_fields_still_fit_every_client() {
+        let mut v = Violations::new();
+        for i in 0..1_000 {
+            v.add(
+                format!("marks[{i}].status"),
+                "required: present, absent, excused or late; ".repeat(3),
+            );
+        }
+        let status: tonic::Status = v.finish().unwrap_err().into();
+        let response = status.clone().into_http::<tonic::body::Body>();
+        let trailer_bytes: usize = response
+            .headers()
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len())
+            .sum();
+        assert!(trailer_bytes < 8 * 1024, "{trailer_bytes} bytes of trailers");
+        let bad = status.get_details_bad_request().expect("details");
+        assert!(bad.field_violations.len() > 10, "the first ones are listed");
+        let last = bad.field_violations.last().unwrap();
+        assert!(last.description.contains("more"), "{}", last.description);
+        assert!(status.message().contains("1000"), "{}", status.message());
     }
 
     #[test]

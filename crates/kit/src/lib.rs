@@ -11,6 +11,7 @@
 //! | [`money`] | ISO-4217 money in integer minor units: parsing, checked sums, display |
 //! | [`rpc`], [`validate`] | the per-RPC wrapper and the API conventions (request ids, etags, pages, field parsing) |
 //! | [`telemetry`] | tracing, OpenTelemetry export, Prometheus metrics |
+//! | [`listener`] | the accept loop of every server: a cap on connections, back-off at the descriptor limit, handshake and idle deadlines |
 //! | [`health`] | whether each service can do its work: gRPC health, `/readyz`, gauges, one log line per change |
 //! | [`app`] | the process: services, server, health, reflection, graceful shutdown |
 #![forbid(unsafe_code)]
@@ -24,6 +25,7 @@ pub mod error;
 pub mod events;
 pub mod fetch;
 pub mod health;
+pub mod listener;
 pub mod migrate;
 pub mod money;
 pub mod rpc;

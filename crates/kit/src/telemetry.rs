@@ -499,12 +499,21 @@ pub async fn serve_metrics(
 
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
+    // Scrapers and probes, not the public: few connections, short deadlines.
+    let limits = crate::listener::Limits {
+        max_connections: 64,
+        handshake_timeout: std::time::Duration::from_secs(5),
+        idle_timeout: std::time::Duration::from_secs(30),
+    };
     tokio::spawn(async move {
+        use futures::StreamExt;
+        let incoming = crate::listener::incoming(listener, limits);
+        futures::pin_mut!(incoming);
         loop {
             let stream = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok((s, _)) => s,
-                    Err(_) => continue,
+                accepted = incoming.next() => match accepted {
+                    Some(Ok(s)) => s,
+                    _ => continue,
                 },
                 _ = shutdown.cancelled() => return,
             };
@@ -529,7 +538,10 @@ pub async fn serve_metrics(
                             .body(Full::new(bytes::Bytes::from(body)))
                     }
                 });
+                // An unfinished request line or headers: closed after 5 s.
                 let _ = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(std::time::Duration::from_secs(5))
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
             });

@@ -4,8 +4,15 @@
 //! [`Violations`](crate::error::Violations).
 //!
 //! Text is never rewritten: Arabic (or any) text is stored exactly as sent,
-//! byte for byte. It is only refused when too long or when it carries
-//! control characters.
+//! byte for byte. It is only refused when too long, or when it carries what
+//! no person means to type and what is used to deceive ([`suspicious`]):
+//! control characters, bidi embeddings, overrides and isolates (which make
+//! "txt.exe" read as "exe.txt"), a byte-order mark, line or paragraph
+//! separators in one line, noncharacters, or a pile of combining marks.
+//! The marks Arabic and Persian text need — LRM/RLM, ALM, ZWJ/ZWNJ, up to
+//! four combining marks on a letter — stay. Matching (search, erasure) is on
+//! [`search_key`], where invisible formatting is dropped, so "Am\u{200b}ina"
+//! is found by "amina".
 
 use markaz_proto::common::v1::LocalizedText;
 
@@ -59,7 +66,71 @@ fn check_text(
     if bad {
         return Err(FieldViolation::new(field, "contains control characters"));
     }
+    if let Some(why) = suspicious(value) {
+        return Err(FieldViolation::new(field, why));
+    }
     Ok(value.to_string())
+}
+
+/// Combining marks one character may carry; more is a pile meant to spill
+/// over the lines around it ("Zalgo" text).
+pub const MAX_COMBINING_MARKS: usize = 4;
+
+/// Why `text` is refused, if it carries characters no person means to type.
+pub fn suspicious(text: &str) -> Option<&'static str> {
+    let mut marks = 0;
+    for c in text.chars() {
+        let u = c as u32;
+        if matches!(u, 0x202A..=0x202E | 0x2066..=0x2069) {
+            return Some("contains bidi embedding, override or isolate controls");
+        }
+        if u == 0xFEFF {
+            return Some("contains a byte-order mark");
+        }
+        if matches!(u, 0x2028 | 0x2029) {
+            return Some("contains a line or paragraph separator (use a newline in multi-line text)");
+        }
+        if matches!(u, 0xFDD0..=0xFDEF) || (u & 0xFFFE) == 0xFFFE {
+            return Some("contains a Unicode noncharacter");
+        }
+        if is_combining_mark(c) {
+            marks += 1;
+            if marks > MAX_COMBINING_MARKS {
+                return Some("too many combining marks on one character");
+            }
+        } else {
+            marks = 0;
+        }
+    }
+    None
+}
+
+/// The combining marks of the scripts Markaz meets (Latin, Greek,
+/// Cyrillic, Hebrew, Arabic, and the generic blocks Zalgo text draws on).
+fn is_combining_mark(c: char) -> bool {
+    matches!(c as u32,
+        0x0300..=0x036F | 0x0483..=0x0489 | 0x0591..=0x05BD | 0x05BF | 0x05C1..=0x05C2
+        | 0x05C4..=0x05C5 | 0x05C7 | 0x0610..=0x061A | 0x064B..=0x065F | 0x0670
+        | 0x06D6..=0x06DC | 0x06DF..=0x06E4 | 0x06E7..=0x06E8 | 0x06EA..=0x06ED
+        | 0x08D3..=0x08E1 | 0x08E3..=0x08FF | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF
+        | 0x20D0..=0x20FF | 0xFE20..=0xFE2F)
+}
+
+/// Characters that change how text looks but not what it says: dropped
+/// before text is matched. ZWJ/ZWNJ shape Arabic and Persian letters, and
+/// a zero-width space or soft hyphen hides inside a name.
+fn invisible(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x061C | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064
+        | 0x2066..=0x2069 | 0xFEFF)
+}
+
+/// `text` as it is matched: invisible formatting dropped, lowercased.
+pub fn matchable(text: &str) -> String {
+    text.chars()
+        .filter(|c| !invisible(*c))
+        .collect::<String>()
+        .to_lowercase()
 }
 
 /// Bilingual text: each language at most `max` characters; when `required`,
@@ -174,12 +245,13 @@ pub fn phone(field: &str, value: &str) -> Result<String, FieldViolation> {
     }
 }
 
-/// Lowercases `text` for matching; every path stores the original.
+/// The text `parts` are searched by ([`matchable`]); every path stores the
+/// original.
 pub fn search_key(parts: &[&str]) -> String {
     parts
         .iter()
         .filter(|p| !p.is_empty())
-        .map(|p| p.to_lowercase())
+        .map(|p| matchable(p))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -189,7 +261,7 @@ pub fn search_key(parts: &[&str]) -> String {
 pub fn like_pattern(needle: &str) -> String {
     let mut out = String::with_capacity(needle.len() + 2);
     out.push('%');
-    for c in needle.to_lowercase().chars() {
+    for c in matchable(needle).chars() {
         if matches!(c, '%' | '_' | '\\') {
             out.push('\\');
         }
@@ -244,5 +316,41 @@ mod tests {
         assert!(email("e", "a@b").is_err());
         assert!(phone("p", "+963 944 123 456").is_ok());
         assert!(phone("p", "call me").is_err());
+    }
+
+    #[test]
+    fn deceiving_characters_are_refused_and_arabic_shaping_kept() {
+        for (text, why) in [
+            ("invoice\u{202E}fdp.exe", "bidi"),
+            ("\u{2066}name\u{2069}", "bidi"),
+            ("\u{FEFF}name", "byte-order"),
+            ("one\u{2028}two", "separator"),
+            ("x\u{FFFF}", "noncharacter"),
+            ("x\u{FDD0}", "noncharacter"),
+        ] {
+            let refused = line("name", text, 200, true).unwrap_err();
+            assert!(refused.description.contains(why), "{text:?}: {}", refused.description);
+        }
+        let zalgo = format!("a{}", "\u{0301}".repeat(150));
+        assert!(line("name", &zalgo, 500, true).is_err());
+        // What Arabic and Persian need: harakat on a letter (shadda and a
+        // vowel), ZWNJ, ZWJ, LRM, RLM and ALM around mixed text.
+        for kept in [
+            "مُحَمَّد",
+            "می\u{200C}خواهم",
+            "\u{200F}سارة\u{200E} (Sara)",
+            "\u{061C}١٢٣",
+            "ل\u{200D}ا",
+        ] {
+            assert_eq!(line("name", kept, 200, true).unwrap(), kept, "{kept:?}");
+        }
+        assert!(prose("notes", "two\nlines", 200, true).is_ok());
+    }
+
+    #[test]
+    fn matching_ignores_invisible_formatting() {
+        assert_eq!(search_key(&["Am\u{200b}ina"]), "amina");
+        assert_eq!(like_pattern("AM\u{00AD}INA"), "%amina%");
+        assert_eq!(matchable("\u{200F}Nadia"), "nadia");
     }
 }

@@ -11,6 +11,11 @@
 //! and the verified [`Caller`] — which [`super::Rpc::handle`] takes, so a
 //! handler neither types its method's name nor checks its roles again.
 //!
+//! Every request body is then read through [`GuardedBody`]: a message over
+//! the method's limit is refused at its header, and the bytes still
+//! arriving count against per-connection and per-process budgets (see
+//! [`super::limits`]).
+//!
 //! The tables are checked against the protobuf descriptors in every
 //! service's tests ([`crate::testing::rights`]): every method has exactly one
 //! entry, and every role outside it is refused.
@@ -21,6 +26,7 @@ use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
 
+use super::limits::{GuardedBody, InFlight, PUBLIC_MESSAGE_BYTES};
 use crate::auth::{Caller, Role, Verifier};
 use crate::telemetry::{self, RpcLabels};
 
@@ -78,6 +84,9 @@ pub struct Gate {
     /// By request path, `/<grpc service>/<method>`.
     methods: Arc<HashMap<String, Entry>>,
     verifier: Arc<Verifier>,
+    /// The largest message a method with a credential decodes.
+    max_message_bytes: usize,
+    in_flight: Arc<InFlight>,
 }
 
 impl std::fmt::Debug for Gate {
@@ -89,7 +98,12 @@ impl std::fmt::Debug for Gate {
 }
 
 impl Gate {
-    pub fn new(rights: &[Rights], verifier: Arc<Verifier>) -> Gate {
+    pub fn new(
+        rights: &[Rights],
+        verifier: Arc<Verifier>,
+        max_message_bytes: usize,
+        in_flight: Arc<InFlight>,
+    ) -> Gate {
         let mut methods = HashMap::new();
         for table in rights {
             for (method, access) in table.methods {
@@ -106,6 +120,21 @@ impl Gate {
         Gate {
             methods: Arc::new(methods),
             verifier,
+            max_message_bytes,
+            in_flight,
+        }
+    }
+
+    /// The largest message the method at `path` decodes: a method with a
+    /// credential the configured size; a public one, and anything no table
+    /// names (health, reflection), a small one.
+    fn message_limit(&self, path: &str) -> usize {
+        match self.methods.get(path) {
+            Some(Entry {
+                access: Access::Roles(_),
+                ..
+            }) => self.max_message_bytes,
+            _ => PUBLIC_MESSAGE_BYTES,
         }
     }
 
@@ -174,7 +203,17 @@ where
 
     fn call(&mut self, mut request: http::Request<tonic::body::Body>) -> Self::Future {
         match self.gate.admit(&mut request) {
-            Ok(()) => Box::pin(self.inner.call(request)),
+            Ok(()) => {
+                let limit = self.gate.message_limit(request.uri().path());
+                let connection = request
+                    .extensions()
+                    .get::<tonic::transport::server::TcpConnectInfo>()
+                    .and_then(|c| c.remote_addr());
+                let (parts, body) = request.into_parts();
+                let body = GuardedBody::new(body, limit, self.gate.in_flight.clone(), connection);
+                let request = http::Request::from_parts(parts, tonic::body::Body::new(body));
+                Box::pin(self.inner.call(request))
+            }
             Err((entry, status)) => {
                 telemetry::metrics()
                     .rpc_requests

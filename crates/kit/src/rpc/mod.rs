@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`gate`] | the rights table of each service and the tower layer that admits a request — token and roles from its headers — before its body is read |
 //! | this module | [`Rpc::handle`]: the admitted caller, a span continuing the client's trace, metrics, and the one mapping from [`Error`](crate::error::Error) to `tonic::Status` |
+//! | [`limits`] | what a request may cost before its handler runs: message sizes read from the framing, bytes in flight per connection and per process |
 //! | [`idempotency`] | creates retried by `request_id` (AIP-155) |
 //! | [`conventions`] | etags, update masks, keyset pages, object ids (AIP-134, 154, 158) |
 //! | [`forwards`] | [`grpc_forwards!`](crate::grpc_forwards): the tonic trait impl as one line per method |
@@ -20,6 +21,7 @@ pub mod conventions;
 pub mod forwards;
 pub mod gate;
 pub mod idempotency;
+pub mod limits;
 
 pub use conventions::{
     DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, check_etag, etag, new_id, parse_id, parse_optional_id,

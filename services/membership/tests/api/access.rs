@@ -243,6 +243,33 @@ async fn health_reports_serving_and_metrics_are_served(backend: Backend) {
         panic!("no service list");
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    // And v1alpha, which grpcurl 1.8, grpcui and Postman ask.
+    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient as AlphaClient;
+    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest as AlphaRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse as AlphaResponse;
+    let mut alpha = AlphaClient::new(w.app.channel().await);
+    let mut answers = alpha
+        .server_reflection_info(tokio_stream::iter(vec![
+            tonic_reflection::pb::v1alpha::ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(AlphaRequest::ListServices(String::new())),
+            },
+        ]))
+        .await
+        .expect("v1alpha reflection is served")
+        .into_inner();
+    let Some(AlphaResponse::ListServicesResponse(alpha_list)) =
+        answers.message().await.unwrap().unwrap().message_response
+    else {
+        panic!("no v1alpha service list");
+    };
+    let alpha_names: Vec<String> = alpha_list.service.into_iter().map(|s| s.name).collect();
+    let not_reflection = |n: &&String| !n.starts_with("grpc.reflection.");
+    assert_eq!(
+        alpha_names.iter().filter(not_reflection).collect::<Vec<_>>(),
+        names.iter().filter(not_reflection).collect::<Vec<_>>(),
+        "both versions list the same services"
+    );
     for expected in [
         "markaz.membership.v1.MembershipService",
         "markaz.platform.v1.PlatformService",

@@ -1,6 +1,7 @@
 use super::world::*;
 
 markaz_kit::both_backends!(
+    deceiving_characters_are_refused_and_invisible_ones_do_not_hide_a_name,
     people_are_registered_updated_and_erased,
     a_retry_after_erasure_is_refused_not_done_again,
     concurrent_affiliations_leave_one_and_end_once,
@@ -218,4 +219,42 @@ async fn concurrent_affiliations_leave_one_and_end_once(backend: Backend) {
     .await
     .unwrap();
     assert_eq!(events, 1, "one AffiliationEnded");
+}
+
+/// A name with a bidi override is refused with its field named, nothing
+/// written; one with a zero-width space is kept byte for byte and found by
+/// the letters people see.
+async fn deceiving_characters_are_refused_and_invisible_ones_do_not_hide_a_name(
+    backend: Backend,
+) {
+    let mut w = world(backend).await;
+    let refused = w
+        .client
+        .create_person(authed(
+            api::CreatePersonRequest {
+                person: Some(person("Amina\u{202E}txt.exe", Gender::Female)),
+                request_id: String::new(),
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(field_violations(&refused), ["person.full_name"]);
+    let hidden = create_person(&mut w, "Am\u{200b}ina Saleh", Gender::Female).await;
+    assert_eq!(hidden.full_name, "Am\u{200b}ina Saleh", "stored as sent");
+    let found = w
+        .client
+        .list_people(authed(
+            api::ListPeopleRequest {
+                query: "amina".into(),
+                ..Default::default()
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .people;
+    assert_eq!(found.len(), 1, "found by the letters people see");
 }

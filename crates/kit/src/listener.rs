@@ -1,0 +1,201 @@
+//! The accept loop of every server of the process (gRPC, metrics), hardened
+//! against clients that take without giving:
+//!
+//! * **a cap on connections** — beyond it the loop stops accepting, and
+//!   the kernel's backlog holds the rest, instead of the process running out
+//!   of file descriptors;
+//! * **back-off when accepting fails** — at the file-descriptor limit
+//!   (EMFILE, ENFILE) `accept` fails at once, and a loop that simply tries
+//!   again burns a core; it waits, longer each time, then tries again;
+//! * **a handshake deadline** — a connection that sends nothing within it
+//!   is closed (500 silent sockets used to stay open for ever);
+//! * **an idle deadline** — a connection with no byte in either direction
+//!   for that long is closed. HTTP/2 keep-alive pings count as traffic, so a
+//!   live client that answers them keeps its connection.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::Stream;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, Sleep};
+
+/// How a listener treats its connections.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_connections: usize,
+    /// The first byte must come within this.
+    pub handshake_timeout: Duration,
+    /// No byte either way for this long, and the connection is closed.
+    pub idle_timeout: Duration,
+}
+
+/// The accepted connections of `listener`, within `limits`.
+pub fn incoming(
+    listener: TcpListener,
+    limits: Limits,
+) -> impl Stream<Item = io::Result<Guarded>> + Send + 'static {
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    futures::stream::unfold(
+        (listener, slots, limits),
+        |(listener, slots, limits)| async move {
+            let accepted = accept(&listener, &slots, limits).await;
+            Some((Ok(accepted), (listener, slots, limits)))
+        },
+    )
+}
+
+/// The next connection: waits for a free slot, then for a client, backing
+/// off while accepting fails.
+async fn accept(listener: &TcpListener, slots: &Arc<Semaphore>, limits: Limits) -> Guarded {
+    let slot = slots
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("the semaphore is never closed");
+    let mut failures = 0u32;
+    loop {
+        match listener.accept().await {
+            Ok((io, _)) => {
+                let _ = io.set_nodelay(true);
+                return Guarded::new(io, slot, limits);
+            }
+            Err(e) => {
+                failures += 1;
+                // Out of descriptors (or memory): nothing will be accepted
+                // until something closes. Anything else (a client that reset
+                // during the handshake) is that client's business.
+                let exhausted = matches!(e.raw_os_error(), Some(23 | 24)) // ENFILE, EMFILE
+                    || e.kind() == io::ErrorKind::OutOfMemory;
+                if failures == 1 || failures.is_power_of_two() {
+                    tracing::warn!(error = %e, failures, "accepting a connection failed");
+                }
+                let delay = if exhausted {
+                    Duration::from_millis(10 * 2u64.pow(failures.min(7))) // up to 1.28 s
+                } else {
+                    Duration::from_millis(1)
+                };
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+}
+
+/// An accepted connection: the socket, its slot, and its deadline.
+pub struct Guarded {
+    io: TcpStream,
+    _slot: OwnedSemaphorePermit,
+    deadline: Pin<Box<Sleep>>,
+    idle_timeout: Duration,
+}
+
+impl std::fmt::Debug for Guarded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guarded").field("io", &self.io).finish()
+    }
+}
+
+impl Guarded {
+    fn new(io: TcpStream, slot: OwnedSemaphorePermit, limits: Limits) -> Guarded {
+        Guarded {
+            io,
+            _slot: slot,
+            deadline: Box::pin(tokio::time::sleep(limits.handshake_timeout)),
+            idle_timeout: limits.idle_timeout,
+        }
+    }
+
+    fn active(&mut self) {
+        let next = Instant::now() + self.idle_timeout;
+        self.deadline.as_mut().reset(next);
+    }
+
+    /// Whether the connection's deadline passed (registering for it if not).
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        self.deadline.as_mut().poll(cx).is_ready()
+    }
+}
+
+fn timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "no traffic within the deadline")
+}
+
+impl AsyncRead for Guarded {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        match Pin::new(&mut self.io).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if buf.filled().len() > before {
+                    self.active();
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending if self.expired(cx) => Poll::Ready(Err(timed_out())),
+            other => other,
+        }
+    }
+}
+
+impl AsyncWrite for Guarded {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match Pin::new(&mut self.io).poll_write(cx, buf) {
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    self.active();
+                }
+                Poll::Ready(Ok(n))
+            }
+            Poll::Pending if self.expired(cx) => Poll::Ready(Err(timed_out())),
+            other => other,
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match Pin::new(&mut self.io).poll_write_vectored(cx, bufs) {
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    self.active();
+                }
+                Poll::Ready(Ok(n))
+            }
+            Poll::Pending if self.expired(cx) => Poll::Ready(Err(timed_out())),
+            other => other,
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
+
+impl tonic::transport::server::Connected for Guarded {
+    type ConnectInfo = tonic::transport::server::TcpConnectInfo;
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.io.connect_info()
+    }
+}
