@@ -4346,7 +4346,12 @@ async fn tenants_never_see_each_other(backend: Backend) {
         // every tenant's rows even without a WHERE clause.
         let db = w.app.env.db("capacity").await.unwrap();
         let mut tx = db.system().await.unwrap();
-        for table in ["courses", "enrolments", "people", "consultations"] {
+        for table in [
+            "courses",
+            "enrolments",
+            "membership_people",
+            "consultations",
+        ] {
             let n: i64 =
                 sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
                     .fetch_one(tx.conn())
