@@ -266,7 +266,7 @@ async fn may_see(tx: &mut Tx, caller: &Caller, e: &Enrolment) -> Result<bool> {
     if caller.is_staff() {
         return Ok(true);
     }
-    if caller.partner_scope().is_some() {
+    if caller.organizations() != Organizations::All {
         return Ok(caller.may_see_organization(&e.organization_id));
     }
     store::courses::is_trainer(tx, &e.course_id, &caller.subject).await

@@ -29,7 +29,7 @@ pub(crate) mod topics;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use markaz_kit::auth::Caller;
+use markaz_kit::auth::{Caller, Organizations};
 use markaz_kit::db::{Db, Tx};
 use markaz_kit::error::{Error, FieldViolation, Result};
 use markaz_kit::rpc::{Anonymous, Idempotency, Rpc};
@@ -180,10 +180,10 @@ fn idempotency<R: Message + Name>(
     Idempotency::of(method, caller, request_id, req)
 }
 
-/// A caller who is neither staff nor partner: a trainer, confined to the
-/// courses they train.
+/// A caller who is neither staff nor held to an organization (a partner):
+/// a trainer, confined to the courses they train.
 fn confined_to_own_courses(caller: &Caller) -> bool {
-    !caller.is_staff() && caller.partner_scope().is_none()
+    !caller.is_staff() && caller.organizations() == Organizations::All
 }
 
 /// Something membership has not told capacity about (yet).
