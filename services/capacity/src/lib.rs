@@ -9,9 +9,13 @@
 //! |---|---|
 //! | [`domain`] | the rules: parsing requests, the course life cycle, the waiting list, completion, learning gain, certificate codes, recommendation ranking |
 //! | [`store`] | the SQL, one implementation for PostgreSQL and SQLite |
-//! | [`api`] | the gRPC API: roles and rights, one transaction per request, events to the outbox |
-//! | [`events`] | the copies of membership's organizations, people, affiliations and assessments, built from its events |
+//! | [`api`] | the gRPC API: one handler per RPC, object rights, one transaction per request, events to the outbox |
+//! | [`events`] | the consumer: membership's copies (`markaz-membership-copies`), the assessments, erasure |
 //! | [`limits`] | the in-memory rate limits of the public RPCs |
+//!
+//! The three layers have the same rooms, one per resource of the API:
+//! topics, courses, enrolments, attendance, certificates, consultations,
+//! suggestions, recommendations, reports.
 //!
 //! Capacity never calls membership: what it knows of organizations and
 //! people comes from membership's events, so a person registered a moment
@@ -28,20 +32,78 @@ pub mod store;
 use std::sync::Arc;
 
 use markaz_kit::app::{Service, ServiceContext};
+use markaz_kit::auth::Role;
 use markaz_kit::events::Consumer;
-use markaz_kit::migrate::Migration;
+use markaz_kit::migrate::{Migration, MigrationSet};
+use markaz_kit::rpc::{Access, Rights};
 use markaz_proto::capacity::v1::capacity_service_server::CapacityServiceServer;
 use tonic::server::NamedService;
 
 pub const NAME: &str = "capacity";
 
-/// The producer whose events build capacity's copies.
-pub const MEMBERSHIP: &str = "membership";
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "capacity",
+        sql: include_str!("../migrations/0001_capacity.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "membership copies",
+        sql: include_str!("../migrations/0002_membership_copies.sql"),
+    },
+];
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "capacity",
-    sql: include_str!("../migrations/0001_capacity.sql"),
+/// Staff manage.
+const MANAGE: &[Role] = &[Role::Admin, Role::Staff];
+/// Staff, and trainers for the courses they train.
+const TEACH: &[Role] = &[Role::Admin, Role::Staff, Role::Trainer];
+/// Staff, trainers, and partners for what is theirs.
+const READ: &[Role] = &[Role::Admin, Role::Staff, Role::Trainer, Role::Partner];
+/// Staff, and partners for their own organization.
+const PARTNERS: &[Role] = &[Role::Admin, Role::Staff, Role::Partner];
+
+/// Who may call each method, in the proto's order; object rights (a
+/// partner's own organization, a trainer's own courses) are the handlers'.
+pub const RIGHTS: &[Rights] = &[Rights {
+    service: NAME,
+    grpc_service: <CapacityServiceServer<api::CapacityApi> as NamedService>::NAME,
+    methods: &[
+        ("CreateTopic", Access::Roles(MANAGE)),
+        ("GetTopic", Access::Roles(READ)),
+        ("ListTopics", Access::Roles(READ)),
+        ("UpdateTopic", Access::Roles(MANAGE)),
+        ("CreateCourse", Access::Roles(MANAGE)),
+        ("GetCourse", Access::Roles(READ)),
+        ("ListCourses", Access::Roles(READ)),
+        ("UpdateCourse", Access::Roles(MANAGE)),
+        ("OpenCourse", Access::Roles(MANAGE)),
+        ("StartCourse", Access::Roles(MANAGE)),
+        ("CompleteCourse", Access::Roles(MANAGE)),
+        ("CancelCourse", Access::Roles(MANAGE)),
+        ("EnrolParticipant", Access::Roles(PARTNERS)),
+        ("GetEnrolment", Access::Roles(READ)),
+        ("ListEnrolments", Access::Roles(READ)),
+        ("CancelEnrolment", Access::Roles(PARTNERS)),
+        ("RecordAttendance", Access::Roles(TEACH)),
+        ("GetSessionAttendance", Access::Roles(TEACH)),
+        ("ListAttendanceRevisions", Access::Roles(TEACH)),
+        ("RecordTestScores", Access::Roles(TEACH)),
+        ("ListCertificates", Access::Roles(PARTNERS)),
+        ("RevokeCertificate", Access::Roles(MANAGE)),
+        ("VerifyCertificate", Access::Public),
+        ("CreateConsultation", Access::Roles(MANAGE)),
+        ("GetConsultation", Access::Roles(PARTNERS)),
+        ("ListConsultations", Access::Roles(PARTNERS)),
+        ("UpdateConsultation", Access::Roles(MANAGE)),
+        ("ListFollowUpActions", Access::Roles(PARTNERS)),
+        ("SuggestTraining", Access::Public),
+        ("ListTrainingSuggestions", Access::Roles(MANAGE)),
+        ("TriageTrainingSuggestion", Access::Roles(MANAGE)),
+        ("RecommendCourses", Access::Roles(PARTNERS)),
+        ("GetCourseReport", Access::Roles(TEACH)),
+        ("GetActivityReport", Access::Roles(MANAGE)),
+    ],
 }];
 
 /// The capacity-building service, as the runtime runs it.
@@ -57,6 +119,10 @@ impl Service for Capacity {
         MIGRATIONS
     }
 
+    fn libraries(&self) -> &'static [MigrationSet] {
+        &[markaz_membership_copies::MIGRATIONS]
+    }
+
     fn register(
         &self,
         ctx: &ServiceContext,
@@ -69,13 +135,17 @@ impl Service for Capacity {
         vec![<CapacityServiceServer<api::CapacityApi> as NamedService>::NAME]
     }
 
+    fn rights(&self) -> &'static [Rights] {
+        RIGHTS
+    }
+
     fn consumer(&self, _ctx: &ServiceContext) -> Option<(Consumer, Vec<&'static str>)> {
         Some((
             Consumer {
                 name: NAME,
-                handler: Arc::new(events::MembershipEvents::default()),
+                handler: Arc::new(events::router()),
             },
-            vec![MEMBERSHIP],
+            vec![markaz_membership_copies::PRODUCER],
         ))
     }
 }
