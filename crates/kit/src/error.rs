@@ -479,7 +479,10 @@ fn bounded(violations: &[FieldViolation]) -> (String, Vec<tonic_types::FieldViol
     if left > 0 {
         shown.push(tonic_types::FieldViolation::new(
             "",
-            format!("and {left} more violations not listed, of {}", violations.len()),
+            format!(
+                "and {left} more violations not listed, of {}",
+                violations.len()
+            ),
         ));
     }
     (message, shown)
@@ -550,7 +553,10 @@ mod tests {
             .iter()
             .map(|(k, v)| k.as_str().len() + v.len())
             .sum();
-        assert!(trailer_bytes < 8 * 1024, "{trailer_bytes} bytes of trailers");
+        assert!(
+            trailer_bytes < 8 * 1024,
+            "{trailer_bytes} bytes of trailers"
+        );
         let bad = status.get_details_bad_request().expect("details");
         assert!(bad.field_violations.len() > 10, "the first ones are listed");
         let last = bad.field_violations.last().unwrap();

@@ -88,7 +88,9 @@ pub fn suspicious(text: &str) -> Option<&'static str> {
             return Some("contains a byte-order mark");
         }
         if matches!(u, 0x2028 | 0x2029) {
-            return Some("contains a line or paragraph separator (use a newline in multi-line text)");
+            return Some(
+                "contains a line or paragraph separator (use a newline in multi-line text)",
+            );
         }
         if matches!(u, 0xFDD0..=0xFDEF) || (u & 0xFFFE) == 0xFFFE {
             return Some("contains a Unicode noncharacter");
@@ -329,7 +331,11 @@ mod tests {
             ("x\u{FDD0}", "noncharacter"),
         ] {
             let refused = line("name", text, 200, true).unwrap_err();
-            assert!(refused.description.contains(why), "{text:?}: {}", refused.description);
+            assert!(
+                refused.description.contains(why),
+                "{text:?}: {}",
+                refused.description
+            );
         }
         let zalgo = format!("a{}", "\u{0301}".repeat(150));
         assert!(line("name", &zalgo, 500, true).is_err());

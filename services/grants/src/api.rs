@@ -271,7 +271,7 @@ impl GrantsService for GrantsApi {
                 let mut v = Violations::new();
                 let idempotency = v.absorb(
                     "request_id",
-                    Idempotency::of("CreateProgram", &caller, &req.request_id, &req),
+                    Idempotency::of(&caller, &req.request_id, &req),
                 );
                 let fields = v.absorb(
                     "program",
@@ -363,7 +363,7 @@ impl GrantsService for GrantsApi {
                 let mut v = Violations::new();
                 let idempotency = v.absorb(
                     "request_id",
-                    Idempotency::of("CreateCall", &caller, &req.request_id, &req),
+                    Idempotency::of(&caller, &req.request_id, &req),
                 );
                 let program_id = v.take(parse_id("call.program_id", &sent.program_id));
                 let fields = v.absorb("call", domain::parse_call(&sent));
@@ -667,7 +667,7 @@ impl GrantsService for GrantsApi {
                 let mut v = Violations::new();
                 let idempotency = v.absorb(
                     "request_id",
-                    Idempotency::of("CreateProposal", &caller, &req.request_id, &req),
+                    Idempotency::of(&caller, &req.request_id, &req),
                 );
                 let call_id = v.take(parse_id("proposal.call_id", &sent.call_id));
                 let asked = v.take(domain::optional_id(
@@ -1174,7 +1174,7 @@ impl GrantsService for GrantsApi {
                 let mut v = Violations::new();
                 let idempotency = v.absorb(
                     "request_id",
-                    Idempotency::of("AddCoachingNote", &caller, &req.request_id, &req),
+                    Idempotency::of(&caller, &req.request_id, &req),
                 );
                 let id = v.take(parse_id("proposal_id", &req.proposal_id));
                 let body = v.take(validate::prose("body", &req.body, domain::PROSE_MAX, true));
@@ -1314,7 +1314,7 @@ impl GrantsService for GrantsApi {
                 let mut v = Violations::new();
                 let idempotency = v.absorb(
                     "request_id",
-                    Idempotency::of("CreateReviewer", &caller, &req.request_id, &req),
+                    Idempotency::of(&caller, &req.request_id, &req),
                 );
                 let fields = v.absorb("reviewer", domain::parse_reviewer(req.reviewer.as_ref()));
                 v.finish()?;
@@ -1396,7 +1396,7 @@ impl GrantsService for GrantsApi {
                 let mut v = Violations::new();
                 let idempotency = v.absorb(
                     "request_id",
-                    Idempotency::of("DeclareConflict", &caller, &req.request_id, &req),
+                    Idempotency::of(&caller, &req.request_id, &req),
                 );
                 let reviewer_id = v.take(domain::optional_id(
                     "conflict.reviewer_id",
@@ -1698,7 +1698,7 @@ impl GrantsService for GrantsApi {
                 let mut v = Violations::new();
                 let idempotency = v.absorb(
                     "request_id",
-                    Idempotency::of("AwardGrant", &caller, &req.request_id, &req),
+                    Idempotency::of(&caller, &req.request_id, &req),
                 );
                 let proposal_id = v.take(parse_id("proposal_id", &req.proposal_id));
                 let amount =
@@ -1997,7 +1997,7 @@ impl GrantsService for GrantsApi {
                 let mut v = Violations::new();
                 let idempotency = v.absorb(
                     "request_id",
-                    Idempotency::of("SubmitReport", &caller, &req.request_id, &req),
+                    Idempotency::of(&caller, &req.request_id, &req),
                 );
                 let report = v.absorb("report", domain::parse_report(req.report.as_ref()));
                 v.finish()?;
@@ -2129,7 +2129,7 @@ impl GrantsService for GrantsApi {
                     let mut v = Violations::new();
                     let idempotency = v.absorb(
                         "request_id",
-                        Idempotency::of("SubmitExpenditureReport", &caller, &req.request_id, &req),
+                        Idempotency::of(&caller, &req.request_id, &req),
                     );
                     // The report is judged against its award: a bad award id
                     // is answered with all else the request alone gets wrong.
@@ -2264,7 +2264,7 @@ impl GrantsService for GrantsApi {
                 let mut v = Violations::new();
                 let idempotency = v.absorb(
                     "request_id",
-                    Idempotency::of("RequestVariation", &caller, &req.request_id, &req),
+                    Idempotency::of(&caller, &req.request_id, &req),
                 );
                 // Judged against its award: a bad award id is answered with
                 // all else the request alone gets wrong.

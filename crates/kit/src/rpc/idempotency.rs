@@ -29,12 +29,14 @@ pub struct Idempotency {
 impl Idempotency {
     /// `request_id` may be empty (no idempotency asked for). Ids are the
     /// caller's own: another caller using the same id is a different request.
-    pub fn of<R: Message>(
-        method: &'static str,
+    pub fn of<R: Message + prost::Name>(
         caller: &Caller,
         request_id: &str,
         request: &R,
     ) -> Result<Self> {
+        // The method's name is the request message's, less `Request`
+        // (AIP-133): never typed by a handler, never out of step with it.
+        let method = R::NAME.strip_suffix("Request").unwrap_or(R::NAME);
         if request_id.len() > 128
             || !request_id
                 .chars()

@@ -6,14 +6,14 @@ use std::collections::HashMap;
 use markaz_kit::auth::Caller;
 use markaz_kit::db::Tx;
 use markaz_kit::error::{AllValid, Error, Result, Violations};
-use markaz_kit::rpc::{Page, parse_id};
+use markaz_kit::rpc::{Idempotency, Page, parse_id};
 use markaz_kit::time::{Date, timestamp};
 use markaz_proto::capacity::v1 as api;
 use markaz_proto::capacity::v1::{AttendanceStatus, CourseStatus};
 use markaz_proto::events::v1 as ev;
 
+use super::CapacityApi;
 use super::courses::{find, lock_and_find, require_teaching, session_proto};
-use super::{CapacityApi, idempotency};
 use crate::domain::attendance::{RecordedMark, changed_marks, parse_marks, parse_scores};
 use crate::domain::courses::{Course, Session, not_running};
 use crate::domain::enrolments::Enrolment;
@@ -29,7 +29,7 @@ pub(crate) async fn record(
         parse_id("course_id", &req.course_id),
         parse_id("session_id", &req.session_id),
         parse_marks(&req.marks),
-        idempotency(&caller, &req.request_id, &req),
+        Idempotency::of(&caller, &req.request_id, &req),
     )
         .all()?;
     let mut tx = capacity.db.write(&caller.tenant).await?;

@@ -4,13 +4,13 @@
 use markaz_kit::auth::Caller;
 use markaz_kit::db::Tx;
 use markaz_kit::error::{AllValid, Error, Result};
-use markaz_kit::rpc::{Page, check_etag, etag, new_id, parse_id, update_mask};
+use markaz_kit::rpc::{Idempotency, Page, check_etag, etag, new_id, parse_id, update_mask};
 use markaz_kit::time::{Date, timestamp};
 use markaz_proto::capacity::v1 as api;
 use markaz_proto::capacity::v1::ConsultationKind;
 use markaz_proto::events::v1 as ev;
 
-use super::{CapacityApi, enum_filter, idempotency, not_known, optional_date, optional_slug};
+use super::{CapacityApi, enum_filter, not_known, optional_date, optional_slug};
 use crate::domain::consultations::{
     ActionSpec, Attendee, CONSULTATION_MASK, Consultation, ConsultationFields, check_action_ids,
     consultation_kind_word, merge_consultation, parse_consultation,
@@ -32,7 +32,7 @@ pub(crate) async fn create(
                 .as_ref()
                 .unwrap_or(&api::Consultation::default()),
         ),
-        idempotency(&caller, &req.request_id, &req),
+        Idempotency::of(&caller, &req.request_id, &req),
     )
         .all()?;
     // Actions are new on create, whatever ids they came with.

@@ -6,14 +6,14 @@ use std::collections::HashSet;
 use markaz_kit::auth::{Caller, Role};
 use markaz_kit::db::Tx;
 use markaz_kit::error::{AllValid, Error, Result};
-use markaz_kit::rpc::{Page, check_etag, etag, new_id, parse_id, update_mask};
+use markaz_kit::rpc::{Idempotency, Page, check_etag, etag, new_id, parse_id, update_mask};
 use markaz_kit::time::timestamp;
 use markaz_kit::validate;
 use markaz_proto::capacity::v1 as api;
 use markaz_proto::capacity::v1::{Audience, CourseKind, CourseStatus};
 use markaz_proto::events::v1 as ev;
 
-use super::{CapacityApi, enum_filter, idempotency, optional_date, optional_slug};
+use super::{CapacityApi, enum_filter, optional_date, optional_slug};
 use crate::domain::attendance::missing_marks;
 use crate::domain::courses::{
     COURSE_MASK, Course, Session, changed_fields, check_course_transition, check_course_update,
@@ -34,7 +34,7 @@ pub(crate) async fn create(
             "course",
             req.course.as_ref().unwrap_or(&api::Course::default()),
         ),
-        idempotency(&caller, &req.request_id, &req),
+        Idempotency::of(&caller, &req.request_id, &req),
     )
         .all()?;
     let mut tx = capacity.db.write(&caller.tenant).await?;

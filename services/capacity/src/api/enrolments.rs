@@ -4,14 +4,14 @@
 use markaz_kit::auth::{Caller, Organizations};
 use markaz_kit::db::Tx;
 use markaz_kit::error::{AllValid, Error, Result};
-use markaz_kit::rpc::{Page, new_id, parse_id};
+use markaz_kit::rpc::{Idempotency, Page, new_id, parse_id};
 use markaz_kit::time::timestamp;
 use markaz_kit::validate;
 use markaz_proto::capacity::v1 as api;
 use markaz_proto::capacity::v1::{CourseStatus, EnrolmentStatus};
 use markaz_proto::events::v1 as ev;
 
-use super::{CapacityApi, confined_to_own_courses, enum_filter, idempotency, not_known};
+use super::{CapacityApi, confined_to_own_courses, enum_filter, not_known};
 use crate::domain::attendance::learning_gain;
 use crate::domain::courses::course_status_word;
 use crate::domain::enrolments::{Enrolment, check_audience, placement, promotions};
@@ -28,7 +28,7 @@ pub(crate) async fn enrol(
         parse_id("course_id", &req.course_id),
         parse_id("person_id", &req.person_id),
         optional_id("organization_id", &req.organization_id),
-        idempotency(&caller, &req.request_id, &req),
+        Idempotency::of(&caller, &req.request_id, &req),
     )
         .all()?;
     // A partner enrols members of its own organization, as such.

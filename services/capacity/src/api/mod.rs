@@ -32,12 +32,11 @@ use std::sync::{Arc, Mutex};
 use markaz_kit::auth::{Caller, Organizations};
 use markaz_kit::db::{Db, Tx};
 use markaz_kit::error::{Error, FieldViolation, Result};
-use markaz_kit::rpc::{Anonymous, Idempotency, Rpc};
+use markaz_kit::rpc::{Anonymous, Rpc};
 use markaz_kit::time::{Date, MaybeDate};
 use markaz_kit::validate;
 use markaz_proto::capacity::v1 as api;
 use markaz_proto::capacity::v1::capacity_service_server::CapacityService;
-use prost::{Message, Name};
 
 use crate::domain::BRANCH_MAX;
 use crate::limits::{self, RateLimiter};
@@ -167,17 +166,6 @@ impl CapacityApi {
     fn limit(&self, what: &str, key: &str, limit: limits::Limit) -> Result<()> {
         self.limiter.check(&format!("{what}/{key}"), limit)
     }
-}
-
-/// A create made idempotent under its method's name — the request
-/// message's, less `Request` (AIP-133) — so the name is never typed again.
-fn idempotency<R: Message + Name>(
-    caller: &Caller,
-    request_id: &str,
-    req: &R,
-) -> Result<Idempotency> {
-    let method = R::NAME.strip_suffix("Request").unwrap_or(R::NAME);
-    Idempotency::of(method, caller, request_id, req)
 }
 
 /// A caller who is neither staff nor held to an organization (a partner):

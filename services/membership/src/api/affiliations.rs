@@ -17,7 +17,7 @@ pub(super) async fn create(
     req: api::CreateAffiliationRequest,
 ) -> Result<api::Affiliation> {
     let (idempotency, spec) = (
-        Idempotency::of("CreateAffiliation", &caller, &req.request_id, &req),
+        Idempotency::of(&caller, &req.request_id, &req),
         domain::parse_affiliation(req.affiliation.as_ref()),
     )
         .all()?;

@@ -19,7 +19,7 @@ pub(super) async fn create(
     req: api::CreateAssessmentRequest,
 ) -> Result<api::Assessment> {
     let (idempotency, spec) = (
-        Idempotency::of("CreateAssessment", &caller, &req.request_id, &req),
+        Idempotency::of(&caller, &req.request_id, &req),
         domain::parse_assessment(req.assessment.as_ref()),
     )
         .all()?;

@@ -21,7 +21,7 @@ pub(super) async fn create(
     let empty = api::Organization::default();
     let sent = req.organization.as_ref().unwrap_or(&empty);
     let (idempotency, fields, identifier) = (
-        Idempotency::of("CreateOrganization", &caller, &req.request_id, &req),
+        Idempotency::of(&caller, &req.request_id, &req),
         domain::parse_organization("organization", sent),
         if sent.identifier.is_empty() {
             Ok(None)

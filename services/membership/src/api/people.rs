@@ -21,7 +21,7 @@ pub(super) async fn create(
 ) -> Result<api::Person> {
     let empty = api::Person::default();
     let (idempotency, fields) = (
-        Idempotency::of("CreatePerson", &caller, &req.request_id, &req),
+        Idempotency::of(&caller, &req.request_id, &req),
         domain::parse_person("person", req.person.as_ref().unwrap_or(&empty)),
     )
         .all()?;

@@ -266,7 +266,10 @@ async fn health_reports_serving_and_metrics_are_served(backend: Backend) {
     let alpha_names: Vec<String> = alpha_list.service.into_iter().map(|s| s.name).collect();
     let not_reflection = |n: &&String| !n.starts_with("grpc.reflection.");
     assert_eq!(
-        alpha_names.iter().filter(not_reflection).collect::<Vec<_>>(),
+        alpha_names
+            .iter()
+            .filter(not_reflection)
+            .collect::<Vec<_>>(),
         names.iter().filter(not_reflection).collect::<Vec<_>>(),
         "both versions list the same services"
     );

@@ -224,9 +224,7 @@ async fn concurrent_affiliations_leave_one_and_end_once(backend: Backend) {
 /// A name with a bidi override is refused with its field named, nothing
 /// written; one with a zero-width space is kept byte for byte and found by
 /// the letters people see.
-async fn deceiving_characters_are_refused_and_invisible_ones_do_not_hide_a_name(
-    backend: Backend,
-) {
+async fn deceiving_characters_are_refused_and_invisible_ones_do_not_hide_a_name(backend: Backend) {
     let mut w = world(backend).await;
     let refused = w
         .client
