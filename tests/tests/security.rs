@@ -55,3 +55,127 @@ async fn a_start_restores_row_level_security_that_went_missing() {
         .unwrap();
     assert!(forced(&schema, "organizations").await);
 }
+
+/// Defence in depth: the serving process logs in as a role that owns no
+/// table (a member of `markaz_app`), the owner only migrates. Then even a
+/// `RESET ROLE` — an injected statement, a bug in the platform — leaves
+/// row-level security in force, and the tables cannot be altered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_application_logs_in_as_a_role_that_owns_nothing() {
+    use markaz_kit::auth::Role;
+    use markaz_kit::testing::authed;
+    use markaz_proto::common::v1::LocalizedText;
+    use markaz_proto::membership::v1 as api;
+    use markaz_proto::membership::v1::membership_service_client::MembershipServiceClient;
+
+    let env = TestEnv::new(Backend::Postgres);
+    let login = format!("{}_app", env.id());
+    let mut admin = sqlx::PgConnection::connect(&postgres_url()).await.unwrap();
+
+    // Not migrated yet: a process that may not migrate refuses to start.
+    let owner_url = postgres_url();
+    let app_url = owner_url.replacen("postgres@", &format!("{login}@"), 1);
+    assert!(app_url.contains(&login), "{app_url}");
+    let refused = env
+        .start_unmigrated_via(vec![Arc::new(Membership)], &owner_url)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("markaz migrate"), "{refused}");
+
+    // The owner migrates (`markaz migrate`, a Job); the role is created as a
+    // deployment does (CloudNativePG's managed role, `inRoles: [markaz_app]`).
+    env.start(vec![Arc::new(Membership)])
+        .await
+        .unwrap()
+        .shutdown()
+        .await;
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            "CREATE ROLE \"{login}\" LOGIN IN ROLE markaz_app"
+        )))
+        .await
+        .unwrap();
+
+    let app = env
+        .start_unmigrated_via(vec![Arc::new(Membership)], &app_url)
+        .await
+        .unwrap();
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", app.grpc_addr()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = MembershipServiceClient::new(channel);
+    let operator = env.token("", &[Role::Operator], None);
+    client
+        .create_tenant(authed(
+            api::CreateTenantRequest {
+                tenant: Some(api::Tenant {
+                    id: "raqqa-csc".into(),
+                    name: Some(LocalizedText {
+                        ar: "مركز الرقة".into(),
+                        en: "Raqqa".into(),
+                    }),
+                    ..Default::default()
+                }),
+            },
+            &operator,
+        ))
+        .await
+        .unwrap();
+    let staff = env.token("raqqa-csc", &[Role::Staff], None);
+    client
+        .create_organization(authed(
+            api::CreateOrganizationRequest {
+                organization: Some(api::Organization {
+                    kind: markaz_proto::common::v1::OrganizationKind::Cso as i32,
+                    name: Some(LocalizedText {
+                        ar: "جمعية شباب الفرات".into(),
+                        en: "Euphrates Youth".into(),
+                    }),
+                    governorate: "Raqqa".into(),
+                    ..Default::default()
+                }),
+                apply_for_incubation: false,
+                request_id: String::new(),
+            },
+            &staff,
+        ))
+        .await
+        .expect("the service works as a role that owns nothing");
+
+    // The same login, with its role reset, still sees no tenant's rows
+    // unless the transaction names the tenant, and cannot lift the wall.
+    let (_, schema) =
+        markaz_kit::app::database_of(&env.config, &env.storage, "membership").unwrap();
+    let schema = schema.unwrap();
+    let mut conn = sqlx::PgConnection::connect(&app_url).await.unwrap();
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "RESET ROLE; SET search_path TO \"{schema}\""
+    )))
+    .await
+    .unwrap();
+    let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organizations")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(seen, 0, "row-level security holds after RESET ROLE");
+    let lifted = conn
+        .execute("ALTER TABLE organizations NO FORCE ROW LEVEL SECURITY")
+        .await;
+    assert!(lifted.is_err(), "only the owner alters tables");
+    conn.execute("SELECT set_config('markaz.tenant_id', 'raqqa-csc', false)")
+        .await
+        .unwrap();
+    let own: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organizations")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(own, 1);
+    conn.close().await.ok();
+    app.shutdown().await;
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("DROP ROLE \"{login}\"")))
+        .await
+        .unwrap();
+}

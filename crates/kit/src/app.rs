@@ -86,6 +86,10 @@ pub struct AppOptions {
     pub verifier: Arc<Verifier>,
     /// A bound listener (tests bind port 0); else `config.grpc_addr`.
     pub listener: Option<TcpListener>,
+    /// Migrate each database before serving (`markaz dev`, tests, a small
+    /// `serve`). False for `serve --no-migrate`: a Job ran `markaz migrate`
+    /// as the owner, and this process only checks the version it finds.
+    pub migrate: bool,
 }
 
 /// A running process.
@@ -115,24 +119,38 @@ impl App {
             storage,
             verifier,
             listener,
+            migrate,
         } = options;
         let (health_reporter, health_server) = tonic_health::server::health_reporter();
         health_reporter
             .set_service_status("", ServingStatus::NotServing)
             .await;
 
-        // Databases: migrate as the owner, then connect as the application.
+        // Databases: migrate as the owner (or find them migrated), then
+        // connect as the application.
         let mut dbs = HashMap::new();
         for service in &services {
             let name = service.name();
             let (url, schema) = database_of(&config, &storage, name)?;
-            crate::migrate::run_all(
-                &url,
-                schema.as_deref(),
-                service.libraries(),
-                service.migrations(),
-            )
-            .await?;
+            if migrate {
+                let (owner_url, _) = migration_database_of(&config, &storage, name)?;
+                crate::migrate::run_all(
+                    &owner_url,
+                    schema.as_deref(),
+                    service.libraries(),
+                    service.migrations(),
+                )
+                .await?;
+            } else {
+                crate::migrate::check_current(
+                    &url,
+                    schema.as_deref(),
+                    service.libraries(),
+                    service.migrations(),
+                )
+                .await
+                .map_err(|e| Error::Unavailable(format!("{name}: {e}")))?;
+            }
             let db = Db::connect(name, &url, schema, &config.database).await?;
             dbs.insert(name, db);
         }
@@ -378,6 +396,24 @@ pub fn database_of(
     storage: &Storage,
     service: &str,
 ) -> Result<(String, Option<String>)> {
+    located(storage, service, config.database_url_for(service))
+}
+
+/// The same database, as its migrations reach it: through the owner's URL
+/// where one is configured.
+pub fn migration_database_of(
+    config: &Config,
+    storage: &Storage,
+    service: &str,
+) -> Result<(String, Option<String>)> {
+    located(storage, service, config.migrate_database_url_for(service))
+}
+
+fn located(
+    storage: &Storage,
+    service: &str,
+    configured: Option<&str>,
+) -> Result<(String, Option<String>)> {
     match storage {
         Storage::SqliteDir(dir) => {
             std::fs::create_dir_all(dir)
@@ -385,7 +421,7 @@ pub fn database_of(
             Ok((format!("sqlite://{}/{service}.db", dir.display()), None))
         }
         Storage::Configured => {
-            let url = config.database_url_for(service).ok_or_else(|| {
+            let url = configured.ok_or_else(|| {
                 Error::internal(format!(
                     "no database for {service}: set MARKAZ_DATABASE_URL or MARKAZ_{}_DATABASE_URL",
                     service.to_ascii_uppercase()

@@ -428,9 +428,12 @@ pub enum KeySource {
 }
 
 impl KeySource {
-    /// `http(s)://...` is a URL; `file:PATH` or a bare path is a file.
+    /// `https://...` is a URL (plain `http://` only to this machine: keys
+    /// fetched in the clear could be swapped on the way); `file:PATH` or a
+    /// bare path is a file.
     pub fn from_setting(setting: &str) -> Result<KeySource> {
         if setting.starts_with("http://") || setting.starts_with("https://") {
+            crate::fetch::check_transport(setting).map_err(Error::internal)?;
             return Ok(KeySource::Url(setting.to_string()));
         }
         let path = setting.strip_prefix("file:").unwrap_or(setting);
@@ -452,6 +455,7 @@ pub struct Verifier {
     issuer: String,
     audience: String,
     leeway: i64,
+    max_lifetime: i64,
     keys: RwLock<HashMap<String, Vec<u8>>>,
     verified: Mutex<HashMap<String, (Caller, i64)>>,
     refresh: Arc<tokio::sync::Notify>,
@@ -472,6 +476,7 @@ impl Verifier {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             leeway: config.leeway_secs as i64,
+            max_lifetime: config.max_token_lifetime_secs as i64,
             keys: RwLock::new(HashMap::new()),
             verified: Mutex::new(HashMap::new()),
             refresh: Arc::new(tokio::sync::Notify::new()),
@@ -594,6 +599,12 @@ impl Verifier {
         }
         if claims.nbf.is_some_and(|nbf| now + self.leeway < nbf) {
             return Err(unauthenticated("token not yet valid"));
+        }
+        let issued = claims.iat.unwrap_or(now).min(now);
+        if claims.exp - issued > self.max_lifetime + self.leeway {
+            return Err(unauthenticated(
+                "token lives longer than this deployment allows",
+            ));
         }
         if claims.iss != self.issuer {
             return Err(unauthenticated("token issuer is not trusted"));

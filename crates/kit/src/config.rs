@@ -27,6 +27,13 @@ pub struct Config {
     /// Per-service database URLs, overriding `database_url` (one database per
     /// service in a microservices deployment).
     pub databases: BTreeMap<String, String>,
+    /// Where `markaz migrate` connects, as the tables' owner; unset: the URL
+    /// above. The serving processes then log in as a role that owns nothing
+    /// (a member of `markaz_app`), so no `RESET ROLE` escapes row-level
+    /// security.
+    pub migrate_database_url: Option<String>,
+    /// Per-service migration URLs, overriding `migrate_database_url`.
+    pub migrate_databases: BTreeMap<String, String>,
     /// `nats://host:4222`. Unset: the in-process bus.
     pub nats_url: Option<String>,
     /// Prefix of every subject and stream, so several deployments (or test
@@ -53,6 +60,9 @@ pub struct AuthConfig {
     pub signing_key: Option<PathBuf>,
     /// Clock skew tolerated on `exp` and `nbf`, in seconds.
     pub leeway_secs: u64,
+    /// Longest a token may live (`exp` − `iat`, and `exp` − now): a token
+    /// that leaked is useless after this, whatever its issuer wrote.
+    pub max_token_lifetime_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -126,6 +136,8 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             database_url: None,
             databases: BTreeMap::new(),
+            migrate_database_url: None,
+            migrate_databases: BTreeMap::new(),
             nats_url: None,
             bus_namespace: "markaz".into(),
             auth: AuthConfig::default(),
@@ -145,6 +157,7 @@ impl Default for AuthConfig {
             jwks: None,
             signing_key: None,
             leeway_secs: 30,
+            max_token_lifetime_secs: 24 * 3600,
         }
     }
 }
@@ -215,12 +228,21 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "MARKAZ_<SERVICE>_DATABASE_URL",
         "databases.<service>, e.g. MARKAZ_GRANTS_DATABASE_URL",
     ),
+    ("MARKAZ_MIGRATE_DATABASE_URL", "migrate_database_url"),
+    (
+        "MARKAZ_<SERVICE>_MIGRATE_DATABASE_URL",
+        "migrate_databases.<service>, e.g. MARKAZ_GRANTS_MIGRATE_DATABASE_URL",
+    ),
     ("MARKAZ_NATS_URL", "nats_url"),
     ("MARKAZ_BUS_NAMESPACE", "bus_namespace"),
     ("MARKAZ_AUTH_ISSUER", "auth.issuer"),
     ("MARKAZ_AUTH_AUDIENCE", "auth.audience"),
     ("MARKAZ_AUTH_JWKS", "auth.jwks"),
     ("MARKAZ_AUTH_SIGNING_KEY", "auth.signing_key"),
+    (
+        "MARKAZ_AUTH_MAX_TOKEN_LIFETIME_SECS",
+        "auth.max_token_lifetime_secs",
+    ),
     ("MARKAZ_MAX_MESSAGE_BYTES", "server.max_message_bytes"),
     (
         "MARKAZ_CONCURRENCY_PER_CONNECTION",
@@ -319,11 +341,24 @@ impl Config {
         if let Some(v) = var("MARKAZ_DATABASE_URL") {
             self.database_url = Some(v).filter(|v| !v.trim().is_empty());
         }
+        if let Some(v) = var("MARKAZ_MIGRATE_DATABASE_URL") {
+            self.migrate_database_url = Some(v).filter(|v| !v.trim().is_empty());
+        }
         for (k, v) in all_vars {
-            if let Some(service) = k
-                .strip_prefix("MARKAZ_")
-                .and_then(|rest| rest.strip_suffix("_DATABASE_URL"))
+            let Some(rest) = k.strip_prefix("MARKAZ_") else {
+                continue;
+            };
+            if rest == "MIGRATE_DATABASE_URL" {
+                continue;
+            }
+            if let Some(service) = rest
+                .strip_suffix("_MIGRATE_DATABASE_URL")
                 .filter(|s| !s.is_empty())
+            {
+                self.migrate_databases
+                    .insert(service.to_ascii_lowercase(), v);
+            } else if let Some(service) =
+                rest.strip_suffix("_DATABASE_URL").filter(|s| !s.is_empty())
             {
                 self.databases.insert(service.to_ascii_lowercase(), v);
             }
@@ -345,6 +380,9 @@ impl Config {
         }
         if let Some(v) = non_empty("MARKAZ_AUTH_SIGNING_KEY") {
             self.auth.signing_key = Some(PathBuf::from(v));
+        }
+        if let Some(v) = non_empty("MARKAZ_AUTH_MAX_TOKEN_LIFETIME_SECS") {
+            self.auth.max_token_lifetime_secs = parse("MARKAZ_AUTH_MAX_TOKEN_LIFETIME_SECS", &v)?;
         }
         if let Some(v) = non_empty("MARKAZ_MAX_MESSAGE_BYTES") {
             self.server.max_message_bytes = parse("MARKAZ_MAX_MESSAGE_BYTES", &v)?;
@@ -403,6 +441,16 @@ impl Config {
                 self.databases
                     .iter()
                     .map(|(s, u)| (format!("databases.{s}"), u)),
+            )
+            .chain(
+                self.migrate_database_url
+                    .iter()
+                    .map(|u| ("migrate_database_url".to_string(), u)),
+            )
+            .chain(
+                self.migrate_databases
+                    .iter()
+                    .map(|(s, u)| (format!("migrate_databases.{s}"), u)),
             );
         for (key, url) in urls {
             if !(url.starts_with("postgres://")
@@ -485,6 +533,16 @@ impl Config {
             .map(String::as_str)
     }
 
+    /// The database URL migrations of a service run with: its own migration
+    /// entry, the shared one, else the URL the service serves with.
+    pub fn migrate_database_url_for(&self, service: &str) -> Option<&str> {
+        self.migrate_databases
+            .get(service)
+            .or(self.migrate_database_url.as_ref())
+            .map(String::as_str)
+            .or_else(|| self.database_url_for(service))
+    }
+
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.server.request_timeout_ms)
     }
@@ -497,7 +555,12 @@ impl Config {
     pub fn redacted_toml(&self) -> String {
         let mut shown = self.clone();
         shown.database_url = shown.database_url.as_deref().map(redact_url);
-        for url in shown.databases.values_mut() {
+        shown.migrate_database_url = shown.migrate_database_url.as_deref().map(redact_url);
+        for url in shown
+            .databases
+            .values_mut()
+            .chain(shown.migrate_databases.values_mut())
+        {
             *url = redact_url(url);
         }
         shown.nats_url = shown.nats_url.as_deref().map(redact_url);
@@ -588,6 +651,42 @@ mod tests {
         assert_eq!(
             c.database_url_for("membership"),
             Some("postgres://app:pw@db/markaz")
+        );
+    }
+
+    #[test]
+    fn migrations_connect_as_the_owner_the_services_do_not() {
+        let c = load(&[
+            ("MARKAZ_DATABASE_URL", "postgres://app@db/markaz"),
+            (
+                "MARKAZ_MIGRATE_DATABASE_URL",
+                "postgres://owner:pw@db/markaz",
+            ),
+            (
+                "MARKAZ_GRANTS_MIGRATE_DATABASE_URL",
+                "postgres://gowner@db/grants",
+            ),
+        ])
+        .unwrap();
+        // Neither variable is taken for a service called "migrate".
+        assert!(c.databases.is_empty(), "{:?}", c.databases);
+        assert_eq!(
+            c.database_url_for("grants"),
+            Some("postgres://app@db/markaz")
+        );
+        assert_eq!(
+            c.migrate_database_url_for("grants"),
+            Some("postgres://gowner@db/grants")
+        );
+        assert_eq!(
+            c.migrate_database_url_for("membership"),
+            Some("postgres://owner:pw@db/markaz")
+        );
+        assert!(!c.redacted_toml().contains(":pw@"));
+        let plain = load(&[("MARKAZ_DATABASE_URL", "postgres://app@db/markaz")]).unwrap();
+        assert_eq!(
+            plain.migrate_database_url_for("grants"),
+            Some("postgres://app@db/markaz")
         );
     }
 

@@ -15,6 +15,11 @@ use hyper_util::rt::TokioIo;
 /// must not hang a start, a key refresh or a sign-in.
 pub const TIMEOUT: Duration = Duration::from_secs(15);
 
+/// The largest answer read: a key set or an OIDC document is a few
+/// kilobytes; an issuer (or someone in its place) sending more is refused
+/// rather than buffered.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
 /// What the server answered.
 #[derive(Debug)]
 pub struct Fetched {
@@ -43,12 +48,7 @@ async fn fetch_unbounded(
     authorization: Option<&str>,
 ) -> Result<Fetched, String> {
     let fail = |e: &dyn std::fmt::Display| format!("{url}: {e}");
-    let uri: http::Uri = url.parse().map_err(|e| fail(&e))?;
-    let https = match uri.scheme_str() {
-        Some("https") => true,
-        Some("http") => false,
-        _ => return Err(fail(&"not an http(s) URL")),
-    };
+    let (uri, https) = check_transport(url)?;
     let host = uri.host().ok_or_else(|| fail(&"no host"))?.to_string();
     let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
     let authority = uri
@@ -85,6 +85,30 @@ async fn fetch_unbounded(
     }
 }
 
+/// The URL parsed, and whether it is HTTPS. Plain `http://` is refused
+/// except to this machine (a sidecar, a test issuer): keys and tokens
+/// fetched in the clear could be read or swapped on the way.
+pub fn check_transport(url: &str) -> Result<(http::Uri, bool), String> {
+    let fail = |e: &dyn std::fmt::Display| format!("{url}: {e}");
+    let uri: http::Uri = url.parse().map_err(|e| fail(&e))?;
+    let https = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => false,
+        _ => return Err(fail(&"not an http(s) URL")),
+    };
+    let host = uri.host().ok_or_else(|| fail(&"no host"))?;
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if !https && !loopback {
+        return Err(fail(&"plain http is allowed to loopback only: use https"));
+    }
+    Ok((uri, https))
+}
+
 /// The system's roots, loaded once.
 fn tls_connector() -> tokio_rustls::TlsConnector {
     static CONNECTOR: OnceLock<tokio_rustls::TlsConnector> = OnceLock::new();
@@ -116,6 +140,58 @@ where
     tokio::spawn(conn);
     let response = sender.send_request(request).await?;
     let status = response.status();
-    let body = response.into_body().collect().await?.to_bytes();
+    let body = http_body_util::Limited::new(response.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await?
+        .to_bytes();
     Ok(Fetched { status, body })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_reaches_loopback_only() {
+        for url in [
+            "https://issuer.example/jwks",
+            "http://127.0.0.1:8080/jwks",
+            "http://localhost/jwks",
+            "http://[::1]:9000/jwks",
+        ] {
+            assert!(check_transport(url).is_ok(), "{url}");
+        }
+        for url in [
+            "http://issuer.example/jwks",
+            "http://10.0.0.5/jwks",
+            "ftp://issuer.example/",
+        ] {
+            assert!(check_transport(url).is_err(), "{url}");
+        }
+    }
+
+    /// An answer larger than any key set is refused, not buffered.
+    #[tokio::test]
+    async fn an_oversized_answer_is_refused() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = s.read(&mut request).await;
+            let body = vec![b'x'; 2 * MAX_BODY_BYTES];
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
+            let _ = s.write_all(head.as_bytes()).await;
+            let _ = s.write_all(&body).await;
+        });
+        let answer = fetch(
+            http::Method::GET,
+            &format!("http://{addr}/jwks"),
+            None,
+            None,
+        )
+        .await;
+        assert!(answer.is_err(), "{answer:?}");
+    }
 }

@@ -133,6 +133,47 @@ pub async fn run_all(
 }
 
 /// How many of `migrations` are not applied yet.
+/// For a process that does not migrate (`markaz serve --no-migrate`, logged
+/// in as a role that owns nothing): the database must already be at this
+/// binary's version, or the process refuses to start rather than run queries
+/// against tables that are not there yet.
+pub async fn check_current(
+    url: &str,
+    schema: Option<&str>,
+    libraries: &[MigrationSet],
+    service: &[Migration],
+) -> Result<()> {
+    sqlx::any::install_default_drivers();
+    let backend = backend_of(url)?;
+    let mut conn = AnyConnection::connect(url)
+        .await
+        .map_err(|e| Error::Unavailable(format!("cannot connect to check migrations: {e}")))?;
+    if let (Backend::Postgres, Some(schema)) = (backend, schema) {
+        check_identifier(schema)?;
+        conn.execute(AssertSqlSafe(format!("SET search_path TO \"{schema}\"")))
+            .await?;
+    }
+    let behind = async {
+        let mut behind = pending(&mut conn, "platform", PLATFORM).await?
+            + pending(&mut conn, "service", service).await?;
+        for library in libraries {
+            behind += pending(&mut conn, library.scope, library.migrations).await?;
+        }
+        Ok::<_, Error>(behind)
+    }
+    .await;
+    conn.close().await.ok();
+    match behind {
+        Ok(0) => Ok(()),
+        Ok(n) => Err(Error::Unavailable(format!(
+            "the database is {n} migration(s) behind this binary: run `markaz migrate` first"
+        ))),
+        Err(e) => Err(Error::Unavailable(format!(
+            "the database has not been migrated (`markaz migrate`): {e}"
+        ))),
+    }
+}
+
 async fn pending(conn: &mut AnyConnection, scope: &str, migrations: &[Migration]) -> Result<usize> {
     let applied: Vec<i64> =
         sqlx::query_scalar("SELECT version FROM markaz_migrations WHERE scope = $1")

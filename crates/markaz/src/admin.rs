@@ -7,7 +7,8 @@ use std::time::Duration;
 use markaz_console::oidc::{DevSignIn, Oidc};
 use markaz_console::{Console, ConsoleConfig, SignIn};
 use markaz_kit::app::{
-    App, AppOptions, Service, ServiceContext, Storage, database_of, shutdown_signal,
+    App, AppOptions, Service, ServiceContext, Storage, database_of, migration_database_of,
+    shutdown_signal,
 };
 use markaz_kit::auth::{Jwks, KeySource, Role, Signer, Verifier};
 use markaz_kit::config::Config;
@@ -91,6 +92,7 @@ pub async fn dev(mut config: Config, data_dir: Option<PathBuf>) -> Result<(), St
         storage: Storage::SqliteDir(config.data_dir.clone()),
         verifier,
         listener: None,
+        migrate: true,
     })
     .await
     .map_err(|e| e.to_string())?;
@@ -195,14 +197,14 @@ fn dev_tenant() -> Tenant {
     }
 }
 
-pub async fn serve(config: Config, list: &str) -> Result<(), String> {
+pub async fn serve(config: Config, list: &str, migrate: bool) -> Result<(), String> {
     let (chosen, with_console) = services::targets(list)?;
     check_database_names(&config)?;
     let _telemetry = telemetry::init(&config.log, "markaz", otlp_endpoint().as_deref());
     let app = if chosen.is_empty() {
         None
     } else {
-        Some(start_services(&config, chosen).await?)
+        Some(start_services(&config, chosen, migrate).await?)
     };
     let console = match with_console {
         true => Some(start_serve_console(&config, app.as_ref()).await?),
@@ -218,7 +220,11 @@ pub async fn serve(config: Config, list: &str) -> Result<(), String> {
     Ok(())
 }
 
-async fn start_services(config: &Config, chosen: Vec<Arc<dyn Service>>) -> Result<App, String> {
+async fn start_services(
+    config: &Config,
+    chosen: Vec<Arc<dyn Service>>,
+    migrate: bool,
+) -> Result<App, String> {
     if config.nats_url.is_none() {
         return Err("serve needs NATS: set MARKAZ_NATS_URL (or use `markaz dev`)".into());
     }
@@ -245,6 +251,7 @@ async fn start_services(config: &Config, chosen: Vec<Arc<dyn Service>>) -> Resul
         storage: Storage::Configured,
         verifier,
         listener: None,
+        migrate,
     })
     .await
     .map_err(|e| e.to_string())
@@ -266,7 +273,8 @@ async fn migrate_one(
     storage: &Storage,
     service: &dyn Service,
 ) -> Result<(), String> {
-    let (url, schema) = database_of(config, storage, service.name()).map_err(|e| e.to_string())?;
+    let (url, schema) =
+        migration_database_of(config, storage, service.name()).map_err(|e| e.to_string())?;
     migrate::run_all(
         &url,
         schema.as_deref(),
@@ -304,6 +312,13 @@ pub fn issue_token(
     }
     if roles.contains(&Role::Partner) && org.is_none() {
         return Err("--org is required for --role partner".into());
+    }
+    if hours * 3600 > config.auth.max_token_lifetime_secs {
+        return Err(format!(
+            "--hours {hours} is longer than the {} h a token may live here \
+             (auth.max_token_lifetime_secs)",
+            config.auth.max_token_lifetime_secs / 3600
+        ));
     }
     let path = signing_key_path(config);
     let signer = Signer::load(&path).map_err(|e| {

@@ -47,6 +47,11 @@ enum Command {
         /// runs the staff console (alone, or beside the services named).
         #[arg(long, default_value = "all")]
         services: String,
+        /// Do not migrate: `markaz migrate` ran as the tables' owner (a
+        /// Kubernetes Job), and this process logs in as a role that owns
+        /// nothing. It checks the databases are at its version and stops if not.
+        #[arg(long)]
+        no_migrate: bool,
     },
     /// Applies the database migrations of the chosen services and exits.
     Migrate {
@@ -170,7 +175,10 @@ fn main() -> ExitCode {
 async fn run(command: Command, config: Config) -> Result<(), String> {
     match command {
         Command::Dev { data_dir } => admin::dev(config, data_dir).await,
-        Command::Serve { services } => admin::serve(config, &services).await,
+        Command::Serve {
+            services,
+            no_migrate,
+        } => admin::serve(config, &services, !no_migrate).await,
         Command::Migrate { services } => admin::migrate(config, &services).await,
         Command::Token {
             command:

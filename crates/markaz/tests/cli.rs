@@ -20,12 +20,8 @@ fn markaz(data: &PathBuf, args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.output().expect("markaz runs")
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("markaz-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod support;
+use support::{Dev, scratch};
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -203,45 +199,8 @@ fn serve_console_needs_its_issuer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_starts_serves_and_stops_cleanly_on_sigterm() {
-    use tokio::io::{AsyncBufReadExt, BufReader};
-    let dir = scratch("dev");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_markaz"))
-        .args(["dev", "--data-dir"])
-        .arg(&dir)
-        .env("MARKAZ_GRPC_ADDR", "127.0.0.1:0")
-        .env("MARKAZ_METRICS_ADDR", "127.0.0.1:0")
-        .env("MARKAZ_CONSOLE_ADDR", "127.0.0.1:0")
-        .env_remove("MARKAZ_DATABASE_URL")
-        .env_remove("MARKAZ_NATS_URL")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut grpc = String::new();
-    let mut console = String::new();
-    let mut token = String::new();
-    let mut next_is_token = false;
-    let started = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            let t = line.trim();
-            if let Some(addr) = t.strip_prefix("gRPC") {
-                grpc = addr.trim().to_string();
-            } else if let Some(url) = t.strip_prefix("console") {
-                console = url.trim().to_string();
-            } else if t.starts_with("Admin token") {
-                next_is_token = true;
-            } else if next_is_token && !t.is_empty() {
-                token = t.to_string();
-                next_is_token = false;
-            } else if t.starts_with("Ctrl-C") {
-                return;
-            }
-        }
-    })
-    .await;
-    assert!(started.is_ok(), "markaz dev printed its banner");
+    let dev = Dev::start("dev", &[], None).await;
+    let (grpc, console, token) = (&dev.grpc, &dev.console, &dev.token);
 
     // The printed token works against the printed address.
     let channel = tonic::transport::Channel::from_shared(format!("http://{grpc}"))
@@ -276,7 +235,8 @@ async fn dev_starts_serves_and_stops_cleanly_on_sigterm() {
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(page.contains(r#"dir="rtl""#), "{page}");
 
-    let pid = child.id().unwrap().to_string();
+    let pid = dev.pid().to_string();
+    let Dev { mut child, dir, .. } = dev;
     assert!(
         Command::new("kill")
             .args(["-TERM", &pid])

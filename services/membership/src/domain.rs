@@ -95,6 +95,22 @@ pub fn parse_identifier(field: &str, s: &str) -> Result<String, FieldViolation> 
     }
 }
 
+/// An identifier a tenant gives by hand must be in its own prefix: another
+/// tenant's prefix would pass its organizations off as theirs.
+pub fn within_prefix(
+    field: &str,
+    prefix: &str,
+    identifier: String,
+) -> Result<String, FieldViolation> {
+    match identifier.strip_prefix(prefix) {
+        Some(rest) if rest.starts_with('-') => Ok(identifier),
+        _ => Err(FieldViolation::new(
+            field,
+            format!("must start with the tenant's prefix '{prefix}-'"),
+        )),
+    }
+}
+
 /// The identifier given to the `n`th organization registered without one.
 pub fn generated_identifier(prefix: &str, n: i64) -> String {
     format!("{prefix}-{n:04}")

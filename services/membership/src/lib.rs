@@ -24,11 +24,18 @@ use tonic::server::NamedService;
 
 pub const NAME: &str = "membership";
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "membership",
-    sql: include_str!("../migrations/0001_membership.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "membership",
+        sql: include_str!("../migrations/0001_membership.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "organization numbers per tenant",
+        sql: include_str!("../migrations/0002_organization_numbers_per_tenant.sql"),
+    },
+];
 
 /// The membership service, as the runtime runs it.
 #[derive(Debug, Default, Clone, Copy)]

@@ -29,6 +29,7 @@ async fn main() {
         storage: Storage::PostgresSchemas { url, prefix },
         verifier,
         listener: None,
+        migrate: true,
     })
     .await
     .expect("the ledger starts");

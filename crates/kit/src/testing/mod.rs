@@ -117,7 +117,7 @@ impl TestEnv {
 
     /// Starts `services` on this world, on a random port.
     pub async fn start(&self, services: Vec<Arc<dyn Service>>) -> Result<App> {
-        self.start_on(services, self.storage.clone()).await
+        self.start_on(services, self.storage.clone(), true).await
     }
 
     /// Starts `services` on this world with their PostgreSQL reached at
@@ -135,10 +135,33 @@ impl TestEnv {
             url: database_url.to_string(),
             prefix: prefix.clone(),
         };
-        self.start_on(services, storage).await
+        self.start_on(services, storage, true).await
     }
 
-    async fn start_on(&self, services: Vec<Arc<dyn Service>>, storage: Storage) -> Result<App> {
+    /// Starts `services` as `markaz serve --no-migrate` does, logged in
+    /// through `database_url` (a role that owns nothing, say): the schemas
+    /// must have been migrated before.
+    pub async fn start_unmigrated_via(
+        &self,
+        services: Vec<Arc<dyn Service>>,
+        database_url: &str,
+    ) -> Result<App> {
+        let Storage::PostgresSchemas { prefix, .. } = &self.storage else {
+            panic!("start_unmigrated_via is for PostgreSQL worlds");
+        };
+        let storage = Storage::PostgresSchemas {
+            url: database_url.to_string(),
+            prefix: prefix.clone(),
+        };
+        self.start_on(services, storage, false).await
+    }
+
+    async fn start_on(
+        &self,
+        services: Vec<Arc<dyn Service>>,
+        storage: Storage,
+        migrate: bool,
+    ) -> Result<App> {
         for s in &services {
             self.cleans_up(s.name());
         }
@@ -150,6 +173,7 @@ impl TestEnv {
             storage,
             verifier,
             listener: None,
+            migrate,
         })
         .await
     }
@@ -191,7 +215,8 @@ impl TestEnv {
     /// Credentials every authenticated RPC must refuse as UNAUTHENTICATED,
     /// each named: none at all, expired, for another audience, from another
     /// issuer, forged (a stranger's signature under this world's key id),
-    /// `alg=none`, and garbage. Each would name `tenant` with every role, so
+    /// `alg=none`, one that lives longer than the deployment allows, and
+    /// garbage. Each would name `tenant` with every role, so
     /// the credential is the only thing wrong with it.
     pub fn bad_tokens(&self, tenant: &str) -> Vec<(&'static str, String)> {
         use base64::Engine;
@@ -234,6 +259,12 @@ impl TestEnv {
                 "wrong issuer",
                 self.signer
                     .sign(&claims(&|c| c.iss = "https://evil.example".into())),
+            ),
+            (
+                "lives longer than allowed",
+                self.signer.sign(&claims(&|c| {
+                    c.exp += self.config.auth.max_token_lifetime_secs as i64 + 3600
+                })),
             ),
             ("forged", forged),
             ("alg=none", alg_none),

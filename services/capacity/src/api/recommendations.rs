@@ -7,7 +7,7 @@ use markaz_kit::rpc::parse_id;
 use markaz_proto::capacity::v1 as api;
 use markaz_proto::capacity::v1::CourseStatus;
 
-use super::{CapacityApi, not_known};
+use super::CapacityApi;
 use crate::domain::courses::{Course, MAX_CAPACITY};
 use crate::domain::enrolments::check_audience;
 use crate::domain::recommendations::{
@@ -33,7 +33,10 @@ pub(crate) async fn recommend(
     let mut tx = capacity.db.read(&caller.tenant).await?;
     let organization = markaz_membership_copies::organization(&mut tx, &organization_id)
         .await?
-        .ok_or_else(|| not_known("ORGANIZATION_NOT_KNOWN", "organization", &organization_id))?;
+        // A read answers NOT_FOUND for an organization capacity does not
+        // know — never existed, another tenant's, or not arrived yet — as
+        // every read does: "retry" here would be retried forever.
+        .ok_or_else(|| Error::not_found("organization", &organization_id))?;
     let assessment = store::recommendations::latest_assessment(&mut tx, &organization_id)
         .await?
         .ok_or_else(|| {

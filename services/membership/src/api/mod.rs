@@ -27,8 +27,13 @@ mod tenants;
 
 /// Who registers and changes the center's records.
 const WRITE: &[Role] = &[Role::Admin, Role::Staff];
-/// Who reads them (a partner its own organization's only).
-const READ: &[Role] = &[Role::Admin, Role::Staff, Role::Trainer, Role::Partner];
+/// Who reads the directory of organizations (a partner its own only):
+/// trainers — often outside experts — see whom they train, no more.
+const DIRECTORY: &[Role] = &[Role::Admin, Role::Staff, Role::Trainer, Role::Partner];
+/// Who reads what is personal or confidential — people and their contact
+/// data, affiliations, incubation decisions, assessments: staff, and a
+/// partner for its own organization. Never trainers or reviewers.
+const CONFIDENTIAL: &[Role] = &[Role::Admin, Role::Staff, Role::Partner];
 const TENANT_ADMIN: &[Role] = &[Role::Admin];
 const OPERATOR: &[Role] = &[Role::Operator];
 
@@ -42,22 +47,22 @@ pub const RIGHTS: &[Rights] = &[Rights {
         ("CreateBranch", Access::Roles(TENANT_ADMIN)),
         ("ListBranches", Access::Roles(&Role::TENANT)),
         ("CreateOrganization", Access::Roles(WRITE)),
-        ("GetOrganization", Access::Roles(READ)),
-        ("ListOrganizations", Access::Roles(READ)),
+        ("GetOrganization", Access::Roles(DIRECTORY)),
+        ("ListOrganizations", Access::Roles(DIRECTORY)),
         ("UpdateOrganization", Access::Roles(WRITE)),
         ("ChangeIncubationStatus", Access::Roles(WRITE)),
-        ("ListIncubationHistory", Access::Roles(READ)),
+        ("ListIncubationHistory", Access::Roles(CONFIDENTIAL)),
         ("CreatePerson", Access::Roles(WRITE)),
-        ("GetPerson", Access::Roles(READ)),
-        ("ListPeople", Access::Roles(READ)),
+        ("GetPerson", Access::Roles(CONFIDENTIAL)),
+        ("ListPeople", Access::Roles(CONFIDENTIAL)),
         ("UpdatePerson", Access::Roles(WRITE)),
         ("ErasePerson", Access::Roles(WRITE)),
         ("CreateAffiliation", Access::Roles(WRITE)),
-        ("ListAffiliations", Access::Roles(READ)),
+        ("ListAffiliations", Access::Roles(CONFIDENTIAL)),
         ("EndAffiliation", Access::Roles(WRITE)),
         ("CreateAssessment", Access::Roles(WRITE)),
-        ("GetAssessment", Access::Roles(READ)),
-        ("ListAssessments", Access::Roles(READ)),
+        ("GetAssessment", Access::Roles(CONFIDENTIAL)),
+        ("ListAssessments", Access::Roles(CONFIDENTIAL)),
     ],
 }];
 

@@ -37,9 +37,11 @@ pub(super) async fn create(
     let tenant = api.require_tenant(&mut tx).await?;
     check_branch(&mut tx, "organization.branch_id", &fields.branch_id).await?;
     let identifier = match identifier {
-        Some(i) => i,
+        Some(i) => {
+            domain::within_prefix("organization.identifier", &tenant.spec.identifier_prefix, i)?
+        }
         None => {
-            let n = tx.next_value("organization_numbers").await?;
+            let n = store::next_organization_number(&mut tx).await?;
             domain::generated_identifier(&tenant.spec.identifier_prefix, n)
         }
     };

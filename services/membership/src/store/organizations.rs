@@ -93,6 +93,24 @@ fn search_text(identifier: &str, f: &OrganizationFields) -> String {
     markaz_kit::validate::search_key(&[&f.name.ar, &f.name.en, &f.acronym, identifier])
 }
 
+/// The tenant's next generated organization number: dense and the
+/// tenant's own, so it tells no one how many organizations another tenant
+/// registered. The counter's row stays locked until commit, so concurrent
+/// registrations of one tenant take their numbers one after the other.
+#[tracing::instrument(skip_all)]
+pub async fn next_organization_number(tx: &mut Tx) -> Result<i64> {
+    let n: i64 = sqlx::query_scalar(
+        "INSERT INTO organization_counters (tenant_id, last_number) VALUES ($1, 1)
+         ON CONFLICT (tenant_id)
+         DO UPDATE SET last_number = organization_counters.last_number + 1
+         RETURNING last_number",
+    )
+    .bind(tx.tenant().to_owned())
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(n)
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn insert_organization(
     tx: &mut Tx,

@@ -7,7 +7,63 @@ markaz_kit::both_backends!(
     incubation_follows_its_life_cycle_and_keeps_history,
     stale_etags_are_refused,
     concurrent_writers_queue_and_identifiers_stay_unique,
+    numbers_are_each_tenants_own_and_so_is_the_prefix,
 );
+
+/// One tenant's registrations do not show in another's numbers, and a
+/// tenant cannot take an identifier in another tenant's prefix.
+async fn numbers_are_each_tenants_own_and_so_is_the_prefix(backend: Backend) {
+    let mut w = world(backend).await;
+    for _ in 0..3 {
+        create_org(&mut w, ARABIC_NAME, "Euphrates Youth", false).await;
+    }
+    let deir = w.app.token(OTHER_TENANT, &[Role::Staff], None);
+    let mut unbranched = organization("جمعية دير الزور", "Deir Society");
+    unbranched.branch_id.clear();
+    let create = |org: api::Organization| api::CreateOrganizationRequest {
+        organization: Some(org),
+        apply_for_incubation: false,
+        request_id: String::new(),
+    };
+    let first = w
+        .client
+        .create_organization(authed(create(unbranched.clone()), &deir))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        first.identifier, "MKZ-DEIR-CSC-0001",
+        "its own count, from one"
+    );
+
+    let mut squatting = unbranched.clone();
+    squatting.identifier = "MKZ-RAQQA-CSC-0100".into();
+    let refused = w
+        .client
+        .create_organization(authed(create(squatting), &deir))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_violations(&refused),
+        ["organization.identifier"],
+        "{refused:?}"
+    );
+    let mut own = unbranched;
+    own.identifier = "MKZ-DEIR-CSC-0100".into();
+    let kept = w
+        .client
+        .create_organization(authed(create(own), &deir))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(kept.identifier, "MKZ-DEIR-CSC-0100");
+    assert_eq!(
+        count_orgs(&mut w.client, &deir).await,
+        2,
+        "nothing else written"
+    );
+    assert_eq!(count_orgs(&mut w.client, &w.staff).await, 3);
+}
 
 async fn organizations_are_registered_read_listed_and_updated(backend: Backend) {
     let mut w = world(backend).await;
@@ -391,4 +447,67 @@ async fn concurrent_writers_queue_and_identifiers_stay_unique(backend: Backend) 
     identifiers.sort();
     identifiers.dedup();
     assert_eq!(identifiers.len(), 20);
+}
+
+markaz_kit::both_backends!(numbers_given_before_migration_2_are_never_given_again);
+
+/// A deployment upgraded from the shared sequence: each tenant's own count
+/// starts past every number the sequence already gave out.
+async fn numbers_given_before_migration_2_are_never_given_again(backend: Backend) {
+    let env = markaz_kit::testing::TestEnv::new(backend);
+    let (url, schema) =
+        markaz_kit::app::database_of(&env.config, &env.storage, markaz_membership::NAME).unwrap();
+    markaz_kit::migrate::run_all(
+        &url,
+        schema.as_deref(),
+        &[],
+        &markaz_membership::MIGRATIONS[..1],
+    )
+    .await
+    .unwrap();
+    let mut given = Vec::new();
+    {
+        let db = env.db(markaz_membership::NAME).await.unwrap();
+        let mut tx = db.write(TENANT).await.unwrap();
+        sqlx::query(
+            "INSERT INTO tenants (id, name_ar, name_en, identifier_prefix, created_at)
+             VALUES ($1, 'مركز الرقة', 'Raqqa', 'MKZ-RAQQA-CSC', 0)",
+        )
+        .bind(TENANT)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+        for _ in 0..3 {
+            given.push(tx.next_value("organization_numbers").await.unwrap());
+        }
+        tx.commit().await.unwrap();
+        db.close().await;
+    }
+    let app = env.start(vec![Arc::new(Membership)]).await.unwrap();
+    let app = TestApp { app, env };
+    let mut client = MembershipServiceClient::new(app.channel().await);
+    let staff = app.token(TENANT, &[Role::Staff], None);
+    let mut org = organization(ARABIC_NAME, "Euphrates Youth");
+    org.branch_id.clear();
+    let created = client
+        .create_organization(authed(
+            api::CreateOrganizationRequest {
+                organization: Some(org),
+                apply_for_incubation: false,
+                request_id: String::new(),
+            },
+            &staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let number: i64 = created
+        .identifier
+        .strip_prefix("MKZ-RAQQA-CSC-")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a generated identifier: {}", created.identifier));
+    assert!(
+        given.iter().all(|&g| number > g),
+        "{number} comes after {given:?}"
+    );
 }
