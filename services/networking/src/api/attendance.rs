@@ -150,12 +150,22 @@ pub(crate) async fn list(
         enum_filter("kind", req.kind, ParticipantKind::as_str_name),
     )
         .all()?;
-    let page = Page::parse(req.page_size, &req.page_token, &format!("{event_id}|{category}|{kind}"))?;
+    let page = Page::parse(
+        req.page_size,
+        &req.page_token,
+        &format!("{event_id}|{category}|{kind}"),
+    )?;
     let mut tx = n.db.read(&caller.tenant).await?;
     super::events::find(&mut tx, &event_id).await?;
-    let (mut rows, total_size) =
-        store::attendance::list(&mut tx, &event_id, &category, &kind, &page.after, page.fetch())
-            .await?;
+    let (mut rows, total_size) = store::attendance::list(
+        &mut tx,
+        &event_id,
+        &category,
+        &kind,
+        &page.after,
+        page.fetch(),
+    )
+    .await?;
     let next_page_token = page.finish(&mut rows, |p| p.id.clone());
     Ok(api::ListParticipantsResponse {
         participants: rows.iter().map(proto).collect(),

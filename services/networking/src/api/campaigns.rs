@@ -26,7 +26,10 @@ pub(crate) async fn create(
     req: api::CreateCampaignRequest,
 ) -> Result<api::Campaign> {
     let (fields, idempotency) = (
-        parse_campaign(req.campaign.as_ref().unwrap_or(&api::Campaign::default()), &[]),
+        parse_campaign(
+            req.campaign.as_ref().unwrap_or(&api::Campaign::default()),
+            &[],
+        ),
         Idempotency::of(&caller, &req.request_id, &req),
     )
         .all()?;
@@ -46,7 +49,9 @@ pub(crate) async fn create(
 /// What the store must know: the issue, the runner, the targets' bodies,
 /// the grant award, the activities' events.
 async fn check_fields(tx: &mut Tx, f: &CampaignFields, current: Option<&Campaign>) -> Result<()> {
-    let kept: Vec<String> = current.map(|c| vec![c.fields.issue_code.clone()]).unwrap_or_default();
+    let kept: Vec<String> = current
+        .map(|c| vec![c.fields.issue_code.clone()])
+        .unwrap_or_default();
     super::issues::check_codes(
         tx,
         "campaign.issue_code",
@@ -54,7 +59,12 @@ async fn check_fields(tx: &mut Tx, f: &CampaignFields, current: Option<&Campaign
         &kept,
     )
     .await
-    .map_err(|_| Error::invalid("campaign.issue_code", "not an issue of the catalogue that is open"))?;
+    .map_err(|_| {
+        Error::invalid(
+            "campaign.issue_code",
+            "not an issue of the catalogue that is open",
+        )
+    })?;
     match &f.runner {
         Runner::Coalition(c) => {
             store::coalitions::get(tx, c)
@@ -195,8 +205,13 @@ pub(crate) async fn update(
     store::campaigns::update(&mut tx, &current, &fields).await?;
     let c = find(&mut tx, &id).await?;
     if c.status != CampaignStatus::Planned {
-        tx.publish(&id, &ev::CampaignChanged { campaign: Some(snapshot(&c)) })
-            .await?;
+        tx.publish(
+            &id,
+            &ev::CampaignChanged {
+                campaign: Some(snapshot(&c)),
+            },
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(proto(&c))
@@ -219,11 +234,21 @@ async fn move_campaign(
     store::campaigns::set_status(&mut tx, &current, to, reason, &caller.subject).await?;
     let c = find(&mut tx, &id).await?;
     if action == CampaignAction::Launch {
-        tx.publish(&id, &ev::CampaignLaunched { campaign: Some(snapshot(&c)) })
-            .await?;
+        tx.publish(
+            &id,
+            &ev::CampaignLaunched {
+                campaign: Some(snapshot(&c)),
+            },
+        )
+        .await?;
     } else if current.status != CampaignStatus::Planned {
-        tx.publish(&id, &ev::CampaignChanged { campaign: Some(snapshot(&c)) })
-            .await?;
+        tx.publish(
+            &id,
+            &ev::CampaignChanged {
+                campaign: Some(snapshot(&c)),
+            },
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(proto(&c))
@@ -255,7 +280,15 @@ pub(crate) async fn cancel(
         markaz_kit::validate::prose("reason", &req.reason, PROSE_MAX, true),
     )
         .all()?;
-    move_campaign(n, &caller, &req.id, &req.etag, CampaignAction::Cancel, &reason).await
+    move_campaign(
+        n,
+        &caller,
+        &req.id,
+        &req.etag,
+        CampaignAction::Cancel,
+        &reason,
+    )
+    .await
 }
 
 pub(crate) async fn record_outcome(
@@ -329,8 +362,7 @@ pub(crate) async fn outcomes(
     visible(&mut tx, &caller, &id).await?;
     let (mut rows, total_size) =
         store::campaigns::outcomes(&mut tx, &id, after, page.fetch()).await?;
-    let next_page_token =
-        page.finish(&mut rows, |o| format!("{}|{}", o.fields.achieved_on, o.id));
+    let next_page_token = page.finish(&mut rows, |o| format!("{}|{}", o.fields.achieved_on, o.id));
     Ok(api::ListCampaignOutcomesResponse {
         outcomes: rows.iter().map(outcome_proto).collect(),
         next_page_token,

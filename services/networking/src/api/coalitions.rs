@@ -37,8 +37,13 @@ pub(crate) async fn create(
     if let Some(done) = idempotency.replay(&mut tx).await? {
         return Ok(done);
     }
-    super::issues::check_codes(&mut tx, "coalition.issue_codes", &new.fields.issue_codes, &[])
-        .await?;
+    super::issues::check_codes(
+        &mut tx,
+        "coalition.issue_codes",
+        &new.fields.issue_codes,
+        &[],
+    )
+    .await?;
     let mut members = vec![new.fields.lead_organization_id.clone()];
     members.extend(new.founding_members.iter().cloned());
     let mut kinds = Vec::new();
@@ -61,8 +66,13 @@ pub(crate) async fn create(
         });
     }
     let c = find(&mut tx, &id).await?;
-    tx.publish(&id, &ev::CoalitionFormed { coalition: Some(snapshot(&c)) })
-        .await?;
+    tx.publish(
+        &id,
+        &ev::CoalitionFormed {
+            coalition: Some(snapshot(&c)),
+        },
+    )
+    .await?;
     for j in &joined {
         tx.publish(&id, j).await?;
     }
@@ -177,12 +187,20 @@ pub(crate) async fn update(
     )
     .await?;
     if fields.lead_organization_id != current.fields.lead_organization_id {
-        check_lead(&fields.lead_organization_id, &memberships(&mut tx, &id).await?)?;
+        check_lead(
+            &fields.lead_organization_id,
+            &memberships(&mut tx, &id).await?,
+        )?;
     }
     store::coalitions::update(&mut tx, &current, &fields).await?;
     let c = find(&mut tx, &id).await?;
-    tx.publish(&id, &ev::CoalitionChanged { coalition: Some(snapshot(&c)) })
-        .await?;
+    tx.publish(
+        &id,
+        &ev::CoalitionChanged {
+            coalition: Some(snapshot(&c)),
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(proto(&c))
 }
@@ -231,8 +249,13 @@ pub(crate) async fn change_status(
     )
     .await?;
     let c = find(&mut tx, &id).await?;
-    tx.publish(&id, &ev::CoalitionChanged { coalition: Some(snapshot(&c)) })
-        .await?;
+    tx.publish(
+        &id,
+        &ev::CoalitionChanged {
+            coalition: Some(snapshot(&c)),
+        },
+    )
+    .await?;
     for (org, joined_on, periods, version) in left {
         let kind = kind_of(&mut tx, &org).await?;
         tx.publish(
@@ -282,9 +305,11 @@ pub(crate) async fn add_member(
     COALITION_LIFECYCLE.next(c.status, CoalitionAction::Join)?;
     let kind = known_organization(&mut tx, &org).await?.kind;
     let mut m = memberships(&mut tx, &id).await?;
-    let period = m.entry(org.clone()).or_default().join(on, c.formed_on, today)?;
-    let version =
-        store::coalitions::join(&mut tx, &id, &org, on, period, &caller.subject).await?;
+    let period = m
+        .entry(org.clone())
+        .or_default()
+        .join(on, c.formed_on, today)?;
+    let version = store::coalitions::join(&mut tx, &id, &org, on, period, &caller.subject).await?;
     tx.publish(
         &id,
         &ev::CoalitionMemberJoined {
@@ -374,7 +399,9 @@ fn member_proto(
     let mut spans = Vec::new();
     for p in &mine {
         let joined = Date::try_from(p.joined_on.clone()).map_err(Error::internal)?;
-        let left = MaybeDate::try_from(p.left_on.clone()).map_err(Error::internal)?.0;
+        let left = MaybeDate::try_from(p.left_on.clone())
+            .map_err(Error::internal)?
+            .0;
         spans.push(crate::domain::membership::Period {
             joined_on: joined,
             left_on: left,
@@ -431,7 +458,11 @@ pub(crate) async fn members(
             Some(day) => p.periods.iter().any(|x| {
                 let joined = x.joined_on.map(|d| (d.year, d.month, d.day));
                 let left = x.left_on.map(|d| (d.year, d.month, d.day));
-                let d = (day.to_proto().year, day.to_proto().month, day.to_proto().day);
+                let d = (
+                    day.to_proto().year,
+                    day.to_proto().month,
+                    day.to_proto().day,
+                );
                 joined.is_some_and(|j| j <= d) && left.is_none_or(|l| d < l)
             }),
             None => req.include_former || p.active,

@@ -165,8 +165,7 @@ pub(crate) async fn list(
     let mut tx = n.db.read(&caller.tenant).await?;
     let (mut rows, total_size) =
         store::commitments::list(&mut tx, &filter, after, page.fetch()).await?;
-    let next_page_token =
-        page.finish(&mut rows, |c| format!("{}|{}", c.fields.due_date, c.id));
+    let next_page_token = page.finish(&mut rows, |c| format!("{}|{}", c.fields.due_date, c.id));
     Ok(api::ListCommitmentsResponse {
         commitments: rows.iter().map(|c| proto(c, today)).collect(),
         next_page_token,
@@ -317,11 +316,19 @@ pub(crate) async fn carry(
     let current = lock_and_find(&mut tx, &id).await?;
     check_etag("etag", &req.etag, current.version)?;
     let target = super::events::find(&mut tx, &carry.event_id).await?;
-    let mut agenda = vec![facts(&super::events::find(&mut tx, &current.event_id).await?)];
+    let mut agenda = vec![facts(
+        &super::events::find(&mut tx, &current.event_id).await?,
+    )];
     for e in &current.agenda {
         agenda.push(facts(&super::events::find(&mut tx, e).await?));
     }
-    check_carry(current.status, &agenda, &facts(&target), &carry, current.made_on)?;
+    check_carry(
+        current.status,
+        &agenda,
+        &facts(&target),
+        &carry,
+        current.made_on,
+    )?;
     let due = carry.due_date.unwrap_or(current.fields.due_date);
     store::commitments::carry(&mut tx, &current, &target.id, due).await?;
     store::commitments::history(

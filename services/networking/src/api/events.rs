@@ -56,7 +56,8 @@ pub(crate) async fn create(
 /// The event, if the caller may see it; NOT_FOUND otherwise.
 pub(crate) async fn visible_event(tx: &mut Tx, caller: &Caller, id: &str) -> Result<Event> {
     let scope = event_scope(caller);
-    let restricted = scope.nothing || !scope.organization_id.is_empty() || !scope.staff_subject.is_empty();
+    let restricted =
+        scope.nothing || !scope.organization_id.is_empty() || !scope.staff_subject.is_empty();
     if restricted && !store::events::visible(tx, id, &scope).await? {
         return Err(Error::not_found("event", id));
     }
@@ -192,7 +193,11 @@ pub(crate) async fn update(
         .cloned()
         .collect();
     known_organizations(&mut tx, &added).await?;
-    if let Some(c) = fields.coalition_id.as_ref().filter(|c| Some(*c) != current.fields.coalition_id.as_ref()) {
+    if let Some(c) = fields
+        .coalition_id
+        .as_ref()
+        .filter(|c| Some(*c) != current.fields.coalition_id.as_ref())
+    {
         store::coalitions::get(&mut tx, c)
             .await?
             .ok_or_else(|| Error::invalid("event.coalition_id", "no such coalition"))?;
@@ -255,11 +260,7 @@ pub(crate) async fn publish_held(tx: &mut Tx, event: &Event, a: &Attendance) -> 
                     organization_id: p.organization_id.clone().unwrap_or_default(),
                     category: p.category.word(),
                     gender: p.gender as i32,
-                    age_band: a
-                        .age_bands
-                        .get(person_id)
-                        .copied()
-                        .unwrap_or_default() as i32,
+                    age_band: a.age_bands.get(person_id).copied().unwrap_or_default() as i32,
                 })
             }
             _ => tally(&mut without_record),
@@ -317,8 +318,15 @@ pub(crate) async fn cancel(
     let current = lock_and_find(&mut tx, &id).await?;
     check_etag("etag", &req.etag, current.version)?;
     let to = EVENT_LIFECYCLE.next(current.status, EventAction::Cancel)?;
-    store::events::set_status(&mut tx, &current, to, &reason, &caller.subject, Date::today())
-        .await?;
+    store::events::set_status(
+        &mut tx,
+        &current,
+        to,
+        &reason,
+        &caller.subject,
+        Date::today(),
+    )
+    .await?;
     let event = find(&mut tx, &id).await?;
     let reply = shown(&mut tx, &event).await?;
     tx.commit().await?;
@@ -340,7 +348,11 @@ pub(crate) async fn record_outcome(
     check_etag("etag", &req.etag, current.version)?;
     let existing: Vec<String> = current.decisions.iter().map(|d| d.id.clone()).collect();
     let mut merged = outcome_proto(&current);
-    merge_outcome(&mut merged, req.outcome.as_ref().unwrap_or(&Default::default()), &mask);
+    merge_outcome(
+        &mut merged,
+        req.outcome.as_ref().unwrap_or(&Default::default()),
+        &mask,
+    );
     let outcome = parse_outcome(Some(&merged), &existing)?;
     EVENT_LIFECYCLE.next(current.status, EventAction::RecordOutcome)?;
     store::events::set_outcome(&mut tx, &current, &outcome, &caller.subject).await?;
@@ -367,8 +379,16 @@ fn outcome_proto(e: &Event) -> api::EventOutcome {
 }
 
 pub(crate) fn proto(e: &Event, a: &Attendance) -> api::Event {
-    let inv: Vec<_> = a.invitations.iter().filter(|i| i.event_id == e.id).collect();
-    let par: Vec<_> = a.participants.iter().filter(|p| p.event_id == e.id).collect();
+    let inv: Vec<_> = a
+        .invitations
+        .iter()
+        .filter(|i| i.event_id == e.id)
+        .collect();
+    let par: Vec<_> = a
+        .participants
+        .iter()
+        .filter(|p| p.event_id == e.id)
+        .collect();
     api::Event {
         id: e.id.clone(),
         kind: e.fields.kind as i32,

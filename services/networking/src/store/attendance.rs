@@ -117,7 +117,13 @@ pub async fn current(tx: &mut Tx, event_id: &str) -> Result<HashMap<String, Part
 
 /// Writes one merged entry: a new participant, a correction, or nothing.
 #[tracing::instrument(skip(tx, a))]
-pub async fn write(tx: &mut Tx, event_id: &str, a: &Attendance, effect: Effect, by: &str) -> Result<()> {
+pub async fn write(
+    tx: &mut Tx,
+    event_id: &str,
+    a: &Attendance,
+    effect: Effect,
+    by: &str,
+) -> Result<()> {
     let now = now_micros();
     let person_id = match &a.key {
         ParticipantKey::Person(id) => id.clone(),

@@ -283,7 +283,10 @@ pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<Campaign>> {
     let mut f = Filter::tenant(tx, "c.tenant_id");
     f.and("c.id = ?", [Arg::from(id)]);
     let rows: Vec<StoredCampaign> = f
-        .fetch(tx, format!("SELECT {COLUMNS} FROM campaigns c WHERE {}", f.sql()))
+        .fetch(
+            tx,
+            format!("SELECT {COLUMNS} FROM campaigns c WHERE {}", f.sql()),
+        )
         .await?;
     Ok(with_children(tx, rows).await?.pop())
 }
@@ -486,7 +489,12 @@ pub async fn insert_outcome(
 }
 
 #[tracing::instrument(skip(tx, current, o))]
-pub async fn update_outcome(tx: &mut Tx, current: &Outcome, o: &OutcomeFields, by: &str) -> Result<()> {
+pub async fn update_outcome(
+    tx: &mut Tx,
+    current: &Outcome,
+    o: &OutcomeFields,
+    by: &str,
+) -> Result<()> {
     versioned(
         tx,
         sqlx::query(

@@ -187,7 +187,10 @@ pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<Coalition>> {
     let mut f = Filter::tenant(tx, "c.tenant_id");
     f.and("c.id = ?", [Arg::from(id)]);
     let rows: Vec<StoredCoalition> = f
-        .fetch(tx, format!("SELECT {COLUMNS} FROM coalitions c WHERE {}", f.sql()))
+        .fetch(
+            tx,
+            format!("SELECT {COLUMNS} FROM coalitions c WHERE {}", f.sql()),
+        )
         .await?;
     Ok(with_children(tx, rows).await?.pop())
 }

@@ -179,7 +179,10 @@ async fn with_children(tx: &mut Tx, rows: Vec<StoredCommitment>) -> Result<Vec<C
     }
     let mut histories: HashMap<String, Vec<Change>> = HashMap::new();
     for h in history {
-        histories.entry(h.commitment_id.clone()).or_default().push(h);
+        histories
+            .entry(h.commitment_id.clone())
+            .or_default()
+            .push(h);
     }
     rows.into_iter()
         .map(|r| {
@@ -280,7 +283,10 @@ pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<Commitment>> {
     let mut f = Filter::tenant(tx, "c.tenant_id");
     f.and("c.id = ?", [Arg::from(id)]);
     let rows: Vec<StoredCommitment> = f
-        .fetch(tx, format!("SELECT {COLUMNS} FROM {FROM} WHERE {}", f.sql()))
+        .fetch(
+            tx,
+            format!("SELECT {COLUMNS} FROM {FROM} WHERE {}", f.sql()),
+        )
         .await?;
     Ok(with_children(tx, rows).await?.pop())
 }
@@ -377,7 +383,10 @@ pub async fn list(
 pub async fn rows(tx: &mut Tx, q: &CommitmentFilter) -> Result<Vec<CommitmentRow>> {
     let f = conditions(tx, q);
     let rows: Vec<StoredCommitment> = f
-        .fetch(tx, format!("SELECT {COLUMNS} FROM {FROM} WHERE {}", f.sql()))
+        .fetch(
+            tx,
+            format!("SELECT {COLUMNS} FROM {FROM} WHERE {}", f.sql()),
+        )
         .await?;
     rows.into_iter().map(|r| Ok(record(r)?.row())).collect()
 }
@@ -476,7 +485,10 @@ pub async fn carried_into(tx: &mut Tx, event_id: &str) -> Result<usize> {
     let rows: Vec<CarriedRow> = f
         .fetch(
             tx,
-            format!("SELECT COUNT(*) AS n FROM commitment_agenda WHERE {}", f.sql()),
+            format!(
+                "SELECT COUNT(*) AS n FROM commitment_agenda WHERE {}",
+                f.sql()
+            ),
         )
         .await?;
     Ok(rows.first().map_or(0, |r| r.n.max(0) as usize))

@@ -154,7 +154,11 @@ async fn with_children(tx: &mut Tx, rows: Vec<StoredEvent>) -> Result<Vec<Event>
         )
         .await?;
     for o in organizers {
-        children.entry(o.event_id).or_default().organizers.push(o.organization_id);
+        children
+            .entry(o.event_id)
+            .or_default()
+            .organizers
+            .push(o.organization_id);
     }
     let staff: Vec<StaffRow> = f
         .fetch(
@@ -175,7 +179,11 @@ async fn with_children(tx: &mut Tx, rows: Vec<StoredEvent>) -> Result<Vec<Event>
         )
         .await?;
     for i in issues {
-        children.entry(i.event_id).or_default().issues.push(i.issue_code);
+        children
+            .entry(i.event_id)
+            .or_default()
+            .issues
+            .push(i.issue_code);
     }
     let decisions: Vec<DecisionRow> = f
         .fetch(
@@ -184,10 +192,14 @@ async fn with_children(tx: &mut Tx, rows: Vec<StoredEvent>) -> Result<Vec<Event>
         )
         .await?;
     for d in decisions {
-        children.entry(d.event_id).or_default().decisions.push(Decision {
-            id: d.id,
-            text: text(d.text_ar, d.text_en),
-        });
+        children
+            .entry(d.event_id)
+            .or_default()
+            .decisions
+            .push(Decision {
+                id: d.id,
+                text: text(d.text_ar, d.text_en),
+            });
     }
     let mut history = super::status_changes(tx, "event", &ids).await?;
     rows.into_iter()
@@ -290,7 +302,10 @@ pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<Event>> {
     let mut f = Filter::tenant(tx, "tenant_id");
     f.and("id = ?", [Arg::from(id)]);
     let rows: Vec<StoredEvent> = f
-        .fetch(tx, format!("SELECT {COLUMNS} FROM events WHERE {}", f.sql()))
+        .fetch(
+            tx,
+            format!("SELECT {COLUMNS} FROM events WHERE {}", f.sql()),
+        )
         .await?;
     Ok(with_children(tx, rows).await?.pop())
 }

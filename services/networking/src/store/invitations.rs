@@ -123,7 +123,10 @@ pub async fn existing(
     let mut f = Filter::tenant(tx, "i.tenant_id");
     f.and("i.event_id = ?", [Arg::from(event_id)]);
     let rows: Vec<StoredInvitation> = f
-        .fetch(tx, format!("SELECT {COLUMNS} FROM {FROM} WHERE {}", f.sql()))
+        .fetch(
+            tx,
+            format!("SELECT {COLUMNS} FROM {FROM} WHERE {}", f.sql()),
+        )
         .await?;
     let mut out = HashMap::new();
     for r in rows {
@@ -317,7 +320,10 @@ pub async fn for_check_in(
     let mut f = Filter::tenant(tx, "i.tenant_id");
     f.and("i.event_id = ?", [Arg::from(event_id)]);
     let rows: Vec<StoredInvitation> = f
-        .fetch(tx, format!("SELECT {COLUMNS} FROM {FROM} WHERE {}", f.sql()))
+        .fetch(
+            tx,
+            format!("SELECT {COLUMNS} FROM {FROM} WHERE {}", f.sql()),
+        )
         .await?;
     let (mut guests, mut people, mut organizations) =
         (HashMap::new(), HashMap::new(), HashMap::new());
@@ -365,7 +371,10 @@ pub async fn invited_organizations(tx: &mut Tx, event_id: &str) -> Result<Vec<St
     f.and("i.status <> 'INVITATION_STATUS_WITHDRAWN'", []);
     f.and("i.organization_id <> ''", []);
     let rows: Vec<StoredInvitation> = f
-        .fetch(tx, format!("SELECT {COLUMNS} FROM {FROM} WHERE {}", f.sql()))
+        .fetch(
+            tx,
+            format!("SELECT {COLUMNS} FROM {FROM} WHERE {}", f.sql()),
+        )
         .await?;
     Ok(rows.into_iter().map(|r| r.organization_id).collect())
 }

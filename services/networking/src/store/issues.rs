@@ -114,7 +114,9 @@ pub async fn list(
         )
         .await?;
     Ok((
-        rows.into_iter().map(Issue::try_from).collect::<Result<_>>()?,
+        rows.into_iter()
+            .map(Issue::try_from)
+            .collect::<Result<_>>()?,
         total,
     ))
 }

@@ -151,7 +151,9 @@ impl Filter {
     pub async fn count(&self, tx: &mut Tx, from: &str) -> Result<i32> {
         let sql = format!("SELECT COUNT(*) AS n FROM {from} WHERE {}", self.sql());
         let rows: Vec<Count> = self.fetch(tx, sql).await?;
-        Ok(rows.first().map_or(0, |c| c.n.clamp(0, i64::from(i32::MAX)) as i32))
+        Ok(rows
+            .first()
+            .map_or(0, |c| c.n.clamp(0, i64::from(i32::MAX)) as i32))
     }
 }
 
@@ -286,12 +288,14 @@ pub async fn replace_evidence(
     items: &[EvidenceSpec],
     recorded_by: &str,
 ) -> Result<()> {
-    sqlx::query("DELETE FROM evidence WHERE tenant_id = $1 AND subject_kind = $2 AND subject_id = $3")
-        .bind(tx.tenant().to_owned())
-        .bind(subject_kind)
-        .bind(subject_id)
-        .execute(tx.conn())
-        .await?;
+    sqlx::query(
+        "DELETE FROM evidence WHERE tenant_id = $1 AND subject_kind = $2 AND subject_id = $3",
+    )
+    .bind(tx.tenant().to_owned())
+    .bind(subject_kind)
+    .bind(subject_id)
+    .execute(tx.conn())
+    .await?;
     let now = now_micros();
     for (i, e) in items.iter().enumerate() {
         sqlx::query(

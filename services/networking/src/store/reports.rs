@@ -62,7 +62,10 @@ async fn read_attendance(tx: &mut Tx, ids: Option<&[String]>) -> Result<Attendan
     let invitations: Vec<StoredInvitation> = f
         .fetch(
             tx,
-            format!("SELECT i.id, i.event_id, i.status FROM invitations i WHERE {}", f.sql()),
+            format!(
+                "SELECT i.id, i.event_id, i.status FROM invitations i WHERE {}",
+                f.sql()
+            ),
         )
         .await?;
     let mut f = Filter::tenant(tx, "p.tenant_id");
