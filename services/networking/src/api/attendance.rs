@@ -85,7 +85,7 @@ pub(crate) async fn check_in(
         }
         store::attendance::write(&mut tx, &event_id, a, *effect, &caller.subject).await?;
     }
-    let a = store::reports::attendance(&mut tx, &[event_id.clone()]).await?;
+    let a = store::reports::attendance(&mut tx, std::slice::from_ref(&event_id)).await?;
     if event.status == EventStatus::Held && added + corrected > 0 {
         super::events::publish_held(&mut tx, &event, &a).await?;
     }
@@ -132,7 +132,7 @@ pub(crate) async fn remove(
     EVENT_LIFECYCLE.next(event.status, EventAction::CheckIn)?;
     store::attendance::remove(&mut tx, &participant, &reason, &caller.subject).await?;
     if event.status == EventStatus::Held {
-        let a = store::reports::attendance(&mut tx, &[event_id.clone()]).await?;
+        let a = store::reports::attendance(&mut tx, std::slice::from_ref(&event_id)).await?;
         super::events::publish_held(&mut tx, &event, &a).await?;
     }
     tx.commit().await?;

@@ -77,7 +77,7 @@ async fn lock_and_find(tx: &mut Tx, id: &str) -> Result<Event> {
 
 /// The event as the API shows it, with its attendance.
 pub(crate) async fn shown(tx: &mut Tx, event: &Event) -> Result<api::Event> {
-    let a = store::reports::attendance(tx, &[event.id.clone()]).await?;
+    let a = store::reports::attendance(tx, std::slice::from_ref(&event.id)).await?;
     Ok(proto(event, &a))
 }
 
@@ -219,7 +219,7 @@ pub(crate) async fn hold(
     let current = lock_and_find(&mut tx, &id).await?;
     check_etag("etag", &req.etag, current.version)?;
     let to = EVENT_LIFECYCLE.next(current.status, EventAction::Hold)?;
-    let a = store::reports::attendance(&mut tx, &[id.clone()]).await?;
+    let a = store::reports::attendance(&mut tx, std::slice::from_ref(&id)).await?;
     let headcount: i64 = a.participants.iter().map(|p| i64::from(p.count)).sum();
     check_holdable(now_micros(), current.fields.start, headcount)?;
     store::events::set_status(&mut tx, &current, to, "", &caller.subject, Date::today()).await?;

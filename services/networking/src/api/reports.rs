@@ -23,7 +23,7 @@ pub(crate) async fn event(
     let e = store::events::get(&mut tx, &id)
         .await?
         .ok_or_else(|| Error::not_found("event", &id))?;
-    let a = store::reports::attendance(&mut tx, &[id.clone()]).await?;
+    let a = store::reports::attendance(&mut tx, std::slice::from_ref(&id)).await?;
     let commitments = store::commitments::rows(
         &mut tx,
         &CommitmentFilter {
