@@ -10,6 +10,7 @@ pub fn all() -> Vec<Arc<dyn Service>> {
         Arc::new(markaz_membership::Membership),
         Arc::new(markaz_capacity::Capacity),
         Arc::new(markaz_grants::Grants),
+        Arc::new(markaz_networking::Networking),
     ]
 }
 
