@@ -506,9 +506,9 @@ async fn every_page_renders_for_the_roles_it_is_offered_to_and_refuses_the_other
         ("/organizations".into(), ORGS, &["partner"], NOBODY),
         ("/organizations/new".into(), STAFF, NOBODY, NOBODY),
         (org_tab("profile"), ORGS, NOBODY, NOBODY),
-        (org_tab("history"), ORGS, NOBODY, NOBODY),
-        (org_tab("assessments"), ORGS, NOBODY, NOBODY),
-        (org_tab("people"), ORGS, NOBODY, NOBODY),
+        (org_tab("history"), APPLICANTS, NOBODY, NOBODY),
+        (org_tab("assessments"), APPLICANTS, NOBODY, NOBODY),
+        (org_tab("people"), APPLICANTS, NOBODY, NOBODY),
         (org_tab("trainings"), ORGS, NOBODY, NOBODY),
         (org_tab("grants"), ORGS, NOBODY, NOBODY),
         (

@@ -92,6 +92,10 @@ pub struct Guarded {
     _slot: OwnedSemaphorePermit,
     deadline: Pin<Box<Sleep>>,
     idle_timeout: Duration,
+    /// Whether the client has sent a byte. Until then only its bytes count
+    /// as activity: the server's own preface (HTTP/2 sends SETTINGS first)
+    /// must not turn the handshake deadline into the idle one.
+    greeted: bool,
 }
 
 impl std::fmt::Debug for Guarded {
@@ -107,6 +111,7 @@ impl Guarded {
             _slot: slot,
             deadline: Box::pin(tokio::time::sleep(limits.handshake_timeout)),
             idle_timeout: limits.idle_timeout,
+            greeted: false,
         }
     }
 
@@ -135,6 +140,7 @@ impl AsyncRead for Guarded {
         match Pin::new(&mut self.io).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
                 if buf.filled().len() > before {
+                    self.greeted = true;
                     self.active();
                 }
                 Poll::Ready(Ok(()))
@@ -153,7 +159,7 @@ impl AsyncWrite for Guarded {
     ) -> Poll<io::Result<usize>> {
         match Pin::new(&mut self.io).poll_write(cx, buf) {
             Poll::Ready(Ok(n)) => {
-                if n > 0 {
+                if n > 0 && self.greeted {
                     self.active();
                 }
                 Poll::Ready(Ok(n))
@@ -178,7 +184,7 @@ impl AsyncWrite for Guarded {
     ) -> Poll<io::Result<usize>> {
         match Pin::new(&mut self.io).poll_write_vectored(cx, bufs) {
             Poll::Ready(Ok(n)) => {
-                if n > 0 {
+                if n > 0 && self.greeted {
                     self.active();
                 }
                 Poll::Ready(Ok(n))

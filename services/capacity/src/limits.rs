@@ -2,7 +2,9 @@
 //! (a client address, a center). Each process counts on its own, so with
 //! several replicas the effective limit is a multiple; that is enough to
 //! keep a form on a public page from being used as a firehose, which is all
-//! these limits are for.
+//! these limits are for. Each call is limited per address and per network,
+//! and only once it is valid: a malformed flood costs no one else a window.
+//! The limits of an ingress in front (docs/security.md) come first.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -24,9 +26,23 @@ pub const SUGGESTIONS_PER_CLIENT: Limit = Limit {
     per: Duration::from_secs(15 * 60),
 };
 
+/// Suggestions from one network (an IPv4 /24, an IPv6 /48), whatever the
+/// address: many addresses of one network are one sender.
+pub const SUGGESTIONS_PER_NETWORK: Limit = Limit {
+    max: 20,
+    per: Duration::from_secs(15 * 60),
+};
+
+/// Suggestions one center takes from one network: a few dozen addresses
+/// cannot use up a center's form for everyone else.
+pub const SUGGESTIONS_PER_CENTER_AND_NETWORK: Limit = Limit {
+    max: 20,
+    per: Duration::from_secs(3600),
+};
+
 /// Suggestions to one center, from everyone.
 pub const SUGGESTIONS_PER_CENTER: Limit = Limit {
-    max: 100,
+    max: 500,
     per: Duration::from_secs(3600),
 };
 
@@ -37,27 +53,55 @@ pub const VERIFICATIONS_PER_CLIENT: Limit = Limit {
     per: Duration::from_secs(60),
 };
 
+/// Certificate checks from one network.
+pub const VERIFICATIONS_PER_NETWORK: Limit = Limit {
+    max: 600,
+    per: Duration::from_secs(60),
+};
+
 /// The key a client address is limited under. An IPv6 host usually holds a
 /// whole /64 and can send each request from another address of it: the /64
-/// is the client, or one host could pass every per-client limit and fill
-/// the limiter's keys (which then refuses everyone).
+/// is the client, or one host could pass every per-client limit.
 pub fn client_key(peer: Option<IpAddr>) -> String {
-    match peer {
+    match peer.map(unmapped) {
         None => "unknown".into(),
         Some(IpAddr::V4(ip)) => ip.to_string(),
-        Some(IpAddr::V6(ip)) => match ip.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = ip.segments();
-                let prefix = Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
-                format!("{prefix}/64")
-            }
-        },
+        Some(IpAddr::V6(ip)) => format!("{}/64", v6_prefix(ip, 4)),
     }
 }
 
-/// Keys remembered at most; beyond, expired windows are dropped, and if none
-/// has expired new keys are refused until one does.
+/// The network a client address belongs to, for the aggregate limits: an
+/// IPv4 /24, an IPv6 /48 (what one site is usually given).
+pub fn network_key(peer: Option<IpAddr>) -> String {
+    match peer.map(unmapped) {
+        None => "unknown".into(),
+        Some(IpAddr::V4(ip)) => {
+            let [a, b, c, _] = ip.octets();
+            format!("{a}.{b}.{c}.0/24")
+        }
+        Some(IpAddr::V6(ip)) => format!("{}/48", v6_prefix(ip, 3)),
+    }
+}
+
+fn unmapped(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// The first `segments` 16-bit groups of `ip`, the rest zero.
+fn v6_prefix(ip: Ipv6Addr, segments: usize) -> Ipv6Addr {
+    let mut s = ip.segments();
+    for part in s.iter_mut().skip(segments) {
+        *part = 0;
+    }
+    Ipv6Addr::from(s)
+}
+
+/// Keys remembered at most. When full, expired windows go first, then the
+/// oldest tenth: memory stays bounded, and a flood of new addresses costs the
+/// flood its own old windows — it never turns into a refusal of everyone.
 const MAX_KEYS: usize = 100_000;
 
 #[derive(Debug, Default)]
@@ -79,15 +123,15 @@ impl RateLimiter {
 
     /// Counts one call for `key`; RESOURCE_EXHAUSTED beyond `limit`.
     pub fn check(&self, key: &str, limit: Limit) -> Result<()> {
-        self.check_at(key, limit, Instant::now())
+        self.check_at(key, limit, Instant::now(), MAX_KEYS)
     }
 
-    fn check_at(&self, key: &str, limit: Limit, now: Instant) -> Result<()> {
+    fn check_at(&self, key: &str, limit: Limit, now: Instant, max_keys: usize) -> Result<()> {
         let mut windows = self.windows.lock().expect("rate limiter lock");
-        if !windows.contains_key(key) && windows.len() >= MAX_KEYS {
+        if !windows.contains_key(key) && windows.len() >= max_keys {
             windows.retain(|_, w| now.duration_since(w.started) < w.per);
-            if windows.len() >= MAX_KEYS {
-                return Err(exhausted(limit));
+            if windows.len() >= max_keys {
+                evict_oldest(&mut windows, max_keys / 10 + 1);
             }
         }
         let window = windows.entry(key.to_string()).or_insert(Window {
@@ -108,6 +152,26 @@ impl RateLimiter {
         window.count += 1;
         Ok(())
     }
+}
+
+/// Drops the `n` windows that started longest ago.
+fn evict_oldest(windows: &mut HashMap<String, Window>, n: usize) {
+    let mut starts: Vec<Instant> = windows.values().map(|w| w.started).collect();
+    let n = n.min(starts.len());
+    if n == 0 {
+        return;
+    }
+    let (_, cutoff, _) = starts.select_nth_unstable(n - 1);
+    let cutoff = *cutoff;
+    let mut dropped = 0;
+    windows.retain(|_, w| {
+        if dropped < n && w.started <= cutoff {
+            dropped += 1;
+            false
+        } else {
+            true
+        }
+    });
 }
 
 fn exhausted(limit: Limit) -> Error {
@@ -142,13 +206,50 @@ mod tests {
         };
         let t0 = Instant::now();
         for _ in 0..3 {
-            limiter.check_at("10.0.0.1", limit, t0).unwrap();
+            limiter.check_at("10.0.0.1", limit, t0, MAX_KEYS).unwrap();
         }
-        let refused = limiter.check_at("10.0.0.1", limit, t0).unwrap_err();
+        let refused = limiter
+            .check_at("10.0.0.1", limit, t0, MAX_KEYS)
+            .unwrap_err();
         assert!(matches!(refused, Error::ResourceExhausted(_)));
-        limiter.check_at("10.0.0.2", limit, t0).unwrap();
+        limiter.check_at("10.0.0.2", limit, t0, MAX_KEYS).unwrap();
         // The next window starts afresh.
         let later = t0 + Duration::from_secs(61);
-        limiter.check_at("10.0.0.1", limit, later).unwrap();
+        limiter
+            .check_at("10.0.0.1", limit, later, MAX_KEYS)
+            .unwrap();
+    }
+
+    #[test]
+    fn networks_are_a_v4_24_and_a_v6_48() {
+        let net = |s: &str| network_key(Some(s.parse().unwrap()));
+        assert_eq!(net("203.0.113.7"), "203.0.113.0/24");
+        assert_eq!(net("::ffff:203.0.113.200"), "203.0.113.0/24");
+        assert_eq!(net("2001:db8:1:2::1"), "2001:db8:1::/48");
+        assert_eq!(net("2001:db8:1:ffff::1"), net("2001:db8:1:2::1"));
+        assert_ne!(net("127.1.2.3"), net("127.0.0.1"));
+    }
+
+    /// A flood of new keys fills the table and is then evicted, oldest
+    /// first: the next visitor is served, never refused for the table.
+    #[test]
+    fn a_full_table_evicts_instead_of_refusing_newcomers() {
+        let limiter = RateLimiter::new();
+        let limit = Limit {
+            max: 1,
+            per: Duration::from_secs(900),
+        };
+        let t0 = Instant::now();
+        for i in 0..1_000u32 {
+            let at = t0 + Duration::from_millis(u64::from(i));
+            limiter
+                .check_at(&format!("flood-{i}"), limit, at, 100)
+                .unwrap();
+        }
+        let later = t0 + Duration::from_secs(2);
+        limiter.check_at("127.0.0.1", limit, later, 100).unwrap();
+        assert!(limiter.windows.lock().unwrap().len() <= 100);
+        // Its own window is kept: the same visitor's next call is counted.
+        assert!(limiter.check_at("127.0.0.1", limit, later, 100).is_err());
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::{get, post};
+use markaz_kit::auth::Role;
 use markaz_proto::capacity::v1 as cap;
 use markaz_proto::common::v1 as common;
 use markaz_proto::grants::v1 as gr;
@@ -153,6 +154,17 @@ const TABS: [&str; 6] = [
     "grants",
 ];
 
+/// The tabs of what is personal or confidential — incubation decisions,
+/// assessments, people and their contact data — are staff's, and a
+/// partner's for its own organization; never a trainer's (membership
+/// refuses them too).
+const CONFIDENTIAL_TABS: [&str; 3] = ["history", "assessments", "people"];
+const CONFIDENTIAL: &[Role] = &[Role::Admin, Role::Staff, Role::Partner];
+
+fn offers_tab(ctx: &Ctx, tab: &str) -> bool {
+    !CONFIDENTIAL_TABS.contains(&tab) || ctx.require(CONFIDENTIAL).is_ok()
+}
+
 async fn page(ctx: Ctx, Path(id): Path<String>) -> Answer {
     ctx.require(ORGANIZATIONS)?;
     own_organization(&ctx, &id)?;
@@ -161,6 +173,9 @@ async fn page(ctx: Ctx, Path(id): Path<String>) -> Answer {
         .find(|t| **t == ctx.q("tab"))
         .copied()
         .unwrap_or("profile");
+    if !offers_tab(&ctx, tab) {
+        ctx.require(CONFIDENTIAL)?;
+    }
     organization_page(&ctx, &id, tab, Form::new()).await
 }
 
@@ -173,6 +188,7 @@ async fn organization_page(ctx: &Ctx, id: &str, tab: &str, form: Form) -> Answer
         .into_inner();
     let tab_labels: Vec<(&str, String)> = TABS
         .iter()
+        .filter(|t| offers_tab(ctx, t))
         .map(|t| (*t, lang.label(&format!("org_tab_{t}"))))
         .collect();
     let content = match tab {

@@ -10,7 +10,7 @@ use markaz_kit::validate;
 use markaz_proto::capacity::v1 as api;
 use markaz_proto::events::v1 as ev;
 
-use super::{CapacityApi, client_of};
+use super::CapacityApi;
 use crate::domain::attendance::{attendance_percent, completes};
 use crate::domain::certificates::{Certificate, certificate_code, parse_certificate_code};
 use crate::domain::courses::Course;
@@ -99,12 +99,13 @@ pub(crate) async fn verify(
     anonymous: Anonymous,
     req: api::VerifyCertificateRequest,
 ) -> Result<api::CertificateVerification> {
-    capacity.limit(
-        "verify",
-        &client_of(&anonymous),
-        limits::VERIFICATIONS_PER_CLIENT,
-    )?;
     let (tenant, code) = parse_certificate_code("code", &req.code)?;
+    capacity.limit_public(
+        "verify",
+        &anonymous,
+        limits::VERIFICATIONS_PER_CLIENT,
+        limits::VERIFICATIONS_PER_NETWORK,
+    )?;
     let mut tx = capacity.db.read(&tenant).await?;
     let certificate = store::certificates::by_code(&mut tx, &code)
         .await?

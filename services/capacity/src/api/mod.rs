@@ -166,6 +166,20 @@ impl CapacityApi {
     fn limit(&self, what: &str, key: &str, limit: limits::Limit) -> Result<()> {
         self.limiter.check(&format!("{what}/{key}"), limit)
     }
+
+    /// A public call, counted against its address and its network.
+    fn limit_public(
+        &self,
+        what: &str,
+        anonymous: &Anonymous,
+        per_client: limits::Limit,
+        per_network: limits::Limit,
+    ) -> Result<()> {
+        let client = limits::client_key(anonymous.peer);
+        let network = limits::network_key(anonymous.peer);
+        self.limit(&format!("{what}/network"), &network, per_network)?;
+        self.limit(&format!("{what}/client"), &client, per_client)
+    }
 }
 
 /// A caller who is neither staff nor held to an organization (a partner):
@@ -211,9 +225,4 @@ fn enum_filter<E: TryFrom<i32>>(
     Ok(validate::enumeration::<E>(field, value, false)?
         .map(|e| name(&e).to_string())
         .unwrap_or_default())
-}
-
-/// The key a public caller is rate-limited under.
-fn client_of(anonymous: &Anonymous) -> String {
-    limits::client_key(anonymous.peer)
 }

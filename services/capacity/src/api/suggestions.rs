@@ -10,7 +10,7 @@ use markaz_proto::capacity::v1 as api;
 use markaz_proto::capacity::v1::SuggestionStatus;
 use prost::Message;
 
-use super::{CapacityApi, client_of, enum_filter};
+use super::{CapacityApi, enum_filter};
 use crate::domain::required;
 use crate::domain::suggestions::{
     SUGGESTION_BYTES_MAX, SUGGESTION_TEXT_MAX, Suggestion, check_triage, parse_suggestion,
@@ -24,11 +24,6 @@ pub(crate) async fn suggest(
     anonymous: Anonymous,
     req: api::SuggestTrainingRequest,
 ) -> Result<api::SuggestTrainingResponse> {
-    capacity.limit(
-        "suggest/client",
-        &client_of(&anonymous),
-        limits::SUGGESTIONS_PER_CLIENT,
-    )?;
     if req.encoded_len() > SUGGESTION_BYTES_MAX {
         return Err(Error::invalid(
             "suggestion",
@@ -40,6 +35,13 @@ pub(crate) async fn suggest(
         parse_suggestion(req.suggestion.as_ref()),
     )
         .all()?;
+    // Counted once valid, per address and per network.
+    capacity.limit_public(
+        "suggest",
+        &anonymous,
+        limits::SUGGESTIONS_PER_CLIENT,
+        limits::SUGGESTIONS_PER_NETWORK,
+    )?;
     let mut tx = capacity.db.read(&tenant).await?;
     let known = store::tenant_known(&mut tx).await?;
     tx.rollback().await?;
@@ -52,6 +54,12 @@ pub(crate) async fn suggest(
     // Only a suggestion the center takes counts against its quota: refused
     // attempts (an unknown center, bad input) are limited per address above
     // and cannot use up the center's form.
+    let network = limits::network_key(anonymous.peer);
+    capacity.limit(
+        "suggest/center-network",
+        &format!("{tenant}/{network}"),
+        limits::SUGGESTIONS_PER_CENTER_AND_NETWORK,
+    )?;
     capacity.limit("suggest/center", &tenant, limits::SUGGESTIONS_PER_CENTER)?;
     let suggestion = store::suggestions::insert(&mut tx, &new_id(), &fields).await?;
     tx.commit().await?;

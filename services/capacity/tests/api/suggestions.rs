@@ -43,7 +43,8 @@ async fn suggestions_need_no_account_but_are_limited(backend: Backend) {
     // 2: taken.
     let receipt = suggest(TENANT, idea.clone()).await.unwrap();
     assert!(!receipt.id.is_empty());
-    // 3, 4: too big, an unknown topic.
+    // Too big: refused before it is counted (a malformed flood uses up
+    // nobody's window, the sender's included). 3: an unknown topic.
     let mut big = idea.clone();
     big.title = "ت".repeat(201);
     big.description = "x".repeat(2_001);
@@ -56,18 +57,27 @@ async fn suggestions_need_no_account_but_are_limited(backend: Backend) {
     odd.topic_codes = vec!["astrology".into()];
     let odd = suggest(TENANT, odd).await.unwrap_err();
     assert_eq!(field_violations(&odd), ["suggestion.topic_codes[0]"]);
-    // 5: taken; 6: over the limit for this address.
-    suggest(
-        TENANT,
-        api::TrainingSuggestion {
-            title: "Report writing".into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    // 4, 5: taken; 6: over the limit for this address.
+    for title in ["Report writing", "Budgeting"] {
+        suggest(
+            TENANT,
+            api::TrainingSuggestion {
+                title: title.into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
     let flood = suggest(TENANT, idea.clone()).await.unwrap_err();
     assert_eq!(flood.code(), Code::ResourceExhausted);
+    // A malformed call past the limit is still told what is wrong with it.
+    let mut big = idea.clone();
+    big.title = "ت".repeat(201);
+    assert_eq!(
+        suggest(TENANT, big).await.unwrap_err().code(),
+        Code::InvalidArgument
+    );
 
     // Staff see what came in, byte for byte, and triage it.
     let listed = w
@@ -83,7 +93,7 @@ async fn suggestions_need_no_account_but_are_limited(backend: Backend) {
         .unwrap()
         .into_inner()
         .suggestions;
-    assert_eq!(listed.len(), 2);
+    assert_eq!(listed.len(), 3);
     assert_eq!(listed[0].title.as_bytes(), idea.title.as_bytes());
     assert_eq!(listed[0].contact, "tabqa@example.org");
     let triage =
@@ -158,11 +168,13 @@ async fn suggestions_need_no_account_but_are_limited(backend: Backend) {
 
 /// A client of the public page at 127.0.0.`n`: every loopback address is a
 /// different client to the rate limits.
+/// A client from its own network: 127.n.0.1 (a /24 apiece, so only the
+/// per-address limits meet it).
 async fn client_at(w: &World, n: u8) -> Client {
     let channel = Channel::from_shared(format!("http://{}", w.app.app.grpc_addr()))
         .unwrap()
         .local_address(Some(std::net::IpAddr::V4(std::net::Ipv4Addr::new(
-            127, 0, 0, n,
+            127, n, 0, 1,
         ))))
         .connect()
         .await
@@ -202,7 +214,7 @@ async fn refused_suggestions_do_not_use_up_a_centers_quota(backend: Backend) {
     let per_client = limits::SUGGESTIONS_PER_CLIENT.max;
     // To a center not known yet (it may start using Markaz later today)...
     for n in 0..attempts {
-        let mut client = client_at(&w, 10 + n as u8).await;
+        let mut client = client_at(&w, 1 + n as u8).await;
         for _ in 0..per_client {
             let refused = suggest_from(&mut client, "late-center", "proposal-writing")
                 .await
@@ -217,7 +229,7 @@ async fn refused_suggestions_do_not_use_up_a_centers_quota(backend: Backend) {
     }
     // ... and to a known one, with a topic it does not have.
     for n in 0..attempts {
-        let mut client = client_at(&w, 100 + n as u8).await;
+        let mut client = client_at(&w, 110 + n as u8).await;
         for _ in 0..per_client {
             let refused = suggest_from(&mut client, TENANT, "astrology")
                 .await
@@ -226,7 +238,7 @@ async fn refused_suggestions_do_not_use_up_a_centers_quota(backend: Backend) {
         }
     }
     // Neither used up anything: the next genuine suggestion is taken.
-    let mut genuine = client_at(&w, 200).await;
+    let mut genuine = client_at(&w, 250).await;
     suggest_from(&mut genuine, TENANT, "proposal-writing")
         .await
         .unwrap();
@@ -237,7 +249,7 @@ async fn refused_suggestions_do_not_use_up_a_centers_quota(backend: Backend) {
         .list_topics(authed(api::ListTopicsRequest::default(), &late_staff))
         .await
         .unwrap();
-    let mut first = client_at(&w, 201).await;
+    let mut first = client_at(&w, 251).await;
     suggest_from(&mut first, "late-center", "proposal-writing")
         .await
         .unwrap();
