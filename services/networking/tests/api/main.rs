@@ -5,6 +5,7 @@
 //! What membership and grants know reaches networking as their events,
 //! applied here through networking's real handler and inbox.
 
+mod campaigns;
 mod coalitions;
 mod events;
 mod rights;
