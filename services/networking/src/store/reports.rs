@@ -232,14 +232,15 @@ pub async fn period_attendance(
         .await?;
     out.summary.invitations_honoured = honoured.first().map_or(0, |h| clamp(h.n));
 
-    // Every check-in, by branch, kind of participant, category and gender.
+    // Every check-in, by branch, kind of participant, category and gender
+    // (SUM of a BIGINT is NUMERIC on PostgreSQL: cast back).
     let mut f = Filter::tenant(tx, "p.tenant_id");
     held_in_scope(&mut f, period, branch);
     let heads: Vec<Heads> = f
         .fetch(
             tx,
             format!(
-                "SELECT e.branch_id, p.kind, p.category, p.gender, SUM(p.head_count) AS n
+                "SELECT e.branch_id, p.kind, p.category, p.gender, CAST(SUM(p.head_count) AS BIGINT) AS n
                  FROM {EVENT_OF_PARTICIPANT} WHERE {}
                  GROUP BY e.branch_id, p.kind, p.category, p.gender",
                 f.sql()
@@ -300,7 +301,7 @@ pub async fn period_attendance(
             .fetch(
                 tx,
                 format!(
-                    "SELECT branch_id, kind, category, gender, SUM(head_count) AS n FROM (
+                    "SELECT branch_id, kind, category, gender, CAST(SUM(head_count) AS BIGINT) AS n FROM (
                         SELECT e.branch_id, p.kind, p.category, p.gender, p.head_count,
                             ROW_NUMBER() OVER (PARTITION BY {partition}
                                 ORDER BY e.held_on DESC, p.checked_in_at DESC, p.id) AS r

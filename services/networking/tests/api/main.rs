@@ -8,5 +8,6 @@
 mod campaigns;
 mod coalitions;
 mod events;
+mod figures;
 mod rights;
 mod world;
