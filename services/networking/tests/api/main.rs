@@ -9,5 +9,6 @@ mod campaigns;
 mod coalitions;
 mod events;
 mod figures;
+mod moves;
 mod rights;
 mod world;
