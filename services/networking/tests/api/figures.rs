@@ -11,7 +11,10 @@ both_backends!(figures_are_counted_from_attendance);
 
 use ParticipantCategory as P;
 
-fn by_category(c: &Option<api::ParticipantCounts>) -> Vec<(i32, (i32, i32, i32, i32))> {
+/// Female, male, undisclosed, total.
+type Counts = (i32, i32, i32, i32);
+
+fn by_category(c: &Option<api::ParticipantCounts>) -> Vec<(i32, Counts)> {
     c.as_ref()
         .unwrap()
         .by_category
@@ -20,7 +23,7 @@ fn by_category(c: &Option<api::ParticipantCounts>) -> Vec<(i32, (i32, i32, i32, 
         .collect()
 }
 
-fn total(c: &Option<api::ParticipantCounts>) -> (i32, i32, i32, i32) {
+fn total(c: &Option<api::ParticipantCounts>) -> Counts {
     counts(&c.as_ref().unwrap().total)
 }
 
@@ -261,7 +264,7 @@ async fn figures_are_counted_from_attendance(backend: Backend) {
     );
     assert_eq!(total(&r.participants), (5, 7, 2, 14));
     // Per branch: Salma counts in each branch she came to.
-    let branches: Vec<(String, i32, (i32, i32, i32, i32))> = r
+    let branches: Vec<(String, i32, Counts)> = r
         .by_branch
         .iter()
         .map(|b| (b.branch_id.clone(), b.events_held, total(&b.participants)))
