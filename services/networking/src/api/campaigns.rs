@@ -52,19 +52,7 @@ async fn check_fields(tx: &mut Tx, f: &CampaignFields, current: Option<&Campaign
     let kept: Vec<String> = current
         .map(|c| vec![c.fields.issue_code.clone()])
         .unwrap_or_default();
-    super::issues::check_codes(
-        tx,
-        "campaign.issue_code",
-        std::slice::from_ref(&f.issue_code),
-        &kept,
-    )
-    .await
-    .map_err(|_| {
-        Error::invalid(
-            "campaign.issue_code",
-            "not an issue of the catalogue that is open",
-        )
-    })?;
+    super::issues::check_code(tx, "campaign.issue_code", &f.issue_code, &kept).await?;
     match &f.runner {
         Runner::Coalition(c) => {
             store::coalitions::get(tx, c)

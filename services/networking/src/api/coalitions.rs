@@ -20,7 +20,7 @@ use crate::domain::coalitions::{
 use crate::domain::membership::Membership;
 use crate::domain::{Word, day_not_after, issue_code, reason};
 use crate::store;
-use crate::store::coalitions::{Coalition, CoalitionFilter};
+use crate::store::coalitions::{Coalition, CoalitionFilter, Which};
 
 pub(crate) async fn create(
     n: &NetworkingApi,
@@ -381,7 +381,7 @@ async fn member(
     org: &str,
     today: Date,
 ) -> Result<api::CoalitionMember> {
-    let (members, periods) = store::coalitions::members(tx, &c.id).await?;
+    let (members, periods) = store::coalitions::member_of(tx, &c.id, org).await?;
     let m = store::coalitions::member(&members, org)?;
     member_proto(c, m, &periods, today)
 }
@@ -450,29 +450,17 @@ pub(crate) async fn members(
     let today = Date::today();
     let mut tx = n.db.read(&caller.tenant).await?;
     let c = visible(&mut tx, &caller, &id).await?;
-    let (all, periods) = store::coalitions::members(&mut tx, &id).await?;
-    let mut shown = Vec::new();
-    for m in &all {
-        let p = member_proto(&c, m, &periods, today)?;
-        let keep = match active_on {
-            Some(day) => p.periods.iter().any(|x| {
-                let joined = x.joined_on.map(|d| (d.year, d.month, d.day));
-                let left = x.left_on.map(|d| (d.year, d.month, d.day));
-                let d = (
-                    day.to_proto().year,
-                    day.to_proto().month,
-                    day.to_proto().day,
-                );
-                joined.is_some_and(|j| j <= d) && left.is_none_or(|l| d < l)
-            }),
-            None => req.include_former || p.active,
-        };
-        if keep && m.organization_id.as_str() > page.after.as_str() {
-            shown.push(p);
-        }
+    let which = match active_on {
+        Some(day) => Which::On(day.to_string()),
+        None if req.include_former => Which::Ever,
+        None => Which::Active,
+    };
+    let (rows, periods, total_size) =
+        store::coalitions::members_page(&mut tx, &id, &which, &page.after, page.fetch()).await?;
+    let mut shown = Vec::with_capacity(rows.len());
+    for m in &rows {
+        shown.push(member_proto(&c, m, &periods, today)?);
     }
-    let total_size = shown.len() as i32;
-    shown.truncate(page.fetch() as usize);
     let next_page_token = page.finish(&mut shown, |m| m.organization_id.clone());
     Ok(api::ListCoalitionMembersResponse {
         members: shown,

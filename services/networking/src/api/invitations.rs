@@ -213,9 +213,13 @@ pub(crate) async fn forget_guest(
     let current = find(&mut tx, &id).await?;
     forget(&current.invitee)?;
     store::invitations::forget_guest(&mut tx, &id).await?;
-    // The stored answers of the batches that invited the guest showed the
-    // name: they go (a retry of them is refused, not redone).
+    // The stored answers of the batches that invited the guest, and of the
+    // check-ins that listed them, showed the name: they go (a retry of them
+    // is refused, not redone). Whether this guest was in a given check-in
+    // is not kept, so every check-in answer of the event goes.
     tx.forget_aggregate(&format!("invitations:{}", current.event_id))
+        .await?;
+    tx.forget_aggregate(&format!("check-in:{}", current.event_id))
         .await?;
     let reply = proto(&find(&mut tx, &id).await?);
     tx.commit().await?;

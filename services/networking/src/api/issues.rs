@@ -86,10 +86,31 @@ pub(crate) async fn update(
 }
 
 /// Every code must be in the catalogue, and not archived unless the object
-/// had it before (`kept`).
+/// had it before (`kept`). Only a missing or archived code is the caller's
+/// fault; a database failure passes through as what it is.
 pub(crate) async fn check_codes(
     tx: &mut Tx,
     field: &str,
+    codes: &[String],
+    kept: &[String],
+) -> Result<()> {
+    let fields: Vec<String> = (0..codes.len()).map(|i| format!("{field}[{i}]")).collect();
+    check_named(tx, &fields, codes, kept).await
+}
+
+/// One code in a field of its own (a campaign's single issue).
+pub(crate) async fn check_code(
+    tx: &mut Tx,
+    field: &str,
+    code: &str,
+    kept: &[String],
+) -> Result<()> {
+    check_named(tx, &[field.to_string()], &[code.to_string()], kept).await
+}
+
+async fn check_named(
+    tx: &mut Tx,
+    fields: &[String],
     codes: &[String],
     kept: &[String],
 ) -> Result<()> {
@@ -98,16 +119,12 @@ pub(crate) async fn check_codes(
     }
     let known = store::issues::archived(tx, codes).await?;
     let mut v = Violations::new();
-    for (i, code) in codes.iter().enumerate() {
+    for (field, code) in fields.iter().zip(codes) {
         match known.get(code) {
-            None => v.add(
-                format!("{field}[{i}]"),
-                format!("no issue '{code}' in the catalogue"),
-            ),
-            Some(true) if !kept.contains(code) => v.add(
-                format!("{field}[{i}]"),
-                format!("the issue '{code}' is archived"),
-            ),
+            None => v.add(field, format!("no issue '{code}' in the catalogue")),
+            Some(true) if !kept.contains(code) => {
+                v.add(field, format!("the issue '{code}' is archived"))
+            }
             Some(_) => {}
         }
     }

@@ -8,7 +8,7 @@ use markaz_kit::time::Date;
 use markaz_proto::networking::v1 as api;
 
 use super::NetworkingApi;
-use crate::domain::figures::{EventRow, ReportRows, event_report, networking_report};
+use crate::domain::figures::{EventRow, ReportRows, event_report, report_with};
 use crate::domain::{branch, parse_period};
 use crate::store;
 use crate::store::commitments::CommitmentFilter;
@@ -60,18 +60,25 @@ pub(crate) async fn networking(
         parse_period(req.from.as_ref(), req.until.as_ref()),
         branch("branch_id", &req.branch_id, false).map_err(Into::into),
     )?;
+    let branch = Some(branch_id.as_str()).filter(|b| !b.is_empty());
     let mut tx = n.db.read(&caller.tenant).await?;
-    let a = store::reports::all_attendance(&mut tx).await?;
+    let attendance = store::reports::period_attendance(&mut tx, period, branch).await?;
     let rows = ReportRows {
         events: store::reports::events(&mut tx).await?,
-        participants: a.participants,
-        invitations: a.invitations,
         coalitions: store::reports::coalitions(&mut tx).await?,
         memberships: store::reports::memberships(&mut tx, None).await?,
         campaigns: store::reports::campaigns(&mut tx).await?,
         outcomes: store::reports::outcomes(&mut tx).await?,
         commitments: store::commitments::rows(&mut tx, &CommitmentFilter::default()).await?,
+        // Counted in SQL already: `attendance`.
+        participants: Vec::new(),
+        invitations: Vec::new(),
     };
-    let branch = Some(branch_id.as_str()).filter(|b| !b.is_empty());
-    Ok(networking_report(&rows, period, branch, Date::today()))
+    Ok(report_with(
+        &rows,
+        &attendance,
+        period,
+        branch,
+        Date::today(),
+    ))
 }

@@ -9,7 +9,6 @@ use markaz_proto::common::v1::{LocalizedText, OrganizationKind};
 use markaz_proto::networking::v1 as api;
 
 use super::{NetworkingApi, partner_of};
-use crate::domain::figures::presences;
 use crate::domain::parse_period;
 use crate::domain::stakeholders::stakeholder_map;
 use crate::store;
@@ -39,10 +38,7 @@ pub(crate) async fn map(
     }
     let mut tx = n.db.read(&caller.tenant).await?;
     let focal = super::known_organization(&mut tx, &id).await?;
-    let events = store::reports::events(&mut tx).await?;
-    let held: Vec<_> = events.iter().collect();
-    let a = store::reports::all_attendance(&mut tx).await?;
-    let presences = presences(&held, &a.participants);
+    let presences = store::reports::stakeholder_presences(&mut tx, &id, period).await?;
     let m = stakeholder_map(&id, &presences, period, &kinds);
     let mut stakeholders = Vec::new();
     for s in m.stakeholders {

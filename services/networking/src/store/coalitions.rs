@@ -404,11 +404,72 @@ pub struct Member {
     pub kind: String,
 }
 
-/// Every member that ever was, with their periods, oldest first.
+/// Which members a list shows.
+#[derive(Debug, Clone)]
+pub enum Which {
+    /// Today's members.
+    Active,
+    /// Every member that ever was.
+    Ever,
+    /// The members on a day (`YYYY-MM-DD`): a period with `joined_on <= day
+    /// < left_on`, open periods (`left_on = ''`) included.
+    On(String),
+}
+
+/// A page of a coalition's members in the order of their ids, after
+/// `after`, with their periods oldest first, and how many there are in all.
 #[tracing::instrument(skip(tx))]
-pub async fn members(tx: &mut Tx, coalition_id: &str) -> Result<(Vec<Member>, Vec<Period>)> {
+pub async fn members_page(
+    tx: &mut Tx,
+    coalition_id: &str,
+    which: &Which,
+    after: &str,
+    limit: i64,
+) -> Result<(Vec<Member>, Vec<Period>, i32)> {
     let mut f = Filter::tenant(tx, "m.tenant_id");
     f.and("m.coalition_id = ?", [Arg::from(coalition_id)]);
+    match which {
+        Which::Active => {
+            f.and("m.active = 1", []);
+        }
+        Which::Ever => {}
+        // Dates are ISO text: their order is the order of the strings.
+        Which::On(day) => {
+            f.and(
+                "EXISTS (SELECT 1 FROM coalition_member_periods p \
+                 WHERE p.tenant_id = m.tenant_id AND p.coalition_id = m.coalition_id \
+                 AND p.organization_id = m.organization_id \
+                 AND p.joined_on <= ? AND (p.left_on = '' OR ? < p.left_on))",
+                [Arg::from(day), Arg::from(day)],
+            );
+        }
+    }
+    let total = f.count(tx, "coalition_members m").await?;
+    f.when(after, "m.organization_id > ?");
+    let (members, periods) = read_members(tx, coalition_id, f, Some(limit)).await?;
+    Ok((members, periods, total))
+}
+
+/// One member, with its periods oldest first (none if it never was one).
+#[tracing::instrument(skip(tx))]
+pub async fn member_of(
+    tx: &mut Tx,
+    coalition_id: &str,
+    organization_id: &str,
+) -> Result<(Vec<Member>, Vec<Period>)> {
+    let mut f = Filter::tenant(tx, "m.tenant_id");
+    f.and("m.coalition_id = ?", [Arg::from(coalition_id)])
+        .and("m.organization_id = ?", [Arg::from(organization_id)]);
+    read_members(tx, coalition_id, f, None).await
+}
+
+async fn read_members(
+    tx: &mut Tx,
+    coalition_id: &str,
+    mut f: Filter,
+    limit: Option<i64>,
+) -> Result<(Vec<Member>, Vec<Period>)> {
+    let limit = limit.map_or(String::new(), |l| format!(" LIMIT {}", f.bind(l)));
     let members: Vec<Member> = f
         .fetch(
             tx,
@@ -419,19 +480,25 @@ pub async fn members(tx: &mut Tx, coalition_id: &str) -> Result<(Vec<Member>, Ve
                  FROM coalition_members m
                  LEFT JOIN membership_organizations o
                     ON o.tenant_id = m.tenant_id AND o.id = m.organization_id
-                 WHERE {} ORDER BY m.organization_id",
+                 WHERE {} ORDER BY m.organization_id{limit}",
                 f.sql()
             ),
         )
         .await?;
+    if members.is_empty() {
+        return Ok((members, Vec::new()));
+    }
+    let ids: Vec<String> = members.iter().map(|m| m.organization_id.clone()).collect();
     let mut f = Filter::tenant(tx, "tenant_id");
     f.and("coalition_id = ?", [Arg::from(coalition_id)]);
+    let list = super::in_list(&mut f, &ids);
     let periods: Vec<Period> = f
         .fetch(
             tx,
             format!(
                 "SELECT organization_id, joined_on, left_on, leave_reason
-                 FROM coalition_member_periods WHERE {} ORDER BY organization_id, period_number",
+                 FROM coalition_member_periods WHERE {} AND organization_id IN {list}
+                 ORDER BY organization_id, period_number",
                 f.sql()
             ),
         )

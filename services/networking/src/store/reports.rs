@@ -1,6 +1,7 @@
-//! What the stakeholder map and the reports read: plain rows of events,
-//! invitations, participants, coalitions, memberships, campaigns and
-//! outcomes, counted in Rust by `domain::figures`.
+//! What the stakeholder map and the reports read. Attendance, the rows that
+//! grow with every check-in, is counted in SQL (GROUP BY) over the events in
+//! scope only; coalitions, memberships, campaigns and outcomes are plain
+//! rows counted in Rust by `domain::figures`.
 
 use std::collections::HashMap;
 
@@ -10,15 +11,19 @@ use markaz_kit::time::Date;
 use markaz_proto::common::v1::{AgeBand, Gender, OrganizationKind};
 
 use super::{Arg, Filter, in_list, text};
+use crate::domain::Period;
+use crate::domain::attendance::ParticipantKind;
 use crate::domain::attendance::{ParticipantCategory, ParticipantKey};
 use crate::domain::campaigns::CampaignStatus;
 use crate::domain::coalitions::CoalitionStatus;
 use crate::domain::events::{EventKind, EventStatus};
 use crate::domain::figures::{
-    CampaignRow, CoalitionRow, EventRow, InvitationRow, MembershipRow, OutcomeRow, ParticipantRow,
+    AttendanceFigures, CampaignRow, CoalitionRow, EventRow, InvitationRow, MembershipRow,
+    OutcomeRow, ParticipantRow, clamp,
 };
-use crate::domain::invitations::InvitationStatus;
+use crate::domain::invitations::{InvitationStatus, counts_as_invited};
 use crate::domain::membership::{Membership, Period as MemberPeriod};
+use crate::domain::stakeholders::Presence;
 
 /// The invitations and participants of some events.
 #[derive(Debug, Clone, Default)]
@@ -51,14 +56,13 @@ struct StoredParticipant {
     governorate: Option<String>,
 }
 
-/// The invitations and participants of the events `ids`, or of every
-/// event when `ids` is `None`.
-async fn read_attendance(tx: &mut Tx, ids: Option<&[String]>) -> Result<Attendance> {
+/// The invitations and participants of the events `ids` (a few: one
+/// event's report, the figures of an event held).
+#[tracing::instrument(skip(tx, ids))]
+pub async fn attendance(tx: &mut Tx, ids: &[String]) -> Result<Attendance> {
     let mut f = Filter::tenant(tx, "i.tenant_id");
-    if let Some(ids) = ids {
-        let list = in_list(&mut f, ids);
-        f.and(&format!("i.event_id IN {list}"), []);
-    }
+    let list = in_list(&mut f, ids);
+    f.and(&format!("i.event_id IN {list}"), []);
     let invitations: Vec<StoredInvitation> = f
         .fetch(
             tx,
@@ -69,10 +73,8 @@ async fn read_attendance(tx: &mut Tx, ids: Option<&[String]>) -> Result<Attendan
         )
         .await?;
     let mut f = Filter::tenant(tx, "p.tenant_id");
-    if let Some(ids) = ids {
-        let list = in_list(&mut f, ids);
-        f.and(&format!("p.event_id IN {list}"), []);
-    }
+    let list = in_list(&mut f, ids);
+    f.and(&format!("p.event_id IN {list}"), []);
     let participants: Vec<StoredParticipant> = f
         .fetch(
             tx,
@@ -122,14 +124,273 @@ async fn read_attendance(tx: &mut Tx, ids: Option<&[String]>) -> Result<Attendan
     Ok(out)
 }
 
-#[tracing::instrument(skip(tx, ids))]
-pub async fn attendance(tx: &mut Tx, ids: &[String]) -> Result<Attendance> {
-    read_attendance(tx, Some(ids)).await
+/// `e.` conditions of the held events of a report's scope.
+fn held_in_scope(f: &mut Filter, period: Period, branch: Option<&str>) {
+    f.and("e.status = ?", [Arg::from(EventStatus::Held.as_str_name())]);
+    // Days are ISO text: their order is the order of the strings.
+    if let Some(from) = period.from {
+        f.and("e.held_on >= ?", [Arg::from(from.to_string())]);
+    }
+    if let Some(until) = period.until {
+        f.and("e.held_on <= ?", [Arg::from(until.to_string())]);
+    }
+    if let Some(b) = branch {
+        f.and("e.branch_id = ?", [Arg::from(b)]);
+    }
 }
 
-#[tracing::instrument(skip_all)]
-pub async fn all_attendance(tx: &mut Tx) -> Result<Attendance> {
-    read_attendance(tx, None).await
+const EVENT_OF_PARTICIPANT: &str =
+    "participants p JOIN events e ON e.tenant_id = p.tenant_id AND e.id = p.event_id";
+
+#[derive(sqlx::FromRow)]
+struct StatusCount {
+    status: String,
+    n: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct Honoured {
+    n: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct Heads {
+    branch_id: String,
+    kind: String,
+    category: String,
+    gender: String,
+    n: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredPresence {
+    event_id: String,
+    event_kind: String,
+    #[sqlx(try_from = "String")]
+    held_on: Date,
+    organization_id: String,
+    org_kind: String,
+    governorate: String,
+}
+
+/// What attendance adds to a period's report, counted in SQL over the held
+/// events of the scope; the same figures `domain::figures::attendance_figures`
+/// counts from rows.
+#[tracing::instrument(skip(tx))]
+pub async fn period_attendance(
+    tx: &mut Tx,
+    period: Period,
+    branch: Option<&str>,
+) -> Result<AttendanceFigures> {
+    let mut out = AttendanceFigures::default();
+
+    let mut f = Filter::tenant(tx, "i.tenant_id");
+    held_in_scope(&mut f, period, branch);
+    let statuses: Vec<StatusCount> = f
+        .fetch(
+            tx,
+            format!(
+                "SELECT i.status, COUNT(*) AS n
+                 FROM invitations i JOIN events e ON e.tenant_id = i.tenant_id AND e.id = i.event_id
+                 WHERE {} GROUP BY i.status",
+                f.sql()
+            ),
+        )
+        .await?;
+    let mut invited_statuses = Vec::new();
+    for r in statuses {
+        let status = stored(&r.status, InvitationStatus::from_str_name)?;
+        let n = clamp(r.n);
+        let s = &mut out.summary;
+        if counts_as_invited(status) {
+            s.invited = s.invited.saturating_add(n);
+            invited_statuses.push(r.status);
+        }
+        match status {
+            InvitationStatus::Accepted => s.registered = n,
+            InvitationStatus::Declined => s.declined = n,
+            InvitationStatus::Tentative => s.tentative = n,
+            InvitationStatus::AwaitingReply => s.awaiting_reply = n,
+            _ => {}
+        }
+    }
+
+    let mut f = Filter::tenant(tx, "p.tenant_id");
+    held_in_scope(&mut f, period, branch);
+    let list = in_list(&mut f, &invited_statuses);
+    let honoured: Vec<Honoured> = f
+        .fetch(
+            tx,
+            format!(
+                "SELECT COUNT(DISTINCT p.invitation_id) AS n
+                 FROM {EVENT_OF_PARTICIPANT}
+                 JOIN invitations i ON i.tenant_id = p.tenant_id AND i.id = p.invitation_id
+                 WHERE {} AND i.status IN {list}",
+                f.sql()
+            ),
+        )
+        .await?;
+    out.summary.invitations_honoured = honoured.first().map_or(0, |h| clamp(h.n));
+
+    // Every check-in, by branch, kind of participant, category and gender
+    // (SUM of a BIGINT is NUMERIC on PostgreSQL: cast back).
+    let mut f = Filter::tenant(tx, "p.tenant_id");
+    held_in_scope(&mut f, period, branch);
+    let heads: Vec<Heads> = f
+        .fetch(
+            tx,
+            format!(
+                "SELECT e.branch_id, p.kind, p.category, p.gender, CAST(SUM(p.head_count) AS BIGINT) AS n
+                 FROM {EVENT_OF_PARTICIPANT} WHERE {}
+                 GROUP BY e.branch_id, p.kind, p.category, p.gender",
+                f.sql()
+            ),
+        )
+        .await?;
+    let person = ParticipantKind::Person.as_str_name();
+    for h in &heads {
+        let (category, gender) = (
+            stored(&h.category, ParticipantCategory::from_str_name)?,
+            stored(&h.gender, Gender::from_str_name)?,
+        );
+        let s = &mut out.summary;
+        s.attended = s.attended.saturating_add(clamp(h.n));
+        if h.kind == ParticipantKind::WalkIn.as_str_name() {
+            s.walk_ins = s.walk_ins.saturating_add(clamp(h.n));
+        }
+        out.attendances.add(category, gender, h.n);
+        // Guests and walk-ins have no record to tell two visits apart:
+        // they count at every event.
+        if h.kind != person {
+            out.participants.add(category, gender, h.n);
+            out.by_branch
+                .entry(h.branch_id.clone())
+                .or_default()
+                .add(category, gender, h.n);
+        }
+    }
+    // Branches with held events but nobody checked in still show.
+    let mut f = Filter::tenant(tx, "e.tenant_id");
+    held_in_scope(&mut f, period, branch);
+    let branches: Vec<BranchRow> = f
+        .fetch(
+            tx,
+            format!(
+                "SELECT DISTINCT e.branch_id FROM events e WHERE {}",
+                f.sql()
+            ),
+        )
+        .await?;
+    for b in branches {
+        out.by_branch.entry(b.branch_id).or_default();
+    }
+
+    // Known people once, in the category and gender of their latest
+    // attendance (latest day, then latest check-in, then the first
+    // recorded): over the whole scope, and within each branch.
+    for per_branch in [false, true] {
+        let mut f = Filter::tenant(tx, "p.tenant_id");
+        held_in_scope(&mut f, period, branch);
+        f.and("p.kind = ?", [Arg::from(person)]);
+        let partition = if per_branch {
+            "e.branch_id, p.participant_key"
+        } else {
+            "p.participant_key"
+        };
+        let latest: Vec<Heads> = f
+            .fetch(
+                tx,
+                format!(
+                    "SELECT branch_id, kind, category, gender, CAST(SUM(head_count) AS BIGINT) AS n FROM (
+                        SELECT e.branch_id, p.kind, p.category, p.gender, p.head_count,
+                            ROW_NUMBER() OVER (PARTITION BY {partition}
+                                ORDER BY e.held_on DESC, p.checked_in_at DESC, p.id) AS r
+                        FROM {EVENT_OF_PARTICIPANT} WHERE {}
+                     ) latest WHERE r = 1
+                     GROUP BY branch_id, kind, category, gender",
+                    f.sql()
+                ),
+            )
+            .await?;
+        for h in latest {
+            let (category, gender) = (
+                stored(&h.category, ParticipantCategory::from_str_name)?,
+                stored(&h.gender, Gender::from_str_name)?,
+            );
+            if per_branch {
+                out.by_branch
+                    .entry(h.branch_id)
+                    .or_default()
+                    .add(category, gender, h.n);
+            } else {
+                out.distinct.add(category, gender, h.n);
+                out.participants.add(category, gender, h.n);
+            }
+        }
+    }
+
+    let mut f = Filter::tenant(tx, "p.tenant_id");
+    held_in_scope(&mut f, period, branch);
+    out.presences = presences(tx, f).await?;
+    Ok(out)
+}
+
+#[derive(sqlx::FromRow)]
+struct BranchRow {
+    branch_id: String,
+}
+
+/// One row per organization present and held event, for `f` over
+/// participants `p` and events `e`: the organization as the copy of
+/// membership describes it, known organizations only.
+async fn presences(tx: &mut Tx, f: Filter) -> Result<Vec<Presence>> {
+    let rows: Vec<StoredPresence> = f
+        .fetch(
+            tx,
+            format!(
+                "SELECT p.event_id, e.kind AS event_kind, e.held_on, p.organization_id,
+                    o.kind AS org_kind, o.governorate
+                 FROM {EVENT_OF_PARTICIPANT}
+                 JOIN membership_organizations o
+                    ON o.tenant_id = p.tenant_id AND o.id = p.organization_id
+                 WHERE {} AND p.organization_id <> '' AND o.kind <> ''
+                 GROUP BY p.event_id, e.kind, e.held_on, p.organization_id, o.kind, o.governorate
+                 ORDER BY p.event_id, p.organization_id",
+                f.sql()
+            ),
+        )
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(Presence {
+                event_kind: stored(&r.event_kind, EventKind::from_str_name)?,
+                organization_kind: stored(&r.org_kind, OrganizationKind::from_str_name)?,
+                event_id: r.event_id,
+                held_on: r.held_on,
+                organization_id: r.organization_id,
+                governorate: r.governorate,
+            })
+        })
+        .collect()
+}
+
+/// The presences the stakeholder map of `focal` is drawn from: at the held
+/// events of `period` that `focal` attended, `focal` itself and every
+/// organization present, one row per organization and event.
+#[tracing::instrument(skip(tx))]
+pub async fn stakeholder_presences(
+    tx: &mut Tx,
+    focal: &str,
+    period: Period,
+) -> Result<Vec<Presence>> {
+    let mut f = Filter::tenant(tx, "p.tenant_id");
+    held_in_scope(&mut f, period, None);
+    f.and(
+        "p.event_id IN (SELECT x.event_id FROM participants x \
+         WHERE x.tenant_id = p.tenant_id AND x.organization_id = ?)",
+        [Arg::from(focal)],
+    );
+    presences(tx, f).await
 }
 
 #[derive(sqlx::FromRow)]

@@ -5,7 +5,10 @@
 //! What membership and grants know reaches networking as their events,
 //! applied here through networking's real handler and inbox.
 
+mod campaigns;
 mod coalitions;
 mod events;
+mod figures;
+mod moves;
 mod rights;
 mod world;

@@ -149,3 +149,116 @@ pub fn counts(g: &Option<api::GenderCounts>) -> (i32, i32, i32, i32) {
     let g = g.unwrap_or_default();
     (g.female, g.male, g.undisclosed, g.total)
 }
+
+pub async fn create_issue(w: &mut World, code: &str, ar: &str) {
+    w.client
+        .create_issue(authed(
+            api::CreateIssueRequest {
+                issue: Some(api::Issue {
+                    code: code.into(),
+                    name: text(ar, ""),
+                    ..Default::default()
+                }),
+            },
+            &w.staff,
+        ))
+        .await
+        .expect("issue created");
+}
+
+/// A person checked in for an organization, in a category.
+pub fn person_entry(
+    person_id: &str,
+    organization_id: &str,
+    category: ParticipantCategory,
+) -> api::CheckInEntry {
+    api::CheckInEntry {
+        participant: Some(api::check_in_entry::Participant::Person(
+            api::CheckInPerson {
+                person_id: person_id.into(),
+                organization_id: organization_id.into(),
+            },
+        )),
+        category: category as i32,
+        ..Default::default()
+    }
+}
+
+pub fn walk_ins(
+    key: &str,
+    count: i32,
+    category: ParticipantCategory,
+    gender: Gender,
+) -> api::CheckInEntry {
+    api::CheckInEntry {
+        participant: Some(api::check_in_entry::Participant::WalkIn(api::WalkIn {
+            key: key.into(),
+            count,
+        })),
+        category: category as i32,
+        gender: gender as i32,
+    }
+}
+
+pub async fn check_in(
+    w: &mut World,
+    event_id: &str,
+    entries: Vec<api::CheckInEntry>,
+) -> api::CheckInResponse {
+    w.client
+        .check_in(authed(
+            api::CheckInRequest {
+                event_id: event_id.into(),
+                entries,
+                request_id: String::new(),
+            },
+            &w.staff,
+        ))
+        .await
+        .expect("checked in")
+        .into_inner()
+}
+
+pub async fn hold(w: &mut World, event_id: &str) -> api::Event {
+    w.client
+        .mark_event_held(authed(
+            api::MarkEventHeldRequest {
+                id: event_id.into(),
+                etag: String::new(),
+            },
+            &w.staff,
+        ))
+        .await
+        .expect("held")
+        .into_inner()
+}
+
+/// grants' award of `organization_id`, as networking learns it.
+pub async fn awarded(w: &World, organization_id: &str) -> String {
+    let award = new_id();
+    w.deliver(
+        "grants",
+        TENANT,
+        ev::GrantAwarded {
+            context: Some(ev::GrantContext {
+                call_id: new_id(),
+                proposal_id: new_id(),
+                organization_id: organization_id.into(),
+                branch_id: "raqqa".into(),
+                ..Default::default()
+            }),
+            award_id: award.clone(),
+            ..Default::default()
+        },
+    )
+    .await;
+    award
+}
+
+pub async fn report(w: &mut World, req: api::GetNetworkingReportRequest) -> api::NetworkingReport {
+    w.client
+        .get_networking_report(authed(req, &w.staff))
+        .await
+        .expect("report")
+        .into_inner()
+}

@@ -356,7 +356,9 @@ pub fn event_report(
 
 mod period;
 
-pub use period::{ReportRows, networking_report};
+pub use period::{
+    AttendanceFigures, ReportRows, attendance_figures, networking_report, report_with,
+};
 
 #[cfg(test)]
 mod tests;

@@ -203,51 +203,69 @@ fn campaign_figures(
     f
 }
 
-/// The report of a period (and a branch, or every branch) on `today`.
-pub fn networking_report(
-    rows: &ReportRows,
+/// What attendance adds to a period's report, over the held events in its
+/// scope (period and branch). The store counts it in SQL;
+/// `attendance_figures` counts it from rows, the rules written out once in
+/// Rust that the SQL must agree with.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AttendanceFigures {
+    /// Summed over the events held.
+    pub summary: api::AttendanceSummary,
+    /// Known people once (their latest attendance), guests and walk-ins at
+    /// every event.
+    pub participants: CategoryTally,
+    /// Of whom known people, once each.
+    pub distinct: CategoryTally,
+    /// Every check-in.
+    pub attendances: CategoryTally,
+    /// `participants` within each branch.
+    pub by_branch: BTreeMap<String, CategoryTally>,
+    /// One per organization present and held event.
+    pub presences: Vec<Presence>,
+}
+
+/// The held events of `events` in the scope of a report.
+fn held_in_scope<'a>(
+    events: &'a [EventRow],
     period: Period,
     branch: Option<&str>,
-    today: Date,
-) -> api::NetworkingReport {
-    let as_of = period.as_of(today);
-    let in_scope =
-        |e: &&EventRow| period.contains(e.held_on) && branch.is_none_or(|b| e.branch_id == b);
-    let held: Vec<&EventRow> = rows
-        .events
+) -> Vec<&'a EventRow> {
+    events
         .iter()
-        .filter(in_scope)
+        .filter(|e| period.contains(e.held_on) && branch.is_none_or(|b| e.branch_id == b))
         .filter(|e| e.status == EventStatus::Held)
-        .collect();
+        .collect()
+}
+
+/// `AttendanceFigures` counted from rows.
+pub fn attendance_figures(
+    events: &[EventRow],
+    all_participants: &[ParticipantRow],
+    invitations: &[InvitationRow],
+    period: Period,
+    branch: Option<&str>,
+) -> AttendanceFigures {
+    let held = held_in_scope(events, period, branch);
     let day_of: HashMap<&str, Date> = held.iter().map(|e| (e.id.as_str(), e.held_on)).collect();
     let branch_of: HashMap<&str, &str> = held
         .iter()
         .map(|e| (e.id.as_str(), e.branch_id.as_str()))
         .collect();
-    let participants: Vec<&ParticipantRow> = rows
-        .participants
+    let participants: Vec<&ParticipantRow> = all_participants
         .iter()
         .filter(|p| day_of.contains_key(p.event_id.as_str()))
         .collect();
-
-    let mut by_kind: BTreeMap<EventKind, i32> = BTreeMap::new();
-    let mut attendance = api::AttendanceSummary::default();
+    let mut summary = api::AttendanceSummary::default();
     for e in &held {
-        *by_kind.entry(e.kind).or_default() += 1;
-        let inv: Vec<&InvitationRow> = rows
-            .invitations
-            .iter()
-            .filter(|i| i.event_id == e.id)
-            .collect();
+        let inv: Vec<&InvitationRow> = invitations.iter().filter(|i| i.event_id == e.id).collect();
         let par: Vec<&ParticipantRow> = participants
             .iter()
             .copied()
             .filter(|p| p.event_id == e.id)
             .collect();
-        add_summary(&mut attendance, &attendance_summary(&inv, &par));
+        add_summary(&mut summary, &attendance_summary(&inv, &par));
     }
     let (everyone, distinct) = people_once(&participants, &day_of);
-
     let branches: BTreeSet<&str> = held.iter().map(|e| e.branch_id.as_str()).collect();
     let by_branch = branches
         .into_iter()
@@ -257,15 +275,72 @@ pub fn networking_report(
                 .copied()
                 .filter(|p| branch_of.get(p.event_id.as_str()) == Some(&b))
                 .collect();
-            api::BranchFigures {
-                branch_id: b.to_string(),
-                events_held: clamp(held.iter().filter(|e| e.branch_id == b).count() as i64),
-                participants: Some(people_once(&here, &day_of).0.to_proto()),
-            }
+            (b.to_string(), people_once(&here, &day_of).0)
         })
         .collect();
+    let presences = presences(&held, all_participants);
+    AttendanceFigures {
+        summary,
+        participants: everyone,
+        distinct,
+        attendances: participant_counts(participants.iter().copied()),
+        by_branch,
+        presences,
+    }
+}
 
-    let presences = presences(&held, &rows.participants);
+/// The report of a period (and a branch, or every branch) on `today`,
+/// attendance counted from `rows` too.
+pub fn networking_report(
+    rows: &ReportRows,
+    period: Period,
+    branch: Option<&str>,
+    today: Date,
+) -> api::NetworkingReport {
+    let a = attendance_figures(
+        &rows.events,
+        &rows.participants,
+        &rows.invitations,
+        period,
+        branch,
+    );
+    report_with(rows, &a, period, branch, today)
+}
+
+/// The report of a period from its attendance figures counted already
+/// (`rows.participants` and `rows.invitations` are not read).
+pub fn report_with(
+    rows: &ReportRows,
+    attendance: &AttendanceFigures,
+    period: Period,
+    branch: Option<&str>,
+    today: Date,
+) -> api::NetworkingReport {
+    let as_of = period.as_of(today);
+    let in_scope =
+        |e: &&EventRow| period.contains(e.held_on) && branch.is_none_or(|b| e.branch_id == b);
+    let held = held_in_scope(&rows.events, period, branch);
+    let mut by_kind: BTreeMap<EventKind, i32> = BTreeMap::new();
+    let mut events_by_branch: BTreeMap<&str, i64> = BTreeMap::new();
+    for e in &held {
+        *by_kind.entry(e.kind).or_default() += 1;
+        *events_by_branch.entry(e.branch_id.as_str()).or_default() += 1;
+    }
+    let by_branch = events_by_branch
+        .into_iter()
+        .map(|(b, n)| api::BranchFigures {
+            branch_id: b.to_string(),
+            events_held: clamp(n),
+            participants: Some(
+                attendance
+                    .by_branch
+                    .get(b)
+                    .cloned()
+                    .unwrap_or_default()
+                    .to_proto(),
+            ),
+        })
+        .collect();
     let commitments = commitment_figures(
         rows.commitments
             .iter()
@@ -293,12 +368,12 @@ pub fn networking_report(
                 .filter(|e| e.status == EventStatus::Cancelled)
                 .count() as i64,
         ),
-        attendance: Some(attendance),
-        participants: Some(everyone.to_proto()),
-        distinct_people: Some(distinct.to_proto()),
-        attendances: Some(participant_counts(participants.iter().copied()).to_proto()),
+        attendance: Some(attendance.summary),
+        participants: Some(attendance.participants.to_proto()),
+        distinct_people: Some(attendance.distinct.to_proto()),
+        attendances: Some(attendance.attendances.to_proto()),
         by_branch,
-        local_administration_meetings: local_administration_meetings(&presences),
+        local_administration_meetings: local_administration_meetings(&attendance.presences),
         coalitions: Some(coalition_figures(rows, branch, period, as_of)),
         campaigns: Some(campaign_figures(rows, branch, period, as_of)),
         commitments: Some(commitments),
