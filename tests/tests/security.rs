@@ -179,3 +179,119 @@ async fn the_application_logs_in_as_a_role_that_owns_nothing() {
         .await
         .unwrap();
 }
+
+/// A well-signed token of a tenant the deployment never registered is
+/// refused by every service; once the operator registers the tenant in
+/// membership, the others admit it as soon as `TenantRegistered` reaches
+/// them over the bus.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_nobody_registered_are_refused_everywhere() {
+    use std::time::Duration;
+
+    use markaz_kit::auth::{Role, Signer};
+    use markaz_kit::testing::authed;
+    use markaz_proto::capacity::v1 as cap;
+    use markaz_proto::capacity::v1::capacity_service_client::CapacityServiceClient;
+    use markaz_proto::common::v1::LocalizedText;
+    use markaz_proto::membership::v1 as api;
+    use markaz_proto::membership::v1::membership_service_client::MembershipServiceClient;
+
+    let env = TestEnv::new(Backend::Postgres);
+    let app = env
+        .start(vec![
+            Arc::new(Membership),
+            Arc::new(markaz_capacity::Capacity),
+        ])
+        .await
+        .unwrap();
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", app.grpc_addr()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut membership = MembershipServiceClient::new(channel.clone());
+    let mut capacity = CapacityServiceClient::new(channel);
+    // Signed by the deployment's issuer, but not one of this world's tokens.
+    let staff_of = |tenant: &str| {
+        env.signer.sign(&Signer::claims(
+            &env.config.auth,
+            "someone",
+            tenant,
+            &[Role::Staff],
+            None,
+            Duration::from_secs(600),
+        ))
+    };
+    let topic = || cap::CreateTopicRequest {
+        topic: Some(cap::Topic {
+            code: "civic-archives".into(),
+            name: Some(LocalizedText {
+                ar: "الحوكمة".into(),
+                en: "Governance".into(),
+            }),
+            ..Default::default()
+        }),
+    };
+    let ghost = staff_of("ghost-tenant");
+    let person = api::CreatePersonRequest {
+        person: Some(api::Person {
+            full_name: "نادية".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let refused = membership
+        .create_person(authed(person.clone(), &ghost))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
+    let refused = capacity
+        .create_topic(authed(topic(), &ghost))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
+
+    // The operator registers a new center: membership admits it at once,
+    // capacity when the event has arrived.
+    membership
+        .create_tenant(authed(
+            api::CreateTenantRequest {
+                tenant: Some(api::Tenant {
+                    id: "tabqa-csc".into(),
+                    name: Some(LocalizedText {
+                        ar: "مركز الطبقة".into(),
+                        en: "Tabqa".into(),
+                    }),
+                    ..Default::default()
+                }),
+            },
+            &env.operator_token(),
+        ))
+        .await
+        .unwrap();
+    let staff = staff_of("tabqa-csc");
+    let listed = membership
+        .list_people(authed(api::ListPeopleRequest::default(), &staff))
+        .await;
+    assert!(listed.is_ok(), "{listed:?}");
+    let admitted = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match capacity.create_topic(authed(topic(), &staff)).await {
+                Err(s) if s.code() == tonic::Code::PermissionDenied => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                other => return other,
+            }
+        }
+    })
+    .await
+    .expect("capacity learns of the tenant");
+    assert!(admitted.is_ok(), "{admitted:?}");
+    // The ghost is still refused.
+    let refused = capacity
+        .create_topic(authed(topic(), &ghost))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    app.shutdown().await;
+}

@@ -164,7 +164,34 @@ impl Target {
             namespace,
         };
         target.create_tenant(&operator).await?;
+        target.wait_until_admitted().await?;
         Ok(target)
+    }
+
+    /// The other services learn of the new tenant through membership's
+    /// `TenantRegistered` event; until then they refuse its callers.
+    async fn wait_until_admitted(&self) -> BenchResult<()> {
+        use markaz_proto::capacity::v1 as capacity;
+        let mut client = capacity::capacity_service_client::CapacityServiceClient::new(
+            self.server.channel().await?,
+        );
+        for _ in 0..300 {
+            let mut request = tonic::Request::new(capacity::ListTopicsRequest::default());
+            request.metadata_mut().insert(
+                "authorization",
+                format!("Bearer {}", self.staff_token)
+                    .parse()
+                    .map_err(|_| "token")?,
+            );
+            match client.list_topics(request).await {
+                Ok(_) => return Ok(()),
+                Err(s) if s.code() == tonic::Code::PermissionDenied => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(s) => return Err(format!("waiting for the bench tenant: {s}")),
+            }
+        }
+        Err("the services did not learn of the bench tenant within 30 s".into())
     }
 
     async fn create_tenant(&self, operator: &str) -> BenchResult<()> {

@@ -90,6 +90,9 @@ pub struct AppOptions {
     /// `serve`). False for `serve --no-migrate`: a Job ran `markaz migrate`
     /// as the owner, and this process only checks the version it finds.
     pub migrate: bool,
+    /// Tenants taken as registered without a row (a test world's); `None`
+    /// in `markaz dev` and `serve`.
+    pub preregistered: Option<crate::tenants::Preregistered>,
 }
 
 /// A running process.
@@ -120,6 +123,7 @@ impl App {
             verifier,
             listener,
             migrate,
+            preregistered,
         } = options;
         let (health_reporter, health_server) = tonic_health::server::health_reporter();
         health_reporter
@@ -171,7 +175,12 @@ impl App {
         for service in &services {
             let ctx = ServiceContext {
                 db: dbs[service.name()].clone(),
-                rpc: Rpc::new(service.name(), verifier.clone()),
+                rpc: Rpc::new(service.name(), verifier.clone()).with_tenants(
+                    crate::tenants::Tenants::new(
+                        dbs[service.name()].clone(),
+                        preregistered.clone(),
+                    ),
+                ),
                 max_message_bytes: config.server.max_message_bytes,
             };
             let names = service.register(&ctx, &mut routes);

@@ -30,6 +30,7 @@ pub mod migrate;
 pub mod money;
 pub mod rpc;
 pub mod telemetry;
+pub mod tenants;
 pub mod time;
 pub mod validate;
 

@@ -52,11 +52,18 @@ pub struct MigrationSet {
 const CROSS_TENANT_TABLES: &[&str] = &["markaz_outbox", "markaz_dead_letters"];
 
 /// The platform's own tables, present in every service's database.
-pub const PLATFORM: &[Migration] = &[Migration {
-    version: 1,
-    name: "platform",
-    sql: include_str!("../migrations/0001_platform.sql"),
-}];
+pub const PLATFORM: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "platform",
+        sql: include_str!("../migrations/0001_platform.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "registered tenants",
+        sql: include_str!("../migrations/0002_tenants.sql"),
+    },
+];
 
 /// Applies the platform's migrations and then `service`'s, as the connecting
 /// user (the owner of the tables). On PostgreSQL the schema and the

@@ -93,6 +93,7 @@ pub async fn dev(mut config: Config, data_dir: Option<PathBuf>) -> Result<(), St
         verifier,
         listener: None,
         migrate: true,
+        preregistered: None,
     })
     .await
     .map_err(|e| e.to_string())?;
@@ -252,6 +253,7 @@ async fn start_services(
         verifier,
         listener: None,
         migrate,
+        preregistered: None,
     })
     .await
     .map_err(|e| e.to_string())

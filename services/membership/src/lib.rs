@@ -35,6 +35,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "organization numbers per tenant",
         sql: include_str!("../migrations/0002_organization_numbers_per_tenant.sql"),
     },
+    Migration {
+        version: 3,
+        name: "registered tenants",
+        sql: include_str!("../migrations/0003_registered_tenants.sql"),
+    },
 ];
 
 /// The membership service, as the runtime runs it.
@@ -67,15 +72,25 @@ impl Service for Membership {
     }
 }
 
-/// `markaz tenant create`: registers a tenant straight in membership's
-/// database (the same rules as the operator's `CreateTenant` RPC).
+/// Registers a tenant: the operator's `CreateTenant`, `markaz tenant
+/// create` and `markaz dev`'s demo tenant. Membership admits the tenant's
+/// callers from the commit on; the other services once `TenantRegistered`
+/// reaches them.
 pub async fn create_tenant(
     db: &markaz_kit::db::Db,
     tenant: &markaz_proto::membership::v1::Tenant,
 ) -> markaz_kit::Result<store::TenantRow> {
     let spec = domain::parse_tenant(Some(tenant))?;
-    let mut tx = db.system().await?;
+    let mut tx = db.write(&spec.id).await?;
     let row = store::insert_tenant(&mut tx, &spec).await?;
+    markaz_kit::tenants::register(&mut tx, &spec.id).await?;
+    tx.publish(
+        &spec.id,
+        &markaz_proto::events::v1::TenantRegistered {
+            create_time: Some(markaz_kit::time::timestamp(row.created_at)),
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(row)
 }

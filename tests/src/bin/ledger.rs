@@ -30,6 +30,7 @@ async fn main() {
         verifier,
         listener: None,
         migrate: true,
+        preregistered: None,
     })
     .await
     .expect("the ledger starts");

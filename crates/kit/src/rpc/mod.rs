@@ -35,6 +35,9 @@ pub use idempotency::{ERASED_REQUEST, Idempotency};
 pub struct Rpc {
     service: &'static str,
     verifier: Arc<Verifier>,
+    /// The registered tenants; `None` where no request is served (replaying
+    /// a dead letter).
+    tenants: Option<crate::tenants::Tenants>,
 }
 
 impl std::fmt::Debug for Rpc {
@@ -47,7 +50,26 @@ impl std::fmt::Debug for Rpc {
 
 impl Rpc {
     pub fn new(service: &'static str, verifier: Arc<Verifier>) -> Rpc {
-        Rpc { service, verifier }
+        Rpc {
+            service,
+            verifier,
+            tenants: None,
+        }
+    }
+
+    /// Admits a tenant's callers only once the tenant is registered.
+    pub fn with_tenants(mut self, tenants: crate::tenants::Tenants) -> Rpc {
+        self.tenants = Some(tenants);
+        self
+    }
+
+    /// PERMISSION_DENIED for a caller of a tenant this deployment never
+    /// registered (an operator works on no tenant).
+    async fn check_tenant(&self, caller: &Caller) -> Result<()> {
+        match &self.tenants {
+            Some(tenants) if !caller.tenant.is_empty() => tenants.check(&caller.tenant).await,
+            _ => Ok(()),
+        }
     }
 
     /// Runs `handler` for the request the [`Gate`] admitted: with the caller
@@ -74,6 +96,7 @@ impl Rpc {
             let current = tracing::Span::current();
             current.record("tenant", caller.tenant.as_str());
             current.record("subject", caller.subject.as_str());
+            self.check_tenant(&caller).await?;
             handler(caller, request.into_inner()).await
         })
         .await
@@ -126,6 +149,7 @@ impl Rpc {
             let current = tracing::Span::current();
             current.record("tenant", caller.tenant.as_str());
             current.record("subject", caller.subject.as_str());
+            self.check_tenant(&caller).await?;
             handler(caller, request.into_inner()).await
         })
         .await

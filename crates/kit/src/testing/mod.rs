@@ -74,6 +74,9 @@ pub struct TestEnv {
     id: String,
     dir: PathBuf,
     schemas: std::sync::Mutex<Vec<String>>,
+    /// The tenants of this world's tokens, which stand for tenants an
+    /// operator registered: the apps it starts take them as registered.
+    registered: crate::tenants::Preregistered,
 }
 
 impl TestEnv {
@@ -112,6 +115,7 @@ impl TestEnv {
             id,
             dir,
             schemas: std::sync::Mutex::new(Vec::new()),
+            registered: Default::default(),
         }
     }
 
@@ -174,6 +178,7 @@ impl TestEnv {
             verifier,
             listener: None,
             migrate,
+            preregistered: Some(self.registered.clone()),
         })
         .await
     }
@@ -198,6 +203,7 @@ impl TestEnv {
 
     /// A token for `tenant` with `roles` (and the partner organization `org`).
     pub fn token(&self, tenant: &str, roles: &[Role], org: Option<&str>) -> String {
+        self.register(tenant);
         let subject = format!(
             "user-{}",
             roles.first().map(|r| r.as_str()).unwrap_or("none")
@@ -210,6 +216,18 @@ impl TestEnv {
             org,
             Duration::from_secs(3600),
         ))
+    }
+
+    /// Takes `tenant` as registered by an operator, for a token the test
+    /// signs itself. A tenant never registered here (nor through
+    /// membership's `CreateTenant`) is refused by every service.
+    pub fn register(&self, tenant: &str) {
+        if !tenant.is_empty() {
+            self.registered
+                .write()
+                .expect("tenants lock")
+                .insert(tenant.to_string());
+        }
     }
 
     /// Credentials every authenticated RPC must refuse as UNAUTHENTICATED,

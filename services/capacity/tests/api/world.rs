@@ -56,9 +56,10 @@ impl World {
         self.app.token(TENANT, roles, org)
     }
 
-    /// A token of `tenant` for `subject`.
+    /// A token of `tenant` (taken as registered) for `subject`.
     pub fn token_of(&self, subject: &str, tenant: &str, roles: &[Role]) -> String {
         let env = &self.app.env;
+        env.register(tenant);
         env.signer.sign(&Signer::claims(
             &env.config.auth,
             subject,

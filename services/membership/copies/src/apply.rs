@@ -64,6 +64,13 @@ pub trait Reactions: Send + Sync + 'static {
 /// then to the consumer's [`Reactions`].
 pub fn routes<S: Reactions>(router: Router<S>) -> Router<S> {
     router
+        // The service admits the tenant's callers from now on.
+        .route::<ev::TenantRegistered>(|_, tx, _| {
+            Box::pin(async move {
+                let tenant = tx.tenant().to_owned();
+                markaz_kit::tenants::register(tx, &tenant).await
+            })
+        })
         .route::<ev::OrganizationRegistered>(|s, tx, e| {
             Box::pin(async move {
                 let change = organization_snapshot(tx, e.organization).await?;

@@ -44,9 +44,16 @@ pub const PRODUCER: &str = "membership";
 /// The copy tables, for [`Service::libraries`](markaz_kit::app::Service::libraries).
 pub const MIGRATIONS: MigrationSet = MigrationSet {
     scope: "membership-copies",
-    migrations: &[Migration {
-        version: 1,
-        name: "membership copies",
-        sql: include_str!("../migrations/0001_copies.sql"),
-    }],
+    migrations: &[
+        Migration {
+            version: 1,
+            name: "membership copies",
+            sql: include_str!("../migrations/0001_copies.sql"),
+        },
+        Migration {
+            version: 2,
+            name: "registered tenants",
+            sql: include_str!("../migrations/0002_registered_tenants.sql"),
+        },
+    ],
 };

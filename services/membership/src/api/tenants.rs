@@ -16,11 +16,9 @@ pub(super) async fn create_tenant(
     _: Caller,
     req: api::CreateTenantRequest,
 ) -> Result<api::Tenant> {
-    let spec = domain::parse_tenant(req.tenant.as_ref())?;
-    let mut tx = api.db.system().await?;
-    let row = store::insert_tenant(&mut tx, &spec).await?;
-    tx.commit().await?;
-    tracing::info!(tenant = %spec.id, "tenant created");
+    let empty = api::Tenant::default();
+    let row = crate::create_tenant(&api.db, req.tenant.as_ref().unwrap_or(&empty)).await?;
+    tracing::info!(tenant = %row.spec.id, "tenant created");
     Ok(tenant_proto(&row))
 }
 
