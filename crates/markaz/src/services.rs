@@ -11,6 +11,7 @@ pub fn all() -> Vec<Arc<dyn Service>> {
         Arc::new(markaz_capacity::Capacity),
         Arc::new(markaz_grants::Grants),
         Arc::new(markaz_networking::Networking),
+        Arc::new(markaz_resources::Resources::default()),
     ]
 }
 
