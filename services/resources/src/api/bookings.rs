@@ -140,7 +140,7 @@ pub(crate) async fn create(
     let space = bookable_space(&mut tx, &fields.space_id).await?;
     check_equipment(&mut tx, &space, &fields.equipment_ids).await?;
     let rules = rules_of(&mut tx, &space).await?;
-    let id = book(
+    let booked = book(
         &mut tx,
         &space,
         &rules,
@@ -150,7 +150,16 @@ pub(crate) async fn create(
         "",
         &caller.subject,
     )
-    .await?;
+    .await;
+    let id = match booked {
+        Ok(id) => id,
+        Err(e) => {
+            // Given back at once: on PostgreSQL the refused insert aborted
+            // the transaction, on SQLite it holds the write lock.
+            tx.rollback().await?;
+            return Err(e);
+        }
+    };
     let booking = visible(&mut tx, &caller, &id).await?;
     tx.publish(&id, &confirmed_event(&booking, &space)).await?;
     let reply = proto(&booking);

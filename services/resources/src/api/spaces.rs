@@ -459,7 +459,15 @@ pub(crate) async fn availability(
         .await?
         .ok_or_else(|| Error::not_found("space", &space_id))?;
     let schedule = store::spaces::schedule(&mut tx, &space).await?;
-    let open = schedule.open_intervals(period.start, period.end);
+    // Intervals touching at a local midnight (a space open around the
+    // clock) are one stretch of time to someone booking.
+    let mut open: Vec<(i64, i64)> = Vec::new();
+    for (a, b) in schedule.open_intervals(period.start, period.end) {
+        match open.last_mut() {
+            Some(last) if last.1 == a => last.1 = b,
+            _ => open.push((a, b)),
+        }
+    }
     let busy = store::bookings::busy(&mut tx, &space.id, period.start, period.end).await?;
     // Closed: the days a closure covers, clipped to the period.
     let mut closed = Vec::new();

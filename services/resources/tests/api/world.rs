@@ -17,7 +17,7 @@ pub use markaz_proto::resources::v1 as api;
 pub use markaz_proto::resources::v1::resources_service_client::ResourcesServiceClient;
 pub use markaz_proto::resources::v1::{
     BookableBy, BookingPurpose, BookingStatus, ItemKind, ItemState, SourceKind, SpaceKind,
-    Visibility, Weekday,
+    Visibility,
 };
 pub use markaz_resources::{Files, Resources};
 pub use prost::{Message, Name};
@@ -56,8 +56,8 @@ pub async fn world(backend: Backend) -> World {
     ));
     let service = Resources::with_files(Files::Local(files_dir.clone()));
     let app = spawn(backend, vec![Arc::new(service)]).await;
-    let client = ResourcesServiceClient::new(app.channel().await)
-        .max_decoding_message_size(8 * 1024 * 1024);
+    let client =
+        ResourcesServiceClient::new(app.channel().await).max_decoding_message_size(8 * 1024 * 1024);
     let staff = app.token(TENANT, &[Role::Staff], None);
     let other_staff = app.token(OTHER_TENANT, &[Role::Staff], None);
     World {
