@@ -11,6 +11,7 @@ both_backends!(
     touching_bookings_fit_and_cancelling_frees_the_slot,
     partners_book_for_their_own_organization,
     a_series_is_booked_whole_or_not_at_all,
+    a_booking_moves_only_to_a_free_time,
 );
 
 async fn twenty_concurrent_overlapping_bookings_one_wins(backend: Backend) {
@@ -325,4 +326,79 @@ async fn a_series_is_booked_whole_or_not_at_all(backend: Backend) {
             .iter()
             .all(|b| b.status == BookingStatus::Cancelled as i32)
     );
+}
+
+async fn a_booking_moves_only_to_a_free_time(backend: Backend) {
+    let mut w = world(backend).await;
+    let staff = w.staff.clone();
+    let space = w.create_space(&staff, space_body(false)).await;
+    let early = w.book(&staff, booking_body(&space.id, 1, 2)).await.unwrap();
+    let late = w.book(&staff, booking_body(&space.id, 5, 6)).await.unwrap();
+    let moving = |b: &api::Booking, from: i64, until: i64| api::UpdateBookingRequest {
+        booking: Some(api::Booking {
+            id: b.id.clone(),
+            etag: b.etag.clone(),
+            start_time: Some(at_hour(from)),
+            end_time: Some(at_hour(until)),
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["start_time".into(), "end_time".into()],
+        }),
+    };
+    // Onto the other booking: refused, and the booking keeps its time.
+    let clash = w
+        .client
+        .update_booking(authed(moving(&early, 5, 7), &staff))
+        .await
+        .unwrap_err();
+    assert_eq!(precondition(&clash), "BOOKING_CONFLICT");
+    let kept = w
+        .client
+        .get_booking(authed(
+            api::GetBookingRequest {
+                id: early.id.clone(),
+            },
+            &staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(kept.start_time, early.start_time);
+    // Its old slot is still held: nobody else gets it.
+    let taken = w
+        .book(&staff, booking_body(&space.id, 1, 2))
+        .await
+        .unwrap_err();
+    assert_eq!(precondition(&taken), "BOOKING_CONFLICT");
+    // To a free time: moved, and the old time is free.
+    let moved = w
+        .client
+        .update_booking(authed(moving(&early, 3, 4), &staff))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(moved.start_time, Some(at_hour(3)));
+    assert!(w.book(&staff, booking_body(&space.id, 1, 2)).await.is_ok());
+    // Notes change without touching the slots; the late one is untouched.
+    let noted = w
+        .client
+        .update_booking(authed(
+            api::UpdateBookingRequest {
+                booking: Some(api::Booking {
+                    id: late.id.clone(),
+                    notes: "يرجى تجهيز جهاز العرض".into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["notes".into()],
+                }),
+            },
+            &staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(noted.notes, "يرجى تجهيز جهاز العرض");
+    assert_eq!(noted.start_time, late.start_time);
 }

@@ -10,6 +10,8 @@ use crate::world::*;
 
 both_backends!(
     upload_download_and_resume,
+    files_live_in_s3_compatible_storage_too,
+    the_public_downloads_public_files_only,
     refused_uploads_keep_nothing,
     fifty_mebibytes_stream_with_memory_bounded,
 );
@@ -474,4 +476,134 @@ async fn fifty_mebibytes_stream_with_memory_bounded(backend: Backend) {
         "the process grew by {} MiB moving a 50 MiB file",
         grew / MIB as u64
     );
+}
+
+async fn files_live_in_s3_compatible_storage_too(backend: Backend) {
+    let moto = crate::support::Moto::start();
+    // The bucket is made (and checked) by the storage tests' helper.
+    moto.bucket("markaz-library").await;
+    let settings = markaz_resources::storage::S3Settings {
+        endpoint: Some(moto.endpoint.clone()),
+        bucket: "markaz-library".into(),
+        region: "us-east-1".into(),
+        access_key_id: "markaz-test".into(),
+        secret_access_key: "markaz-test-secret".into(),
+        allow_http: true,
+    };
+    let mut w = world_with(backend, Some(Files::S3(settings))).await;
+    let staff = w.staff.clone();
+    let item = draft(&mut w).await;
+    // Larger than one S3 part (5 MiB): a real multipart upload.
+    let size = 7 * MIB + 3;
+    let (sha, _) = sha_of(pdf_chunks(size, 5));
+    let file = upload(&mut w, &staff, header(&item.id, ""), pdf_chunks(size, 5))
+        .await
+        .unwrap();
+    assert_eq!(file.current.as_ref().unwrap().sha256, sha);
+    let asked = api::DownloadFileRequest {
+        item_id: item.id.clone(),
+        file_id: file.id.clone(),
+        version: 0,
+        offset: 0,
+    };
+    let (_, got, n, _) = download(&mut w, &staff, asked.clone()).await.unwrap();
+    assert_eq!((got, n), (sha, size as u64));
+    let (_, _, n, _) = download(
+        &mut w,
+        &staff,
+        api::DownloadFileRequest {
+            offset: (6 * MIB) as i64,
+            ..asked
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(n, (MIB + 3) as u64);
+    // Nothing was written to the local directory.
+    assert!(!w.files_dir.exists());
+}
+
+async fn the_public_downloads_public_files_only(backend: Backend) {
+    let mut w = world(backend).await;
+    let staff = w.staff.clone();
+    let mut public = item_body("دليل عام", "Public guide", Visibility::Public);
+    public.external_url = String::new();
+    let public = w.create_item(&staff, public).await;
+    let f = upload(&mut w, &staff, header(&public.id, ""), pdf_chunks(4000, 4))
+        .await
+        .unwrap();
+    let ask = |item_id: &str, file_id: &str| api::DownloadPublicFileRequest {
+        tenant_id: TENANT.into(),
+        download: Some(api::DownloadFileRequest {
+            item_id: item_id.into(),
+            file_id: file_id.into(),
+            version: 0,
+            offset: 0,
+        }),
+    };
+    // A draft is nobody's to download, public or not.
+    let draft = w
+        .client
+        .download_public_file(tonic::Request::new(ask(&public.id, &f.id)))
+        .await;
+    assert_eq!(draft.err().map(|e| e.code()), Some(Code::NotFound));
+    w.client
+        .publish_item(authed(
+            api::PublishItemRequest {
+                id: public.id.clone(),
+                etag: String::new(),
+            },
+            &staff,
+        ))
+        .await
+        .unwrap();
+    let mut stream = w
+        .client
+        .download_public_file(tonic::Request::new(ask(&public.id, &f.id)))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut n = 0;
+    while let Some(m) = stream.next().await {
+        if let Some(api::download_file_response::Payload::Chunk(c)) = m.unwrap().payload {
+            n += c.len();
+        }
+    }
+    assert_eq!(n, 4000);
+    // A consortium item is not the public's.
+    let mut member = item_body("للأعضاء", "Members", Visibility::Consortium);
+    member.external_url = String::new();
+    let member = w.create_item(&staff, member).await;
+    let g = upload(&mut w, &staff, header(&member.id, ""), pdf_chunks(4000, 4))
+        .await
+        .unwrap();
+    w.client
+        .publish_item(authed(
+            api::PublishItemRequest {
+                id: member.id.clone(),
+                etag: String::new(),
+            },
+            &staff,
+        ))
+        .await
+        .unwrap();
+    let hidden = w
+        .client
+        .download_public_file(tonic::Request::new(ask(&member.id, &g.id)))
+        .await;
+    assert_eq!(hidden.err().map(|e| e.code()), Some(Code::NotFound));
+    // The public's download counted, in the item's own tenant.
+    let usage = w
+        .client
+        .get_item_usage(authed(
+            api::GetItemUsageRequest {
+                item_id: public.id.clone(),
+                ..Default::default()
+            },
+            &staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(usage.total_downloads, 1);
 }

@@ -15,4 +15,7 @@ mod rights;
 mod search;
 mod services;
 mod spaces;
+#[path = "../support/mod.rs"]
+mod support;
+mod usage;
 mod world;

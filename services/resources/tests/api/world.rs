@@ -50,11 +50,16 @@ impl Drop for World {
 }
 
 pub async fn world(backend: Backend) -> World {
+    world_with(backend, None).await
+}
+
+/// A world whose files are in `files` (default: a directory of its own).
+pub async fn world_with(backend: Backend, files: Option<Files>) -> World {
     let files_dir = std::env::temp_dir().join(format!(
         "markaz-resources-files-{}",
         uuid::Uuid::now_v7().simple()
     ));
-    let service = Resources::with_files(Files::Local(files_dir.clone()));
+    let service = Resources::with_files(files.unwrap_or_else(|| Files::Local(files_dir.clone())));
     let app = spawn(backend, vec![Arc::new(service)]).await;
     let client =
         ResourcesServiceClient::new(app.channel().await).max_decoding_message_size(8 * 1024 * 1024);
@@ -243,12 +248,17 @@ pub fn space_body(shared: bool) -> api::Space {
     }
 }
 
-/// An instant `hours` from the next whole hour (whole minutes, as bookings
-/// want), a day ahead at least so nothing is "in the past".
+/// The space's offset from UTC in these tests (Syria), in microseconds.
+pub const LOCAL_OFFSET: i64 = 180 * 60_000_000;
+pub const DAY: i64 = 86_400_000_000;
+
+/// An instant `hours` after the local midnight (UTC+3) that starts the day
+/// after tomorrow: whole minutes, as bookings want, never "in the past",
+/// and a span within hours 0 to 24 stays within one local day whatever the
+/// time the test runs (a booking may not run past midnight).
 pub fn at_hour(hours: i64) -> prost_types::Timestamp {
-    let hour = 3_600_000_000i64;
-    let base = (now_micros() / hour + 24) * hour;
-    timestamp(base + hours * hour)
+    let midnight = ((now_micros() + LOCAL_OFFSET) / DAY + 2) * DAY - LOCAL_OFFSET;
+    timestamp(midnight + hours * 3_600_000_000)
 }
 
 pub fn booking_body(space_id: &str, from_hour: i64, until_hour: i64) -> api::Booking {
