@@ -189,10 +189,7 @@ impl On<ev::CourseScheduled> for ResourcesEvents {
                     "a booking of the course's room raced another; retrying".into(),
                 ));
             }
-            let viewer = store::bookings::Viewer {
-                organization: String::new(),
-                staff: true,
-            };
+            let viewer = store::bookings::Viewer::staff();
             if let Some(b) = store::bookings::get(tx, &viewer, &id).await? {
                 tx.publish(&id, &confirmed_event(&b, &space)).await?;
             }

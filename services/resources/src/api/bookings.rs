@@ -32,11 +32,15 @@ use crate::store;
 use crate::store::bookings::{Booking, BookingFilter, NewBooking, Series, Viewer};
 use crate::store::spaces::Space;
 
-/// Whom the caller sees bookings of.
+/// Whom the caller sees bookings of: staff the tenant's (and those of its
+/// spaces), a partner its organization's, a trainer the ones it made.
 fn viewer(caller: &Caller) -> Result<Viewer> {
-    Ok(Viewer {
-        organization: partner_of(caller)?.unwrap_or_default(),
-        staff: caller.is_staff(),
+    if caller.is_staff() {
+        return Ok(Viewer::staff());
+    }
+    Ok(match partner_of(caller)? {
+        Some(org) => Viewer::partner(&org),
+        None => Viewer::booker(&caller.subject),
     })
 }
 

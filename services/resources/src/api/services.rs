@@ -32,10 +32,7 @@ pub(crate) async fn record(
         return Ok(done);
     }
     if !fields.booking_id.is_empty() {
-        let viewer = store::bookings::Viewer {
-            organization: String::new(),
-            staff: true,
-        };
+        let viewer = store::bookings::Viewer::staff();
         let booking = store::bookings::get(&mut tx, &viewer, &fields.booking_id)
             .await?
             .ok_or_else(|| Error::invalid("service.booking_id", "no such booking"))?;

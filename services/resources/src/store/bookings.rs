@@ -124,18 +124,45 @@ async fn load(tx: &mut Tx, rows: Vec<StoredBooking>) -> Result<Vec<Booking>> {
         .collect()
 }
 
-/// Which bookings a caller sees: its tenant's, and (staff) those made of
-/// its own spaces by other tenants. `$1` the tenant, `$2` a partner's
-/// organization ("" for staff and trainers), `$3` 1 for staff.
-const VISIBLE: &str = "((b.tenant_id = $1 AND ($2 = '' OR b.organization_id = $2))
+/// Which bookings a caller sees (`$1` the tenant, `$2` whose, `$3` how):
+/// staff (`$3` = 1) the tenant's and those other tenants made of its own
+/// spaces; a partner (0) its organization's (`$2`); anyone else (2) — a
+/// trainer — the ones it booked itself (`$2` its subject).
+const VISIBLE: &str = "((b.tenant_id = $1 AND ($3 = 1 OR ($3 = 0 AND b.organization_id = $2)
+        OR ($3 = 2 AND b.booked_by = $2)))
     OR ($3 = 1 AND b.space_tenant_id = $1))";
 
 /// Whom a read of bookings is for.
 #[derive(Debug, Clone)]
 pub struct Viewer {
-    /// A partner's own organization; "" for everyone else.
-    pub organization: String,
-    pub staff: bool,
+    who: String,
+    mode: i64,
+}
+
+impl Viewer {
+    /// The tenant's staff.
+    pub fn staff() -> Viewer {
+        Viewer {
+            who: String::new(),
+            mode: 1,
+        }
+    }
+
+    /// A partner organization's member.
+    pub fn partner(organization: &str) -> Viewer {
+        Viewer {
+            who: organization.to_string(),
+            mode: 0,
+        }
+    }
+
+    /// Someone who sees what it booked itself (a trainer).
+    pub fn booker(subject: &str) -> Viewer {
+        Viewer {
+            who: subject.to_string(),
+            mode: 2,
+        }
+    }
 }
 
 #[tracing::instrument(skip(tx))]
@@ -144,8 +171,8 @@ pub async fn get(tx: &mut Tx, viewer: &Viewer, id: &str) -> Result<Option<Bookin
         "SELECT {BOOKING_COLUMNS} FROM bookings b WHERE b.id = $4 AND {VISIBLE}"
     )))
     .bind(tx.tenant().to_owned())
-    .bind(viewer.organization.clone())
-    .bind(i64::from(viewer.staff))
+    .bind(viewer.who.clone())
+    .bind(viewer.mode)
     .bind(id.to_owned())
     .fetch_all(tx.conn())
     .await?;
@@ -180,8 +207,8 @@ pub async fn list(
     macro_rules! bind_filter {
         ($q:expr) => {
             $q.bind(tx.tenant().to_owned())
-                .bind(viewer.organization.clone())
-                .bind(i64::from(viewer.staff))
+                .bind(viewer.who.clone())
+                .bind(viewer.mode)
                 .bind(filter.space_id.clone())
                 .bind(filter.organization_id.clone())
                 .bind(filter.branch_id.clone())

@@ -235,6 +235,25 @@ async fn partners_book_for_their_own_organization(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(hidden.code(), Code::NotFound);
+    // A trainer books for the center and sees the bookings it made.
+    let trainer = w.token(&[Role::Trainer], None);
+    let trainers = w
+        .book(&trainer, booking_body(&space.id, 7, 8))
+        .await
+        .unwrap();
+    let list = w
+        .client
+        .list_bookings(authed(api::ListBookingsRequest::default(), &trainer))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        list.bookings
+            .iter()
+            .map(|b| b.id.clone())
+            .collect::<Vec<_>>(),
+        vec![trainers.id.clone()]
+    );
     // A staff-only space refuses partners.
     let mut closed_to_partners = space_body(false);
     closed_to_partners.bookable_by = BookableBy::Staff as i32;
