@@ -13,8 +13,8 @@ use markaz_proto::resources::v1 as api;
 
 use super::{ResourcesApi, enum_filter, partner_of, reader};
 use crate::domain::items::{
-    ITEM_MASK, ItemState, Month, check_published_mask, may_edit, merge_item, parse_item,
-    parse_language, parse_topics,
+    ITEM_MASK, ItemState, Month, PUBLISHED_MASK, check_published_mask, may_edit, merge_item,
+    parse_item, parse_language, parse_topics,
 };
 use crate::domain::parse_id as parse_optional;
 use crate::store;
@@ -211,10 +211,18 @@ pub(crate) async fn update(
         ));
     }
     check_etag("item.etag", &sent.etag, current.version)?;
-    if !matches!(
+    let open = matches!(
         current.state,
         ItemState::Draft | ItemState::ChangesRequested
-    ) {
+    );
+    let no_mask = req.update_mask.as_ref().is_none_or(|m| m.paths.is_empty());
+    // Once out, "every field" means every field that may still change.
+    let mask = if !open && no_mask {
+        PUBLISHED_MASK.to_vec()
+    } else {
+        mask
+    };
+    if !open {
         check_published_mask(&mask)?;
     }
     let mut merged = proto(&current);

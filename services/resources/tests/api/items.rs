@@ -372,7 +372,42 @@ async fn arabic_survives_byte_for_byte_and_updates_follow_the_mask(backend: Back
         .await
         .unwrap_err();
     assert_eq!(stale.code(), Code::Aborted);
+    // The whole item sent back without a mask: what may change, changes.
+    let mut whole = w
+        .client
+        .get_item(authed(
+            api::GetItemRequest {
+                id: item.id.clone(),
+            },
+            &staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    whole.title = text(title, "Advocacy guide for civil organizations");
+    whole.language = "en".into();
+    let replaced = w
+        .client
+        .update_item(authed(
+            api::UpdateItemRequest {
+                item: Some(whole),
+                update_mask: None,
+            },
+            &staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        replaced.title.unwrap().en,
+        "Advocacy guide for civil organizations"
+    );
+    assert_eq!(replaced.language, "ar", "fixed once published");
     let events = w.published::<ev::ResourcePublished>().await;
-    assert_eq!(events.len(), 2, "the publication and the published edit");
+    assert_eq!(
+        events.len(),
+        3,
+        "the publication and the two published edits"
+    );
     assert_eq!(events[1].visibility, "VISIBILITY_TENANT");
 }
