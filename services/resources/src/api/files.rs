@@ -231,12 +231,12 @@ pub(crate) async fn download_public(
     anonymous: Anonymous,
     req: api::DownloadPublicFileRequest,
 ) -> Result<DownloadStream> {
-    resources.limiter.check(&anonymous)?;
     let empty = api::DownloadFileRequest::default();
     let (tenant, asked) = markaz_kit::error::join(
         markaz_kit::validate::slug("tenant_id", &req.tenant_id, 63).map_err(Error::from),
         parse_download("download", req.download.as_ref().unwrap_or(&empty)),
     )?;
+    resources.limiter.check(&anonymous)?;
     let files = resources.files()?;
     let mut tx = resources.db.write(&tenant).await?;
     let item = store::items::get(&mut tx, &Scope::public(false), &asked.item_id)

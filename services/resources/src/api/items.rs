@@ -99,12 +99,12 @@ pub(crate) async fn get_public(
     anonymous: Anonymous,
     req: api::GetPublicItemRequest,
 ) -> Result<api::Item> {
-    resources.limiter.check(&anonymous)?;
     let (tenant, id) = (
         markaz_kit::validate::slug("tenant_id", &req.tenant_id, 63),
         parse_id("id", &req.id),
     )
         .all()?;
+    resources.limiter.check(&anonymous)?;
     let mut tx = resources.db.write(&tenant).await?;
     let mut item = store::items::get(&mut tx, &Scope::public(false), &id)
         .await?

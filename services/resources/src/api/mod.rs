@@ -209,36 +209,75 @@ fn enum_filter<E: TryFrom<i32>>(
         .unwrap_or_default())
 }
 
-/// Requests per minute a client address may make of the public catalogue.
-pub const PUBLIC_PER_MINUTE: u32 = 120;
+/// Requests per minute one client address may make of the public catalogue.
+pub const PUBLIC_PER_ADDRESS: u32 = 120;
+/// Requests per minute from one network (an IPv4 /24, an IPv6 /48): many
+/// addresses of one network are one reader.
+pub const PUBLIC_PER_NETWORK: u32 = 1_200;
+/// Windows remembered at most; past that the oldest are forgotten (never a
+/// newcomer refused for lack of room).
+const MAX_WINDOWS: usize = 100_000;
 
-/// The public RPCs' rate limit, per client address: a fixed window of a
-/// minute, in memory (a process forgets it on restart, which is fine for a
-/// limit against scraping).
+/// The public RPCs' rate limits, per client address and per network: fixed
+/// windows of a minute, in memory (each process counts on its own, which is
+/// enough against scraping; an ingress's limits come first). A call is
+/// counted once it is valid, so a malformed flood costs nobody a window.
+/// Capacity keeps the same kind of limiter for its public forms: the two
+/// belong in kit.
 #[derive(Debug, Default)]
 struct PublicLimiter {
-    windows: Mutex<HashMap<Option<IpAddr>, (Instant, u32)>>,
+    windows: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+fn network_of(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+    }
 }
 
 impl PublicLimiter {
     fn check(&self, anonymous: &Anonymous) -> Result<()> {
+        let (address, network) = match anonymous.peer {
+            Some(ip) => (format!("a/{ip}"), format!("n/{}", network_of(ip))),
+            None => ("a/unknown".to_string(), "n/unknown".to_string()),
+        };
         let mut windows = self
             .windows
             .lock()
             .map_err(|_| Error::internal("the rate limiter's lock was poisoned"))?;
         let now = Instant::now();
-        if windows.len() > 100_000 {
-            windows.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
+        let minute = Duration::from_secs(60);
+        if windows.len() >= MAX_WINDOWS {
+            windows.retain(|_, (start, _)| now.duration_since(*start) < minute);
+            while windows.len() >= MAX_WINDOWS {
+                let Some(oldest) = windows
+                    .iter()
+                    .min_by_key(|(_, (start, _))| *start)
+                    .map(|(k, _)| k.clone())
+                else {
+                    break;
+                };
+                windows.remove(&oldest);
+            }
         }
-        let entry = windows.entry(anonymous.peer).or_insert((now, 0));
-        if now.duration_since(entry.0) >= Duration::from_secs(60) {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-        if entry.1 > PUBLIC_PER_MINUTE {
-            return Err(Error::ResourceExhausted(format!(
-                "at most {PUBLIC_PER_MINUTE} requests a minute to the public catalogue"
-            )));
+        for (key, max) in [(address, PUBLIC_PER_ADDRESS), (network, PUBLIC_PER_NETWORK)] {
+            let entry = windows.entry(key).or_insert((now, 0));
+            if now.duration_since(entry.0) >= minute {
+                *entry = (now, 0);
+            }
+            if entry.1 >= max {
+                return Err(Error::ResourceExhausted(format!(
+                    "at most {max} requests a minute to the public catalogue from here"
+                )));
+            }
+            entry.1 += 1;
         }
         Ok(())
     }

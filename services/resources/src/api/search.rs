@@ -45,7 +45,6 @@ pub(crate) async fn search_public(
     anonymous: Anonymous,
     req: api::SearchPublicItemsRequest,
 ) -> Result<api::SearchItemsResponse> {
-    resources.limiter.check(&anonymous)?;
     let empty = api::SearchItemsRequest::default();
     let search = req.search.as_ref().unwrap_or(&empty);
     let (tenant, parsed) = markaz_kit::error::join(
@@ -53,6 +52,7 @@ pub(crate) async fn search_public(
         parse_search("search", search),
     )?;
     let offset = parse_offset("search.page_token", &search.page_token)?;
+    resources.limiter.check(&anonymous)?;
     let mut tx = resources.db.read(&tenant).await?;
     let scope = Scope::public(req.include_consortium_public);
     run(&mut tx, &scope, &parsed, offset).await

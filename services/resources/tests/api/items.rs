@@ -8,6 +8,7 @@ both_backends!(
     visibility_holds_on_every_read_across_tenants_and_roles,
     bad_input_names_every_field_and_writes_nothing,
     arabic_survives_byte_for_byte_and_updates_follow_the_mask,
+    the_public_catalogue_is_rate_limited_once_valid,
 );
 
 /// One published item of each visibility and a draft, all of TENANT, with
@@ -410,4 +411,30 @@ async fn arabic_survives_byte_for_byte_and_updates_follow_the_mask(backend: Back
         "the publication and the two published edits"
     );
     assert_eq!(events[1].visibility, "VISIBILITY_TENANT");
+}
+
+async fn the_public_catalogue_is_rate_limited_once_valid(backend: Backend) {
+    let mut w = world(backend).await;
+    let get = |id: &str| {
+        tonic::Request::new(api::GetPublicItemRequest {
+            tenant_id: TENANT.into(),
+            id: id.into(),
+        })
+    };
+    // Malformed calls cost no window.
+    for _ in 0..150 {
+        let bad = w
+            .client
+            .get_public_item(get("not an id"))
+            .await
+            .unwrap_err();
+        assert_eq!(bad.code(), Code::InvalidArgument);
+    }
+    let missing = uuid::Uuid::now_v7().to_string();
+    for _ in 0..markaz_resources::api::PUBLIC_PER_ADDRESS {
+        let r = w.client.get_public_item(get(&missing)).await.unwrap_err();
+        assert_eq!(r.code(), Code::NotFound);
+    }
+    let limited = w.client.get_public_item(get(&missing)).await.unwrap_err();
+    assert_eq!(limited.code(), Code::ResourceExhausted);
 }
