@@ -88,7 +88,7 @@ pub async fn dev(mut config: Config, data_dir: Option<PathBuf>) -> Result<(), St
         .map_err(|e| e.to_string())?;
     let app = App::start(AppOptions {
         config: config.clone(),
-        services: services::all(),
+        services: services::embedded(&config.data_dir),
         storage: Storage::SqliteDir(config.data_dir.clone()),
         verifier,
         listener: None,

@@ -1,8 +1,10 @@
 //! The services this binary carries, and choosing among them.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use markaz_kit::app::Service;
+use markaz_resources::{Files, Resources};
 
 /// Every service, in start order.
 pub fn all() -> Vec<Arc<dyn Service>> {
@@ -11,7 +13,25 @@ pub fn all() -> Vec<Arc<dyn Service>> {
         Arc::new(markaz_capacity::Capacity),
         Arc::new(markaz_grants::Grants),
         Arc::new(markaz_networking::Networking),
+        Arc::new(markaz_resources::Resources::default()),
     ]
+}
+
+/// Every service as `markaz dev` runs them: embedded, so the library's
+/// files are on the local filesystem beside the databases (`<data
+/// dir>/files`), whatever the environment says of S3.
+pub fn embedded(data_dir: &Path) -> Vec<Arc<dyn Service>> {
+    all()
+        .into_iter()
+        .map(|s| {
+            if s.name() == markaz_resources::NAME {
+                Arc::new(Resources::with_files(Files::Local(data_dir.join("files"))))
+                    as Arc<dyn Service>
+            } else {
+                s
+            }
+        })
+        .collect()
 }
 
 /// The staff console: a target of `serve` beside the services, but no kit
