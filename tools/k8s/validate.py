@@ -16,9 +16,10 @@ Each RENDERED.yaml is one overlay as `kubectl kustomize` prints it. Checked:
 * what Markaz requires of its workloads, which no schema says: non-root,
   read-only, no capabilities, seccomp RuntimeDefault, requests and limits,
   probes, a PodDisruptionBudget and one autoscaler per Deployment, a
-  NetworkPolicy of its own for every pod, references that resolve, and KEDA
+  NetworkPolicy of its own for every pod, references that resolve, KEDA
   triggers that name the consumers Markaz creates (`<consumer>--<producer>`
-  on `MARKAZ_<PRODUCER>`).
+  on `MARKAZ_<PRODUCER>`), and object storage for every pod that serves the
+  resources service.
 """
 
 import argparse
@@ -40,6 +41,17 @@ CUSTOM_KINDS = {
 }
 # The NATS chart's client Service; its namespace is the overlay's.
 NATS_STREAM_PREFIX = "MARKAZ_"
+# Secrets the operator creates besides each Cluster's `-login`
+# (docs/operations.md, "Kubernetes"): never in an overlay.
+OPERATOR_SECRETS = {"markaz-resources-s3"}
+# What a pod serving the resources service must be given: its files go to
+# object storage, since a pod's filesystem is read-only and its own
+# (components/object-storage).
+OBJECT_STORAGE_ENV = [
+    "MARKAZ_RESOURCES_S3_BUCKET",
+    "MARKAZ_RESOURCES_S3_ACCESS_KEY_ID",
+    "MARKAZ_RESOURCES_S3_SECRET_ACCESS_KEY",
+]
 
 
 def schema_registry():
@@ -149,6 +161,27 @@ def check_workload(resource, spec):
     return errors
 
 
+def served(container):
+    """The services `markaz serve --services X` runs, from the arguments."""
+    args = container.get("args", [])
+    if args[:1] != ["serve"] or "--services" not in args:
+        return set()
+    i = args.index("--services")
+    names = set(args[i + 1].split(",")) if i + 1 < len(args) else set()
+    return {"resources"} if "all" in names else names
+
+
+def given_env(container, config_maps):
+    """The variables a container gets set to something: its env, and the
+    keys of the ConfigMaps it takes whole."""
+    names = {e["name"] for e in container.get("env", [])
+             if e.get("value") or e.get("valueFrom")}
+    for source in container.get("envFrom", []):
+        data = config_maps.get(source.get("configMapRef", {}).get("name"), {})
+        names |= {k for k, v in data.items() if v}
+    return names
+
+
 def check_overlay(resources):
     """What no schema says: every check across the resources of one overlay."""
     errors = []
@@ -159,6 +192,7 @@ def check_overlay(resources):
     deployments = by_kind.get("Deployment", [])
     policies = by_kind.get("NetworkPolicy", [])
     clusters = [c["metadata"]["name"] for c in by_kind.get("Cluster", [])]
+    config_maps = {c["metadata"]["name"]: c.get("data", {}) for c in by_kind.get("ConfigMap", [])}
 
     if not any(p["spec"].get("podSelector") == {}
                and set(p["spec"].get("policyTypes", [])) == {"Ingress", "Egress"}
@@ -190,9 +224,18 @@ def check_overlay(resources):
             for env in container.get("env", []):
                 ref = (env.get("valueFrom") or {}).get("secretKeyRef", {}).get("name")
                 # Secrets are never in the overlay: CloudNativePG makes
-                # `<cluster>-app`, the operator `<cluster>-login`.
-                if ref and not any(ref in (f"{c}-app", f"{c}-login") for c in clusters):
-                    errors.append(f"{name_of(r)}: Secret {ref} is no Cluster's -app or -login")
+                # `<cluster>-app`, the operator `<cluster>-login` and the
+                # OPERATOR_SECRETS.
+                if ref and ref not in OPERATOR_SECRETS and not any(
+                        ref in (f"{c}-app", f"{c}-login") for c in clusters):
+                    errors.append(f"{name_of(r)}: Secret {ref} is no Cluster's -app or -login, "
+                                  f"nor one of {sorted(OPERATOR_SECRETS)}")
+            if "resources" in served(container):
+                missing = [n for n in OBJECT_STORAGE_ENV
+                           if n not in given_env(container, config_maps)]
+                if missing:
+                    errors.append(f"{name_of(r)}: serves resources without object storage "
+                                  f"({', '.join(missing)}; components/object-storage)")
         account = spec.get("serviceAccountName")
         if account and ("ServiceAccount", account) not in names:
             errors.append(f"{name_of(r)}: ServiceAccount {account} is not in the overlay")
