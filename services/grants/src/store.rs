@@ -12,7 +12,7 @@ use markaz_kit::db::Tx;
 use markaz_kit::error::{Error, Result};
 use markaz_kit::money::{self, Money};
 use markaz_kit::time::{Date, now_micros};
-use markaz_proto::common::v1::{Gender, IncubationStatus, LocalizedText, OrganizationKind, Sector};
+use markaz_proto::common::v1::{IncubationStatus, LocalizedText, OrganizationKind, Sector};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -601,7 +601,7 @@ pub async fn organization_facts(
     let copy = tx
         .find(
             "SELECT kind, name_ar, name_en, branch_id, incubation_status
-             FROM organization_copies WHERE tenant_id = $1 AND id = $2",
+             FROM membership_organizations WHERE tenant_id = $1 AND id = $2",
             id,
             |r| {
                 Ok((
@@ -638,123 +638,11 @@ pub async fn organization_facts(
     Ok(Some((facts, name)))
 }
 
-/// The snapshot fields of an organization, when newer than the copy's.
-#[derive(Debug, Clone)]
-pub struct OrganizationCopy {
-    pub id: String,
-    pub identifier: String,
-    pub kind: OrganizationKind,
-    pub name: LocalizedText,
-    pub governorate: String,
-    pub branch_id: String,
-    pub incubation_status: IncubationStatus,
-    pub version: i64,
-}
-
-pub async fn apply_organization(tx: &mut Tx, o: &OrganizationCopy) -> Result<()> {
-    // A new row, or the snapshot fields where the copy's are older; the
-    // status likewise on its own version.
-    sqlx::query(
-        "INSERT INTO organization_copies (tenant_id, id, identifier, kind, name_ar, name_en,
-            governorate, branch_id, fields_version, incubation_status, status_version)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9)
-         ON CONFLICT (tenant_id, id) DO UPDATE SET
-            identifier = CASE WHEN organization_copies.fields_version < $9
-                THEN excluded.identifier ELSE organization_copies.identifier END,
-            kind = CASE WHEN organization_copies.fields_version < $9
-                THEN excluded.kind ELSE organization_copies.kind END,
-            name_ar = CASE WHEN organization_copies.fields_version < $9
-                THEN excluded.name_ar ELSE organization_copies.name_ar END,
-            name_en = CASE WHEN organization_copies.fields_version < $9
-                THEN excluded.name_en ELSE organization_copies.name_en END,
-            governorate = CASE WHEN organization_copies.fields_version < $9
-                THEN excluded.governorate ELSE organization_copies.governorate END,
-            branch_id = CASE WHEN organization_copies.fields_version < $9
-                THEN excluded.branch_id ELSE organization_copies.branch_id END,
-            incubation_status = CASE WHEN organization_copies.status_version < $9
-                THEN excluded.incubation_status ELSE organization_copies.incubation_status END,
-            status_version = CASE WHEN organization_copies.status_version < $9
-                THEN $9 ELSE organization_copies.status_version END,
-            fields_version = CASE WHEN organization_copies.fields_version < $9
-                THEN $9 ELSE organization_copies.fields_version END",
-    )
-    .bind(tx.tenant())
-    .bind(&o.id)
-    .bind(&o.identifier)
-    .bind(o.kind.as_str_name())
-    .bind(&o.name.ar)
-    .bind(&o.name.en)
-    .bind(&o.governorate)
-    .bind(&o.branch_id)
-    .bind(o.version)
-    .bind(o.incubation_status.as_str_name())
-    .execute(tx.conn())
-    .await?;
-    Ok(())
-}
-
-/// An incubation status at `version`. Arriving before the organization's
-/// snapshot, it makes a row whose snapshot fields wait (version 0).
-pub async fn apply_incubation(
-    tx: &mut Tx,
-    id: &str,
-    status: IncubationStatus,
-    version: i64,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO organization_copies (tenant_id, id, identifier, kind, name_ar, name_en,
-            governorate, branch_id, fields_version, incubation_status, status_version)
-         VALUES ($1, $2, '', $3, '', '', '', '', 0, $4, $5)
-         ON CONFLICT (tenant_id, id) DO UPDATE SET
-            incubation_status = CASE WHEN organization_copies.status_version < $5
-                THEN excluded.incubation_status ELSE organization_copies.incubation_status END,
-            status_version = CASE WHEN organization_copies.status_version < $5
-                THEN $5 ELSE organization_copies.status_version END",
-    )
-    .bind(tx.tenant())
-    .bind(id)
-    .bind(OrganizationKind::Unspecified.as_str_name())
-    .bind(status.as_str_name())
-    .bind(version)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
-}
-
-pub async fn apply_person(
-    tx: &mut Tx,
-    id: &str,
-    full_name: &str,
-    gender: Gender,
-    version: i64,
-) -> Result<()> {
-    // An erased person stays erased whatever arrives later.
-    sqlx::query(
-        "INSERT INTO person_copies (tenant_id, id, full_name, gender, erased, version)
-         VALUES ($1, $2, $3, $4, 0, $5)
-         ON CONFLICT (tenant_id, id) DO UPDATE SET
-            full_name = CASE WHEN person_copies.erased = 0 AND person_copies.version < $5
-                THEN excluded.full_name ELSE person_copies.full_name END,
-            gender = CASE WHEN person_copies.version < $5
-                THEN excluded.gender ELSE person_copies.gender END,
-            version = CASE WHEN person_copies.version < $5
-                THEN $5 ELSE person_copies.version END",
-    )
-    .bind(tx.tenant())
-    .bind(id)
-    .bind(full_name)
-    .bind(gender.as_str_name())
-    .bind(version)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
-}
-
 /// Whether grants has a copy of the person, not erased.
 pub async fn person_is_known(tx: &mut Tx, id: &str) -> Result<bool> {
     let found = tx
         .find(
-            "SELECT 1 AS one FROM person_copies WHERE tenant_id = $1 AND id = $2 AND erased = 0",
+            "SELECT 1 AS one FROM membership_people WHERE tenant_id = $1 AND id = $2 AND erased = 0",
             id,
             |_| Ok(()),
         )
@@ -762,7 +650,8 @@ pub async fn person_is_known(tx: &mut Tx, id: &str) -> Result<bool> {
     Ok(found.is_some())
 }
 
-/// Honours PersonErased: the copy keeps no name, and a reviewer who was this
+/// What PersonErased changes in grants' own records (the copy lost the
+/// name already, in `markaz-membership-copies`): a reviewer who was this
 /// person loses the sign-in link and is no longer assigned anything new; the
 /// stored replies of the reviewer's idempotent create (which carried the
 /// name) are forgotten too.
@@ -777,44 +666,10 @@ pub async fn erase_person(tx: &mut Tx, id: &str) -> Result<()> {
         tx.forget_aggregate(reviewer).await?;
     }
     sqlx::query(
-        "INSERT INTO person_copies (tenant_id, id, full_name, gender, erased, version)
-         VALUES ($1, $2, '', $3, 1, 0)
-         ON CONFLICT (tenant_id, id) DO UPDATE SET full_name = '', erased = 1",
-    )
-    .bind(tx.tenant())
-    .bind(id)
-    .bind(Gender::Unspecified.as_str_name())
-    .execute(tx.conn())
-    .await?;
-    sqlx::query(
         "UPDATE reviewers SET subject = '', active = 0 WHERE tenant_id = $1 AND person_id = $2",
     )
     .bind(tx.tenant())
     .bind(id)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
-}
-
-pub async fn apply_affiliation(
-    tx: &mut Tx,
-    id: &str,
-    person_id: &str,
-    organization_id: &str,
-    ended: bool,
-) -> Result<()> {
-    // Ended wins, whichever of the two events arrives first.
-    sqlx::query(
-        "INSERT INTO affiliation_copies (tenant_id, id, person_id, organization_id, ended)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (tenant_id, id) DO UPDATE SET
-            ended = CASE WHEN excluded.ended = 1 THEN 1 ELSE affiliation_copies.ended END",
-    )
-    .bind(tx.tenant())
-    .bind(id)
-    .bind(person_id)
-    .bind(organization_id)
-    .bind(i64::from(ended))
     .execute(tx.conn())
     .await?;
     Ok(())
@@ -1514,7 +1369,7 @@ macro_rules! reviewer_select {
         "SELECT r.id, r.person_id, r.subject, r.expertise, r.active, r.created_at,
             COALESCE(p.full_name, '') AS display_name
          FROM reviewers r
-         LEFT JOIN person_copies p ON p.tenant_id = r.tenant_id AND p.id = r.person_id"
+         LEFT JOIN membership_people p ON p.tenant_id = r.tenant_id AND p.id = r.person_id"
     };
 }
 
@@ -1679,7 +1534,7 @@ pub async fn conflict_of_interest(
     }
     let affiliated = exists(
         tx,
-        "SELECT 1 AS one FROM affiliation_copies WHERE tenant_id = $1 AND person_id = $2
+        "SELECT 1 AS one FROM membership_affiliations WHERE tenant_id = $1 AND person_id = $2
            AND organization_id = $3 AND ended = 0",
         &reviewer.fields.person_id,
         &proposal.organization_id,

@@ -785,6 +785,7 @@ both_backends!(
     bad_reports_are_refused_whole_before_the_award_is_locked,
     arabic_text_round_trips_byte_for_byte,
     erasure_is_honoured_in_the_copies,
+    copies_kept_before_migration_4_carry_over,
     retried_creates_return_the_first_result,
     a_retry_is_answered_only_to_a_caller_who_still_has_the_rights,
     tenants_never_see_each_other,
@@ -4961,7 +4962,7 @@ async fn erasure_is_honoured_in_the_copies(backend: Backend) {
     assert_eq!(gone.code(), Code::NotFound);
     // Nothing of the name is left in grants' database.
     let mut tx = w.db.read(TENANT).await.unwrap();
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM person_copies WHERE full_name <> ''")
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM membership_people WHERE full_name <> ''")
         .fetch_one(tx.conn())
         .await
         .unwrap();
@@ -4985,6 +4986,214 @@ async fn erasure_is_honoured_in_the_copies(backend: Backend) {
                 reviewer: Some(api::Reviewer {
                     person_id: reviewer.person_id.clone(),
                     subject: "new-subject".into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(precondition(&again).0, "PERSON_UNKNOWN");
+}
+
+async fn copies_kept_before_migration_4_carry_over(backend: Backend) {
+    let env = markaz_kit::testing::TestEnv::new(backend);
+    let (url, schema) = markaz_kit::app::database_of(&env.config, &env.storage, "grants").unwrap();
+    markaz_kit::migrate::run(&url, schema.as_deref(), &markaz_grants::MIGRATIONS[..3])
+        .await
+        .unwrap();
+    // Copies as grants kept them itself: an organization whose snapshot
+    // arrived (fields at version 2, status at 3), one known only from an
+    // incubation change, a person and one erased, an affiliation in force
+    // and one ended.
+    let (org, pending, person, erased) = (new_id(), new_id(), new_id(), new_id());
+    let (member, former) = (new_id(), new_id());
+    {
+        let db = env.db("grants").await.unwrap();
+        let mut tx = db.write(TENANT).await.unwrap();
+        for (id, identifier, kind, name, status, fields, status_version) in [
+            (
+                &org,
+                "MKZ-RAQQA-0001",
+                "ORGANIZATION_KIND_CSO",
+                "جمعية شباب الفرات",
+                "INCUBATION_STATUS_INCUBATED",
+                2,
+                3,
+            ),
+            (
+                &pending,
+                "",
+                "ORGANIZATION_KIND_UNSPECIFIED",
+                "",
+                "INCUBATION_STATUS_APPLICANT",
+                0,
+                4,
+            ),
+        ] {
+            sqlx::query(
+                "INSERT INTO organization_copies (tenant_id, id, identifier, kind, name_ar,
+                    name_en, governorate, branch_id, fields_version, incubation_status,
+                    status_version)
+                 VALUES ($1, $2, $3, $4, $5, 'Euphrates Youth', 'Raqqa', 'raqqa', $6, $7, $8)",
+            )
+            .bind(TENANT)
+            .bind(id)
+            .bind(identifier)
+            .bind(kind)
+            .bind(name)
+            .bind(fields as i64)
+            .bind(status)
+            .bind(status_version as i64)
+            .execute(tx.conn())
+            .await
+            .unwrap();
+        }
+        for (id, name, version, gone) in [(&person, "سلمى الأحمد", 3, 0), (&erased, "", 0, 1)]
+        {
+            sqlx::query(
+                "INSERT INTO person_copies (tenant_id, id, full_name, gender, erased, version)
+                 VALUES ($1, $2, $3, 'GENDER_FEMALE', $4, $5)",
+            )
+            .bind(TENANT)
+            .bind(id)
+            .bind(name)
+            .bind(gone as i64)
+            .bind(version as i64)
+            .execute(tx.conn())
+            .await
+            .unwrap();
+        }
+        for (id, organization, ended) in [(&member, &org, 0), (&former, &pending, 1)] {
+            sqlx::query(
+                "INSERT INTO affiliation_copies (tenant_id, id, person_id, organization_id, ended)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(TENANT)
+            .bind(id)
+            .bind(&person)
+            .bind(organization)
+            .bind(ended as i64)
+            .execute(tx.conn())
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        db.close().await;
+    }
+    // The service starts: the library's tables, then migration 4.
+    let app = env.start(vec![Arc::new(Grants)]).await.unwrap();
+    let mut w = World::on(TestApp { app, env }).await;
+
+    // The copies read through the library as they were.
+    let mut tx = w.db.read(TENANT).await.unwrap();
+    let copy = markaz_membership_copies::organization(&mut tx, &org)
+        .await
+        .unwrap()
+        .expect("the organization carried over");
+    assert_eq!(copy.identifier, "MKZ-RAQQA-0001");
+    assert_eq!(copy.kind, OrganizationKind::Cso);
+    assert_eq!(copy.name.ar, "جمعية شباب الفرات");
+    assert_eq!(copy.governorate, "Raqqa");
+    assert_eq!(copy.incubation_status, IncubationStatus::Incubated);
+    assert_eq!((copy.fields_version, copy.status_version), (2, 3));
+    assert!(copy.is_complete());
+    let partial = markaz_membership_copies::organization(&mut tx, &pending)
+        .await
+        .unwrap()
+        .expect("the partial organization carried over");
+    assert!(!partial.is_complete(), "its snapshot has not arrived");
+    assert_eq!(partial.status_version, 4);
+    assert_eq!(partial.incubation_status, IncubationStatus::Applicant);
+    let p = markaz_membership_copies::person(&mut tx, &person)
+        .await
+        .unwrap()
+        .expect("the person carried over");
+    assert_eq!(
+        (p.full_name.as_str(), p.gender, p.version, p.erased),
+        ("سلمى الأحمد", Gender::Female, 3, false)
+    );
+    let gone = markaz_membership_copies::person(&mut tx, &erased)
+        .await
+        .unwrap()
+        .expect("the tombstone carried over");
+    assert!(gone.erased && gone.full_name.is_empty());
+    assert!(
+        markaz_membership_copies::is_affiliated(&mut tx, &person, &org)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !markaz_membership_copies::is_affiliated(&mut tx, &person, &pending)
+            .await
+            .unwrap()
+    );
+    tx.rollback().await.unwrap();
+    // The old tables are gone (each asked in a transaction of its own: on
+    // PostgreSQL a failed statement fails the rest of its transaction).
+    for table in ["organization_copies", "person_copies", "affiliation_copies"] {
+        let mut tx = w.db.read(TENANT).await.unwrap();
+        let read = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT 1 FROM {table}")))
+            .fetch_optional(tx.conn())
+            .await;
+        let error = read.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            error.contains(table),
+            "{table} is dropped, so reading it fails naming it: {error:?}"
+        );
+        tx.rollback().await.ok();
+    }
+
+    // And grants works on them: the organization is eligible and applies
+    // under its name; an older snapshot changes nothing; the person becomes a
+    // reviewer by name and is kept away by the affiliation carried over; the
+    // erased person cannot become one.
+    let call = w.call(incubated_only(), 1_200_000, false).await;
+    let e = w.eligibility(&call.id, &org).await;
+    assert!(e.eligible, "{:?}", e.unmet);
+    w.deliver(
+        "membership",
+        ev::PersonUpdated {
+            person: Some(ev::PersonSnapshot {
+                id: person.clone(),
+                full_name: "قديم".into(),
+                gender: Gender::Female as i32,
+                version: 2,
+                ..Default::default()
+            }),
+        },
+    )
+    .await;
+    let p = w.under_review(&call, &org).await;
+    let reviewer = w
+        .client
+        .create_reviewer(authed(
+            api::CreateReviewerRequest {
+                reviewer: Some(api::Reviewer {
+                    person_id: person.clone(),
+                    subject: "salma".into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reviewer.display_name, "سلمى الأحمد");
+    let refused = w.assign(&p.id, &reviewer.id).await.unwrap_err();
+    let (kind, why) = precondition(&refused);
+    assert_eq!(kind, "CONFLICT_OF_INTEREST");
+    assert!(why.contains("affiliated"), "{why}");
+    let again = w
+        .client
+        .create_reviewer(authed(
+            api::CreateReviewerRequest {
+                reviewer: Some(api::Reviewer {
+                    person_id: erased.clone(),
+                    subject: "erased".into(),
                     ..Default::default()
                 }),
                 request_id: String::new(),
