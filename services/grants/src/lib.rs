@@ -6,7 +6,7 @@
 //! |---|---|
 //! | [`domain`] | the rules: life cycles, parsing, eligibility, rubric arithmetic, the award's money |
 //! | [`store`] | the SQL, one implementation for PostgreSQL and SQLite |
-//! | [`api`] | the gRPC API: roles and rights, one transaction per request, events to the outbox |
+//! | [`api`] | the gRPC API: the rights table, one handler per RPC, object rights, one transaction per request, events to the outbox |
 //! | [`events`] | the consumer: membership's copies (`markaz-membership-copies`) and the reactions to them, capacity's completed courses |
 //!
 //! Grants calls no other service: eligibility and conflicts of interest are
@@ -18,11 +18,14 @@ pub mod domain;
 pub mod events;
 pub mod store;
 
+pub use api::RIGHTS;
+
 use std::sync::Arc;
 
 use markaz_kit::app::{Service, ServiceContext};
 use markaz_kit::events::Consumer;
 use markaz_kit::migrate::{Migration, MigrationSet};
+use markaz_kit::rpc::Rights;
 use markaz_proto::grants::v1::grants_service_server::GrantsServiceServer;
 use tonic::server::NamedService;
 
@@ -70,6 +73,10 @@ impl Service for Grants {
 
     fn libraries(&self) -> &'static [MigrationSet] {
         &[markaz_membership_copies::MIGRATIONS]
+    }
+
+    fn rights(&self) -> &'static [Rights] {
+        api::RIGHTS
     }
 
     fn register(
