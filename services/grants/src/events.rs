@@ -36,7 +36,9 @@ pub fn router() -> Router<GrantsEvents> {
 impl Reactions for GrantsEvents {
     async fn react(&self, tx: &mut Tx, change: &Change) -> Result<()> {
         match change {
-            Change::PersonErased { person_id, .. } => store::erase_person(tx, person_id).await,
+            Change::PersonErased { person_id, .. } => {
+                store::reviewers::erase_person(tx, person_id).await
+            }
             Change::Affiliated {
                 person_id,
                 organization_id,
@@ -45,7 +47,7 @@ impl Reactions for GrantsEvents {
                 // A reviewer now affiliated with an applicant no longer
                 // reviews its proposals, and scores already given stop
                 // counting.
-                let recused = store::recuse(
+                let recused = store::conflicts::recuse(
                     tx,
                     "",
                     person_id,
@@ -79,7 +81,7 @@ impl On<ev::CourseCompleted> for GrantsEvents {
             .iter()
             .filter(|c| !c.organization_id.is_empty())
         {
-            store::apply_completion(
+            store::eligibility::apply_completion(
                 tx,
                 &e.course_id,
                 &c.person_id,
@@ -98,7 +100,7 @@ impl On<ev::CertificateIssued> for GrantsEvents {
         if e.organization_id.is_empty() {
             return Ok(());
         }
-        store::apply_completion(
+        store::eligibility::apply_completion(
             tx,
             &e.course_id,
             &e.person_id,
@@ -115,6 +117,7 @@ impl On<ev::CertificateRevoked> for GrantsEvents {
         if e.organization_id.is_empty() {
             return Ok(());
         }
-        store::revoke_completion(tx, &e.course_id, &e.person_id, &e.organization_id).await
+        store::eligibility::revoke_completion(tx, &e.course_id, &e.person_id, &e.organization_id)
+            .await
     }
 }

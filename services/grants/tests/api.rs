@@ -1747,14 +1747,14 @@ fn ok<T>(r: Result<T, tonic::Status>) -> Result<(), tonic::Status> {
 #[allow(clippy::too_many_arguments)]
 async fn attempt(
     w: &mut World,
-    action: markaz_grants::domain::Action,
+    action: markaz_grants::domain::proposals::Action,
     p: &api::Proposal,
     award: Option<&str>,
     state: api::ProposalState,
     reviewer_token: &str,
     other_reviewer: &str,
 ) -> Option<Result<(), tonic::Status>> {
-    use markaz_grants::domain::Action as A;
+    use markaz_grants::domain::proposals::Action as A;
     let org = p.organization_id.clone();
     let partner = w.partner(&org);
     let staff = w.staff.clone();
@@ -1918,7 +1918,7 @@ async fn attempt(
 /// tests' business: trying them here would leave the state.
 async fn every_life_cycle_rpc_is_refused_where_the_domain_table_says(backend: Backend) {
     use api::ProposalState as P;
-    use markaz_grants::domain::{self, Action};
+    use markaz_grants::domain::{self, proposals::Action};
     let mut w = world(backend).await;
     let call = w.call(incubated_only(), 10_000_000, false).await;
     let (reviewer, reviewer_token) = w.reviewer("مراجعة").await;
@@ -1940,7 +1940,7 @@ async fn every_life_cycle_rpc_is_refused_where_the_domain_table_says(backend: Ba
         let (p, award) = in_state(&mut w, &call, state, &reviewer.id).await;
         for action in Action::ALL {
             let Err(markaz_kit::error::Error::FailedPrecondition { description, .. }) =
-                domain::transition(state, action)
+                domain::proposals::transition(state, action)
             else {
                 continue;
             };
@@ -2003,7 +2003,7 @@ async fn every_life_cycle_rpc_is_refused_where_the_domain_table_says(backend: Ba
             ("AddCoachingNote", code(note)),
             ("AssignCoach", code(coach)),
         ] {
-            let expected = if domain::check_coaching_open(state).is_ok() {
+            let expected = if domain::coaching::check_coaching_open(state).is_ok() {
                 Code::Ok
             } else {
                 Code::FailedPrecondition

@@ -7,8 +7,10 @@ use markaz_kit::rpc::{Page, new_id, parse_id};
 use markaz_kit::time::{now_micros, timestamp};
 use markaz_proto::grants::v1 as api;
 
-use crate::domain::{self, Action, AssignmentState};
-use crate::store::{self, AssignmentRow};
+use crate::domain::proposals::Action;
+use crate::domain::{self, AssignmentState};
+use crate::store::assignments::AssignmentRow;
+use crate::store::{self};
 
 use super::{GrantsApi, Use, seen_proposal, viewer};
 
@@ -25,10 +27,10 @@ pub(super) async fn assign(
     let mut tx = grants.db.write(&caller.tenant).await?;
     let viewer = viewer(&mut tx, &caller).await?;
     let seen = seen_proposal(&mut tx, &viewer, &proposal_id, Use::Write).await?;
-    let reviewer = store::get_reviewer(&mut tx, &reviewer_id)
+    let reviewer = store::reviewers::get(&mut tx, &reviewer_id)
         .await?
         .ok_or_else(|| Error::not_found("reviewer", &reviewer_id))?;
-    domain::transition(seen.proposal.state, Action::AssignReviewer)?;
+    domain::proposals::transition(seen.proposal.state, Action::AssignReviewer)?;
     if !reviewer.active {
         return Err(Error::precondition(
             "REVIEWER_INACTIVE",
@@ -36,7 +38,9 @@ pub(super) async fn assign(
             "the reviewer is no longer active",
         ));
     }
-    if let Some(why) = store::conflict_of_interest(&mut tx, &reviewer, &seen.proposal).await? {
+    if let Some(why) =
+        store::conflicts::conflict_of_interest(&mut tx, &reviewer, &seen.proposal).await?
+    {
         return Err(Error::precondition(
             "CONFLICT_OF_INTEREST",
             format!("reviewers/{reviewer_id}"),
@@ -53,7 +57,7 @@ pub(super) async fn assign(
         assigned_by: caller.subject.clone(),
         created_at: now_micros(),
     };
-    store::insert_assignment(&mut tx, &row).await?;
+    store::assignments::insert(&mut tx, &row).await?;
     tx.commit().await?;
     Ok(assignment_proto(&row))
 }
@@ -83,7 +87,7 @@ pub(super) async fn list(
             _ => return Ok(api::ListAssignmentsResponse::default()),
         }
     }
-    let mut rows = store::list_assignments(
+    let mut rows = store::assignments::list(
         &mut tx,
         &proposal_id,
         &reviewer_id,

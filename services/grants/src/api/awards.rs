@@ -11,8 +11,13 @@ use markaz_kit::validate;
 use markaz_proto::events::v1 as ev;
 use markaz_proto::grants::v1 as api;
 
-use crate::domain::{self, Action, Ledger, ReportKind, ReportState, TrancheState};
-use crate::store::{self, AwardRow, CallRow, ProposalRow, TrancheRow};
+use crate::domain::awards::Ledger;
+use crate::domain::proposals::Action;
+use crate::domain::{self, ReportKind, ReportState, TrancheState};
+use crate::store::awards::{AwardRow, TrancheRow};
+use crate::store::calls::CallRow;
+use crate::store::proposals::ProposalRow;
+use crate::store::{self};
 
 use super::proposals::{budget_proto, milestone_proto, people_event};
 use super::{
@@ -38,15 +43,16 @@ pub(super) async fn award(
     }
     let (proposal, call) = (&seen.proposal, &seen.call);
     check_etag("etag", &req.etag, proposal.version)?;
-    let tranches = domain::parse_tranches(&req.tranches, amount, proposal.fields.milestones.len())?;
-    let to = domain::transition(proposal.state, Action::Award)?;
+    let tranches =
+        domain::awards::parse_tranches(&req.tranches, amount, proposal.fields.milestones.len())?;
+    let to = domain::proposals::transition(proposal.state, Action::Award)?;
     // Awards in one call queue on its row: none reads the
     // envelope before the one ahead of it wrote.
     tx.lock("calls", &call.id).await?;
-    let committed = store::committed_in_call(&mut tx, call).await?;
+    let committed = store::calls::committed(&mut tx, call).await?;
     let remaining = call.fields.envelope.checked_sub(committed)?;
     let budget_total = proposal.fields.total(call.fields.currency())?;
-    domain::check_award(amount, budget_total, call.fields.ceiling, remaining)?;
+    domain::awards::check_award(amount, budget_total, call.fields.ceiling, remaining)?;
     let award = AwardRow {
         id: new_id(),
         proposal_id: proposal_id.clone(),
@@ -74,8 +80,8 @@ pub(super) async fn award(
         created_at: now_micros(),
         updated_at: now_micros(),
     };
-    store::insert_award(&mut tx, &award, &caller.subject).await?;
-    let row = store::set_proposal_state(&mut tx, proposal, to, false, None).await?;
+    store::awards::insert(&mut tx, &award, &caller.subject).await?;
+    let row = store::proposals::set_state(&mut tx, proposal, to, false, None).await?;
     let context = context(&mut tx, &row, call).await?;
     tx.publish(
         &award.id,
@@ -123,7 +129,7 @@ pub(super) async fn list(
     let Some(organization_id) = caller.organization_filter(&asked) else {
         return Ok(api::ListAwardsResponse::default());
     };
-    let mut rows = store::list_awards(
+    let mut rows = store::awards::list(
         &mut tx,
         &call_id,
         &organization_id,
@@ -179,7 +185,7 @@ pub(super) async fn disburse(
     let mut tx = grants.db.write(&caller.tenant).await?;
     let mut work = AwardWork::open(&mut tx, &caller, &id, &req.etag).await?;
     let paid = work.ledger.disburse(number)?;
-    store::disburse_tranche(&mut tx, &id, number, on, &reference, &caller.subject).await?;
+    store::awards::disburse_tranche(&mut tx, &id, number, on, &reference, &caller.subject).await?;
     let tranche = work
         .ledger
         .tranches
@@ -216,7 +222,7 @@ pub(super) async fn complete(
     let mut work = AwardWork::open(&mut tx, &caller, &id, &req.etag).await?;
     work.ledger.complete()?;
     work.move_proposal(&mut tx).await?;
-    let reports = store::list_reports(&mut tx, &id, "", 0).await?;
+    let reports = store::reports::list(&mut tx, &id, "", 0).await?;
     let reached = reports
         .iter()
         .rfind(|r| r.state == ReportState::Accepted && r.fields.kind == ReportKind::Final)
@@ -242,13 +248,13 @@ pub(super) async fn close_early(
     let mut tx = grants.db.write(&caller.tenant).await?;
     let mut work = AwardWork::open(&mut tx, &caller, &id, &req.etag).await?;
     work.ledger.close_early()?;
-    store::close_award(&mut tx, &id, &reason).await?;
+    store::awards::close(&mut tx, &id, &reason).await?;
     work.move_proposal(&mut tx).await?;
-    let reached = store::list_reports(&mut tx, &id, "", 0)
+    let reached = store::reports::list(&mut tx, &id, "", 0)
         .await?
         .iter()
         .filter(|r| r.state == ReportState::Accepted && r.fields.kind == ReportKind::Progress)
-        .fold(domain::People::default(), |acc, r| {
+        .fold(domain::proposals::People::default(), |acc, r| {
             acc.plus(&r.fields.reached)
         });
     work.publish_end(&mut tx, ev::ProjectOutcome::ClosedEarly, reached)
@@ -271,13 +277,13 @@ pub(super) struct AwardWork {
 
 impl AwardWork {
     pub(super) async fn load(tx: &mut Tx, award: AwardRow) -> Result<AwardWork> {
-        let proposal = store::get_proposal(tx, &award.proposal_id)
+        let proposal = store::proposals::get(tx, &award.proposal_id)
             .await?
             .ok_or_else(|| Error::internal("an award without its proposal"))?;
-        let call = store::get_call(tx, &award.call_id)
+        let call = store::calls::get(tx, &award.call_id)
             .await?
             .ok_or_else(|| Error::internal("an award without its call"))?;
-        let ledger = store::ledger(tx, &award, proposal.state).await?;
+        let ledger = store::awards::ledger(tx, &award, proposal.state).await?;
         Ok(AwardWork {
             award,
             proposal,
@@ -303,7 +309,7 @@ impl AwardWork {
     /// The award `id` (one the caller may change) under its row lock.
     pub(super) async fn lock(tx: &mut Tx, id: &str, sent_etag: &str) -> Result<AwardWork> {
         tx.lock("awards", id).await?;
-        let award = store::get_award(tx, id)
+        let award = store::awards::get(tx, id)
             .await?
             .ok_or_else(|| Error::internal("the award just seen"))?;
         check_etag("etag", sent_etag, award.version)?;
@@ -314,7 +320,7 @@ impl AwardWork {
     pub(super) async fn move_proposal(&mut self, tx: &mut Tx) -> Result<()> {
         if self.ledger.state != self.proposal.state {
             self.proposal =
-                store::set_proposal_state(tx, &self.proposal, self.ledger.state, false, None)
+                store::proposals::set_state(tx, &self.proposal, self.ledger.state, false, None)
                     .await?;
         }
         Ok(())
@@ -324,7 +330,7 @@ impl AwardWork {
         &self,
         tx: &mut Tx,
         outcome: ev::ProjectOutcome,
-        reached: domain::People,
+        reached: domain::proposals::People,
     ) -> Result<()> {
         let totals = self.ledger.totals()?;
         let context = context(tx, &self.proposal, &self.call).await?;
@@ -347,8 +353,8 @@ impl AwardWork {
     /// Bumps the award's version (its etag) for the change made, and
     /// returns the award as it stands after it.
     pub(super) async fn finish(&self, tx: &mut Tx) -> Result<api::Award> {
-        store::touch_award(tx, &self.award, Some(self.award.version)).await?;
-        let award = store::get_award(tx, &self.award.id)
+        store::awards::touch(tx, &self.award, Some(self.award.version)).await?;
+        let award = store::awards::get(tx, &self.award.id)
             .await?
             .ok_or_else(|| Error::internal("the award being changed"))?;
         award_view(tx, &award).await
@@ -358,12 +364,12 @@ impl AwardWork {
 /// The award with its totals, budget against actual and milestones, all
 /// computed from the records.
 pub(super) async fn award_view(tx: &mut Tx, a: &AwardRow) -> Result<api::Award> {
-    let proposal = store::get_proposal(tx, &a.proposal_id)
+    let proposal = store::proposals::get(tx, &a.proposal_id)
         .await?
         .ok_or_else(|| Error::internal("an award without its proposal"))?;
-    let ledger = store::ledger(tx, a, proposal.state).await?;
+    let ledger = store::awards::ledger(tx, a, proposal.state).await?;
     let totals = ledger.totals()?;
-    let reports = store::list_reports(tx, &a.id, "", 0).await?;
+    let reports = store::reports::list(tx, &a.id, "", 0).await?;
     let currency: Currency = ledger.currency;
     let milestones = proposal
         .fields

@@ -12,8 +12,11 @@ use markaz_kit::validate;
 use markaz_proto::events::v1 as ev;
 use markaz_proto::grants::v1 as api;
 
-use crate::domain::{self, CallAction, CallState, ProposalState};
-use crate::store::{self, CallRow, ProposalRow};
+use crate::domain::calls::CallAction;
+use crate::domain::{self, CallState, ProposalState};
+use crate::store::calls::CallRow;
+use crate::store::proposals::ProposalRow;
+use crate::store::{self};
 
 use super::{GrantsApi, seen_call, viewer};
 
@@ -26,18 +29,18 @@ pub(super) async fn create(
     let (idempotency, program_id, fields) = (
         Idempotency::of(&caller, &req.request_id, &req),
         parse_id("call.program_id", &sent.program_id),
-        domain::parse_call(&sent),
+        domain::calls::parse_call(&sent),
     )
         .all()?;
     let mut tx = grants.db.write(&caller.tenant).await?;
     if let Some(done) = idempotency.replay(&mut tx).await? {
         return Ok(done);
     }
-    store::get_program(&mut tx, &program_id)
+    store::programs::get(&mut tx, &program_id)
         .await?
         .ok_or_else(|| Error::not_found("program", &program_id))?;
     let id = new_id();
-    let row = store::insert_call(&mut tx, &id, &program_id, &fields).await?;
+    let row = store::calls::insert(&mut tx, &id, &program_id, &fields).await?;
     let reply = call_proto(&row, Money::zero(row.fields.currency()));
     idempotency.commit(tx, &id, &reply).await?;
     Ok(reply)
@@ -52,7 +55,7 @@ pub(super) async fn get(
     let mut tx = grants.db.read(&caller.tenant).await?;
     let v = viewer(&mut tx, &caller).await?;
     let call = seen_call(&mut tx, &v, &id).await?;
-    let committed = store::committed_in_call(&mut tx, &call).await?;
+    let committed = store::calls::committed(&mut tx, &call).await?;
     Ok(call_proto(&call, committed))
 }
 
@@ -73,7 +76,7 @@ pub(super) async fn list(
     )?;
     let mut tx = grants.db.read(&caller.tenant).await?;
     let viewer = viewer(&mut tx, &caller).await?;
-    let mut rows = store::list_calls(
+    let mut rows = store::calls::list(
         &mut tx,
         &program_id,
         state.map_or("", |s| s.as_str_name()),
@@ -85,7 +88,7 @@ pub(super) async fn list(
     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
     let mut calls = Vec::with_capacity(rows.len());
     for row in &rows {
-        let committed = store::committed_in_call(&mut tx, row).await?;
+        let committed = store::calls::committed(&mut tx, row).await?;
         calls.push(call_proto(row, committed));
     }
     Ok(api::ListCallsResponse {
@@ -101,21 +104,24 @@ pub(super) async fn update(
 ) -> Result<api::Call> {
     let sent = req.call.unwrap_or_default();
     let id = parse_id("call.id", &sent.id)?;
-    let mask = markaz_kit::rpc::update_mask(req.update_mask.as_ref(), domain::CALL_MASK)?;
+    let mask = markaz_kit::rpc::update_mask(req.update_mask.as_ref(), domain::calls::CALL_MASK)?;
     let mut tx = grants.db.write(&caller.tenant).await?;
-    let current = store::get_call(&mut tx, &id)
+    let current = store::calls::get(&mut tx, &id)
         .await?
         .ok_or_else(|| Error::not_found("call", &id))?;
     check_etag("call.etag", &sent.etag, current.version)?;
-    domain::call_transition(current.state, CallAction::Edit)?;
-    if mask.iter().any(|p| !domain::CALL_OPEN_MASK.contains(p)) {
-        domain::call_transition(current.state, CallAction::EditRules)?;
+    domain::calls::call_transition(current.state, CallAction::Edit)?;
+    if mask
+        .iter()
+        .any(|p| !domain::calls::CALL_OPEN_MASK.contains(p))
+    {
+        domain::calls::call_transition(current.state, CallAction::EditRules)?;
     }
-    let committed = store::committed_in_call(&mut tx, &current).await?;
+    let committed = store::calls::committed(&mut tx, &current).await?;
     let mut merged = call_proto(&current, committed);
-    domain::merge_call(&mut merged, &sent, &mask);
-    let fields = domain::parse_call(&merged)?;
-    let row = store::update_call(&mut tx, &current, &fields).await?;
+    domain::calls::merge_call(&mut merged, &sent, &mask);
+    let fields = domain::calls::parse_call(&merged)?;
+    let row = store::calls::update(&mut tx, &current, &fields).await?;
     tx.commit().await?;
     Ok(call_proto(&row, committed))
 }
@@ -127,13 +133,13 @@ pub(super) async fn open(
 ) -> Result<api::Call> {
     let id = parse_id("id", &req.id)?;
     let mut tx = grants.db.write(&caller.tenant).await?;
-    let current = store::get_call(&mut tx, &id)
+    let current = store::calls::get(&mut tx, &id)
         .await?
         .ok_or_else(|| Error::not_found("call", &id))?;
     check_etag("etag", &req.etag, current.version)?;
-    let to = domain::call_transition(current.state, CallAction::Open)?;
-    domain::check_openable(&current.fields)?;
-    let row = store::set_call_state(&mut tx, &current, to).await?;
+    let to = domain::calls::call_transition(current.state, CallAction::Open)?;
+    domain::calls::check_openable(&current.fields)?;
+    let row = store::calls::set_state(&mut tx, &current, to).await?;
     let f = &row.fields;
     tx.publish(
         &id,
@@ -175,13 +181,13 @@ pub(super) async fn close(
 ) -> Result<api::Call> {
     let id = parse_id("id", &req.id)?;
     let mut tx = grants.db.write(&caller.tenant).await?;
-    let current = store::get_call(&mut tx, &id)
+    let current = store::calls::get(&mut tx, &id)
         .await?
         .ok_or_else(|| Error::not_found("call", &id))?;
     check_etag("etag", &req.etag, current.version)?;
-    let to = domain::call_transition(current.state, CallAction::Close)?;
-    let row = store::set_call_state(&mut tx, &current, to).await?;
-    let committed = store::committed_in_call(&mut tx, &row).await?;
+    let to = domain::calls::call_transition(current.state, CallAction::Close)?;
+    let row = store::calls::set_state(&mut tx, &current, to).await?;
+    let committed = store::calls::committed(&mut tx, &row).await?;
     tx.commit().await?;
     Ok(call_proto(&row, committed))
 }
@@ -214,14 +220,14 @@ pub(super) async fn check_eligibility(
         own.clone()
     } else if let Some(subject) = &viewer.coach
         && !asked.is_empty()
-        && store::coaches_organization(&mut tx, subject, &asked).await?
+        && store::coaching::coaches_organization(&mut tx, subject, &asked).await?
     {
         asked
     } else {
         return Err(Error::not_found("organization", &asked));
     };
-    let facts = store::organization_facts(&mut tx, &organization_id).await?;
-    let unmet = domain::unmet(&call.fields.rules, facts.as_ref().map(|(f, _)| f));
+    let facts = store::eligibility::organization_facts(&mut tx, &organization_id).await?;
+    let unmet = domain::eligibility::unmet(&call.fields.rules, facts.as_ref().map(|(f, _)| f));
     Ok(api::Eligibility {
         call_id,
         organization_id,
@@ -237,22 +243,22 @@ pub(super) async fn ranking(
 ) -> Result<api::CallRanking> {
     let call_id = parse_id("call_id", &req.call_id)?;
     let mut tx = grants.db.read(&caller.tenant).await?;
-    let call = store::get_call(&mut tx, &call_id)
+    let call = store::calls::get(&mut tx, &call_id)
         .await?
         .ok_or_else(|| Error::not_found("call", &call_id))?;
-    let filter = store::ProposalFilter {
+    let filter = store::proposals::ProposalFilter {
         call_id: call_id.clone(),
         ..Default::default()
     };
-    let proposals: Vec<ProposalRow> = store::list_proposals(&mut tx, &filter, "", 100_000)
+    let proposals: Vec<ProposalRow> = store::proposals::list(&mut tx, &filter, "", 100_000)
         .await?
         .into_iter()
         .filter(|p| !matches!(p.state, ProposalState::Draft | ProposalState::Withdrawn))
         .collect();
-    let sheets = store::list_sheets(&mut tx, "", &call_id, "").await?;
+    let sheets = store::scores::list(&mut tx, "", &call_id, "").await?;
     let inputs = proposals
         .iter()
-        .map(|p| domain::RankInput {
+        .map(|p| domain::scores::RankInput {
             proposal_id: p.id.clone(),
             totals: sheets
                 .iter()
@@ -264,7 +270,7 @@ pub(super) async fn ranking(
     let by_id: HashMap<&str, &ProposalRow> = proposals.iter().map(|p| (p.id.as_str(), p)).collect();
     let currency = call.fields.currency();
     let mut ranked = Vec::new();
-    for r in domain::rank(inputs, call.fields.rubric.max_total()) {
+    for r in domain::scores::rank(inputs, call.fields.rubric.max_total()) {
         let p = by_id[r.proposal_id.as_str()];
         ranked.push(api::RankedProposal {
             rank: r.rank,

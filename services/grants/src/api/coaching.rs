@@ -9,7 +9,8 @@ use markaz_kit::validate;
 use markaz_proto::grants::v1 as api;
 
 use crate::domain::{self};
-use crate::store::{self, CoachRow, NoteRow};
+use crate::store::coaching::{CoachRow, NoteRow};
+use crate::store::{self};
 
 use super::{GrantsApi, Use, role_word, seen_proposal, viewer};
 
@@ -30,7 +31,7 @@ pub(super) async fn add_note(
     if let Some(done) = idempotency.replay(&mut tx).await? {
         return Ok(done);
     }
-    domain::check_coaching_open(seen.proposal.state)?;
+    domain::coaching::check_coaching_open(seen.proposal.state)?;
     let note = NoteRow {
         id: new_id(),
         proposal_id: id,
@@ -40,7 +41,7 @@ pub(super) async fn add_note(
         version_number: seen.proposal.version_number,
         created_at: now_micros(),
     };
-    store::insert_note(&mut tx, &note).await?;
+    store::coaching::insert_note(&mut tx, &note).await?;
     let reply = note_proto(&note);
     idempotency.commit(tx, &note.id, &reply).await?;
     Ok(reply)
@@ -56,7 +57,7 @@ pub(super) async fn list_notes(
     let mut tx = grants.db.read(&caller.tenant).await?;
     let viewer = viewer(&mut tx, &caller).await?;
     seen_proposal(&mut tx, &viewer, &id, Use::Coach).await?;
-    let mut rows = store::list_notes(&mut tx, &id, &page.after, page.fetch()).await?;
+    let mut rows = store::coaching::list_notes(&mut tx, &id, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
     Ok(api::ListCoachingNotesResponse {
         notes: rows.iter().map(note_proto).collect(),
@@ -71,14 +72,17 @@ pub(super) async fn assign(
 ) -> Result<api::Coach> {
     let (proposal_id, subject) = (
         parse_id("proposal_id", &req.proposal_id),
-        domain::parse_account("subject", &req.subject),
+        domain::reviewers::parse_account("subject", &req.subject),
     )
         .all()?;
     let mut tx = grants.db.write(&caller.tenant).await?;
     let viewer = viewer(&mut tx, &caller).await?;
     let seen = seen_proposal(&mut tx, &viewer, &proposal_id, Use::Write).await?;
-    domain::check_coaching_open(seen.proposal.state)?;
-    if store::reviewer_of(&mut tx, &subject).await?.is_some() {
+    domain::coaching::check_coaching_open(seen.proposal.state)?;
+    if store::reviewers::reviewer_of(&mut tx, &subject)
+        .await?
+        .is_some()
+    {
         return Err(Error::precondition(
             "COACH_REVIEWS",
             "subject",
@@ -93,7 +97,7 @@ pub(super) async fn assign(
         assigned_by: caller.subject.clone(),
         created_at: now_micros(),
     };
-    store::insert_coach(&mut tx, &row).await?;
+    store::coaching::insert_coach(&mut tx, &row).await?;
     tx.commit().await?;
     Ok(coach_proto(&row))
 }
@@ -107,7 +111,7 @@ pub(super) async fn list(
     let mut tx = grants.db.read(&caller.tenant).await?;
     let viewer = viewer(&mut tx, &caller).await?;
     seen_proposal(&mut tx, &viewer, &id, Use::Coach).await?;
-    let coaches = store::list_coaches(&mut tx, &id).await?;
+    let coaches = store::coaching::list_coaches(&mut tx, &id).await?;
     Ok(api::ListCoachesResponse {
         coaches: coaches.iter().map(coach_proto).collect(),
     })
@@ -120,10 +124,10 @@ pub(super) async fn remove(
 ) -> Result<api::Coach> {
     let id = parse_id("id", &req.id)?;
     let mut tx = grants.db.write(&caller.tenant).await?;
-    let row = store::get_coach(&mut tx, &id)
+    let row = store::coaching::get_coach(&mut tx, &id)
         .await?
         .ok_or_else(|| Error::not_found("coach", &id))?;
-    store::delete_coach(&mut tx, &id).await?;
+    store::coaching::delete_coach(&mut tx, &id).await?;
     tx.commit().await?;
     Ok(coach_proto(&row))
 }

@@ -8,7 +8,8 @@ use markaz_kit::time::{now_micros, timestamp};
 use markaz_proto::grants::v1 as api;
 
 use crate::domain::{self};
-use crate::store::{self, ConflictRow};
+use crate::store::conflicts::ConflictRow;
+use crate::store::{self};
 
 use super::{GrantsApi, viewer};
 
@@ -21,7 +22,7 @@ pub(super) async fn declare(
     let (idempotency, reviewer_id, (target, reason)) = (
         Idempotency::of(&caller, &req.request_id, &req),
         domain::optional_id("conflict.reviewer_id", &sent.reviewer_id),
-        domain::parse_conflict(Some(&sent)),
+        domain::conflicts::parse_conflict(Some(&sent)),
     )
         .all()?;
     let mut tx = grants.db.write(&caller.tenant).await?;
@@ -30,7 +31,7 @@ pub(super) async fn declare(
         if reviewer_id.is_empty() {
             return Err(Error::invalid("conflict.reviewer_id", "required"));
         }
-        store::get_reviewer(&mut tx, &reviewer_id).await?
+        store::reviewers::get(&mut tx, &reviewer_id).await?
     } else {
         viewer
             .reviewer
@@ -39,15 +40,15 @@ pub(super) async fn declare(
     };
     let reviewer = reviewer.ok_or_else(|| Error::not_found("reviewer", &reviewer_id))?;
     let (organization_id, proposal_id) = match target {
-        domain::ConflictTarget::Organization(o) => (o, String::new()),
-        domain::ConflictTarget::Proposal(p) => {
+        domain::conflicts::ConflictTarget::Organization(o) => (o, String::new()),
+        domain::conflicts::ConflictTarget::Proposal(p) => {
             // Staff name any proposal; a reviewer one it is
             // assigned to, or was until it recused (so a retry
             // of its declaration still finds it).
             let known = if viewer.staff {
-                store::get_proposal(&mut tx, &p).await?.is_some()
+                store::proposals::get(&mut tx, &p).await?.is_some()
             } else {
-                store::find_assignment(&mut tx, &p, &reviewer.id)
+                store::assignments::find(&mut tx, &p, &reviewer.id)
                     .await?
                     .is_some()
             };
@@ -69,8 +70,8 @@ pub(super) async fn declare(
         declared_by: caller.subject.clone(),
         created_at: now_micros(),
     };
-    store::insert_conflict(&mut tx, &row).await?;
-    store::recuse(
+    store::conflicts::insert(&mut tx, &row).await?;
+    store::conflicts::recuse(
         &mut tx,
         &reviewer.id,
         "",
@@ -101,7 +102,7 @@ pub(super) async fn list(
             _ => return Ok(api::ListConflictsResponse::default()),
         }
     }
-    let mut rows = store::list_conflicts(&mut tx, &reviewer_id, &page.after, page.fetch()).await?;
+    let mut rows = store::conflicts::list(&mut tx, &reviewer_id, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
     Ok(api::ListConflictsResponse {
         conflicts: rows.iter().map(conflict_proto).collect(),

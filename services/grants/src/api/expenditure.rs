@@ -9,7 +9,8 @@ use markaz_kit::time::{now_micros, timestamp};
 use markaz_proto::grants::v1 as api;
 
 use crate::domain::{self, ReportState, ReviewOutcome};
-use crate::store::{self, ExpenditureRow};
+use crate::store::expenditure::ExpenditureRow;
+use crate::store::{self};
 
 use super::awards::AwardWork;
 use super::{GrantsApi, seen_award, viewer};
@@ -24,7 +25,7 @@ pub(super) async fn submit(
         Ok(id) => Ok(id),
         // No award to judge the report against: parsed alone, it names
         // everything the request gets wrong, the award id among it.
-        Err(_) => domain::parse_expenditure(Some(&sent), None).map(|(id, _)| id),
+        Err(_) => domain::expenditure::parse_expenditure(Some(&sent), None).map(|(id, _)| id),
     };
     let (idempotency, award_id) =
         (Idempotency::of(&caller, &req.request_id, &req), award_id).all()?;
@@ -35,9 +36,9 @@ pub(super) async fn submit(
         return Ok(done);
     }
     // Every bad field at once, before the award is locked.
-    let (_, fields) = domain::parse_expenditure(
+    let (_, fields) = domain::expenditure::parse_expenditure(
         Some(&sent),
-        Some(domain::AwardTerms {
+        Some(domain::expenditure::AwardTerms {
             currency: award.amount.currency(),
             budget_lines: award.budget.len(),
         }),
@@ -55,7 +56,7 @@ pub(super) async fn submit(
         submitted_at: now_micros(),
         reviewed_at: 0,
     };
-    store::insert_expenditure(&mut tx, &row).await?;
+    store::expenditure::insert(&mut tx, &row).await?;
     work.finish(&mut tx).await?;
     let reply = expenditure_proto(&row)?;
     idempotency.commit(tx, &row.id, &reply).await?;
@@ -69,15 +70,15 @@ pub(super) async fn review(
 ) -> Result<api::ExpenditureReport> {
     let (id, (outcome, comment)) = (
         parse_id("id", &req.id),
-        domain::parse_review(req.outcome, &req.comment),
+        domain::reports::parse_review(req.outcome, &req.comment),
     )
         .all()?;
     let mut tx = grants.db.write(&caller.tenant).await?;
-    let report = store::get_expenditure(&mut tx, &id)
+    let report = store::expenditure::get(&mut tx, &id)
         .await?
         .ok_or_else(|| Error::not_found("expenditure report", &id))?;
     let mut work = AwardWork::open(&mut tx, &caller, &report.award_id, "").await?;
-    domain::check_reviewable(report.state)?;
+    domain::reports::check_reviewable(report.state)?;
     let to = if outcome == ReviewOutcome::Accept {
         work.ledger.spend(&spending(&report.fields), true)?;
         ReportState::Accepted
@@ -112,7 +113,7 @@ pub(super) async fn list(
     let (mut tx, id, page) = grants
         .award_page(&caller, &req.award_id, req.page_size, &req.page_token)
         .await?;
-    let mut rows = store::list_expenditures(&mut tx, &id, &page.after, page.fetch()).await?;
+    let mut rows = store::expenditure::list(&mut tx, &id, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
     Ok(api::ListExpenditureReportsResponse {
         reports: rows.iter().map(expenditure_proto).collect::<Result<_>>()?,
@@ -120,7 +121,7 @@ pub(super) async fn list(
     })
 }
 
-pub(super) fn spending(f: &domain::ExpenditureFields) -> Vec<(i32, i64)> {
+pub(super) fn spending(f: &domain::expenditure::ExpenditureFields) -> Vec<(i32, i64)> {
     f.lines
         .iter()
         .map(|(line, amount, _)| (*line, amount.minor_units()))

@@ -39,8 +39,13 @@ use markaz_proto::grants::v1 as api;
 use markaz_proto::grants::v1::grants_service_server::{GrantsService, GrantsServiceServer};
 use tonic::server::NamedService;
 
-use crate::domain::{self, AssignmentState, CallState, CallTerms, ProposalState};
-use crate::store::{self, AwardRow, CallRow, ProposalRow, ReviewerRow};
+use crate::domain::proposals::CallTerms;
+use crate::domain::{self, AssignmentState, CallState, ProposalState};
+use crate::store::awards::AwardRow;
+use crate::store::calls::CallRow;
+use crate::store::proposals::ProposalRow;
+use crate::store::reviewers::ReviewerRow;
+use crate::store::{self};
 
 /// The roles of the rights table; object rights are the handlers'.
 const STAFF: &[Role] = &[Role::Admin, Role::Staff];
@@ -273,7 +278,7 @@ async fn viewer(tx: &mut Tx, caller: &Caller) -> Result<Viewer> {
     // whatever other role the account holds (staff aside).
     let reviews = !staff && caller.has(Role::Reviewer);
     let reviewer = if reviews {
-        store::reviewer_of(tx, &caller.subject)
+        store::reviewers::reviewer_of(tx, &caller.subject)
             .await?
             .filter(|r| r.active)
     } else {
@@ -326,20 +331,20 @@ struct Seen {
 
 async fn seen_proposal(tx: &mut Tx, v: &Viewer, id: &str, usage: Use) -> Result<Seen> {
     let not_found = || Error::not_found("proposal", id);
-    let proposal = store::get_proposal(tx, id).await?.ok_or_else(not_found)?;
-    let call = store::get_call(tx, &proposal.call_id)
+    let proposal = store::proposals::get(tx, id).await?.ok_or_else(not_found)?;
+    let call = store::calls::get(tx, &proposal.call_id)
         .await?
         .ok_or_else(|| Error::internal("a proposal without its call"))?;
     let hidden = if v.holds(&proposal.organization_id) {
         Some(false)
     } else if usage != Use::Write
         && let Some(subject) = &v.coach
-        && store::is_coach(tx, id, subject).await?
+        && store::coaching::is_coach(tx, id, subject).await?
     {
         Some(false)
     } else if usage == Use::Read
         && let Some(r) = &v.reviewer
-        && store::find_assignment(tx, id, &r.id)
+        && store::assignments::find(tx, id, &r.id)
             .await?
             .is_some_and(|a| a.state == AssignmentState::Active)
     {
@@ -358,7 +363,7 @@ async fn seen_proposal(tx: &mut Tx, v: &Viewer, id: &str, usage: Use) -> Result<
 }
 
 async fn seen_call(tx: &mut Tx, v: &Viewer, id: &str) -> Result<CallRow> {
-    store::get_call(tx, id)
+    store::calls::get(tx, id)
         .await?
         .filter(|c| v.may_read_call(c))
         .ok_or_else(|| Error::not_found("call", id))
@@ -366,7 +371,7 @@ async fn seen_call(tx: &mut Tx, v: &Viewer, id: &str) -> Result<CallRow> {
 
 /// An award the caller may see and change: staff's, or the applicant's.
 async fn seen_award(tx: &mut Tx, v: &Viewer, id: &str) -> Result<AwardRow> {
-    store::get_award(tx, id)
+    store::awards::get(tx, id)
         .await?
         .filter(|a| v.holds(&a.organization_id))
         .ok_or_else(|| Error::not_found("award", id))
@@ -394,7 +399,7 @@ fn required_reason(field: &str, reason: &str) -> Result<String> {
 
 /// The facts every grants event carries.
 async fn context(tx: &mut Tx, p: &ProposalRow, call: &CallRow) -> Result<ev::GrantContext> {
-    let facts = store::organization_facts(tx, &p.organization_id).await?;
+    let facts = store::eligibility::organization_facts(tx, &p.organization_id).await?;
     let (branch_id, kind) = facts
         .map(|(f, _)| (f.branch_id, f.kind as i32))
         .unwrap_or_default();

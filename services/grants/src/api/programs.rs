@@ -8,7 +8,8 @@ use markaz_kit::time::timestamp;
 use markaz_proto::grants::v1 as api;
 
 use crate::domain::{self};
-use crate::store::{self, ProgramRow};
+use crate::store::programs::ProgramRow;
+use crate::store::{self};
 
 use super::GrantsApi;
 
@@ -19,7 +20,7 @@ pub(super) async fn create(
 ) -> Result<api::Program> {
     let (idempotency, fields) = (
         Idempotency::of(&caller, &req.request_id, &req),
-        domain::parse_program(req.program.as_ref().unwrap_or(&Default::default())),
+        domain::programs::parse_program(req.program.as_ref().unwrap_or(&Default::default())),
     )
         .all()?;
     let mut tx = grants.db.write(&caller.tenant).await?;
@@ -27,7 +28,7 @@ pub(super) async fn create(
         return Ok(done);
     }
     let id = new_id();
-    let row = store::insert_program(&mut tx, &id, &fields).await?;
+    let row = store::programs::insert(&mut tx, &id, &fields).await?;
     let reply = program_proto(&row);
     idempotency.commit(tx, &id, &reply).await?;
     Ok(reply)
@@ -40,7 +41,7 @@ pub(super) async fn get(
 ) -> Result<api::Program> {
     let id = parse_id("id", &req.id)?;
     let mut tx = grants.db.read(&caller.tenant).await?;
-    let row = store::get_program(&mut tx, &id)
+    let row = store::programs::get(&mut tx, &id)
         .await?
         .ok_or_else(|| Error::not_found("program", &id))?;
     Ok(program_proto(&row))
@@ -53,7 +54,7 @@ pub(super) async fn list(
 ) -> Result<api::ListProgramsResponse> {
     let page = Page::parse(req.page_size, &req.page_token, "")?;
     let mut tx = grants.db.read(&caller.tenant).await?;
-    let mut rows = store::list_programs(&mut tx, &page.after, page.fetch()).await?;
+    let mut rows = store::programs::list(&mut tx, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
     Ok(api::ListProgramsResponse {
         programs: rows.iter().map(program_proto).collect(),
@@ -68,16 +69,17 @@ pub(super) async fn update(
 ) -> Result<api::Program> {
     let sent = req.program.unwrap_or_default();
     let id = parse_id("program.id", &sent.id)?;
-    let mask = markaz_kit::rpc::update_mask(req.update_mask.as_ref(), domain::PROGRAM_MASK)?;
+    let mask =
+        markaz_kit::rpc::update_mask(req.update_mask.as_ref(), domain::programs::PROGRAM_MASK)?;
     let mut tx = grants.db.write(&caller.tenant).await?;
-    let current = store::get_program(&mut tx, &id)
+    let current = store::programs::get(&mut tx, &id)
         .await?
         .ok_or_else(|| Error::not_found("program", &id))?;
     check_etag("program.etag", &sent.etag, current.version)?;
     let mut merged = program_proto(&current);
-    domain::merge_program(&mut merged, &sent, &mask);
-    let fields = domain::parse_program(&merged)?;
-    let row = store::update_program(&mut tx, &current, &fields).await?;
+    domain::programs::merge_program(&mut merged, &sent, &mask);
+    let fields = domain::programs::parse_program(&merged)?;
+    let row = store::programs::update(&mut tx, &current, &fields).await?;
     tx.commit().await?;
     Ok(program_proto(&row))
 }

@@ -14,8 +14,12 @@ use markaz_proto::events::v1 as ev;
 use markaz_proto::grants::v1 as api;
 use prost::Message;
 
-use crate::domain::{self, Action, CallState, Decision};
-use crate::store::{self, CallRow, NoteRow, ProposalRow};
+use crate::domain::proposals::Action;
+use crate::domain::{self, CallState, Decision};
+use crate::store::calls::CallRow;
+use crate::store::coaching::NoteRow;
+use crate::store::proposals::ProposalRow;
+use crate::store::{self};
 
 use super::{
     GrantsApi, Seen, Use, context, list_filters, role_word, seen_call, seen_proposal, terms, viewer,
@@ -71,7 +75,7 @@ pub(super) async fn create(
     // The content is judged against the call's terms (themes,
     // ceiling, currency): parsed as soon as the call is read, every
     // bad field at once, and before anything is written.
-    let fields = domain::parse_proposal(&sent, &terms(&call))?;
+    let fields = domain::proposals::parse_proposal(&sent, &terms(&call))?;
     if call.state == CallState::Closed {
         return Err(Error::precondition(
             "CALL_STATE",
@@ -79,7 +83,7 @@ pub(super) async fn create(
             "the call is closed: it takes no new proposals",
         ));
     }
-    let (_, name) = store::organization_facts(&mut tx, &organization_id)
+    let (_, name) = store::eligibility::organization_facts(&mut tx, &organization_id)
         .await?
         .ok_or_else(|| {
             Error::precondition(
@@ -92,7 +96,7 @@ pub(super) async fn create(
     // One live proposal per organization and call: creates in one
     // call queue on its row, so the check below sees the others.
     tx.lock("calls", &call_id).await?;
-    if store::has_live_proposal(&mut tx, &call_id, &organization_id).await? {
+    if store::proposals::has_live_proposal(&mut tx, &call_id, &organization_id).await? {
         return Err(Error::AlreadyExists(
             "the organization has a proposal in this call already; edit or \
              withdraw it"
@@ -100,7 +104,7 @@ pub(super) async fn create(
         ));
     }
     let id = new_id();
-    let row = store::insert_proposal(
+    let row = store::proposals::insert(
         &mut tx,
         &id,
         &call_id,
@@ -133,7 +137,7 @@ pub(super) async fn list(
 ) -> Result<api::ListProposalsResponse> {
     let (call_id, organization_id, state) =
         list_filters(&req.call_id, &req.organization_id, req.state)?;
-    let mut filter = store::ProposalFilter {
+    let mut filter = store::proposals::ProposalFilter {
         call_id,
         organization_id,
         state: state.to_string(),
@@ -168,7 +172,7 @@ pub(super) async fn list(
             return Ok(api::ListProposalsResponse::default());
         }
     }
-    let mut rows = store::list_proposals(&mut tx, &filter, &page.after, page.fetch()).await?;
+    let mut rows = store::proposals::list(&mut tx, &filter, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
     let mut calls: HashMap<String, CallRow> = HashMap::new();
     let mut proposals = Vec::with_capacity(rows.len());
@@ -176,7 +180,7 @@ pub(super) async fn list(
         let call = match calls.get(&proposal.call_id) {
             Some(c) => c.clone(),
             None => {
-                let c = store::get_call(&mut tx, &proposal.call_id)
+                let c = store::calls::get(&mut tx, &proposal.call_id)
                     .await?
                     .ok_or_else(|| Error::internal("a proposal without its call"))?;
                 calls.insert(c.id.clone(), c.clone());
@@ -203,16 +207,17 @@ pub(super) async fn update(
 ) -> Result<api::Proposal> {
     let sent = req.proposal.unwrap_or_default();
     let id = parse_id("proposal.id", &sent.id)?;
-    let mask = markaz_kit::rpc::update_mask(req.update_mask.as_ref(), domain::PROPOSAL_MASK)?;
+    let mask =
+        markaz_kit::rpc::update_mask(req.update_mask.as_ref(), domain::proposals::PROPOSAL_MASK)?;
     let mut tx = grants.db.write(&caller.tenant).await?;
     let viewer = viewer(&mut tx, &caller).await?;
     let seen = seen_proposal(&mut tx, &viewer, &id, Use::Write).await?;
     check_etag("proposal.etag", &sent.etag, seen.proposal.version)?;
-    domain::transition(seen.proposal.state, Action::Edit)?;
+    domain::proposals::transition(seen.proposal.state, Action::Edit)?;
     let mut merged = proposal_proto(&seen.proposal, &seen.call, None, false)?;
-    domain::merge_proposal(&mut merged, &sent, &mask);
-    let fields = domain::parse_proposal(&merged, &terms(&seen.call))?;
-    let row = store::update_proposal(&mut tx, &seen.proposal, &fields).await?;
+    domain::proposals::merge_proposal(&mut merged, &sent, &mask);
+    let fields = domain::proposals::parse_proposal(&merged, &terms(&seen.call))?;
+    let row = store::proposals::update(&mut tx, &seen.proposal, &fields).await?;
     let reply = render(
         &mut tx,
         &Seen {
@@ -236,8 +241,8 @@ pub(super) async fn submit(
     let seen = seen_proposal(&mut tx, &viewer, &id, Use::Write).await?;
     let (proposal, call) = (&seen.proposal, &seen.call);
     check_etag("etag", &req.etag, proposal.version)?;
-    let to = domain::transition(proposal.state, Action::Submit)?;
-    domain::check_submission_window(
+    let to = domain::proposals::transition(proposal.state, Action::Submit)?;
+    domain::calls::check_submission_window(
         call.state,
         call.fields.opens_on,
         call.fields.closes_on,
@@ -246,7 +251,7 @@ pub(super) async fn submit(
     // The call's terms may have changed while it was a draft.
     let terms = terms(call);
     if let Err(Error::InvalidArgument(v)) =
-        domain::parse_proposal(&proposal_proto(proposal, call, None, false)?, &terms)
+        domain::proposals::parse_proposal(&proposal_proto(proposal, call, None, false)?, &terms)
     {
         return Err(Error::precondition(
             "PROPOSAL_INVALID",
@@ -257,12 +262,12 @@ pub(super) async fn submit(
                 .join("; "),
         ));
     }
-    domain::check_complete(&proposal.fields, &terms)?;
-    let facts = store::organization_facts(&mut tx, &proposal.organization_id).await?;
-    domain::check_eligible(&call.fields.rules, facts.as_ref().map(|(f, _)| f))?;
-    let row = store::set_proposal_state(&mut tx, proposal, to, true, None).await?;
+    domain::proposals::check_complete(&proposal.fields, &terms)?;
+    let facts = store::eligibility::organization_facts(&mut tx, &proposal.organization_id).await?;
+    domain::eligibility::check_eligible(&call.fields.rules, facts.as_ref().map(|(f, _)| f))?;
+    let row = store::proposals::set_state(&mut tx, proposal, to, true, None).await?;
     let snapshot = proposal_proto(&row, call, facts.map(|(_, n)| n), false)?;
-    store::insert_version(
+    store::proposals::insert_version(
         &mut tx,
         &id,
         row.version_number,
@@ -301,9 +306,9 @@ pub(super) async fn request_changes(
     let viewer = viewer(&mut tx, &caller).await?;
     let seen = seen_proposal(&mut tx, &viewer, &id, Use::Write).await?;
     check_etag("etag", &req.etag, seen.proposal.version)?;
-    let to = domain::transition(seen.proposal.state, Action::RequestChanges)?;
-    let row = store::set_proposal_state(&mut tx, &seen.proposal, to, false, None).await?;
-    store::insert_note(
+    let to = domain::proposals::transition(seen.proposal.state, Action::RequestChanges)?;
+    let row = store::proposals::set_state(&mut tx, &seen.proposal, to, false, None).await?;
+    store::coaching::insert_note(
         &mut tx,
         &NoteRow {
             id: new_id(),
@@ -338,8 +343,8 @@ pub(super) async fn start_review(
     let viewer = viewer(&mut tx, &caller).await?;
     let seen = seen_proposal(&mut tx, &viewer, &id, Use::Write).await?;
     check_etag("etag", &req.etag, seen.proposal.version)?;
-    let to = domain::transition(seen.proposal.state, Action::StartReview)?;
-    let row = store::set_proposal_state(&mut tx, &seen.proposal, to, false, None).await?;
+    let to = domain::proposals::transition(seen.proposal.state, Action::StartReview)?;
+    let row = store::proposals::set_state(&mut tx, &seen.proposal, to, false, None).await?;
     let reply = render(
         &mut tx,
         &Seen {
@@ -370,9 +375,10 @@ pub(super) async fn decide(
         Decision::Reject => (Action::Reject, ev::ProposalOutcome::Rejected),
         _ => (Action::Approve, ev::ProposalOutcome::Approved),
     };
-    let to = domain::transition(seen.proposal.state, action)?;
-    let row = store::set_proposal_state(&mut tx, &seen.proposal, to, false, Some(&reason)).await?;
-    let counted: Vec<i64> = store::list_sheets(&mut tx, &id, "", "")
+    let to = domain::proposals::transition(seen.proposal.state, action)?;
+    let row =
+        store::proposals::set_state(&mut tx, &seen.proposal, to, false, Some(&reason)).await?;
+    let counted: Vec<i64> = store::scores::list(&mut tx, &id, "", "")
         .await?
         .iter()
         .filter(|s| s.counts)
@@ -385,7 +391,7 @@ pub(super) async fn decide(
             context: Some(context),
             outcome: outcome as i32,
             requested: Some(row.fields.total(seen.call.fields.currency())?.to_proto()),
-            score_basis_points: domain::basis_points(
+            score_basis_points: domain::scores::basis_points(
                 counted.iter().sum(),
                 counted.len() as i64,
                 seen.call.fields.rubric.max_total(),
@@ -421,9 +427,10 @@ pub(super) async fn withdraw(
     let viewer = viewer(&mut tx, &caller).await?;
     let seen = seen_proposal(&mut tx, &viewer, &id, Use::Write).await?;
     check_etag("etag", &req.etag, seen.proposal.version)?;
-    let to = domain::transition(seen.proposal.state, Action::Withdraw)?;
-    domain::check_withdrawal(seen.proposal.state, &reason)?;
-    let row = store::set_proposal_state(&mut tx, &seen.proposal, to, false, Some(&reason)).await?;
+    let to = domain::proposals::transition(seen.proposal.state, Action::Withdraw)?;
+    domain::proposals::check_withdrawal(seen.proposal.state, &reason)?;
+    let row =
+        store::proposals::set_state(&mut tx, &seen.proposal, to, false, Some(&reason)).await?;
     let reply = render(
         &mut tx,
         &Seen {
@@ -445,7 +452,7 @@ pub(super) async fn versions(
     let mut tx = grants.db.read(&caller.tenant).await?;
     let viewer = viewer(&mut tx, &caller).await?;
     seen_proposal(&mut tx, &viewer, &id, Use::Coach).await?;
-    let versions = store::list_versions(&mut tx, &id)
+    let versions = store::proposals::list_versions(&mut tx, &id)
         .await?
         .into_iter()
         .map(|v| {
@@ -463,7 +470,7 @@ pub(super) async fn versions(
     Ok(api::ListProposalVersionsResponse { versions })
 }
 
-pub(super) fn people_proto(p: &domain::People) -> api::Beneficiaries {
+pub(super) fn people_proto(p: &domain::proposals::People) -> api::Beneficiaries {
     api::Beneficiaries {
         female: p.female,
         male: p.male,
@@ -471,7 +478,7 @@ pub(super) fn people_proto(p: &domain::People) -> api::Beneficiaries {
     }
 }
 
-pub(super) fn people_event(p: &domain::People) -> ev::BeneficiaryCount {
+pub(super) fn people_event(p: &domain::proposals::People) -> ev::BeneficiaryCount {
     ev::BeneficiaryCount {
         female: p.female,
         male: p.male,
@@ -479,7 +486,7 @@ pub(super) fn people_event(p: &domain::People) -> ev::BeneficiaryCount {
     }
 }
 
-pub(super) fn budget_proto(lines: &[domain::BudgetLine]) -> Vec<api::BudgetLine> {
+pub(super) fn budget_proto(lines: &[domain::proposals::BudgetLine]) -> Vec<api::BudgetLine> {
     lines
         .iter()
         .enumerate()
@@ -492,7 +499,7 @@ pub(super) fn budget_proto(lines: &[domain::BudgetLine]) -> Vec<api::BudgetLine>
         .collect()
 }
 
-pub(super) fn milestone_proto(number: usize, m: &domain::Milestone) -> api::Milestone {
+pub(super) fn milestone_proto(number: usize, m: &domain::proposals::Milestone) -> api::Milestone {
     api::Milestone {
         number: number as i32,
         title: Some(m.title.clone()),
@@ -555,7 +562,7 @@ pub(super) async fn render(tx: &mut Tx, seen: &Seen) -> Result<api::Proposal> {
     let name = if seen.hidden {
         None
     } else {
-        store::organization_facts(tx, &seen.proposal.organization_id)
+        store::eligibility::organization_facts(tx, &seen.proposal.organization_id)
             .await?
             .map(|(_, n)| n)
     };

@@ -8,7 +8,8 @@ use markaz_proto::events::v1 as ev;
 use markaz_proto::grants::v1 as api;
 
 use crate::domain::{self, ReportKind, ReportState, ReviewOutcome};
-use crate::store::{self, ReportRow};
+use crate::store::reports::ReportRow;
+use crate::store::{self};
 
 use super::awards::AwardWork;
 use super::proposals::{people_event, people_proto};
@@ -21,7 +22,7 @@ pub(super) async fn submit(
 ) -> Result<api::Report> {
     let (idempotency, (award_id, fields)) = (
         Idempotency::of(&caller, &req.request_id, &req),
-        domain::parse_report(req.report.as_ref()),
+        domain::reports::parse_report(req.report.as_ref()),
     )
         .all()?;
     let mut tx = grants.db.write(&caller.tenant).await?;
@@ -29,7 +30,7 @@ pub(super) async fn submit(
     if let Some(done) = idempotency.replay(&mut tx).await? {
         return Ok(done);
     }
-    let existing = store::list_reports(&mut tx, &award_id, "", 0).await?;
+    let existing = store::reports::list(&mut tx, &award_id, "", 0).await?;
     let open = existing.iter().any(|r| {
         r.state == ReportState::Submitted
             && r.fields.kind == fields.kind
@@ -50,7 +51,7 @@ pub(super) async fn submit(
         submitted_at: now_micros(),
         reviewed_at: 0,
     };
-    store::insert_report(&mut tx, &row).await?;
+    store::reports::insert(&mut tx, &row).await?;
     work.finish(&mut tx).await?;
     let reply = report_proto(&row);
     idempotency.commit(tx, &row.id, &reply).await?;
@@ -64,15 +65,15 @@ pub(super) async fn review(
 ) -> Result<api::Report> {
     let (id, (outcome, comment)) = (
         parse_id("id", &req.id),
-        domain::parse_review(req.outcome, &req.comment),
+        domain::reports::parse_review(req.outcome, &req.comment),
     )
         .all()?;
     let mut tx = grants.db.write(&caller.tenant).await?;
-    let report = store::get_report(&mut tx, &id)
+    let report = store::reports::get(&mut tx, &id)
         .await?
         .ok_or_else(|| Error::not_found("report", &id))?;
     let mut work = AwardWork::open(&mut tx, &caller, &report.award_id, "").await?;
-    domain::check_reviewable(report.state)?;
+    domain::reports::check_reviewable(report.state)?;
     let to = if outcome == ReviewOutcome::Accept {
         match report.fields.kind {
             ReportKind::Final => work.ledger.accept_final()?,
@@ -117,7 +118,7 @@ pub(super) async fn list(
     let (mut tx, id, page) = grants
         .award_page(&caller, &req.award_id, req.page_size, &req.page_token)
         .await?;
-    let mut rows = store::list_reports(&mut tx, &id, &page.after, page.fetch()).await?;
+    let mut rows = store::reports::list(&mut tx, &id, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
     Ok(api::ListReportsResponse {
         reports: rows.iter().map(report_proto).collect(),

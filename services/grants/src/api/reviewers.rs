@@ -8,7 +8,8 @@ use markaz_kit::time::timestamp;
 use markaz_proto::grants::v1 as api;
 
 use crate::domain::{self};
-use crate::store::{self, ReviewerRow};
+use crate::store::reviewers::ReviewerRow;
+use crate::store::{self};
 
 use super::{GrantsApi, viewer};
 
@@ -19,14 +20,14 @@ pub(super) async fn create(
 ) -> Result<api::Reviewer> {
     let (idempotency, fields) = (
         Idempotency::of(&caller, &req.request_id, &req),
-        domain::parse_reviewer(req.reviewer.as_ref()),
+        domain::reviewers::parse_reviewer(req.reviewer.as_ref()),
     )
         .all()?;
     let mut tx = grants.db.write(&caller.tenant).await?;
     if let Some(done) = idempotency.replay(&mut tx).await? {
         return Ok(done);
     }
-    if !store::person_is_known(&mut tx, &fields.person_id).await? {
+    if !store::reviewers::person_is_known(&mut tx, &fields.person_id).await? {
         return Err(Error::precondition(
             "PERSON_UNKNOWN",
             format!("people/{}", fields.person_id),
@@ -35,8 +36,8 @@ pub(super) async fn create(
         ));
     }
     let id = new_id();
-    store::insert_reviewer(&mut tx, &id, &fields).await?;
-    let row = store::get_reviewer(&mut tx, &id)
+    store::reviewers::insert(&mut tx, &id, &fields).await?;
+    let row = store::reviewers::get(&mut tx, &id)
         .await?
         .ok_or_else(|| Error::internal("the reviewer just written"))?;
     let reply = reviewer_proto(&row);
@@ -52,7 +53,7 @@ pub(super) async fn get(
     let id = parse_id("id", &req.id)?;
     let mut tx = grants.db.read(&caller.tenant).await?;
     let viewer = viewer(&mut tx, &caller).await?;
-    let row = store::get_reviewer(&mut tx, &id)
+    let row = store::reviewers::get(&mut tx, &id)
         .await?
         .filter(|r| viewer.staff || viewer.reviewer.as_ref().is_some_and(|me| me.id == r.id))
         .ok_or_else(|| Error::not_found("reviewer", &id))?;
@@ -66,7 +67,7 @@ pub(super) async fn list(
 ) -> Result<api::ListReviewersResponse> {
     let page = Page::parse(req.page_size, &req.page_token, "")?;
     let mut tx = grants.db.read(&caller.tenant).await?;
-    let mut rows = store::list_reviewers(&mut tx, &page.after, page.fetch()).await?;
+    let mut rows = store::reviewers::list(&mut tx, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
     Ok(api::ListReviewersResponse {
         reviewers: rows.iter().map(reviewer_proto).collect(),

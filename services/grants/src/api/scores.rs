@@ -6,8 +6,10 @@ use markaz_kit::rpc::{new_id, parse_id};
 use markaz_kit::time::{now_micros, timestamp};
 use markaz_proto::grants::v1 as api;
 
-use crate::domain::{self, Action, AssignmentState};
-use crate::store::{self, SheetRow};
+use crate::domain::proposals::Action;
+use crate::domain::{self, AssignmentState};
+use crate::store::scores::SheetRow;
+use crate::store::{self};
 
 use super::{GrantsApi, Use, seen_proposal, viewer};
 
@@ -19,14 +21,14 @@ pub(super) async fn submit(
     let proposal_id = parse_id("proposal_id", &req.proposal_id)?;
     let mut tx = grants.db.write(&caller.tenant).await?;
     let not_found = || Error::not_found("proposal", &proposal_id);
-    let reviewer = store::reviewer_of(&mut tx, &caller.subject)
+    let reviewer = store::reviewers::reviewer_of(&mut tx, &caller.subject)
         .await?
         .filter(|r| r.active)
         .ok_or_else(not_found)?;
-    let assignment = store::find_assignment(&mut tx, &proposal_id, &reviewer.id)
+    let assignment = store::assignments::find(&mut tx, &proposal_id, &reviewer.id)
         .await?
         .ok_or_else(not_found)?;
-    let proposal = store::get_proposal(&mut tx, &proposal_id)
+    let proposal = store::proposals::get(&mut tx, &proposal_id)
         .await?
         .ok_or_else(not_found)?;
     if assignment.state == AssignmentState::Recused {
@@ -39,29 +41,30 @@ pub(super) async fn submit(
             ),
         ));
     }
-    if let Some(why) = store::conflict_of_interest(&mut tx, &reviewer, &proposal).await? {
+    if let Some(why) = store::conflicts::conflict_of_interest(&mut tx, &reviewer, &proposal).await?
+    {
         return Err(Error::precondition(
             "CONFLICT_OF_INTEREST",
             format!("proposals/{proposal_id}"),
             format!("the reviewer cannot score this proposal: {why}"),
         ));
     }
-    domain::transition(proposal.state, Action::Score)?;
-    let call = store::get_call(&mut tx, &proposal.call_id)
+    domain::proposals::transition(proposal.state, Action::Score)?;
+    let call = store::calls::get(&mut tx, &proposal.call_id)
         .await?
         .ok_or_else(|| Error::internal("a proposal without its call"))?;
     let rubric = &call.fields.rubric;
-    let sheet = domain::parse_sheet(&req.scores, &req.comment, rubric)?;
+    let sheet = domain::scores::parse_sheet(&req.scores, &req.comment, rubric)?;
     let mut row = SheetRow {
         id: new_id(),
         proposal_id,
         reviewer_id: reviewer.id.clone(),
-        weighted_total: domain::weighted_total(rubric, &sheet),
+        weighted_total: domain::scores::weighted_total(rubric, &sheet),
         sheet,
         counts: true,
         submitted_at: now_micros(),
     };
-    row.id = store::upsert_sheet(&mut tx, &row.id, &call.id, &row).await?;
+    row.id = store::scores::upsert(&mut tx, &row.id, &call.id, &row).await?;
     tx.commit().await?;
     Ok(sheet_proto(&row, rubric.max_total()))
 }
@@ -81,7 +84,7 @@ pub(super) async fn list(
         (None, false) => return Err(Error::not_found("proposal", &id)),
     };
     let max = seen.call.fields.rubric.max_total();
-    let sheets = store::list_sheets(&mut tx, &id, "", &only)
+    let sheets = store::scores::list(&mut tx, &id, "", &only)
         .await?
         .iter()
         .map(|s| sheet_proto(s, max))
@@ -106,7 +109,7 @@ pub(super) fn sheet_proto(s: &SheetRow, max_total: i64) -> api::ScoreSheet {
             .collect(),
         comment: s.sheet.comment.clone(),
         weighted_total: s.weighted_total,
-        basis_points: domain::basis_points(s.weighted_total, 1, max_total),
+        basis_points: domain::scores::basis_points(s.weighted_total, 1, max_total),
         counts: s.counts,
         submit_time: Some(timestamp(s.submitted_at)),
     }

@@ -7,8 +7,10 @@ use markaz_kit::rpc::{Idempotency, new_id, parse_id};
 use markaz_kit::time::{Date, now_micros, timestamp};
 use markaz_proto::grants::v1 as api;
 
-use crate::domain::{self, Action, Decision, VariationState};
-use crate::store::{self, VariationRow};
+use crate::domain::proposals::Action;
+use crate::domain::{self, Decision, VariationState};
+use crate::store::variations::VariationRow;
+use crate::store::{self};
 
 use super::awards::AwardWork;
 use super::proposals::budget_proto;
@@ -24,7 +26,7 @@ pub(super) async fn request(
         Ok(id) => Ok(id),
         // No award to judge the variation against: parsed alone, it names
         // everything the request gets wrong, the award id among it.
-        Err(_) => domain::parse_variation(Some(&sent), None).map(|(id, _)| id),
+        Err(_) => domain::variations::parse_variation(Some(&sent), None).map(|(id, _)| id),
     };
     let (idempotency, award_id) =
         (Idempotency::of(&caller, &req.request_id, &req), award_id).all()?;
@@ -34,13 +36,14 @@ pub(super) async fn request(
     if let Some(done) = idempotency.replay(&mut tx).await? {
         return Ok(done);
     }
-    let (_, fields) = domain::parse_variation(Some(&sent), Some(award.amount.currency()))?;
+    let (_, fields) =
+        domain::variations::parse_variation(Some(&sent), Some(award.amount.currency()))?;
     // One pending variation per award: requests queue on the
     // award's row (a variation does not change the award until
     // approved, so nothing is bumped).
     let work = AwardWork::lock(&mut tx, &award_id, "").await?;
     check_variation(&work, &fields)?;
-    if store::has_pending_variation(&mut tx, &award_id).await? {
+    if store::variations::has_pending_variation(&mut tx, &award_id).await? {
         return Err(Error::precondition(
             "VARIATION_PENDING",
             format!("awards/{award_id}"),
@@ -58,7 +61,7 @@ pub(super) async fn request(
         created_at: now_micros(),
         decided_at: 0,
     };
-    store::insert_variation(&mut tx, &row).await?;
+    store::variations::insert(&mut tx, &row).await?;
     let reply = variation_proto(&row);
     idempotency.commit(tx, &row.id, &reply).await?;
     Ok(reply)
@@ -75,7 +78,7 @@ pub(super) async fn decide(
     )
         .all()?;
     let mut tx = grants.db.write(&caller.tenant).await?;
-    let variation = store::get_variation(&mut tx, &id)
+    let variation = store::variations::get(&mut tx, &id)
         .await?
         .ok_or_else(|| Error::not_found("variation", &id))?;
     if variation.state != VariationState::Pending {
@@ -97,7 +100,7 @@ pub(super) async fn decide(
                 .collect();
             work.ledger.reallocate(&budget, true)?;
         }
-        store::vary_award(
+        store::awards::vary(
             &mut tx,
             &variation.award_id,
             &variation.fields.budget,
@@ -108,7 +111,7 @@ pub(super) async fn decide(
     } else {
         VariationState::Rejected
     };
-    let at = store::decide_variation(&mut tx, &id, to, &note, &caller.subject).await?;
+    let at = store::variations::decide(&mut tx, &id, to, &note, &caller.subject).await?;
     work.finish(&mut tx).await?;
     tx.commit().await?;
     Ok(variation_proto(&VariationRow {
@@ -128,7 +131,7 @@ pub(super) async fn list(
     let (mut tx, id, page) = grants
         .award_page(&caller, &req.award_id, req.page_size, &req.page_token)
         .await?;
-    let mut rows = store::list_variations(&mut tx, &id, &page.after, page.fetch()).await?;
+    let mut rows = store::variations::list(&mut tx, &id, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
     Ok(api::ListVariationsResponse {
         variations: rows.iter().map(variation_proto).collect(),
@@ -138,10 +141,13 @@ pub(super) async fn list(
 
 /// A variation must fit the award: a reallocation keeps the total and the
 /// lines already spent on; a new end date is not before the start.
-pub(super) fn check_variation(work: &AwardWork, f: &domain::VariationFields) -> Result<()> {
+pub(super) fn check_variation(
+    work: &AwardWork,
+    f: &domain::variations::VariationFields,
+) -> Result<()> {
     let mut ledger = work.ledger.clone();
     if f.budget.is_empty() {
-        domain::transition(ledger.state, Action::Vary)?;
+        domain::proposals::transition(ledger.state, Action::Vary)?;
     } else {
         let budget: Vec<i64> = f.budget.iter().map(|l| l.amount.minor_units()).collect();
         ledger.reallocate(&budget, false)?;

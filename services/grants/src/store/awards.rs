@@ -1,0 +1,374 @@
+//! Awards with their tranches, the row lock every change of one takes, and
+//! its ledger read from the records.
+
+use std::collections::BTreeSet;
+
+use markaz_kit::db::Tx;
+use markaz_kit::error::{Error, Result};
+use markaz_kit::money::{self, Money};
+use markaz_kit::time::{Date, now_micros};
+use sqlx::any::AnyRow;
+
+use super::{budget_lines, write_budget_lines};
+use super::{changed, date_text, inserted, int, money_of, named, optional_date, text};
+use crate::domain::awards::{Ledger, Tranche};
+use crate::domain::proposals::BudgetLine;
+use crate::domain::{ProposalState, ReportKind, TrancheState};
+
+/// A page of the rows of `table` that belong to one award, in id order
+/// (`limit` 0: all of them).
+pub(super) async fn rows_of_award(
+    tx: &mut Tx,
+    table: &str,
+    columns: &str,
+    award_id: &str,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<AnyRow>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {columns} FROM {table} WHERE tenant_id = $1 AND award_id = $2 AND id > $3
+         ORDER BY id LIMIT $4"
+    ));
+    Ok(sqlx::query(sql)
+        .bind(tx.tenant())
+        .bind(award_id)
+        .bind(after)
+        .bind(if limit == 0 { i64::MAX } else { limit })
+        .fetch_all(tx.conn())
+        .await?)
+}
+
+#[derive(Debug, Clone)]
+pub struct TrancheRow {
+    pub number: i32,
+    pub milestone: i32,
+    pub amount: Money,
+    pub state: TrancheState,
+    pub disbursed_on: Option<Date>,
+    pub reference: String,
+    pub disbursed_by: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct AwardRow {
+    pub id: String,
+    pub proposal_id: String,
+    pub call_id: String,
+    pub organization_id: String,
+    pub amount: Money,
+    pub budget: Vec<BudgetLine>,
+    pub tranches: Vec<TrancheRow>,
+    pub start_date: Option<Date>,
+    pub end_date: Option<Date>,
+    pub closure_reason: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub async fn insert(tx: &mut Tx, a: &AwardRow, awarded_by: &str) -> Result<()> {
+    let result = sqlx::query(
+        "INSERT INTO awards (tenant_id, id, proposal_id, call_id, organization_id, currency,
+            amount_minor, start_date, end_date, closure_reason, awarded_by, version, created_at,
+            updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', $10, 1, $11, $11)",
+    )
+    .bind(tx.tenant())
+    .bind(&a.id)
+    .bind(&a.proposal_id)
+    .bind(&a.call_id)
+    .bind(&a.organization_id)
+    .bind(a.amount.currency().code())
+    .bind(a.amount.minor_units())
+    .bind(date_text(a.start_date))
+    .bind(date_text(a.end_date))
+    .bind(awarded_by)
+    .bind(a.created_at)
+    .execute(tx.conn())
+    .await;
+    inserted(result, "the proposal is awarded already")?;
+    write_budget_lines(tx, "award_lines", "award_id", &a.id, &a.budget).await?;
+    for t in &a.tranches {
+        sqlx::query(
+            "INSERT INTO tranches (tenant_id, award_id, number, milestone_number, currency,
+                amount_minor, state, disbursed_on, reference, disbursed_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, '', '', '')",
+        )
+        .bind(tx.tenant())
+        .bind(&a.id)
+        .bind(i64::from(t.number))
+        .bind(i64::from(t.milestone))
+        .bind(t.amount.currency().code())
+        .bind(t.amount.minor_units())
+        .bind(t.state.as_str_name())
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(())
+}
+
+macro_rules! award_columns {
+    () => {
+        "id, proposal_id, call_id, organization_id, currency, amount_minor, start_date, \
+         end_date, closure_reason, version, created_at, updated_at"
+    };
+}
+
+/// An award's own row; [`with_award_children`] adds its tranches and budget.
+fn award_head(r: &AnyRow) -> Result<AwardRow> {
+    Ok(AwardRow {
+        id: text(r, "id")?,
+        proposal_id: text(r, "proposal_id")?,
+        call_id: text(r, "call_id")?,
+        organization_id: text(r, "organization_id")?,
+        amount: money_of(r, "currency", "amount_minor")?,
+        budget: Vec::new(),
+        tranches: Vec::new(),
+        start_date: optional_date(r, "start_date")?,
+        end_date: optional_date(r, "end_date")?,
+        closure_reason: text(r, "closure_reason")?,
+        version: int(r, "version")?,
+        created_at: int(r, "created_at")?,
+        updated_at: int(r, "updated_at")?,
+    })
+}
+
+async fn with_award_children(tx: &mut Tx, mut a: AwardRow) -> Result<AwardRow> {
+    a.tranches = sqlx::query(
+        "SELECT number, milestone_number, currency, amount_minor, state, disbursed_on, reference,
+            disbursed_by
+         FROM tranches WHERE tenant_id = $1 AND award_id = $2 ORDER BY number",
+    )
+    .bind(tx.tenant())
+    .bind(&a.id)
+    .fetch_all(tx.conn())
+    .await?
+    .iter()
+    .map(|t| {
+        Ok(TrancheRow {
+            number: int(t, "number")? as i32,
+            milestone: int(t, "milestone_number")? as i32,
+            amount: money_of(t, "currency", "amount_minor")?,
+            state: named(&text(t, "state")?, TrancheState::from_str_name)?,
+            disbursed_on: optional_date(t, "disbursed_on")?,
+            reference: text(t, "reference")?,
+            disbursed_by: text(t, "disbursed_by")?,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+    a.budget = budget_lines(tx, "award_lines", "award_id", &a.id).await?;
+    Ok(a)
+}
+
+pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<AwardRow>> {
+    let sql = concat!(
+        "SELECT ",
+        award_columns!(),
+        " FROM awards WHERE tenant_id = $1 AND id = $2"
+    );
+    match tx.find(sql, id, award_head).await? {
+        Some(a) => Ok(Some(with_award_children(tx, a).await?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn list(
+    tx: &mut Tx,
+    call_id: &str,
+    organization_id: &str,
+    state: &str,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<AwardRow>> {
+    let sql = concat!(
+        "SELECT ",
+        award_columns!(),
+        " FROM awards w
+         WHERE tenant_id = $1 AND id > $2 AND ($3 = '' OR call_id = $3)
+           AND ($4 = '' OR organization_id = $4)
+           AND ($5 = '' OR EXISTS (SELECT 1 FROM proposals p WHERE p.tenant_id = w.tenant_id
+                AND p.id = w.proposal_id AND p.state = $5))
+         ORDER BY id LIMIT $6"
+    );
+    let rows = sqlx::query(sql)
+        .bind(tx.tenant())
+        .bind(after)
+        .bind(call_id)
+        .bind(organization_id)
+        .bind(state)
+        .bind(limit)
+        .fetch_all(tx.conn())
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(with_award_children(tx, award_head(r)?).await?);
+    }
+    Ok(out)
+}
+
+/// Bumps the award's version, checking `expected` (the etag) when given:
+/// every change to an award goes through here first, which also serializes
+/// concurrent writers on its row.
+pub async fn touch(tx: &mut Tx, award: &AwardRow, expected: Option<i64>) -> Result<i64> {
+    let rows = sqlx::query(
+        "UPDATE awards SET version = version + 1, updated_at = $3
+         WHERE tenant_id = $1 AND id = $2 AND ($4 = 0 OR version = $4)",
+    )
+    .bind(tx.tenant())
+    .bind(&award.id)
+    .bind(now_micros())
+    .bind(expected.unwrap_or(0))
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    changed(rows)?;
+    tx.find(
+        "SELECT version FROM awards WHERE tenant_id = $1 AND id = $2",
+        &award.id,
+        |r| int(r, "version"),
+    )
+    .await?
+    .ok_or_else(|| Error::internal("the award just changed"))
+}
+
+/// The award's money and progress as the rules see them, from the records.
+pub async fn ledger(tx: &mut Tx, award: &AwardRow, state: ProposalState) -> Result<Ledger> {
+    let milestones: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM proposal_milestones WHERE tenant_id = $1 AND proposal_id = $2",
+    )
+    .bind(tx.tenant().to_owned())
+    .bind(award.proposal_id.clone())
+    .fetch_one(tx.conn())
+    .await?;
+    let accepted_rows = sqlx::query(
+        "SELECT kind, milestone_number FROM reports WHERE tenant_id = $1 AND award_id = $2
+           AND state = 'REPORT_STATE_ACCEPTED'",
+    )
+    .bind(tx.tenant())
+    .bind(&award.id)
+    .fetch_all(tx.conn())
+    .await?;
+    let mut accepted = BTreeSet::new();
+    let mut final_accepted = false;
+    for r in &accepted_rows {
+        if text(r, "kind")? == ReportKind::Final.as_str_name() {
+            final_accepted = true;
+        } else {
+            accepted.insert(int(r, "milestone_number")? as i32);
+        }
+    }
+    let spent_rows = sqlx::query(
+        "SELECT l.line_number, l.currency, l.amount_minor FROM expenditure_lines l
+         JOIN expenditure_reports e ON e.tenant_id = l.tenant_id AND e.id = l.report_id
+         WHERE l.tenant_id = $1 AND e.award_id = $2 AND e.state = 'REPORT_STATE_ACCEPTED'",
+    )
+    .bind(tx.tenant())
+    .bind(&award.id)
+    .fetch_all(tx.conn())
+    .await?;
+    let currency = award.amount.currency();
+    let mut spent = vec![Money::zero(currency); award.budget.len()];
+    for r in &spent_rows {
+        let line = int(r, "line_number")? as usize;
+        let amount = money_of(r, "currency", "amount_minor")?;
+        if line == 0 || line > spent.len() {
+            return Err(Error::internal(format!(
+                "spending on a missing line {line}"
+            )));
+        }
+        spent[line - 1] = spent[line - 1].checked_add(amount)?;
+    }
+    // Every stored amount is checked to be in the award's currency.
+    money::sum(currency, award.budget.iter().map(|l| l.amount))?;
+    money::sum(currency, award.tranches.iter().map(|t| t.amount))?;
+    Ok(Ledger {
+        currency,
+        state,
+        amount: award.amount.minor_units(),
+        tranches: award
+            .tranches
+            .iter()
+            .map(|t| Tranche {
+                number: t.number,
+                milestone: t.milestone,
+                amount: t.amount.minor_units(),
+                state: t.state,
+            })
+            .collect(),
+        milestones: milestones as i32,
+        accepted,
+        final_accepted,
+        budget: award
+            .budget
+            .iter()
+            .map(|l| l.amount.minor_units())
+            .collect(),
+        spent: spent.iter().map(Money::minor_units).collect(),
+    })
+}
+
+pub async fn disburse_tranche(
+    tx: &mut Tx,
+    award_id: &str,
+    number: i32,
+    on: Date,
+    reference: &str,
+    by: &str,
+) -> Result<()> {
+    let rows = sqlx::query(
+        "UPDATE tranches SET state = 'TRANCHE_STATE_DISBURSED', disbursed_on = $4,
+            reference = $5, disbursed_by = $6
+         WHERE tenant_id = $1 AND award_id = $2 AND number = $3
+           AND state = 'TRANCHE_STATE_PLANNED'",
+    )
+    .bind(tx.tenant())
+    .bind(award_id)
+    .bind(i64::from(number))
+    .bind(on.to_string())
+    .bind(reference)
+    .bind(by)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    changed(rows)
+}
+
+/// Closes an award: its planned tranches are cancelled, the reason kept.
+pub async fn close(tx: &mut Tx, award_id: &str, reason: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE tranches SET state = 'TRANCHE_STATE_CANCELLED'
+         WHERE tenant_id = $1 AND award_id = $2 AND state = 'TRANCHE_STATE_PLANNED'",
+    )
+    .bind(tx.tenant())
+    .bind(award_id)
+    .execute(tx.conn())
+    .await?;
+    sqlx::query("UPDATE awards SET closure_reason = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(tx.tenant())
+        .bind(award_id)
+        .bind(reason)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Puts an approved variation in force.
+pub async fn vary(
+    tx: &mut Tx,
+    award_id: &str,
+    budget: &[BudgetLine],
+    end_date: Option<Date>,
+) -> Result<()> {
+    if !budget.is_empty() {
+        write_budget_lines(tx, "award_lines", "award_id", award_id, budget).await?;
+    }
+    if let Some(end) = end_date {
+        sqlx::query("UPDATE awards SET end_date = $3 WHERE tenant_id = $1 AND id = $2")
+            .bind(tx.tenant())
+            .bind(award_id)
+            .bind(end.to_string())
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,341 @@
+//! Calls with their themes, eligibility rules and rubric; the money committed
+//! in a call.
+
+use markaz_kit::db::Tx;
+use markaz_kit::error::Result;
+use markaz_kit::money::{self, Money};
+use markaz_kit::time::now_micros;
+use markaz_proto::common::v1::{IncubationStatus, OrganizationKind};
+use sqlx::any::AnyRow;
+
+use super::{
+    changed, int, list_text, localized, money_of, named, names, parse_list, parse_names,
+    required_date, text,
+};
+use crate::domain::CallState;
+use crate::domain::calls::{CallFields, Criterion, Rubric, Rules, Theme};
+
+#[derive(Debug, Clone)]
+pub struct CallRow {
+    pub id: String,
+    pub program_id: String,
+    pub fields: CallFields,
+    pub state: CallState,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+macro_rules! call_columns {
+    () => {
+        "id, program_id, title_ar, title_en, description_ar, description_en, currency, \
+         envelope_minor, ceiling_minor, opens_on, closes_on, eligible_statuses, \
+         eligible_branches, eligible_kinds, required_topic, max_score, blind, state, version, \
+         created_at, updated_at"
+    };
+}
+
+/// A call's own row; [`with_call_children`] adds its themes and criteria.
+fn call_head(r: &AnyRow) -> Result<CallRow> {
+    Ok(CallRow {
+        id: text(r, "id")?,
+        program_id: text(r, "program_id")?,
+        fields: CallFields {
+            title: localized(r, "title")?,
+            description: localized(r, "description")?,
+            themes: Vec::new(),
+            envelope: money_of(r, "currency", "envelope_minor")?,
+            ceiling: money_of(r, "currency", "ceiling_minor")?,
+            opens_on: required_date(r, "opens_on")?,
+            closes_on: required_date(r, "closes_on")?,
+            rules: Rules {
+                incubation_statuses: parse_names(
+                    &text(r, "eligible_statuses")?,
+                    IncubationStatus::from_str_name,
+                )?,
+                branch_ids: parse_list(&text(r, "eligible_branches")?),
+                organization_kinds: parse_names(
+                    &text(r, "eligible_kinds")?,
+                    OrganizationKind::from_str_name,
+                )?,
+                required_course_topic: text(r, "required_topic")?,
+            },
+            rubric: Rubric {
+                max_score: int(r, "max_score")? as i32,
+                criteria: Vec::new(),
+            },
+            blind: int(r, "blind")? != 0,
+        },
+        state: named(&text(r, "state")?, CallState::from_str_name)?,
+        version: int(r, "version")?,
+        created_at: int(r, "created_at")?,
+        updated_at: int(r, "updated_at")?,
+    })
+}
+
+async fn with_call_children(tx: &mut Tx, mut call: CallRow) -> Result<CallRow> {
+    call.fields.themes = sqlx::query(
+        "SELECT code, name_ar, name_en FROM call_themes
+         WHERE tenant_id = $1 AND call_id = $2 ORDER BY ordinal",
+    )
+    .bind(tx.tenant())
+    .bind(&call.id)
+    .fetch_all(tx.conn())
+    .await?
+    .iter()
+    .map(|t| {
+        Ok(Theme {
+            code: text(t, "code")?,
+            name: localized(t, "name")?,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+    call.fields.rubric.criteria = sqlx::query(
+        "SELECT code, name_ar, name_en, guidance_ar, guidance_en, weight FROM call_criteria
+         WHERE tenant_id = $1 AND call_id = $2 ORDER BY ordinal",
+    )
+    .bind(tx.tenant())
+    .bind(&call.id)
+    .fetch_all(tx.conn())
+    .await?
+    .iter()
+    .map(|c| {
+        Ok(Criterion {
+            code: text(c, "code")?,
+            name: localized(c, "name")?,
+            guidance: localized(c, "guidance")?,
+            weight: int(c, "weight")? as i32,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+    Ok(call)
+}
+
+async fn write_call_children(tx: &mut Tx, id: &str, f: &CallFields) -> Result<()> {
+    for table in ["call_themes", "call_criteria"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE tenant_id = $1 AND call_id = $2"
+        )))
+        .bind(tx.tenant())
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    }
+    for (i, t) in f.themes.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO call_themes (tenant_id, call_id, ordinal, code, name_ar, name_en)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(tx.tenant())
+        .bind(id)
+        .bind(i as i64)
+        .bind(&t.code)
+        .bind(&t.name.ar)
+        .bind(&t.name.en)
+        .execute(tx.conn())
+        .await?;
+    }
+    for (i, c) in f.rubric.criteria.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO call_criteria (tenant_id, call_id, ordinal, code, name_ar, name_en,
+                guidance_ar, guidance_en, weight)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(tx.tenant())
+        .bind(id)
+        .bind(i as i64)
+        .bind(&c.code)
+        .bind(&c.name.ar)
+        .bind(&c.name.en)
+        .bind(&c.guidance.ar)
+        .bind(&c.guidance.en)
+        .bind(i64::from(c.weight))
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn insert(tx: &mut Tx, id: &str, program_id: &str, f: &CallFields) -> Result<CallRow> {
+    let now = now_micros();
+    let r = &f.rules;
+    sqlx::query(
+        "INSERT INTO calls (tenant_id, id, program_id, title_ar, title_en, description_ar,
+            description_en, currency, envelope_minor, ceiling_minor, opens_on, closes_on,
+            eligible_statuses, eligible_branches, eligible_kinds, required_topic, max_score,
+            blind, state, version, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+            $18, $19, 1, $20, $20)",
+    )
+    .bind(tx.tenant())
+    .bind(id)
+    .bind(program_id)
+    .bind(&f.title.ar)
+    .bind(&f.title.en)
+    .bind(&f.description.ar)
+    .bind(&f.description.en)
+    .bind(f.currency().code())
+    .bind(f.envelope.minor_units())
+    .bind(f.ceiling.minor_units())
+    .bind(f.opens_on.to_string())
+    .bind(f.closes_on.to_string())
+    .bind(names(&r.incubation_statuses, |s| s.as_str_name()))
+    .bind(list_text(&r.branch_ids))
+    .bind(names(&r.organization_kinds, |k| k.as_str_name()))
+    .bind(&r.required_course_topic)
+    .bind(i64::from(f.rubric.max_score))
+    .bind(i64::from(f.blind))
+    .bind(CallState::Draft.as_str_name())
+    .bind(now)
+    .execute(tx.conn())
+    .await?;
+    write_call_children(tx, id, f).await?;
+    Ok(CallRow {
+        id: id.to_string(),
+        program_id: program_id.to_string(),
+        fields: f.clone(),
+        state: CallState::Draft,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<CallRow>> {
+    let sql = concat!(
+        "SELECT ",
+        call_columns!(),
+        " FROM calls WHERE tenant_id = $1 AND id = $2"
+    );
+    match tx.find(sql, id, call_head).await? {
+        Some(call) => Ok(Some(with_call_children(tx, call).await?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn list(
+    tx: &mut Tx,
+    program_id: &str,
+    state: &str,
+    hide_drafts: bool,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<CallRow>> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        call_columns!(),
+        " FROM calls
+         WHERE tenant_id = $1 AND id > $2 AND ($3 = '' OR program_id = $3)
+           AND ($4 = '' OR state = $4) AND ($5 = 0 OR state <> 'CALL_STATE_DRAFT')
+         ORDER BY id LIMIT $6"
+    ))
+    .bind(tx.tenant())
+    .bind(after)
+    .bind(program_id)
+    .bind(state)
+    .bind(i64::from(hide_drafts))
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(with_call_children(tx, call_head(r)?).await?);
+    }
+    Ok(out)
+}
+
+pub async fn update(tx: &mut Tx, current: &CallRow, f: &CallFields) -> Result<CallRow> {
+    let now = now_micros();
+    let r = &f.rules;
+    let rows = sqlx::query(
+        "UPDATE calls SET title_ar = $3, title_en = $4, description_ar = $5, description_en = $6,
+            currency = $7, envelope_minor = $8, ceiling_minor = $9, opens_on = $10,
+            closes_on = $11, eligible_statuses = $12, eligible_branches = $13,
+            eligible_kinds = $14, required_topic = $15, max_score = $16, blind = $17,
+            version = version + 1, updated_at = $18
+         WHERE tenant_id = $1 AND id = $2 AND version = $19",
+    )
+    .bind(tx.tenant())
+    .bind(&current.id)
+    .bind(&f.title.ar)
+    .bind(&f.title.en)
+    .bind(&f.description.ar)
+    .bind(&f.description.en)
+    .bind(f.currency().code())
+    .bind(f.envelope.minor_units())
+    .bind(f.ceiling.minor_units())
+    .bind(f.opens_on.to_string())
+    .bind(f.closes_on.to_string())
+    .bind(names(&r.incubation_statuses, |s| s.as_str_name()))
+    .bind(list_text(&r.branch_ids))
+    .bind(names(&r.organization_kinds, |k| k.as_str_name()))
+    .bind(&r.required_course_topic)
+    .bind(i64::from(f.rubric.max_score))
+    .bind(i64::from(f.blind))
+    .bind(now)
+    .bind(current.version)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    changed(rows)?;
+    write_call_children(tx, &current.id, f).await?;
+    Ok(CallRow {
+        fields: f.clone(),
+        version: current.version + 1,
+        updated_at: now,
+        ..current.clone()
+    })
+}
+
+pub async fn set_state(tx: &mut Tx, current: &CallRow, to: CallState) -> Result<CallRow> {
+    let now = now_micros();
+    let rows = sqlx::query(
+        "UPDATE calls SET state = $3, version = version + 1, updated_at = $4
+         WHERE tenant_id = $1 AND id = $2 AND version = $5",
+    )
+    .bind(tx.tenant())
+    .bind(&current.id)
+    .bind(to.as_str_name())
+    .bind(now)
+    .bind(current.version)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    changed(rows)?;
+    Ok(CallRow {
+        state: to,
+        version: current.version + 1,
+        updated_at: now,
+        ..current.clone()
+    })
+}
+
+/// The money committed in a call: the amounts awarded, less the tranches
+/// cancelled when a grant closed early (they will never be paid, so they
+/// return to the envelope). From the records, with checked arithmetic.
+pub async fn committed(tx: &mut Tx, call: &CallRow) -> Result<Money> {
+    let currency = call.fields.currency();
+    let awarded = sqlx::query(
+        "SELECT currency, amount_minor FROM awards WHERE tenant_id = $1 AND call_id = $2",
+    )
+    .bind(tx.tenant())
+    .bind(&call.id)
+    .fetch_all(tx.conn())
+    .await?
+    .iter()
+    .map(|r| money_of(r, "currency", "amount_minor"))
+    .collect::<Result<Vec<_>>>()?;
+    let cancelled = sqlx::query(
+        "SELECT t.currency, t.amount_minor FROM tranches t
+         JOIN awards a ON a.tenant_id = t.tenant_id AND a.id = t.award_id
+         WHERE t.tenant_id = $1 AND a.call_id = $2 AND t.state = 'TRANCHE_STATE_CANCELLED'",
+    )
+    .bind(tx.tenant())
+    .bind(&call.id)
+    .fetch_all(tx.conn())
+    .await?
+    .iter()
+    .map(|r| money_of(r, "currency", "amount_minor"))
+    .collect::<Result<Vec<_>>>()?;
+    Ok(money::sum(currency, awarded)?.checked_sub(money::sum(currency, cancelled)?)?)
+}

@@ -1,0 +1,116 @@
+//! Programs.
+
+use markaz_kit::db::Tx;
+use markaz_kit::error::Result;
+use markaz_kit::time::now_micros;
+use sqlx::any::AnyRow;
+
+use super::{changed, int, localized, text};
+use crate::domain::programs::ProgramFields;
+
+#[derive(Debug, Clone)]
+pub struct ProgramRow {
+    pub id: String,
+    pub fields: ProgramFields,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+fn program_row(r: &AnyRow) -> Result<ProgramRow> {
+    Ok(ProgramRow {
+        id: text(r, "id")?,
+        fields: ProgramFields {
+            name: localized(r, "name")?,
+            description: localized(r, "description")?,
+        },
+        version: int(r, "version")?,
+        created_at: int(r, "created_at")?,
+        updated_at: int(r, "updated_at")?,
+    })
+}
+
+pub async fn insert(tx: &mut Tx, id: &str, f: &ProgramFields) -> Result<ProgramRow> {
+    let now = now_micros();
+    sqlx::query(
+        "INSERT INTO programs (tenant_id, id, name_ar, name_en, description_ar, description_en,
+            version, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)",
+    )
+    .bind(tx.tenant())
+    .bind(id)
+    .bind(&f.name.ar)
+    .bind(&f.name.en)
+    .bind(&f.description.ar)
+    .bind(&f.description.en)
+    .bind(now)
+    .execute(tx.conn())
+    .await?;
+    Ok(ProgramRow {
+        id: id.to_string(),
+        fields: f.clone(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+macro_rules! program_columns {
+    () => {
+        "id, name_ar, name_en, description_ar, description_en, version, created_at, updated_at"
+    };
+}
+
+pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<ProgramRow>> {
+    tx.find(
+        concat!(
+            "SELECT ",
+            program_columns!(),
+            " FROM programs WHERE tenant_id = $1 AND id = $2"
+        ),
+        id,
+        program_row,
+    )
+    .await
+}
+
+pub async fn list(tx: &mut Tx, after: &str, limit: i64) -> Result<Vec<ProgramRow>> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        program_columns!(),
+        " FROM programs WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+    ))
+    .bind(tx.tenant())
+    .bind(after)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter().map(program_row).collect()
+}
+
+pub async fn update(tx: &mut Tx, current: &ProgramRow, f: &ProgramFields) -> Result<ProgramRow> {
+    let now = now_micros();
+    let rows = sqlx::query(
+        "UPDATE programs SET name_ar = $3, name_en = $4, description_ar = $5, description_en = $6,
+            version = version + 1, updated_at = $7
+         WHERE tenant_id = $1 AND id = $2 AND version = $8",
+    )
+    .bind(tx.tenant())
+    .bind(&current.id)
+    .bind(&f.name.ar)
+    .bind(&f.name.en)
+    .bind(&f.description.ar)
+    .bind(&f.description.en)
+    .bind(now)
+    .bind(current.version)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    changed(rows)?;
+    Ok(ProgramRow {
+        fields: f.clone(),
+        version: current.version + 1,
+        updated_at: now,
+        ..current.clone()
+    })
+}
