@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use markaz_kit::error::{Error, Result, Violations};
+use markaz_kit::error::{AllValid, Error, FieldViolation, Result, Violations};
 use markaz_kit::money::{self, Currency, Money, Sign};
 use markaz_kit::time::Date;
 use markaz_kit::validate;
@@ -181,24 +181,82 @@ pub fn merge_call(onto: &mut api::Call, from: &api::Call, mask: &[&str]) {
 
 /// Parses the settable fields of a call (not `program_id`).
 pub fn parse_call(c: &api::Call) -> Result<CallFields> {
+    let title = validate::localized("call.title", c.title.as_ref(), NAME_MAX, true);
+    let description =
+        validate::localized("call.description", c.description.as_ref(), PROSE_MAX, false);
+    let themes = parse_themes(&c.themes);
+    let envelope = money::amount(
+        "call.budget_envelope",
+        c.budget_envelope.as_ref(),
+        Sign::Positive,
+    );
+    let ceiling = money::amount(
+        "call.project_ceiling",
+        c.project_ceiling.as_ref(),
+        Sign::Positive,
+    );
+    let within = match (&envelope, &ceiling) {
+        (Ok(e), Ok(c)) => match c.checked_cmp(e) {
+            Err(_) => Err(FieldViolation::new(
+                "call.project_ceiling.currency_code",
+                format!(
+                    "a call has one currency: the envelope is in {}",
+                    e.currency()
+                ),
+            )),
+            Ok(Ordering::Greater) => Err(FieldViolation::new(
+                "call.project_ceiling",
+                format!("{c} is more than the whole envelope of {e}"),
+            )),
+            Ok(_) => Ok(()),
+        },
+        _ => Ok(()),
+    };
+    let opens_on = Date::required("call.opens_on", c.opens_on.as_ref());
+    let closes_on = Date::required("call.closes_on", c.closes_on.as_ref());
+    let in_order = match (&opens_on, &closes_on) {
+        (Ok(o), Ok(cl)) if cl < o => Err(FieldViolation::new(
+            "call.closes_on",
+            format!("before the opening date {o}"),
+        )),
+        _ => Ok(()),
+    };
+    let (
+        (title, description, themes),
+        (envelope, ceiling, ()),
+        (opens_on, closes_on, ()),
+        rules,
+        rubric,
+    ) = (
+        (title, description, themes).all(),
+        (envelope, ceiling, within).all(),
+        (opens_on, closes_on, in_order).all(),
+        parse_rules(c.eligibility.as_ref()),
+        parse_rubric(c.rubric.as_ref()),
+    )
+        .all()?;
+    Ok(CallFields {
+        title,
+        description,
+        themes,
+        envelope,
+        ceiling,
+        opens_on,
+        closes_on,
+        rules,
+        rubric,
+        blind: c.blind_review,
+    })
+}
+
+/// A call's themes: each with a code of its own and a name.
+fn parse_themes(sent: &[api::Theme]) -> Result<Vec<Theme>> {
     let mut v = Violations::new();
-    let title = v.take_many(validate::localized(
-        "call.title",
-        c.title.as_ref(),
-        NAME_MAX,
-        true,
-    ));
-    let description = v.take_many(validate::localized(
-        "call.description",
-        c.description.as_ref(),
-        PROSE_MAX,
-        false,
-    ));
-    if c.themes.len() > MAX_THEMES {
+    if sent.len() > MAX_THEMES {
         v.add("call.themes", format!("at most {MAX_THEMES}"));
     }
     let mut themes: Vec<Theme> = Vec::new();
-    for (i, t) in c.themes.iter().enumerate() {
+    for (i, t) in sent.iter().enumerate() {
         let f = |n: &str| format!("call.themes[{i}].{n}");
         let code = v.take(validate::slug(&f("code"), &t.code, 40));
         let name = v.take_many(validate::localized(
@@ -215,54 +273,8 @@ pub fn parse_call(c: &api::Call) -> Result<CallFields> {
             }
         }
     }
-    let envelope = v.take_many(money::amount(
-        "call.budget_envelope",
-        c.budget_envelope.as_ref(),
-        Sign::Positive,
-    ));
-    let ceiling = v.take_many(money::amount(
-        "call.project_ceiling",
-        c.project_ceiling.as_ref(),
-        Sign::Positive,
-    ));
-    if let (Some(e), Some(c)) = (envelope, ceiling) {
-        match c.checked_cmp(&e) {
-            Err(_) => v.add(
-                "call.project_ceiling.currency_code",
-                format!(
-                    "a call has one currency: the envelope is in {}",
-                    e.currency()
-                ),
-            ),
-            Ok(Ordering::Greater) => v.add(
-                "call.project_ceiling",
-                format!("{c} is more than the whole envelope of {e}"),
-            ),
-            Ok(_) => {}
-        }
-    }
-    let opens_on = v.take(Date::required("call.opens_on", c.opens_on.as_ref()));
-    let closes_on = v.take(Date::required("call.closes_on", c.closes_on.as_ref()));
-    if let (Some(o), Some(cl)) = (opens_on, closes_on)
-        && cl < o
-    {
-        v.add("call.closes_on", format!("before the opening date {o}"));
-    }
-    let rules = v.absorb("call.eligibility", parse_rules(c.eligibility.as_ref()));
-    let rubric = v.absorb("call.rubric", parse_rubric(c.rubric.as_ref()));
     v.finish()?;
-    Ok(CallFields {
-        title: title.expect("checked"),
-        description: description.expect("checked"),
-        themes,
-        envelope: envelope.expect("checked"),
-        ceiling: ceiling.expect("checked"),
-        opens_on: opens_on.expect("checked"),
-        closes_on: closes_on.expect("checked"),
-        rules: rules.expect("checked"),
-        rubric: rubric.expect("checked"),
-        blind: c.blind_review,
-    })
+    Ok(themes)
 }
 
 fn parse_rules(r: Option<&api::EligibilityRules>) -> Result<Rules> {

@@ -1,6 +1,6 @@
 //! Conflicts of interest: what a declaration names.
 
-use markaz_kit::error::{Result, Violations};
+use markaz_kit::error::{AllValid, FieldViolation, Result};
 use markaz_kit::validate;
 use markaz_proto::grants::v1 as api;
 
@@ -16,34 +16,19 @@ pub enum ConflictTarget {
 pub fn parse_conflict(c: Option<&api::Conflict>) -> Result<(ConflictTarget, String)> {
     let empty = api::Conflict::default();
     let c = c.unwrap_or(&empty);
-    let mut v = Violations::new();
     let target = match (c.organization_id.is_empty(), c.proposal_id.is_empty()) {
-        (false, true) => v
-            .take(markaz_kit::rpc::parse_id(
-                "conflict.organization_id",
-                &c.organization_id,
-            ))
+        (false, true) => markaz_kit::rpc::parse_id("conflict.organization_id", &c.organization_id)
             .map(ConflictTarget::Organization),
-        (true, false) => v
-            .take(markaz_kit::rpc::parse_id(
-                "conflict.proposal_id",
-                &c.proposal_id,
-            ))
+        (true, false) => markaz_kit::rpc::parse_id("conflict.proposal_id", &c.proposal_id)
             .map(ConflictTarget::Proposal),
-        _ => {
-            v.add(
-                "conflict",
-                "name exactly one of organization_id and proposal_id",
-            );
-            None
-        }
+        _ => Err(FieldViolation::new(
+            "conflict",
+            "name exactly one of organization_id and proposal_id",
+        )),
     };
-    let reason = v.take(validate::prose(
-        "conflict.reason",
-        &c.reason,
-        PROSE_MAX,
-        true,
-    ));
-    v.finish()?;
-    Ok((target.expect("checked"), reason.expect("checked")))
+    (
+        target,
+        validate::prose("conflict.reason", &c.reason, PROSE_MAX, true),
+    )
+        .all()
 }

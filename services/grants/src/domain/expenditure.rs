@@ -1,7 +1,7 @@
 //! Expenditure reports: spending per budget line for a period, parsed
 //! against the award's terms.
 
-use markaz_kit::error::{Result, Violations};
+use markaz_kit::error::{AllValid, Error, FieldViolation, Result, Violations};
 use markaz_kit::money::{self, Currency, Money, Sign};
 use markaz_kit::time::Date;
 use markaz_kit::validate;
@@ -15,9 +15,11 @@ use super::{MAX_BUDGET_LINES, NAME_MAX};
 pub struct ExpenditureFields {
     pub period_start: Date,
     pub period_end: Date,
-    /// (line number, amount, note)
-    pub lines: Vec<(i32, Money, String)>,
+    pub lines: Vec<Spent>,
 }
+
+/// What was spent on one budget line: (line number, amount, note).
+pub type Spent = (i32, Money, String);
 
 /// What a report on an award is held to: the award's currency and the
 /// number of lines of its budget in force.
@@ -36,30 +38,58 @@ pub fn parse_expenditure(
 ) -> Result<(String, ExpenditureFields)> {
     let empty = api::ExpenditureReport::default();
     let r = r.unwrap_or(&empty);
-    let mut v = Violations::new();
-    let award_id = v.take(markaz_kit::rpc::parse_id("report.award_id", &r.award_id));
-    let mut currency = award.map(|a| a.currency);
-    let start = v.take(Date::required(
-        "report.period_start",
-        r.period_start.as_ref(),
-    ));
-    let end = v.take(Date::required("report.period_end", r.period_end.as_ref()));
-    if let (Some(s), Some(e)) = (start, end)
-        && e < s
-    {
-        v.add(
+    let start = Date::required("report.period_start", r.period_start.as_ref());
+    let end = Date::required("report.period_end", r.period_end.as_ref());
+    let in_order = match (&start, &end) {
+        (Ok(s), Ok(e)) if e < s => Err(FieldViolation::new(
             "report.period_end",
             format!("before the period starts on {s}"),
-        );
-    }
-    if r.lines.is_empty() {
+        )),
+        _ => Ok(()),
+    };
+    let (award_id, period_start, period_end, (), (lines, currency)) = (
+        markaz_kit::rpc::parse_id("report.award_id", &r.award_id),
+        start,
+        end,
+        in_order,
+        spending_lines(&r.lines, award),
+    )
+        .all()?;
+    running_total(
+        Money::zero(currency),
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, (_, a, _))| (format!("report.lines[{i}].amount"), *a)),
+        "the report's total is too large",
+    )?;
+    Ok((
+        award_id,
+        ExpenditureFields {
+            period_start,
+            period_end,
+            lines,
+        },
+    ))
+}
+
+/// The lines of an expenditure report, each a budget line of the award
+/// once, all in one currency (the award's, when it is known): the lines and
+/// that currency.
+fn spending_lines(
+    sent: &[api::ExpenditureLine],
+    award: Option<AwardTerms>,
+) -> Result<(Vec<Spent>, Currency)> {
+    let mut v = Violations::new();
+    let mut currency = award.map(|a| a.currency);
+    if sent.is_empty() {
         v.add("report.lines", "at least one line");
     }
-    if r.lines.len() > MAX_BUDGET_LINES {
+    if sent.len() > MAX_BUDGET_LINES {
         v.add("report.lines", format!("at most {MAX_BUDGET_LINES}"));
     }
-    let mut lines: Vec<(i32, Money, String)> = Vec::new();
-    for (i, l) in r.lines.iter().enumerate() {
+    let mut lines: Vec<Spent> = Vec::new();
+    for (i, l) in sent.iter().enumerate() {
         let f = |n: &str| format!("report.lines[{i}].{n}");
         if l.line_number < 1 {
             v.add(f("line_number"), "required: the budget line spent on");
@@ -86,20 +116,7 @@ pub fn parse_expenditure(
         }
     }
     v.finish()?;
-    running_total(
-        Money::zero(currency.expect("a line at least")),
-        lines
-            .iter()
-            .enumerate()
-            .map(|(i, (_, a, _))| (format!("report.lines[{i}].amount"), *a)),
-        "the report's total is too large",
-    )?;
-    Ok((
-        award_id.expect("checked"),
-        ExpenditureFields {
-            period_start: start.expect("checked"),
-            period_end: end.expect("checked"),
-            lines,
-        },
-    ))
+    // No violation means a line at least, so a currency.
+    let currency = currency.ok_or_else(|| Error::invalid("report.lines", "at least one line"))?;
+    Ok((lines, currency))
 }

@@ -39,7 +39,7 @@ pub mod reviewers;
 pub mod scores;
 pub mod variations;
 
-use markaz_kit::error::{Error, FieldViolation, Result, Violations};
+use markaz_kit::error::{AllValid, Error, FieldViolation, Result};
 use markaz_kit::validate;
 use markaz_proto::grants::v1 as api;
 
@@ -80,18 +80,15 @@ pub fn parse_decision(
     reason: &str,
     reason_field: &str,
 ) -> Result<(Decision, String)> {
-    let mut v = Violations::new();
-    let decision = v
-        .take(validate::enumeration::<Decision>(
-            "decision", decision, true,
-        ))
-        .flatten();
-    let reason = v.take(validate::prose(reason_field, reason, PROSE_MAX, false));
-    if decision == Some(Decision::Reject) && reason.as_deref().is_some_and(str::is_empty) {
-        v.add(reason_field, "required with a rejection");
+    let (decision, reason) = (
+        validate::required_enum::<Decision>("decision", decision),
+        validate::prose(reason_field, reason, PROSE_MAX, false),
+    )
+        .all()?;
+    if decision == Decision::Reject && reason.is_empty() {
+        return Err(Error::invalid(reason_field, "required with a rejection"));
     }
-    v.finish()?;
-    Ok((decision.expect("checked"), reason.expect("checked")))
+    Ok((decision, reason))
 }
 
 /// Parses an optional id filter ("" = any).

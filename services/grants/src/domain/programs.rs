@@ -1,6 +1,6 @@
 //! Programs: their fields and what an update may change.
 
-use markaz_kit::error::{Result, Violations};
+use markaz_kit::error::{AllValid, Result};
 use markaz_kit::validate;
 use markaz_proto::common::v1::LocalizedText;
 use markaz_proto::grants::v1 as api;
@@ -16,24 +16,17 @@ pub struct ProgramFields {
 pub const PROGRAM_MASK: &[&str] = &["name", "description"];
 
 pub fn parse_program(p: &api::Program) -> Result<ProgramFields> {
-    let mut v = Violations::new();
-    let name = v.take_many(validate::localized(
-        "program.name",
-        p.name.as_ref(),
-        NAME_MAX,
-        true,
-    ));
-    let description = v.take_many(validate::localized(
-        "program.description",
-        p.description.as_ref(),
-        PROSE_MAX,
-        false,
-    ));
-    v.finish()?;
-    Ok(ProgramFields {
-        name: name.expect("checked"),
-        description: description.expect("checked"),
-    })
+    let (name, description) = (
+        validate::localized("program.name", p.name.as_ref(), NAME_MAX, true),
+        validate::localized(
+            "program.description",
+            p.description.as_ref(),
+            PROSE_MAX,
+            false,
+        ),
+    )
+        .all()?;
+    Ok(ProgramFields { name, description })
 }
 
 pub fn merge_program(onto: &mut api::Program, from: &api::Program, mask: &[&str]) {

@@ -2,7 +2,7 @@
 //! proposal's fields — beneficiaries, budget lines, work plan — parsed against
 //! its call's terms.
 
-use markaz_kit::error::{Error, Result, Violations};
+use markaz_kit::error::{AllValid, Error, FieldViolation, Result, Violations};
 use markaz_kit::money::{self, Currency, Money, Sign};
 use markaz_kit::time::Date;
 use markaz_kit::validate;
@@ -397,50 +397,15 @@ pub fn parse_budget(
 /// Parses a proposal's content against its call's terms.
 pub fn parse_proposal(p: &api::Proposal, terms: &CallTerms) -> Result<ProposalFields> {
     let currency = terms.ceiling.currency();
-    let mut v = Violations::new();
-    let text = |v: &mut Violations, name: &str, t: Option<&LocalizedText>, max, required| {
-        v.take_many(validate::localized(
-            &format!("proposal.{name}"),
-            t,
-            max,
-            required,
-        ))
+    let text = |name: &str, t: Option<&LocalizedText>, max, required| {
+        validate::localized(&format!("proposal.{name}"), t, max, required)
     };
-    let title = text(&mut v, "title", p.title.as_ref(), NAME_MAX, true);
-    let summary = text(&mut v, "summary", p.summary.as_ref(), PROSE_MAX, false);
-    let need = text(
-        &mut v,
-        "community_need",
-        p.community_need.as_ref(),
-        PROSE_MAX,
-        false,
-    );
     let empty_location = api::Location::default();
     let location = p.location.as_ref().unwrap_or(&empty_location);
-    let governorate = v.take(validate::line(
-        "proposal.location.governorate",
-        &location.governorate,
-        SHORT_MAX,
-        false,
-    ));
-    let place = text(
-        &mut v,
-        "location.place",
-        location.place.as_ref(),
-        NAME_MAX,
-        false,
-    );
-    let sector = v
-        .take(validate::enumeration::<Sector>(
-            "proposal.sector",
-            p.sector,
-            false,
-        ))
-        .flatten();
-    let theme_code = if p.theme_code.is_empty() {
-        Some(String::new())
-    } else if !terms.theme_codes.contains(&p.theme_code) {
-        v.add(
+    let theme_code = if p.theme_code.is_empty() || terms.theme_codes.contains(&p.theme_code) {
+        Ok(p.theme_code.clone())
+    } else {
+        Err(FieldViolation::new(
             "proposal.theme_code",
             format!(
                 "not a theme of the call; one of: {}",
@@ -450,49 +415,105 @@ pub fn parse_proposal(p: &api::Proposal, terms: &CallTerms) -> Result<ProposalFi
                     terms.theme_codes.join(", ")
                 }
             ),
-        );
-        None
-    } else {
-        Some(p.theme_code.clone())
+        ))
     };
-    let targeted = v.absorb(
-        "proposal.beneficiaries_targeted",
+    let budget = parse_budget("proposal.budget_lines", &p.budget_lines, Some(currency));
+    let within = match &budget {
+        Ok(budget) => match money::sum(currency, budget.iter().map(|l| l.amount)) {
+            Ok(total) if total.minor_units() > terms.ceiling.minor_units() => {
+                Err(FieldViolation::new(
+                    "proposal.budget_lines",
+                    format!(
+                        "the budget totals {total}, more than the call's ceiling of {}",
+                        terms.ceiling
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        },
+        Err(_) => Ok(()),
+    };
+    let start_date = Date::optional("proposal.start_date", p.start_date.as_ref());
+    let end_date = Date::optional("proposal.end_date", p.end_date.as_ref());
+    let (start, end) = (
+        start_date.as_ref().ok().copied().flatten(),
+        end_date.as_ref().ok().copied().flatten(),
+    );
+    let in_order = match (start, end) {
+        (Some(s), Some(e)) if e < s => Err(FieldViolation::new(
+            "proposal.end_date",
+            format!("before the start date {s}"),
+        )),
+        _ => Ok(()),
+    };
+    let (
+        (title, summary, community_need, governorate, place, sector, theme_code),
+        targeted,
+        (budget, ()),
+        (start_date, end_date, ()),
+        milestones,
+    ) = (
+        (
+            text("title", p.title.as_ref(), NAME_MAX, true),
+            text("summary", p.summary.as_ref(), PROSE_MAX, false),
+            text(
+                "community_need",
+                p.community_need.as_ref(),
+                PROSE_MAX,
+                false,
+            ),
+            validate::line(
+                "proposal.location.governorate",
+                &location.governorate,
+                SHORT_MAX,
+                false,
+            ),
+            text("location.place", location.place.as_ref(), NAME_MAX, false),
+            validate::enumeration::<Sector>("proposal.sector", p.sector, false),
+            theme_code,
+        )
+            .all(),
         parse_people(
             "proposal.beneficiaries_targeted",
             p.beneficiaries_targeted.as_ref(),
         ),
-    );
-    let budget = v.absorb(
-        "proposal.budget_lines",
-        parse_budget("proposal.budget_lines", &p.budget_lines, Some(currency)),
-    );
-    if let Some(budget) = &budget
-        && let Ok(total) = money::sum(currency, budget.iter().map(|l| l.amount))
-        && total.minor_units() > terms.ceiling.minor_units()
-    {
-        v.add(
-            "proposal.budget_lines",
-            format!(
-                "the budget totals {total}, more than the call's ceiling of {}",
-                terms.ceiling
-            ),
-        );
-    }
-    let start_date = v.take(Date::optional("proposal.start_date", p.start_date.as_ref()));
-    let end_date = v.take(Date::optional("proposal.end_date", p.end_date.as_ref()));
-    if let (Some(Some(s)), Some(Some(e))) = (start_date, end_date)
-        && e < s
-    {
-        v.add("proposal.end_date", format!("before the start date {s}"));
-    }
-    if p.milestones.len() > MAX_MILESTONES {
+        (budget, within).all(),
+        (start_date, end_date, in_order).all(),
+        parse_milestones(&p.milestones, start, end),
+    )
+        .all()?;
+    Ok(ProposalFields {
+        title,
+        summary,
+        community_need,
+        governorate,
+        place,
+        sector,
+        theme_code,
+        targeted,
+        budget,
+        milestones,
+        start_date,
+        end_date,
+    })
+}
+
+/// The work plan: milestones in order of their due dates, within the
+/// project's dates (`start`, `end`) where those are known.
+fn parse_milestones(
+    sent: &[api::Milestone],
+    start: Option<Date>,
+    end: Option<Date>,
+) -> Result<Vec<Milestone>> {
+    let mut v = Violations::new();
+    if sent.len() > MAX_MILESTONES {
         v.add(
             "proposal.milestones",
             format!("at most {MAX_MILESTONES} milestones"),
         );
     }
     let mut milestones: Vec<Milestone> = Vec::new();
-    for (i, m) in p.milestones.iter().enumerate() {
+    for (i, m) in sent.iter().enumerate() {
         let f = |n: &str| format!("proposal.milestones[{i}].{n}");
         let title = v.take_many(validate::localized(
             &f("title"),
@@ -519,12 +540,12 @@ pub fn parse_proposal(p: &api::Proposal, terms: &CallTerms) -> Result<ProposalFi
                     ),
                 );
             }
-            if let Some(Some(s)) = start_date
+            if let Some(s) = start
                 && due < s
             {
                 v.add(f("due_date"), format!("before the project starts on {s}"));
             }
-            if let Some(Some(e)) = end_date
+            if let Some(e) = end
                 && due > e
             {
                 v.add(f("due_date"), format!("after the project ends on {e}"));
@@ -539,20 +560,7 @@ pub fn parse_proposal(p: &api::Proposal, terms: &CallTerms) -> Result<ProposalFi
         }
     }
     v.finish()?;
-    Ok(ProposalFields {
-        title: title.expect("checked"),
-        summary: summary.expect("checked"),
-        community_need: need.expect("checked"),
-        governorate: governorate.expect("checked"),
-        place: place.expect("checked"),
-        sector,
-        theme_code: theme_code.expect("checked"),
-        targeted: targeted.expect("checked"),
-        budget: budget.expect("checked"),
-        milestones,
-        start_date: start_date.expect("checked"),
-        end_date: end_date.expect("checked"),
-    })
+    Ok(milestones)
 }
 
 /// What a proposal still lacks before it can be submitted.

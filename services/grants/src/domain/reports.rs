@@ -1,6 +1,6 @@
 //! Reports: progress and final reports, and their review.
 
-use markaz_kit::error::{Error, Result, Violations};
+use markaz_kit::error::{AllValid, Error, FieldViolation, Result};
 use markaz_kit::validate;
 use markaz_proto::common::v1::LocalizedText;
 use markaz_proto::grants::v1 as api;
@@ -19,67 +19,54 @@ pub struct ReportFields {
 pub fn parse_report(r: Option<&api::Report>) -> Result<(String, ReportFields)> {
     let empty = api::Report::default();
     let r = r.unwrap_or(&empty);
-    let mut v = Violations::new();
-    let award_id = v.take(markaz_kit::rpc::parse_id("report.award_id", &r.award_id));
-    let kind = v
-        .take(validate::enumeration::<ReportKind>(
-            "report.kind",
-            r.kind,
-            true,
-        ))
-        .flatten();
-    match kind {
-        Some(ReportKind::Progress) if r.milestone_number < 1 => {
-            v.add("report.milestone_number", "required for a progress report")
-        }
-        Some(ReportKind::Final) if r.milestone_number != 0 => v.add(
+    let kind = validate::required_enum::<ReportKind>("report.kind", r.kind);
+    let milestone = match kind {
+        Ok(ReportKind::Progress) if r.milestone_number < 1 => Err(FieldViolation::new(
+            "report.milestone_number",
+            "required for a progress report",
+        )),
+        Ok(ReportKind::Final) if r.milestone_number != 0 => Err(FieldViolation::new(
             "report.milestone_number",
             "a final report is about the whole project, not a milestone",
-        ),
-        _ => {}
-    }
-    let narrative = v.take_many(validate::localized(
-        "report.narrative",
-        r.narrative.as_ref(),
-        PROSE_MAX,
-        true,
-    ));
-    let reached = v.absorb(
-        "report.beneficiaries_reached",
+        )),
+        _ => Ok(r.milestone_number),
+    };
+    let (award_id, kind, milestone, narrative, reached) = (
+        markaz_kit::rpc::parse_id("report.award_id", &r.award_id),
+        kind,
+        milestone,
+        validate::localized("report.narrative", r.narrative.as_ref(), PROSE_MAX, true),
         parse_people(
             "report.beneficiaries_reached",
             r.beneficiaries_reached.as_ref(),
         ),
-    );
-    v.finish()?;
+    )
+        .all()?;
     Ok((
-        award_id.expect("checked"),
+        award_id,
         ReportFields {
-            kind: kind.expect("checked"),
-            milestone: r.milestone_number,
-            narrative: narrative.expect("checked"),
-            reached: reached.expect("checked"),
+            kind,
+            milestone,
+            narrative,
+            reached,
         },
     ))
 }
 
 /// A review of a report: accept, or return with a comment.
 pub fn parse_review(outcome: i32, comment: &str) -> Result<(ReviewOutcome, String)> {
-    let mut v = Violations::new();
-    let outcome = v
-        .take(validate::enumeration::<ReviewOutcome>(
-            "outcome", outcome, true,
-        ))
-        .flatten();
-    let comment = v.take(validate::prose("comment", comment, PROSE_MAX, false));
-    if outcome == Some(ReviewOutcome::Return) && comment.as_deref().is_some_and(str::is_empty) {
-        v.add(
+    let (outcome, comment) = (
+        validate::required_enum::<ReviewOutcome>("outcome", outcome),
+        validate::prose("comment", comment, PROSE_MAX, false),
+    )
+        .all()?;
+    if outcome == ReviewOutcome::Return && comment.is_empty() {
+        return Err(Error::invalid(
             "comment",
             "required when returning a report: say what to fix",
-        );
+        ));
     }
-    v.finish()?;
-    Ok((outcome.expect("checked"), comment.expect("checked")))
+    Ok((outcome, comment))
 }
 
 /// A report waiting for review may be reviewed once.

@@ -1,6 +1,6 @@
 //! Reviewers: a reviewer's fields and the accounts they sign in with.
 
-use markaz_kit::error::{FieldViolation, Result, Violations};
+use markaz_kit::error::{AllValid, FieldViolation, Result, Violations};
 use markaz_kit::validate;
 use markaz_proto::common::v1::Sector;
 use markaz_proto::grants::v1 as api;
@@ -18,11 +18,6 @@ pub fn parse_reviewer(r: Option<&api::Reviewer>) -> Result<ReviewerFields> {
     let empty = api::Reviewer::default();
     let r = r.unwrap_or(&empty);
     let mut v = Violations::new();
-    let person_id = v.take(markaz_kit::rpc::parse_id(
-        "reviewer.person_id",
-        &r.person_id,
-    ));
-    let subject = v.take(parse_account("reviewer.subject", &r.subject));
     if r.expertise.len() > MAX_LIST {
         v.add("reviewer.expertise", format!("at most {MAX_LIST}"));
     }
@@ -37,10 +32,15 @@ pub fn parse_reviewer(r: Option<&api::Reviewer>) -> Result<ReviewerFields> {
             expertise.push(s);
         }
     }
-    v.finish()?;
+    let (person_id, subject, ()) = (
+        markaz_kit::rpc::parse_id("reviewer.person_id", &r.person_id),
+        parse_account("reviewer.subject", &r.subject),
+        v.finish(),
+    )
+        .all()?;
     Ok(ReviewerFields {
-        person_id: person_id.expect("checked"),
-        subject: subject.expect("checked"),
+        person_id,
+        subject,
         expertise,
     })
 }

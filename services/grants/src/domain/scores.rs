@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use markaz_kit::error::{Result, Violations};
+use markaz_kit::error::{AllValid, Error, Result, Violations};
 use markaz_kit::validate;
 use markaz_proto::grants::v1 as api;
 
@@ -50,32 +50,29 @@ pub fn parse_sheet(
             by_code[pos] = Some((s.score, comment.unwrap_or_default()));
         }
     }
-    let comment = v.take(validate::prose("comment", comment, PROSE_MAX, false));
-    let unscored: Vec<&str> = rubric
-        .criteria
-        .iter()
-        .zip(&by_code)
-        .filter(|(_, s)| s.is_none())
-        .map(|(c, _)| c.code.as_str())
-        .collect();
-    if v.is_empty() && !unscored.is_empty() {
-        v.add(
+    let ((), comment) = (
+        v.finish(),
+        validate::prose("comment", comment, PROSE_MAX, false),
+    )
+        .all()?;
+    // Every criterion scored: asked of a sheet that is otherwise good.
+    let mut sheet = Vec::with_capacity(by_code.len());
+    let mut unscored = Vec::new();
+    for (c, s) in rubric.criteria.iter().zip(by_code) {
+        match s {
+            Some((score, comment)) => sheet.push((c.code.clone(), score, comment)),
+            None => unscored.push(c.code.as_str()),
+        }
+    }
+    if !unscored.is_empty() {
+        return Err(Error::invalid(
             "scores",
             format!("every criterion is scored; missing {}", unscored.join(", ")),
-        );
+        ));
     }
-    v.finish()?;
     Ok(Sheet {
-        scores: rubric
-            .criteria
-            .iter()
-            .zip(by_code)
-            .map(|(c, s)| {
-                let (score, comment) = s.expect("checked");
-                (c.code.clone(), score, comment)
-            })
-            .collect(),
-        comment: comment.expect("checked"),
+        scores: sheet,
+        comment,
     })
 }
 

@@ -1,6 +1,6 @@
 //! Variations: a budget reallocation and/or a new end date of an award.
 
-use markaz_kit::error::{Result, Violations};
+use markaz_kit::error::{AllValid, Error, Result};
 use markaz_kit::money::Currency;
 use markaz_kit::time::Date;
 use markaz_kit::validate;
@@ -25,35 +25,26 @@ pub fn parse_variation(
 ) -> Result<(String, VariationFields)> {
     let empty = api::Variation::default();
     let r = r.unwrap_or(&empty);
-    let mut v = Violations::new();
-    let award_id = v.take(markaz_kit::rpc::parse_id("variation.award_id", &r.award_id));
-    let justification = v.take(validate::prose(
-        "variation.justification",
-        &r.justification,
-        PROSE_MAX,
-        true,
-    ));
-    let budget = v.absorb(
-        "variation.budget_lines",
+    let (award_id, justification, budget, new_end_date) = (
+        markaz_kit::rpc::parse_id("variation.award_id", &r.award_id),
+        validate::prose("variation.justification", &r.justification, PROSE_MAX, true),
         parse_budget("variation.budget_lines", &r.budget_lines, currency),
-    );
-    let new_end_date = v.take(Date::optional(
-        "variation.new_end_date",
-        r.new_end_date.as_ref(),
-    ));
-    if v.is_empty() && r.budget_lines.is_empty() && new_end_date == Some(None) {
-        v.add(
+        Date::optional("variation.new_end_date", r.new_end_date.as_ref()),
+    )
+        .all()?;
+    // Asked only of a request that is otherwise good.
+    if r.budget_lines.is_empty() && new_end_date.is_none() {
+        return Err(Error::invalid(
             "variation",
             "a variation changes the budget, the end date, or both",
-        );
+        ));
     }
-    v.finish()?;
     Ok((
-        award_id.expect("checked"),
+        award_id,
         VariationFields {
-            justification: justification.expect("checked"),
-            budget: budget.expect("checked"),
-            new_end_date: new_end_date.expect("checked"),
+            justification,
+            budget,
+            new_end_date,
         },
     ))
 }
