@@ -1,10 +1,9 @@
 //! Review assignments.
 
-use markaz_kit::db::Tx;
-use markaz_kit::error::Result;
-use sqlx::any::AnyRow;
+use markaz_kit::db::{Tx, stored};
+use markaz_kit::error::{Error, Result};
 
-use super::{inserted, int, named, text};
+use super::inserted;
 use crate::domain::AssignmentState;
 
 #[derive(Debug, Clone)]
@@ -19,26 +18,43 @@ pub struct AssignmentRow {
     pub created_at: i64,
 }
 
-fn assignment_row(r: &AnyRow) -> Result<AssignmentRow> {
-    Ok(AssignmentRow {
-        id: text(r, "id")?,
-        proposal_id: text(r, "proposal_id")?,
-        reviewer_id: text(r, "reviewer_id")?,
-        call_id: text(r, "call_id")?,
-        state: named(&text(r, "state")?, AssignmentState::from_str_name)?,
-        recusal_reason: text(r, "recusal_reason")?,
-        assigned_by: text(r, "assigned_by")?,
-        created_at: int(r, "created_at")?,
-    })
+/// A review assignment as stored.
+#[derive(sqlx::FromRow)]
+struct StoredAssignment {
+    id: String,
+    proposal_id: String,
+    reviewer_id: String,
+    call_id: String,
+    state: String,
+    recusal_reason: String,
+    assigned_by: String,
+    created_at: i64,
 }
 
+impl TryFrom<StoredAssignment> for AssignmentRow {
+    type Error = Error;
+    fn try_from(r: StoredAssignment) -> Result<AssignmentRow> {
+        Ok(AssignmentRow {
+            id: r.id,
+            proposal_id: r.proposal_id,
+            reviewer_id: r.reviewer_id,
+            call_id: r.call_id,
+            state: stored(&r.state, AssignmentState::from_str_name)?,
+            recusal_reason: r.recusal_reason,
+            assigned_by: r.assigned_by,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[tracing::instrument(skip_all)]
 pub async fn insert(tx: &mut Tx, a: &AssignmentRow) -> Result<()> {
     let result = sqlx::query(
         "INSERT INTO assignments (tenant_id, id, proposal_id, reviewer_id, call_id, state,
             recusal_reason, assigned_by, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(&a.id)
     .bind(&a.proposal_id)
     .bind(&a.reviewer_id)
@@ -52,24 +68,26 @@ pub async fn insert(tx: &mut Tx, a: &AssignmentRow) -> Result<()> {
     inserted(result, "the reviewer is already assigned to this proposal")
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn find(
     tx: &mut Tx,
     proposal_id: &str,
     reviewer_id: &str,
 ) -> Result<Option<AssignmentRow>> {
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, StoredAssignment>(
         "SELECT id, proposal_id, reviewer_id, call_id, state, recusal_reason, assigned_by,
             created_at
          FROM assignments WHERE tenant_id = $1 AND proposal_id = $2 AND reviewer_id = $3",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(proposal_id)
     .bind(reviewer_id)
     .fetch_optional(tx.conn())
     .await?;
-    row.as_ref().map(assignment_row).transpose()
+    row.map(AssignmentRow::try_from).transpose()
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn list(
     tx: &mut Tx,
     proposal_id: &str,
@@ -77,19 +95,19 @@ pub async fn list(
     after: &str,
     limit: i64,
 ) -> Result<Vec<AssignmentRow>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, StoredAssignment>(
         "SELECT id, proposal_id, reviewer_id, call_id, state, recusal_reason, assigned_by,
             created_at
          FROM assignments WHERE tenant_id = $1 AND ($2 = '' OR proposal_id = $2)
            AND ($3 = '' OR reviewer_id = $3) AND id > $4
          ORDER BY id LIMIT $5",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(proposal_id)
     .bind(reviewer_id)
     .bind(after)
     .bind(limit)
     .fetch_all(tx.conn())
     .await?;
-    rows.iter().map(assignment_row).collect()
+    rows.into_iter().map(AssignmentRow::try_from).collect()
 }

@@ -3,34 +3,51 @@
 
 use std::collections::BTreeSet;
 
-use markaz_kit::db::Tx;
+use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
 use markaz_kit::money::{self, Money};
-use markaz_kit::time::{Date, now_micros};
+use markaz_kit::time::{Date, MaybeDate, now_micros};
 use sqlx::any::AnyRow;
 
-use super::{budget_lines, write_budget_lines};
-use super::{changed, date_text, inserted, int, money_of, named, optional_date, text};
+use super::{budget_lines, changed, date_text, inserted, write_budget_lines};
 use crate::domain::awards::{Ledger, Tranche};
 use crate::domain::proposals::BudgetLine;
 use crate::domain::{ProposalState, ReportKind, TrancheState};
 
+/// A tranche of an award as stored.
+#[derive(sqlx::FromRow)]
+struct StoredTranche {
+    currency: String,
+    amount_minor: i64,
+    #[sqlx(try_from = "String")]
+    disbursed_on: MaybeDate,
+    state: String,
+    reference: String,
+    disbursed_by: String,
+    number: i64,
+    milestone_number: i64,
+}
+
 /// A page of the rows of `table` that belong to one award, in id order
 /// (`limit` 0: all of them).
-pub(super) async fn rows_of_award(
+#[tracing::instrument(skip_all)]
+pub(super) async fn rows_of_award<R>(
     tx: &mut Tx,
     table: &str,
     columns: &str,
     award_id: &str,
     after: &str,
     limit: i64,
-) -> Result<Vec<AnyRow>> {
+) -> Result<Vec<R>>
+where
+    R: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin,
+{
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {columns} FROM {table} WHERE tenant_id = $1 AND award_id = $2 AND id > $3
          ORDER BY id LIMIT $4"
     ));
-    Ok(sqlx::query(sql)
-        .bind(tx.tenant())
+    Ok(sqlx::query_as::<_, R>(sql)
+        .bind(tx.tenant().to_owned())
         .bind(award_id)
         .bind(after)
         .bind(if limit == 0 { i64::MAX } else { limit })
@@ -66,6 +83,7 @@ pub struct AwardRow {
     pub updated_at: i64,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn insert(tx: &mut Tx, a: &AwardRow, awarded_by: &str) -> Result<()> {
     let result = sqlx::query(
         "INSERT INTO awards (tenant_id, id, proposal_id, call_id, organization_id, currency,
@@ -73,7 +91,7 @@ pub async fn insert(tx: &mut Tx, a: &AwardRow, awarded_by: &str) -> Result<()> {
             updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', $10, 1, $11, $11)",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(&a.id)
     .bind(&a.proposal_id)
     .bind(&a.call_id)
@@ -94,7 +112,7 @@ pub async fn insert(tx: &mut Tx, a: &AwardRow, awarded_by: &str) -> Result<()> {
                 amount_minor, state, disbursed_on, reference, disbursed_by)
              VALUES ($1, $2, $3, $4, $5, $6, $7, '', '', '')",
         )
-        .bind(tx.tenant())
+        .bind(tx.tenant().to_owned())
         .bind(&a.id)
         .bind(i64::from(t.number))
         .bind(i64::from(t.milestone))
@@ -114,45 +132,68 @@ macro_rules! award_columns {
     };
 }
 
-/// An award's own row; [`with_award_children`] adds its tranches and budget.
-fn award_head(r: &AnyRow) -> Result<AwardRow> {
-    Ok(AwardRow {
-        id: text(r, "id")?,
-        proposal_id: text(r, "proposal_id")?,
-        call_id: text(r, "call_id")?,
-        organization_id: text(r, "organization_id")?,
-        amount: money_of(r, "currency", "amount_minor")?,
-        budget: Vec::new(),
-        tranches: Vec::new(),
-        start_date: optional_date(r, "start_date")?,
-        end_date: optional_date(r, "end_date")?,
-        closure_reason: text(r, "closure_reason")?,
-        version: int(r, "version")?,
-        created_at: int(r, "created_at")?,
-        updated_at: int(r, "updated_at")?,
-    })
+/// An award's own row; its tranches and budget lines are rows of their own.
+#[derive(sqlx::FromRow)]
+struct StoredAward {
+    currency: String,
+    amount_minor: i64,
+    #[sqlx(try_from = "String")]
+    start_date: MaybeDate,
+    #[sqlx(try_from = "String")]
+    end_date: MaybeDate,
+    id: String,
+    proposal_id: String,
+    call_id: String,
+    organization_id: String,
+    closure_reason: String,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
 }
 
+/// An award's own row; [`with_award_children`] adds its tranches and budget.
+impl TryFrom<StoredAward> for AwardRow {
+    type Error = Error;
+    fn try_from(r: StoredAward) -> Result<AwardRow> {
+        Ok(AwardRow {
+            id: r.id,
+            proposal_id: r.proposal_id,
+            call_id: r.call_id,
+            organization_id: r.organization_id,
+            amount: Money::stored(&r.currency, r.amount_minor)?,
+            budget: Vec::new(),
+            tranches: Vec::new(),
+            start_date: r.start_date.0,
+            end_date: r.end_date.0,
+            closure_reason: r.closure_reason,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[tracing::instrument(skip_all)]
 async fn with_award_children(tx: &mut Tx, mut a: AwardRow) -> Result<AwardRow> {
-    a.tranches = sqlx::query(
+    a.tranches = sqlx::query_as::<_, StoredTranche>(
         "SELECT number, milestone_number, currency, amount_minor, state, disbursed_on, reference,
             disbursed_by
          FROM tranches WHERE tenant_id = $1 AND award_id = $2 ORDER BY number",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(&a.id)
     .fetch_all(tx.conn())
     .await?
-    .iter()
-    .map(|t| {
+    .into_iter()
+    .map(|t: StoredTranche| {
         Ok(TrancheRow {
-            number: int(t, "number")? as i32,
-            milestone: int(t, "milestone_number")? as i32,
-            amount: money_of(t, "currency", "amount_minor")?,
-            state: named(&text(t, "state")?, TrancheState::from_str_name)?,
-            disbursed_on: optional_date(t, "disbursed_on")?,
-            reference: text(t, "reference")?,
-            disbursed_by: text(t, "disbursed_by")?,
+            number: t.number as i32,
+            milestone: t.milestone_number as i32,
+            amount: Money::stored(&t.currency, t.amount_minor)?,
+            state: stored(&t.state, TrancheState::from_str_name)?,
+            disbursed_on: t.disbursed_on.0,
+            reference: t.reference,
+            disbursed_by: t.disbursed_by,
         })
     })
     .collect::<Result<Vec<_>>>()?;
@@ -160,18 +201,20 @@ async fn with_award_children(tx: &mut Tx, mut a: AwardRow) -> Result<AwardRow> {
     Ok(a)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<AwardRow>> {
     let sql = concat!(
         "SELECT ",
         award_columns!(),
         " FROM awards WHERE tenant_id = $1 AND id = $2"
     );
-    match tx.find(sql, id, award_head).await? {
+    match tx.find_as::<StoredAward, _>(sql, id).await? {
         Some(a) => Ok(Some(with_award_children(tx, a).await?)),
         None => Ok(None),
     }
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn list(
     tx: &mut Tx,
     call_id: &str,
@@ -190,8 +233,8 @@ pub async fn list(
                 AND p.id = w.proposal_id AND p.state = $5))
          ORDER BY id LIMIT $6"
     );
-    let rows = sqlx::query(sql)
-        .bind(tx.tenant())
+    let rows = sqlx::query_as::<_, StoredAward>(sql)
+        .bind(tx.tenant().to_owned())
         .bind(after)
         .bind(call_id)
         .bind(organization_id)
@@ -200,8 +243,8 @@ pub async fn list(
         .fetch_all(tx.conn())
         .await?;
     let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        out.push(with_award_children(tx, award_head(r)?).await?);
+    for r in rows {
+        out.push(with_award_children(tx, AwardRow::try_from(r)?).await?);
     }
     Ok(out)
 }
@@ -209,12 +252,13 @@ pub async fn list(
 /// Bumps the award's version, checking `expected` (the etag) when given:
 /// every change to an award goes through here first, which also serializes
 /// concurrent writers on its row.
+#[tracing::instrument(skip_all)]
 pub async fn touch(tx: &mut Tx, award: &AwardRow, expected: Option<i64>) -> Result<i64> {
     let rows = sqlx::query(
         "UPDATE awards SET version = version + 1, updated_at = $3
          WHERE tenant_id = $1 AND id = $2 AND ($4 = 0 OR version = $4)",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(&award.id)
     .bind(now_micros())
     .bind(expected.unwrap_or(0))
@@ -222,16 +266,17 @@ pub async fn touch(tx: &mut Tx, award: &AwardRow, expected: Option<i64>) -> Resu
     .await?
     .rows_affected();
     changed(rows)?;
-    tx.find(
-        "SELECT version FROM awards WHERE tenant_id = $1 AND id = $2",
-        &award.id,
-        |r| int(r, "version"),
-    )
-    .await?
-    .ok_or_else(|| Error::internal("the award just changed"))
+    let version: Option<i64> =
+        sqlx::query_scalar("SELECT version FROM awards WHERE tenant_id = $1 AND id = $2")
+            .bind(tx.tenant().to_owned())
+            .bind(award.id.clone())
+            .fetch_optional(tx.conn())
+            .await?;
+    version.ok_or_else(|| Error::internal("the award just changed"))
 }
 
 /// The award's money and progress as the rules see them, from the records.
+#[tracing::instrument(skip_all)]
 pub async fn ledger(tx: &mut Tx, award: &AwardRow, state: ProposalState) -> Result<Ledger> {
     let milestones: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM proposal_milestones WHERE tenant_id = $1 AND proposal_id = $2",
@@ -240,37 +285,37 @@ pub async fn ledger(tx: &mut Tx, award: &AwardRow, state: ProposalState) -> Resu
     .bind(award.proposal_id.clone())
     .fetch_one(tx.conn())
     .await?;
-    let accepted_rows = sqlx::query(
+    let accepted_rows: Vec<(String, i64)> = sqlx::query_as(
         "SELECT kind, milestone_number FROM reports WHERE tenant_id = $1 AND award_id = $2
            AND state = 'REPORT_STATE_ACCEPTED'",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(&award.id)
     .fetch_all(tx.conn())
     .await?;
     let mut accepted = BTreeSet::new();
     let mut final_accepted = false;
-    for r in &accepted_rows {
-        if text(r, "kind")? == ReportKind::Final.as_str_name() {
+    for (kind, milestone) in &accepted_rows {
+        if kind == ReportKind::Final.as_str_name() {
             final_accepted = true;
         } else {
-            accepted.insert(int(r, "milestone_number")? as i32);
+            accepted.insert(*milestone as i32);
         }
     }
-    let spent_rows = sqlx::query(
+    let spent_rows: Vec<(i64, String, i64)> = sqlx::query_as(
         "SELECT l.line_number, l.currency, l.amount_minor FROM expenditure_lines l
          JOIN expenditure_reports e ON e.tenant_id = l.tenant_id AND e.id = l.report_id
          WHERE l.tenant_id = $1 AND e.award_id = $2 AND e.state = 'REPORT_STATE_ACCEPTED'",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(&award.id)
     .fetch_all(tx.conn())
     .await?;
     let currency = award.amount.currency();
     let mut spent = vec![Money::zero(currency); award.budget.len()];
-    for r in &spent_rows {
-        let line = int(r, "line_number")? as usize;
-        let amount = money_of(r, "currency", "amount_minor")?;
+    for (line, currency, minor) in &spent_rows {
+        let line = *line as usize;
+        let amount = Money::stored(currency, *minor)?;
         if line == 0 || line > spent.len() {
             return Err(Error::internal(format!(
                 "spending on a missing line {line}"
@@ -307,6 +352,7 @@ pub async fn ledger(tx: &mut Tx, award: &AwardRow, state: ProposalState) -> Resu
     })
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn disburse_tranche(
     tx: &mut Tx,
     award_id: &str,
@@ -321,7 +367,7 @@ pub async fn disburse_tranche(
          WHERE tenant_id = $1 AND award_id = $2 AND number = $3
            AND state = 'TRANCHE_STATE_PLANNED'",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(award_id)
     .bind(i64::from(number))
     .bind(on.to_string())
@@ -334,17 +380,18 @@ pub async fn disburse_tranche(
 }
 
 /// Closes an award: its planned tranches are cancelled, the reason kept.
+#[tracing::instrument(skip_all)]
 pub async fn close(tx: &mut Tx, award_id: &str, reason: &str) -> Result<()> {
     sqlx::query(
         "UPDATE tranches SET state = 'TRANCHE_STATE_CANCELLED'
          WHERE tenant_id = $1 AND award_id = $2 AND state = 'TRANCHE_STATE_PLANNED'",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(award_id)
     .execute(tx.conn())
     .await?;
     sqlx::query("UPDATE awards SET closure_reason = $3 WHERE tenant_id = $1 AND id = $2")
-        .bind(tx.tenant())
+        .bind(tx.tenant().to_owned())
         .bind(award_id)
         .bind(reason)
         .execute(tx.conn())
@@ -353,6 +400,7 @@ pub async fn close(tx: &mut Tx, award_id: &str, reason: &str) -> Result<()> {
 }
 
 /// Puts an approved variation in force.
+#[tracing::instrument(skip_all)]
 pub async fn vary(
     tx: &mut Tx,
     award_id: &str,
@@ -364,7 +412,7 @@ pub async fn vary(
     }
     if let Some(end) = end_date {
         sqlx::query("UPDATE awards SET end_date = $3 WHERE tenant_id = $1 AND id = $2")
-            .bind(tx.tenant())
+            .bind(tx.tenant().to_owned())
             .bind(award_id)
             .bind(end.to_string())
             .execute(tx.conn())

@@ -1,19 +1,34 @@
 //! Calls with their themes, eligibility rules and rubric; the money committed
 //! in a call.
 
-use markaz_kit::db::Tx;
-use markaz_kit::error::Result;
+use markaz_kit::db::{Tx, stored};
+use markaz_kit::error::{Error, Result};
 use markaz_kit::money::{self, Money};
-use markaz_kit::time::now_micros;
-use markaz_proto::common::v1::{IncubationStatus, OrganizationKind};
-use sqlx::any::AnyRow;
+use markaz_kit::time::{Date, now_micros};
+use markaz_proto::common::v1::{IncubationStatus, LocalizedText, OrganizationKind};
 
-use super::{
-    changed, int, list_text, localized, money_of, named, names, parse_list, parse_names,
-    required_date, text,
-};
+use super::{changed, list_text, names, parse_list, parse_names};
 use crate::domain::CallState;
 use crate::domain::calls::{CallFields, Criterion, Rubric, Rules, Theme};
+
+/// A theme of a call as stored.
+#[derive(sqlx::FromRow)]
+struct StoredTheme {
+    name_ar: String,
+    name_en: String,
+    code: String,
+}
+
+/// A criterion of a call's rubric as stored.
+#[derive(sqlx::FromRow)]
+struct StoredCriterion {
+    name_ar: String,
+    name_en: String,
+    guidance_ar: String,
+    guidance_en: String,
+    code: String,
+    weight: i64,
+}
 
 #[derive(Debug, Clone)]
 pub struct CallRow {
@@ -35,88 +50,136 @@ macro_rules! call_columns {
     };
 }
 
-/// A call's own row; [`with_call_children`] adds its themes and criteria.
-fn call_head(r: &AnyRow) -> Result<CallRow> {
-    Ok(CallRow {
-        id: text(r, "id")?,
-        program_id: text(r, "program_id")?,
-        fields: CallFields {
-            title: localized(r, "title")?,
-            description: localized(r, "description")?,
-            themes: Vec::new(),
-            envelope: money_of(r, "currency", "envelope_minor")?,
-            ceiling: money_of(r, "currency", "ceiling_minor")?,
-            opens_on: required_date(r, "opens_on")?,
-            closes_on: required_date(r, "closes_on")?,
-            rules: Rules {
-                incubation_statuses: parse_names(
-                    &text(r, "eligible_statuses")?,
-                    IncubationStatus::from_str_name,
-                )?,
-                branch_ids: parse_list(&text(r, "eligible_branches")?),
-                organization_kinds: parse_names(
-                    &text(r, "eligible_kinds")?,
-                    OrganizationKind::from_str_name,
-                )?,
-                required_course_topic: text(r, "required_topic")?,
-            },
-            rubric: Rubric {
-                max_score: int(r, "max_score")? as i32,
-                criteria: Vec::new(),
-            },
-            blind: int(r, "blind")? != 0,
-        },
-        state: named(&text(r, "state")?, CallState::from_str_name)?,
-        version: int(r, "version")?,
-        created_at: int(r, "created_at")?,
-        updated_at: int(r, "updated_at")?,
-    })
+/// A call's own row; its themes and criteria are rows of their own.
+#[derive(sqlx::FromRow)]
+struct StoredCall {
+    title_ar: String,
+    title_en: String,
+    description_ar: String,
+    description_en: String,
+    currency: String,
+    envelope_minor: i64,
+    ceiling_minor: i64,
+    #[sqlx(try_from = "String")]
+    opens_on: Date,
+    #[sqlx(try_from = "String")]
+    closes_on: Date,
+    id: String,
+    program_id: String,
+    eligible_statuses: String,
+    eligible_branches: String,
+    eligible_kinds: String,
+    required_topic: String,
+    state: String,
+    max_score: i64,
+    blind: i64,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
 }
 
+/// A call's own row; [`with_call_children`] adds its themes and criteria.
+impl TryFrom<StoredCall> for CallRow {
+    type Error = Error;
+    fn try_from(r: StoredCall) -> Result<CallRow> {
+        Ok(CallRow {
+            id: r.id,
+            program_id: r.program_id,
+            fields: CallFields {
+                title: LocalizedText {
+                    ar: r.title_ar,
+                    en: r.title_en,
+                },
+                description: LocalizedText {
+                    ar: r.description_ar,
+                    en: r.description_en,
+                },
+                themes: Vec::new(),
+                envelope: Money::stored(&r.currency, r.envelope_minor)?,
+                ceiling: Money::stored(&r.currency, r.ceiling_minor)?,
+                opens_on: r.opens_on,
+                closes_on: r.closes_on,
+                rules: Rules {
+                    incubation_statuses: parse_names(
+                        &r.eligible_statuses,
+                        IncubationStatus::from_str_name,
+                    )?,
+                    branch_ids: parse_list(&r.eligible_branches),
+                    organization_kinds: parse_names(
+                        &r.eligible_kinds,
+                        OrganizationKind::from_str_name,
+                    )?,
+                    required_course_topic: r.required_topic,
+                },
+                rubric: Rubric {
+                    max_score: r.max_score as i32,
+                    criteria: Vec::new(),
+                },
+                blind: r.blind != 0,
+            },
+            state: stored(&r.state, CallState::from_str_name)?,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[tracing::instrument(skip_all)]
 async fn with_call_children(tx: &mut Tx, mut call: CallRow) -> Result<CallRow> {
-    call.fields.themes = sqlx::query(
+    call.fields.themes = sqlx::query_as::<_, StoredTheme>(
         "SELECT code, name_ar, name_en FROM call_themes
          WHERE tenant_id = $1 AND call_id = $2 ORDER BY ordinal",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(&call.id)
     .fetch_all(tx.conn())
     .await?
-    .iter()
-    .map(|t| {
+    .into_iter()
+    .map(|t: StoredTheme| {
         Ok(Theme {
-            code: text(t, "code")?,
-            name: localized(t, "name")?,
+            code: t.code,
+            name: LocalizedText {
+                ar: t.name_ar,
+                en: t.name_en,
+            },
         })
     })
     .collect::<Result<Vec<_>>>()?;
-    call.fields.rubric.criteria = sqlx::query(
+    call.fields.rubric.criteria = sqlx::query_as::<_, StoredCriterion>(
         "SELECT code, name_ar, name_en, guidance_ar, guidance_en, weight FROM call_criteria
          WHERE tenant_id = $1 AND call_id = $2 ORDER BY ordinal",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(&call.id)
     .fetch_all(tx.conn())
     .await?
-    .iter()
-    .map(|c| {
+    .into_iter()
+    .map(|c: StoredCriterion| {
         Ok(Criterion {
-            code: text(c, "code")?,
-            name: localized(c, "name")?,
-            guidance: localized(c, "guidance")?,
-            weight: int(c, "weight")? as i32,
+            code: c.code,
+            name: LocalizedText {
+                ar: c.name_ar,
+                en: c.name_en,
+            },
+            guidance: LocalizedText {
+                ar: c.guidance_ar,
+                en: c.guidance_en,
+            },
+            weight: c.weight as i32,
         })
     })
     .collect::<Result<Vec<_>>>()?;
     Ok(call)
 }
 
+#[tracing::instrument(skip_all)]
 async fn write_call_children(tx: &mut Tx, id: &str, f: &CallFields) -> Result<()> {
     for table in ["call_themes", "call_criteria"] {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM {table} WHERE tenant_id = $1 AND call_id = $2"
         )))
-        .bind(tx.tenant())
+        .bind(tx.tenant().to_owned())
         .bind(id)
         .execute(tx.conn())
         .await?;
@@ -126,7 +189,7 @@ async fn write_call_children(tx: &mut Tx, id: &str, f: &CallFields) -> Result<()
             "INSERT INTO call_themes (tenant_id, call_id, ordinal, code, name_ar, name_en)
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(tx.tenant())
+        .bind(tx.tenant().to_owned())
         .bind(id)
         .bind(i as i64)
         .bind(&t.code)
@@ -141,7 +204,7 @@ async fn write_call_children(tx: &mut Tx, id: &str, f: &CallFields) -> Result<()
                 guidance_ar, guidance_en, weight)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
-        .bind(tx.tenant())
+        .bind(tx.tenant().to_owned())
         .bind(id)
         .bind(i as i64)
         .bind(&c.code)
@@ -156,6 +219,7 @@ async fn write_call_children(tx: &mut Tx, id: &str, f: &CallFields) -> Result<()
     Ok(())
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn insert(tx: &mut Tx, id: &str, program_id: &str, f: &CallFields) -> Result<CallRow> {
     let now = now_micros();
     let r = &f.rules;
@@ -167,7 +231,7 @@ pub async fn insert(tx: &mut Tx, id: &str, program_id: &str, f: &CallFields) -> 
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
             $18, $19, 1, $20, $20)",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(id)
     .bind(program_id)
     .bind(&f.title.ar)
@@ -201,18 +265,20 @@ pub async fn insert(tx: &mut Tx, id: &str, program_id: &str, f: &CallFields) -> 
     })
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<CallRow>> {
     let sql = concat!(
         "SELECT ",
         call_columns!(),
         " FROM calls WHERE tenant_id = $1 AND id = $2"
     );
-    match tx.find(sql, id, call_head).await? {
+    match tx.find_as::<StoredCall, _>(sql, id).await? {
         Some(call) => Ok(Some(with_call_children(tx, call).await?)),
         None => Ok(None),
     }
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn list(
     tx: &mut Tx,
     program_id: &str,
@@ -221,7 +287,7 @@ pub async fn list(
     after: &str,
     limit: i64,
 ) -> Result<Vec<CallRow>> {
-    let rows = sqlx::query(concat!(
+    let rows = sqlx::query_as::<_, StoredCall>(concat!(
         "SELECT ",
         call_columns!(),
         " FROM calls
@@ -229,7 +295,7 @@ pub async fn list(
            AND ($4 = '' OR state = $4) AND ($5 = 0 OR state <> 'CALL_STATE_DRAFT')
          ORDER BY id LIMIT $6"
     ))
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(after)
     .bind(program_id)
     .bind(state)
@@ -238,12 +304,13 @@ pub async fn list(
     .fetch_all(tx.conn())
     .await?;
     let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        out.push(with_call_children(tx, call_head(r)?).await?);
+    for r in rows {
+        out.push(with_call_children(tx, CallRow::try_from(r)?).await?);
     }
     Ok(out)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn update(tx: &mut Tx, current: &CallRow, f: &CallFields) -> Result<CallRow> {
     let now = now_micros();
     let r = &f.rules;
@@ -255,7 +322,7 @@ pub async fn update(tx: &mut Tx, current: &CallRow, f: &CallFields) -> Result<Ca
             version = version + 1, updated_at = $18
          WHERE tenant_id = $1 AND id = $2 AND version = $19",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(&current.id)
     .bind(&f.title.ar)
     .bind(&f.title.en)
@@ -287,13 +354,14 @@ pub async fn update(tx: &mut Tx, current: &CallRow, f: &CallFields) -> Result<Ca
     })
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn set_state(tx: &mut Tx, current: &CallRow, to: CallState) -> Result<CallRow> {
     let now = now_micros();
     let rows = sqlx::query(
         "UPDATE calls SET state = $3, version = version + 1, updated_at = $4
          WHERE tenant_id = $1 AND id = $2 AND version = $5",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(&current.id)
     .bind(to.as_str_name())
     .bind(now)
@@ -313,29 +381,30 @@ pub async fn set_state(tx: &mut Tx, current: &CallRow, to: CallState) -> Result<
 /// The money committed in a call: the amounts awarded, less the tranches
 /// cancelled when a grant closed early (they will never be paid, so they
 /// return to the envelope). From the records, with checked arithmetic.
+#[tracing::instrument(skip_all)]
 pub async fn committed(tx: &mut Tx, call: &CallRow) -> Result<Money> {
     let currency = call.fields.currency();
-    let awarded = sqlx::query(
+    let awarded: Vec<(String, i64)> = sqlx::query_as(
         "SELECT currency, amount_minor FROM awards WHERE tenant_id = $1 AND call_id = $2",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(&call.id)
     .fetch_all(tx.conn())
-    .await?
-    .iter()
-    .map(|r| money_of(r, "currency", "amount_minor"))
-    .collect::<Result<Vec<_>>>()?;
-    let cancelled = sqlx::query(
+    .await?;
+    let cancelled: Vec<(String, i64)> = sqlx::query_as(
         "SELECT t.currency, t.amount_minor FROM tranches t
          JOIN awards a ON a.tenant_id = t.tenant_id AND a.id = t.award_id
          WHERE t.tenant_id = $1 AND a.call_id = $2 AND t.state = 'TRANCHE_STATE_CANCELLED'",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(&call.id)
     .fetch_all(tx.conn())
-    .await?
-    .iter()
-    .map(|r| money_of(r, "currency", "amount_minor"))
-    .collect::<Result<Vec<_>>>()?;
-    Ok(money::sum(currency, awarded)?.checked_sub(money::sum(currency, cancelled)?)?)
+    .await?;
+    let amounts = |rows: Vec<(String, i64)>| {
+        rows.iter()
+            .map(|(c, minor)| Money::stored(c, *minor))
+            .collect::<Result<Vec<_>>>()
+    };
+    Ok(money::sum(currency, amounts(awarded)?)?
+        .checked_sub(money::sum(currency, amounts(cancelled)?)?)?)
 }

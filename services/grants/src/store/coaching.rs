@@ -1,10 +1,21 @@
 //! Coaching notes and coaches.
 
 use markaz_kit::db::Tx;
-use markaz_kit::error::Result;
-use sqlx::any::AnyRow;
+use markaz_kit::error::{Error, Result};
 
-use super::{changed, exists, inserted, int, text};
+use super::{changed, exists, inserted};
+
+/// A coaching note as stored.
+#[derive(sqlx::FromRow)]
+struct StoredNote {
+    id: String,
+    proposal_id: String,
+    body: String,
+    author: String,
+    author_role: String,
+    version_number: i64,
+    created_at: i64,
+}
 
 #[derive(Debug, Clone)]
 pub struct NoteRow {
@@ -17,13 +28,14 @@ pub struct NoteRow {
     pub created_at: i64,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn insert_note(tx: &mut Tx, n: &NoteRow) -> Result<()> {
     sqlx::query(
         "INSERT INTO coaching_notes (tenant_id, id, proposal_id, body, author, author_role,
             version_number, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(&n.id)
     .bind(&n.proposal_id)
     .bind(&n.body)
@@ -36,33 +48,34 @@ pub async fn insert_note(tx: &mut Tx, n: &NoteRow) -> Result<()> {
     Ok(())
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn list_notes(
     tx: &mut Tx,
     proposal_id: &str,
     after: &str,
     limit: i64,
 ) -> Result<Vec<NoteRow>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, StoredNote>(
         "SELECT id, proposal_id, body, author, author_role, version_number, created_at
          FROM coaching_notes WHERE tenant_id = $1 AND proposal_id = $2 AND id > $3
          ORDER BY id LIMIT $4",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(proposal_id)
     .bind(after)
     .bind(limit)
     .fetch_all(tx.conn())
     .await?;
-    rows.iter()
-        .map(|r| {
+    rows.into_iter()
+        .map(|r: StoredNote| {
             Ok(NoteRow {
-                id: text(r, "id")?,
-                proposal_id: text(r, "proposal_id")?,
-                body: text(r, "body")?,
-                author: text(r, "author")?,
-                author_role: text(r, "author_role")?,
-                version_number: int(r, "version_number")? as i32,
-                created_at: int(r, "created_at")?,
+                id: r.id,
+                proposal_id: r.proposal_id,
+                body: r.body,
+                author: r.author,
+                author_role: r.author_role,
+                version_number: r.version_number as i32,
+                created_at: r.created_at,
             })
         })
         .collect()
@@ -77,22 +90,36 @@ pub struct CoachRow {
     pub created_at: i64,
 }
 
-fn coach_row(r: &AnyRow) -> Result<CoachRow> {
-    Ok(CoachRow {
-        id: text(r, "id")?,
-        proposal_id: text(r, "proposal_id")?,
-        subject: text(r, "subject")?,
-        assigned_by: text(r, "assigned_by")?,
-        created_at: int(r, "created_at")?,
-    })
+/// A coach as stored.
+#[derive(sqlx::FromRow)]
+struct StoredCoach {
+    id: String,
+    proposal_id: String,
+    subject: String,
+    assigned_by: String,
+    created_at: i64,
 }
 
+impl TryFrom<StoredCoach> for CoachRow {
+    type Error = Error;
+    fn try_from(r: StoredCoach) -> Result<CoachRow> {
+        Ok(CoachRow {
+            id: r.id,
+            proposal_id: r.proposal_id,
+            subject: r.subject,
+            assigned_by: r.assigned_by,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[tracing::instrument(skip_all)]
 pub async fn insert_coach(tx: &mut Tx, c: &CoachRow) -> Result<()> {
     let result = sqlx::query(
         "INSERT INTO coaches (tenant_id, id, proposal_id, subject, assigned_by, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(&c.id)
     .bind(&c.proposal_id)
     .bind(&c.subject)
@@ -103,31 +130,33 @@ pub async fn insert_coach(tx: &mut Tx, c: &CoachRow) -> Result<()> {
     inserted(result, "the trainer coaches this proposal already")
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn get_coach(tx: &mut Tx, id: &str) -> Result<Option<CoachRow>> {
-    tx.find(
+    tx.find_as::<StoredCoach, _>(
         "SELECT id, proposal_id, subject, assigned_by, created_at FROM coaches
          WHERE tenant_id = $1 AND id = $2",
         id,
-        coach_row,
     )
     .await
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn list_coaches(tx: &mut Tx, proposal_id: &str) -> Result<Vec<CoachRow>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, StoredCoach>(
         "SELECT id, proposal_id, subject, assigned_by, created_at FROM coaches
          WHERE tenant_id = $1 AND proposal_id = $2 ORDER BY id",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(proposal_id)
     .fetch_all(tx.conn())
     .await?;
-    rows.iter().map(coach_row).collect()
+    rows.into_iter().map(CoachRow::try_from).collect()
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn delete_coach(tx: &mut Tx, id: &str) -> Result<()> {
     let rows = sqlx::query("DELETE FROM coaches WHERE tenant_id = $1 AND id = $2")
-        .bind(tx.tenant())
+        .bind(tx.tenant().to_owned())
         .bind(id)
         .execute(tx.conn())
         .await?
@@ -136,6 +165,7 @@ pub async fn delete_coach(tx: &mut Tx, id: &str) -> Result<()> {
 }
 
 /// Whether the trainer with account `subject` coaches the proposal.
+#[tracing::instrument(skip_all)]
 pub async fn is_coach(tx: &mut Tx, proposal_id: &str, subject: &str) -> Result<bool> {
     exists(
         tx,
@@ -148,6 +178,7 @@ pub async fn is_coach(tx: &mut Tx, proposal_id: &str, subject: &str) -> Result<b
 
 /// Whether the trainer with account `subject` coaches a proposal of the
 /// organization.
+#[tracing::instrument(skip_all)]
 pub async fn coaches_organization(
     tx: &mut Tx,
     subject: &str,

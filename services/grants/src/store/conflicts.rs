@@ -4,9 +4,21 @@
 use markaz_kit::db::Tx;
 use markaz_kit::error::Result;
 
+use super::exists;
 use super::proposals::ProposalRow;
 use super::reviewers::ReviewerRow;
-use super::{exists, int, text};
+
+/// A conflict of interest as stored.
+#[derive(sqlx::FromRow)]
+struct StoredConflict {
+    id: String,
+    reviewer_id: String,
+    organization_id: String,
+    proposal_id: String,
+    reason: String,
+    declared_by: String,
+    created_at: i64,
+}
 
 #[derive(Debug, Clone)]
 pub struct ConflictRow {
@@ -19,13 +31,14 @@ pub struct ConflictRow {
     pub created_at: i64,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn insert(tx: &mut Tx, c: &ConflictRow) -> Result<()> {
     sqlx::query(
         "INSERT INTO conflicts (tenant_id, id, reviewer_id, organization_id, proposal_id, reason,
             declared_by, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(&c.id)
     .bind(&c.reviewer_id)
     .bind(&c.organization_id)
@@ -38,33 +51,34 @@ pub async fn insert(tx: &mut Tx, c: &ConflictRow) -> Result<()> {
     Ok(())
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn list(
     tx: &mut Tx,
     reviewer_id: &str,
     after: &str,
     limit: i64,
 ) -> Result<Vec<ConflictRow>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, StoredConflict>(
         "SELECT id, reviewer_id, organization_id, proposal_id, reason, declared_by, created_at
          FROM conflicts WHERE tenant_id = $1 AND ($2 = '' OR reviewer_id = $2) AND id > $3
          ORDER BY id LIMIT $4",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(reviewer_id)
     .bind(after)
     .bind(limit)
     .fetch_all(tx.conn())
     .await?;
-    rows.iter()
-        .map(|r| {
+    rows.into_iter()
+        .map(|r: StoredConflict| {
             Ok(ConflictRow {
-                id: text(r, "id")?,
-                reviewer_id: text(r, "reviewer_id")?,
-                organization_id: text(r, "organization_id")?,
-                proposal_id: text(r, "proposal_id")?,
-                reason: text(r, "reason")?,
-                declared_by: text(r, "declared_by")?,
-                created_at: int(r, "created_at")?,
+                id: r.id,
+                reviewer_id: r.reviewer_id,
+                organization_id: r.organization_id,
+                proposal_id: r.proposal_id,
+                reason: r.reason,
+                declared_by: r.declared_by,
+                created_at: r.created_at,
             })
         })
         .collect()
@@ -73,25 +87,25 @@ pub async fn list(
 /// Why the reviewer has a conflict of interest with the proposal, if any:
 /// declared (against the proposal or its organization) or detected (the
 /// reviewer's person is affiliated with the organization).
+#[tracing::instrument(skip_all)]
 pub async fn conflict_of_interest(
     tx: &mut Tx,
     reviewer: &ReviewerRow,
     proposal: &ProposalRow,
 ) -> Result<Option<String>> {
-    let declared = sqlx::query(
+    let declared: Option<String> = sqlx::query_scalar(
         "SELECT reason FROM conflicts WHERE tenant_id = $1 AND reviewer_id = $2
            AND (proposal_id = $3 OR organization_id = $4) ORDER BY id LIMIT 1",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(&reviewer.id)
     .bind(&proposal.id)
     .bind(&proposal.organization_id)
     .fetch_optional(tx.conn())
     .await?;
-    if let Some(r) = declared {
+    if let Some(reason) = declared {
         return Ok(Some(format!(
-            "the reviewer declared a conflict of interest: {}",
-            text(&r, "reason")?
+            "the reviewer declared a conflict of interest: {reason}"
         )));
     }
     let affiliated = exists(
@@ -112,6 +126,7 @@ pub async fn conflict_of_interest(
 /// Withdraws the active assignments a conflict touches: of `reviewer_id`
 /// (or of every reviewer who is `person_id`), on `proposal_id` or on the
 /// proposals of `organization_id`. Returns how many.
+#[tracing::instrument(skip_all)]
 pub async fn recuse(
     tx: &mut Tx,
     reviewer_id: &str,
@@ -130,7 +145,7 @@ pub async fn recuse(
              OR ($4 <> '' AND proposal_id IN (SELECT id FROM proposals
                   WHERE tenant_id = $1 AND organization_id = $4)))",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(reviewer_id)
     .bind(person_id)
     .bind(organization_id)

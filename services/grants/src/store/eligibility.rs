@@ -2,61 +2,75 @@
 //! (`markaz-membership-copies`' table, joined) and the course completions of
 //! its members, from capacity's events.
 
-use markaz_kit::db::Tx;
-use markaz_kit::error::Result;
+use markaz_kit::db::{Tx, stored};
+use markaz_kit::error::{Error, Result};
 use markaz_proto::common::v1::{IncubationStatus, LocalizedText, OrganizationKind};
 
-use super::{localized, named, text};
 use crate::domain::eligibility::OrgFacts;
 
+/// An organization of `markaz-membership-copies`' table, as grants reads it.
+#[derive(sqlx::FromRow)]
+struct StoredOrganization {
+    kind: String,
+    name_ar: String,
+    name_en: String,
+    branch_id: String,
+    incubation_status: String,
+}
+
+impl TryFrom<StoredOrganization> for (OrgFacts, LocalizedText) {
+    type Error = Error;
+    fn try_from(r: StoredOrganization) -> Result<(OrgFacts, LocalizedText)> {
+        Ok((
+            OrgFacts {
+                kind: stored(&r.kind, OrganizationKind::from_str_name)?,
+                branch_id: r.branch_id,
+                incubation_status: stored(&r.incubation_status, IncubationStatus::from_str_name)?,
+                topics: Vec::new(),
+            },
+            LocalizedText {
+                ar: r.name_ar,
+                en: r.name_en,
+            },
+        ))
+    }
+}
+
 /// What grants knows of an organization: the eligibility facts and its name.
+#[tracing::instrument(skip_all)]
 pub async fn organization_facts(
     tx: &mut Tx,
     id: &str,
 ) -> Result<Option<(OrgFacts, LocalizedText)>> {
+    // Also a copy that knows only the incubation status (its snapshot has not
+    // arrived): the rules then name what is not known yet.
     let copy = tx
-        .find(
+        .find_as::<StoredOrganization, (OrgFacts, LocalizedText)>(
             "SELECT kind, name_ar, name_en, branch_id, incubation_status
              FROM membership_organizations WHERE tenant_id = $1 AND id = $2",
             id,
-            |r| {
-                Ok((
-                    OrgFacts {
-                        kind: named(&text(r, "kind")?, OrganizationKind::from_str_name)?,
-                        branch_id: text(r, "branch_id")?,
-                        incubation_status: named(
-                            &text(r, "incubation_status")?,
-                            IncubationStatus::from_str_name,
-                        )?,
-                        topics: Vec::new(),
-                    },
-                    localized(r, "name")?,
-                ))
-            },
         )
         .await?;
     let Some((mut facts, name)) = copy else {
         return Ok(None);
     };
-    facts.topics = sqlx::query(
+    facts.topics = sqlx::query_scalar(
         "SELECT DISTINCT t.topic_code FROM completions c
          JOIN course_topics t ON t.tenant_id = c.tenant_id AND t.course_id = c.course_id
          WHERE c.tenant_id = $1 AND c.organization_id = $2 AND c.revoked = 0
          ORDER BY t.topic_code",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(id)
     .fetch_all(tx.conn())
-    .await?
-    .iter()
-    .map(|t| text(t, "topic_code"))
-    .collect::<Result<Vec<_>>>()?;
+    .await?;
     Ok(Some((facts, name)))
 }
 
 /// A person of an organization completed a course on `topics` (from
 /// CourseCompleted or CertificateIssued: the same fact, either may come
 /// first or twice). A completion revoked already stays revoked.
+#[tracing::instrument(skip_all)]
 pub async fn apply_completion(
     tx: &mut Tx,
     course_id: &str,
@@ -69,7 +83,7 @@ pub async fn apply_completion(
             "INSERT INTO course_topics (tenant_id, course_id, topic_code) VALUES ($1, $2, $3)
              ON CONFLICT DO NOTHING",
         )
-        .bind(tx.tenant())
+        .bind(tx.tenant().to_owned())
         .bind(course_id)
         .bind(topic)
         .execute(tx.conn())
@@ -79,7 +93,7 @@ pub async fn apply_completion(
         "INSERT INTO completions (tenant_id, course_id, person_id, organization_id, revoked)
          VALUES ($1, $2, $3, $4, 0) ON CONFLICT DO NOTHING",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(course_id)
     .bind(person_id)
     .bind(organization_id)
@@ -90,6 +104,7 @@ pub async fn apply_completion(
 
 /// Capacity revoked the certificate of a person's completion of a course:
 /// it no longer counts, whether it arrived before or arrives later.
+#[tracing::instrument(skip_all)]
 pub async fn revoke_completion(
     tx: &mut Tx,
     course_id: &str,
@@ -102,7 +117,7 @@ pub async fn revoke_completion(
          ON CONFLICT (tenant_id, course_id, person_id, organization_id)
          DO UPDATE SET revoked = 1",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(course_id)
     .bind(person_id)
     .bind(organization_id)

@@ -1,13 +1,22 @@
 //! Expenditure reports and their lines.
 
-use markaz_kit::db::Tx;
-use markaz_kit::error::Result;
-use sqlx::any::AnyRow;
+use markaz_kit::db::{Tx, stored};
+use markaz_kit::error::{Error, Result};
+use markaz_kit::money::Money;
+use markaz_kit::time::Date;
 
 use super::awards::rows_of_award;
-use super::{int, money_of, named, required_date, text};
 use crate::domain::ReportState;
 use crate::domain::expenditure::ExpenditureFields;
+
+/// A line of an expenditure report as stored.
+#[derive(sqlx::FromRow)]
+struct StoredSpent {
+    currency: String,
+    amount_minor: i64,
+    note: String,
+    line_number: i64,
+}
 
 #[derive(Debug, Clone)]
 pub struct ExpenditureRow {
@@ -22,6 +31,7 @@ pub struct ExpenditureRow {
     pub reviewed_at: i64,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn insert(tx: &mut Tx, e: &ExpenditureRow) -> Result<()> {
     let f = &e.fields;
     sqlx::query(
@@ -29,7 +39,7 @@ pub async fn insert(tx: &mut Tx, e: &ExpenditureRow) -> Result<()> {
             state, review_comment, submitted_by, reviewed_by, submitted_at, reviewed_at)
          VALUES ($1, $2, $3, $4, $5, $6, '', $7, '', $8, 0)",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(&e.id)
     .bind(&e.award_id)
     .bind(f.period_start.to_string())
@@ -45,7 +55,7 @@ pub async fn insert(tx: &mut Tx, e: &ExpenditureRow) -> Result<()> {
                 amount_minor, note)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(tx.tenant())
+        .bind(tx.tenant().to_owned())
         .bind(&e.id)
         .bind(i as i64)
         .bind(i64::from(*line))
@@ -65,65 +75,88 @@ macro_rules! expenditure_columns {
     };
 }
 
-/// An expenditure report's own row; [`with_expenditure_lines`] adds its lines.
-fn expenditure_head(r: &AnyRow) -> Result<ExpenditureRow> {
-    Ok(ExpenditureRow {
-        id: text(r, "id")?,
-        award_id: text(r, "award_id")?,
-        fields: ExpenditureFields {
-            period_start: required_date(r, "period_start")?,
-            period_end: required_date(r, "period_end")?,
-            lines: Vec::new(),
-        },
-        state: named(&text(r, "state")?, ReportState::from_str_name)?,
-        review_comment: text(r, "review_comment")?,
-        submitted_by: text(r, "submitted_by")?,
-        reviewed_by: text(r, "reviewed_by")?,
-        submitted_at: int(r, "submitted_at")?,
-        reviewed_at: int(r, "reviewed_at")?,
-    })
+/// An expenditure report's own row; its lines are rows of their own.
+#[derive(sqlx::FromRow)]
+struct StoredExpenditure {
+    #[sqlx(try_from = "String")]
+    period_start: Date,
+    #[sqlx(try_from = "String")]
+    period_end: Date,
+    id: String,
+    award_id: String,
+    state: String,
+    review_comment: String,
+    submitted_by: String,
+    reviewed_by: String,
+    submitted_at: i64,
+    reviewed_at: i64,
 }
 
+/// An expenditure report's own row; [`with_expenditure_lines`] adds its lines.
+impl TryFrom<StoredExpenditure> for ExpenditureRow {
+    type Error = Error;
+    fn try_from(r: StoredExpenditure) -> Result<ExpenditureRow> {
+        Ok(ExpenditureRow {
+            id: r.id,
+            award_id: r.award_id,
+            fields: ExpenditureFields {
+                period_start: r.period_start,
+                period_end: r.period_end,
+                lines: Vec::new(),
+            },
+            state: stored(&r.state, ReportState::from_str_name)?,
+            review_comment: r.review_comment,
+            submitted_by: r.submitted_by,
+            reviewed_by: r.reviewed_by,
+            submitted_at: r.submitted_at,
+            reviewed_at: r.reviewed_at,
+        })
+    }
+}
+
+#[tracing::instrument(skip_all)]
 async fn with_expenditure_lines(tx: &mut Tx, mut e: ExpenditureRow) -> Result<ExpenditureRow> {
-    e.fields.lines = sqlx::query(
+    e.fields.lines = sqlx::query_as::<_, StoredSpent>(
         "SELECT line_number, currency, amount_minor, note FROM expenditure_lines
          WHERE tenant_id = $1 AND report_id = $2 ORDER BY ordinal",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(&e.id)
     .fetch_all(tx.conn())
     .await?
-    .iter()
-    .map(|l| {
+    .into_iter()
+    .map(|l: StoredSpent| {
         Ok((
-            int(l, "line_number")? as i32,
-            money_of(l, "currency", "amount_minor")?,
-            text(l, "note")?,
+            l.line_number as i32,
+            Money::stored(&l.currency, l.amount_minor)?,
+            l.note,
         ))
     })
     .collect::<Result<Vec<_>>>()?;
     Ok(e)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<ExpenditureRow>> {
     let sql = concat!(
         "SELECT ",
         expenditure_columns!(),
         " FROM expenditure_reports WHERE tenant_id = $1 AND id = $2"
     );
-    match tx.find(sql, id, expenditure_head).await? {
+    match tx.find_as::<StoredExpenditure, _>(sql, id).await? {
         Some(e) => Ok(Some(with_expenditure_lines(tx, e).await?)),
         None => Ok(None),
     }
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn list(
     tx: &mut Tx,
     award_id: &str,
     after: &str,
     limit: i64,
 ) -> Result<Vec<ExpenditureRow>> {
-    let rows = rows_of_award(
+    let rows: Vec<StoredExpenditure> = rows_of_award(
         tx,
         "expenditure_reports",
         expenditure_columns!(),
@@ -133,8 +166,8 @@ pub async fn list(
     )
     .await?;
     let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        out.push(with_expenditure_lines(tx, expenditure_head(r)?).await?);
+    for r in rows {
+        out.push(with_expenditure_lines(tx, ExpenditureRow::try_from(r)?).await?);
     }
     Ok(out)
 }

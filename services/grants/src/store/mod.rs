@@ -37,53 +37,18 @@ pub mod reviewers;
 pub mod scores;
 pub mod variations;
 
-use markaz_kit::db::Tx;
+use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
 use markaz_kit::money::Money;
 use markaz_kit::time::{Date, now_micros};
 use markaz_proto::common::v1::LocalizedText;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use crate::domain::proposals::BudgetLine;
 use crate::domain::{BudgetCategory, ReportState};
 
-/// Maps a stored enumeration name back to its value.
-fn named<E>(value: &str, parse: fn(&str) -> Option<E>) -> Result<E> {
-    parse(value).ok_or_else(|| Error::internal(format!("unknown stored value '{value}'")))
-}
-
-fn text(r: &AnyRow, column: &str) -> Result<String> {
-    Ok(r.try_get::<String, _>(column)?)
-}
-
-fn int(r: &AnyRow, column: &str) -> Result<i64> {
-    Ok(r.try_get::<i64, _>(column)?)
-}
-
-/// `{prefix}_ar` and `{prefix}_en` as one bilingual text.
-fn localized(r: &AnyRow, prefix: &str) -> Result<LocalizedText> {
-    Ok(LocalizedText {
-        ar: text(r, &format!("{prefix}_ar"))?,
-        en: text(r, &format!("{prefix}_en"))?,
-    })
-}
-
+/// An optional date as stored ("" for none).
 fn date_text(d: Option<Date>) -> String {
     d.map(|d| d.to_string()).unwrap_or_default()
-}
-
-fn optional_date(r: &AnyRow, column: &str) -> Result<Option<Date>> {
-    Ok(Date::parse(&text(r, column)?))
-}
-
-fn required_date(r: &AnyRow, column: &str) -> Result<Date> {
-    optional_date(r, column)?
-        .ok_or_else(|| Error::internal(format!("stored {column} is not a date")))
-}
-
-fn money_of(r: &AnyRow, currency: &str, minor: &str) -> Result<Money> {
-    Money::stored(&text(r, currency)?, int(r, minor)?)
 }
 
 fn names<E: Copy>(values: &[E], name: fn(E) -> &'static str) -> String {
@@ -94,11 +59,11 @@ fn names<E: Copy>(values: &[E], name: fn(E) -> &'static str) -> String {
         .join(",")
 }
 
-fn parse_names<E>(stored: &str, parse: fn(&str) -> Option<E>) -> Result<Vec<E>> {
-    stored
-        .split(',')
+/// Comma-separated stored names back to their values.
+fn parse_names<E>(text: &str, parse: fn(&str) -> Option<E>) -> Result<Vec<E>> {
+    text.split(',')
         .filter(|s| !s.is_empty())
-        .map(|s| named(s, parse))
+        .map(|s| stored(s, parse))
         .collect()
 }
 
@@ -136,9 +101,10 @@ fn inserted<T>(result: std::result::Result<T, sqlx::Error>, what: &str) -> Resul
 /// Whether `sql` finds a row: `$1` is the transaction's tenant, `$2` and
 /// `$3` are `a` and `b` (the "is there one?" of two keys, where kit's
 /// `Tx::find` takes one).
+#[tracing::instrument(skip_all)]
 async fn exists(tx: &mut Tx, sql: &'static str, a: &str, b: &str) -> Result<bool> {
     let row = sqlx::query(sql)
-        .bind(tx.tenant())
+        .bind(tx.tenant().to_owned())
         .bind(a)
         .bind(b)
         .fetch_optional(tx.conn())
@@ -147,6 +113,7 @@ async fn exists(tx: &mut Tx, sql: &'static str, a: &str, b: &str) -> Result<bool
 }
 
 /// Records the review of a submitted report (state-checked).
+#[tracing::instrument(skip_all)]
 pub async fn review(
     tx: &mut Tx,
     table: &str,
@@ -160,7 +127,7 @@ pub async fn review(
         "UPDATE {table} SET state = $3, review_comment = $4, reviewed_by = $5, reviewed_at = $6
          WHERE tenant_id = $1 AND id = $2 AND state = 'REPORT_STATE_SUBMITTED'"
     )))
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(id)
     .bind(to.as_str_name())
     .bind(comment)
@@ -173,29 +140,47 @@ pub async fn review(
     Ok(now)
 }
 
-fn budget_line(r: &AnyRow) -> Result<BudgetLine> {
-    Ok(BudgetLine {
-        category: named(&text(r, "category")?, BudgetCategory::from_str_name)?,
-        description: localized(r, "description")?,
-        amount: money_of(r, "currency", "amount_minor")?,
-    })
+/// A budget line (of a proposal, an award or a variation) as stored.
+#[derive(sqlx::FromRow)]
+struct StoredBudgetLine {
+    description_ar: String,
+    description_en: String,
+    currency: String,
+    amount_minor: i64,
+    category: String,
+}
+
+impl TryFrom<StoredBudgetLine> for BudgetLine {
+    type Error = Error;
+    fn try_from(r: StoredBudgetLine) -> Result<BudgetLine> {
+        Ok(BudgetLine {
+            category: stored(&r.category, BudgetCategory::from_str_name)?,
+            description: LocalizedText {
+                ar: r.description_ar,
+                en: r.description_en,
+            },
+            amount: Money::stored(&r.currency, r.amount_minor)?,
+        })
+    }
 }
 
 /// The lines of a budget table (`proposal_lines`, `award_lines`,
 /// `variation_lines`) for its owner, in line order.
+#[tracing::instrument(skip_all)]
 async fn budget_lines(tx: &mut Tx, table: &str, owner: &str, id: &str) -> Result<Vec<BudgetLine>> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT category, description_ar, description_en, currency, amount_minor FROM {table}
          WHERE tenant_id = $1 AND {owner} = $2 ORDER BY line_number"
     ));
-    let rows = sqlx::query(sql)
-        .bind(tx.tenant())
+    let rows = sqlx::query_as::<_, StoredBudgetLine>(sql)
+        .bind(tx.tenant().to_owned())
         .bind(id)
         .fetch_all(tx.conn())
         .await?;
-    rows.iter().map(budget_line).collect()
+    rows.into_iter().map(BudgetLine::try_from).collect()
 }
 
+#[tracing::instrument(skip_all)]
 async fn write_budget_lines(
     tx: &mut Tx,
     table: &str,
@@ -206,7 +191,7 @@ async fn write_budget_lines(
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "DELETE FROM {table} WHERE tenant_id = $1 AND {owner} = $2"
     )))
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(id)
     .execute(tx.conn())
     .await?;
@@ -216,7 +201,7 @@ async fn write_budget_lines(
                 description_en, currency, amount_minor)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         )))
-        .bind(tx.tenant())
+        .bind(tx.tenant().to_owned())
         .bind(id)
         .bind(i as i64 + 1)
         .bind(l.category.as_str_name())

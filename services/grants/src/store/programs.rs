@@ -1,11 +1,11 @@
 //! Programs.
 
 use markaz_kit::db::Tx;
-use markaz_kit::error::Result;
+use markaz_kit::error::{Error, Result};
 use markaz_kit::time::now_micros;
-use sqlx::any::AnyRow;
+use markaz_proto::common::v1::LocalizedText;
 
-use super::{changed, int, localized, text};
+use super::changed;
 use crate::domain::programs::ProgramFields;
 
 #[derive(Debug, Clone)]
@@ -17,19 +17,42 @@ pub struct ProgramRow {
     pub updated_at: i64,
 }
 
-fn program_row(r: &AnyRow) -> Result<ProgramRow> {
-    Ok(ProgramRow {
-        id: text(r, "id")?,
-        fields: ProgramFields {
-            name: localized(r, "name")?,
-            description: localized(r, "description")?,
-        },
-        version: int(r, "version")?,
-        created_at: int(r, "created_at")?,
-        updated_at: int(r, "updated_at")?,
-    })
+/// A program as stored.
+#[derive(sqlx::FromRow)]
+struct StoredProgram {
+    name_ar: String,
+    name_en: String,
+    description_ar: String,
+    description_en: String,
+    id: String,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
 }
 
+impl TryFrom<StoredProgram> for ProgramRow {
+    type Error = Error;
+    fn try_from(r: StoredProgram) -> Result<ProgramRow> {
+        Ok(ProgramRow {
+            id: r.id,
+            fields: ProgramFields {
+                name: LocalizedText {
+                    ar: r.name_ar,
+                    en: r.name_en,
+                },
+                description: LocalizedText {
+                    ar: r.description_ar,
+                    en: r.description_en,
+                },
+            },
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[tracing::instrument(skip_all)]
 pub async fn insert(tx: &mut Tx, id: &str, f: &ProgramFields) -> Result<ProgramRow> {
     let now = now_micros();
     sqlx::query(
@@ -37,7 +60,7 @@ pub async fn insert(tx: &mut Tx, id: &str, f: &ProgramFields) -> Result<ProgramR
             version, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(id)
     .bind(&f.name.ar)
     .bind(&f.name.en)
@@ -61,33 +84,35 @@ macro_rules! program_columns {
     };
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<ProgramRow>> {
-    tx.find(
+    tx.find_as::<StoredProgram, _>(
         concat!(
             "SELECT ",
             program_columns!(),
             " FROM programs WHERE tenant_id = $1 AND id = $2"
         ),
         id,
-        program_row,
     )
     .await
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn list(tx: &mut Tx, after: &str, limit: i64) -> Result<Vec<ProgramRow>> {
-    let rows = sqlx::query(concat!(
+    let rows = sqlx::query_as::<_, StoredProgram>(concat!(
         "SELECT ",
         program_columns!(),
         " FROM programs WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
     ))
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(after)
     .bind(limit)
     .fetch_all(tx.conn())
     .await?;
-    rows.iter().map(program_row).collect()
+    rows.into_iter().map(ProgramRow::try_from).collect()
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn update(tx: &mut Tx, current: &ProgramRow, f: &ProgramFields) -> Result<ProgramRow> {
     let now = now_micros();
     let rows = sqlx::query(
@@ -95,7 +120,7 @@ pub async fn update(tx: &mut Tx, current: &ProgramRow, f: &ProgramFields) -> Res
             version = version + 1, updated_at = $7
          WHERE tenant_id = $1 AND id = $2 AND version = $8",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(&current.id)
     .bind(&f.name.ar)
     .bind(&f.name.en)

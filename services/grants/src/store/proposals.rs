@@ -1,19 +1,34 @@
 //! Proposals with their budget lines and milestones, and their submitted
 //! versions.
 
-use markaz_kit::db::Tx;
-use markaz_kit::error::Result;
-use markaz_kit::time::now_micros;
-use markaz_proto::common::v1::Sector;
-use sqlx::Row;
-use sqlx::any::AnyRow;
+use markaz_kit::db::{Tx, stored};
+use markaz_kit::error::{Error, Result};
+use markaz_kit::time::{Date, MaybeDate, now_micros};
+use markaz_proto::common::v1::{LocalizedText, Sector};
 
-use super::{budget_lines, write_budget_lines};
-use super::{
-    changed, date_text, exists, int, localized, named, optional_date, required_date, text,
-};
+use super::{budget_lines, changed, date_text, exists, write_budget_lines};
 use crate::domain::ProposalState;
 use crate::domain::proposals::{Milestone, People, ProposalFields};
+
+/// A milestone of a work plan as stored.
+#[derive(sqlx::FromRow)]
+struct StoredMilestone {
+    title_ar: String,
+    title_en: String,
+    deliverables_ar: String,
+    deliverables_en: String,
+    #[sqlx(try_from = "String")]
+    due_date: Date,
+}
+
+/// A submitted version of a proposal as stored.
+#[derive(sqlx::FromRow)]
+struct StoredVersion {
+    submitted_by: String,
+    number: i64,
+    submitted_at: i64,
+    content: Vec<u8>,
+}
 
 #[derive(Debug, Clone)]
 pub struct ProposalRow {
@@ -41,78 +56,136 @@ macro_rules! proposal_columns {
     };
 }
 
+#[tracing::instrument(skip_all)]
 async fn milestones(tx: &mut Tx, proposal_id: &str) -> Result<Vec<Milestone>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, StoredMilestone>(
         "SELECT title_ar, title_en, due_date, deliverables_ar, deliverables_en
          FROM proposal_milestones WHERE tenant_id = $1 AND proposal_id = $2 ORDER BY number",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(proposal_id)
     .fetch_all(tx.conn())
     .await?;
-    rows.iter()
-        .map(|r| {
+    rows.into_iter()
+        .map(|r: StoredMilestone| {
             Ok(Milestone {
-                title: localized(r, "title")?,
-                due_date: required_date(r, "due_date")?,
-                deliverables: localized(r, "deliverables")?,
+                title: LocalizedText {
+                    ar: r.title_ar,
+                    en: r.title_en,
+                },
+                due_date: r.due_date,
+                deliverables: LocalizedText {
+                    ar: r.deliverables_ar,
+                    en: r.deliverables_en,
+                },
             })
         })
         .collect()
 }
 
-/// A proposal's own row; [`with_proposal_children`] adds its budget and
-/// work plan.
-fn proposal_head(r: &AnyRow) -> Result<ProposalRow> {
-    let sector = text(r, "sector")?;
-    let fields = ProposalFields {
-        title: localized(r, "title")?,
-        summary: localized(r, "summary")?,
-        community_need: localized(r, "need")?,
-        governorate: text(r, "governorate")?,
-        place: localized(r, "place")?,
-        sector: if sector.is_empty() {
-            None
-        } else {
-            Some(named(&sector, Sector::from_str_name)?)
-        },
-        theme_code: text(r, "theme_code")?,
-        targeted: People {
-            female: int(r, "target_female")?,
-            male: int(r, "target_male")?,
-            undisclosed: int(r, "target_undisclosed")?,
-        },
-        budget: Vec::new(),
-        milestones: Vec::new(),
-        start_date: optional_date(r, "start_date")?,
-        end_date: optional_date(r, "end_date")?,
-    };
-    Ok(ProposalRow {
-        id: text(r, "id")?,
-        call_id: text(r, "call_id")?,
-        organization_id: text(r, "organization_id")?,
-        state: named(&text(r, "state")?, ProposalState::from_str_name)?,
-        fields,
-        version_number: int(r, "version_number")? as i32,
-        decision_reason: text(r, "decision_reason")?,
-        created_by: text(r, "created_by")?,
-        version: int(r, "version")?,
-        created_at: int(r, "created_at")?,
-        updated_at: int(r, "updated_at")?,
-        submitted_at: int(r, "submitted_at")?,
-    })
+/// A proposal's own row; its budget lines and milestones are rows of their own.
+#[derive(sqlx::FromRow)]
+struct StoredProposal {
+    title_ar: String,
+    title_en: String,
+    summary_ar: String,
+    summary_en: String,
+    need_ar: String,
+    need_en: String,
+    place_ar: String,
+    place_en: String,
+    #[sqlx(try_from = "String")]
+    start_date: MaybeDate,
+    #[sqlx(try_from = "String")]
+    end_date: MaybeDate,
+    sector: String,
+    governorate: String,
+    theme_code: String,
+    id: String,
+    call_id: String,
+    organization_id: String,
+    state: String,
+    decision_reason: String,
+    created_by: String,
+    target_female: i64,
+    target_male: i64,
+    target_undisclosed: i64,
+    version_number: i64,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+    submitted_at: i64,
 }
 
+/// A proposal's own row; [`with_proposal_children`] adds its budget and
+/// work plan.
+impl TryFrom<StoredProposal> for ProposalRow {
+    type Error = Error;
+    fn try_from(r: StoredProposal) -> Result<ProposalRow> {
+        let sector = r.sector;
+        let fields = ProposalFields {
+            title: LocalizedText {
+                ar: r.title_ar,
+                en: r.title_en,
+            },
+            summary: LocalizedText {
+                ar: r.summary_ar,
+                en: r.summary_en,
+            },
+            community_need: LocalizedText {
+                ar: r.need_ar,
+                en: r.need_en,
+            },
+            governorate: r.governorate,
+            place: LocalizedText {
+                ar: r.place_ar,
+                en: r.place_en,
+            },
+            sector: if sector.is_empty() {
+                None
+            } else {
+                Some(stored(&sector, Sector::from_str_name)?)
+            },
+            theme_code: r.theme_code,
+            targeted: People {
+                female: r.target_female,
+                male: r.target_male,
+                undisclosed: r.target_undisclosed,
+            },
+            budget: Vec::new(),
+            milestones: Vec::new(),
+            start_date: r.start_date.0,
+            end_date: r.end_date.0,
+        };
+        Ok(ProposalRow {
+            id: r.id,
+            call_id: r.call_id,
+            organization_id: r.organization_id,
+            state: stored(&r.state, ProposalState::from_str_name)?,
+            fields,
+            version_number: r.version_number as i32,
+            decision_reason: r.decision_reason,
+            created_by: r.created_by,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            submitted_at: r.submitted_at,
+        })
+    }
+}
+
+#[tracing::instrument(skip_all)]
 async fn with_proposal_children(tx: &mut Tx, mut p: ProposalRow) -> Result<ProposalRow> {
     p.fields.budget = budget_lines(tx, "proposal_lines", "proposal_id", &p.id).await?;
     p.fields.milestones = milestones(tx, &p.id).await?;
     Ok(p)
 }
 
+#[tracing::instrument(skip_all)]
 async fn write_proposal_children(tx: &mut Tx, id: &str, f: &ProposalFields) -> Result<()> {
     write_budget_lines(tx, "proposal_lines", "proposal_id", id, &f.budget).await?;
     sqlx::query("DELETE FROM proposal_milestones WHERE tenant_id = $1 AND proposal_id = $2")
-        .bind(tx.tenant())
+        .bind(tx.tenant().to_owned())
         .bind(id)
         .execute(tx.conn())
         .await?;
@@ -122,7 +195,7 @@ async fn write_proposal_children(tx: &mut Tx, id: &str, f: &ProposalFields) -> R
                 due_date, deliverables_ar, deliverables_en)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-        .bind(tx.tenant())
+        .bind(tx.tenant().to_owned())
         .bind(id)
         .bind(i as i64 + 1)
         .bind(&m.title.ar)
@@ -140,6 +213,7 @@ fn sector_text(s: Option<Sector>) -> &'static str {
     s.map(|s| s.as_str_name()).unwrap_or("")
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn insert(
     tx: &mut Tx,
     id: &str,
@@ -158,7 +232,7 @@ pub async fn insert(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
             $18, $19, $20, $21, 0, '', $22, 1, $23, $23, 0)",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(id)
     .bind(call_id)
     .bind(organization_id)
@@ -200,13 +274,14 @@ pub async fn insert(
     })
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<ProposalRow>> {
     let sql = concat!(
         "SELECT ",
         proposal_columns!(),
         " FROM proposals p WHERE p.tenant_id = $1 AND p.id = $2"
     );
-    match tx.find(sql, id, proposal_head).await? {
+    match tx.find_as::<StoredProposal, _>(sql, id).await? {
         Some(p) => Ok(Some(with_proposal_children(tx, p).await?)),
         None => Ok(None),
     }
@@ -224,6 +299,7 @@ pub struct ProposalFilter {
     pub coach: String,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn list(
     tx: &mut Tx,
     filter: &ProposalFilter,
@@ -245,8 +321,8 @@ pub async fn list(
                 AND c.proposal_id = p.id AND c.subject = $8))
          ORDER BY p.id LIMIT $7"
     );
-    let rows = sqlx::query(sql)
-        .bind(tx.tenant())
+    let rows = sqlx::query_as::<_, StoredProposal>(sql)
+        .bind(tx.tenant().to_owned())
         .bind(after)
         .bind(&filter.call_id)
         .bind(&filter.organization_id)
@@ -257,14 +333,15 @@ pub async fn list(
         .fetch_all(tx.conn())
         .await?;
     let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        out.push(with_proposal_children(tx, proposal_head(r)?).await?);
+    for r in rows {
+        out.push(with_proposal_children(tx, ProposalRow::try_from(r)?).await?);
     }
     Ok(out)
 }
 
 /// Whether the organization has a proposal in the call that still counts
 /// (not withdrawn).
+#[tracing::instrument(skip_all)]
 pub async fn has_live_proposal(tx: &mut Tx, call_id: &str, organization_id: &str) -> Result<bool> {
     exists(
         tx,
@@ -276,6 +353,7 @@ pub async fn has_live_proposal(tx: &mut Tx, call_id: &str, organization_id: &str
     .await
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn update(tx: &mut Tx, current: &ProposalRow, f: &ProposalFields) -> Result<ProposalRow> {
     let now = now_micros();
     let rows = sqlx::query(
@@ -286,7 +364,7 @@ pub async fn update(tx: &mut Tx, current: &ProposalRow, f: &ProposalFields) -> R
             version = version + 1, updated_at = $19
          WHERE tenant_id = $1 AND id = $2 AND version = $20",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(&current.id)
     .bind(&f.title.ar)
     .bind(&f.title.en)
@@ -321,6 +399,7 @@ pub async fn update(tx: &mut Tx, current: &ProposalRow, f: &ProposalFields) -> R
 
 /// Moves the proposal to `to` (version-checked). `submitted` records a new
 /// submitted version; `reason` replaces the decision reason when given.
+#[tracing::instrument(skip_all)]
 pub async fn set_state(
     tx: &mut Tx,
     current: &ProposalRow,
@@ -337,7 +416,7 @@ pub async fn set_state(
             decision_reason = $6, version = version + 1, updated_at = $7
          WHERE tenant_id = $1 AND id = $2 AND version = $8",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(&current.id)
     .bind(to.as_str_name())
     .bind(i64::from(version_number))
@@ -360,6 +439,7 @@ pub async fn set_state(
     })
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn insert_version(
     tx: &mut Tx,
     proposal_id: &str,
@@ -373,7 +453,7 @@ pub async fn insert_version(
             submitted_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(proposal_id)
     .bind(i64::from(number))
     .bind(content)
@@ -392,22 +472,23 @@ pub struct VersionRow {
     pub submitted_at: i64,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn list_versions(tx: &mut Tx, proposal_id: &str) -> Result<Vec<VersionRow>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, StoredVersion>(
         "SELECT number, content, submitted_by, submitted_at FROM proposal_versions
          WHERE tenant_id = $1 AND proposal_id = $2 ORDER BY number",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(proposal_id)
     .fetch_all(tx.conn())
     .await?;
-    rows.iter()
-        .map(|r| {
+    rows.into_iter()
+        .map(|r: StoredVersion| {
             Ok(VersionRow {
-                number: int(r, "number")? as i32,
-                content: r.try_get("content")?,
-                submitted_by: text(r, "submitted_by")?,
-                submitted_at: int(r, "submitted_at")?,
+                number: r.number as i32,
+                content: r.content,
+                submitted_by: r.submitted_by,
+                submitted_at: r.submitted_at,
             })
         })
         .collect()

@@ -1,11 +1,10 @@
 //! Progress and final reports.
 
-use markaz_kit::db::Tx;
-use markaz_kit::error::Result;
-use sqlx::any::AnyRow;
+use markaz_kit::db::{Tx, stored};
+use markaz_kit::error::{Error, Result};
+use markaz_proto::common::v1::LocalizedText;
 
 use super::awards::rows_of_award;
-use super::{int, localized, named, text};
 use crate::domain::proposals::People;
 use crate::domain::reports::ReportFields;
 use crate::domain::{ReportKind, ReportState};
@@ -23,27 +22,53 @@ pub struct ReportRow {
     pub reviewed_at: i64,
 }
 
-fn report_row(r: &AnyRow) -> Result<ReportRow> {
-    Ok(ReportRow {
-        id: text(r, "id")?,
-        award_id: text(r, "award_id")?,
-        fields: ReportFields {
-            kind: named(&text(r, "kind")?, ReportKind::from_str_name)?,
-            milestone: int(r, "milestone_number")? as i32,
-            narrative: localized(r, "narrative")?,
-            reached: People {
-                female: int(r, "reached_female")?,
-                male: int(r, "reached_male")?,
-                undisclosed: int(r, "reached_undisclosed")?,
+/// A report as stored.
+#[derive(sqlx::FromRow)]
+struct StoredReport {
+    narrative_ar: String,
+    narrative_en: String,
+    id: String,
+    award_id: String,
+    kind: String,
+    state: String,
+    review_comment: String,
+    submitted_by: String,
+    reviewed_by: String,
+    milestone_number: i64,
+    reached_female: i64,
+    reached_male: i64,
+    reached_undisclosed: i64,
+    submitted_at: i64,
+    reviewed_at: i64,
+}
+
+impl TryFrom<StoredReport> for ReportRow {
+    type Error = Error;
+    fn try_from(r: StoredReport) -> Result<ReportRow> {
+        Ok(ReportRow {
+            id: r.id,
+            award_id: r.award_id,
+            fields: ReportFields {
+                kind: stored(&r.kind, ReportKind::from_str_name)?,
+                milestone: r.milestone_number as i32,
+                narrative: LocalizedText {
+                    ar: r.narrative_ar,
+                    en: r.narrative_en,
+                },
+                reached: People {
+                    female: r.reached_female,
+                    male: r.reached_male,
+                    undisclosed: r.reached_undisclosed,
+                },
             },
-        },
-        state: named(&text(r, "state")?, ReportState::from_str_name)?,
-        review_comment: text(r, "review_comment")?,
-        submitted_by: text(r, "submitted_by")?,
-        reviewed_by: text(r, "reviewed_by")?,
-        submitted_at: int(r, "submitted_at")?,
-        reviewed_at: int(r, "reviewed_at")?,
-    })
+            state: stored(&r.state, ReportState::from_str_name)?,
+            review_comment: r.review_comment,
+            submitted_by: r.submitted_by,
+            reviewed_by: r.reviewed_by,
+            submitted_at: r.submitted_at,
+            reviewed_at: r.reviewed_at,
+        })
+    }
 }
 
 macro_rules! report_columns {
@@ -54,6 +79,7 @@ macro_rules! report_columns {
     };
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn insert(tx: &mut Tx, r: &ReportRow) -> Result<()> {
     let f = &r.fields;
     sqlx::query(
@@ -62,7 +88,7 @@ pub async fn insert(tx: &mut Tx, r: &ReportRow) -> Result<()> {
             review_comment, submitted_by, reviewed_by, submitted_at, reviewed_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '', $12, '', $13, 0)",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(&r.id)
     .bind(&r.award_id)
     .bind(f.kind.as_str_name())
@@ -80,21 +106,23 @@ pub async fn insert(tx: &mut Tx, r: &ReportRow) -> Result<()> {
     Ok(())
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<ReportRow>> {
-    tx.find(
+    tx.find_as::<StoredReport, _>(
         concat!(
             "SELECT ",
             report_columns!(),
             " FROM reports WHERE tenant_id = $1 AND id = $2"
         ),
         id,
-        report_row,
     )
     .await
 }
 
 /// Reports of an award; `after`/`limit` page them (limit 0: all).
+#[tracing::instrument(skip_all)]
 pub async fn list(tx: &mut Tx, award_id: &str, after: &str, limit: i64) -> Result<Vec<ReportRow>> {
-    let rows = rows_of_award(tx, "reports", report_columns!(), award_id, after, limit).await?;
-    rows.iter().map(report_row).collect()
+    let rows: Vec<StoredReport> =
+        rows_of_award(tx, "reports", report_columns!(), award_id, after, limit).await?;
+    rows.into_iter().map(ReportRow::try_from).collect()
 }

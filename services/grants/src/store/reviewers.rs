@@ -2,15 +2,15 @@
 //! erased person leaves here.
 
 use markaz_kit::db::Tx;
-use markaz_kit::error::Result;
+use markaz_kit::error::{Error, Result};
 use markaz_kit::time::now_micros;
 use markaz_proto::common::v1::Sector;
-use sqlx::any::AnyRow;
 
-use super::{inserted, int, names, parse_names, text};
+use super::{inserted, names, parse_names};
 use crate::domain::reviewers::ReviewerFields;
 
 /// Whether grants has a copy of the person, not erased.
+#[tracing::instrument(skip_all)]
 pub async fn person_is_known(tx: &mut Tx, id: &str) -> Result<bool> {
     let found = tx
         .find(
@@ -27,6 +27,7 @@ pub async fn person_is_known(tx: &mut Tx, id: &str) -> Result<bool> {
 /// person loses the sign-in link and is no longer assigned anything new; the
 /// stored replies of the reviewer's idempotent create (which carried the
 /// name) are forgotten too.
+#[tracing::instrument(skip_all)]
 pub async fn erase_person(tx: &mut Tx, id: &str) -> Result<()> {
     let reviewers: Vec<String> =
         sqlx::query_scalar("SELECT id FROM reviewers WHERE tenant_id = $1 AND person_id = $2")
@@ -40,7 +41,7 @@ pub async fn erase_person(tx: &mut Tx, id: &str) -> Result<()> {
     sqlx::query(
         "UPDATE reviewers SET subject = '', active = 0 WHERE tenant_id = $1 AND person_id = $2",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(id)
     .execute(tx.conn())
     .await?;
@@ -65,26 +66,42 @@ macro_rules! reviewer_select {
     };
 }
 
-fn reviewer_row(r: &AnyRow) -> Result<ReviewerRow> {
-    Ok(ReviewerRow {
-        id: text(r, "id")?,
-        fields: ReviewerFields {
-            person_id: text(r, "person_id")?,
-            subject: text(r, "subject")?,
-            expertise: parse_names(&text(r, "expertise")?, Sector::from_str_name)?,
-        },
-        display_name: text(r, "display_name")?,
-        active: int(r, "active")? != 0,
-        created_at: int(r, "created_at")?,
-    })
+/// A reviewer as stored, with the name membership's copy of the person has (none once erased).
+#[derive(sqlx::FromRow)]
+struct StoredReviewer {
+    id: String,
+    person_id: String,
+    subject: String,
+    expertise: String,
+    display_name: String,
+    active: i64,
+    created_at: i64,
 }
 
+impl TryFrom<StoredReviewer> for ReviewerRow {
+    type Error = Error;
+    fn try_from(r: StoredReviewer) -> Result<ReviewerRow> {
+        Ok(ReviewerRow {
+            id: r.id,
+            fields: ReviewerFields {
+                person_id: r.person_id,
+                subject: r.subject,
+                expertise: parse_names(&r.expertise, Sector::from_str_name)?,
+            },
+            display_name: r.display_name,
+            active: r.active != 0,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[tracing::instrument(skip_all)]
 pub async fn insert(tx: &mut Tx, id: &str, f: &ReviewerFields) -> Result<()> {
     let result = sqlx::query(
         "INSERT INTO reviewers (tenant_id, id, person_id, subject, expertise, active, created_at)
          VALUES ($1, $2, $3, $4, $5, 1, $6)",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(id)
     .bind(&f.person_id)
     .bind(&f.subject)
@@ -98,40 +115,41 @@ pub async fn insert(tx: &mut Tx, id: &str, f: &ReviewerFields) -> Result<()> {
     )
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<ReviewerRow>> {
-    tx.find(
+    tx.find_as::<StoredReviewer, _>(
         concat!(reviewer_select!(), " WHERE r.tenant_id = $1 AND r.id = $2"),
         id,
-        reviewer_row,
     )
     .await
 }
 
 /// The reviewer who signs in as `subject` (an erased reviewer has none).
+#[tracing::instrument(skip_all)]
 pub async fn reviewer_of(tx: &mut Tx, subject: &str) -> Result<Option<ReviewerRow>> {
     if subject.is_empty() {
         return Ok(None);
     }
-    tx.find(
+    tx.find_as::<StoredReviewer, _>(
         concat!(
             reviewer_select!(),
             " WHERE r.tenant_id = $1 AND r.subject = $2"
         ),
         subject,
-        reviewer_row,
     )
     .await
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn list(tx: &mut Tx, after: &str, limit: i64) -> Result<Vec<ReviewerRow>> {
-    let rows = sqlx::query(concat!(
+    let rows = sqlx::query_as::<_, StoredReviewer>(concat!(
         reviewer_select!(),
         " WHERE r.tenant_id = $1 AND r.id > $2 ORDER BY r.id LIMIT $3"
     ))
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(after)
     .bind(limit)
     .fetch_all(tx.conn())
     .await?;
-    rows.iter().map(reviewer_row).collect()
+    rows.into_iter().map(ReviewerRow::try_from).collect()
 }

@@ -1,11 +1,37 @@
 //! Score sheets and their scores.
 
+use std::collections::HashMap;
+
 use markaz_kit::db::Tx;
 use markaz_kit::error::Result;
+use sqlx::AssertSqlSafe;
 
-use super::{int, text};
 use crate::domain::AssignmentState;
 use crate::domain::scores::Sheet;
+
+/// A score sheet as stored, with what decides whether it counts.
+#[derive(sqlx::FromRow)]
+struct StoredSheet {
+    id: String,
+    proposal_id: String,
+    reviewer_id: String,
+    comment: String,
+    weighted_total: i64,
+    submitted_at: i64,
+    /// The reviewer's assignment's state ("" when none).
+    assignment_state: String,
+    /// When the proposal's current version was submitted.
+    version_submitted_at: i64,
+}
+
+/// One criterion's score on a sheet.
+#[derive(sqlx::FromRow)]
+struct StoredItem {
+    sheet_id: String,
+    criterion_code: String,
+    score: i64,
+    comment: String,
+}
 
 #[derive(Debug, Clone)]
 pub struct SheetRow {
@@ -20,21 +46,21 @@ pub struct SheetRow {
 }
 
 /// Writes the reviewer's sheet for the proposal, replacing an earlier one.
+#[tracing::instrument(skip_all)]
 pub async fn upsert(tx: &mut Tx, id: &str, call_id: &str, row: &SheetRow) -> Result<String> {
-    let existing = sqlx::query(
+    let existing: Option<String> = sqlx::query_scalar(
         "SELECT id FROM score_sheets WHERE tenant_id = $1 AND proposal_id = $2
            AND reviewer_id = $3",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(&row.proposal_id)
     .bind(&row.reviewer_id)
     .fetch_optional(tx.conn())
     .await?;
     let id = match existing {
-        Some(r) => {
-            let id = text(&r, "id")?;
+        Some(id) => {
             sqlx::query("DELETE FROM score_items WHERE tenant_id = $1 AND sheet_id = $2")
-                .bind(tx.tenant())
+                .bind(tx.tenant().to_owned())
                 .bind(&id)
                 .execute(tx.conn())
                 .await?;
@@ -42,7 +68,7 @@ pub async fn upsert(tx: &mut Tx, id: &str, call_id: &str, row: &SheetRow) -> Res
                 "UPDATE score_sheets SET comment = $3, weighted_total = $4, submitted_at = $5
                  WHERE tenant_id = $1 AND id = $2",
             )
-            .bind(tx.tenant())
+            .bind(tx.tenant().to_owned())
             .bind(&id)
             .bind(&row.sheet.comment)
             .bind(row.weighted_total)
@@ -57,7 +83,7 @@ pub async fn upsert(tx: &mut Tx, id: &str, call_id: &str, row: &SheetRow) -> Res
                     comment, weighted_total, submitted_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
-            .bind(tx.tenant())
+            .bind(tx.tenant().to_owned())
             .bind(id)
             .bind(&row.proposal_id)
             .bind(&row.reviewer_id)
@@ -75,7 +101,7 @@ pub async fn upsert(tx: &mut Tx, id: &str, call_id: &str, row: &SheetRow) -> Res
             "INSERT INTO score_items (tenant_id, sheet_id, ordinal, criterion_code, score, comment)
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(tx.tenant())
+        .bind(tx.tenant().to_owned())
         .bind(&id)
         .bind(i as i64)
         .bind(code)
@@ -91,62 +117,64 @@ pub async fn upsert(tx: &mut Tx, id: &str, call_id: &str, row: &SheetRow) -> Res
 /// optionally of one reviewer, each with whether it counts: its reviewer's
 /// assignment is active, and it scores the version submitted last (a sheet
 /// given before the proposal was revised and submitted again does not).
+#[tracing::instrument(skip_all)]
 pub async fn list(
     tx: &mut Tx,
     proposal_id: &str,
     call_id: &str,
     reviewer_id: &str,
 ) -> Result<Vec<SheetRow>> {
-    let rows = sqlx::query(
+    let filter = "s.tenant_id = $1 AND ($2 = '' OR s.proposal_id = $2)
+           AND ($3 = '' OR s.call_id = $3) AND ($4 = '' OR s.reviewer_id = $4)";
+    let rows: Vec<StoredSheet> = sqlx::query_as(AssertSqlSafe(format!(
         "SELECT s.id, s.proposal_id, s.reviewer_id, s.comment, s.weighted_total, s.submitted_at,
             COALESCE(a.state, '') AS assignment_state, p.submitted_at AS version_submitted_at
          FROM score_sheets s
          JOIN proposals p ON p.tenant_id = s.tenant_id AND p.id = s.proposal_id
          LEFT JOIN assignments a ON a.tenant_id = s.tenant_id AND a.proposal_id = s.proposal_id
            AND a.reviewer_id = s.reviewer_id
-         WHERE s.tenant_id = $1 AND ($2 = '' OR s.proposal_id = $2)
-           AND ($3 = '' OR s.call_id = $3) AND ($4 = '' OR s.reviewer_id = $4)
-         ORDER BY s.id",
-    )
-    .bind(tx.tenant())
+         WHERE {filter}
+         ORDER BY s.id"
+    )))
+    .bind(tx.tenant().to_owned())
     .bind(proposal_id)
     .bind(call_id)
     .bind(reviewer_id)
     .fetch_all(tx.conn())
     .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let id = text(r, "id")?;
-        let scores = sqlx::query(
-            "SELECT criterion_code, score, comment FROM score_items
-             WHERE tenant_id = $1 AND sheet_id = $2 ORDER BY ordinal",
-        )
-        .bind(tx.tenant())
-        .bind(&id)
-        .fetch_all(tx.conn())
-        .await?
-        .iter()
-        .map(|i| {
-            Ok((
-                text(i, "criterion_code")?,
-                int(i, "score")? as i32,
-                text(i, "comment")?,
-            ))
-        })
-        .collect::<Result<Vec<_>>>()?;
-        out.push(SheetRow {
-            id,
-            proposal_id: text(r, "proposal_id")?,
-            reviewer_id: text(r, "reviewer_id")?,
-            sheet: Sheet {
-                scores,
-                comment: text(r, "comment")?,
-            },
-            weighted_total: int(r, "weighted_total")?,
-            counts: text(r, "assignment_state")? == AssignmentState::Active.as_str_name()
-                && int(r, "submitted_at")? >= int(r, "version_submitted_at")?,
-            submitted_at: int(r, "submitted_at")?,
-        });
+    // The scores of every sheet at once: two statements, however many sheets.
+    let items: Vec<StoredItem> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT sheet_id, criterion_code, score, comment FROM score_items
+         WHERE tenant_id = $1 AND sheet_id IN (SELECT s.id FROM score_sheets s WHERE {filter})
+         ORDER BY sheet_id, ordinal"
+    )))
+    .bind(tx.tenant().to_owned())
+    .bind(proposal_id)
+    .bind(call_id)
+    .bind(reviewer_id)
+    .fetch_all(tx.conn())
+    .await?;
+    let mut scores: HashMap<String, Vec<(String, i32, String)>> = HashMap::new();
+    for i in items {
+        scores
+            .entry(i.sheet_id)
+            .or_default()
+            .push((i.criterion_code, i.score as i32, i.comment));
     }
-    Ok(out)
+    Ok(rows
+        .into_iter()
+        .map(|r| SheetRow {
+            sheet: Sheet {
+                scores: scores.remove(&r.id).unwrap_or_default(),
+                comment: r.comment,
+            },
+            counts: r.assignment_state == AssignmentState::Active.as_str_name()
+                && r.submitted_at >= r.version_submitted_at,
+            id: r.id,
+            proposal_id: r.proposal_id,
+            reviewer_id: r.reviewer_id,
+            weighted_total: r.weighted_total,
+            submitted_at: r.submitted_at,
+        })
+        .collect())
 }

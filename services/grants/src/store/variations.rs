@@ -1,13 +1,11 @@
 //! Variations and their budget lines.
 
-use markaz_kit::db::Tx;
-use markaz_kit::error::Result;
-use markaz_kit::time::now_micros;
-use sqlx::any::AnyRow;
+use markaz_kit::db::{Tx, stored};
+use markaz_kit::error::{Error, Result};
+use markaz_kit::time::{MaybeDate, now_micros};
 
 use super::awards::rows_of_award;
-use super::{budget_lines, write_budget_lines};
-use super::{changed, date_text, int, named, optional_date, text};
+use super::{budget_lines, changed, date_text, write_budget_lines};
 use crate::domain::VariationState;
 use crate::domain::variations::VariationFields;
 
@@ -24,13 +22,14 @@ pub struct VariationRow {
     pub decided_at: i64,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn insert(tx: &mut Tx, v: &VariationRow) -> Result<()> {
     sqlx::query(
         "INSERT INTO variations (tenant_id, id, award_id, justification, new_end_date, state,
             decision_note, requested_by, decided_by, created_at, decided_at)
          VALUES ($1, $2, $3, $4, $5, $6, '', $7, '', $8, 0)",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(&v.id)
     .bind(&v.award_id)
     .bind(&v.fields.justification)
@@ -57,49 +56,71 @@ macro_rules! variation_columns {
     };
 }
 
-/// A variation's own row; [`with_variation_lines`] adds its budget.
-fn variation_head(r: &AnyRow) -> Result<VariationRow> {
-    Ok(VariationRow {
-        fields: VariationFields {
-            justification: text(r, "justification")?,
-            budget: Vec::new(),
-            new_end_date: optional_date(r, "new_end_date")?,
-        },
-        id: text(r, "id")?,
-        award_id: text(r, "award_id")?,
-        state: named(&text(r, "state")?, VariationState::from_str_name)?,
-        decision_note: text(r, "decision_note")?,
-        requested_by: text(r, "requested_by")?,
-        decided_by: text(r, "decided_by")?,
-        created_at: int(r, "created_at")?,
-        decided_at: int(r, "decided_at")?,
-    })
+/// A variation's own row; its budget lines are rows of their own.
+#[derive(sqlx::FromRow)]
+struct StoredVariation {
+    #[sqlx(try_from = "String")]
+    new_end_date: MaybeDate,
+    justification: String,
+    id: String,
+    award_id: String,
+    state: String,
+    decision_note: String,
+    requested_by: String,
+    decided_by: String,
+    created_at: i64,
+    decided_at: i64,
 }
 
+/// A variation's own row; [`with_variation_lines`] adds its budget.
+impl TryFrom<StoredVariation> for VariationRow {
+    type Error = Error;
+    fn try_from(r: StoredVariation) -> Result<VariationRow> {
+        Ok(VariationRow {
+            fields: VariationFields {
+                justification: r.justification,
+                budget: Vec::new(),
+                new_end_date: r.new_end_date.0,
+            },
+            id: r.id,
+            award_id: r.award_id,
+            state: stored(&r.state, VariationState::from_str_name)?,
+            decision_note: r.decision_note,
+            requested_by: r.requested_by,
+            decided_by: r.decided_by,
+            created_at: r.created_at,
+            decided_at: r.decided_at,
+        })
+    }
+}
+
+#[tracing::instrument(skip_all)]
 async fn with_variation_lines(tx: &mut Tx, mut v: VariationRow) -> Result<VariationRow> {
     v.fields.budget = budget_lines(tx, "variation_lines", "variation_id", &v.id).await?;
     Ok(v)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<VariationRow>> {
     let sql = concat!(
         "SELECT ",
         variation_columns!(),
         " FROM variations WHERE tenant_id = $1 AND id = $2"
     );
-    match tx.find(sql, id, variation_head).await? {
+    match tx.find_as::<StoredVariation, _>(sql, id).await? {
         Some(v) => Ok(Some(with_variation_lines(tx, v).await?)),
         None => Ok(None),
     }
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn list(
     tx: &mut Tx,
     award_id: &str,
     after: &str,
     limit: i64,
 ) -> Result<Vec<VariationRow>> {
-    let rows = rows_of_award(
+    let rows: Vec<StoredVariation> = rows_of_award(
         tx,
         "variations",
         variation_columns!(),
@@ -109,12 +130,13 @@ pub async fn list(
     )
     .await?;
     let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        out.push(with_variation_lines(tx, variation_head(r)?).await?);
+    for r in rows {
+        out.push(with_variation_lines(tx, VariationRow::try_from(r)?).await?);
     }
     Ok(out)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn has_pending_variation(tx: &mut Tx, award_id: &str) -> Result<bool> {
     let found = tx
         .find(
@@ -127,6 +149,7 @@ pub async fn has_pending_variation(tx: &mut Tx, award_id: &str) -> Result<bool> 
     Ok(found.is_some())
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn decide(
     tx: &mut Tx,
     id: &str,
@@ -139,7 +162,7 @@ pub async fn decide(
         "UPDATE variations SET state = $3, decision_note = $4, decided_by = $5, decided_at = $6
          WHERE tenant_id = $1 AND id = $2 AND state = 'VARIATION_STATE_PENDING'",
     )
-    .bind(tx.tenant())
+    .bind(tx.tenant().to_owned())
     .bind(id)
     .bind(to.as_str_name())
     .bind(note)
