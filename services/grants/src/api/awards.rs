@@ -1,6 +1,8 @@
 //! Awards: an approved proposal's grant, its tranches and life cycle; every
 //! change is made under the award's row lock ([`AwardWork`]).
 
+use std::collections::HashMap;
+
 use markaz_kit::auth::Caller;
 use markaz_kit::db::Tx;
 use markaz_kit::error::{AllValid, Error, FieldViolation, Result};
@@ -14,7 +16,7 @@ use markaz_proto::grants::v1 as api;
 use crate::domain::awards::Ledger;
 use crate::domain::proposals::Action;
 use crate::domain::{self, ReportKind, ReportState, TrancheState};
-use crate::store::awards::{AwardRow, TrancheRow};
+use crate::store::awards::{AwardFacts, AwardRow, TrancheRow};
 use crate::store::calls::CallRow;
 use crate::store::proposals::ProposalRow;
 use crate::store::{self};
@@ -139,12 +141,13 @@ pub(super) async fn list(
     )
     .await?;
     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
-    let mut awards = Vec::with_capacity(rows.len());
-    for a in &rows {
-        awards.push(award_view(&mut tx, a).await?);
-    }
+    // The page in a fixed number of statements, whatever its size.
+    let facts = store::awards::facts(&mut tx, &rows).await?;
     Ok(api::ListAwardsResponse {
-        awards,
+        awards: rows
+            .iter()
+            .map(|a| award_proto(a, &facts))
+            .collect::<Result<_>>()?,
         next_page_token,
     })
 }
@@ -283,7 +286,7 @@ impl AwardWork {
         let call = store::calls::get(tx, &award.call_id)
             .await?
             .ok_or_else(|| Error::internal("an award without its call"))?;
-        let ledger = store::awards::ledger(tx, &award, proposal.state).await?;
+        let ledger = store::awards::ledger(tx, &award).await?;
         Ok(AwardWork {
             award,
             proposal,
@@ -364,16 +367,24 @@ impl AwardWork {
 /// The award with its totals, budget against actual and milestones, all
 /// computed from the records.
 pub(super) async fn award_view(tx: &mut Tx, a: &AwardRow) -> Result<api::Award> {
-    let proposal = store::proposals::get(tx, &a.proposal_id)
-        .await?
-        .ok_or_else(|| Error::internal("an award without its proposal"))?;
-    let ledger = store::awards::ledger(tx, a, proposal.state).await?;
+    let facts = store::awards::facts(tx, std::slice::from_ref(a)).await?;
+    award_proto(a, &facts)
+}
+
+/// An award as the API shows it, from its rows and its [`AwardFacts`] (read
+/// for a whole page at once).
+pub(super) fn award_proto(a: &AwardRow, facts: &HashMap<String, AwardFacts>) -> Result<api::Award> {
+    let AwardFacts {
+        state,
+        milestones,
+        reports,
+        ledger,
+    } = facts
+        .get(&a.id)
+        .ok_or_else(|| Error::internal("an award without its facts"))?;
     let totals = ledger.totals()?;
-    let reports = store::reports::list(tx, &a.id, "", 0).await?;
     let currency: Currency = ledger.currency;
-    let milestones = proposal
-        .fields
-        .milestones
+    let milestones = milestones
         .iter()
         .enumerate()
         .map(|(i, m)| {
@@ -405,7 +416,7 @@ pub(super) async fn award_view(tx: &mut Tx, a: &AwardRow) -> Result<api::Award> 
         proposal_id: a.proposal_id.clone(),
         call_id: a.call_id.clone(),
         organization_id: a.organization_id.clone(),
-        state: proposal.state as i32,
+        state: *state as i32,
         amount: Some(a.amount.to_proto()),
         tranches: a
             .tranches

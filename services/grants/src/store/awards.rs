@@ -1,7 +1,7 @@
 //! Awards with their tranches, the row lock every change of one takes, and
 //! its ledger read from the records.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
@@ -9,14 +9,19 @@ use markaz_kit::money::{self, Money};
 use markaz_kit::time::{Date, MaybeDate, now_micros};
 use sqlx::any::AnyRow;
 
-use super::{budget_lines, changed, date_text, inserted, write_budget_lines};
+use super::reports::ReportRow;
+use super::{
+    budget_lines_of, changed, date_text, inserted, proposals, reports, write_budget_lines,
+};
 use crate::domain::awards::{Ledger, Tranche};
 use crate::domain::proposals::BudgetLine;
-use crate::domain::{ProposalState, ReportKind, TrancheState};
+use crate::domain::proposals::Milestone;
+use crate::domain::{ProposalState, ReportKind, ReportState, TrancheState};
 
 /// A tranche of an award as stored.
 #[derive(sqlx::FromRow)]
 struct StoredTranche {
+    award_id: String,
     currency: String,
     amount_minor: i64,
     #[sqlx(try_from = "String")]
@@ -151,7 +156,7 @@ struct StoredAward {
     updated_at: i64,
 }
 
-/// An award's own row; [`with_award_children`] adds its tranches and budget.
+/// An award's own row; [`with_children`] adds its tranches and budget.
 impl TryFrom<StoredAward> for AwardRow {
     type Error = Error;
     fn try_from(r: StoredAward) -> Result<AwardRow> {
@@ -173,32 +178,45 @@ impl TryFrom<StoredAward> for AwardRow {
     }
 }
 
+/// The awards with their tranches and budget lines: three statements for
+/// the awards of a page, whatever its size.
 #[tracing::instrument(skip_all)]
-async fn with_award_children(tx: &mut Tx, mut a: AwardRow) -> Result<AwardRow> {
-    a.tranches = sqlx::query_as::<_, StoredTranche>(
-        "SELECT number, milestone_number, currency, amount_minor, state, disbursed_on, reference,
-            disbursed_by
-         FROM tranches WHERE tenant_id = $1 AND award_id = $2 ORDER BY number",
-    )
-    .bind(tx.tenant().to_owned())
-    .bind(&a.id)
-    .fetch_all(tx.conn())
-    .await?
-    .into_iter()
-    .map(|t: StoredTranche| {
-        Ok(TrancheRow {
-            number: t.number as i32,
-            milestone: t.milestone_number as i32,
-            amount: Money::stored(&t.currency, t.amount_minor)?,
-            state: stored(&t.state, TrancheState::from_str_name)?,
-            disbursed_on: t.disbursed_on.0,
-            reference: t.reference,
-            disbursed_by: t.disbursed_by,
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
-    a.budget = budget_lines(tx, "award_lines", "award_id", &a.id).await?;
-    Ok(a)
+async fn with_children(tx: &mut Tx, awards: Vec<StoredAward>) -> Result<Vec<AwardRow>> {
+    let mut awards = awards
+        .into_iter()
+        .map(AwardRow::try_from)
+        .collect::<Result<Vec<_>>>()?;
+    let ids: Vec<String> = awards.iter().map(|a| a.id.clone()).collect();
+    let tranches: Vec<StoredTranche> = tx
+        .rows_for_ids(
+            "SELECT award_id, number, milestone_number, currency, amount_minor, state,
+                disbursed_on, reference, disbursed_by
+             FROM tranches WHERE tenant_id = $1 AND award_id IN ({ids})
+             ORDER BY award_id, number",
+            &ids,
+        )
+        .await?;
+    let mut tranches_of: HashMap<String, Vec<TrancheRow>> = HashMap::new();
+    for t in tranches {
+        tranches_of
+            .entry(t.award_id.clone())
+            .or_default()
+            .push(TrancheRow {
+                number: t.number as i32,
+                milestone: t.milestone_number as i32,
+                amount: Money::stored(&t.currency, t.amount_minor)?,
+                state: stored(&t.state, TrancheState::from_str_name)?,
+                disbursed_on: t.disbursed_on.0,
+                reference: t.reference,
+                disbursed_by: t.disbursed_by,
+            });
+    }
+    let mut budgets = budget_lines_of(tx, "award_lines", "award_id", &ids).await?;
+    for a in &mut awards {
+        a.tranches = tranches_of.remove(&a.id).unwrap_or_default();
+        a.budget = budgets.remove(&a.id).unwrap_or_default();
+    }
+    Ok(awards)
 }
 
 #[tracing::instrument(skip_all)]
@@ -208,10 +226,12 @@ pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<AwardRow>> {
         award_columns!(),
         " FROM awards WHERE tenant_id = $1 AND id = $2"
     );
-    match tx.find_as::<StoredAward, _>(sql, id).await? {
-        Some(a) => Ok(Some(with_award_children(tx, a).await?)),
-        None => Ok(None),
-    }
+    let award: Option<StoredAward> = sqlx::query_as(sql)
+        .bind(tx.tenant().to_owned())
+        .bind(id.to_owned())
+        .fetch_optional(tx.conn())
+        .await?;
+    Ok(with_children(tx, award.into_iter().collect()).await?.pop())
 }
 
 #[tracing::instrument(skip_all)]
@@ -242,11 +262,7 @@ pub async fn list(
         .bind(limit)
         .fetch_all(tx.conn())
         .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        out.push(with_award_children(tx, AwardRow::try_from(r)?).await?);
-    }
-    Ok(out)
+    with_children(tx, rows).await
 }
 
 /// Bumps the award's version, checking `expected` (the etag) when given:
@@ -275,45 +291,113 @@ pub async fn touch(tx: &mut Tx, award: &AwardRow, expected: Option<i64>) -> Resu
     version.ok_or_else(|| Error::internal("the award just changed"))
 }
 
+/// What an award's view shows besides its own rows: its proposal's state
+/// and work plan, its reports, and its ledger.
+#[derive(Debug, Clone)]
+pub struct AwardFacts {
+    pub state: ProposalState,
+    pub milestones: Vec<Milestone>,
+    /// In id order.
+    pub reports: Vec<ReportRow>,
+    pub ledger: Ledger,
+}
+
+/// The [`AwardFacts`] of each award, by its id: four statements for the
+/// awards of a page, whatever its size.
+#[tracing::instrument(skip_all)]
+pub async fn facts(tx: &mut Tx, awards: &[AwardRow]) -> Result<HashMap<String, AwardFacts>> {
+    let ids: Vec<String> = awards.iter().map(|a| a.id.clone()).collect();
+    let states: HashMap<String, String> = tx
+        .rows_for_ids::<(String, String)>(
+            "SELECT a.id, p.state FROM awards a
+             JOIN proposals p ON p.tenant_id = a.tenant_id AND p.id = a.proposal_id
+             WHERE a.tenant_id = $1 AND a.id IN ({ids})",
+            &ids,
+        )
+        .await?
+        .into_iter()
+        .collect();
+    let mut milestones = proposals::milestones_of_awards(tx, &ids).await?;
+    let mut reports: HashMap<String, Vec<ReportRow>> = HashMap::new();
+    for r in reports::of_awards(tx, &ids).await? {
+        reports.entry(r.award_id.clone()).or_default().push(r);
+    }
+    let mut spent: HashMap<String, Vec<(i64, String, i64)>> = HashMap::new();
+    for (award_id, line, currency, minor) in tx
+        .rows_for_ids::<(String, i64, String, i64)>(
+            "SELECT e.award_id, l.line_number, l.currency, l.amount_minor FROM expenditure_lines l
+             JOIN expenditure_reports e ON e.tenant_id = l.tenant_id AND e.id = l.report_id
+             WHERE l.tenant_id = $1 AND e.award_id IN ({ids})
+               AND e.state = 'REPORT_STATE_ACCEPTED'",
+            &ids,
+        )
+        .await?
+    {
+        spent
+            .entry(award_id)
+            .or_default()
+            .push((line, currency, minor));
+    }
+    let mut out = HashMap::with_capacity(awards.len());
+    for a in awards {
+        let state = states
+            .get(&a.id)
+            .ok_or_else(|| Error::internal("an award without its proposal"))?;
+        let state = stored(state, ProposalState::from_str_name)?;
+        let milestones = milestones.remove(&a.id).unwrap_or_default();
+        let reports = reports.remove(&a.id).unwrap_or_default();
+        let ledger = ledger_of(
+            a,
+            state,
+            milestones.len(),
+            &reports,
+            &spent.remove(&a.id).unwrap_or_default(),
+        )?;
+        out.insert(
+            a.id.clone(),
+            AwardFacts {
+                state,
+                milestones,
+                reports,
+                ledger,
+            },
+        );
+    }
+    Ok(out)
+}
+
 /// The award's money and progress as the rules see them, from the records.
 #[tracing::instrument(skip_all)]
-pub async fn ledger(tx: &mut Tx, award: &AwardRow, state: ProposalState) -> Result<Ledger> {
-    let milestones: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM proposal_milestones WHERE tenant_id = $1 AND proposal_id = $2",
-    )
-    .bind(tx.tenant().to_owned())
-    .bind(award.proposal_id.clone())
-    .fetch_one(tx.conn())
-    .await?;
-    let accepted_rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT kind, milestone_number FROM reports WHERE tenant_id = $1 AND award_id = $2
-           AND state = 'REPORT_STATE_ACCEPTED'",
-    )
-    .bind(tx.tenant().to_owned())
-    .bind(&award.id)
-    .fetch_all(tx.conn())
-    .await?;
+pub async fn ledger(tx: &mut Tx, award: &AwardRow) -> Result<Ledger> {
+    facts(tx, std::slice::from_ref(award))
+        .await?
+        .remove(&award.id)
+        .map(|f| f.ledger)
+        .ok_or_else(|| Error::internal("the award's facts"))
+}
+
+/// The ledger of an award from what its records say: the work plan's size,
+/// its reports (the accepted ones count) and the accepted spending, as
+/// (budget line, currency, minor units).
+fn ledger_of(
+    award: &AwardRow,
+    state: ProposalState,
+    milestones: usize,
+    reports: &[ReportRow],
+    spent_rows: &[(i64, String, i64)],
+) -> Result<Ledger> {
     let mut accepted = BTreeSet::new();
     let mut final_accepted = false;
-    for (kind, milestone) in &accepted_rows {
-        if kind == ReportKind::Final.as_str_name() {
+    for r in reports.iter().filter(|r| r.state == ReportState::Accepted) {
+        if r.fields.kind == ReportKind::Final {
             final_accepted = true;
         } else {
-            accepted.insert(*milestone as i32);
+            accepted.insert(r.fields.milestone);
         }
     }
-    let spent_rows: Vec<(i64, String, i64)> = sqlx::query_as(
-        "SELECT l.line_number, l.currency, l.amount_minor FROM expenditure_lines l
-         JOIN expenditure_reports e ON e.tenant_id = l.tenant_id AND e.id = l.report_id
-         WHERE l.tenant_id = $1 AND e.award_id = $2 AND e.state = 'REPORT_STATE_ACCEPTED'",
-    )
-    .bind(tx.tenant().to_owned())
-    .bind(&award.id)
-    .fetch_all(tx.conn())
-    .await?;
     let currency = award.amount.currency();
     let mut spent = vec![Money::zero(currency); award.budget.len()];
-    for (line, currency, minor) in &spent_rows {
+    for (line, currency, minor) in spent_rows {
         let line = *line as usize;
         let amount = Money::stored(currency, *minor)?;
         if line == 0 || line > spent.len() {

@@ -37,6 +37,8 @@ pub mod reviewers;
 pub mod scores;
 pub mod variations;
 
+use std::collections::HashMap;
+
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
 use markaz_kit::money::Money;
@@ -178,6 +180,43 @@ async fn budget_lines(tx: &mut Tx, table: &str, owner: &str, id: &str) -> Result
         .fetch_all(tx.conn())
         .await?;
     rows.into_iter().map(BudgetLine::try_from).collect()
+}
+
+/// A budget line with the id of what it belongs to.
+#[derive(sqlx::FromRow)]
+struct OwnedBudgetLine {
+    owner_id: String,
+    #[sqlx(flatten)]
+    line: StoredBudgetLine,
+}
+
+/// [`budget_lines`] of many owners in one statement, by owner.
+#[tracing::instrument(skip_all)]
+async fn budget_lines_of(
+    tx: &mut Tx,
+    table: &str,
+    owner: &str,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<BudgetLine>>> {
+    let rows: Vec<OwnedBudgetLine> = tx
+        .rows_for_ids(
+            &format!(
+                "SELECT {owner} AS owner_id, category, description_ar, description_en, currency,
+                    amount_minor
+                 FROM {table} WHERE tenant_id = $1 AND {owner} IN ({{ids}})
+                 ORDER BY {owner}, line_number"
+            ),
+            ids,
+        )
+        .await?;
+    let mut lines: HashMap<String, Vec<BudgetLine>> = HashMap::new();
+    for r in rows {
+        lines
+            .entry(r.owner_id)
+            .or_default()
+            .push(BudgetLine::try_from(r.line)?);
+    }
+    Ok(lines)
 }
 
 #[tracing::instrument(skip_all)]

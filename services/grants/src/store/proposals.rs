@@ -1,6 +1,8 @@
 //! Proposals with their budget lines and milestones, and their submitted
 //! versions.
 
+use std::collections::HashMap;
+
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
 use markaz_kit::time::{Date, MaybeDate, now_micros};
@@ -12,7 +14,7 @@ use crate::domain::proposals::{Milestone, People, ProposalFields};
 
 /// A milestone of a work plan as stored.
 #[derive(sqlx::FromRow)]
-struct StoredMilestone {
+pub(super) struct StoredMilestone {
     title_ar: String,
     title_en: String,
     deliverables_ar: String,
@@ -56,6 +58,22 @@ macro_rules! proposal_columns {
     };
 }
 
+impl From<StoredMilestone> for Milestone {
+    fn from(r: StoredMilestone) -> Milestone {
+        Milestone {
+            title: LocalizedText {
+                ar: r.title_ar,
+                en: r.title_en,
+            },
+            due_date: r.due_date,
+            deliverables: LocalizedText {
+                ar: r.deliverables_ar,
+                en: r.deliverables_en,
+            },
+        }
+    }
+}
+
 #[tracing::instrument(skip_all)]
 async fn milestones(tx: &mut Tx, proposal_id: &str) -> Result<Vec<Milestone>> {
     let rows = sqlx::query_as::<_, StoredMilestone>(
@@ -66,21 +84,41 @@ async fn milestones(tx: &mut Tx, proposal_id: &str) -> Result<Vec<Milestone>> {
     .bind(proposal_id)
     .fetch_all(tx.conn())
     .await?;
-    rows.into_iter()
-        .map(|r: StoredMilestone| {
-            Ok(Milestone {
-                title: LocalizedText {
-                    ar: r.title_ar,
-                    en: r.title_en,
-                },
-                due_date: r.due_date,
-                deliverables: LocalizedText {
-                    ar: r.deliverables_ar,
-                    en: r.deliverables_en,
-                },
-            })
-        })
-        .collect()
+    Ok(rows.into_iter().map(Milestone::from).collect())
+}
+
+/// A milestone with the award whose proposal's work plan it is in.
+#[derive(sqlx::FromRow)]
+struct AwardMilestone {
+    award_id: String,
+    #[sqlx(flatten)]
+    milestone: StoredMilestone,
+}
+
+/// The work plans of the awards' proposals, by award, in one statement.
+#[tracing::instrument(skip_all)]
+pub(super) async fn milestones_of_awards(
+    tx: &mut Tx,
+    award_ids: &[String],
+) -> Result<HashMap<String, Vec<Milestone>>> {
+    let rows: Vec<AwardMilestone> = tx
+        .rows_for_ids(
+            "SELECT a.id AS award_id, m.title_ar, m.title_en, m.due_date, m.deliverables_ar,
+                m.deliverables_en
+             FROM proposal_milestones m
+             JOIN awards a ON a.tenant_id = m.tenant_id AND a.proposal_id = m.proposal_id
+             WHERE m.tenant_id = $1 AND a.id IN ({ids})
+             ORDER BY a.id, m.number",
+            award_ids,
+        )
+        .await?;
+    let mut out: HashMap<String, Vec<Milestone>> = HashMap::new();
+    for r in rows {
+        out.entry(r.award_id)
+            .or_default()
+            .push(Milestone::from(r.milestone));
+    }
+    Ok(out)
 }
 
 /// A proposal's own row; its budget lines and milestones are rows of their own.

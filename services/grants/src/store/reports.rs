@@ -126,3 +126,19 @@ pub async fn list(tx: &mut Tx, award_id: &str, after: &str, limit: i64) -> Resul
         rows_of_award(tx, "reports", report_columns!(), award_id, after, limit).await?;
     rows.into_iter().map(ReportRow::try_from).collect()
 }
+
+/// The reports of many awards in one statement, in id order.
+#[tracing::instrument(skip_all)]
+pub(super) async fn of_awards(tx: &mut Tx, award_ids: &[String]) -> Result<Vec<ReportRow>> {
+    let rows: Vec<StoredReport> = tx
+        .rows_for_ids(
+            concat!(
+                "SELECT ",
+                report_columns!(),
+                " FROM reports WHERE tenant_id = $1 AND award_id IN ({ids}) ORDER BY id"
+            ),
+            award_ids,
+        )
+        .await?;
+    rows.into_iter().map(ReportRow::try_from).collect()
+}
