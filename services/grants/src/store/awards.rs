@@ -7,6 +7,7 @@ use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
 use markaz_kit::money::{self, Money};
 use markaz_kit::time::{Date, MaybeDate, now_micros};
+use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
 
 use super::reports::ReportRow;
@@ -130,12 +131,8 @@ pub async fn insert(tx: &mut Tx, a: &AwardRow, awarded_by: &str) -> Result<()> {
     Ok(())
 }
 
-macro_rules! award_columns {
-    () => {
-        "id, proposal_id, call_id, organization_id, currency, amount_minor, start_date, \
-         end_date, closure_reason, version, created_at, updated_at"
-    };
-}
+const AWARD_COLUMNS: &str = "id, proposal_id, call_id, organization_id, currency, amount_minor, \
+     start_date, end_date, closure_reason, version, created_at, updated_at";
 
 /// An award's own row; its tranches and budget lines are rows of their own.
 #[derive(sqlx::FromRow)]
@@ -221,11 +218,9 @@ async fn with_children(tx: &mut Tx, awards: Vec<StoredAward>) -> Result<Vec<Awar
 
 #[tracing::instrument(skip_all)]
 pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<AwardRow>> {
-    let sql = concat!(
-        "SELECT ",
-        award_columns!(),
-        " FROM awards WHERE tenant_id = $1 AND id = $2"
-    );
+    let sql = AssertSqlSafe(format!(
+        "SELECT {AWARD_COLUMNS} FROM awards WHERE tenant_id = $1 AND id = $2"
+    ));
     let award: Option<StoredAward> = sqlx::query_as(sql)
         .bind(tx.tenant().to_owned())
         .bind(id.to_owned())
@@ -243,16 +238,14 @@ pub async fn list(
     after: &str,
     limit: i64,
 ) -> Result<Vec<AwardRow>> {
-    let sql = concat!(
-        "SELECT ",
-        award_columns!(),
-        " FROM awards w
+    let sql = AssertSqlSafe(format!(
+        "SELECT {AWARD_COLUMNS} FROM awards w
          WHERE tenant_id = $1 AND id > $2 AND ($3 = '' OR call_id = $3)
            AND ($4 = '' OR organization_id = $4)
            AND ($5 = '' OR EXISTS (SELECT 1 FROM proposals p WHERE p.tenant_id = w.tenant_id
                 AND p.id = w.proposal_id AND p.state = $5))
          ORDER BY id LIMIT $6"
-    );
+    ));
     let rows = sqlx::query_as::<_, StoredAward>(sql)
         .bind(tx.tenant().to_owned())
         .bind(after)

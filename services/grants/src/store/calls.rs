@@ -7,6 +7,8 @@ use markaz_kit::money::{self, Money};
 use markaz_kit::time::{Date, now_micros};
 use markaz_proto::common::v1::{IncubationStatus, LocalizedText, OrganizationKind};
 
+use sqlx::AssertSqlSafe;
+
 use super::{changed, list_text, names, parse_list, parse_names};
 use crate::domain::CallState;
 use crate::domain::calls::{CallFields, Criterion, Rubric, Rules, Theme};
@@ -41,14 +43,10 @@ pub struct CallRow {
     pub updated_at: i64,
 }
 
-macro_rules! call_columns {
-    () => {
-        "id, program_id, title_ar, title_en, description_ar, description_en, currency, \
-         envelope_minor, ceiling_minor, opens_on, closes_on, eligible_statuses, \
-         eligible_branches, eligible_kinds, required_topic, max_score, blind, state, version, \
-         created_at, updated_at"
-    };
-}
+const CALL_COLUMNS: &str = "id, program_id, title_ar, title_en, description_ar, description_en, \
+     currency, envelope_minor, ceiling_minor, opens_on, closes_on, eligible_statuses, \
+     eligible_branches, eligible_kinds, required_topic, max_score, blind, state, version, \
+     created_at, updated_at";
 
 /// A call's own row; its themes and criteria are rows of their own.
 #[derive(sqlx::FromRow)]
@@ -267,11 +265,9 @@ pub async fn insert(tx: &mut Tx, id: &str, program_id: &str, f: &CallFields) -> 
 
 #[tracing::instrument(skip_all)]
 pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<CallRow>> {
-    let sql = concat!(
-        "SELECT ",
-        call_columns!(),
-        " FROM calls WHERE tenant_id = $1 AND id = $2"
-    );
+    let sql = AssertSqlSafe(format!(
+        "SELECT {CALL_COLUMNS} FROM calls WHERE tenant_id = $1 AND id = $2"
+    ));
     match tx.find_as::<StoredCall, _>(sql, id).await? {
         Some(call) => Ok(Some(with_call_children(tx, call).await?)),
         None => Ok(None),
@@ -287,14 +283,12 @@ pub async fn list(
     after: &str,
     limit: i64,
 ) -> Result<Vec<CallRow>> {
-    let rows = sqlx::query_as::<_, StoredCall>(concat!(
-        "SELECT ",
-        call_columns!(),
-        " FROM calls
+    let rows = sqlx::query_as::<_, StoredCall>(AssertSqlSafe(format!(
+        "SELECT {CALL_COLUMNS} FROM calls
          WHERE tenant_id = $1 AND id > $2 AND ($3 = '' OR program_id = $3)
            AND ($4 = '' OR state = $4) AND ($5 = 0 OR state <> 'CALL_STATE_DRAFT')
          ORDER BY id LIMIT $6"
-    ))
+    )))
     .bind(tx.tenant().to_owned())
     .bind(after)
     .bind(program_id)

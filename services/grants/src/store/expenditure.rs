@@ -5,6 +5,8 @@ use markaz_kit::error::{Error, Result};
 use markaz_kit::money::Money;
 use markaz_kit::time::Date;
 
+use sqlx::AssertSqlSafe;
+
 use super::awards::rows_of_award;
 use crate::domain::ReportState;
 use crate::domain::expenditure::ExpenditureFields;
@@ -68,12 +70,8 @@ pub async fn insert(tx: &mut Tx, e: &ExpenditureRow) -> Result<()> {
     Ok(())
 }
 
-macro_rules! expenditure_columns {
-    () => {
-        "id, award_id, period_start, period_end, state, review_comment, submitted_by, \
-         reviewed_by, submitted_at, reviewed_at"
-    };
-}
+const EXPENDITURE_COLUMNS: &str = "id, award_id, period_start, period_end, state, review_comment, \
+     submitted_by, reviewed_by, submitted_at, reviewed_at";
 
 /// An expenditure report's own row; its lines are rows of their own.
 #[derive(sqlx::FromRow)]
@@ -138,11 +136,9 @@ async fn with_expenditure_lines(tx: &mut Tx, mut e: ExpenditureRow) -> Result<Ex
 
 #[tracing::instrument(skip_all)]
 pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<ExpenditureRow>> {
-    let sql = concat!(
-        "SELECT ",
-        expenditure_columns!(),
-        " FROM expenditure_reports WHERE tenant_id = $1 AND id = $2"
-    );
+    let sql = AssertSqlSafe(format!(
+        "SELECT {EXPENDITURE_COLUMNS} FROM expenditure_reports WHERE tenant_id = $1 AND id = $2"
+    ));
     match tx.find_as::<StoredExpenditure, _>(sql, id).await? {
         Some(e) => Ok(Some(with_expenditure_lines(tx, e).await?)),
         None => Ok(None),
@@ -159,7 +155,7 @@ pub async fn list(
     let rows: Vec<StoredExpenditure> = rows_of_award(
         tx,
         "expenditure_reports",
-        expenditure_columns!(),
+        EXPENDITURE_COLUMNS,
         award_id,
         after,
         limit,

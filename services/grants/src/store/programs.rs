@@ -5,6 +5,8 @@ use markaz_kit::error::{Error, Result};
 use markaz_kit::time::now_micros;
 use markaz_proto::common::v1::LocalizedText;
 
+use sqlx::AssertSqlSafe;
+
 use super::changed;
 use crate::domain::programs::ProgramFields;
 
@@ -78,20 +80,15 @@ pub async fn insert(tx: &mut Tx, id: &str, f: &ProgramFields) -> Result<ProgramR
     })
 }
 
-macro_rules! program_columns {
-    () => {
-        "id, name_ar, name_en, description_ar, description_en, version, created_at, updated_at"
-    };
-}
+const PROGRAM_COLUMNS: &str = "id, name_ar, name_en, description_ar, description_en, version, \
+     created_at, updated_at";
 
 #[tracing::instrument(skip_all)]
 pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<ProgramRow>> {
     tx.find_as::<StoredProgram, _>(
-        concat!(
-            "SELECT ",
-            program_columns!(),
-            " FROM programs WHERE tenant_id = $1 AND id = $2"
-        ),
+        AssertSqlSafe(format!(
+            "SELECT {PROGRAM_COLUMNS} FROM programs WHERE tenant_id = $1 AND id = $2"
+        )),
         id,
     )
     .await
@@ -99,11 +96,10 @@ pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<ProgramRow>> {
 
 #[tracing::instrument(skip_all)]
 pub async fn list(tx: &mut Tx, after: &str, limit: i64) -> Result<Vec<ProgramRow>> {
-    let rows = sqlx::query_as::<_, StoredProgram>(concat!(
-        "SELECT ",
-        program_columns!(),
-        " FROM programs WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
-    ))
+    let rows = sqlx::query_as::<_, StoredProgram>(AssertSqlSafe(format!(
+        "SELECT {PROGRAM_COLUMNS} FROM programs WHERE tenant_id = $1 AND id > $2
+         ORDER BY id LIMIT $3"
+    )))
     .bind(tx.tenant().to_owned())
     .bind(after)
     .bind(limit)

@@ -8,6 +8,8 @@ use markaz_kit::error::{Error, Result};
 use markaz_kit::time::{Date, MaybeDate, now_micros};
 use markaz_proto::common::v1::{LocalizedText, Sector};
 
+use sqlx::AssertSqlSafe;
+
 use super::{budget_lines, changed, date_text, exists, write_budget_lines};
 use crate::domain::ProposalState;
 use crate::domain::proposals::{Milestone, People, ProposalFields};
@@ -48,15 +50,11 @@ pub struct ProposalRow {
     pub submitted_at: i64,
 }
 
-macro_rules! proposal_columns {
-    () => {
-        "p.id, p.call_id, p.organization_id, p.state, p.title_ar, p.title_en, p.summary_ar, \
-         p.summary_en, p.need_ar, p.need_en, p.governorate, p.place_ar, p.place_en, p.sector, \
-         p.theme_code, p.target_female, p.target_male, p.target_undisclosed, p.start_date, \
-         p.end_date, p.version_number, p.decision_reason, p.created_by, p.version, \
-         p.created_at, p.updated_at, p.submitted_at"
-    };
-}
+const PROPOSAL_COLUMNS: &str = "p.id, p.call_id, p.organization_id, p.state, p.title_ar, \
+     p.title_en, p.summary_ar, p.summary_en, p.need_ar, p.need_en, p.governorate, p.place_ar, \
+     p.place_en, p.sector, p.theme_code, p.target_female, p.target_male, p.target_undisclosed, \
+     p.start_date, p.end_date, p.version_number, p.decision_reason, p.created_by, p.version, \
+     p.created_at, p.updated_at, p.submitted_at";
 
 impl From<StoredMilestone> for Milestone {
     fn from(r: StoredMilestone) -> Milestone {
@@ -314,11 +312,9 @@ pub async fn insert(
 
 #[tracing::instrument(skip_all)]
 pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<ProposalRow>> {
-    let sql = concat!(
-        "SELECT ",
-        proposal_columns!(),
-        " FROM proposals p WHERE p.tenant_id = $1 AND p.id = $2"
-    );
+    let sql = AssertSqlSafe(format!(
+        "SELECT {PROPOSAL_COLUMNS} FROM proposals p WHERE p.tenant_id = $1 AND p.id = $2"
+    ));
     match tx.find_as::<StoredProposal, _>(sql, id).await? {
         Some(p) => Ok(Some(with_proposal_children(tx, p).await?)),
         None => Ok(None),
@@ -344,10 +340,8 @@ pub async fn list(
     after: &str,
     limit: i64,
 ) -> Result<Vec<ProposalRow>> {
-    let sql = concat!(
-        "SELECT ",
-        proposal_columns!(),
-        " FROM proposals p
+    let sql = AssertSqlSafe(format!(
+        "SELECT {PROPOSAL_COLUMNS} FROM proposals p
          WHERE p.tenant_id = $1 AND p.id > $2
            AND ($3 = '' OR p.call_id = $3)
            AND ($4 = '' OR p.organization_id = $4)
@@ -358,7 +352,7 @@ pub async fn list(
            AND ($8 = '' OR EXISTS (SELECT 1 FROM coaches c WHERE c.tenant_id = p.tenant_id
                 AND c.proposal_id = p.id AND c.subject = $8))
          ORDER BY p.id LIMIT $7"
-    );
+    ));
     let rows = sqlx::query_as::<_, StoredProposal>(sql)
         .bind(tx.tenant().to_owned())
         .bind(after)

@@ -4,6 +4,8 @@ use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
 use markaz_proto::common::v1::LocalizedText;
 
+use sqlx::AssertSqlSafe;
+
 use super::awards::rows_of_award;
 use crate::domain::proposals::People;
 use crate::domain::reports::ReportFields;
@@ -71,13 +73,9 @@ impl TryFrom<StoredReport> for ReportRow {
     }
 }
 
-macro_rules! report_columns {
-    () => {
-        "id, award_id, kind, milestone_number, narrative_ar, narrative_en, reached_female, \
-         reached_male, reached_undisclosed, state, review_comment, submitted_by, reviewed_by, \
-         submitted_at, reviewed_at"
-    };
-}
+const REPORT_COLUMNS: &str = "id, award_id, kind, milestone_number, narrative_ar, narrative_en, \
+     reached_female, reached_male, reached_undisclosed, state, review_comment, submitted_by, \
+     reviewed_by, submitted_at, reviewed_at";
 
 #[tracing::instrument(skip_all)]
 pub async fn insert(tx: &mut Tx, r: &ReportRow) -> Result<()> {
@@ -109,11 +107,9 @@ pub async fn insert(tx: &mut Tx, r: &ReportRow) -> Result<()> {
 #[tracing::instrument(skip_all)]
 pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<ReportRow>> {
     tx.find_as::<StoredReport, _>(
-        concat!(
-            "SELECT ",
-            report_columns!(),
-            " FROM reports WHERE tenant_id = $1 AND id = $2"
-        ),
+        AssertSqlSafe(format!(
+            "SELECT {REPORT_COLUMNS} FROM reports WHERE tenant_id = $1 AND id = $2"
+        )),
         id,
     )
     .await
@@ -123,7 +119,7 @@ pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<ReportRow>> {
 #[tracing::instrument(skip_all)]
 pub async fn list(tx: &mut Tx, award_id: &str, after: &str, limit: i64) -> Result<Vec<ReportRow>> {
     let rows: Vec<StoredReport> =
-        rows_of_award(tx, "reports", report_columns!(), award_id, after, limit).await?;
+        rows_of_award(tx, "reports", REPORT_COLUMNS, award_id, after, limit).await?;
     rows.into_iter().map(ReportRow::try_from).collect()
 }
 
@@ -132,10 +128,9 @@ pub async fn list(tx: &mut Tx, award_id: &str, after: &str, limit: i64) -> Resul
 pub(super) async fn of_awards(tx: &mut Tx, award_ids: &[String]) -> Result<Vec<ReportRow>> {
     let rows: Vec<StoredReport> = tx
         .rows_for_ids(
-            concat!(
-                "SELECT ",
-                report_columns!(),
-                " FROM reports WHERE tenant_id = $1 AND award_id IN ({ids}) ORDER BY id"
+            &format!(
+                "SELECT {REPORT_COLUMNS} FROM reports WHERE tenant_id = $1 AND award_id IN ({{ids}})
+                 ORDER BY id"
             ),
             award_ids,
         )

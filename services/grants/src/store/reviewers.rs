@@ -6,6 +6,8 @@ use markaz_kit::error::{Error, Result};
 use markaz_kit::time::now_micros;
 use markaz_proto::common::v1::Sector;
 
+use sqlx::AssertSqlSafe;
+
 use super::{inserted, names, parse_names};
 use crate::domain::reviewers::ReviewerFields;
 
@@ -14,7 +16,8 @@ use crate::domain::reviewers::ReviewerFields;
 pub async fn person_is_known(tx: &mut Tx, id: &str) -> Result<bool> {
     let found = tx
         .find(
-            "SELECT 1 AS one FROM membership_people WHERE tenant_id = $1 AND id = $2 AND erased = 0",
+            "SELECT 1 AS one FROM membership_people WHERE tenant_id = $1 AND id = $2 AND erased \
+                 = 0",
             id,
             |_| Ok(()),
         )
@@ -57,14 +60,11 @@ pub struct ReviewerRow {
     pub created_at: i64,
 }
 
-macro_rules! reviewer_select {
-    () => {
-        "SELECT r.id, r.person_id, r.subject, r.expertise, r.active, r.created_at,
+const REVIEWER_SELECT: &str =
+    "SELECT r.id, r.person_id, r.subject, r.expertise, r.active, r.created_at,
             COALESCE(p.full_name, '') AS display_name
          FROM reviewers r
-         LEFT JOIN membership_people p ON p.tenant_id = r.tenant_id AND p.id = r.person_id"
-    };
-}
+         LEFT JOIN membership_people p ON p.tenant_id = r.tenant_id AND p.id = r.person_id";
 
 /// A reviewer as stored, with the name membership's copy of the person has (none once erased).
 #[derive(sqlx::FromRow)]
@@ -118,7 +118,9 @@ pub async fn insert(tx: &mut Tx, id: &str, f: &ReviewerFields) -> Result<()> {
 #[tracing::instrument(skip_all)]
 pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<ReviewerRow>> {
     tx.find_as::<StoredReviewer, _>(
-        concat!(reviewer_select!(), " WHERE r.tenant_id = $1 AND r.id = $2"),
+        AssertSqlSafe(format!(
+            "{REVIEWER_SELECT} WHERE r.tenant_id = $1 AND r.id = $2"
+        )),
         id,
     )
     .await
@@ -131,10 +133,9 @@ pub async fn reviewer_of(tx: &mut Tx, subject: &str) -> Result<Option<ReviewerRo
         return Ok(None);
     }
     tx.find_as::<StoredReviewer, _>(
-        concat!(
-            reviewer_select!(),
-            " WHERE r.tenant_id = $1 AND r.subject = $2"
-        ),
+        AssertSqlSafe(format!(
+            "{REVIEWER_SELECT} WHERE r.tenant_id = $1 AND r.subject = $2"
+        )),
         subject,
     )
     .await
@@ -142,10 +143,9 @@ pub async fn reviewer_of(tx: &mut Tx, subject: &str) -> Result<Option<ReviewerRo
 
 #[tracing::instrument(skip_all)]
 pub async fn list(tx: &mut Tx, after: &str, limit: i64) -> Result<Vec<ReviewerRow>> {
-    let rows = sqlx::query_as::<_, StoredReviewer>(concat!(
-        reviewer_select!(),
-        " WHERE r.tenant_id = $1 AND r.id > $2 ORDER BY r.id LIMIT $3"
-    ))
+    let rows = sqlx::query_as::<_, StoredReviewer>(AssertSqlSafe(format!(
+        "{REVIEWER_SELECT} WHERE r.tenant_id = $1 AND r.id > $2 ORDER BY r.id LIMIT $3"
+    )))
     .bind(tx.tenant().to_owned())
     .bind(after)
     .bind(limit)

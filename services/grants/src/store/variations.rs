@@ -4,6 +4,8 @@ use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
 use markaz_kit::time::{MaybeDate, now_micros};
 
+use sqlx::AssertSqlSafe;
+
 use super::awards::rows_of_award;
 use super::{budget_lines, changed, date_text, write_budget_lines};
 use crate::domain::VariationState;
@@ -49,12 +51,8 @@ pub async fn insert(tx: &mut Tx, v: &VariationRow) -> Result<()> {
     .await
 }
 
-macro_rules! variation_columns {
-    () => {
-        "id, award_id, justification, new_end_date, state, decision_note, requested_by, \
-         decided_by, created_at, decided_at"
-    };
-}
+const VARIATION_COLUMNS: &str = "id, award_id, justification, new_end_date, state, decision_note, \
+     requested_by, decided_by, created_at, decided_at";
 
 /// A variation's own row; its budget lines are rows of their own.
 #[derive(sqlx::FromRow)]
@@ -102,11 +100,9 @@ async fn with_variation_lines(tx: &mut Tx, mut v: VariationRow) -> Result<Variat
 
 #[tracing::instrument(skip_all)]
 pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<VariationRow>> {
-    let sql = concat!(
-        "SELECT ",
-        variation_columns!(),
-        " FROM variations WHERE tenant_id = $1 AND id = $2"
-    );
+    let sql = AssertSqlSafe(format!(
+        "SELECT {VARIATION_COLUMNS} FROM variations WHERE tenant_id = $1 AND id = $2"
+    ));
     match tx.find_as::<StoredVariation, _>(sql, id).await? {
         Some(v) => Ok(Some(with_variation_lines(tx, v).await?)),
         None => Ok(None),
@@ -120,15 +116,8 @@ pub async fn list(
     after: &str,
     limit: i64,
 ) -> Result<Vec<VariationRow>> {
-    let rows: Vec<StoredVariation> = rows_of_award(
-        tx,
-        "variations",
-        variation_columns!(),
-        award_id,
-        after,
-        limit,
-    )
-    .await?;
+    let rows: Vec<StoredVariation> =
+        rows_of_award(tx, "variations", VARIATION_COLUMNS, award_id, after, limit).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         out.push(with_variation_lines(tx, VariationRow::try_from(r)?).await?);
