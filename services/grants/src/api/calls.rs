@@ -86,9 +86,12 @@ pub(super) async fn list(
     )
     .await?;
     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
+    let mut committed = store::calls::committed_in(&mut tx, &rows).await?;
     let mut calls = Vec::with_capacity(rows.len());
     for row in &rows {
-        let committed = store::calls::committed(&mut tx, row).await?;
+        let committed = committed
+            .remove(&row.id)
+            .ok_or_else(|| Error::internal("a call's commitments"))?;
         calls.push(call_proto(row, committed));
     }
     Ok(api::ListCallsResponse {

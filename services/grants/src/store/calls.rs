@@ -1,6 +1,8 @@
 //! Calls with their themes, eligibility rules and rubric; the money committed
 //! in a call.
 
+use std::collections::HashMap;
+
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
 use markaz_kit::money::{self, Money};
@@ -16,6 +18,7 @@ use crate::domain::calls::{CallFields, Criterion, Rubric, Rules, Theme};
 /// A theme of a call as stored.
 #[derive(sqlx::FromRow)]
 struct StoredTheme {
+    call_id: String,
     name_ar: String,
     name_en: String,
     code: String,
@@ -24,6 +27,7 @@ struct StoredTheme {
 /// A criterion of a call's rubric as stored.
 #[derive(sqlx::FromRow)]
 struct StoredCriterion {
+    call_id: String,
     name_ar: String,
     name_en: String,
     guidance_ar: String,
@@ -76,7 +80,7 @@ struct StoredCall {
     updated_at: i64,
 }
 
-/// A call's own row; [`with_call_children`] adds its themes and criteria.
+/// A call's own row; [`with_children`] adds its themes and criteria.
 impl TryFrom<StoredCall> for CallRow {
     type Error = Error;
     fn try_from(r: StoredCall) -> Result<CallRow> {
@@ -123,38 +127,43 @@ impl TryFrom<StoredCall> for CallRow {
     }
 }
 
+/// The calls with their themes and criteria: three statements for the
+/// calls of a page, whatever its size.
 #[tracing::instrument(skip_all)]
-async fn with_call_children(tx: &mut Tx, mut call: CallRow) -> Result<CallRow> {
-    call.fields.themes = sqlx::query_as::<_, StoredTheme>(
-        "SELECT code, name_ar, name_en FROM call_themes
-         WHERE tenant_id = $1 AND call_id = $2 ORDER BY ordinal",
-    )
-    .bind(tx.tenant().to_owned())
-    .bind(&call.id)
-    .fetch_all(tx.conn())
-    .await?
-    .into_iter()
-    .map(|t: StoredTheme| {
-        Ok(Theme {
+async fn with_children(tx: &mut Tx, calls: Vec<StoredCall>) -> Result<Vec<CallRow>> {
+    let mut calls = calls
+        .into_iter()
+        .map(CallRow::try_from)
+        .collect::<Result<Vec<_>>>()?;
+    let ids: Vec<String> = calls.iter().map(|c| c.id.clone()).collect();
+    let mut themes: HashMap<String, Vec<Theme>> = HashMap::new();
+    for t in tx
+        .rows_for_ids::<StoredTheme>(
+            "SELECT call_id, code, name_ar, name_en FROM call_themes
+             WHERE tenant_id = $1 AND call_id IN ({ids}) ORDER BY call_id, ordinal",
+            &ids,
+        )
+        .await?
+    {
+        themes.entry(t.call_id).or_default().push(Theme {
             code: t.code,
             name: LocalizedText {
                 ar: t.name_ar,
                 en: t.name_en,
             },
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
-    call.fields.rubric.criteria = sqlx::query_as::<_, StoredCriterion>(
-        "SELECT code, name_ar, name_en, guidance_ar, guidance_en, weight FROM call_criteria
-         WHERE tenant_id = $1 AND call_id = $2 ORDER BY ordinal",
-    )
-    .bind(tx.tenant().to_owned())
-    .bind(&call.id)
-    .fetch_all(tx.conn())
-    .await?
-    .into_iter()
-    .map(|c: StoredCriterion| {
-        Ok(Criterion {
+        });
+    }
+    let mut criteria: HashMap<String, Vec<Criterion>> = HashMap::new();
+    for c in tx
+        .rows_for_ids::<StoredCriterion>(
+            "SELECT call_id, code, name_ar, name_en, guidance_ar, guidance_en, weight
+             FROM call_criteria WHERE tenant_id = $1 AND call_id IN ({ids})
+             ORDER BY call_id, ordinal",
+            &ids,
+        )
+        .await?
+    {
+        criteria.entry(c.call_id).or_default().push(Criterion {
             code: c.code,
             name: LocalizedText {
                 ar: c.name_ar,
@@ -165,10 +174,13 @@ async fn with_call_children(tx: &mut Tx, mut call: CallRow) -> Result<CallRow> {
                 en: c.guidance_en,
             },
             weight: c.weight as i32,
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
-    Ok(call)
+        });
+    }
+    for call in &mut calls {
+        call.fields.themes = themes.remove(&call.id).unwrap_or_default();
+        call.fields.rubric.criteria = criteria.remove(&call.id).unwrap_or_default();
+    }
+    Ok(calls)
 }
 
 #[tracing::instrument(skip_all)]
@@ -268,10 +280,12 @@ pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<CallRow>> {
     let sql = AssertSqlSafe(format!(
         "SELECT {CALL_COLUMNS} FROM calls WHERE tenant_id = $1 AND id = $2"
     ));
-    match tx.find_as::<StoredCall, _>(sql, id).await? {
-        Some(call) => Ok(Some(with_call_children(tx, call).await?)),
-        None => Ok(None),
-    }
+    let call: Option<StoredCall> = sqlx::query_as(sql)
+        .bind(tx.tenant().to_owned())
+        .bind(id.to_owned())
+        .fetch_optional(tx.conn())
+        .await?;
+    Ok(with_children(tx, call.into_iter().collect()).await?.pop())
 }
 
 #[tracing::instrument(skip_all)]
@@ -297,11 +311,7 @@ pub async fn list(
     .bind(limit)
     .fetch_all(tx.conn())
     .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        out.push(with_call_children(tx, CallRow::try_from(r)?).await?);
-    }
-    Ok(out)
+    with_children(tx, rows).await
 }
 
 #[tracing::instrument(skip_all)]
@@ -377,28 +387,44 @@ pub async fn set_state(tx: &mut Tx, current: &CallRow, to: CallState) -> Result<
 /// return to the envelope). From the records, with checked arithmetic.
 #[tracing::instrument(skip_all)]
 pub async fn committed(tx: &mut Tx, call: &CallRow) -> Result<Money> {
-    let currency = call.fields.currency();
-    let awarded: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT currency, amount_minor FROM awards WHERE tenant_id = $1 AND call_id = $2",
-    )
-    .bind(tx.tenant().to_owned())
-    .bind(&call.id)
-    .fetch_all(tx.conn())
-    .await?;
-    let cancelled: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT t.currency, t.amount_minor FROM tranches t
-         JOIN awards a ON a.tenant_id = t.tenant_id AND a.id = t.award_id
-         WHERE t.tenant_id = $1 AND a.call_id = $2 AND t.state = 'TRANCHE_STATE_CANCELLED'",
-    )
-    .bind(tx.tenant().to_owned())
-    .bind(&call.id)
-    .fetch_all(tx.conn())
-    .await?;
-    let amounts = |rows: Vec<(String, i64)>| {
+    committed_in(tx, std::slice::from_ref(call))
+        .await?
+        .remove(&call.id)
+        .ok_or_else(|| Error::internal("the call's commitments"))
+}
+
+/// [`committed`] of every call of a page, by id, in two statements.
+#[tracing::instrument(skip_all)]
+pub async fn committed_in(tx: &mut Tx, calls: &[CallRow]) -> Result<HashMap<String, Money>> {
+    let ids: Vec<String> = calls.iter().map(|c| c.id.clone()).collect();
+    let awarded: Vec<(String, String, i64)> = tx
+        .rows_for_ids(
+            "SELECT call_id, currency, amount_minor FROM awards
+             WHERE tenant_id = $1 AND call_id IN ({ids})",
+            &ids,
+        )
+        .await?;
+    let cancelled: Vec<(String, String, i64)> = tx
+        .rows_for_ids(
+            "SELECT a.call_id, t.currency, t.amount_minor FROM tranches t
+             JOIN awards a ON a.tenant_id = t.tenant_id AND a.id = t.award_id
+             WHERE t.tenant_id = $1 AND a.call_id IN ({ids})
+               AND t.state = 'TRANCHE_STATE_CANCELLED'",
+            &ids,
+        )
+        .await?;
+    let amounts = |rows: &[(String, String, i64)], call: &str| {
         rows.iter()
-            .map(|(c, minor)| Money::stored(c, *minor))
+            .filter(|(c, _, _)| c == call)
+            .map(|(_, currency, minor)| Money::stored(currency, *minor))
             .collect::<Result<Vec<_>>>()
     };
-    Ok(money::sum(currency, amounts(awarded)?)?
-        .checked_sub(money::sum(currency, amounts(cancelled)?)?)?)
+    let mut out = HashMap::with_capacity(calls.len());
+    for call in calls {
+        let currency = call.fields.currency();
+        let total = money::sum(currency, amounts(&awarded, &call.id)?)?
+            .checked_sub(money::sum(currency, amounts(&cancelled, &call.id)?)?)?;
+        out.insert(call.id.clone(), total);
+    }
+    Ok(out)
 }
