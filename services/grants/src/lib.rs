@@ -6,8 +6,8 @@
 //! |---|---|
 //! | [`domain`] | the rules: life cycles, parsing, eligibility, rubric arithmetic, the award's money |
 //! | [`store`] | the SQL, one implementation for PostgreSQL and SQLite |
-//! | [`api`] | the gRPC API: roles and rights, one transaction per request, events to the outbox |
-//! | [`events`] | the copies of membership's and capacity's facts, kept from their events |
+//! | [`api`] | the gRPC API: the rights table, one handler per RPC, object rights, one transaction per request, events to the outbox |
+//! | [`events`] | the consumer: membership's copies (`markaz-membership-copies`) and the reactions to them, capacity's completed courses |
 //!
 //! Grants calls no other service: eligibility and conflicts of interest are
 //! decided on its own copies.
@@ -18,11 +18,14 @@ pub mod domain;
 pub mod events;
 pub mod store;
 
+pub use api::RIGHTS;
+
 use std::sync::Arc;
 
 use markaz_kit::app::{Service, ServiceContext};
 use markaz_kit::events::Consumer;
-use markaz_kit::migrate::Migration;
+use markaz_kit::migrate::{Migration, MigrationSet};
+use markaz_kit::rpc::Rights;
 use markaz_proto::grants::v1::grants_service_server::GrantsServiceServer;
 use tonic::server::NamedService;
 
@@ -44,10 +47,16 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "coaches",
         sql: include_str!("../migrations/0003_coaches.sql"),
     },
+    Migration {
+        version: 4,
+        name: "membership copies",
+        sql: include_str!("../migrations/0004_membership_copies.sql"),
+    },
 ];
 
-/// The producers whose events grants keeps copies from.
-pub const CONSUMES: &[&str] = &["membership", "capacity"];
+/// The producers whose events grants reads: membership's (its copies,
+/// through `markaz-membership-copies`) and capacity's (completed courses).
+pub const CONSUMES: &[&str] = &[markaz_membership_copies::PRODUCER, "capacity"];
 
 /// The grants service, as the runtime runs it.
 #[derive(Debug, Default, Clone, Copy)]
@@ -60,6 +69,14 @@ impl Service for Grants {
 
     fn migrations(&self) -> &'static [Migration] {
         MIGRATIONS
+    }
+
+    fn libraries(&self) -> &'static [MigrationSet] {
+        &[markaz_membership_copies::MIGRATIONS]
+    }
+
+    fn rights(&self) -> &'static [Rights] {
+        api::RIGHTS
     }
 
     fn register(
@@ -84,6 +101,6 @@ impl Service for Grants {
 pub fn consumer() -> Consumer {
     Consumer {
         name: NAME,
-        handler: Arc::new(events::Copies),
+        handler: Arc::new(events::router()),
     }
 }

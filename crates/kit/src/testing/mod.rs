@@ -16,7 +16,7 @@
 pub mod rights;
 pub mod status;
 
-pub use status::{code, field_violations, precondition};
+pub use status::{code, field_violations, precondition, precondition_message};
 
 use std::path::PathBuf;
 use std::sync::Arc;

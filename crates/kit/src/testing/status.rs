@@ -20,6 +20,12 @@ pub fn precondition(status: &tonic::Status) -> String {
         .expect("a PreconditionFailure detail")
 }
 
+/// [`precondition`]'s kind with the status's message, for tests that also
+/// check the reason given to the caller.
+pub fn precondition_message(status: &tonic::Status) -> (String, String) {
+    (precondition(status), status.message().to_string())
+}
+
 /// The code of a call's outcome (`Ok` when it succeeded).
 pub fn code<T>(result: &Result<T, tonic::Status>) -> tonic::Code {
     match result {
