@@ -110,6 +110,7 @@ impl World {
     /// A token of `subject` with `roles` (and the partner organization).
     pub fn token_of(&self, subject: &str, roles: &[Role], org: Option<&str>) -> String {
         let env = &self.app.env;
+        env.register(TENANT);
         env.signer.sign(&Signer::claims(
             &env.config.auth,
             subject,
