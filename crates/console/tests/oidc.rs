@@ -181,6 +181,8 @@ fn split(url: &str) -> (String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_in_with_the_issuer_keeps_the_token_on_the_server() {
     let markaz = spawn(markaz_kit::testing::Backend::Sqlite, services()).await;
+    // The tenant the issuer's people work in, registered by the operator.
+    markaz.env.register(TENANT);
 
     // The issuer.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
