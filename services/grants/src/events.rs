@@ -54,6 +54,9 @@ impl Reactions for GrantsEvents {
                     organization_id,
                     "",
                     "the reviewer is affiliated with the applicant organization",
+                    // Staff affiliate people, not the reviewer: nothing to
+                    // hide from it.
+                    false,
                 )
                 .await?;
                 if recused > 0 {

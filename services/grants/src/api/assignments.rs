@@ -39,7 +39,7 @@ pub(super) async fn assign(
         ));
     }
     if let Some(why) =
-        store::conflicts::conflict_of_interest(&mut tx, &reviewer, &seen.proposal).await?
+        store::conflicts::conflict_of_interest(&mut tx, &reviewer, &seen.proposal, false).await?
     {
         return Err(Error::precondition(
             "CONFLICT_OF_INTEREST",

@@ -265,7 +265,7 @@ pub(super) async fn ranking(
             proposal_id: p.id.clone(),
             totals: sheets
                 .iter()
-                .filter(|s| s.counts && s.proposal_id == p.id)
+                .filter(|s| s.counts && !s.conflicted && s.proposal_id == p.id)
                 .map(|s| s.weighted_total)
                 .collect(),
         })

@@ -71,6 +71,13 @@ pub(super) async fn declare(
         created_at: now_micros(),
     };
     store::conflicts::insert(&mut tx, &row).await?;
+    // A reviewer naming an organization must learn nothing from it: were
+    // its blind assignments withdrawn now, the one that turned RECUSED
+    // would name the applicant. Those stay as they are — the ranking and
+    // the decision leave the sheet out (the conflict is recorded), and staff
+    // see the conflict and reassign. A declaration naming a proposal (one
+    // the reviewer was shown) or recorded by staff withdraws at once.
+    let spare_blind = !viewer.staff && !row.organization_id.is_empty();
     store::conflicts::recuse(
         &mut tx,
         &reviewer.id,
@@ -78,6 +85,7 @@ pub(super) async fn declare(
         &row.organization_id,
         &row.proposal_id,
         &format!("conflict of interest declared: {}", row.reason),
+        spare_blind,
     )
     .await?;
     let reply = conflict_proto(&row);

@@ -381,7 +381,7 @@ pub(super) async fn decide(
     let counted: Vec<i64> = store::scores::list(&mut tx, &id, "", "")
         .await?
         .iter()
-        .filter(|s| s.counts)
+        .filter(|s| s.counts && !s.conflicted)
         .map(|s| s.weighted_total)
         .collect();
     let context = context(&mut tx, &row, &seen.call).await?;

@@ -41,7 +41,12 @@ pub(super) async fn submit(
             ),
         ));
     }
-    if let Some(why) = store::conflicts::conflict_of_interest(&mut tx, &reviewer, &proposal).await?
+    let call = store::calls::get(&mut tx, &proposal.call_id)
+        .await?
+        .ok_or_else(|| Error::internal("a proposal without its call"))?;
+    if let Some(why) =
+        store::conflicts::conflict_of_interest(&mut tx, &reviewer, &proposal, call.fields.blind)
+            .await?
     {
         return Err(Error::precondition(
             "CONFLICT_OF_INTEREST",
@@ -50,9 +55,6 @@ pub(super) async fn submit(
         ));
     }
     domain::proposals::transition(proposal.state, Action::Score)?;
-    let call = store::calls::get(&mut tx, &proposal.call_id)
-        .await?
-        .ok_or_else(|| Error::internal("a proposal without its call"))?;
     let rubric = &call.fields.rubric;
     let sheet = domain::scores::parse_sheet(&req.scores, &req.comment, rubric)?;
     let mut row = SheetRow {
@@ -62,6 +64,7 @@ pub(super) async fn submit(
         weighted_total: domain::scores::weighted_total(rubric, &sheet),
         sheet,
         counts: true,
+        conflicted: false,
         submitted_at: now_micros(),
     };
     row.id = store::scores::upsert(&mut tx, &row.id, &call.id, &row).await?;

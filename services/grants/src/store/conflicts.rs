@@ -88,19 +88,26 @@ pub async fn list(
 /// declared (against the proposal or its organization) or detected (the
 /// reviewer's person is affiliated with the organization).
 #[tracing::instrument(skip_all)]
+///
+/// `asked_blind`: the reviewer itself asks about a proposal whose applicant
+/// is hidden from it. A conflict it declared with an *organization* is then
+/// not an answer it may get — refusing would tell it who applied — and its
+/// sheet is left out of the figures instead (`SheetRow::conflicted`).
 pub async fn conflict_of_interest(
     tx: &mut Tx,
     reviewer: &ReviewerRow,
     proposal: &ProposalRow,
+    asked_blind: bool,
 ) -> Result<Option<String>> {
     let declared: Option<String> = sqlx::query_scalar(
         "SELECT reason FROM conflicts WHERE tenant_id = $1 AND reviewer_id = $2
-           AND (proposal_id = $3 OR organization_id = $4) ORDER BY id LIMIT 1",
+           AND (proposal_id = $3 OR ($5 = 0 AND organization_id = $4)) ORDER BY id LIMIT 1",
     )
     .bind(tx.tenant().to_owned())
     .bind(&reviewer.id)
     .bind(&proposal.id)
     .bind(&proposal.organization_id)
+    .bind(i64::from(asked_blind))
     .fetch_optional(tx.conn())
     .await?;
     if let Some(reason) = declared {
@@ -134,6 +141,7 @@ pub async fn recuse(
     organization_id: &str,
     proposal_id: &str,
     reason: &str,
+    spare_blind: bool,
 ) -> Result<u64> {
     Ok(sqlx::query(
         "UPDATE assignments SET state = 'ASSIGNMENT_STATE_RECUSED', recusal_reason = $6
@@ -143,7 +151,10 @@ pub async fn recuse(
                   WHERE tenant_id = $1 AND person_id = $3)))
            AND (($5 <> '' AND proposal_id = $5)
              OR ($4 <> '' AND proposal_id IN (SELECT id FROM proposals
-                  WHERE tenant_id = $1 AND organization_id = $4)))",
+                  WHERE tenant_id = $1 AND organization_id = $4)))
+           AND ($7 = 0 OR proposal_id NOT IN (SELECT p.id FROM proposals p
+                  JOIN calls c ON c.tenant_id = p.tenant_id AND c.id = p.call_id
+                  WHERE p.tenant_id = $1 AND c.blind = 1))",
     )
     .bind(tx.tenant().to_owned())
     .bind(reviewer_id)
@@ -151,6 +162,7 @@ pub async fn recuse(
     .bind(organization_id)
     .bind(proposal_id)
     .bind(reason)
+    .bind(i64::from(spare_blind))
     .execute(tx.conn())
     .await?
     .rows_affected())

@@ -22,6 +22,9 @@ struct StoredSheet {
     assignment_state: String,
     /// When the proposal's current version was submitted.
     version_submitted_at: i64,
+    /// 1 when the reviewer declared a conflict with the proposal or its
+    /// organization.
+    conflicted: i64,
 }
 
 /// One criterion's score on a sheet.
@@ -42,6 +45,11 @@ pub struct SheetRow {
     pub weighted_total: i64,
     /// The reviewer's assignment is active (not withdrawn for a conflict).
     pub counts: bool,
+    /// The reviewer declared a conflict with the proposal or its
+    /// organization. A blind proposal's assignment stays active then (its
+    /// recusal would tell the reviewer who applied), so figures leave the
+    /// sheet out by this instead; the reviewer's own view does not show it.
+    pub conflicted: bool,
     pub submitted_at: i64,
 }
 
@@ -128,7 +136,12 @@ pub async fn list(
            AND ($3 = '' OR s.call_id = $3) AND ($4 = '' OR s.reviewer_id = $4)";
     let rows: Vec<StoredSheet> = sqlx::query_as(AssertSqlSafe(format!(
         "SELECT s.id, s.proposal_id, s.reviewer_id, s.comment, s.weighted_total, s.submitted_at,
-            COALESCE(a.state, '') AS assignment_state, p.submitted_at AS version_submitted_at
+            COALESCE(a.state, '') AS assignment_state, p.submitted_at AS version_submitted_at,
+            CASE WHEN EXISTS (SELECT 1 FROM conflicts c
+                 WHERE c.tenant_id = s.tenant_id AND c.reviewer_id = s.reviewer_id
+                   AND (c.proposal_id = s.proposal_id
+                        OR (c.organization_id <> '' AND c.organization_id = p.organization_id)))
+                 THEN 1 ELSE 0 END AS conflicted
          FROM score_sheets s
          JOIN proposals p ON p.tenant_id = s.tenant_id AND p.id = s.proposal_id
          LEFT JOIN assignments a ON a.tenant_id = s.tenant_id AND a.proposal_id = s.proposal_id
@@ -170,6 +183,7 @@ pub async fn list(
             },
             counts: r.assignment_state == AssignmentState::Active.as_str_name()
                 && r.submitted_at >= r.version_submitted_at,
+            conflicted: r.conflicted != 0,
             id: r.id,
             proposal_id: r.proposal_id,
             reviewer_id: r.reviewer_id,

@@ -2,7 +2,91 @@
 
 use crate::world::*;
 
-both_backends!(blind_calls_hide_the_applicant_from_reviewers,);
+both_backends!(
+    blind_calls_hide_the_applicant_from_reviewers,
+    declaring_a_conflict_tells_a_reviewer_nothing_of_a_blind_call,
+);
+
+/// A reviewer of two blind proposals names one candidate organization in a
+/// declared conflict: nothing it can see afterwards differs between the two
+/// (so it cannot tell which one that organization wrote), while the
+/// ranking staff decide on leaves its score of that proposal out.
+async fn declaring_a_conflict_tells_a_reviewer_nothing_of_a_blind_call(backend: Backend) {
+    let mut w = world(backend).await;
+    let suspected = w
+        .organization("جمعية أولى", IncubationStatus::Incubated)
+        .await;
+    let other = w
+        .organization("جمعية ثانية", IncubationStatus::Incubated)
+        .await;
+    let blind = w.call(incubated_only(), 1_200_000, true).await;
+    let p = w.under_review(&blind, &suspected).await;
+    let q = w.under_review(&blind, &other).await;
+    let (reviewer, token) = w.reviewer("مراجع فضولي").await;
+    w.assign(&p.id, &reviewer.id).await.unwrap();
+    w.assign(&q.id, &reviewer.id).await.unwrap();
+
+    let observe = |w: &mut World| {
+        let mut client = w.client.clone();
+        let token = token.clone();
+        async move {
+            let mut states: Vec<(String, i32)> = client
+                .list_assignments(authed(api::ListAssignmentsRequest::default(), &token))
+                .await
+                .unwrap()
+                .into_inner()
+                .assignments
+                .into_iter()
+                .map(|a| (a.proposal_id, a.state))
+                .collect();
+            states.sort();
+            states
+        }
+    };
+    let before = observe(&mut w).await;
+    w.client
+        .declare_conflict(authed(
+            api::DeclareConflictRequest {
+                conflict: Some(api::Conflict {
+                    organization_id: suspected.clone(),
+                    reason: "I may know them".into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(observe(&mut w).await, before, "no assignment changed");
+    for id in [&p.id, &q.id] {
+        let seen = w.get_proposal(id, &token).await.unwrap();
+        assert!(seen.identity_hidden);
+        let sheet = w.score(id, &token, 5, 5).await.unwrap();
+        assert!(sheet.counts, "the reviewer's own view is the same for both");
+    }
+
+    // Staff: the conflict is there, and the ranking counts only the score
+    // of the proposal the reviewer has no conflict with.
+    let ranking = w.ranking(&blind.id).await;
+    let count_of = |id: &str| {
+        ranking
+            .proposals
+            .iter()
+            .find(|r| r.proposal_id == id)
+            .map(|r| r.review_count)
+    };
+    assert_eq!(count_of(&p.id), Some(0));
+    assert_eq!(count_of(&q.id), Some(1));
+    let conflicts = w
+        .client
+        .list_conflicts(authed(api::ListConflictsRequest::default(), &w.staff))
+        .await
+        .unwrap()
+        .into_inner()
+        .conflicts;
+    assert!(conflicts.iter().any(|c| c.organization_id == suspected));
+}
 
 async fn blind_calls_hide_the_applicant_from_reviewers(backend: Backend) {
     let mut w = world(backend).await;
