@@ -190,6 +190,26 @@ pub fn required_enum<E: TryFrom<i32>>(field: &str, value: i32) -> Result<E, Fiel
     enumeration::<E>(field, value, true)?.ok_or_else(|| FieldViolation::new(field, "required"))
 }
 
+/// An optional enumeration filter of a list, by its stored name ("" for
+/// any): unspecified means no filter, an unknown number is refused.
+pub fn enum_filter<E: TryFrom<i32>>(
+    field: &str,
+    value: i32,
+    name: fn(&E) -> &str,
+) -> Result<String, FieldViolation> {
+    Ok(enumeration::<E>(field, value, false)?
+        .map(|e| name(&e).to_string())
+        .unwrap_or_default())
+}
+
+/// An optional slug (a branch, say): "" for none.
+pub fn optional_slug(field: &str, value: &str, max: usize) -> Result<String, FieldViolation> {
+    if value.is_empty() {
+        return Ok(String::new());
+    }
+    slug(field, value, max)
+}
+
 pub fn slug(field: &str, value: &str, max: usize) -> Result<String, FieldViolation> {
     if value.is_empty() {
         return Err(FieldViolation::new(field, "required"));

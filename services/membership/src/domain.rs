@@ -70,11 +70,7 @@ fn parse_identifier_prefix(field: &str, s: &str) -> Result<String, FieldViolatio
 
 /// A slug a request may leave empty (no branch, say).
 fn optional_slug(field: &str, value: &str) -> Result<String, FieldViolation> {
-    if value.is_empty() {
-        Ok(String::new())
-    } else {
-        validate::slug(field, value, 40)
-    }
+    validate::optional_slug(field, value, 40)
 }
 
 /// An organization identifier in the IATI style `{prefix}-{number}`.

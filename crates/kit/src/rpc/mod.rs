@@ -22,6 +22,7 @@ pub mod forwards;
 pub mod gate;
 pub mod idempotency;
 pub mod limits;
+pub mod rate;
 
 pub use conventions::{
     DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, check_etag, etag, new_id, parse_id, parse_optional_id,

@@ -35,12 +35,14 @@ use markaz_kit::error::{Error, FieldViolation, Result};
 use markaz_kit::rpc::{Anonymous, Rpc};
 use markaz_kit::time::{Date, MaybeDate};
 use markaz_kit::validate;
+use markaz_kit::validate::enum_filter;
 use markaz_proto::capacity::v1 as api;
 use markaz_proto::capacity::v1::capacity_service_server::CapacityService;
 
 use crate::domain::BRANCH_MAX;
-use crate::limits::{self, RateLimiter};
+use crate::limits;
 use crate::store;
+use markaz_kit::rpc::rate::RateLimiter;
 
 #[derive(Clone, Debug)]
 pub struct CapacityApi {
@@ -175,10 +177,8 @@ impl CapacityApi {
         per_client: limits::Limit,
         per_network: limits::Limit,
     ) -> Result<()> {
-        let client = limits::client_key(anonymous.peer);
-        let network = limits::network_key(anonymous.peer);
-        self.limit(&format!("{what}/network"), &network, per_network)?;
-        self.limit(&format!("{what}/client"), &client, per_client)
+        self.limiter
+            .check_public(what, anonymous, per_client, per_network)
     }
 }
 
@@ -210,19 +210,5 @@ fn optional_date(
 
 /// An optional branch filter ("" for any).
 fn optional_slug(field: &str, value: &str) -> Result<String, FieldViolation> {
-    if value.is_empty() {
-        return Ok(String::new());
-    }
-    validate::slug(field, value, BRANCH_MAX)
-}
-
-/// An optional enumeration filter, by its stored name ("" for any).
-fn enum_filter<E: TryFrom<i32>>(
-    field: &str,
-    value: i32,
-    name: fn(&E) -> &str,
-) -> Result<String, FieldViolation> {
-    Ok(validate::enumeration::<E>(field, value, false)?
-        .map(|e| name(&e).to_string())
-        .unwrap_or_default())
+    validate::optional_slug(field, value, BRANCH_MAX)
 }

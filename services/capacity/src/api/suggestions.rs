@@ -54,7 +54,7 @@ pub(crate) async fn suggest(
     // Only a suggestion the center takes counts against its quota: refused
     // attempts (an unknown center, bad input) are limited per address above
     // and cannot use up the center's form.
-    let network = limits::network_key(anonymous.peer);
+    let network = markaz_kit::rpc::rate::network_key(anonymous.peer);
     capacity.limit(
         "suggest/center-network",
         &format!("{tenant}/{network}"),

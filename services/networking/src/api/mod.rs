@@ -30,7 +30,7 @@ use markaz_kit::db::{Db, Tx};
 use markaz_kit::error::{Error, FieldViolation, Result};
 use markaz_kit::rpc::{Access, Rights, Rpc};
 use markaz_kit::time::{Date, MaybeDate};
-use markaz_kit::validate;
+use markaz_kit::validate::enum_filter;
 use markaz_membership_copies::Organization;
 use markaz_proto::networking::v1 as api;
 use markaz_proto::networking::v1::networking_service_server::{
@@ -250,17 +250,6 @@ fn optional_date(
     d: Option<&markaz_proto::common::v1::Date>,
 ) -> Result<String, FieldViolation> {
     Ok(MaybeDate::text(Date::optional(field, d)?))
-}
-
-/// An optional enumeration filter, by its stored name ("" for any).
-fn enum_filter<E: TryFrom<i32>>(
-    field: &str,
-    value: i32,
-    name: fn(&E) -> &str,
-) -> Result<String, FieldViolation> {
-    Ok(validate::enumeration::<E>(field, value, false)?
-        .map(|e| name(&e).to_string())
-        .unwrap_or_default())
 }
 
 /// An optional id filter ("" for any).

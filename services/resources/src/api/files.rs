@@ -236,7 +236,7 @@ pub(crate) async fn download_public(
         markaz_kit::validate::slug("tenant_id", &req.tenant_id, 63).map_err(Error::from),
         parse_download("download", req.download.as_ref().unwrap_or(&empty)),
     )?;
-    resources.limiter.check(&anonymous)?;
+    resources.limit_public(&anonymous)?;
     let files = resources.files()?;
     let mut tx = resources.db.write(&tenant).await?;
     let item = store::items::get(&mut tx, &Scope::public(false), &asked.item_id)

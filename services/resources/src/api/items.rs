@@ -104,7 +104,7 @@ pub(crate) async fn get_public(
         parse_id("id", &req.id),
     )
         .all()?;
-    resources.limiter.check(&anonymous)?;
+    resources.limit_public(&anonymous)?;
     let mut tx = resources.db.write(&tenant).await?;
     let mut item = store::items::get(&mut tx, &Scope::public(false), &id)
         .await?

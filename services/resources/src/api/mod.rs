@@ -33,16 +33,16 @@ pub(crate) mod services;
 pub(crate) mod spaces;
 pub(crate) mod usage;
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use markaz_kit::auth::{Caller, Role};
 use markaz_kit::db::Db;
 use markaz_kit::error::{Error, FieldViolation, Result};
+use markaz_kit::rpc::rate::{Limit, RateLimiter};
 use markaz_kit::rpc::{Anonymous, Rpc};
 use markaz_kit::validate;
+use markaz_kit::validate::enum_filter;
 use markaz_proto::resources::v1 as api;
 use markaz_proto::resources::v1::resources_service_server::ResourcesService;
 
@@ -55,7 +55,7 @@ pub struct ResourcesApi {
     rpc: Rpc,
     /// The file store, or why it could not be opened.
     files: std::result::Result<FileStore, String>,
-    limiter: Arc<PublicLimiter>,
+    limiter: Arc<RateLimiter>,
 }
 
 markaz_kit::grpc_forwards! {
@@ -156,7 +156,7 @@ impl ResourcesApi {
             db,
             rpc,
             files,
-            limiter: Arc::new(PublicLimiter::default()),
+            limiter: Arc::new(RateLimiter::new()),
         }
     }
 
@@ -192,93 +192,29 @@ fn partner_of(caller: &Caller) -> Result<Option<String>> {
 
 /// An optional slug filter ("" for any).
 fn optional_slug(field: &str, value: &str) -> Result<String, FieldViolation> {
-    if value.is_empty() {
-        return Ok(String::new());
-    }
-    validate::slug(field, value, crate::domain::BRANCH_MAX)
-}
-
-/// An optional enumeration filter, by its stored name ("" for any).
-fn enum_filter<E: TryFrom<i32>>(
-    field: &str,
-    value: i32,
-    name: fn(&E) -> &str,
-) -> Result<String, FieldViolation> {
-    Ok(validate::enumeration::<E>(field, value, false)?
-        .map(|e| name(&e).to_string())
-        .unwrap_or_default())
+    validate::optional_slug(field, value, crate::domain::BRANCH_MAX)
 }
 
 /// Requests per minute one client address may make of the public catalogue.
-pub const PUBLIC_PER_ADDRESS: u32 = 120;
+pub const PUBLIC_PER_ADDRESS: Limit = Limit {
+    max: 120,
+    per: Duration::from_secs(60),
+};
 /// Requests per minute from one network (an IPv4 /24, an IPv6 /48): many
 /// addresses of one network are one reader.
-pub const PUBLIC_PER_NETWORK: u32 = 1_200;
-/// Windows remembered at most; past that the oldest are forgotten (never a
-/// newcomer refused for lack of room).
-const MAX_WINDOWS: usize = 100_000;
+pub const PUBLIC_PER_NETWORK: Limit = Limit {
+    max: 1_200,
+    per: Duration::from_secs(60),
+};
 
-/// The public RPCs' rate limits, per client address and per network: fixed
-/// windows of a minute, in memory (each process counts on its own, which is
-/// enough against scraping; an ingress's limits come first). A call is
-/// counted once it is valid, so a malformed flood costs nobody a window.
-/// Capacity keeps the same kind of limiter for its public forms: the two
-/// belong in kit.
-#[derive(Debug, Default)]
-struct PublicLimiter {
-    windows: Mutex<HashMap<String, (Instant, u32)>>,
-}
-
-fn network_of(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
-        }
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
-        }
-    }
-}
-
-impl PublicLimiter {
-    fn check(&self, anonymous: &Anonymous) -> Result<()> {
-        let (address, network) = match anonymous.peer {
-            Some(ip) => (format!("a/{ip}"), format!("n/{}", network_of(ip))),
-            None => ("a/unknown".to_string(), "n/unknown".to_string()),
-        };
-        let mut windows = self
-            .windows
-            .lock()
-            .map_err(|_| Error::internal("the rate limiter's lock was poisoned"))?;
-        let now = Instant::now();
-        let minute = Duration::from_secs(60);
-        if windows.len() >= MAX_WINDOWS {
-            windows.retain(|_, (start, _)| now.duration_since(*start) < minute);
-            while windows.len() >= MAX_WINDOWS {
-                let Some(oldest) = windows
-                    .iter()
-                    .min_by_key(|(_, (start, _))| *start)
-                    .map(|(k, _)| k.clone())
-                else {
-                    break;
-                };
-                windows.remove(&oldest);
-            }
-        }
-        for (key, max) in [(address, PUBLIC_PER_ADDRESS), (network, PUBLIC_PER_NETWORK)] {
-            let entry = windows.entry(key).or_insert((now, 0));
-            if now.duration_since(entry.0) >= minute {
-                *entry = (now, 0);
-            }
-            if entry.1 >= max {
-                return Err(Error::ResourceExhausted(format!(
-                    "at most {max} requests a minute to the public catalogue from here"
-                )));
-            }
-            entry.1 += 1;
-        }
-        Ok(())
+impl ResourcesApi {
+    /// Counts a valid call to the public catalogue.
+    fn limit_public(&self, anonymous: &Anonymous) -> Result<()> {
+        self.limiter.check_public(
+            "catalogue",
+            anonymous,
+            PUBLIC_PER_ADDRESS,
+            PUBLIC_PER_NETWORK,
+        )
     }
 }

@@ -52,7 +52,7 @@ pub(crate) async fn search_public(
         parse_search("search", search),
     )?;
     let offset = parse_offset("search.page_token", &search.page_token)?;
-    resources.limiter.check(&anonymous)?;
+    resources.limit_public(&anonymous)?;
     let mut tx = resources.db.read(&tenant).await?;
     let scope = Scope::public(req.include_consortium_public);
     run(&mut tx, &scope, &parsed, offset).await
