@@ -32,6 +32,7 @@ pub(super) async fn add_note(
         return Ok(done);
     }
     domain::coaching::check_coaching_open(seen.proposal.state)?;
+    domain::coaching::check_note_room(store::coaching::count_notes(&mut tx, &id).await?)?;
     let note = NoteRow {
         id: new_id(),
         proposal_id: id,

@@ -29,6 +29,18 @@ pub struct NoteRow {
 }
 
 #[tracing::instrument(skip_all)]
+/// How many coaching notes the proposal holds.
+#[tracing::instrument(skip_all)]
+pub async fn count_notes(tx: &mut Tx, proposal_id: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM coaching_notes WHERE tenant_id = $1 AND proposal_id = $2",
+    )
+    .bind(tx.tenant().to_owned())
+    .bind(proposal_id)
+    .fetch_one(tx.conn())
+    .await?)
+}
+
 pub async fn insert_note(tx: &mut Tx, n: &NoteRow) -> Result<()> {
     sqlx::query(
         "INSERT INTO coaching_notes (tenant_id, id, proposal_id, body, author, author_role,

@@ -3,7 +3,65 @@
 
 use crate::world::*;
 
-both_backends!(trainers_see_only_what_they_coach_and_reviewers_stay_blind,);
+both_backends!(
+    trainers_see_only_what_they_coach_and_reviewers_stay_blind,
+    a_proposal_holds_a_bounded_number_of_notes,
+);
+
+/// One account cannot pour unbounded text into a proposal's coaching:
+/// past the limit a note is refused, and nothing is written.
+async fn a_proposal_holds_a_bounded_number_of_notes(backend: Backend) {
+    let mut w = world(backend).await;
+    let org = w.organization("منظمة", IncubationStatus::Incubated).await;
+    let call = w.call(incubated_only(), 1_200_000, false).await;
+    let p = w.under_review(&call, &org).await;
+    let limit = markaz_grants::domain::coaching::MAX_NOTES_PER_PROPOSAL;
+    {
+        let mut tx = w.db.write(TENANT).await.unwrap();
+        for n in 0..limit - 1 {
+            sqlx::query(
+                "INSERT INTO coaching_notes (tenant_id, id, proposal_id, body, author,
+                    author_role, version_number, created_at)
+                 VALUES ($1, $2, $3, 'ملاحظة', 'seed', 'staff', 1, $4)",
+            )
+            .bind(TENANT)
+            .bind(new_id())
+            .bind(&p.id)
+            .bind(n)
+            .execute(tx.conn())
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    let add = |w: &mut World| {
+        let mut client = w.client.clone();
+        let (staff, id) = (w.staff.clone(), p.id.clone());
+        async move {
+            client
+                .add_coaching_note(authed(
+                    api::AddCoachingNoteRequest {
+                        proposal_id: id,
+                        body: "الأخيرة".into(),
+                        request_id: String::new(),
+                    },
+                    &staff,
+                ))
+                .await
+        }
+    };
+    add(&mut w).await.expect("the last note there is room for");
+    let refused = add(&mut w).await.unwrap_err();
+    assert_eq!(precondition(&refused), "TOO_MANY_NOTES", "{refused:?}");
+    let mut tx = w.db.read(TENANT).await.unwrap();
+    let held: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM coaching_notes WHERE proposal_id = $1")
+            .bind(&p.id)
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
+    assert_eq!(held, limit);
+}
 
 /// Every combination of roles against a blind call: P is assigned to the
 /// reviewers, Q to nobody. Whoever holds the reviewer role (and is not
