@@ -24,8 +24,12 @@ pub fn timestamp(micros: i64) -> prost_types::Timestamp {
     }
 }
 
+/// Saturates at the ends of `i64` (a client can send any seconds; parsers
+/// refuse instants out of their range, this never overflows).
 pub fn micros_of(ts: &prost_types::Timestamp) -> i64 {
-    ts.seconds * 1_000_000 + i64::from(ts.nanos) / 1_000
+    ts.seconds
+        .saturating_mul(1_000_000)
+        .saturating_add(i64::from(ts.nanos) / 1_000)
 }
 
 /// RFC 3339 in UTC with millisecond precision, for people and logs.
