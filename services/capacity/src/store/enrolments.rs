@@ -13,7 +13,10 @@ use crate::domain::enrolments::Enrolment;
 
 /// An enrolment with the participant's name (from the copy of the person),
 /// the sessions they were present at, their certificate in force and their
-/// place in line: one statement for a whole page.
+/// place in line: one statement for a whole page. Each subquery is answered
+/// by one index lookup per row (`attendance_by_enrolment`,
+/// `certificates_by_enrolment` — whose `code` serves the MAX, see migration
+/// 0003 — and `enrolments_by_course`), never by a walk of the tenant's rows.
 const ENROLMENT_SELECT: &str = "SELECT e.id, e.course_id, e.person_id, e.organization_id,
         e.status, e.queue_seq, e.gender, e.age_band, e.completed, e.pre_score, e.post_score,
         e.cancel_reason, e.created_at, e.updated_at,
