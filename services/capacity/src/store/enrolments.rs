@@ -2,6 +2,7 @@
 
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
+use markaz_kit::sql::Where;
 use markaz_kit::time::now_micros;
 use markaz_membership_copies::Person;
 use markaz_proto::capacity::v1::{EnrolmentStatus, TestKind};
@@ -169,28 +170,27 @@ pub async fn list(
     after: &str,
     limit: i64,
 ) -> Result<Vec<Enrolment>> {
-    let rows: Vec<EnrolmentRow> = sqlx::query_as(AssertSqlSafe(format!(
-        "{ENROLMENT_SELECT}
-         WHERE e.tenant_id = $1 AND e.id > $2
-           AND ($3 = '' OR e.course_id = $3)
-           AND ($4 = '' OR e.person_id = $4)
-           AND ($5 = '' OR e.organization_id = $5)
-           AND ($6 = '' OR e.status = $6)
-           AND ($7 = '' OR EXISTS (SELECT 1 FROM course_trainers t
-                 WHERE t.tenant_id = e.tenant_id AND t.course_id = e.course_id
-                   AND t.subject = $7))
-         ORDER BY e.id LIMIT $8"
-    )))
-    .bind(tx.tenant().to_owned())
-    .bind(after.to_owned())
-    .bind(filter.course_id.clone())
-    .bind(filter.person_id.clone())
-    .bind(filter.organization_id.clone())
-    .bind(filter.status.clone())
-    .bind(filter.trainer_subject.clone())
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
+    // Only the filters that are set are written, so each combination is
+    // planned on its index (`enrolments_by_course_id`, `..._by_person`,
+    // `..._by_organization`, `..._by_status`: the filter, then the id the
+    // page is ordered by).
+    let mut w = Where::tenant("e.tenant_id", tx.tenant());
+    w.compare("e.id", ">", after)
+        .eq("e.course_id", &filter.course_id)
+        .eq("e.person_id", &filter.person_id)
+        .eq("e.organization_id", &filter.organization_id)
+        .eq("e.status", &filter.status)
+        .clause(
+            "EXISTS (SELECT 1 FROM course_trainers t
+                WHERE t.tenant_id = e.tenant_id AND t.course_id = e.course_id
+                  AND t.subject = {})",
+            &filter.trainer_subject,
+        );
+    let limit = w.param(limit);
+    let sql = format!("{ENROLMENT_SELECT} {} ORDER BY e.id LIMIT {limit}", w.sql());
+    let rows: Vec<EnrolmentRow> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
     enrolments(rows)
 }
 
