@@ -15,12 +15,14 @@
 //! | [`server`], [`target`] | the server process under test, `markaz dev` or `markaz serve` |
 //! | [`scenarios`] | one request of each scenario, and the database baselines |
 //! | [`events`] | commit-to-applied latency across services, backlog drain |
+//! | [`scale`] | a center seeded at a size through the APIs, then each list and report RPC |
 //! | [`echo`] | the bare tonic server |
 #![forbid(unsafe_code)]
 
 pub mod echo;
 pub mod engine;
 pub mod events;
+pub mod scale;
 pub mod scenarios;
 pub mod server;
 pub mod target;
@@ -247,7 +249,7 @@ pub async fn run_on(target: &Target, scenario: Scenario, options: &Options) -> B
             )
             .await
         }
-        Scenario::Echo | Scenario::Events => {
+        Scenario::Echo | Scenario::Events | Scenario::Scale => {
             return Err(format!("{} is not run this way", scenario.name()));
         }
     };

@@ -37,10 +37,12 @@ pub enum Scenario {
     Select,
     /// Commit-to-applied latency across services, and backlog drain.
     Events,
+    /// A center's records seeded at a size, then each list and report RPC.
+    Scale,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::Echo,
         Scenario::Noop,
         Scenario::Create,
@@ -49,6 +51,7 @@ impl Scenario {
         Scenario::DbBaseline,
         Scenario::Select,
         Scenario::Events,
+        Scenario::Scale,
     ];
 
     pub fn name(self) -> &'static str {
@@ -61,6 +64,7 @@ impl Scenario {
             Scenario::DbBaseline => "db-baseline",
             Scenario::Select => "select",
             Scenario::Events => "events",
+            Scenario::Scale => "scale",
         }
     }
 
@@ -111,11 +115,11 @@ impl Pool {
         })
     }
 
-    fn channel(&self, i: u64) -> Channel {
+    pub(crate) fn channel(&self, i: u64) -> Channel {
         self.channels[(i as usize) % self.channels.len()].clone()
     }
 
-    fn request<T>(&self, message: T) -> tonic::Request<T> {
+    pub(crate) fn request<T>(&self, message: T) -> tonic::Request<T> {
         let mut r = tonic::Request::new(message);
         r.metadata_mut()
             .insert("authorization", (*self.token).clone());

@@ -223,6 +223,11 @@ impl App {
                 config.consumer.clone(),
                 relays_stop.clone(),
             ));
+            relays.spawn(crate::retention::run(
+                db.clone(),
+                config.retention.clone(),
+                relays_stop.clone(),
+            ));
         }
 
         let platform_api =

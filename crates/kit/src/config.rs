@@ -43,6 +43,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub consumer: ConsumerConfig,
+    pub retention: RetentionConfig,
     pub log: LogConfig,
 }
 
@@ -119,6 +120,23 @@ pub struct ConsumerConfig {
     pub ack_wait_ms: u64,
 }
 
+/// How long the platform's own records are kept (see [`crate::retention`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// The replay window: days a create's `request_id` and its answer are
+    /// remembered. A retry inside it gets the first answer; after it the
+    /// same id is a new request.
+    pub request_id_days: u64,
+    /// Days an applied event's inbox row is kept: a redelivery inside it
+    /// has no second effect. Keep it longer than the streams keep events.
+    pub inbox_days: u64,
+    /// Seconds between purges.
+    pub interval_secs: u64,
+    /// Rows forgotten per transaction.
+    pub batch: u32,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
@@ -144,6 +162,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             database: DatabaseConfig::default(),
             consumer: ConsumerConfig::default(),
+            retention: RetentionConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -195,6 +214,17 @@ impl Default for ConsumerConfig {
             backoff_ms: vec![200, 1_000, 5_000, 15_000],
             relay_poll_ms: 1_000,
             ack_wait_ms: 5_000,
+        }
+    }
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            request_id_days: 7,
+            inbox_days: 31,
+            interval_secs: 600,
+            batch: 1_000,
         }
     }
 }
@@ -261,6 +291,11 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("MARKAZ_DB_MAX_CONNECTIONS", "database.max_connections"),
     ("MARKAZ_CONSUMER_MAX_DELIVER", "consumer.max_deliver"),
     ("MARKAZ_CONSUMER_ACK_WAIT_MS", "consumer.ack_wait_ms"),
+    (
+        "MARKAZ_RETENTION_REQUEST_ID_DAYS",
+        "retention.request_id_days",
+    ),
+    ("MARKAZ_RETENTION_INBOX_DAYS", "retention.inbox_days"),
     ("MARKAZ_LOG_FORMAT", "log.format"),
     ("MARKAZ_LOG", "log.filter"),
     (
@@ -422,6 +457,12 @@ impl Config {
         if let Some(v) = non_empty("MARKAZ_CONSUMER_ACK_WAIT_MS") {
             self.consumer.ack_wait_ms = parse("MARKAZ_CONSUMER_ACK_WAIT_MS", &v)?;
         }
+        if let Some(v) = non_empty("MARKAZ_RETENTION_REQUEST_ID_DAYS") {
+            self.retention.request_id_days = parse("MARKAZ_RETENTION_REQUEST_ID_DAYS", &v)?;
+        }
+        if let Some(v) = non_empty("MARKAZ_RETENTION_INBOX_DAYS") {
+            self.retention.inbox_days = parse("MARKAZ_RETENTION_INBOX_DAYS", &v)?;
+        }
         if let Some(v) = non_empty("MARKAZ_LOG_FORMAT") {
             self.log.format = v;
         }
@@ -515,6 +556,13 @@ impl Config {
         if self.consumer.max_deliver < 1 || self.consumer.backoff_ms.is_empty() {
             problems.push(
                 "consumer.max_deliver must be positive and consumer.backoff_ms not empty"
+                    .to_string(),
+            );
+        }
+        let r = &self.retention;
+        if r.request_id_days == 0 || r.inbox_days == 0 || r.interval_secs == 0 || r.batch == 0 {
+            problems.push(
+                "retention.request_id_days, inbox_days, interval_secs and batch must be positive"
                     .to_string(),
             );
         }

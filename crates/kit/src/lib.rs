@@ -9,7 +9,9 @@
 //! | [`fetch`] | one bounded HTTP(S) request (an issuer's keys, the console's sign-in) |
 //! | [`error`] | one error type, mapped once to gRPC statuses with details |
 //! | [`money`] | ISO-4217 money in integer minor units: parsing, checked sums, display |
+//! | [`retention`] | request ids past their replay window and old inbox rows, purged in bounded batches |
 //! | [`rpc`], [`validate`] | the per-RPC wrapper and the API conventions (request ids, etags, pages, field parsing) |
+//! | [`sql`] | statements built from the filters that are set, so each uses its index |
 //! | [`telemetry`] | tracing, OpenTelemetry export, Prometheus metrics |
 //! | [`listener`] | the accept loop of every server: a cap on connections, back-off at the descriptor limit, handshake and idle deadlines |
 //! | [`health`] | whether each service can do its work: gRPC health, `/readyz`, gauges, one log line per change |
@@ -28,7 +30,9 @@ pub mod health;
 pub mod listener;
 pub mod migrate;
 pub mod money;
+pub mod retention;
 pub mod rpc;
+pub mod sql;
 pub mod telemetry;
 pub mod tenants;
 pub mod time;

@@ -63,6 +63,11 @@ pub const PLATFORM: &[Migration] = &[
         name: "registered tenants",
         sql: include_str!("../migrations/0002_tenants.sql"),
     },
+    Migration {
+        version: 3,
+        name: "retention",
+        sql: include_str!("../migrations/0003_retention.sql"),
+    },
 ];
 
 /// Applies the platform's migrations and then `service`'s, as the connecting

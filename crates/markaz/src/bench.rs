@@ -10,7 +10,7 @@ use markaz_bench::{Options, print_events, print_suite, print_table};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// echo, noop, create, get, mixed, db-baseline, select, events — or `suite` for all of them
+    /// echo, noop, create, get, mixed, db-baseline, select, events, scale — or `suite` for all of them
     /// with the ratios the platform is judged by.
     scenario: String,
     /// The deployment shape to start and measure: dev (SQLite, in-process bus), serve
@@ -38,6 +38,10 @@ pub struct BenchArgs {
     /// Organizations (and people) created before the read scenarios.
     #[arg(long, default_value_t = 1000)]
     seed: usize,
+    /// Units of data `scale` seeds through the APIs before measuring (one unit: 20 organizations,
+    /// 100 people, 5 completed courses of 20 participants, 50 consultations).
+    #[arg(long, default_value_t = 1)]
+    size: usize,
     /// Print JSON (for tracking) instead of a table.
     #[arg(long)]
     json: bool,
@@ -125,6 +129,12 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
                 print_events(&figure);
             }
             Ok(())
+        }
+        Scenario::Scale => {
+            let target = Target::start(kinds[0], &options.infra).await?;
+            let result = markaz_bench::scale::run(&target, args.size, &options).await;
+            target.stop().await;
+            output(&result?, args.json)
         }
         scenario => {
             let target = Target::start(kinds[0], &options.infra).await?;

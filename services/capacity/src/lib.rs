@@ -52,6 +52,16 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "membership copies",
         sql: include_str!("../migrations/0002_membership_copies.sql"),
     },
+    Migration {
+        version: 3,
+        name: "certificates by enrolment and code",
+        sql: include_str!("../migrations/0003_certificate_by_enrolment_code.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "indexes for filters",
+        sql: include_str!("../migrations/0004_indexes_for_filters.sql"),
+    },
 ];
 
 /// Staff manage.

@@ -40,6 +40,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "registered tenants",
         sql: include_str!("../migrations/0003_registered_tenants.sql"),
     },
+    Migration {
+        version: 4,
+        name: "indexes for filters",
+        sql: include_str!("../migrations/0004_indexes_for_filters.sql"),
+    },
 ];
 
 /// The membership service, as the runtime runs it.

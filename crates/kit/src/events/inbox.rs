@@ -114,3 +114,22 @@ pub async fn applied_before(db: &Db, consumer: &Consumer, event_id: &str) -> Res
             .await?;
     Ok(row.is_some())
 }
+
+/// Forgets, oldest first, at most `batch` inbox rows of events applied
+/// before `cutoff` (microseconds), for every consumer and tenant. A
+/// redelivery of such an event would be applied again, so the window must
+/// outlast every way an event comes back: the streams keep events 30 days.
+/// Returns how many were forgotten.
+pub async fn purge_before(db: &Db, cutoff: i64, batch: i64) -> Result<u64> {
+    crate::retention::purge_batch(
+        db,
+        "DELETE FROM markaz_inbox
+         WHERE (consumer, event_id) IN (
+             SELECT consumer, event_id FROM markaz_inbox
+             WHERE processed_at < $1 ORDER BY processed_at LIMIT $2)",
+        cutoff,
+        batch,
+        None,
+    )
+    .await
+}

@@ -144,3 +144,24 @@ impl Idempotency {
         tx.commit().await
     }
 }
+
+/// Forgets, oldest first, at most `batch` stored results of requests made
+/// before `cutoff` (microseconds), in every tenant: the end of their replay
+/// window. A retry after it is a new request. Tombstones of erased
+/// requests are kept, so a late retry of an erased person's create is still
+/// refused rather than done again (they hold no personal data, and are as
+/// few as the erasures). Returns how many were forgotten.
+pub async fn purge_before(db: &crate::db::Db, cutoff: i64, batch: i64) -> Result<u64> {
+    crate::retention::purge_batch(
+        db,
+        "DELETE FROM markaz_idempotency
+         WHERE (tenant_id, method, request_id) IN (
+             SELECT tenant_id, method, request_id FROM markaz_idempotency
+             WHERE created_at < $1 AND request_hash <> $3
+             ORDER BY created_at LIMIT $2)",
+        cutoff,
+        batch,
+        Some(ERASED_REQUEST),
+    )
+    .await
+}

@@ -16,7 +16,10 @@ use super::{CapacityApi, optional_slug};
 use crate::domain::attendance::{MarkStatus, summarize_gains};
 use crate::domain::courses::Course;
 use crate::domain::enrolments::Enrolment;
-use crate::domain::reports::{CompletedCourse, ConsultationHeld, CourseParticipation, GenderTally};
+use crate::domain::reports::{
+    AttendeesCounted, ConsultationsCounted, CoursesCounted, GenderTally, ParticipantsCounted,
+    figure,
+};
 use crate::store;
 
 pub(crate) async fn course(
@@ -44,20 +47,24 @@ pub(crate) async fn activity(
     )
         .all()?;
     let (from_text, until_text) = (MaybeDate::text(from), MaybeDate::text(until));
+    let period = store::reports::Period {
+        from: &from_text,
+        until: &until_text,
+        branch_id: &branch_id,
+    };
     let mut tx = capacity.db.read(&caller.tenant).await?;
-    let courses =
-        store::reports::completed_courses(&mut tx, &from_text, &until_text, &branch_id).await?;
-    let participations =
-        store::reports::participations(&mut tx, &from_text, &until_text, &branch_id).await?;
-    let certificates =
-        store::reports::certificates_in_force(&mut tx, &from_text, &until_text, &branch_id).await?;
-    let consultations =
-        store::reports::consultations_held(&mut tx, &from_text, &until_text, &branch_id).await?;
-    let mut report = activity_report(&courses, &participations, &consultations);
+    let counted = Counted {
+        courses: store::reports::courses(&mut tx, period).await?,
+        participants: store::reports::participants(&mut tx, period).await?,
+        consultations: store::reports::consultations(&mut tx, period).await?,
+        attendees: store::reports::consultation_attendees(&mut tx, period).await?,
+    };
+    let certificates = store::reports::certificates_in_force(&mut tx, period).await?;
+    let mut report = activity_report(&counted);
     report.from = from.map(Date::to_proto);
     report.until = until.map(Date::to_proto);
     report.branch_id = branch_id;
-    report.certificates_issued = certificates as i32;
+    report.certificates_issued = figure(certificates);
     Ok(report)
 }
 
@@ -185,15 +192,45 @@ fn course_report(
     }
 }
 
-fn activity_report(
-    courses: &[CompletedCourse],
-    participations: &[CourseParticipation],
-    consultations: &[ConsultationHeld],
-) -> api::ActivityReport {
-    let attended: Vec<&CourseParticipation> = participations
-        .iter()
-        .filter(|p| p.sessions_present > 0)
-        .collect();
+/// What the database counted for a period's activity report.
+struct Counted {
+    courses: Vec<CoursesCounted>,
+    participants: Vec<ParticipantsCounted>,
+    consultations: Vec<ConsultationsCounted>,
+    attendees: Vec<AttendeesCounted>,
+}
+
+/// The tally of the participants `which` selects.
+fn tally_of(
+    participants: &[ParticipantsCounted],
+    which: impl Fn(&ParticipantsCounted) -> bool,
+) -> api::GenderCounts {
+    let mut t = GenderTally::default();
+    for p in participants.iter().filter(|p| which(p)) {
+        t.add_many(p.gender, figure(p.people));
+    }
+    t.to_proto()
+}
+
+fn activity_report(counted: &Counted) -> api::ActivityReport {
+    let Counted {
+        courses,
+        participants,
+        consultations,
+        attendees,
+    } = counted;
+    let courses_where = |which: &dyn Fn(&CoursesCounted) -> bool| {
+        figure(courses.iter().filter(|c| which(c)).map(|c| c.courses).sum())
+    };
+    let held = |kind: ConsultationKind, branch: Option<&str>| {
+        figure(
+            consultations
+                .iter()
+                .filter(|c| c.kind == kind && branch.is_none_or(|b| b == c.branch_id))
+                .map(|c| c.sessions)
+                .sum(),
+        )
+    };
     let mut kinds: Vec<CourseKind> = courses.iter().map(|c| c.kind).collect();
     kinds.sort_by_key(|k| *k as i32);
     kinds.dedup();
@@ -201,15 +238,8 @@ fn activity_report(
         .into_iter()
         .map(|kind| api::CourseKindActivity {
             kind: kind as i32,
-            courses: courses.iter().filter(|c| c.kind == kind).count() as i32,
-            participants: Some(
-                attended
-                    .iter()
-                    .filter(|p| p.kind == kind)
-                    .map(|p| p.gender)
-                    .collect::<GenderTally>()
-                    .to_proto(),
-            ),
+            courses: courses_where(&|c| c.kind == kind),
+            participants: Some(tally_of(participants, |p| p.attended && p.kind == kind)),
         })
         .collect();
     let mut branches: Vec<&str> = courses
@@ -219,44 +249,23 @@ fn activity_report(
         .collect();
     branches.sort();
     branches.dedup();
-    let held = |kind: ConsultationKind, branch: Option<&str>| {
-        consultations
-            .iter()
-            .filter(|c| c.kind == kind && branch.is_none_or(|b| b == c.branch_id))
-            .count() as i32
-    };
+    let mut consultation_attendees = GenderTally::default();
+    for a in attendees {
+        consultation_attendees.add_many(a.gender, figure(a.people));
+    }
     api::ActivityReport {
-        courses_completed: courses.len() as i32,
+        courses_completed: courses_where(&|_| true),
         by_kind,
-        course_participants: Some(
-            attended
-                .iter()
-                .map(|p| p.gender)
-                .collect::<GenderTally>()
-                .to_proto(),
-        ),
-        course_completers: Some(
-            participations
-                .iter()
-                .filter(|p| p.completed)
-                .map(|p| p.gender)
-                .collect::<GenderTally>()
-                .to_proto(),
-        ),
+        course_participants: Some(tally_of(participants, |p| p.attended)),
+        course_completers: Some(tally_of(participants, |p| p.completed)),
         consultations: held(ConsultationKind::Consultation, None),
         technical_support_sessions: held(ConsultationKind::TechnicalSupport, None),
-        consultation_attendees: Some(
-            consultations
-                .iter()
-                .flat_map(|c| c.attendee_genders.iter().copied())
-                .collect::<GenderTally>()
-                .to_proto(),
-        ),
+        consultation_attendees: Some(consultation_attendees.to_proto()),
         by_branch: branches
             .into_iter()
             .map(|b| api::BranchActivity {
                 branch_id: b.to_string(),
-                courses_completed: courses.iter().filter(|c| c.branch_id == b).count() as i32,
+                courses_completed: courses_where(&|c| c.branch_id == b),
                 consultations: held(ConsultationKind::Consultation, Some(b)),
                 technical_support_sessions: held(ConsultationKind::TechnicalSupport, Some(b)),
             })

@@ -16,15 +16,23 @@ pub struct GenderTally {
 
 impl GenderTally {
     pub fn add(&mut self, gender: Gender) {
-        match gender {
-            Gender::Female => self.female += 1,
-            Gender::Male => self.male += 1,
-            Gender::Undisclosed | Gender::Unspecified => self.undisclosed += 1,
-        }
+        self.add_many(gender, 1);
+    }
+
+    /// `n` people of `gender` (a count the database made).
+    pub fn add_many(&mut self, gender: Gender, n: i32) {
+        let slot = match gender {
+            Gender::Female => &mut self.female,
+            Gender::Male => &mut self.male,
+            Gender::Undisclosed | Gender::Unspecified => &mut self.undisclosed,
+        };
+        *slot = slot.saturating_add(n);
     }
 
     pub fn total(&self) -> i32 {
-        self.female + self.male + self.undisclosed
+        self.female
+            .saturating_add(self.male)
+            .saturating_add(self.undisclosed)
     }
 
     pub fn to_proto(self) -> api::GenderCounts {
@@ -47,31 +55,46 @@ impl FromIterator<Gender> for GenderTally {
     }
 }
 
-/// A completed course of the period.
+/// The completed courses of a period with one kind and branch, counted.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CompletedCourse {
-    pub id: String,
+pub struct CoursesCounted {
     pub kind: CourseKind,
     pub branch_id: String,
+    pub courses: i64,
 }
 
-/// What the activity report needs of one completed course's participant.
+/// The participants (holding a place) of a period's completed courses who
+/// share a course kind, a gender, whether they were present at a session at
+/// least once and whether they completed, counted.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CourseParticipation {
-    pub course_id: String,
+pub struct ParticipantsCounted {
     pub kind: CourseKind,
-    pub branch_id: String,
     pub gender: Gender,
-    pub sessions_present: i64,
+    pub attended: bool,
     pub completed: bool,
+    pub people: i64,
 }
 
-/// A consultation held in the period.
+/// The consultations of a period with one kind and branch, counted.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ConsultationHeld {
+pub struct ConsultationsCounted {
     pub kind: ConsultationKind,
     pub branch_id: String,
-    pub attendee_genders: Vec<Gender>,
+    pub sessions: i64,
+}
+
+/// The attendees of a period's consultations of one gender, counted once
+/// per consultation they attended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttendeesCounted {
+    pub gender: Gender,
+    pub people: i64,
+}
+
+/// A count the database made, as the report's `int32`: a figure past
+/// `i32::MAX` shows as `i32::MAX` rather than wrapping to a negative.
+pub fn figure(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
 }
 
 #[cfg(test)]
@@ -90,5 +113,18 @@ mod tests {
         .into_iter()
         .collect();
         assert_eq!((t.female, t.male, t.undisclosed, t.total()), (2, 1, 2, 5));
+    }
+
+    #[test]
+    fn counts_made_by_the_database_add_up_and_never_wrap() {
+        let mut t = GenderTally::default();
+        t.add_many(Gender::Female, 40_000);
+        t.add_many(Gender::Unspecified, 2);
+        t.add_many(Gender::Female, 1);
+        assert_eq!((t.female, t.undisclosed, t.total()), (40_001, 2, 40_003));
+        t.add_many(Gender::Male, i32::MAX);
+        assert_eq!(t.total(), i32::MAX);
+        assert_eq!(figure(i64::from(i32::MAX) + 1), i32::MAX);
+        assert_eq!(figure(32_767), 32_767);
     }
 }

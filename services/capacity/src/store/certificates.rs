@@ -2,6 +2,7 @@
 
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
+use markaz_kit::sql::Where;
 use markaz_kit::time::{Date, now_micros};
 use markaz_proto::capacity::v1::CourseKind;
 use markaz_proto::common::v1::LocalizedText;
@@ -132,22 +133,20 @@ pub async fn list(
     after: &str,
     limit: i64,
 ) -> Result<Vec<Certificate>> {
-    let rows: Vec<CertificateRow> = sqlx::query_as(AssertSqlSafe(format!(
-        "{CERTIFICATE_SELECT}
-         WHERE x.tenant_id = $1 AND x.id > $2
-           AND ($3 = '' OR x.course_id = $3)
-           AND ($4 = '' OR x.person_id = $4)
-           AND ($5 = '' OR x.organization_id = $5)
-         ORDER BY x.id LIMIT $6"
-    )))
-    .bind(tx.tenant().to_owned())
-    .bind(after.to_owned())
-    .bind(course_id.to_owned())
-    .bind(person_id.to_owned())
-    .bind(organization_id.to_owned())
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
+    // Only the filters that are set are written: each on its index.
+    let mut w = Where::tenant("x.tenant_id", tx.tenant());
+    w.compare("x.id", ">", after)
+        .eq("x.course_id", course_id)
+        .eq("x.person_id", person_id)
+        .eq("x.organization_id", organization_id);
+    let limit = w.param(limit);
+    let sql = format!(
+        "{CERTIFICATE_SELECT} {} ORDER BY x.id LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<CertificateRow> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
     rows.into_iter().map(Certificate::try_from).collect()
 }
 

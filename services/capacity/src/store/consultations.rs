@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
 use markaz_kit::rpc::new_id;
+use markaz_kit::sql::Where;
 use markaz_kit::time::{Date, MaybeDate, now_micros};
 use markaz_proto::capacity::v1::{AdvisorKind, ConsultationKind};
 use markaz_proto::common::v1::Gender;
@@ -278,26 +279,22 @@ pub async fn list(
     after: &str,
     limit: i64,
 ) -> Result<Vec<Consultation>> {
-    let rows: Vec<ConsultationRow> = sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {CONSULTATION_COLUMNS} FROM consultations
-         WHERE tenant_id = $1 AND id > $2
-           AND ($3 = '' OR organization_id = $3)
-           AND ($4 = '' OR kind = $4)
-           AND ($5 = '' OR branch_id = $5)
-           AND ($6 = '' OR held_on >= $6)
-           AND ($7 = '' OR held_on <= $7)
-         ORDER BY id LIMIT $8"
-    )))
-    .bind(tx.tenant().to_owned())
-    .bind(after.to_owned())
-    .bind(filter.organization_id.clone())
-    .bind(filter.kind.clone())
-    .bind(filter.branch_id.clone())
-    .bind(filter.held_from.clone())
-    .bind(filter.held_until.clone())
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
+    // Only the filters that are set are written: each on its index.
+    let mut w = Where::tenant("tenant_id", tx.tenant());
+    w.compare("id", ">", after)
+        .eq("organization_id", &filter.organization_id)
+        .eq("kind", &filter.kind)
+        .eq("branch_id", &filter.branch_id)
+        .compare("held_on", ">=", &filter.held_from)
+        .compare("held_on", "<=", &filter.held_until);
+    let limit = w.param(limit);
+    let sql = format!(
+        "SELECT {CONSULTATION_COLUMNS} FROM consultations {} ORDER BY id LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<ConsultationRow> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
     with_parts(tx, rows).await
 }
 

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
 use markaz_kit::rpc::new_id;
+use markaz_kit::sql::Where;
 use markaz_kit::time::{Date, now_micros};
 use markaz_proto::capacity::v1::{Audience, CourseKind, CourseStatus, EnrolmentStatus};
 use markaz_proto::common::v1::LocalizedText;
@@ -325,33 +326,29 @@ pub async fn list(
     after: &str,
     limit: i64,
 ) -> Result<Vec<Course>> {
-    let rows: Vec<CourseRow> = sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {COURSE_COLUMNS} FROM courses c
-         WHERE c.tenant_id = $1 AND c.id > $2
-           AND ($3 = '' OR c.status = $3)
-           AND ($4 = '' OR c.kind = $4)
-           AND ($5 = '' OR c.branch_id = $5)
-           AND ($6 = '' OR c.topic_codes LIKE $6)
-           AND ($7 = '' OR c.audience = $7)
-           AND ($8 = '' OR c.start_date >= $8)
-           AND ($9 = '' OR c.start_date <= $9)
-           AND ($10 = '' OR EXISTS (SELECT 1 FROM course_trainers t
-                 WHERE t.tenant_id = c.tenant_id AND t.course_id = c.id AND t.subject = $10))
-         ORDER BY c.id LIMIT $11"
-    )))
-    .bind(tx.tenant().to_owned())
-    .bind(after.to_owned())
-    .bind(filter.status.clone())
-    .bind(filter.kind.clone())
-    .bind(filter.branch_id.clone())
-    .bind(filter.topic.clone())
-    .bind(filter.audience.clone())
-    .bind(filter.starts_from.clone())
-    .bind(filter.starts_until.clone())
-    .bind(filter.trainer_subject.clone())
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
+    // Only the filters that are set are written: each on its index.
+    let mut w = Where::tenant("c.tenant_id", tx.tenant());
+    w.compare("c.id", ">", after)
+        .eq("c.status", &filter.status)
+        .eq("c.kind", &filter.kind)
+        .eq("c.branch_id", &filter.branch_id)
+        .compare("c.topic_codes", "LIKE", &filter.topic)
+        .eq("c.audience", &filter.audience)
+        .compare("c.start_date", ">=", &filter.starts_from)
+        .compare("c.start_date", "<=", &filter.starts_until)
+        .clause(
+            "EXISTS (SELECT 1 FROM course_trainers t
+                WHERE t.tenant_id = c.tenant_id AND t.course_id = c.id AND t.subject = {})",
+            &filter.trainer_subject,
+        );
+    let limit = w.param(limit);
+    let sql = format!(
+        "SELECT {COURSE_COLUMNS} FROM courses c {} ORDER BY c.id LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<CourseRow> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
     with_parts(tx, rows).await
 }
 

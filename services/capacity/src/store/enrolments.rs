@@ -2,6 +2,7 @@
 
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
+use markaz_kit::sql::Where;
 use markaz_kit::time::now_micros;
 use markaz_membership_copies::Person;
 use markaz_proto::capacity::v1::{EnrolmentStatus, TestKind};
@@ -13,7 +14,10 @@ use crate::domain::enrolments::Enrolment;
 
 /// An enrolment with the participant's name (from the copy of the person),
 /// the sessions they were present at, their certificate in force and their
-/// place in line: one statement for a whole page.
+/// place in line: one statement for a whole page. Each subquery is answered
+/// by one index lookup per row (`attendance_by_enrolment`,
+/// `certificates_by_enrolment` — whose `code` serves the MAX, see migration
+/// 0003 — and `enrolments_by_course`), never by a walk of the tenant's rows.
 const ENROLMENT_SELECT: &str = "SELECT e.id, e.course_id, e.person_id, e.organization_id,
         e.status, e.queue_seq, e.gender, e.age_band, e.completed, e.pre_score, e.post_score,
         e.cancel_reason, e.created_at, e.updated_at,
@@ -166,28 +170,27 @@ pub async fn list(
     after: &str,
     limit: i64,
 ) -> Result<Vec<Enrolment>> {
-    let rows: Vec<EnrolmentRow> = sqlx::query_as(AssertSqlSafe(format!(
-        "{ENROLMENT_SELECT}
-         WHERE e.tenant_id = $1 AND e.id > $2
-           AND ($3 = '' OR e.course_id = $3)
-           AND ($4 = '' OR e.person_id = $4)
-           AND ($5 = '' OR e.organization_id = $5)
-           AND ($6 = '' OR e.status = $6)
-           AND ($7 = '' OR EXISTS (SELECT 1 FROM course_trainers t
-                 WHERE t.tenant_id = e.tenant_id AND t.course_id = e.course_id
-                   AND t.subject = $7))
-         ORDER BY e.id LIMIT $8"
-    )))
-    .bind(tx.tenant().to_owned())
-    .bind(after.to_owned())
-    .bind(filter.course_id.clone())
-    .bind(filter.person_id.clone())
-    .bind(filter.organization_id.clone())
-    .bind(filter.status.clone())
-    .bind(filter.trainer_subject.clone())
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
+    // Only the filters that are set are written, so each combination is
+    // planned on its index (`enrolments_by_course_id`, `..._by_person`,
+    // `..._by_organization`, `..._by_status`: the filter, then the id the
+    // page is ordered by).
+    let mut w = Where::tenant("e.tenant_id", tx.tenant());
+    w.compare("e.id", ">", after)
+        .eq("e.course_id", &filter.course_id)
+        .eq("e.person_id", &filter.person_id)
+        .eq("e.organization_id", &filter.organization_id)
+        .eq("e.status", &filter.status)
+        .clause(
+            "EXISTS (SELECT 1 FROM course_trainers t
+                WHERE t.tenant_id = e.tenant_id AND t.course_id = e.course_id
+                  AND t.subject = {})",
+            &filter.trainer_subject,
+        );
+    let limit = w.param(limit);
+    let sql = format!("{ENROLMENT_SELECT} {} ORDER BY e.id LIMIT {limit}", w.sql());
+    let rows: Vec<EnrolmentRow> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
     enrolments(rows)
 }
 

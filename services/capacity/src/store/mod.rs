@@ -3,8 +3,10 @@
 //! Every query of tenant data names `tenant_id = $1`, bound from the
 //! transaction's tenant (the caller's token, or the event's tenant), never
 //! from a request body. Enumerations are stored by their protobuf names,
-//! flags as 0/1, and sums are made in Rust (PostgreSQL's SUM of a BIGINT is
-//! a NUMERIC, which the `Any` driver cannot read). Rows are read into typed
+//! flags as 0/1. Reports are counted by the database (`COUNT(*) ... GROUP
+//! BY`, a BIGINT on both), never by loading a period's rows; there is no SUM
+//! (PostgreSQL's SUM of a BIGINT is a NUMERIC, which the `Any` driver cannot
+//! read), so figures that add counts up do it in Rust. Rows are read into typed
 //! row structs (`#[derive(sqlx::FromRow)]`), then into the domain's records;
 //! a page of a list is read in a fixed number of statements, its children
 //! included.

@@ -1,102 +1,123 @@
 //! What the activity report reads: the completed courses of a period, their
-//! participants and certificates, and the consultations held.
+//! participants and certificates, and the consultations held — each counted
+//! by the database (GROUP BY), so a report reads a few rows per kind, branch
+//! and gender however many records the period holds, and binds the same few
+//! values whatever their number.
 //!
 //! A period is the dates `from`..=`until` of a course's last session (of a
 //! consultation's day), "" for an open end; `branch_id` "" is every branch.
+//! Only the bounds that are set are written into the statements, so each is
+//! planned on the index of what it filters.
 
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::Result;
-use markaz_proto::capacity::v1::{CourseKind, CourseStatus, EnrolmentStatus};
+use markaz_kit::sql::Where;
+use markaz_proto::capacity::v1::{
+    AttendanceStatus, ConsultationKind, CourseKind, CourseStatus, EnrolmentStatus,
+};
 use markaz_proto::common::v1::Gender;
+use sqlx::AssertSqlSafe;
 
-use super::consultations::{self, ConsultationFilter};
-use crate::domain::reports::{CompletedCourse, ConsultationHeld, CourseParticipation};
+use crate::domain::reports::{
+    AttendeesCounted, ConsultationsCounted, CoursesCounted, ParticipantsCounted,
+};
+
+/// The period of a report.
+#[derive(Debug, Clone, Copy)]
+pub struct Period<'a> {
+    pub from: &'a str,
+    pub until: &'a str,
+    pub branch_id: &'a str,
+}
+
+/// The completed courses of the period (`c`), for statements that count
+/// them or what belongs to them.
+fn completed_courses(tenant_column: &str, tenant: &str, p: Period<'_>) -> Where {
+    let mut w = Where::tenant(tenant_column, tenant);
+    w.eq("c.status", CourseStatus::Completed.as_str_name())
+        .compare("c.end_date", ">=", p.from)
+        .compare("c.end_date", "<=", p.until)
+        .eq("c.branch_id", p.branch_id);
+    w
+}
+
+/// The consultations held in the period (`c`).
+fn consultations_held(tenant: &str, p: Period<'_>) -> Where {
+    let mut w = Where::tenant("c.tenant_id", tenant);
+    w.compare("c.held_on", ">=", p.from)
+        .compare("c.held_on", "<=", p.until)
+        .eq("c.branch_id", p.branch_id);
+    w
+}
 
 #[derive(sqlx::FromRow)]
-struct CompletedCourseRow {
-    id: String,
+struct CoursesRow {
     kind: String,
     branch_id: String,
+    courses: i64,
 }
 
 #[tracing::instrument(skip(tx))]
-pub async fn completed_courses(
-    tx: &mut Tx,
-    from: &str,
-    until: &str,
-    branch_id: &str,
-) -> Result<Vec<CompletedCourse>> {
-    let rows: Vec<CompletedCourseRow> = sqlx::query_as(
-        "SELECT id, kind, branch_id FROM courses
-         WHERE tenant_id = $1 AND status = $2
-           AND ($3 = '' OR end_date >= $3) AND ($4 = '' OR end_date <= $4)
-           AND ($5 = '' OR branch_id = $5)
-         ORDER BY id",
-    )
-    .bind(tx.tenant().to_owned())
-    .bind(CourseStatus::Completed.as_str_name())
-    .bind(from.to_owned())
-    .bind(until.to_owned())
-    .bind(branch_id.to_owned())
-    .fetch_all(tx.conn())
-    .await?;
+pub async fn courses(tx: &mut Tx, period: Period<'_>) -> Result<Vec<CoursesCounted>> {
+    let w = completed_courses("c.tenant_id", tx.tenant(), period);
+    let sql = format!(
+        "SELECT c.kind, c.branch_id, COUNT(*) AS courses FROM courses c {}
+         GROUP BY c.kind, c.branch_id",
+        w.sql()
+    );
+    let rows: Vec<CoursesRow> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
     rows.into_iter()
         .map(|r| {
-            Ok(CompletedCourse {
+            Ok(CoursesCounted {
                 kind: stored(&r.kind, CourseKind::from_str_name)?,
-                id: r.id,
                 branch_id: r.branch_id,
+                courses: r.courses,
             })
         })
         .collect()
 }
 
 #[derive(sqlx::FromRow)]
-struct ParticipationRow {
-    course_id: String,
+struct ParticipantsRow {
     kind: String,
-    branch_id: String,
     gender: String,
+    attended: i64,
     completed: i64,
-    sessions_present: i64,
+    people: i64,
 }
 
-/// The participants (holding a place) of the completed courses of the period.
+/// The participants (holding a place) of the completed courses of the
+/// period, counted by course kind, gender, presence and completion.
 #[tracing::instrument(skip(tx))]
-pub async fn participations(
-    tx: &mut Tx,
-    from: &str,
-    until: &str,
-    branch_id: &str,
-) -> Result<Vec<CourseParticipation>> {
-    let rows: Vec<ParticipationRow> = sqlx::query_as(
-        "SELECT c.id AS course_id, c.kind, c.branch_id, e.gender, e.completed,
-            (SELECT COUNT(*) FROM attendance a WHERE a.tenant_id = e.tenant_id
-                AND a.enrolment_id = e.id AND a.status = 'ATTENDANCE_STATUS_PRESENT')
-                AS sessions_present
-         FROM enrolments e
-         JOIN courses c ON c.tenant_id = e.tenant_id AND c.id = e.course_id
-         WHERE e.tenant_id = $1 AND c.status = $2 AND e.status = $3
-           AND ($4 = '' OR c.end_date >= $4) AND ($5 = '' OR c.end_date <= $5)
-           AND ($6 = '' OR c.branch_id = $6)",
-    )
-    .bind(tx.tenant().to_owned())
-    .bind(CourseStatus::Completed.as_str_name())
-    .bind(EnrolmentStatus::Enrolled.as_str_name())
-    .bind(from.to_owned())
-    .bind(until.to_owned())
-    .bind(branch_id.to_owned())
-    .fetch_all(tx.conn())
-    .await?;
+pub async fn participants(tx: &mut Tx, period: Period<'_>) -> Result<Vec<ParticipantsCounted>> {
+    let mut w = completed_courses("e.tenant_id", tx.tenant(), period);
+    w.eq("e.status", EnrolmentStatus::Enrolled.as_str_name());
+    let present = w.param(AttendanceStatus::Present.as_str_name().to_owned());
+    let sql = format!(
+        "SELECT kind, gender, attended, completed, COUNT(*) AS people FROM (
+            SELECT c.kind, e.gender, e.completed,
+                CAST(CASE WHEN EXISTS (SELECT 1 FROM attendance a
+                    WHERE a.tenant_id = e.tenant_id AND a.enrolment_id = e.id
+                      AND a.status = {present}) THEN 1 ELSE 0 END AS BIGINT) AS attended
+            FROM enrolments e
+            JOIN courses c ON c.tenant_id = e.tenant_id AND c.id = e.course_id
+            {}
+         ) x GROUP BY kind, gender, attended, completed",
+        w.sql()
+    );
+    let rows: Vec<ParticipantsRow> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
     rows.into_iter()
         .map(|r| {
-            Ok(CourseParticipation {
+            Ok(ParticipantsCounted {
                 kind: stored(&r.kind, CourseKind::from_str_name)?,
                 gender: stored(&r.gender, Gender::from_str_name)?,
-                course_id: r.course_id,
-                branch_id: r.branch_id,
-                sessions_present: r.sessions_present,
+                attended: r.attended != 0,
                 completed: r.completed != 0,
+                people: r.people,
             })
         })
         .collect()
@@ -104,50 +125,78 @@ pub async fn participations(
 
 /// Certificates in force of the completed courses of the period.
 #[tracing::instrument(skip(tx))]
-pub async fn certificates_in_force(
-    tx: &mut Tx,
-    from: &str,
-    until: &str,
-    branch_id: &str,
-) -> Result<i64> {
-    let n: i64 = sqlx::query_scalar(
+pub async fn certificates_in_force(tx: &mut Tx, period: Period<'_>) -> Result<i64> {
+    let mut w = completed_courses("x.tenant_id", tx.tenant(), period);
+    w.fixed("x.revoked_at IS NULL");
+    let sql = format!(
         "SELECT COUNT(*) FROM certificates x
-         JOIN courses c ON c.tenant_id = x.tenant_id AND c.id = x.course_id
-         WHERE x.tenant_id = $1 AND x.revoked_at IS NULL AND c.status = $2
-           AND ($3 = '' OR c.end_date >= $3) AND ($4 = '' OR c.end_date <= $4)
-           AND ($5 = '' OR c.branch_id = $5)",
-    )
-    .bind(tx.tenant().to_owned())
-    .bind(CourseStatus::Completed.as_str_name().to_owned())
-    .bind(from.to_owned())
-    .bind(until.to_owned())
-    .bind(branch_id.to_owned())
-    .fetch_one(tx.conn())
-    .await?;
+         JOIN courses c ON c.tenant_id = x.tenant_id AND c.id = x.course_id {}",
+        w.sql()
+    );
+    let n: i64 = sqlx::query_scalar_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_one(tx.conn())
+        .await?;
     Ok(n)
 }
 
-/// The consultations held in the period.
+#[derive(sqlx::FromRow)]
+struct ConsultationsRow {
+    kind: String,
+    branch_id: String,
+    sessions: i64,
+}
+
+/// The consultations held in the period, counted by kind and branch.
 #[tracing::instrument(skip(tx))]
-pub async fn consultations_held(
-    tx: &mut Tx,
-    from: &str,
-    until: &str,
-    branch_id: &str,
-) -> Result<Vec<ConsultationHeld>> {
-    let filter = ConsultationFilter {
-        branch_id: branch_id.to_string(),
-        held_from: from.to_string(),
-        held_until: until.to_string(),
-        ..Default::default()
-    };
-    Ok(consultations::list(tx, &filter, "", i64::MAX)
-        .await?
-        .into_iter()
-        .map(|c| ConsultationHeld {
-            kind: c.fields.kind,
-            branch_id: c.fields.branch_id,
-            attendee_genders: c.attendee_genders,
+pub async fn consultations(tx: &mut Tx, period: Period<'_>) -> Result<Vec<ConsultationsCounted>> {
+    let w = consultations_held(tx.tenant(), period);
+    let sql = format!(
+        "SELECT c.kind, c.branch_id, COUNT(*) AS sessions FROM consultations c {}
+         GROUP BY c.kind, c.branch_id",
+        w.sql()
+    );
+    let rows: Vec<ConsultationsRow> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(ConsultationsCounted {
+                kind: stored(&r.kind, ConsultationKind::from_str_name)?,
+                branch_id: r.branch_id,
+                sessions: r.sessions,
+            })
         })
-        .collect())
+        .collect()
+}
+
+#[derive(sqlx::FromRow)]
+struct AttendeesRow {
+    gender: String,
+    people: i64,
+}
+
+/// The attendees of the consultations held in the period, by gender.
+#[tracing::instrument(skip(tx))]
+pub async fn consultation_attendees(
+    tx: &mut Tx,
+    period: Period<'_>,
+) -> Result<Vec<AttendeesCounted>> {
+    let w = consultations_held(tx.tenant(), period);
+    let sql = format!(
+        "SELECT a.gender, COUNT(*) AS people FROM consultation_attendees a
+         JOIN consultations c ON c.tenant_id = a.tenant_id AND c.id = a.consultation_id {}
+         GROUP BY a.gender",
+        w.sql()
+    );
+    let rows: Vec<AttendeesRow> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(AttendeesCounted {
+                gender: stored(&r.gender, Gender::from_str_name)?,
+                people: r.people,
+            })
+        })
+        .collect()
 }

@@ -2,6 +2,7 @@
 
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
+use markaz_kit::sql::Where;
 use markaz_kit::time::now_micros;
 use markaz_proto::capacity::v1::SuggestionStatus;
 use sqlx::AssertSqlSafe;
@@ -97,17 +98,17 @@ pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<Suggestion>> {
 
 #[tracing::instrument(skip(tx))]
 pub async fn list(tx: &mut Tx, status: &str, after: &str, limit: i64) -> Result<Vec<Suggestion>> {
-    let rows: Vec<SuggestionRow> = sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {SUGGESTION_COLUMNS} FROM suggestions
-         WHERE tenant_id = $1 AND id > $2 AND ($3 = '' OR status = $3)
-         ORDER BY id LIMIT $4"
-    )))
-    .bind(tx.tenant().to_owned())
-    .bind(after.to_owned())
-    .bind(status.to_owned())
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
+    // Only the filter that is set is written: `suggestions_by_status`.
+    let mut w = Where::tenant("tenant_id", tx.tenant());
+    w.compare("id", ">", after).eq("status", status);
+    let limit = w.param(limit);
+    let sql = format!(
+        "SELECT {SUGGESTION_COLUMNS} FROM suggestions {} ORDER BY id LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<SuggestionRow> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
     rows.into_iter().map(Suggestion::try_from).collect()
 }
 

@@ -17,6 +17,7 @@ mod erasure;
 mod recommendations;
 mod reports;
 mod requests;
+mod retention;
 mod rights;
 mod suggestions;
 mod topics;

@@ -5,6 +5,7 @@ use crate::world::*;
 both_backends!(
     a_courses_figures_count_the_same_people,
     reports_count_from_records_and_survive_erasure,
+    a_period_of_forty_thousand_consultations_is_counted,
 );
 
 async fn a_courses_figures_count_the_same_people(backend: Backend) {
@@ -335,4 +336,100 @@ async fn reports_count_from_records_and_survive_erasure(backend: Backend) {
         ),
         (0, 0)
     );
+}
+
+/// SQLite refuses a statement with more than 32,766 parameters: a report
+/// that bound one per consultation failed (INTERNAL) for any period that
+/// held more. Seeded in one statement, straight into the tables: 40,000
+/// consultations with one attendee each, 1,000 of them before the period.
+async fn a_period_of_forty_thousand_consultations_is_counted(backend: Backend) {
+    let w = world(backend).await;
+    let db = w.app.app.db("capacity").expect("capacity's database");
+    let mut tx = db.write(TENANT).await.unwrap();
+    let seeded = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40000)";
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{seeded}
+         INSERT INTO consultations (tenant_id, id, kind, topic_codes, organization_id,
+            advisor_name, advisor_kind, branch_id, held_on, duration_minutes, notes,
+            recorded_by, version, created_at, updated_at)
+         SELECT $1, 'seeded-' || CAST(i AS TEXT),
+            CASE WHEN i % 4 = 0 THEN $3 ELSE $2 END, '', '', 'مستشار', $4,
+            CASE WHEN i % 2 = 0 THEN 'raqqa' ELSE 'deir-ez-zor' END,
+            CASE WHEN i <= 1000 THEN '2023-12-31' ELSE '2024-06-01' END,
+            60, '', 'seed', 1, 0, 0
+         FROM n"
+    )))
+    .bind(TENANT)
+    .bind(ConsultationKind::Consultation.as_str_name())
+    .bind(ConsultationKind::TechnicalSupport.as_str_name())
+    .bind(AdvisorKind::Staff.as_str_name())
+    .execute(tx.conn())
+    .await
+    .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{seeded}
+         INSERT INTO consultation_attendees (tenant_id, consultation_id, ordinal, person_id,
+            gender, age_band)
+         SELECT $1, 'seeded-' || CAST(i AS TEXT), 0, 'person-' || CAST(i AS TEXT),
+            CASE WHEN i % 5 = 0 THEN $3 ELSE $2 END, $4
+         FROM n"
+    )))
+    .bind(TENANT)
+    .bind(Gender::Female.as_str_name())
+    .bind(Gender::Male.as_str_name())
+    .bind(AgeBand::Unspecified.as_str_name())
+    .execute(tx.conn())
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let report = |from: Option<Date>, branch: &str| {
+        let mut client = w.client.clone();
+        let request = authed(
+            api::GetActivityReportRequest {
+                from,
+                until: Some(KDate::parse("2024-12-31").unwrap().to_proto()),
+                branch_id: branch.into(),
+            },
+            &w.staff,
+        );
+        async move { client.get_activity_report(request).await }
+    };
+    let from = Some(KDate::parse("2024-01-01").unwrap().to_proto());
+    let period = report(from, "").await.unwrap().into_inner();
+    // i = 1001..=40000: 39,000 held, every fourth technical support.
+    assert_eq!(
+        (period.consultations, period.technical_support_sessions),
+        (29_250, 9_750)
+    );
+    // Every fifth attendee is a man.
+    assert_eq!(
+        counts(&period.consultation_attendees),
+        (31_200, 7_800, 0, 39_000)
+    );
+    let branches: Vec<(String, i32, i32)> = period
+        .by_branch
+        .iter()
+        .map(|b| {
+            (
+                b.branch_id.clone(),
+                b.consultations,
+                b.technical_support_sessions,
+            )
+        })
+        .collect();
+    assert_eq!(
+        branches,
+        [
+            ("deir-ez-zor".to_string(), 19_500, 0),
+            ("raqqa".to_string(), 9_750, 9_750)
+        ]
+    );
+    let raqqa = report(from, "raqqa").await.unwrap().into_inner();
+    assert_eq!(
+        (raqqa.consultations, raqqa.technical_support_sessions),
+        (9_750, 9_750)
+    );
+    let open = report(None, "").await.unwrap().into_inner();
+    assert_eq!(open.consultations + open.technical_support_sessions, 40_000);
 }

@@ -2,7 +2,9 @@
 
 use markaz_kit::db::Tx;
 use markaz_kit::error::{Error, Result};
+use markaz_kit::sql::Where;
 use markaz_kit::time::{Date, MaybeDate, now_micros};
+use sqlx::AssertSqlSafe;
 
 use crate::domain::AffiliationSpec;
 
@@ -109,23 +111,23 @@ pub async fn list_affiliations(
     after: &str,
     limit: i64,
 ) -> Result<Vec<AffiliationRow>> {
-    let rows: Vec<StoredAffiliation> = sqlx::query_as(
+    // Only the filters that are set are written: each on its index.
+    let mut w = Where::tenant("tenant_id", tx.tenant());
+    w.compare("id", ">", after)
+        .eq("organization_id", organization_id)
+        .eq("person_id", person_id);
+    if !include_ended {
+        w.fixed("end_date = ''");
+    }
+    let limit = w.param(limit);
+    let sql = format!(
         "SELECT id, person_id, organization_id, role, start_date, end_date, created_at
-         FROM affiliations
-         WHERE tenant_id = $1 AND id > $2
-           AND ($3 = '' OR organization_id = $3)
-           AND ($4 = '' OR person_id = $4)
-           AND ($5 = 1 OR end_date = '')
-         ORDER BY id LIMIT $6",
-    )
-    .bind(tx.tenant().to_owned())
-    .bind(after.to_owned())
-    .bind(organization_id.to_owned())
-    .bind(person_id.to_owned())
-    .bind(i64::from(include_ended))
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
+         FROM affiliations {} ORDER BY id LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<StoredAffiliation> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
     Ok(rows.into_iter().map(AffiliationRow::from).collect())
 }
 

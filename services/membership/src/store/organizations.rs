@@ -2,6 +2,7 @@
 
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
+use markaz_kit::sql::Where;
 use markaz_kit::time::now_micros;
 use markaz_proto::common::v1::{IncubationStatus, LocalizedText, OrganizationKind, Sector};
 use sqlx::AssertSqlSafe;
@@ -194,26 +195,23 @@ pub async fn list_organizations(
     after: &str,
     limit: i64,
 ) -> Result<Vec<OrganizationRow>> {
-    let rows: Vec<StoredOrganization> = sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM organizations
-         WHERE tenant_id = $1 AND id > $2
-           AND ($3 = '' OR id = $3)
-           AND ($4 = '' OR kind = $4)
-           AND ($5 = '' OR branch_id = $5)
-           AND ($6 = '' OR incubation_status = $6)
-           AND ($7 = '' OR search_text LIKE $7 ESCAPE '\\')
-         ORDER BY id LIMIT $8"
-    )))
-    .bind(tx.tenant().to_owned())
-    .bind(after.to_owned())
-    .bind(filter.only_id.clone())
-    .bind(filter.kind.clone())
-    .bind(filter.branch_id.clone())
-    .bind(filter.incubation_status.clone())
-    .bind(filter.text.clone())
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
+    // Only the filters that are set are written: each on its index
+    // (`organizations_by_kind`, `..._by_branch`, `..._by_status`).
+    let mut w = Where::tenant("tenant_id", tx.tenant());
+    w.compare("id", ">", after)
+        .eq("id", &filter.only_id)
+        .eq("kind", &filter.kind)
+        .eq("branch_id", &filter.branch_id)
+        .eq("incubation_status", &filter.incubation_status)
+        .clause("search_text LIKE {} ESCAPE '\\'", &filter.text);
+    let limit = w.param(limit);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM organizations {} ORDER BY id LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<StoredOrganization> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
     rows.into_iter().map(OrganizationRow::try_from).collect()
 }
 

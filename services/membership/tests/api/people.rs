@@ -5,6 +5,7 @@ markaz_kit::both_backends!(
     people_are_registered_updated_and_erased,
     a_retry_after_erasure_is_refused_not_done_again,
     concurrent_affiliations_leave_one_and_end_once,
+    an_organizations_people_are_paged_from_its_active_affiliations,
 );
 
 async fn people_are_registered_updated_and_erased(backend: Backend) {
@@ -255,4 +256,96 @@ async fn deceiving_characters_are_refused_and_invisible_ones_do_not_hide_a_name(
         .into_inner()
         .people;
     assert_eq!(found.len(), 1, "found by the letters people see");
+}
+
+/// By organization the people come from its active affiliations, past the
+/// page's cursor: paged in id order, an ended affiliation left out, another
+/// organization's people never in.
+async fn an_organizations_people_are_paged_from_its_active_affiliations(backend: Backend) {
+    let mut w = world(backend).await;
+    let org = create_org(&mut w, "منظمة", "Org", false).await;
+    let other = create_org(&mut w, "أخرى", "Other", false).await;
+    let mut members = Vec::new();
+    for (i, name) in ["سارة", "خالد", "ليلى", "عمر"].iter().enumerate() {
+        let p = create_person(&mut w, name, Gender::Female).await;
+        let organization_id = if i == 3 {
+            other.id.clone()
+        } else {
+            org.id.clone()
+        };
+        let a = w
+            .client
+            .create_affiliation(authed(
+                api::CreateAffiliationRequest {
+                    affiliation: Some(api::Affiliation {
+                        person_id: p.id.clone(),
+                        organization_id,
+                        role: "member".into(),
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                },
+                &w.staff,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        members.push((p.id, a.id));
+    }
+    let gone = create_person(&mut w, "نور", Gender::Female).await;
+    let ended = w
+        .client
+        .create_affiliation(authed(
+            api::CreateAffiliationRequest {
+                affiliation: Some(api::Affiliation {
+                    person_id: gone.id.clone(),
+                    organization_id: org.id.clone(),
+                    role: "member".into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    w.client
+        .end_affiliation(authed(
+            api::EndAffiliationRequest {
+                id: ended.id,
+                end_date: None,
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap();
+
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = w
+            .client
+            .list_people(authed(
+                api::ListPeopleRequest {
+                    page_size: 2,
+                    page_token: token,
+                    organization_id: org.id.clone(),
+                    ..Default::default()
+                },
+                &w.staff,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.people.len() <= 2);
+        seen.extend(page.people.into_iter().map(|p| p.id));
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    let mut expected: Vec<String> = members[..3].iter().map(|(p, _)| p.clone()).collect();
+    expected.sort();
+    assert_eq!(seen, expected);
 }
