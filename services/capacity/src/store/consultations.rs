@@ -11,7 +11,7 @@ use markaz_proto::capacity::v1::{AdvisorKind, ConsultationKind};
 use markaz_proto::common::v1::Gender;
 use sqlx::AssertSqlSafe;
 
-use super::{AnyQuery, codes_of, codes_text, flag, row, rows_for_ids, versioned, with_children};
+use super::{AnyQuery, codes_of, codes_text, flag, row, versioned, with_children};
 use crate::domain::consultations::{
     ActionSpec, Attendee, Consultation, ConsultationFields, FollowUp,
 };
@@ -221,13 +221,13 @@ async fn with_parts(tx: &mut Tx, rows: Vec<ConsultationRow>) -> Result<Vec<Consu
     }
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut parts: HashMap<String, ConsultationParts> = HashMap::new();
-    let attendees: Vec<AttendeeRow> = rows_for_ids(
-        tx,
-        "SELECT consultation_id, person_id, gender FROM consultation_attendees
+    let attendees: Vec<AttendeeRow> = tx
+        .rows_for_ids(
+            "SELECT consultation_id, person_id, gender FROM consultation_attendees
          WHERE tenant_id = $1 AND consultation_id IN ({ids}) ORDER BY consultation_id, ordinal",
-        &ids,
-    )
-    .await?;
+            &ids,
+        )
+        .await?;
     for a in attendees {
         let gender = stored(&a.gender, Gender::from_str_name)?;
         parts
@@ -236,8 +236,7 @@ async fn with_parts(tx: &mut Tx, rows: Vec<ConsultationRow>) -> Result<Vec<Consu
             .attendees
             .push((a.person_id, gender));
     }
-    let actions: Vec<ActionRow> = rows_for_ids(
-        tx,
+    let actions: Vec<ActionRow> = tx.rows_for_ids(
         "SELECT id, consultation_id, description, owner, due_date, done_on FROM follow_up_actions
          WHERE tenant_id = $1 AND consultation_id IN ({ids}) ORDER BY consultation_id, ordinal",
         &ids,

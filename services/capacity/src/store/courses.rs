@@ -12,7 +12,7 @@ use markaz_proto::capacity::v1::{Audience, CourseKind, CourseStatus, EnrolmentSt
 use markaz_proto::common::v1::LocalizedText;
 use sqlx::AssertSqlSafe;
 
-use super::{AnyQuery, codes_of, codes_text, flag, row, rows_for_ids, versioned, with_children};
+use super::{AnyQuery, codes_of, codes_text, flag, row, versioned, with_children};
 use crate::domain::courses::{CompletionRule, Course, CourseFields, Locked, Session, TrainerSpec};
 
 const COURSE_COLUMNS: &str = "id, kind, title_ar, title_en, description_ar, description_en, \
@@ -244,13 +244,13 @@ async fn with_parts(tx: &mut Tx, rows: Vec<CourseRow>) -> Result<Vec<Course>> {
     }
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut parts: HashMap<String, CourseParts> = HashMap::new();
-    let sessions: Vec<SessionRow> = rows_for_ids(
-        tx,
-        "SELECT id, course_id, number, session_date FROM course_sessions
+    let sessions: Vec<SessionRow> = tx
+        .rows_for_ids(
+            "SELECT id, course_id, number, session_date FROM course_sessions
          WHERE tenant_id = $1 AND course_id IN ({ids}) ORDER BY course_id, number",
-        &ids,
-    )
-    .await?;
+            &ids,
+        )
+        .await?;
     for s in sessions {
         parts
             .entry(s.course_id)
@@ -262,13 +262,13 @@ async fn with_parts(tx: &mut Tx, rows: Vec<CourseRow>) -> Result<Vec<Course>> {
                 date: s.session_date,
             });
     }
-    let trainers: Vec<TrainerRow> = rows_for_ids(
-        tx,
-        "SELECT course_id, name, subject, external FROM course_trainers
+    let trainers: Vec<TrainerRow> = tx
+        .rows_for_ids(
+            "SELECT course_id, name, subject, external FROM course_trainers
          WHERE tenant_id = $1 AND course_id IN ({ids}) ORDER BY course_id, ordinal",
-        &ids,
-    )
-    .await?;
+            &ids,
+        )
+        .await?;
     for t in trainers {
         parts
             .entry(t.course_id)
@@ -280,13 +280,13 @@ async fn with_parts(tx: &mut Tx, rows: Vec<CourseRow>) -> Result<Vec<Course>> {
                 external: t.external != 0,
             });
     }
-    let places: Vec<PlacesRow> = rows_for_ids(
-        tx,
-        "SELECT course_id, status, COUNT(*) AS n FROM enrolments
+    let places: Vec<PlacesRow> = tx
+        .rows_for_ids(
+            "SELECT course_id, status, COUNT(*) AS n FROM enrolments
          WHERE tenant_id = $1 AND course_id IN ({ids}) GROUP BY course_id, status",
-        &ids,
-    )
-    .await?;
+            &ids,
+        )
+        .await?;
     for p in places {
         let course = parts.entry(p.course_id).or_default();
         match EnrolmentStatus::from_str_name(&p.status) {

@@ -9,7 +9,6 @@ use markaz_proto::capacity::v1::{EnrolmentStatus, TestKind};
 use markaz_proto::common::v1::{AgeBand, Gender};
 use sqlx::AssertSqlSafe;
 
-use super::rows_for_ids;
 use crate::domain::enrolments::Enrolment;
 
 /// An enrolment with the participant's name (from the copy of the person),
@@ -141,8 +140,7 @@ pub async fn by_ids(tx: &mut Tx, ids: &[String]) -> Result<Vec<Enrolment>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<EnrolmentRow> = rows_for_ids(
-        tx,
+    let rows: Vec<EnrolmentRow> = tx.rows_for_ids(
         &format!(
             "{ENROLMENT_SELECT} WHERE e.tenant_id = $1 AND e.id IN ({{ids}}) ORDER BY e.queue_seq"
         ),

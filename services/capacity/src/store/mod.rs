@@ -78,25 +78,6 @@ fn flag(b: bool) -> i64 {
     i64::from(b)
 }
 
-/// Runs `sql`, whose `$1` is the tenant and whose `{ids}` stands for the
-/// list `ids` (bound as `$2, $3, ...`): the rows of many objects in one
-/// statement.
-async fn rows_for_ids<R>(tx: &mut Tx, sql: &str, ids: &[String]) -> Result<Vec<R>>
-where
-    R: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin,
-{
-    let list = (2..ids.len() + 2)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut q = sqlx::query_as::<_, R>(AssertSqlSafe(sql.replace("{ids}", &list)))
-        .bind(tx.tenant().to_owned());
-    for id in ids {
-        q = q.bind(id);
-    }
-    Ok(q.fetch_all(tx.conn()).await?)
-}
-
 /// The row `sql` finds (`$1` the tenant, `$2` the id), typed, if any: the
 /// first statement of a "get one" whose record has children.
 async fn row<R>(tx: &mut Tx, sql: &str, id: &str) -> Result<Option<R>>

@@ -13,7 +13,7 @@ use markaz_kit::error::{Error, Result};
 use markaz_kit::time::now_micros;
 use sqlx::AssertSqlSafe;
 
-use super::{is_overlap, placeholders, rows_for_ids, versioned};
+use super::{is_overlap, placeholders, versioned};
 use crate::domain::bookings::{BookingFields, BookingPurpose, BookingStatus, Span};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,13 +72,13 @@ struct Slot {
 /// statement.
 async fn load(tx: &mut Tx, rows: Vec<StoredBooking>) -> Result<Vec<Booking>> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let slots: Vec<Slot> = rows_for_ids(
-        tx,
-        "SELECT booking_id, resource_id FROM booking_slots
+    let slots: Vec<Slot> = tx
+        .rows_for_ids(
+            "SELECT booking_id, resource_id FROM booking_slots
          WHERE ($1 = $1) AND booking_id IN ({ids}) ORDER BY resource_id",
-        &ids,
-    )
-    .await?;
+            &ids,
+        )
+        .await?;
     let mut held: HashMap<String, Vec<String>> = HashMap::new();
     for s in slots {
         held.entry(s.booking_id).or_default().push(s.resource_id);

@@ -9,7 +9,7 @@ use markaz_kit::time::now_micros;
 use markaz_proto::common::v1::LocalizedText;
 use sqlx::AssertSqlSafe;
 
-use super::{flag, names_in, rows_for_ids, versioned};
+use super::{flag, names_in, versioned};
 use crate::domain::items::{
     ItemFields, ItemKind, ItemState, Licence, Reader, ReaderClass, SourceKind, Visibility,
     readable_visibilities, search_columns,
@@ -278,13 +278,13 @@ pub(crate) async fn with_topics(tx: &mut Tx, mut items: Vec<Item>) -> Result<Vec
     }
     let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
     // `$1` is bound but unused: topics of other tenants' items are read too.
-    let rows: Vec<TopicRow> = rows_for_ids(
-        tx,
-        "SELECT tenant_id, item_id, topic_code FROM item_topics
+    let rows: Vec<TopicRow> = tx
+        .rows_for_ids(
+            "SELECT tenant_id, item_id, topic_code FROM item_topics
          WHERE ($1 = $1) AND item_id IN ({ids}) ORDER BY position",
-        &ids,
-    )
-    .await?;
+            &ids,
+        )
+        .await?;
     let mut by_item: HashMap<(String, String), Vec<String>> = HashMap::new();
     for r in rows {
         by_item

@@ -35,8 +35,7 @@ pub mod usage;
 
 use markaz_kit::db::Tx;
 use markaz_kit::error::{Error, Result};
-use sqlx::AssertSqlSafe;
-use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::any::AnyArguments;
 
 fn flag(b: bool) -> i64 {
     i64::from(b)
@@ -74,26 +73,6 @@ async fn versioned(tx: &mut Tx, update: AnyQuery<'_>) -> Result<()> {
         return Err(Error::stale_etag());
     }
     Ok(())
-}
-
-/// The rows `sql` finds for the ids bound as `$2, $3, ...` (`{ids}` in the
-/// statement), `$1` the tenant: the children of a whole page in one
-/// statement.
-async fn rows_for_ids<R>(tx: &mut Tx, sql: &str, ids: &[String]) -> Result<Vec<R>>
-where
-    R: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin,
-{
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut q = sqlx::query_as::<_, R>(AssertSqlSafe(
-        sql.replace("{ids}", &placeholders(2, ids.len())),
-    ))
-    .bind(tx.tenant().to_owned());
-    for id in ids {
-        q = q.bind(id.clone());
-    }
-    Ok(q.fetch_all(tx.conn()).await?)
 }
 
 /// Whether a database error is the overlap guard refusing a slot: the

@@ -8,7 +8,7 @@ use markaz_kit::time::{Date, now_micros};
 use markaz_proto::common::v1::LocalizedText;
 use sqlx::AssertSqlSafe;
 
-use super::{flag, rows_for_ids, versioned};
+use super::{flag, versioned};
 use crate::domain::spaces::{
     BookableBy, ClosureFields, EquipmentFields, EquipmentKind, Opening, Schedule, SpaceFields,
     SpaceKind, Weekday,
@@ -80,15 +80,14 @@ const VISIBLE: &str = "(s.tenant_id = $1 OR s.shared = 1)";
 
 async fn load(tx: &mut Tx, rows: Vec<StoredSpace>) -> Result<Vec<Space>> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let hours: Vec<StoredHours> = rows_for_ids(
-        tx,
-        "SELECT space_id, weekday, opens_minute, closes_minute FROM space_hours
+    let hours: Vec<StoredHours> = tx
+        .rows_for_ids(
+            "SELECT space_id, weekday, opens_minute, closes_minute FROM space_hours
          WHERE ($1 = $1) AND space_id IN ({ids}) ORDER BY weekday, opens_minute",
-        &ids,
-    )
-    .await?;
-    let fixed: Vec<FixedEquipment> = rows_for_ids(
-        tx,
+            &ids,
+        )
+        .await?;
+    let fixed: Vec<FixedEquipment> = tx.rows_for_ids(
         "SELECT space_id, id FROM equipment WHERE ($1 = $1) AND space_id IN ({ids}) ORDER BY id",
         &ids,
     )
