@@ -356,6 +356,7 @@ async fn an_erased_person_disappears_from_capacity_while_the_figures_stay() {
             mem::ErasePersonRequest {
                 id: people[0].id.clone(),
                 reason: "request of the person".into(),
+                legal_ground: mem::ErasureGround::DataSubjectRequest as i32,
             },
             &c.staff,
         ))

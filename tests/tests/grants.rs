@@ -376,6 +376,7 @@ async fn eligibility_and_conflicts_follow_membership_events_across_the_bus() {
             membership::ErasePersonRequest {
                 id: person.id.clone(),
                 reason: "asked to be forgotten".into(),
+                legal_ground: membership::ErasureGround::DataSubjectRequest as i32,
             },
             &staff,
         ))

@@ -223,6 +223,11 @@ impl App {
                 config.consumer.clone(),
                 relays_stop.clone(),
             ));
+            relays.spawn(crate::erasure::run(
+                db.clone(),
+                bus.clone(),
+                relays_stop.clone(),
+            ));
             relays.spawn(crate::retention::run(
                 db.clone(),
                 config.retention.clone(),

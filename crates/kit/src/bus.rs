@@ -150,6 +150,23 @@ impl Bus {
         }
     }
 
+    /// Replaces every message `producer` published for `tenant` that
+    /// mentions the person `matcher` finds by a scrubbed copy, and deletes
+    /// the announcements of `producer`'s dead letters that do. Nothing on
+    /// the in-process bus, which keeps no message beyond the outbox.
+    pub async fn scrub_stream(
+        &self,
+        producer: &str,
+        tenant: &str,
+        erasure_id: &str,
+        matcher: &crate::erasure::Matcher,
+    ) -> Result<crate::erasure::Scrubbed> {
+        match self {
+            Bus::Local(_) => Ok(crate::erasure::Scrubbed::default()),
+            Bus::Nats(n) => n.scrub(producer, tenant, erasure_id, matcher).await,
+        }
+    }
+
     pub async fn close(&self) {
         if let Bus::Nats(n) = self {
             let _ = n.client.drain().await;
@@ -630,6 +647,124 @@ impl NatsBus {
             .await
             .map_err(|e| fail(&e))?;
         Ok(LostEvents { messages, stream })
+    }
+
+    async fn scrub(
+        &self,
+        producer: &str,
+        tenant: &str,
+        erasure_id: &str,
+        matcher: &crate::erasure::Matcher,
+    ) -> Result<crate::erasure::Scrubbed> {
+        use crate::erasure::wire::{mentions_anywhere, scrub_envelope, tenant_of};
+        let mut done = crate::erasure::Scrubbed::default();
+        let events = self
+            .read_all(&self.stream_name(producer), &format!("{}.evt.{producer}.>", self.namespace))
+            .await?;
+        for (sequence, subject, payload) in events {
+            if tenant_of(&payload).as_deref() != Some(tenant) {
+                continue;
+            }
+            let Some(scrubbed) = scrub_envelope(&payload, matcher) else {
+                continue;
+            };
+            // The copy first, then the original: a crash in between leaves
+            // the event twice (consumers' inboxes drop the second), never
+            // not at all. Its own message id, or the duplicate window would
+            // take it for the original.
+            use async_nats::jetstream::message::PublishMessage as Publish;
+            let copy = Publish::build()
+                .payload(scrubbed.into())
+                .message_id(format!("{sequence}.{erasure_id}"));
+            self.js
+                .send_publish(subject, copy)
+                .await
+                .map_err(|e| Error::Unavailable(format!("republishing a scrubbed event: {e}")))?
+                .await
+                .map_err(|e| Error::Unavailable(format!("republishing a scrubbed event: {e}")))?;
+            self.delete(&self.stream_name(producer), sequence).await?;
+            done.messages += 1;
+        }
+        let dlq = format!("{}_DLQ", self.namespace.to_ascii_uppercase());
+        if self.js.get_stream(&dlq).await.is_ok() {
+            let letters = self
+                .read_all(&dlq, &format!("{}.dlq.{producer}", self.namespace))
+                .await?;
+            for (sequence, _, payload) in letters {
+                if tenant_of(&payload).as_deref() == Some(tenant) && mentions_anywhere(&payload, matcher)
+                {
+                    self.delete(&dlq, sequence).await?;
+                    done.dead_letters += 1;
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// Every message of `stream` on `subject` there is now: (sequence,
+    /// subject, payload).
+    async fn read_all(&self, stream: &str, subject: &str) -> Result<Vec<(u64, String, Bytes)>> {
+        use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+        let unavailable = |e: String| Error::Unavailable(format!("reading stream {stream}: {e}"));
+        let handle = match self.js.get_stream(stream).await {
+            Ok(s) => s,
+            // Nothing published yet: nothing to read.
+            Err(_) => return Ok(Vec::new()),
+        };
+        let info = handle.get_info().await.map_err(|e| unavailable(e.to_string()))?;
+        let last = info.state.last_sequence;
+        let mut out = Vec::new();
+        if info.state.messages == 0 {
+            return Ok(out);
+        }
+        let consumer = handle
+            .create_consumer(pull::OrderedConfig {
+                filter_subject: subject.to_string(),
+                deliver_policy: DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        let mut messages = consumer
+            .messages()
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        loop {
+            // The stream holds nothing more of `subject` up to `last` once
+            // the consumer has nothing to give for a moment.
+            let next = tokio::time::timeout(Duration::from_secs(2), messages.next()).await;
+            let Ok(Some(message)) = next else { break };
+            let message = message.map_err(|e| unavailable(e.to_string()))?;
+            let sequence = message
+                .info()
+                .map_err(|e| unavailable(e.to_string()))?
+                .stream_sequence;
+            if sequence > last {
+                break;
+            }
+            out.push((sequence, message.subject.to_string(), message.payload.clone()));
+            if sequence == last {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes a message for good: JetStream's default delete overwrites
+    /// the stored bytes ("secure erase").
+    async fn delete(&self, stream: &str, sequence: u64) -> Result<()> {
+        let handle = self
+            .js
+            .get_stream(stream)
+            .await
+            .map_err(|e| Error::Unavailable(format!("stream {stream}: {e}")))?;
+        match handle.delete_message(sequence).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.to_string().contains("no message found") => Ok(()),
+            Err(e) => Err(Error::Unavailable(format!(
+                "deleting message {sequence} of {stream}: {e}"
+            ))),
+        }
     }
 
     async fn announce_dead_letter(&self, consumer: &str, envelope: &Bytes) {

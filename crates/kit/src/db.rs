@@ -540,8 +540,11 @@ fn sqlite_pragmas(
 ) -> futures::future::BoxFuture<'_, std::result::Result<(), sqlx::Error>> {
     Box::pin(async move {
         conn.execute(
+            // secure_delete: freed pages are overwritten with zeros, so an
+            // erased name is not left in the file (see crate::erasure).
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+             PRAGMA secure_delete = ON;",
         )
         .await?;
         Ok(())

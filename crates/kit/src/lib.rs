@@ -23,6 +23,7 @@ pub mod auth;
 pub mod bus;
 pub mod config;
 pub mod db;
+pub mod erasure;
 pub mod error;
 pub mod events;
 pub mod fetch;

@@ -49,7 +49,7 @@ pub struct MigrationSet {
 }
 
 /// Tables with a `tenant_id` that are read across tenants by the platform.
-const CROSS_TENANT_TABLES: &[&str] = &["markaz_outbox", "markaz_dead_letters"];
+const CROSS_TENANT_TABLES: &[&str] = &["markaz_outbox", "markaz_dead_letters", "markaz_erasures"];
 
 /// The platform's own tables, present in every service's database.
 pub const PLATFORM: &[Migration] = &[
@@ -67,6 +67,11 @@ pub const PLATFORM: &[Migration] = &[
         version: 3,
         name: "retention",
         sql: include_str!("../migrations/0003_retention.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "erasures",
+        sql: include_str!("../migrations/0004_erasures.sql"),
     },
 ];
 

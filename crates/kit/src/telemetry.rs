@@ -272,6 +272,9 @@ pub struct Metrics {
     pub consumer_ack_pending: Family<ConsumerProducerLabels, Gauge>,
     /// 1 while a service can do its work (see [`crate::health`]).
     pub service_serving: Family<ServiceLabels, Gauge>,
+    /// Erasures a service applied to its database and has not yet
+    /// confirmed (its stream still to scrub), see [`crate::erasure`].
+    pub erasures_pending: Family<ServiceLabels, Gauge>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -376,8 +379,15 @@ pub fn metrics() -> &'static Metrics {
             "1 while the service can do its work: database answering, bus connected, no consumer paused",
             service_serving.clone(),
         );
+        let erasures_pending = Family::<ServiceLabels, Gauge>::default();
+        registry.register(
+            "erasures_pending",
+            "erasures applied to the service's database whose stream scrub and confirmation are still to come",
+            erasures_pending.clone(),
+        );
         Metrics {
             registry: root,
+            erasures_pending,
             process,
             consumer_blocked,
             events_lost_by_bus,

@@ -66,12 +66,8 @@ impl CapacityEvents {
 impl Reactions for CapacityEvents {
     async fn react(&self, tx: &mut Tx, change: &Change) -> Result<()> {
         self.touch_tenant(tx).await?;
-        if let Change::PersonErased {
-            person_id,
-            known_name,
-        } = change
-        {
-            erase(tx, person_id, known_name).await?;
+        if let Change::PersonErased { person_id } = change {
+            erase(tx, person_id).await?;
         }
         Ok(())
     }
@@ -115,27 +111,16 @@ impl On<ev::AssessmentCompleted> for CapacityEvents {
 ///   attendance marks, in every revision; why their enrolments were
 ///   cancelled or certificates revoked) is about them, often why they were
 ///   absent, and is cleared whole;
-/// * staff's other free text (other participants' marks, consultation notes
-///   and follow-up actions, public suggestions) is the center's record of
-///   its work and is kept, each mention of the person's name as capacity
-///   knew it cut out ([`crate::domain::erasure::scrub_name`]). A mention by
-///   first name alone cannot be told from another person of that name and
-///   stays;
-/// * the stored answers of retried requests that showed the name or that
-///   text (enrolments, attendance sheets, consultations) are dropped, with
-///   the published copies of their events.
-async fn erase(tx: &mut Tx, person_id: &str, known_name: &str) -> Result<()> {
+/// * the stored answers of retried requests about their enrolments and
+///   marks go, with the published copies of their events;
+/// * every other mention of them — in consultation notes, follow-up
+///   actions, public suggestions, anywhere — is the platform's sweep, which
+///   runs after this ([`markaz_kit::erasure::erase`]).
+async fn erase(tx: &mut Tx, person_id: &str) -> Result<()> {
     store::erasure::clear_notes_about(tx, person_id).await?;
-    let mut objects = store::erasure::objects_naming(tx, person_id).await?;
-    if !known_name.trim().is_empty() {
-        objects.extend(store::erasure::scrub(tx, known_name).await?);
-    }
-    objects.sort();
-    objects.dedup();
-    for object in objects {
+    for object in store::erasure::objects_naming(tx, person_id).await? {
         tx.forget_aggregate(&object).await?;
     }
-    tx.forget_aggregate(person_id).await?;
     tracing::info!(person = %person_id, "person erased from capacity's records");
     Ok(())
 }

@@ -16,6 +16,12 @@ use markaz_proto::membership::v1 as api;
 pub const NAME_MAX: usize = 200;
 pub const SHORT_MAX: usize = 100;
 pub const PROSE_MAX: usize = 4_000;
+
+/// The services that hold a copy of people and confirm each erasure
+/// (`ErasureConfirmed`); an erasure is complete once all of them have —
+/// membership for its own records and stream included. A new service that
+/// consumes membership's people joins this list.
+pub const ERASURE_CONFIRMERS: &[&str] = &["membership", "capacity", "grants", "networking", "resources"];
 pub const MAX_SECTORS: usize = 10;
 
 /// A tenant as the operator registers it.

@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod domain;
+pub mod events;
 pub mod store;
 
 use markaz_kit::app::{Service, ServiceContext};
@@ -45,6 +46,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "indexes for filters",
         sql: include_str!("../migrations/0004_indexes_for_filters.sql"),
     },
+    Migration {
+        version: 5,
+        name: "erasures",
+        sql: include_str!("../migrations/0005_erasures.sql"),
+    },
 ];
 
 /// The membership service, as the runtime runs it.
@@ -62,6 +68,20 @@ impl Service for Membership {
 
     fn rights(&self) -> &'static [markaz_kit::rpc::Rights] {
         api::RIGHTS
+    }
+
+    /// The confirmations of erasures, from every service that confirms.
+    fn consumer(
+        &self,
+        _ctx: &ServiceContext,
+    ) -> Option<(markaz_kit::events::Consumer, Vec<&'static str>)> {
+        Some((
+            markaz_kit::events::Consumer {
+                name: NAME,
+                handler: std::sync::Arc::new(events::router()),
+            },
+            domain::ERASURE_CONFIRMERS.to_vec(),
+        ))
     }
 
     fn register(

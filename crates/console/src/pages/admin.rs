@@ -11,7 +11,10 @@ use markaz_proto::common::v1 as common;
 use markaz_proto::membership::v1 as mem;
 use minijinja::context;
 
-use super::{ADMINISTRATION, OPERATOR, STAFF, branches, enum_name, form_text, next_page};
+use super::{
+    ADMINISTRATION, OPERATOR, STAFF, branches, choices, enum_name, enum_names, enum_value, form_text,
+    next_page,
+};
 use crate::AppState;
 use crate::render::Outcome::{Again, Done};
 use crate::render::{Answer, Ctx, Form};
@@ -142,9 +145,11 @@ async fn person_page(ctx: &Ctx, id: &str, form: Form) -> Answer {
                 legal_basis => enum_name!(mem::LegalBasis, p.legal_basis),
                 purpose => p.processing_purpose,
                 erased => p.erased,
+                erasure_id => p.erasure_id,
                 created => lang.timestamp(p.create_time.as_ref()),
                 updated => lang.timestamp(p.update_time.as_ref()),
             },
+            grounds => choices(lang, enum_names!(mem::ErasureGround)),
             done => ctx.q("done"),
         },
     )
@@ -159,6 +164,7 @@ async fn erase(ctx: Ctx, Path(id): Path<String>) -> Answer {
         .erase_person(mem::ErasePersonRequest {
             id: id.clone(),
             reason: f.get("reason").trim().to_string(),
+            legal_ground: enum_value!(mem::ErasureGround, f.get("legal_ground")),
         })
         .await;
     match form.outcome(answer)? {

@@ -13,6 +13,7 @@
 //!
 //! [`both_backends!`](crate::both_backends) runs one test body on both.
 
+pub mod erasure;
 pub mod fuzz;
 pub mod rights;
 pub mod status;

@@ -16,14 +16,12 @@
 //! | [`suggestions`] | suggestions from the public and their triage |
 //! | [`recommendations`] | an assessment's weak domains, the ranking of courses |
 //! | [`reports`] | figures: people counted by gender |
-//! | [`erasure`] | an erased person's name cut out of free text |
 
 pub mod attendance;
 pub mod certificates;
 pub mod consultations;
 pub mod courses;
 pub mod enrolments;
-pub mod erasure;
 pub mod recommendations;
 pub mod reports;
 pub mod suggestions;

@@ -118,6 +118,7 @@ async fn copies_apply_only_newer_snapshots_and_each_event_once(backend: Backend)
         TENANT,
         ev::PersonErased {
             person_id: ghost.clone(),
+            ..Default::default()
         },
     )
     .await;

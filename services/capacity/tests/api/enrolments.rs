@@ -350,6 +350,7 @@ async fn enrolment_needs_what_membership_told(backend: Backend) {
         TENANT,
         ev::PersonErased {
             person_id: gone.clone(),
+            ..Default::default()
         },
     )
     .await;

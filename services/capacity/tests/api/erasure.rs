@@ -164,6 +164,7 @@ async fn an_erased_persons_name_is_on_no_read_path(backend: Backend) {
         TENANT,
         ev::PersonErased {
             person_id: fatima.clone(),
+            ..Default::default()
         },
     )
     .await;
@@ -364,6 +365,7 @@ async fn erasure_finds_a_name_in_any_script(backend: Backend) {
         TENANT,
         ev::PersonErased {
             person_id: her.clone(),
+            ..Default::default()
         },
     )
     .await;

@@ -167,6 +167,7 @@ async fn reports_count_from_records_and_survive_erasure(backend: Backend) {
         TENANT,
         ev::PersonErased {
             person_id: person_ids[0].clone(),
+            ..Default::default()
         },
     )
     .await;

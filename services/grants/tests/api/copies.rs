@@ -37,6 +37,7 @@ async fn erasure_is_honoured_in_the_copies(backend: Backend) {
         "membership",
         ev::PersonErased {
             person_id: reviewer.person_id.clone(),
+            ..Default::default()
         },
     )
     .await;

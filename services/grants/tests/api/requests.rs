@@ -772,6 +772,7 @@ async fn a_retry_is_answered_only_to_a_caller_who_still_has_the_rights(backend: 
         "membership",
         ev::PersonErased {
             person_id: reviewer.person_id.clone(),
+            ..Default::default()
         },
     )
     .await;

@@ -6,6 +6,7 @@
 //! snapshot over a newer one.
 
 use markaz_kit::db::Tx;
+use markaz_kit::erasure::{Matcher, Subject};
 use markaz_kit::error::{AllValid, Error, Result};
 use markaz_kit::events::Router;
 use markaz_kit::rpc::parse_id;
@@ -28,13 +29,12 @@ pub enum Change {
     },
     /// A person's copy, as it is now.
     Person(Person),
-    /// A person was erased: the copy lost the name it had (`known_name`,
-    /// empty if none had arrived), so the consumer can scrub its own records
-    /// of it.
-    PersonErased {
-        person_id: String,
-        known_name: String,
-    },
+    /// A person was erased: the copy lost the name it had. The consumer
+    /// deletes or pseudonymises what it attached to the person; every
+    /// mention of them in its tables, outbox, dead letters and stream is
+    /// scrubbed after its reaction, by the platform
+    /// ([`markaz_kit::erasure::erase`]) — no consumer can leave that out.
+    PersonErased { person_id: String },
     /// A person became a member of an organization.
     Affiliated {
         affiliation_id: String,
@@ -58,7 +58,17 @@ pub trait Reactions: Send + Sync + 'static {
         let _ = (tx, change);
         Ok(())
     }
+
+    /// Columns (`"table.column"`) that hold other people's own names,
+    /// which an erasure's sweep must not touch because the same name may
+    /// be someone else's (the copies' own are spared already).
+    fn spare(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
+
+/// The copies' column of names, each a person's own.
+const SPARED: &str = "membership_people.full_name";
 
 /// Routes every membership event the copies are made of to this library,
 /// then to the consumer's [`Reactions`].
@@ -103,8 +113,22 @@ pub fn routes<S: Reactions>(router: Router<S>) -> Router<S> {
         })
         .route::<ev::PersonErased>(|s, tx, e| {
             Box::pin(async move {
+                let matcher = matcher_of(tx, &e).await?;
+                let erasure_id = e.erasure_id.clone();
                 let change = erasure(tx, e).await?;
-                s.react(tx, &change).await
+                s.react(tx, &change).await?;
+                let Change::PersonErased { person_id } = &change else {
+                    unreachable!("an erasure changes a person")
+                };
+                let mut spare = vec![SPARED];
+                spare.extend(s.spare());
+                let erasure = markaz_kit::erasure::Erasure {
+                    erasure_id: &erasure_id,
+                    person_id,
+                    matcher: &matcher,
+                };
+                markaz_kit::erasure::erase(tx, erasure, &spare).await?;
+                Ok(())
             })
         })
         .route::<ev::PersonAffiliated>(|s, tx, e| {
@@ -294,33 +318,46 @@ async fn person_snapshot(tx: &mut Tx, snapshot: Option<ev::PersonSnapshot>) -> R
     Ok(Change::Person(row.try_into()?))
 }
 
-/// The copy keeps no name from now on; gender, age band and branch stay,
-/// so every figure stays right. An erasure that comes before the person
-/// leaves a tombstone.
-#[tracing::instrument(skip_all)]
-async fn erasure(tx: &mut Tx, e: ev::PersonErased) -> Result<Change> {
+/// How this service finds the person in its text: the erasure's keys, or
+/// — an erasure published before they existed — the name the copy had.
+async fn matcher_of(tx: &mut Tx, e: &ev::PersonErased) -> Result<Matcher> {
+    if let Some(keys) = &e.match_keys {
+        return Ok(Matcher::from_keys(keys));
+    }
     let id = required_id("person_id", &e.person_id)?;
-    let known_name = crate::read::person(tx, &id)
+    let known = crate::read::person(tx, &id)
         .await?
         .map(|p| p.full_name)
         .unwrap_or_default();
+    Ok(Matcher::new(&Subject {
+        names: vec![known],
+        ..Default::default()
+    }))
+}
+
+/// The copy keeps no name from now on; gender, age band and branch stay,
+/// so every figure stays right. An erasure that comes before the person —
+/// a consumer rebuilt from a stream whose messages naming them were
+/// scrubbed — leaves a tombstone with the event's gender, age band and
+/// branch, which no later snapshot gives a name back to.
+#[tracing::instrument(skip_all)]
+async fn erasure(tx: &mut Tx, e: ev::PersonErased) -> Result<Change> {
+    let id = required_id("person_id", &e.person_id)?;
     sqlx::query(
         "INSERT INTO membership_people (tenant_id, id, full_name, gender, age_band, branch_id,
             version, erased)
-         VALUES ($1, $2, '', $3, $4, '', 0, 1)
+         VALUES ($1, $2, '', $3, $4, $5, 0, 1)
          ON CONFLICT (tenant_id, id) DO UPDATE SET full_name = '', erased = 1",
     )
     .bind(tx.tenant().to_owned())
     .bind(&id)
-    .bind(Gender::Unspecified.as_str_name())
-    .bind(AgeBand::Unspecified.as_str_name())
+    .bind(known::<Gender>(e.gender).as_str_name())
+    .bind(known::<AgeBand>(e.age_band).as_str_name())
+    .bind(&e.branch_id)
     .execute(tx.conn())
     .await?;
     tracing::info!(person = %id, "person erased from the copies");
-    Ok(Change::PersonErased {
-        person_id: id,
-        known_name,
-    })
+    Ok(Change::PersonErased { person_id: id })
 }
 
 /// An affiliation, or its end: an end is final, whichever arrives first.

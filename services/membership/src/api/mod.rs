@@ -21,6 +21,7 @@ use crate::store::{self, OrganizationRow, PersonRow};
 
 mod affiliations;
 mod assessments;
+mod erasures;
 mod organizations;
 mod people;
 mod tenants;
@@ -57,6 +58,8 @@ pub const RIGHTS: &[Rights] = &[Rights {
         ("ListPeople", Access::Roles(CONFIDENTIAL)),
         ("UpdatePerson", Access::Roles(WRITE)),
         ("ErasePerson", Access::Roles(WRITE)),
+        ("GetErasure", Access::Roles(WRITE)),
+        ("ListErasures", Access::Roles(WRITE)),
         ("CreateAffiliation", Access::Roles(WRITE)),
         ("ListAffiliations", Access::Roles(CONFIDENTIAL)),
         ("EndAffiliation", Access::Roles(WRITE)),
@@ -83,6 +86,8 @@ markaz_kit::grpc_forwards! {
         list_people(api::ListPeopleRequest) -> api::ListPeopleResponse => people::list;
         update_person(api::UpdatePersonRequest) -> api::Person => people::update;
         erase_person(api::ErasePersonRequest) -> api::Person => people::erase;
+        get_erasure(api::GetErasureRequest) -> api::Erasure => erasures::get;
+        list_erasures(api::ListErasuresRequest) -> api::ListErasuresResponse => erasures::list;
         create_affiliation(api::CreateAffiliationRequest) -> api::Affiliation => affiliations::create;
         list_affiliations(api::ListAffiliationsRequest) -> api::ListAffiliationsResponse => affiliations::list;
         end_affiliation(api::EndAffiliationRequest) -> api::Affiliation => affiliations::end;

@@ -1,6 +1,7 @@
 //! People: the minimum personal data the center needs, and its erasure.
 
 use markaz_kit::auth::Caller;
+use markaz_kit::erasure::{Matcher, Subject};
 use markaz_kit::error::{AllValid, Error, Result};
 use markaz_kit::rpc::{
     Idempotency, Page, check_etag, etag, new_id, parse_id, parse_optional_id, update_mask,
@@ -52,7 +53,11 @@ pub(super) async fn get(
     let id = parse_id("id", &req.id)?;
     let mut tx = api.db.read(&caller.tenant).await?;
     let row = visible_person(&mut tx, &caller, &id).await?;
-    Ok(proto(&row))
+    let mut person = proto(&row);
+    if row.erased {
+        person.erasure_id = store::erasure_of_person(&mut tx, &id).await?.unwrap_or_default();
+    }
+    Ok(person)
 }
 
 pub(super) async fn list(
@@ -138,36 +143,87 @@ pub(super) async fn update(
     Ok(proto(&row))
 }
 
+/// The columns that hold people's own names and contacts: the erasure's
+/// sweep leaves them, since the same name may be someone else's (the erased
+/// person's own were overwritten just before).
+const OWN_NAMES: &[&str] = &[
+    "people.full_name",
+    "people.phone",
+    "people.email",
+    "people.search_text",
+];
+
+/// Erases a person: their record keeps gender, age band and branch; every
+/// mention of them in membership's records is scrubbed
+/// ([`markaz_kit::erasure::erase`]), their affiliations lose the role (which
+/// says who they are as surely as a name); an erasure record is the receipt
+/// every other service confirms through `PersonErased`.
 pub(super) async fn erase(
     api: &MembershipApi,
     caller: Caller,
     req: api::ErasePersonRequest,
 ) -> Result<api::Person> {
-    let (id, reason) = (
+    let (id, reason, ground) = (
         parse_id("id", &req.id),
         validate::prose("reason", &req.reason, domain::PROSE_MAX, true),
+        validate::enumeration::<api::ErasureGround>("legal_ground", req.legal_ground, true)
+            .map_err(Error::from),
     )
         .all()?;
+    let ground = ground.expect("required");
     let mut tx = api.db.write(&caller.tenant).await?;
     tx.lock("people", &id).await?;
     let current = visible_person(&mut tx, &caller, &id).await?;
     if current.erased {
         // Erasure is done once; asking again changes nothing.
-        return Ok(proto(&current));
+        let mut person = proto(&current);
+        person.erasure_id = store::erasure_of_person(&mut tx, &id).await?.unwrap_or_default();
+        return Ok(person);
     }
-    let kept = domain::erased(&current.fields);
+    let f = &current.fields;
+    let matcher = Matcher::new(&Subject {
+        names: vec![f.full_name.clone()],
+        emails: vec![f.email.clone()],
+        phones: vec![f.phone.clone()],
+    });
+    let kept = domain::erased(f);
     let row = store::erase_person(&mut tx, &current, &kept, &reason).await?;
-    tx.forget_aggregate(&id).await?;
+    store::clear_roles_of(&mut tx, &id).await?;
+    let erasure_id = new_id();
+    store::insert_erasure(
+        &mut tx,
+        &store::NewErasure {
+            id: &erasure_id,
+            person_id: &id,
+            requested_by: &caller.subject,
+            legal_ground: ground.as_str_name(),
+            reason: &reason,
+        },
+    )
+    .await?;
+    let erasure = markaz_kit::erasure::Erasure {
+        erasure_id: &erasure_id,
+        person_id: &id,
+        matcher: &matcher,
+    };
+    markaz_kit::erasure::erase(&mut tx, erasure, OWN_NAMES).await?;
     tx.publish(
         &id,
         &ev::PersonErased {
             person_id: id.clone(),
+            erasure_id: erasure_id.clone(),
+            gender: f.gender as i32,
+            age_band: f.age_band as i32,
+            branch_id: f.branch_id.clone(),
+            match_keys: Some(matcher.keys()),
         },
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(person = %id, "person erased");
-    Ok(proto(&row))
+    tracing::info!(person = %id, erasure = %erasure_id, "person erased");
+    let mut person = proto(&row);
+    person.erasure_id = erasure_id;
+    Ok(person)
 }
 
 fn proto(r: &PersonRow) -> api::Person {
@@ -186,6 +242,7 @@ fn proto(r: &PersonRow) -> api::Person {
         create_time: Some(timestamp(r.created_at)),
         update_time: Some(timestamp(r.updated_at)),
         etag: etag(r.version),
+        erasure_id: String::new(),
     }
 }
 

@@ -160,3 +160,17 @@ pub async fn end_affiliation(
         ..current.clone()
     })
 }
+
+/// An erased person's affiliations keep organization and dates — the
+/// organization's figures count them — but not the role, which says who
+/// the person is as surely as a name ("treasurer of …").
+#[tracing::instrument(skip_all)]
+pub async fn clear_roles_of(tx: &mut Tx, person_id: &str) -> Result<()> {
+    sqlx::query("UPDATE affiliations SET role = $3 WHERE tenant_id = $1 AND person_id = $2")
+        .bind(tx.tenant().to_owned())
+        .bind(person_id)
+        .bind(markaz_kit::erasure::ERASED)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}

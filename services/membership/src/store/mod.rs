@@ -10,12 +10,14 @@
 
 mod affiliations;
 mod assessments;
+mod erasures;
 mod organizations;
 mod people;
 mod tenants;
 
 pub use affiliations::*;
 pub use assessments::*;
+pub use erasures::*;
 pub use organizations::*;
 pub use people::*;
 pub use tenants::*;

@@ -131,6 +131,7 @@ async fn tenants_never_see_each_other(backend: Backend) {
             api::ErasePersonRequest {
                 id: p.id.clone(),
                 reason: "x".into(),
+                legal_ground: api::ErasureGround::DataSubjectRequest as i32,
             },
             &intruder,
         ))

@@ -37,6 +37,7 @@ async fn people_are_registered_updated_and_erased(backend: Backend) {
             api::ErasePersonRequest {
                 id: p.id.clone(),
                 reason: String::new(),
+                legal_ground: api::ErasureGround::DataSubjectRequest as i32,
             },
             &w.staff,
         ))
@@ -49,6 +50,7 @@ async fn people_are_registered_updated_and_erased(backend: Backend) {
             api::ErasePersonRequest {
                 id: p.id.clone(),
                 reason: "request of the person".into(),
+                legal_ground: api::ErasureGround::DataSubjectRequest as i32,
             },
             &w.staff,
         ))
@@ -130,6 +132,7 @@ async fn a_retry_after_erasure_is_refused_not_done_again(backend: Backend) {
             api::ErasePersonRequest {
                 id: p.id.clone(),
                 reason: "request of the person".into(),
+                legal_ground: api::ErasureGround::DataSubjectRequest as i32,
             },
             &w.staff,
         ))
