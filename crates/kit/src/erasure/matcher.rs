@@ -169,7 +169,7 @@ impl Matcher {
         let mut i = 0;
         while i < ws.len() {
             let mut matched = None;
-            for first in candidates(&ws[i].text) {
+            for (particle, first) in candidates(&ws[i].text) {
                 if !self.known("w:", first) {
                     continue;
                 }
@@ -179,19 +179,19 @@ impl Matcher {
                         form.push(' ');
                         form.push_str(&ws[end].text);
                     }
-                    if self.known("k:", &form) {
-                        matched = Some(end);
+                    if self.known("k:", &form) && matched.is_none_or(|(_, e)| e <= end) {
+                        matched = Some((particle, end));
                     }
                 }
             }
             match matched {
-                Some(end) => {
+                Some((particle, end)) => {
                     // "Nadia K." — an initial's dot goes with it.
                     let mut stop = ws[end].end;
                     if ws[end].text.chars().count() == 1 && text[stop..].starts_with('.') {
                         stop += 1;
                     }
-                    spans.push((ws[i].start, stop));
+                    spans.push((ws[i].start + particle, stop));
                     i = end + 1;
                 }
                 None => i += 1,
@@ -246,14 +246,18 @@ struct Word {
     end: usize,
 }
 
-/// The word itself, and without a particle glued to its front.
-fn candidates(word: &str) -> impl Iterator<Item = &str> {
+/// The word itself, and without a particle glued to its front — each with
+/// how many bytes of the original text the particle takes (it stays: "and
+/// [erased]", not "[erased]").
+fn candidates(word: &str) -> impl Iterator<Item = (usize, &str)> {
     let mut chars = word.chars();
     let stripped = match chars.next() {
-        Some(c) if CLITICS.contains(&c) && chars.clone().count() >= 2 => Some(chars.as_str()),
+        Some(c) if CLITICS.contains(&c) && chars.clone().count() >= 2 => {
+            Some((c.len_utf8(), chars.as_str()))
+        }
         _ => None,
     };
-    std::iter::once(word).chain(stripped)
+    std::iter::once((0, word)).chain(stripped)
 }
 
 fn last(digits: &str, n: usize) -> &str {
@@ -449,6 +453,7 @@ mod tests {
                 "missed in {text:?}"
             );
         }
+        assert_eq!(m.scrub("مع سعاد ونادية كريموفا").as_deref(), Some("مع سعاد و[erased]"));
         let m = Matcher::new(&Subject {
             names: vec!["أحمد الرفاعي".into()],
             ..Default::default()
