@@ -83,15 +83,27 @@ impl Matcher {
             }
             let initial = |s: &str| s.chars().next().map(String::from).unwrap_or_default();
             forms.push(w.clone());
-            if w.len() >= 2 {
-                let (given, family) = (&w[0], &w[w.len() - 1]);
-                forms.push(vec![initial(given), family.clone()]);
-                forms.push(vec![given.clone(), initial(family)]);
-                forms.push(vec![given.clone(), family.clone()]);
-                forms.push(vec![family.clone(), given.clone()]);
-                // "N. M. Karimova": every given name by its initial.
-                let mut initials: Vec<String> = w[..w.len() - 1].iter().map(|g| initial(g)).collect();
-                initials.push(family.clone());
+            // Two of the names, as people are written: the given name with
+            // any later one ("Nadia Karimova" of "Nadia Karimova al-Hasan"),
+            // any earlier one with the family name; either by its initial;
+            // the two the other way round.
+            let last = w.len() - 1;
+            for i in 0..w.len() {
+                for j in i + 1..w.len() {
+                    if i != 0 && j != last {
+                        continue;
+                    }
+                    let (a, b) = (&w[i], &w[j]);
+                    forms.push(vec![a.clone(), b.clone()]);
+                    forms.push(vec![initial(a), b.clone()]);
+                    forms.push(vec![a.clone(), initial(b)]);
+                    forms.push(vec![b.clone(), a.clone()]);
+                }
+            }
+            if w.len() > 2 {
+                // "N. M. Karimova": every earlier name by its initial.
+                let mut initials: Vec<String> = w[..last].iter().map(|g| initial(g)).collect();
+                initials.push(w[last].clone());
                 forms.push(initials);
             }
         }
@@ -454,6 +466,13 @@ mod tests {
             );
         }
         assert_eq!(m.scrub("مع سعاد ونادية كريموفا").as_deref(), Some("مع سعاد و[erased]"));
+        let m = Matcher::new(&Subject {
+            names: vec!["نادية كريموفا الحسن".into()],
+            ..Default::default()
+        });
+        for text in ["نادية كريموفا", "نادية الحسن", "ن. الحسن", "كريموفا الحسن", "ن. ك. الحسن"] {
+            assert!(m.mentions(text), "missed {text:?} of a longer name");
+        }
         let m = Matcher::new(&Subject {
             names: vec!["أحمد الرفاعي".into()],
             ..Default::default()

@@ -34,7 +34,9 @@ fn is_identifier(column: &str) -> bool {
 }
 
 /// The tenant tables of this database and their text and binary columns
-/// (identifiers left out); with `platform`, the platform's tables too.
+/// (identifiers left out) — and, as a text column named `version`, the
+/// integer version a table keeps; with `platform`, the platform's tables
+/// too.
 pub async fn columns(tx: &mut Tx, platform: bool) -> Result<BTreeMap<String, Vec<Column>>> {
     let rows: Vec<(String, String, String)> = match tx.backend() {
         Backend::Sqlite => {
@@ -62,6 +64,13 @@ pub async fn columns(tx: &mut Tx, platform: bool) -> Result<BTreeMap<String, Vec
     let mut with_tenant = std::collections::BTreeSet::new();
     let mut out: BTreeMap<String, Vec<Column>> = BTreeMap::new();
     for (table, column, kind) in rows {
+        if column == "version" && kind.to_ascii_lowercase().contains("int") {
+            out.entry(table.clone()).or_default().push(Column {
+                name: column,
+                binary: false,
+            });
+            continue;
+        }
         if is_platform(&table) && !(platform && table.starts_with("markaz_")) {
             continue;
         }
@@ -101,8 +110,12 @@ pub async fn sweep_tables(tx: &mut Tx, matcher: &Matcher, spare: &[&str]) -> Res
         Backend::Postgres => ("CAST(ctid AS TEXT)", "ctid = CAST($1 AS TID)"),
     };
     for (table, columns) in columns(tx, false).await? {
+        // A row's version moves with the scrub, so a client holding the
+        // text as it was cannot write it back with its old etag.
+        let versioned = columns.iter().any(|c| c.name == "version");
         let columns: Vec<Column> = columns
             .into_iter()
+            .filter(|c| c.name != "version")
             .filter(|c| !spare.contains(&format!("{table}.{}", c.name).as_str()))
             .collect();
         if columns.is_empty() {
@@ -146,7 +159,8 @@ pub async fn sweep_tables(tx: &mut Tx, matcher: &Matcher, spare: &[&str]) -> Res
                 .map(|(n, (i, _))| format!("\"{}\" = ${}", columns[*i].name, n + 2))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let sql = format!("UPDATE \"{table}\" SET {set} WHERE {by_key}");
+            let bump = if versioned { ", version = version + 1" } else { "" };
+            let sql = format!("UPDATE \"{table}\" SET {set}{bump} WHERE {by_key}");
             let mut q = sqlx::query(AssertSqlSafe(sql)).bind(row_key);
             for (_, v) in changed {
                 q = match v {

@@ -29,7 +29,8 @@ pub const EMAIL: &str = "nadia.karimova@example.org";
 pub const PHONE: &str = "+963 944 123 456";
 
 /// How staff write the person: the name with and without the letter
-/// variants, diacritics, tatweel, invisible controls; initial + family
+/// variants, diacritics, tatweel, invisible marks (bidi embeddings and
+/// isolates are refused at the API, so never stored); initial + family
 /// name; given name + initial; family name first; a particle glued on; the
 /// e-mail in capitals; the number in three ways.
 pub const SPELLINGS: &[&str] = &[
@@ -38,7 +39,7 @@ pub const SPELLINGS: &[&str] = &[
     "نادِيَة كَريمُوفا",
     "نـاديـة كريموفـا",
     "نادية\u{200F} كريموفا",
-    "\u{2067}نادية كريموفا\u{2069}",
+    "نادية \u{200B}كريموفا",
     "ن. كريموفا",
     "نادية ك.",
     "ونادية كريموفا",
@@ -162,7 +163,7 @@ pub async fn table_leaks(db: &Db, tenant: &str) -> Vec<String> {
     let mut tx = db.read(tenant).await.expect("a read transaction");
     let tables = crate::erasure::columns(&mut tx, true).await.expect("the schema");
     for (table, columns) in tables {
-        for c in columns {
+        for c in columns.into_iter().filter(|c| c.name != "version") {
             let sql = format!("SELECT \"{}\" FROM \"{table}\"", c.name);
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .fetch_all(tx.conn())

@@ -4,6 +4,7 @@
 
 mod access;
 mod assessments;
+mod erasure;
 mod organizations;
 mod people;
 mod requests;
