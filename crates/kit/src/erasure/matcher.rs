@@ -169,7 +169,7 @@ impl Matcher {
         let mut i = 0;
         while i < ws.len() {
             let mut matched = None;
-            for first in candidates(&ws[i].text) {
+            for (glued, first) in candidates(&ws[i].text).enumerate() {
                 if !self.known("w:", first) {
                     continue;
                 }
@@ -180,18 +180,27 @@ impl Matcher {
                         form.push_str(&ws[end].text);
                     }
                     if self.known("k:", &form) {
-                        matched = Some(end);
+                        matched = Some((end, glued > 0));
                     }
                 }
             }
             match matched {
-                Some(end) => {
+                Some((end, glued)) => {
                     // "Nadia K." — an initial's dot goes with it.
                     let mut stop = ws[end].end;
                     if ws[end].text.chars().count() == 1 && text[stop..].starts_with('.') {
                         stop += 1;
                     }
-                    spans.push((ws[i].start, stop));
+                    // "ونادية": the particle is not the name and stays
+                    // ("و[erased]": "and [erased]"), with its marks.
+                    let mut start = ws[i].start;
+                    if glued {
+                        let mut rest = text[start..].char_indices().skip(1);
+                        start += rest
+                            .find(|(_, c)| !ignorable(*c))
+                            .map_or(0, |(at, _)| at);
+                    }
+                    spans.push((start, stop));
                     i = end + 1;
                 }
                 None => i += 1,
@@ -475,6 +484,16 @@ mod tests {
             m.scrub("met Nadia Karimova (nadia.k@example.org) today").as_deref(),
             Some("met [erased] ([erased]) today")
         );
+        let m = Matcher::new(&Subject {
+            names: vec!["نادية كريموفا".into()],
+            ..Default::default()
+        });
+        assert_eq!(
+            m.scrub("حضر عمر ونادية كريموفا").as_deref(),
+            Some("حضر عمر و[erased]"),
+            "a particle glued on stays"
+        );
+        assert_eq!(m.scrub("وَنادية كريموفا").as_deref(), Some("وَ[erased]"));
     }
 
     #[test]
