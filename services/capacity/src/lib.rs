@@ -62,6 +62,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "indexes for filters",
         sql: include_str!("../migrations/0004_indexes_for_filters.sql"),
     },
+    Migration {
+        version: 5,
+        name: "versions follow every change of text",
+        sql: include_str!("../migrations/0005_versions_follow_text.sql"),
+    },
 ];
 
 /// Staff manage.

@@ -439,7 +439,33 @@ async fn nothing_of_an_erased_person_is_left_anywhere(backend: Backend) {
     let activity_before = activity(&c).await;
     let report_before = report(&mut w, &course.id).await;
     assert_eq!(counts(&activity_before.course_participants), (1, 1, 0, 2));
-    assert_eq!(counts(&activity_before.consultation_attendees), (1, 1, 0, 2));
+    assert_eq!(
+        counts(&activity_before.consultation_attendees),
+        (1, 1, 0, 2)
+    );
+
+    // The objects as a client read them before: their etags.
+    let topic_before = c
+        .get_topic(authed(
+            api::GetTopicRequest {
+                code: topic.code.clone(),
+            },
+            s,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let course_before = get_course(&mut w, &course.id).await;
+    let consultation_before = c
+        .get_consultation(authed(
+            api::GetConsultationRequest {
+                id: consultation.id.clone(),
+            },
+            s,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
 
     // --- she is erased
     let erased = w
@@ -597,12 +623,12 @@ async fn nothing_of_an_erased_person_is_left_anywhere(backend: Backend) {
 
     // Retries of creates whose first answer held her: refused (the stored
     // answer is a tombstone), never answered with her.
-    let retried = c
-        .create_course(authed(create_a, s))
-        .await
-        .unwrap_err();
+    let retried = c.create_course(authed(create_a, s)).await.unwrap_err();
     assert_eq!(precondition(&retried), "REQUEST_ERASED");
-    clean("CreateCourse retried", Err::<tonic::Response<api::Course>, _>(retried));
+    clean(
+        "CreateCourse retried",
+        Err::<tonic::Response<api::Course>, _>(retried),
+    );
     clean(
         "EnrolParticipant retried",
         c.enrol_participant(authed(enrol_nadia, s)).await,
@@ -615,6 +641,35 @@ async fn nothing_of_an_erased_person_is_left_anywhere(backend: Backend) {
         "CreateConsultation retried",
         c.create_consultation(authed(create_consultation, s)).await,
     );
+
+    // What the sweep rewrote changed its etag: a client still holding the
+    // copy from before cannot write her back with it.
+    let topic_after = c
+        .get_topic(authed(
+            api::GetTopicRequest {
+                code: topic.code.clone(),
+            },
+            s,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(topic_after.etag, topic_before.etag);
+    assert_ne!(
+        get_course(&mut w, &course.id).await.etag,
+        course_before.etag
+    );
+    let stale = c
+        .update_consultation(authed(
+            api::UpdateConsultationRequest {
+                consultation: Some(consultation_before),
+                update_mask: None,
+            },
+            s,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted, "{stale:?}");
 
     // The tables, read directly: the service's and the platform's.
     let db = w.app.env.db("capacity").await.unwrap();
