@@ -56,6 +56,11 @@ pub trait Service: Send + Sync + 'static {
     fn consumer(&self, _ctx: &ServiceContext) -> Option<(Consumer, Vec<&'static str>)> {
         None
     }
+    /// Its own retention rules, run with the platform's
+    /// ([`crate::retention`]).
+    fn purges(&self) -> Vec<Arc<dyn crate::retention::Purge>> {
+        Vec::new()
+    }
 }
 
 /// What the runtime gives a service.
@@ -216,7 +221,8 @@ impl App {
         }
         let relays_stop = CancellationToken::new();
         let relays = TaskTracker::new();
-        for db in dbs.values() {
+        for service in &services {
+            let db = &dbs[service.name()];
             relays.spawn(events::run_relay(
                 db.clone(),
                 bus.clone(),
@@ -231,6 +237,7 @@ impl App {
             relays.spawn(crate::retention::run(
                 db.clone(),
                 config.retention.clone(),
+                service.purges(),
                 relays_stop.clone(),
             ));
         }

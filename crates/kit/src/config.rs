@@ -131,6 +131,11 @@ pub struct RetentionConfig {
     /// Days an applied event's inbox row is kept: a redelivery inside it
     /// has no second effect. Keep it longer than the streams keep events.
     pub inbox_days: u64,
+    /// Days the contact details someone of the public left with a form (a
+    /// training suggestion's sender and contact) are kept when staff have
+    /// not triaged it sooner (triage removes them at once). Services with
+    /// such forms purge them ([`crate::retention::Purge`]).
+    pub public_contact_days: u64,
     /// Seconds between purges.
     pub interval_secs: u64,
     /// Rows forgotten per transaction.
@@ -223,6 +228,7 @@ impl Default for RetentionConfig {
         RetentionConfig {
             request_id_days: 7,
             inbox_days: 31,
+            public_contact_days: 90,
             interval_secs: 600,
             batch: 1_000,
         }
@@ -296,6 +302,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "retention.request_id_days",
     ),
     ("MARKAZ_RETENTION_INBOX_DAYS", "retention.inbox_days"),
+    (
+        "MARKAZ_RETENTION_PUBLIC_CONTACT_DAYS",
+        "retention.public_contact_days",
+    ),
     ("MARKAZ_LOG_FORMAT", "log.format"),
     ("MARKAZ_LOG", "log.filter"),
     (
@@ -463,6 +473,9 @@ impl Config {
         if let Some(v) = non_empty("MARKAZ_RETENTION_INBOX_DAYS") {
             self.retention.inbox_days = parse("MARKAZ_RETENTION_INBOX_DAYS", &v)?;
         }
+        if let Some(v) = non_empty("MARKAZ_RETENTION_PUBLIC_CONTACT_DAYS") {
+            self.retention.public_contact_days = parse("MARKAZ_RETENTION_PUBLIC_CONTACT_DAYS", &v)?;
+        }
         if let Some(v) = non_empty("MARKAZ_LOG_FORMAT") {
             self.log.format = v;
         }
@@ -560,9 +573,15 @@ impl Config {
             );
         }
         let r = &self.retention;
-        if r.request_id_days == 0 || r.inbox_days == 0 || r.interval_secs == 0 || r.batch == 0 {
+        if r.request_id_days == 0
+            || r.inbox_days == 0
+            || r.public_contact_days == 0
+            || r.interval_secs == 0
+            || r.batch == 0
+        {
             problems.push(
-                "retention.request_id_days, inbox_days, interval_secs and batch must be positive"
+                "retention.request_id_days, inbox_days, public_contact_days, interval_secs and \
+                 batch must be positive"
                     .to_string(),
             );
         }

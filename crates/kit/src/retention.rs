@@ -13,14 +13,32 @@
 //! a purge never holds SQLite's single writer (or a PostgreSQL lock) for
 //! long however much has piled up. (The outbox keeps its published rows 24
 //! hours; the relay purges them.)
+//!
+//! A service's own tables may have windows too (the contact details of
+//! capacity's public suggestions, `retention.public_contact_days`): it
+//! gives its [`Purge`]s to the runtime (`Service::purges`), and the same
+//! task runs them after the platform's, with the same configuration.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::config::RetentionConfig;
-use crate::db::{Backend, Db};
+use crate::db::{Backend, Db, Tx};
 use crate::error::Result;
+
+/// A service's own retention rule, run every `retention.interval_secs` by
+/// the task that purges the platform's tables in the service's database.
+#[tonic::async_trait]
+pub trait Purge: Send + Sync + 'static {
+    /// What it forgets, for the log ("suggestion contacts").
+    fn name(&self) -> &'static str;
+    /// Forgets, as of `now` (microseconds), what is past its window, in
+    /// bounded transactions ([`in_batches`], [`purge_tx`]); returns how many
+    /// rows it changed.
+    async fn purge(&self, db: &Db, config: &RetentionConfig, now: i64) -> Result<u64>;
+}
 
 const DAY_MICROS: i64 = 24 * 3600 * 1_000_000;
 
@@ -31,15 +49,39 @@ pub struct Purged {
     pub inbox: u64,
 }
 
-/// Purges `db` every `config.interval_secs` until `stop`.
-pub async fn run(db: Db, config: RetentionConfig, stop: CancellationToken) {
+/// Purges `db` every `config.interval_secs` until `stop`: the platform's
+/// tables, then the service's own `purges`.
+pub async fn run(
+    db: Db,
+    config: RetentionConfig,
+    purges: Vec<Arc<dyn Purge>>,
+    stop: CancellationToken,
+) {
     let interval = Duration::from_secs(config.interval_secs.max(1));
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(interval) => {}
         }
-        match purge(&db, &config, crate::time::now_micros()).await {
+        let now = crate::time::now_micros();
+        for p in &purges {
+            match p.purge(&db, &config, now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    service = db.service(),
+                    rows = n,
+                    what = p.name(),
+                    "retention: forgot what was past its window"
+                ),
+                Err(e) => tracing::warn!(
+                    service = db.service(),
+                    what = p.name(),
+                    error = %e,
+                    "retention purge failed"
+                ),
+            }
+        }
+        match purge(&db, &config, now).await {
             Ok(p) if p != Purged::default() => tracing::info!(
                 service = db.service(),
                 request_ids = p.request_ids,
@@ -70,7 +112,7 @@ pub async fn purge(db: &Db, config: &RetentionConfig, now: i64) -> Result<Purged
 
 /// Runs `step` until a batch comes back short, pausing between batches so
 /// the writes of requests get the database in between.
-async fn in_batches<F, Fut>(batch: i64, mut step: F) -> Result<u64>
+pub async fn in_batches<F, Fut>(batch: i64, mut step: F) -> Result<u64>
 where
     F: FnMut(i64) -> Fut,
     Fut: std::future::Future<Output = Result<u64>>,
@@ -98,12 +140,7 @@ pub(crate) async fn purge_batch(
     batch: i64,
     third: Option<&str>,
 ) -> Result<u64> {
-    let mut tx = db.system().await?;
-    if db.backend() == Backend::Postgres {
-        sqlx::query("SELECT set_config('markaz.retention', 'purge', true)")
-            .execute(tx.conn())
-            .await?;
-    }
+    let mut tx = purge_tx(db).await?;
     let mut q = sqlx::query(sql).bind(cutoff).bind(batch);
     if let Some(v) = third {
         q = q.bind(v);
@@ -111,4 +148,18 @@ pub(crate) async fn purge_batch(
     let n = q.execute(tx.conn()).await?.rows_affected();
     tx.commit().await?;
     Ok(n)
+}
+
+/// A transaction of the purge: it names no tenant and, on PostgreSQL, says
+/// it is the purge (`markaz.retention` = 'purge'), which the retention
+/// policies of a table (platform migration 3; a service's own for its
+/// tables) let see every tenant's rows.
+pub async fn purge_tx(db: &Db) -> Result<Tx> {
+    let mut tx = db.system().await?;
+    if db.backend() == Backend::Postgres {
+        sqlx::query("SELECT set_config('markaz.retention', 'purge', true)")
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(tx)
 }

@@ -62,6 +62,16 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "indexes for filters",
         sql: include_str!("../migrations/0004_indexes_for_filters.sql"),
     },
+    Migration {
+        version: 5,
+        name: "versions follow every change of text",
+        sql: include_str!("../migrations/0005_versions_follow_text.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "suggestion contacts retention",
+        sql: include_str!("../migrations/0006_suggestion_contacts_retention.sql"),
+    },
 ];
 
 /// Staff manage.
@@ -147,6 +157,10 @@ impl Service for Capacity {
 
     fn rights(&self) -> &'static [Rights] {
         RIGHTS
+    }
+
+    fn purges(&self) -> Vec<Arc<dyn markaz_kit::retention::Purge>> {
+        vec![Arc::new(store::suggestions::ContactRetention)]
     }
 
     fn consumer(&self, _ctx: &ServiceContext) -> Option<(Consumer, Vec<&'static str>)> {

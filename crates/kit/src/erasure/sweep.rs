@@ -99,7 +99,10 @@ pub async fn columns(tx: &mut Tx, platform: bool) -> Result<BTreeMap<String, Vec
 
 /// Scrubs every mention `matcher` finds in this tenant's rows of every
 /// table, except in the columns `spare` names (`"table.column"`): those
-/// that hold people's own names, where the same name is someone else's.
+/// that hold people's own names, where the same name is someone else's. A
+/// table with a `version` column has it bumped on each row it changes,
+/// unless `spare` names `"table.version"` (a copy of another service's
+/// records, whose versions are that service's).
 pub async fn sweep_tables(tx: &mut Tx, matcher: &Matcher, spare: &[&str]) -> Result<Counts> {
     let mut counts = Counts::new();
     let tenant = tx.tenant().to_owned();
@@ -111,8 +114,10 @@ pub async fn sweep_tables(tx: &mut Tx, matcher: &Matcher, spare: &[&str]) -> Res
     };
     for (table, columns) in columns(tx, false).await? {
         // A row's version moves with the scrub, so a client holding the
-        // text as it was cannot write it back with its old etag.
-        let versioned = columns.iter().any(|c| c.name == "version");
+        // text as it was cannot write it back with its old etag — unless
+        // `spare` names it: a copy's version is its producer's.
+        let versioned = columns.iter().any(|c| c.name == "version")
+            && !spare.contains(&format!("{table}.version").as_str());
         let columns: Vec<Column> = columns
             .into_iter()
             .filter(|c| c.name != "version")

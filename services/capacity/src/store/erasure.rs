@@ -5,7 +5,6 @@
 use markaz_kit::db::Tx;
 use markaz_kit::error::Result;
 
-
 /// The enrolments of a person, and the sessions they were marked at: the
 /// objects whose stored API responses carry the person's name.
 #[tracing::instrument(skip(tx))]
@@ -49,4 +48,3 @@ pub async fn clear_notes_about(tx: &mut Tx, person_id: &str) -> Result<()> {
     }
     Ok(())
 }
-

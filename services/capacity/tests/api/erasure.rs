@@ -380,7 +380,8 @@ async fn erasure_finds_a_name_in_any_script(backend: Backend) {
         .await
         .unwrap()
         .into_inner();
-    // Her name goes as written and in capitals, accents and all.
+    // Her name as written goes, and so does the same name in capitals:
+    // the matcher reads Latin letters without case or accent.
     assert_eq!(
         kept.notes,
         "Met [erased] about the budget; [erased] will send it."

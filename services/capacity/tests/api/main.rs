@@ -14,6 +14,7 @@ mod copies;
 mod courses;
 mod enrolments;
 mod erasure;
+mod erasure_everywhere;
 mod recommendations;
 mod reports;
 mod requests;

@@ -5,6 +5,7 @@ use crate::world::*;
 both_backends!(
     suggestions_need_no_account_but_are_limited,
     refused_suggestions_do_not_use_up_a_centers_quota,
+    a_suggesters_contact_goes_at_triage_or_after_the_retention_period,
 );
 
 async fn suggestions_need_no_account_but_are_limited(backend: Backend) {
@@ -253,4 +254,153 @@ async fn refused_suggestions_do_not_use_up_a_centers_quota(backend: Backend) {
     suggest_from(&mut first, "late-center", "proposal-writing")
         .await
         .unwrap();
+}
+
+async fn a_suggesters_contact_goes_at_triage_or_after_the_retention_period(backend: Backend) {
+    assert_eq!(
+        markaz_kit::config::RetentionConfig::default().public_contact_days,
+        90,
+        "the default the operations guide gives"
+    );
+    // A center that keeps contacts 30 days, purged every second.
+    let mut env = markaz_kit::testing::TestEnv::new(backend);
+    env.config.retention.public_contact_days = 30;
+    env.config.retention.interval_secs = 1;
+    env.config.retention.batch = 1;
+    let app = env
+        .start(vec![Arc::new(Capacity)])
+        .await
+        .expect("the app starts");
+    let mut w = World::on(TestApp { app, env }).await;
+    w.client
+        .list_topics(authed(api::ListTopicsRequest::default(), &w.staff))
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for (title, contact) in [
+        ("الأمن الرقمي", "salma@example.org"),
+        ("كتابة التقارير", "+963 933 000 111"),
+        ("إدارة المتطوعين", "huda@example.org"),
+        ("إدارة المتطوعين", "0933 222 333"),
+    ] {
+        let receipt = w
+            .client
+            .suggest_training(tonic::Request::new(api::SuggestTrainingRequest {
+                tenant_id: TENANT.into(),
+                suggestion: Some(api::TrainingSuggestion {
+                    title: title.into(),
+                    description: "لفريق المبادرة".into(),
+                    suggested_by: "مبادرة شباب الطبقة".into(),
+                    contact: contact.into(),
+                    ..Default::default()
+                }),
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        ids.push(receipt.id);
+    }
+    let listed = |w: &World| {
+        let mut client = w.client.clone();
+        let staff = w.staff.clone();
+        async move {
+            client
+                .list_training_suggestions(authed(
+                    api::ListTrainingSuggestionsRequest::default(),
+                    &staff,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .suggestions
+        }
+    };
+    let before = listed(&w).await;
+    assert!(before.iter().all(|s| !s.contact.is_empty()));
+    let of = |list: &[api::TrainingSuggestion], id: &str| {
+        list.iter().find(|s| s.id == id).unwrap().clone()
+    };
+
+    // Triage: the decision is kept, the sender and contact go in the same
+    // write.
+    let triaged = w
+        .client
+        .triage_training_suggestion(authed(
+            api::TriageTrainingSuggestionRequest {
+                id: ids[0].clone(),
+                status: SuggestionStatus::Declined as i32,
+                note: "خارج نطاق المركز".into(),
+                ..Default::default()
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (triaged.suggested_by.as_str(), triaged.contact.as_str()),
+        ("", "")
+    );
+    assert_eq!(triaged.title, "الأمن الرقمي");
+    assert_eq!(triaged.triage_note, "خارج نطاق المركز");
+    assert_eq!(of(&listed(&w).await, &ids[0]), triaged);
+
+    // Untriaged: two sent 31 days ago, one 29 days ago.
+    let db = w.app.env.db("capacity").await.unwrap();
+    let now = markaz_kit::time::now_micros();
+    const DAY: i64 = 24 * 3600 * 1_000_000;
+    let mut tx = db.write(TENANT).await.unwrap();
+    for (id, age) in [(&ids[1], 31), (&ids[2], 31), (&ids[3], 29)] {
+        sqlx::query("UPDATE suggestions SET created_at = $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(now - age * DAY)
+            .bind(TENANT)
+            .bind(id)
+            .execute(tx.conn())
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    // The retention task clears the old ones by itself (one per
+    // transaction here), leaving the suggestions.
+    let after = markaz_kit::testing::eventually(Duration::from_secs(20), || async {
+        let list = listed(&w).await;
+        [&ids[1], &ids[2]]
+            .iter()
+            .all(|id| of(&list, id).contact.is_empty())
+            .then_some(list)
+    })
+    .await
+    .expect("the contacts past 30 days are cleared");
+    for id in [&ids[1], &ids[2]] {
+        let (was, is) = (of(&before, id), of(&after, id));
+        assert_eq!((is.suggested_by.as_str(), is.contact.as_str()), ("", ""));
+        assert_eq!(is.status, SuggestionStatus::New as i32, "still to triage");
+        assert_eq!(
+            (is.title.as_str(), is.description.as_str()),
+            (was.title.as_str(), was.description.as_str())
+        );
+        assert_ne!(is.etag, was.etag, "a changed suggestion has a new etag");
+    }
+    // Inside the period: kept.
+    let (was, is) = (of(&before, &ids[3]), of(&after, &ids[3]));
+    assert_eq!(
+        (is.suggested_by, is.contact, is.etag),
+        (was.suggested_by, was.contact, was.etag)
+    );
+    assert_eq!(of(&after, &ids[0]), triaged);
+    let kept = w
+        .client
+        .list_training_suggestions(authed(
+            api::ListTrainingSuggestionsRequest::default(),
+            &w.staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .suggestions;
+    assert_eq!(
+        kept.iter().filter(|s| !s.contact.is_empty()).count(),
+        1,
+        "only the one inside its period"
+    );
 }

@@ -67,8 +67,12 @@ pub trait Reactions: Send + Sync + 'static {
     }
 }
 
-/// The copies' column of names, each a person's own.
-const SPARED: &str = "membership_people.full_name";
+/// What the erasure's sweep leaves in the copies: the column of names, each
+/// a person's own, and a copy's version, which is membership's (a copy the
+/// sweep changed still takes membership's next snapshot). Organizations'
+/// versions are `fields_version` and `status_version`, which the sweep
+/// never bumps.
+const SPARED: &[&str] = &["membership_people.full_name", "membership_people.version"];
 
 /// Routes every membership event the copies are made of to this library,
 /// then to the consumer's [`Reactions`].
@@ -120,7 +124,7 @@ pub fn routes<S: Reactions>(router: Router<S>) -> Router<S> {
                 let Change::PersonErased { person_id } = &change else {
                     unreachable!("an erasure changes a person")
                 };
-                let mut spare = vec![SPARED];
+                let mut spare = SPARED.to_vec();
                 spare.extend(s.spare());
                 let erasure = markaz_kit::erasure::Erasure {
                     erasure_id: &erasure_id,
