@@ -29,8 +29,9 @@ pub const EMAIL: &str = "nadia.karimova@example.org";
 pub const PHONE: &str = "+963 944 123 456";
 
 /// How staff write the person: the name with and without the letter
-/// variants, diacritics, tatweel, invisible marks (bidi embeddings and
-/// isolates are refused at the API, so never stored); initial + family
+/// variants, diacritics, tatweel, invisible controls (the bidi isolates of
+/// [`REFUSED`] are refused by the API's text validation, so never stored:
+/// tests check the refusal); initial + family
 /// name; given name + initial; family name first; a particle glued on; the
 /// e-mail in capitals; the number in three ways.
 pub const SPELLINGS: &[&str] = &[
@@ -39,7 +40,7 @@ pub const SPELLINGS: &[&str] = &[
     "نادِيَة كَريمُوفا",
     "نـاديـة كريموفـا",
     "نادية\u{200F} كريموفا",
-    "نادية \u{200B}كريموفا",
+    "\u{2067}نادية كريموفا\u{2069}",
     "ن. كريموفا",
     "نادية ك.",
     "ونادية كريموفا",
@@ -50,6 +51,9 @@ pub const SPELLINGS: &[&str] = &[
     "0944-123-456",
     "٠٩٤٤١٢٣٤٥٦",
 ];
+
+/// The spelling the API refuses (bidi isolates) rather than stores.
+pub const REFUSED: usize = 5;
 
 /// The `i`th mention, inside a sentence as staff write it.
 pub fn mention(i: usize) -> String {
