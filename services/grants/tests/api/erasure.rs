@@ -5,8 +5,8 @@
 //! database holds anything of her, and the figures stay what they were.
 
 use markaz_kit::testing::erasure::{
-    Coverage, EMAIL, FULL_NAME, SPELLINGS, bytes_leak, erased_event, leaks, mention,
-    message_leaks, table_leaks,
+    Coverage, EMAIL, FULL_NAME, SPELLINGS, bytes_leak, erased_event, leaks, mention, message_leaks,
+    table_leaks,
 };
 use markaz_proto::common::v1::AgeBand;
 
@@ -151,8 +151,18 @@ async fn figures(w: &mut World, call: &str, award: &str) -> Vec<(String, i64, i6
         })
         .collect();
     let a = w.get_award(award).await;
-    out.push(("award".into(), minor(&a.amount), minor(&a.disbursed), minor(&a.spent)));
-    out.push(("remaining".into(), minor(&a.remaining), minor(&a.cancelled), 0));
+    out.push((
+        "award".into(),
+        minor(&a.amount),
+        minor(&a.disbursed),
+        minor(&a.spent),
+    ));
+    out.push((
+        "remaining".into(),
+        minor(&a.remaining),
+        minor(&a.cancelled),
+        0,
+    ));
     let reports = w
         .client
         .list_reports(authed(
@@ -191,9 +201,15 @@ async fn nothing_of_an_erased_person_is_left_in_grants(backend: Backend) {
         person(&omar, "عمر السيد", Gender::Male, AgeBand::AgeBand3544),
     )
     .await;
-    let org = w.organization("منظمة الكرامة", IncubationStatus::Incubated).await;
-    let other_org = w.organization("منظمة الفرات", IncubationStatus::Incubated).await;
-    let third_org = w.organization("منظمة النور", IncubationStatus::Incubated).await;
+    let org = w
+        .organization("منظمة الكرامة", IncubationStatus::Incubated)
+        .await;
+    let other_org = w
+        .organization("منظمة الفرات", IncubationStatus::Incubated)
+        .await;
+    let third_org = w
+        .organization("منظمة النور", IncubationStatus::Incubated)
+        .await;
     let partner = w.partner(&org);
     let third_partner = w.partner(&third_org);
 
@@ -388,10 +404,7 @@ async fn nothing_of_an_erased_person_is_left_in_grants(backend: Backend) {
         subject: SPELLINGS[11].into(),
     };
     coverage.note(&coach);
-    w.client
-        .assign_coach(authed(coach, &staff))
-        .await
-        .unwrap();
+    w.client.assign_coach(authed(coach, &staff)).await.unwrap();
     let submit = |w: &mut World| {
         let mut client = w.client.clone();
         let (partner, id) = (partner.clone(), p.id.clone());
@@ -456,10 +469,7 @@ async fn nothing_of_an_erased_person_is_left_in_grants(backend: Backend) {
             comment: m.next(),
         };
         coverage.note(&score);
-        w.client
-            .submit_score(authed(score, token))
-            .await
-            .unwrap();
+        w.client.submit_score(authed(score, token)).await.unwrap();
     }
     let decide = api::DecideProposalRequest {
         id: p.id.clone(),
@@ -611,7 +621,10 @@ async fn nothing_of_an_erased_person_is_left_in_grants(backend: Backend) {
     // A proposal of the organization he declared a conflict with.
     let other = w.submitted(&call, &other_org).await;
 
-    assert!(m.0 > SPELLINGS.len(), "every spelling was written somewhere");
+    assert!(
+        m.0 > SPELLINGS.len(),
+        "every spelling was written somewhere"
+    );
     assert_eq!(
         coverage.missing("markaz.grants.v1.GrantsService", EXEMPT),
         Vec::<String>::new(),
@@ -627,7 +640,13 @@ async fn nothing_of_an_erased_person_is_left_in_grants(backend: Backend) {
     // She asks membership to forget her; grants' consumer hears it.
     w.deliver(
         "membership",
-        erased_event(&nadia, &new_id(), Gender::Female, AgeBand::AgeBand2534, "raqqa"),
+        erased_event(
+            &nadia,
+            &new_id(),
+            Gender::Female,
+            AgeBand::AgeBand2534,
+            "raqqa",
+        ),
     )
     .await;
 
@@ -661,7 +680,8 @@ async fn nothing_of_an_erased_person_is_left_in_grants(backend: Backend) {
     );
     reads.ok(
         "ListCalls",
-        c.list_calls(authed(api::ListCallsRequest::default(), s)).await,
+        c.list_calls(authed(api::ListCallsRequest::default(), s))
+            .await,
     );
     reads.ok(
         "CheckEligibility",
@@ -692,8 +712,11 @@ async fn nothing_of_an_erased_person_is_left_in_grants(backend: Backend) {
         );
         reads.ok(
             "GetProposal (the applicant)",
-            c.get_proposal(authed(api::GetProposalRequest { id: id.clone() }, applicant))
-                .await,
+            c.get_proposal(authed(
+                api::GetProposalRequest { id: id.clone() },
+                applicant,
+            ))
+            .await,
         );
     }
     reads.ok(

@@ -6,8 +6,8 @@
 //! gender and age band stay what they were.
 
 use markaz_kit::testing::erasure::{
-    Coverage, EMAIL, FULL_NAME, SPELLINGS, bytes_leak, erased_event, leaks, mention,
-    message_leaks, table_leaks,
+    Coverage, EMAIL, FULL_NAME, SPELLINGS, bytes_leak, erased_event, leaks, mention, message_leaks,
+    table_leaks,
 };
 use prost::Message;
 
@@ -307,10 +307,7 @@ async fn nothing_of_an_erased_person_is_left_in_networking(backend: Backend) {
         etag: String::new(),
     };
     coverage.note(&cancel);
-    w.client
-        .cancel_event(authed(cancel, &staff))
-        .await
-        .unwrap();
+    w.client.cancel_event(authed(cancel, &staff)).await.unwrap();
 
     // Invitations: the council, her and him for the CSO, two guests.
     let guest = |m: &mut Mentions| api::Invitation {
@@ -796,7 +793,10 @@ async fn nothing_of_an_erased_person_is_left_in_networking(backend: Backend) {
         .await
         .unwrap();
 
-    assert!(m.0 > SPELLINGS.len(), "every spelling was written somewhere");
+    assert!(
+        m.0 > SPELLINGS.len(),
+        "every spelling was written somewhere"
+    );
     assert_eq!(
         coverage.missing("markaz.networking.v1.NetworkingService", EXEMPT),
         Vec::<String>::new(),
@@ -809,7 +809,9 @@ async fn nothing_of_an_erased_person_is_left_in_networking(backend: Backend) {
     );
     let before = figures(&mut w, &event.id).await;
     assert!(
-        before.iter().any(|f| f.contains("Female") && f.contains("AgeBand2534")),
+        before
+            .iter()
+            .any(|f| f.contains("Female") && f.contains("AgeBand2534")),
         "she counts, as a woman of 25-34: {before:?}"
     );
 
@@ -817,7 +819,13 @@ async fn nothing_of_an_erased_person_is_left_in_networking(backend: Backend) {
     w.deliver(
         "membership",
         TENANT,
-        erased_event(&nadia, &new_id(), Gender::Female, AgeBand::AgeBand2534, "raqqa"),
+        erased_event(
+            &nadia,
+            &new_id(),
+            Gender::Female,
+            AgeBand::AgeBand2534,
+            "raqqa",
+        ),
     )
     .await;
 
@@ -912,7 +920,11 @@ async fn nothing_of_an_erased_person_is_left_in_networking(backend: Backend) {
             .find(|p| p.person_id == id)
             .map(|p| p.display_name.clone())
     };
-    assert_eq!(name_of(&omar).as_deref(), Some("عمر السيد"), "his name stays");
+    assert_eq!(
+        name_of(&omar).as_deref(),
+        Some("عمر السيد"),
+        "his name stays"
+    );
     assert_eq!(name_of(&nadia).as_deref(), Some(""), "she is still counted");
     for id in [&hers.id, &councils.id, &csos.id] {
         reads.ok(

@@ -553,15 +553,14 @@ pub async fn rebuild_search_columns(tx: &mut Tx) -> Result<u64> {
                 en: i.summary_en,
             },
         );
-        let same = (
-            &s.title, &s.authors, &s.topics, &s.summary, &s.all,
-        ) == (
-            &i.search_title,
-            &i.search_authors,
-            &i.search_topics,
-            &i.search_summary,
-            &i.search_text,
-        );
+        let same = (&s.title, &s.authors, &s.topics, &s.summary, &s.all)
+            == (
+                &i.search_title,
+                &i.search_authors,
+                &i.search_topics,
+                &i.search_summary,
+                &i.search_text,
+            );
         if same {
             continue;
         }

@@ -11,8 +11,8 @@
 //! these tests use and S3 hold the same metadata: none.
 
 use markaz_kit::testing::erasure::{
-    Coverage, EMAIL, FULL_NAME, SPELLINGS, bytes_leak, erased_event, leaks, mention,
-    message_leaks, table_leaks,
+    Coverage, EMAIL, FULL_NAME, SPELLINGS, bytes_leak, erased_event, leaks, mention, message_leaks,
+    table_leaks,
 };
 use markaz_proto::common::v1::{AgeBand, Gender};
 
@@ -633,7 +633,10 @@ async fn nothing_of_an_erased_person_is_left_in_resources(backend: Backend) {
         .await
         .unwrap();
 
-    assert!(m.0 > SPELLINGS.len(), "every spelling was written somewhere");
+    assert!(
+        m.0 > SPELLINGS.len(),
+        "every spelling was written somewhere"
+    );
     assert_eq!(
         coverage.missing("markaz.resources.v1.ResourcesService", EXEMPT),
         Vec::<String>::new(),
@@ -958,7 +961,11 @@ async fn nothing_of_an_erased_person_is_left_in_resources(backend: Backend) {
     );
     if backend == Backend::Sqlite {
         assert_eq!(
-            fts_terms(&db).await.into_iter().filter(|t| leaks(t) || t == "ناد").collect::<Vec<_>>(),
+            fts_terms(&db)
+                .await
+                .into_iter()
+                .filter(|t| leaks(t) || t == "ناد")
+                .collect::<Vec<_>>(),
             Vec::<String>::new(),
             "terms of the full-text index that are hers"
         );
@@ -969,15 +976,20 @@ async fn nothing_of_an_erased_person_is_left_in_resources(backend: Backend) {
 /// an `fts5vocab` table, in a transaction rolled back).
 async fn fts_terms(db: &markaz_kit::db::Db) -> Vec<String> {
     let mut tx = db.write(TENANT).await.unwrap();
-    sqlx::query("CREATE VIRTUAL TABLE temp.item_search_terms USING fts5vocab(main, item_search, row)")
-        .execute(tx.conn())
-        .await
-        .unwrap();
+    sqlx::query(
+        "CREATE VIRTUAL TABLE temp.item_search_terms USING fts5vocab(main, item_search, row)",
+    )
+    .execute(tx.conn())
+    .await
+    .unwrap();
     let terms: Vec<String> = sqlx::query_scalar("SELECT term FROM temp.item_search_terms")
         .fetch_all(tx.conn())
         .await
         .unwrap();
     tx.rollback().await.unwrap();
-    assert!(terms.iter().any(|t| t == "حضرت"), "the index is read: {terms:?}");
+    assert!(
+        terms.iter().any(|t| t == "حضرت"),
+        "the index is read: {terms:?}"
+    );
     terms
 }
