@@ -15,8 +15,10 @@
 //!
 //! `PersonErased`: the library and the space keep no person — bookings and
 //! services name organizations, uploads and moves name token subjects
-//! (accounts, not membership's people) — so the copies' own erasure is all
-//! there is to do.
+//! (accounts, not membership's people) — so the copies' erasure, with its
+//! sweep of every text, is what there is to do; then the items' search
+//! columns, the person's name in stemmed tokens the sweep does not
+//! recognise, are rebuilt from the scrubbed texts.
 
 use markaz_kit::db::Tx;
 use markaz_kit::error::{AllValid, Result};
@@ -49,8 +51,32 @@ pub fn router() -> Router<ResourcesEvents> {
     markaz_membership_copies::routes(Router::new(ResourcesEvents)).on::<ev::CourseScheduled>()
 }
 
+/// The items' search columns, derived from their texts (and on SQLite the
+/// full-text index's content, which its triggers keep in step with them):
+/// left to [`Reactions::after_erasure`], which rebuilds them from the
+/// scrubbed texts. Swept in place, the index's own copy would no longer be
+/// the text it indexed, and its delete would leave the old tokens in it.
+const SEARCH_COLUMNS: &[&str] = &[
+    "items.search_title",
+    "items.search_authors",
+    "items.search_topics",
+    "items.search_summary",
+    "items.search_text",
+    "item_search_rows.search_text",
+];
+
 #[markaz_kit::async_trait]
-impl Reactions for ResourcesEvents {}
+impl Reactions for ResourcesEvents {
+    fn spare(&self) -> &'static [&'static str] {
+        SEARCH_COLUMNS
+    }
+
+    async fn after_erasure(&self, tx: &mut Tx, person_id: &str) -> Result<()> {
+        let rebuilt = store::items::rebuild_search_columns(tx).await?;
+        tracing::info!(person = %person_id, rebuilt, "items' search columns rebuilt after an erasure");
+        Ok(())
+    }
+}
 
 /// A day of a course the space refuses, and why.
 struct Clash {

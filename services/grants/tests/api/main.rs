@@ -11,6 +11,7 @@ mod coaching;
 mod conflicts;
 mod copies;
 mod eligibility;
+mod erasure;
 mod proposals;
 mod reports;
 mod requests;

@@ -59,11 +59,23 @@ pub trait Reactions: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Columns (`"table.column"`) that hold other people's own names,
-    /// which an erasure's sweep must not touch because the same name may
-    /// be someone else's (the copies' own are spared already).
+    /// Columns (`"table.column"`) an erasure's sweep must not touch: those
+    /// that hold other people's own names, because the same name may be
+    /// someone else's (the copies' own are spared already), and those the
+    /// consumer derives from other columns and rewrites in
+    /// [`after_erasure`](Self::after_erasure).
     fn spare(&self) -> &'static [&'static str] {
         &[]
+    }
+
+    /// Called after an erasure's sweep, in its transaction: what the
+    /// consumer derives from its text — search tokens, say — rebuilt from
+    /// the text as the sweep left it. The sweep cannot do that itself: a
+    /// derived form (a stemmed token, an index) is not the text the person
+    /// was written in, so their matcher does not find them there.
+    async fn after_erasure(&self, tx: &mut Tx, person_id: &str) -> Result<()> {
+        let _ = (tx, person_id);
+        Ok(())
     }
 }
 
@@ -132,7 +144,7 @@ pub fn routes<S: Reactions>(router: Router<S>) -> Router<S> {
                     matcher: &matcher,
                 };
                 markaz_kit::erasure::erase(tx, erasure, &spare).await?;
-                Ok(())
+                s.after_erasure(tx, person_id).await
             })
         })
         .route::<ev::PersonAffiliated>(|s, tx, e| {

@@ -7,6 +7,7 @@
 
 mod campaigns;
 mod coalitions;
+mod erasure;
 mod events;
 mod figures;
 mod moves;

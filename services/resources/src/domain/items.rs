@@ -544,11 +544,22 @@ pub struct SearchColumns {
 }
 
 pub fn search_columns(item: &ItemFields) -> SearchColumns {
+    search_columns_of(&item.title, &item.authors, &item.topic_codes, &item.summary)
+}
+
+/// [`search_columns`] of an item's texts as stored (rebuilt after an
+/// erasure scrubbed them).
+pub fn search_columns_of(
+    title: &LocalizedText,
+    authors: &[String],
+    topic_codes: &[String],
+    summary: &LocalizedText,
+) -> SearchColumns {
     let both = |t: &LocalizedText| format!("{} {}", t.ar, t.en);
-    let title = normalize(&both(&item.title));
-    let authors = normalize(&item.authors.join(" "));
-    let topics = normalize(&item.topic_codes.join(" "));
-    let summary = normalize(&both(&item.summary));
+    let title = normalize(&both(title));
+    let authors = normalize(&authors.join(" "));
+    let topics = normalize(&topic_codes.join(" "));
+    let summary = normalize(&both(summary));
     let all = [&title, &authors, &topics, &summary]
         .into_iter()
         .filter(|s| !s.is_empty())

@@ -12,7 +12,7 @@ use sqlx::AssertSqlSafe;
 use super::{flag, names_in, versioned};
 use crate::domain::items::{
     ItemFields, ItemKind, ItemState, Licence, Reader, ReaderClass, SourceKind, Visibility,
-    readable_visibilities, search_columns,
+    readable_visibilities, search_columns, search_columns_of,
 };
 
 /// An item as stored, with what its reads add up (files, usage).
@@ -488,6 +488,104 @@ async fn put_topics(tx: &mut Tx, item_id: &str, codes: &[String]) -> Result<()> 
         .await?;
     }
     Ok(())
+}
+
+/// Rebuilds the search columns of every item of the tenant from its texts
+/// as they are now; returns how many items changed. An erasure's sweep
+/// scrubs the texts but cannot recognise the person in their search
+/// tokens (stemmed: «نادية» is «ناد» there), so the erasure spares those
+/// columns and this writes them again, which the full-text index follows
+/// (on SQLite, `items_search_update`, then `optimize` so no segment keeps
+/// a deleted token).
+#[tracing::instrument(skip_all)]
+pub async fn rebuild_search_columns(tx: &mut Tx) -> Result<u64> {
+    #[derive(sqlx::FromRow)]
+    struct Texts {
+        id: String,
+        title_ar: String,
+        title_en: String,
+        summary_ar: String,
+        summary_en: String,
+        authors: String,
+        search_title: String,
+        search_authors: String,
+        search_topics: String,
+        search_summary: String,
+        search_text: String,
+    }
+    let tenant = tx.tenant().to_owned();
+    let items: Vec<Texts> = sqlx::query_as(
+        "SELECT id, title_ar, title_en, summary_ar, summary_en, authors, search_title,
+            search_authors, search_topics, search_summary, search_text
+         FROM items WHERE tenant_id = $1",
+    )
+    .bind(tenant.clone())
+    .fetch_all(tx.conn())
+    .await?;
+    let topics: Vec<(String, String)> = sqlx::query_as(
+        "SELECT item_id, topic_code FROM item_topics WHERE tenant_id = $1
+         ORDER BY item_id, position",
+    )
+    .bind(tenant.clone())
+    .fetch_all(tx.conn())
+    .await?;
+    let mut topics_of: HashMap<String, Vec<String>> = HashMap::new();
+    for (item, code) in topics {
+        topics_of.entry(item).or_default().push(code);
+    }
+    let mut changed = 0;
+    for i in items {
+        let authors: Vec<String> = i
+            .authors
+            .split('\n')
+            .filter(|a| !a.is_empty())
+            .map(str::to_string)
+            .collect();
+        let s = search_columns_of(
+            &LocalizedText {
+                ar: i.title_ar,
+                en: i.title_en,
+            },
+            &authors,
+            topics_of.get(&i.id).map(Vec::as_slice).unwrap_or_default(),
+            &LocalizedText {
+                ar: i.summary_ar,
+                en: i.summary_en,
+            },
+        );
+        let same = (&s.title, &s.authors, &s.topics, &s.summary, &s.all)
+            == (
+                &i.search_title,
+                &i.search_authors,
+                &i.search_topics,
+                &i.search_summary,
+                &i.search_text,
+            );
+        if same {
+            continue;
+        }
+        sqlx::query(
+            "UPDATE items SET search_title = $3, search_authors = $4, search_topics = $5,
+                search_summary = $6, search_text = $7
+             WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.clone())
+        .bind(i.id)
+        .bind(s.title)
+        .bind(s.authors)
+        .bind(s.topics)
+        .bind(s.summary)
+        .bind(s.all)
+        .execute(tx.conn())
+        .await?;
+        changed += 1;
+    }
+    if changed > 0 && tx.backend() == markaz_kit::db::Backend::Sqlite {
+        sqlx::query("INSERT INTO item_search (item_search) VALUES ('optimize')")
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(changed)
 }
 
 /// Writes the item's fields, guarded by the version read.

@@ -8,6 +8,7 @@
 
 mod bookings;
 mod courses;
+mod erasure;
 mod files;
 mod items;
 mod moderation;
