@@ -62,8 +62,12 @@ pub async fn columns(tx: &mut Tx, platform: bool) -> Result<BTreeMap<String, Vec
         }
     };
     let mut with_tenant = std::collections::BTreeSet::new();
+    let mut with_id = std::collections::BTreeSet::new();
     let mut out: BTreeMap<String, Vec<Column>> = BTreeMap::new();
     for (table, column, kind) in rows {
+        if column == "id" {
+            with_id.insert(table.clone());
+        }
         if column == "version" && kind.to_ascii_lowercase().contains("int") {
             out.entry(table.clone()).or_default().push(Column {
                 name: column,
@@ -88,6 +92,13 @@ pub async fn columns(tx: &mut Tx, platform: bool) -> Result<BTreeMap<String, Vec
         }
     }
     out.retain(|t, _| with_tenant.contains(t));
+    // A record's version is the `version` of a table of records (keyed by
+    // `id`); elsewhere (`file_versions.version`) it is data, even a key.
+    for (table, columns) in out.iter_mut() {
+        if !with_id.contains(table) {
+            columns.retain(|c| c.name != "version");
+        }
+    }
     for (table, columns) in &out {
         crate::db::check_identifier(table)?;
         for c in columns {
