@@ -135,7 +135,10 @@ async fn an_erasure_leaves_no_copy_on_any_stream_and_every_service_confirms() {
         request_id: String::new(),
     };
     let nadia = membership
-        .create_person(authed(person(FULL_NAME, Gender::Female, EMAIL, PHONE), &staff))
+        .create_person(authed(
+            person(FULL_NAME, Gender::Female, EMAIL, PHONE),
+            &staff,
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -176,7 +179,11 @@ async fn an_erasure_leaves_no_copy_on_any_stream_and_every_service_confirms() {
     eventually(WAIT, || {
         let db = app.db("capacity").unwrap().clone();
         let id = nadia.id.clone();
-        async move { markaz_membership_copies::person(&mut db.read(TENANT).await.ok()?, &id).await.ok()? }
+        async move {
+            markaz_membership_copies::person(&mut db.read(TENANT).await.ok()?, &id)
+                .await
+                .ok()?
+        }
     })
     .await
     .expect("capacity learns of her");
@@ -219,7 +226,10 @@ async fn an_erasure_leaves_no_copy_on_any_stream_and_every_service_confirms() {
         .unwrap()
         .into_inner();
     assert!(erased.erased);
-    assert!(!erased.erasure_id.is_empty(), "the answer names the receipt");
+    assert!(
+        !erased.erasure_id.is_empty(),
+        "the answer names the receipt"
+    );
 
     // Four services confirm; resources, not running, is pending.
     let receipt = |membership: MembershipServiceClient<Channel>, id: String, staff: String| async move {
@@ -241,8 +251,14 @@ async fn an_erasure_leaves_no_copy_on_any_stream_and_every_service_confirms() {
     .expect("four services confirm");
     assert!(!pending.complete);
     assert_eq!(pending.pending_services, ["resources"]);
-    assert_eq!(pending.requested_by, "user-staff", "who asked is on the receipt");
-    assert_eq!(pending.legal_ground, mem::ErasureGround::DataSubjectRequest as i32);
+    assert_eq!(
+        pending.requested_by, "user-staff",
+        "who asked is on the receipt"
+    );
+    assert_eq!(
+        pending.legal_ground,
+        mem::ErasureGround::DataSubjectRequest as i32
+    );
     let capacity_receipt = pending
         .confirmations
         .iter()
@@ -288,7 +304,14 @@ async fn an_erasure_leaves_no_copy_on_any_stream_and_every_service_confirms() {
     let client = async_nats::connect(nats_url()).await.unwrap();
     let js = async_nats::jetstream::new(client);
     let ns = env.config.bus_namespace.to_ascii_uppercase();
-    for producer in ["membership", "capacity", "grants", "networking", "resources", "dlq"] {
+    for producer in [
+        "membership",
+        "capacity",
+        "grants",
+        "networking",
+        "resources",
+        "dlq",
+    ] {
         let stream = format!("{ns}_{}", producer.to_ascii_uppercase());
         let leaked: Vec<u64> = stream_messages(&js, &stream)
             .await
@@ -301,7 +324,11 @@ async fn an_erasure_leaves_no_copy_on_any_stream_and_every_service_confirms() {
     // Nor any table of any service.
     for service in ["membership", "capacity", "grants", "networking"] {
         let db = app.db(service).unwrap();
-        assert_eq!(table_leaks(db, TENANT).await, Vec::<String>::new(), "{service}");
+        assert_eq!(
+            table_leaks(db, TENANT).await,
+            Vec::<String>::new(),
+            "{service}"
+        );
     }
     assert_eq!(
         table_leaks(resources.db("resources").unwrap(), TENANT).await,
@@ -319,7 +346,11 @@ async fn an_erasure_leaves_no_copy_on_any_stream_and_every_service_confirms() {
         .unwrap()
         .into_inner();
     assert_eq!(kept.attendee_person_ids.len(), 2);
-    assert_eq!(people_by_gender(&capacity_db).await, before, "the live copy counts her");
+    assert_eq!(
+        people_by_gender(&capacity_db).await,
+        before,
+        "the live copy counts her"
+    );
 
     // A consumer rebuilt from the start of membership's stream, as after a
     // lost database: the same people by gender and age band.

@@ -659,7 +659,10 @@ impl NatsBus {
         use crate::erasure::wire::{mentions_anywhere, scrub_envelope, tenant_of};
         let mut done = crate::erasure::Scrubbed::default();
         let events = self
-            .read_all(&self.stream_name(producer), &format!("{}.evt.{producer}.>", self.namespace))
+            .read_all(
+                &self.stream_name(producer),
+                &format!("{}.evt.{producer}.>", self.namespace),
+            )
             .await?;
         for (sequence, subject, payload) in events {
             if tenant_of(&payload).as_deref() != Some(tenant) {
@@ -691,7 +694,8 @@ impl NatsBus {
                 .read_all(&dlq, &format!("{}.dlq.{producer}", self.namespace))
                 .await?;
             for (sequence, _, payload) in letters {
-                if tenant_of(&payload).as_deref() == Some(tenant) && mentions_anywhere(&payload, matcher)
+                if tenant_of(&payload).as_deref() == Some(tenant)
+                    && mentions_anywhere(&payload, matcher)
                 {
                     self.delete(&dlq, sequence).await?;
                     done.dead_letters += 1;
@@ -711,7 +715,10 @@ impl NatsBus {
             // Nothing published yet: nothing to read.
             Err(_) => return Ok(Vec::new()),
         };
-        let info = handle.get_info().await.map_err(|e| unavailable(e.to_string()))?;
+        let info = handle
+            .get_info()
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
         let last = info.state.last_sequence;
         let mut out = Vec::new();
         if info.state.messages == 0 {
@@ -742,7 +749,11 @@ impl NatsBus {
             if sequence > last {
                 break;
             }
-            out.push((sequence, message.subject.to_string(), message.payload.clone()));
+            out.push((
+                sequence,
+                message.subject.to_string(),
+                message.payload.clone(),
+            ));
             if sequence == last {
                 break;
             }

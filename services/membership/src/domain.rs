@@ -21,7 +21,13 @@ pub const PROSE_MAX: usize = 4_000;
 /// (`ErasureConfirmed`); an erasure is complete once all of them have —
 /// membership for its own records and stream included. A new service that
 /// consumes membership's people joins this list.
-pub const ERASURE_CONFIRMERS: &[&str] = &["membership", "capacity", "grants", "networking", "resources"];
+pub const ERASURE_CONFIRMERS: &[&str] = &[
+    "membership",
+    "capacity",
+    "grants",
+    "networking",
+    "resources",
+];
 pub const MAX_SECTORS: usize = 10;
 
 /// A tenant as the operator registers it.

@@ -12,8 +12,8 @@ use markaz_proto::membership::v1 as mem;
 use minijinja::context;
 
 use super::{
-    ADMINISTRATION, OPERATOR, STAFF, branches, choices, enum_name, enum_names, enum_value, form_text,
-    next_page,
+    ADMINISTRATION, OPERATOR, STAFF, branches, choices, enum_name, enum_names, enum_value,
+    form_text, next_page,
 };
 use crate::AppState;
 use crate::render::Outcome::{Again, Done};

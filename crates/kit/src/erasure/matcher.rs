@@ -9,13 +9,15 @@
 //! "N. Karimova", "n karimova" and "N.\u{200B}KARIMOVA" are the same two
 //! words.
 //!
-//! A person is known by *forms*, each a run of words: the full name, initial
-//! + family name, given name + initial, family name + given name, each
-//! e-mail address, and — read apart, as digits through any separators —
-//! each phone number (its last nine digits, so "+963 944 123 456" and
-//! "0944-123-456" agree). An Arabic conjunction or preposition glued to a
-//! name (و، ب، ل، ف، ك) does not hide it. A given name alone is not a form:
-//! it cannot be told from someone else's.
+//! A person is known by *forms*, each a run of words: the full name; two of
+//! its names (the given name with any later one, any earlier one with the
+//! family name), either by its initial, in either order; every earlier name
+//! by its initial with the family name; each e-mail address; and — read
+//! apart, as digits through any separators — each phone number (its last
+//! nine digits, so "+963 944 123 456" and "0944-123-456" agree). An Arabic
+//! conjunction or preposition glued to a name (و، ب، ل، ف، ك) does not hide
+//! it. A given name alone is not a form: it cannot be told from someone
+//! else's.
 //!
 //! Forms travel as [`MatchKeys`] — salted SHA-256 digests, never the text —
 //! so a service can find the person in what it holds without the event
@@ -186,10 +188,10 @@ impl Matcher {
                     continue;
                 }
                 let mut form = first.to_string();
-                for end in i..ws.len().min(i + self.longest) {
+                for (end, word) in ws.iter().enumerate().skip(i).take(self.longest) {
                     if end > i {
                         form.push(' ');
-                        form.push_str(&ws[end].text);
+                        form.push_str(&word.text);
                     }
                     if self.known("k:", &form) && matched.is_none_or(|(_, e)| e <= end) {
                         matched = Some((particle, end));
@@ -327,7 +329,9 @@ fn fold(c: char, out: &mut String) -> bool {
         'ñ' | 'ń' | 'ň' | 'Ñ' | 'Ń' | 'Ň' => 'n',
         'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ő' => 'o',
         'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' | 'Ø' | 'Ō' | 'Ő' => 'o',
-        'ù' | 'ú' | 'û' | 'ü' | 'ū' | 'ů' | 'ű' | 'Ù' | 'Ú' | 'Û' | 'Ü' | 'Ū' | 'Ů' | 'Ű' => 'u',
+        'ù' | 'ú' | 'û' | 'ü' | 'ū' | 'ů' | 'ű' | 'Ù' | 'Ú' | 'Û' | 'Ü' | 'Ū' | 'Ů' | 'Ű' => {
+            'u'
+        }
         'ý' | 'ÿ' | 'Ý' => 'y',
         'š' | 'ś' | 'ş' | 'Š' | 'Ś' | 'Ş' => 's',
         'ž' | 'ź' | 'ż' | 'Ž' | 'Ź' | 'Ż' => 'z',
@@ -435,7 +439,9 @@ mod tests {
             "call +963 944 123 456 tonight",
             "call ٠٩٤٤١٢٣٤٥٦",
         ] {
-            let scrubbed = m.scrub(text).unwrap_or_else(|| panic!("missed in {text:?}"));
+            let scrubbed = m
+                .scrub(text)
+                .unwrap_or_else(|| panic!("missed in {text:?}"));
             assert!(scrubbed.contains(ERASED), "{scrubbed}");
             assert!(!m.mentions(&scrubbed), "{text:?} -> {scrubbed:?}");
         }
@@ -465,12 +471,21 @@ mod tests {
                 "missed in {text:?}"
             );
         }
-        assert_eq!(m.scrub("مع سعاد ونادية كريموفا").as_deref(), Some("مع سعاد و[erased]"));
+        assert_eq!(
+            m.scrub("مع سعاد ونادية كريموفا").as_deref(),
+            Some("مع سعاد و[erased]")
+        );
         let m = Matcher::new(&Subject {
             names: vec!["نادية كريموفا الحسن".into()],
             ..Default::default()
         });
-        for text in ["نادية كريموفا", "نادية الحسن", "ن. الحسن", "كريموفا الحسن", "ن. ك. الحسن"] {
+        for text in [
+            "نادية كريموفا",
+            "نادية الحسن",
+            "ن. الحسن",
+            "كريموفا الحسن",
+            "ن. ك. الحسن",
+        ] {
             assert!(m.mentions(text), "missed {text:?} of a longer name");
         }
         let m = Matcher::new(&Subject {
@@ -496,7 +511,8 @@ mod tests {
             assert_eq!(m.scrub(text), None, "{text:?}");
         }
         assert_eq!(
-            m.scrub("met Nadia Karimova (nadia.k@example.org) today").as_deref(),
+            m.scrub("met Nadia Karimova (nadia.k@example.org) today")
+                .as_deref(),
             Some("met [erased] ([erased]) today")
         );
     }
@@ -506,11 +522,21 @@ mod tests {
         let m = nadia();
         let keys = m.keys();
         let encoded = prost::Message::encode_to_vec(&keys);
-        assert!(!String::from_utf8_lossy(&encoded).to_lowercase().contains("karimova"));
+        assert!(
+            !String::from_utf8_lossy(&encoded)
+                .to_lowercase()
+                .contains("karimova")
+        );
         let again = Matcher::from_keys(&keys);
         assert!(again.mentions("N. Karimova"));
         assert!(!again.mentions("N. Petrova"));
         // Another erasure's salt: the same name gives other digests.
-        assert!(nadia().keys().digests.iter().all(|d| !keys.digests.contains(d)));
+        assert!(
+            nadia()
+                .keys()
+                .digests
+                .iter()
+                .all(|d| !keys.digests.contains(d))
+        );
     }
 }

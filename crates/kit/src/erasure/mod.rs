@@ -164,9 +164,12 @@ async fn finish_pending(db: &Db, bus: &Bus) -> Result<usize> {
         if unpublished > 0 {
             continue;
         }
-        let matcher = Matcher::from_keys(&ev::MatchKeys::decode(keys.as_slice()).unwrap_or_default());
+        let matcher =
+            Matcher::from_keys(&ev::MatchKeys::decode(keys.as_slice()).unwrap_or_default());
         let mut counts: Counts = serde_json::from_str(&counts).unwrap_or_default();
-        let scrubbed = bus.scrub_stream(db.service(), &tenant, &erasure_id, &matcher).await?;
+        let scrubbed = bus
+            .scrub_stream(db.service(), &tenant, &erasure_id, &matcher)
+            .await?;
         if scrubbed.messages > 0 {
             counts.insert("stream messages".into(), scrubbed.messages);
         }

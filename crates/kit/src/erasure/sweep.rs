@@ -38,29 +38,28 @@ fn is_identifier(column: &str) -> bool {
 /// integer version a table keeps; with `platform`, the platform's tables
 /// too.
 pub async fn columns(tx: &mut Tx, platform: bool) -> Result<BTreeMap<String, Vec<Column>>> {
-    let rows: Vec<(String, String, String)> = match tx.backend() {
-        Backend::Sqlite => {
-            sqlx::query_as(
+    let rows: Vec<(String, String, String)> =
+        match tx.backend() {
+            Backend::Sqlite => sqlx::query_as(
                 "SELECT m.name, p.name, p.type FROM sqlite_master m, pragma_table_info(m.name) p
                  WHERE m.type = 'table' ORDER BY m.name, p.cid",
             )
             .fetch_all(tx.conn())
-            .await?
-        }
-        Backend::Postgres => {
-            sqlx::query_as(
-                "SELECT CAST(c.table_name AS TEXT), CAST(c.column_name AS TEXT),
+            .await?,
+            Backend::Postgres => {
+                sqlx::query_as(
+                    "SELECT CAST(c.table_name AS TEXT), CAST(c.column_name AS TEXT),
                         CAST(c.data_type AS TEXT)
                  FROM information_schema.columns c
                  JOIN information_schema.tables t
                    ON t.table_schema = c.table_schema AND t.table_name = c.table_name
                  WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
                  ORDER BY c.table_name, c.ordinal_position",
-            )
-            .fetch_all(tx.conn())
-            .await?
-        }
-    };
+                )
+                .fetch_all(tx.conn())
+                .await?
+            }
+        };
     let mut with_tenant = std::collections::BTreeSet::new();
     let mut with_id = std::collections::BTreeSet::new();
     let mut out: BTreeMap<String, Vec<Column>> = BTreeMap::new();
@@ -175,7 +174,11 @@ pub async fn sweep_tables(tx: &mut Tx, matcher: &Matcher, spare: &[&str]) -> Res
                 .map(|(n, (i, _))| format!("\"{}\" = ${}", columns[*i].name, n + 2))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let bump = if versioned { ", version = version + 1" } else { "" };
+            let bump = if versioned {
+                ", version = version + 1"
+            } else {
+                ""
+            };
             let sql = format!("UPDATE \"{table}\" SET {set}{bump} WHERE {by_key}");
             let mut q = sqlx::query(AssertSqlSafe(sql)).bind(row_key);
             for (_, v) in changed {
@@ -259,12 +262,11 @@ pub async fn sweep_platform(tx: &mut Tx, matcher: &Matcher) -> Result<Counts> {
         counts.insert("outbox".into(), scrubbed);
     }
 
-    let letters = sqlx::query(
-        "SELECT id, envelope, error FROM markaz_dead_letters WHERE tenant_id = $1",
-    )
-    .bind(&tenant)
-    .fetch_all(tx.conn())
-    .await?;
+    let letters =
+        sqlx::query("SELECT id, envelope, error FROM markaz_dead_letters WHERE tenant_id = $1")
+            .bind(&tenant)
+            .fetch_all(tx.conn())
+            .await?;
     let mut scrubbed = 0;
     for row in &letters {
         let (envelope, error): (Vec<u8>, String) = (row.try_get(1)?, row.try_get(2)?);

@@ -46,7 +46,7 @@ pub(crate) fn messages() -> &'static HashMap<String, DescriptorProto> {
 pub fn scrub_envelope(bytes: &[u8], matcher: &Matcher) -> Option<Vec<u8>> {
     let mut envelope = Envelope::decode(bytes).ok()?;
     let payload = scrub_message(&envelope.r#type, &envelope.payload, matcher)?;
-    envelope.payload = payload.into();
+    envelope.payload = payload;
     Some(envelope.encode_to_vec())
 }
 
@@ -86,7 +86,10 @@ fn rewrite(
                 let len = decode_varint(&mut bytes).ok()? as usize;
                 let value = bytes.get(..len)?;
                 bytes = &bytes[len..];
-                let field = descriptor.field.iter().find(|f| f.number() == number as i32);
+                let field = descriptor
+                    .field
+                    .iter()
+                    .find(|f| f.number() == number as i32);
                 let replaced = match field.map(|f| (f.r#type(), f)) {
                     Some((Type::String, _)) => std::str::from_utf8(value)
                         .ok()
@@ -229,7 +232,7 @@ mod tests {
             r#type: "markaz.events.v1.PersonAffiliated".into(),
             tenant_id: "t".into(),
             producer: "membership".into(),
-            payload: event.encode_to_vec().into(),
+            payload: event.encode_to_vec(),
             ..Default::default()
         };
         let scrubbed = scrub_envelope(&envelope.encode_to_vec(), &m).expect("a mention");

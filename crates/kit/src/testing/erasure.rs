@@ -165,7 +165,9 @@ pub fn message_leaks<M: Message>(m: &M) -> bool {
 pub async fn table_leaks(db: &Db, tenant: &str) -> Vec<String> {
     let mut found = Vec::new();
     let mut tx = db.read(tenant).await.expect("a read transaction");
-    let tables = crate::erasure::columns(&mut tx, true).await.expect("the schema");
+    let tables = crate::erasure::columns(&mut tx, true)
+        .await
+        .expect("the schema");
     for (table, columns) in tables {
         for c in columns.into_iter().filter(|c| c.name != "version") {
             let sql = format!("SELECT \"{}\" FROM \"{table}\"", c.name);
@@ -236,8 +238,12 @@ impl Coverage {
                 WireType::SixtyFourBit => bytes = bytes.get(8..).unwrap_or_default(),
                 WireType::ThirtyTwoBit => bytes = bytes.get(4..).unwrap_or_default(),
                 WireType::LengthDelimited => {
-                    let Ok(len) = decode_varint(&mut bytes) else { return };
-                    let Some(v) = bytes.get(..len as usize) else { return };
+                    let Ok(len) = decode_varint(&mut bytes) else {
+                        return;
+                    };
+                    let Some(v) = bytes.get(..len as usize) else {
+                        return;
+                    };
                     bytes = &bytes[len as usize..];
                     let Some(f) = d.field.iter().find(|f| f.number() == number as i32) else {
                         continue;
@@ -281,9 +287,12 @@ impl Coverage {
                     Type::String if !is_identifier(f.name()) => {
                         wanted.insert(format!("{}.{}", d.name(), f.name()));
                     }
-                    Type::Message => {
-                        fields(f.type_name().trim_start_matches('.'), messages, seen, wanted)
-                    }
+                    Type::Message => fields(
+                        f.type_name().trim_start_matches('.'),
+                        messages,
+                        seen,
+                        wanted,
+                    ),
                     _ => {}
                 }
             }

@@ -39,9 +39,14 @@ pub(super) async fn list(
     )
         .all()?;
     let mut tx = api.db.read(&caller.tenant).await?;
-    let mut rows =
-        store::list_erasures(&mut tx, &person_id, req.pending_only, &page.after, page.fetch())
-            .await?;
+    let mut rows = store::list_erasures(
+        &mut tx,
+        &person_id,
+        req.pending_only,
+        &page.after,
+        page.fetch(),
+    )
+    .await?;
     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
     Ok(api::ListErasuresResponse {
         erasures: rows.iter().map(proto).collect(),
@@ -55,8 +60,7 @@ fn proto(r: &ErasureRow) -> api::Erasure {
         id: r.id.clone(),
         person_id: r.person_id.clone(),
         requested_by: r.requested_by.clone(),
-        legal_ground: api::ErasureGround::from_str_name(&r.legal_ground)
-            .unwrap_or_default() as i32,
+        legal_ground: api::ErasureGround::from_str_name(&r.legal_ground).unwrap_or_default() as i32,
         reason: r.reason.clone(),
         request_time: Some(timestamp(r.requested_at)),
         complete_time: r.completed_at.map(timestamp),

@@ -55,7 +55,9 @@ pub(super) async fn get(
     let row = visible_person(&mut tx, &caller, &id).await?;
     let mut person = proto(&row);
     if row.erased {
-        person.erasure_id = store::erasure_of_person(&mut tx, &id).await?.unwrap_or_default();
+        person.erasure_id = store::erasure_of_person(&mut tx, &id)
+            .await?
+            .unwrap_or_default();
     }
     Ok(person)
 }
@@ -177,7 +179,9 @@ pub(super) async fn erase(
     if current.erased {
         // Erasure is done once; asking again changes nothing.
         let mut person = proto(&current);
-        person.erasure_id = store::erasure_of_person(&mut tx, &id).await?.unwrap_or_default();
+        person.erasure_id = store::erasure_of_person(&mut tx, &id)
+            .await?
+            .unwrap_or_default();
         return Ok(person);
     }
     let f = &current.fields;

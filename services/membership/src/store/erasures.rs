@@ -45,7 +45,8 @@ struct StoredErasure {
     completed_at: Option<i64>,
 }
 
-const COLUMNS: &str = "id, person_id, requested_by, legal_ground, reason, requested_at, completed_at";
+const COLUMNS: &str =
+    "id, person_id, requested_by, legal_ground, reason, requested_at, completed_at";
 
 pub struct NewErasure<'a> {
     pub id: &'a str,

@@ -37,7 +37,12 @@ async fn every_free_text_field_forgets_an_erased_person(backend: Backend) {
         }
         mention(n)
     };
-    let text = |s: String| Some(LocalizedText { ar: s.clone(), en: s });
+    let text = |s: String| {
+        Some(LocalizedText {
+            ar: s.clone(),
+            en: s,
+        })
+    };
 
     let branch = api::CreateBranchRequest {
         branch: Some(api::Branch {
@@ -48,7 +53,10 @@ async fn every_free_text_field_forgets_an_erased_person(backend: Backend) {
         }),
     };
     coverage.note(&branch);
-    w.client.create_branch(authed(branch, &w.admin)).await.unwrap();
+    w.client
+        .create_branch(authed(branch, &w.admin))
+        .await
+        .unwrap();
     // A tenant's name is the operator's; the fixture's tenants exist, so a
     // third one carries the mention.
     let tenant = api::CreateTenantRequest {
@@ -217,7 +225,12 @@ async fn every_free_text_field_forgets_an_erased_person(backend: Backend) {
     // Nothing of her on any read path.
     let person = w
         .client
-        .get_person(authed(api::GetPersonRequest { id: nadia.id.clone() }, &w.staff))
+        .get_person(authed(
+            api::GetPersonRequest {
+                id: nadia.id.clone(),
+            },
+            &w.staff,
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -344,16 +357,28 @@ async fn every_free_text_field_forgets_an_erased_person(backend: Backend) {
                 .await
                 .ok()?
                 .into_inner();
-            r.confirmations.iter().any(|c| c.service == "membership").then_some(r)
+            r.confirmations
+                .iter()
+                .any(|c| c.service == "membership")
+                .then_some(r)
         }
     })
     .await
     .expect("membership confirms its own part");
     assert_eq!(receipt.person_id, nadia.id);
-    assert_eq!(receipt.legal_ground, api::ErasureGround::ConsentWithdrawn as i32);
-    assert!(!receipt.complete, "the other services have not confirmed here");
+    assert_eq!(
+        receipt.legal_ground,
+        api::ErasureGround::ConsentWithdrawn as i32
+    );
+    assert!(
+        !receipt.complete,
+        "the other services have not confirmed here"
+    );
     assert!(receipt.pending_services.contains(&"capacity".to_string()));
-    assert!(!message_leaks(&receipt), "the receipt holds no personal data");
+    assert!(
+        !message_leaks(&receipt),
+        "the receipt holds no personal data"
+    );
     let trainer = w.app.token(TENANT, &[Role::Trainer], None);
     let refused = w
         .client
