@@ -43,7 +43,7 @@ CUSTOM_KINDS = {
 NATS_STREAM_PREFIX = "MARKAZ_"
 # Secrets the operator creates besides each Cluster's `-login`
 # (docs/operations.md, "Kubernetes"): never in an overlay.
-OPERATOR_SECRETS = {"markaz-resources-s3"}
+OPERATOR_SECRETS = {"markaz-resources-s3", "markaz-page-tokens"}
 # What a pod serving the resources service must be given: its files go to
 # object storage, since a pod's filesystem is read-only and its own
 # (components/object-storage).

@@ -79,6 +79,10 @@ impl Target {
             ("MARKAZ_LOG", "warn".to_string()),
             // The bench opens many connections at once.
             ("MARKAZ_CONCURRENCY_PER_CONNECTION", "1024".to_string()),
+            // One bench caller writes as fast as the server goes: no
+            // per-caller write budget (a build before it ignores these).
+            ("MARKAZ_WRITE_REQUESTS_PER_SECOND", "0".to_string()),
+            ("MARKAZ_WRITE_BYTES_PER_SECOND", "0".to_string()),
         ];
         let (args, database_url, bench_db, signer): (Vec<&str>, String, Option<String>, Signer) =
             match kind {

@@ -130,6 +130,9 @@ impl App {
             migrate,
             preregistered,
         } = options;
+        if !config.server.page_token_secret.is_empty() {
+            crate::rpc::conventions::set_page_token_secret(&config.server.page_token_secret);
+        }
         let (health_reporter, health_server) = tonic_health::server::health_reporter();
         health_reporter
             .set_service_status("", ServingStatus::NotServing)
@@ -290,6 +293,16 @@ impl App {
             None => None,
         };
 
+        // TLS when configured: a certificate that does not load stops the
+        // start, rather than serving plaintext by surprise.
+        let tls = if config.server.tls_cert_path.is_empty() {
+            None
+        } else {
+            Some(crate::listener::tls_acceptor(
+                &config.server.tls_cert_path,
+                &config.server.tls_key_path,
+            )?)
+        };
         let rpc_stop = CancellationToken::new();
         let mut rights = vec![PLATFORM_RIGHTS];
         for service in &services {
@@ -304,6 +317,7 @@ impl App {
                     config.server.max_inflight_bytes,
                     config.server.max_inflight_bytes_per_connection,
                 ),
+                Arc::new(crate::rpc::budget::WriteBudget::new(&config.server)),
             ))
             .concurrency_limit_per_connection(config.server.concurrency_per_connection)
             .load_shed(true)
@@ -314,7 +328,7 @@ impl App {
             .http2_keepalive_timeout(Some(Duration::from_secs(20)))
             .add_routes(routes.routes())
             .serve_with_incoming_shutdown(
-                crate::listener::incoming(listener, config.server.connection_limits()),
+                crate::listener::serving(listener, config.server.connection_limits(), tls),
                 rpc_stop.clone().cancelled_owned(),
             );
         let server = tokio::spawn(server);

@@ -93,6 +93,23 @@ pub struct ServerConfig {
     pub handshake_timeout_ms: u64,
     /// A connection with no traffic either way for this long is closed.
     pub idle_timeout_ms: u64,
+    /// Each caller's write budget (see `rpc::budget`): writes per second
+    /// refilled, and how many may come at once; 0 per second: no budget.
+    pub write_requests_per_second: u64,
+    pub write_requests_burst: u64,
+    /// The same in request bytes.
+    pub write_bytes_per_second: u64,
+    pub write_bytes_burst: u64,
+    /// The key page tokens are signed with (any string, at least 32
+    /// characters). Every replica of a service must have the same one, or a
+    /// token from one is refused by another; unset, each process draws its
+    /// own at start.
+    pub page_token_secret: String,
+    /// TLS for the gRPC port: a PEM certificate chain and its private key.
+    /// Both or neither; unset, the port speaks plaintext (behind a mesh or
+    /// an ingress that terminates TLS).
+    pub tls_cert_path: String,
+    pub tls_key_path: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -199,6 +216,13 @@ impl Default for ServerConfig {
             max_connections: 4096,
             handshake_timeout_ms: 10_000,
             idle_timeout_ms: 300_000,
+            write_requests_per_second: 50,
+            write_requests_burst: 1_000,
+            write_bytes_per_second: 1024 * 1024,
+            write_bytes_burst: 64 * 1024 * 1024,
+            page_token_secret: String::new(),
+            tls_cert_path: String::new(),
+            tls_key_path: String::new(),
         }
     }
 }
@@ -290,6 +314,19 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("MARKAZ_HANDSHAKE_TIMEOUT_MS", "server.handshake_timeout_ms"),
     ("MARKAZ_IDLE_TIMEOUT_MS", "server.idle_timeout_ms"),
     ("MARKAZ_MAX_INFLIGHT_BYTES", "server.max_inflight_bytes"),
+    (
+        "MARKAZ_WRITE_REQUESTS_PER_SECOND",
+        "server.write_requests_per_second",
+    ),
+    ("MARKAZ_WRITE_REQUESTS_BURST", "server.write_requests_burst"),
+    (
+        "MARKAZ_WRITE_BYTES_PER_SECOND",
+        "server.write_bytes_per_second",
+    ),
+    ("MARKAZ_WRITE_BYTES_BURST", "server.write_bytes_burst"),
+    ("MARKAZ_PAGE_TOKEN_SECRET", "server.page_token_secret"),
+    ("MARKAZ_TLS_CERT", "server.tls_cert_path"),
+    ("MARKAZ_TLS_KEY", "server.tls_key_path"),
     (
         "MARKAZ_MAX_INFLIGHT_BYTES_PER_CONNECTION",
         "server.max_inflight_bytes_per_connection",
@@ -454,6 +491,27 @@ impl Config {
         if let Some(v) = non_empty("MARKAZ_MAX_INFLIGHT_BYTES") {
             self.server.max_inflight_bytes = parse("MARKAZ_MAX_INFLIGHT_BYTES", &v)?;
         }
+        if let Some(v) = non_empty("MARKAZ_WRITE_REQUESTS_PER_SECOND") {
+            self.server.write_requests_per_second = parse("MARKAZ_WRITE_REQUESTS_PER_SECOND", &v)?;
+        }
+        if let Some(v) = non_empty("MARKAZ_WRITE_REQUESTS_BURST") {
+            self.server.write_requests_burst = parse("MARKAZ_WRITE_REQUESTS_BURST", &v)?;
+        }
+        if let Some(v) = non_empty("MARKAZ_WRITE_BYTES_PER_SECOND") {
+            self.server.write_bytes_per_second = parse("MARKAZ_WRITE_BYTES_PER_SECOND", &v)?;
+        }
+        if let Some(v) = non_empty("MARKAZ_WRITE_BYTES_BURST") {
+            self.server.write_bytes_burst = parse("MARKAZ_WRITE_BYTES_BURST", &v)?;
+        }
+        if let Some(v) = non_empty("MARKAZ_PAGE_TOKEN_SECRET") {
+            self.server.page_token_secret = v;
+        }
+        if let Some(v) = non_empty("MARKAZ_TLS_CERT") {
+            self.server.tls_cert_path = v;
+        }
+        if let Some(v) = non_empty("MARKAZ_TLS_KEY") {
+            self.server.tls_key_path = v;
+        }
         if let Some(v) = non_empty("MARKAZ_MAX_INFLIGHT_BYTES_PER_CONNECTION") {
             self.server.max_inflight_bytes_per_connection =
                 parse("MARKAZ_MAX_INFLIGHT_BYTES_PER_CONNECTION", &v)?;
@@ -559,6 +617,14 @@ impl Config {
         }
         if self.server.request_timeout_ms == 0 {
             problems.push("server.request_timeout_ms must be positive".to_string());
+        }
+        if !self.server.page_token_secret.is_empty() && self.server.page_token_secret.len() < 32 {
+            problems.push("server.page_token_secret must be at least 32 characters".to_string());
+        }
+        if self.server.tls_cert_path.is_empty() != self.server.tls_key_path.is_empty() {
+            problems.push(
+                "server.tls_cert_path and tls_key_path go together: both or neither".to_string(),
+            );
         }
         if self.database.max_connections == 0 {
             problems.push("database.max_connections must be positive".to_string());

@@ -205,3 +205,132 @@ impl tonic::transport::server::Connected for Guarded {
         self.io.connect_info()
     }
 }
+
+/// A connection as the gRPC server serves it: as accepted, or inside TLS.
+pub enum Conn {
+    Plain(Guarded),
+    Tls(Box<tokio_rustls::server::TlsStream<Guarded>>),
+}
+
+impl Conn {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Conn::Plain(g) => &g.io,
+            Conn::Tls(t) => &t.get_ref().0.io,
+        }
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(g) => Pin::new(g).poll_read(cx, buf),
+            Conn::Tls(t) => Pin::new(t.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(g) => Pin::new(g).poll_write(cx, buf),
+            Conn::Tls(t) => Pin::new(t.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(g) => Pin::new(g).poll_flush(cx),
+            Conn::Tls(t) => Pin::new(t.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(g) => Pin::new(g).poll_shutdown(cx),
+            Conn::Tls(t) => Pin::new(t.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+impl tonic::transport::server::Connected for Conn {
+    type ConnectInfo = tonic::transport::server::TcpConnectInfo;
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.tcp().connect_info()
+    }
+}
+
+/// How many TLS handshakes run at once; more connections wait their turn
+/// (each is still bound by the handshake deadline).
+const CONCURRENT_HANDSHAKES: usize = 64;
+
+/// The gRPC server's connections: [`incoming`], inside TLS when `tls` is
+/// given. A handshake that fails or passes the deadline drops that
+/// connection only.
+pub fn serving(
+    listener: TcpListener,
+    limits: Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> futures::stream::BoxStream<'static, io::Result<Conn>> {
+    use futures::StreamExt;
+    let accepted = incoming(listener, limits);
+    match tls {
+        None => accepted.map(|c| c.map(Conn::Plain)).boxed(),
+        Some(acceptor) => accepted
+            .map(move |c| {
+                let acceptor = acceptor.clone();
+                async move {
+                    match c {
+                        Ok(g) => match acceptor.accept(g).await {
+                            Ok(t) => Some(Ok(Conn::Tls(Box::new(t)))),
+                            Err(e) => {
+                                tracing::debug!(error = %e, "a TLS handshake failed");
+                                None
+                            }
+                        },
+                        Err(e) => Some(Err(e)),
+                    }
+                }
+            })
+            .buffer_unordered(CONCURRENT_HANDSHAKES)
+            .filter_map(std::future::ready)
+            .boxed(),
+    }
+}
+
+/// The TLS configuration of the gRPC port, from a PEM certificate chain
+/// and private key: TLS 1.2 and 1.3, HTTP/2 by ALPN (what gRPC speaks).
+pub fn tls_acceptor(cert_path: &str, key_path: &str) -> crate::Result<tokio_rustls::TlsAcceptor> {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let unavailable = |what: &str, e: &dyn std::fmt::Display| {
+        crate::Error::Unavailable(format!("TLS: {what}: {e}"))
+    };
+    let certs = std::fs::read(cert_path).map_err(|e| unavailable(cert_path, &e))?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&certs)
+        .collect::<Result<_, _>>()
+        .map_err(|e| unavailable(cert_path, &e))?;
+    if certs.is_empty() {
+        return Err(unavailable(cert_path, &"no certificate in the file"));
+    }
+    let key = std::fs::read(key_path).map_err(|e| unavailable(key_path, &e))?;
+    let key = PrivateKeyDer::from_pem_slice(&key).map_err(|e| unavailable(key_path, &e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| unavailable("protocol versions", &e))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| unavailable("certificate and key", &e))?;
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}

@@ -58,6 +58,33 @@ pub fn update_mask(
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
 pub const MAX_PAGE_SIZE: i64 = 500;
 
+/// The key page tokens are signed with: the configured one
+/// ([`set_page_token_secret`], the same on every replica), else one drawn
+/// at random when first needed.
+static PAGE_KEY: std::sync::RwLock<Option<ring::hmac::Key>> = std::sync::RwLock::new(None);
+
+/// Signs page tokens with `secret` from now on (at start, from
+/// `server.page_token_secret`).
+pub fn set_page_token_secret(secret: &str) {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    *PAGE_KEY.write().expect("page key lock") = Some(key);
+}
+
+fn page_key() -> ring::hmac::Key {
+    if let Some(key) = PAGE_KEY.read().expect("page key lock").as_ref() {
+        return key.clone();
+    }
+    let mut key = PAGE_KEY.write().expect("page key lock");
+    key.get_or_insert_with(|| {
+        ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &ring::rand::SystemRandom::new())
+            .expect("the system's random source")
+    })
+    .clone()
+}
+
+/// Bytes of the MAC a page token carries (HMAC-SHA256, whole).
+const PAGE_MAC_BYTES: usize = 32;
+
 /// A page request, parsed: the size and the key to continue after.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -84,7 +111,16 @@ impl Page {
         } else {
             let bad = || Error::invalid("page_token", "not a token from this list");
             let raw = B64.decode(page_token).map_err(|_| bad())?;
-            let text = String::from_utf8(raw).map_err(|_| bad())?;
+            // A token is what this service wrote: signed, so a client can
+            // neither forge a position nor probe the cursor's format.
+            if raw.len() < PAGE_MAC_BYTES {
+                return Err(bad());
+            }
+            let (content, mac) = raw.split_at(raw.len() - PAGE_MAC_BYTES);
+            if ring::hmac::verify(&page_key(), content, mac).is_err() {
+                return Err(bad());
+            }
+            let text = String::from_utf8(content.to_vec()).map_err(|_| bad())?;
             let (f, key) = text.split_once('|').ok_or_else(bad)?;
             if f != filter {
                 return Err(Error::invalid(
@@ -111,7 +147,10 @@ impl Page {
         if rows.len() as i64 > self.size {
             rows.truncate(self.size as usize);
             let last = rows.last().map(&key).unwrap_or_default();
-            B64.encode(format!("{}|{last}", self.filter))
+            let mut token = format!("{}|{last}", self.filter).into_bytes();
+            let mac = ring::hmac::sign(&page_key(), &token);
+            token.extend_from_slice(mac.as_ref());
+            B64.encode(token)
         } else {
             String::new()
         }
@@ -166,6 +205,26 @@ mod tests {
         assert!(Page::parse(2, "garbage!", "kind=1").is_err());
         assert!(Page::parse(-1, "", "").is_err());
         assert_eq!(Page::parse(100_000, "", "").unwrap().size, MAX_PAGE_SIZE);
+    }
+
+    #[test]
+    fn a_page_token_is_signed_so_none_can_be_forged_or_altered() {
+        let page = Page::parse(2, "", "kind=1").unwrap();
+        let token = page.finish(&mut vec!["a", "b", "c"], |r| r.to_string());
+        // What a token held before it was signed: the filter and the key.
+        let forged = B64.encode(format!("{}|zzz", fingerprint("kind=1")));
+        assert!(
+            Page::parse(2, &forged, "kind=1").is_err(),
+            "an unsigned token"
+        );
+        let mut raw = B64.decode(&token).unwrap();
+        let at = raw.len() - PAGE_MAC_BYTES - 1;
+        raw[at] = b'z';
+        assert!(
+            Page::parse(2, &B64.encode(raw), "kind=1").is_err(),
+            "a token whose position was changed"
+        );
+        assert_eq!(Page::parse(2, &token, "kind=1").unwrap().after, "b");
     }
 
     #[test]

@@ -14,7 +14,10 @@
 //! Every request body is then read through [`GuardedBody`]: a message over
 //! the method's limit is refused at its header, and the bytes still
 //! arriving count against per-connection and per-process budgets (see
-//! [`super::limits`]).
+//! [`super::limits`]). A write (any method but a read, see
+//! [`super::budget::is_read`]) with a credential also spends its caller's
+//! write budget ([`WriteBudget`]): one request when admitted, its bytes as
+//! they arrive.
 //!
 //! The tables are checked against the protobuf descriptors in every
 //! service's tests ([`crate::testing::rights`]): every method has exactly one
@@ -26,6 +29,7 @@ use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
 
+use super::budget::{WriteBudget, is_read};
 use super::limits::{GuardedBody, InFlight, PUBLIC_MESSAGE_BYTES};
 use crate::auth::{Caller, Role, Verifier};
 use crate::telemetry::{self, RpcLabels};
@@ -87,7 +91,12 @@ pub struct Gate {
     /// The largest message a method with a credential decodes.
     max_message_bytes: usize,
     in_flight: Arc<InFlight>,
+    writes: Arc<WriteBudget>,
 }
+
+/// The caller whose write budget a request's bytes are taken from.
+#[derive(Debug, Clone)]
+struct Writer(String);
 
 impl std::fmt::Debug for Gate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -103,6 +112,7 @@ impl Gate {
         verifier: Arc<Verifier>,
         max_message_bytes: usize,
         in_flight: Arc<InFlight>,
+        writes: Arc<WriteBudget>,
     ) -> Gate {
         let mut methods = HashMap::new();
         for table in rights {
@@ -122,6 +132,7 @@ impl Gate {
             verifier,
             max_message_bytes,
             in_flight,
+            writes,
         }
     }
 
@@ -156,6 +167,13 @@ impl Gate {
                     .verify_header(header)
                     .and_then(|caller| caller.require(roles).map(|()| caller))
                     .map_err(|e| (entry, tonic::Status::from(e)))?;
+                if !is_read(entry.method) {
+                    let writer = format!("{}/{}", caller.tenant, caller.subject);
+                    self.writes
+                        .admit(&writer)
+                        .map_err(|wait| (entry, super::budget::refused(wait)))?;
+                    request.extensions_mut().insert(Writer(writer));
+                }
                 Some(caller)
             }
         };
@@ -209,8 +227,13 @@ where
                     .extensions()
                     .get::<tonic::transport::server::TcpConnectInfo>()
                     .and_then(|c| c.remote_addr());
+                let writer = request.extensions_mut().remove::<Writer>();
                 let (parts, body) = request.into_parts();
-                let body = GuardedBody::new(body, limit, self.gate.in_flight.clone(), connection);
+                let mut body =
+                    GuardedBody::new(body, limit, self.gate.in_flight.clone(), connection);
+                if let Some(Writer(writer)) = writer {
+                    body = body.charging(self.gate.writes.clone(), writer);
+                }
                 let request = http::Request::from_parts(parts, tonic::body::Body::new(body));
                 Box::pin(self.inner.call(request))
             }

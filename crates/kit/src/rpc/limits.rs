@@ -106,6 +106,8 @@ pub struct GuardedBody {
     remaining: usize,
     /// Bytes of the current message counted against the budget.
     counted: usize,
+    /// The caller's write budget the bytes are taken from, for a write.
+    writer: Option<(Arc<super::budget::WriteBudget>, String)>,
 }
 
 impl GuardedBody {
@@ -124,7 +126,14 @@ impl GuardedBody {
             header_seen: 0,
             remaining: 0,
             counted: 0,
+            writer: None,
         }
+    }
+
+    /// Takes the body's bytes, as they arrive, from `writer`'s write budget.
+    pub fn charging(mut self, budget: Arc<super::budget::WriteBudget>, writer: String) -> Self {
+        self.writer = Some((budget, writer));
+        self
     }
 
     /// Follows the framing through `data`; an error once a limit is passed.
@@ -203,10 +212,13 @@ impl Body for GuardedBody {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         match polled {
             Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref()
-                    && let Err(refused) = self.follow(data)
-                {
-                    return Poll::Ready(Some(Err(refused)));
+                if let Some(data) = frame.data_ref() {
+                    if let Err(refused) = self.follow(data) {
+                        return Poll::Ready(Some(Err(refused)));
+                    }
+                    if let Some((budget, writer)) = &self.writer {
+                        budget.charge(writer, data.len());
+                    }
                 }
                 Poll::Ready(Some(Ok(frame)))
             }

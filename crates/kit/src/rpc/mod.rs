@@ -17,6 +17,7 @@ use crate::auth::{Caller, Verifier};
 use crate::error::{Error, Result};
 use crate::telemetry::{self, MethodLabels, RpcLabels};
 
+pub mod budget;
 pub mod conventions;
 pub mod forwards;
 pub mod gate;

@@ -98,6 +98,10 @@ impl TestEnv {
         config.consumer.backoff_ms = vec![50, 100];
         config.consumer.relay_poll_ms = 200;
         config.server.drain_timeout_ms = 5_000;
+        // A test is one caller doing a center's week in seconds: no write
+        // budget, but where a test sets one (tests/tests/security.rs).
+        config.server.write_requests_per_second = 0;
+        config.server.write_bytes_per_second = 0;
         let storage = match backend {
             Backend::Sqlite => Storage::SqliteDir(dir.clone()),
             Backend::Postgres => {
@@ -217,6 +221,20 @@ impl TestEnv {
             roles,
             org,
             Duration::from_secs(3600),
+        ))
+    }
+
+    /// A token for `tenant` (taken as registered) with `roles`, for
+    /// `subject`: one caller among several of the same role.
+    pub fn token_of(&self, subject: &str, tenant: &str, roles: &[Role]) -> String {
+        self.register(tenant);
+        self.signer.sign(&Signer::claims(
+            &self.config.auth,
+            subject,
+            tenant,
+            roles,
+            None,
+            Duration::from_secs(600),
         ))
     }
 

@@ -8,7 +8,7 @@ pub use std::sync::Arc;
 pub use std::time::Duration;
 
 pub use markaz_capacity::{Capacity, limits};
-pub use markaz_kit::auth::{Role, Signer};
+pub use markaz_kit::auth::Role;
 pub use markaz_kit::both_backends;
 pub use markaz_kit::events::Applied;
 pub use markaz_kit::testing::{Backend, TestApp, authed, field_violations, precondition, spawn};
@@ -58,16 +58,7 @@ impl World {
 
     /// A token of `tenant` (taken as registered) for `subject`.
     pub fn token_of(&self, subject: &str, tenant: &str, roles: &[Role]) -> String {
-        let env = &self.app.env;
-        env.register(tenant);
-        env.signer.sign(&Signer::claims(
-            &env.config.auth,
-            subject,
-            tenant,
-            roles,
-            None,
-            Duration::from_secs(600),
-        ))
+        self.app.env.token_of(subject, tenant, roles)
     }
 
     /// Applies a membership event to capacity through its real handler and
