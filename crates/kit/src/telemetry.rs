@@ -241,6 +241,8 @@ impl From<tonic::Code> for Code {
 pub enum Outcome {
     applied,
     duplicate,
+    /// No handler for its type: acknowledged, nothing written.
+    ignored,
     retried,
     dead_lettered,
 }

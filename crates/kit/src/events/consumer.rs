@@ -401,9 +401,10 @@ impl Loop {
     /// found a duplicate.
     fn done(&mut self, envelope: &Envelope, outcome: Applied) {
         self.failures.remove(&envelope.id);
-        if outcome == Applied::Duplicate {
-            self.count(Outcome::duplicate);
-            return;
+        match outcome {
+            Applied::Duplicate => return self.count(Outcome::duplicate),
+            Applied::Ignored => return self.count(Outcome::ignored),
+            Applied::Applied => {}
         }
         if let Some(at) = &envelope.occurred_at {
             let lag = (crate::time::now_micros() - crate::time::micros_of(at)).max(0);

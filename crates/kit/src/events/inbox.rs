@@ -17,6 +17,9 @@ use crate::telemetry;
 pub enum Applied {
     Applied,
     Duplicate,
+    /// The consumer has no handler for the event's type
+    /// ([`super::Handler::handles`]): nothing was written.
+    Ignored,
 }
 
 /// Applies events of one tenant, in order, each exactly once: their inbox
@@ -42,9 +45,19 @@ pub async fn apply_all(
             format!("event id '{}' is not a UUID", bad.id),
         ));
     }
+    if envelopes
+        .iter()
+        .all(|e| !consumer.handler.handles(&e.r#type))
+    {
+        return Ok(vec![Applied::Ignored; envelopes.len()]);
+    }
     let mut tx = db.write(tenant).await?;
     let mut outcomes = Vec::with_capacity(envelopes.len());
     for envelope in envelopes {
+        if !consumer.handler.handles(&envelope.r#type) {
+            outcomes.push(Applied::Ignored);
+            continue;
+        }
         let inserted = sqlx::query(
             "INSERT INTO markaz_inbox (consumer, event_id, tenant_id, processed_at)
              VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",

@@ -74,6 +74,16 @@ pub fn payload<E: prost::Name + Default>(envelope: &Envelope) -> Result<E> {
 #[tonic::async_trait]
 pub trait Handler: Send + Sync + 'static {
     async fn handle(&self, tx: &mut Tx, envelope: &Envelope) -> Result<()>;
+
+    /// Whether events of `event_type` have an effect here. Those that have
+    /// none are acknowledged without a transaction or an inbox row: a
+    /// consumer that reads one event type of a busy stream (membership
+    /// reads only the erasure confirmations) costs its database nothing for
+    /// the rest.
+    fn handles(&self, event_type: &str) -> bool {
+        let _ = event_type;
+        true
+    }
 }
 
 /// A consumer: a name (the consuming service) and what it does with events.

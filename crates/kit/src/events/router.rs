@@ -109,6 +109,10 @@ impl<S: Send + Sync + 'static> Router<S> {
 
 #[tonic::async_trait]
 impl<S: Send + Sync + 'static> Handler for Router<S> {
+    fn handles(&self, event_type: &str) -> bool {
+        self.routes.contains_key(event_type)
+    }
+
     async fn handle(&self, tx: &mut Tx, envelope: &Envelope) -> Result<()> {
         match self.routes.get(&envelope.r#type) {
             Some(dispatch) => dispatch(&self.state, tx, envelope).await,
