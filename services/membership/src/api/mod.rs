@@ -104,7 +104,17 @@ pub struct MembershipApi {
     /// Registered tenants, remembered once seen: a tenant is never changed
     /// or removed, and every create would otherwise read it again.
     tenants: Arc<Mutex<HashMap<String, store::TenantRow>>>,
+    /// Per tenant, the generated organization numbers this process took
+    /// and has not used yet: (next, last).
+    numbers: Arc<Mutex<HashMap<String, (i64, i64)>>>,
+    /// One refill of `numbers` at a time: the others wait and take from it.
+    refill: Arc<tokio::sync::Mutex<()>>,
 }
+
+/// How many organization numbers a process takes at a time. Numbers are
+/// dense while a process runs; a restart leaves the rest of its block
+/// unused, and replicas number from blocks of their own.
+const NUMBER_BLOCK: i64 = 64;
 
 impl MembershipApi {
     pub fn new(db: Db, rpc: Rpc) -> Self {
@@ -112,7 +122,37 @@ impl MembershipApi {
             db,
             rpc,
             tenants: Arc::default(),
+            numbers: Arc::default(),
+            refill: Arc::default(),
         }
+    }
+
+    /// The tenant's next generated organization number.
+    async fn next_organization_number(&self, tenant: &str) -> Result<i64> {
+        if let Some(n) = self.take_number(tenant) {
+            return Ok(n);
+        }
+        let _refilling = self.refill.lock().await;
+        if let Some(n) = self.take_number(tenant) {
+            return Ok(n);
+        }
+        let mut tx = self.db.write(tenant).await?;
+        let last = store::take_organization_numbers(&mut tx, NUMBER_BLOCK).await?;
+        tx.commit().await?;
+        let mut numbers = self.numbers.lock().expect("numbers lock");
+        numbers.insert(tenant.to_string(), (last - NUMBER_BLOCK + 2, last));
+        Ok(last - NUMBER_BLOCK + 1)
+    }
+
+    fn take_number(&self, tenant: &str) -> Option<i64> {
+        let mut numbers = self.numbers.lock().expect("numbers lock");
+        let entry = numbers.get_mut(tenant)?;
+        if entry.0 > entry.1 {
+            return None;
+        }
+        let n = entry.0;
+        entry.0 += 1;
+        Some(n)
     }
 
     /// The caller's tenant, which an operator must have registered.

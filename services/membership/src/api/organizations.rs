@@ -30,6 +30,13 @@ pub(super) async fn create(
         },
     )
         .all()?;
+    // Taken before the registration's transaction (on SQLite, the one
+    // writer connection): a retry that replays wastes one, a gap like a
+    // restart's.
+    let number = match identifier {
+        Some(_) => None,
+        None => Some(api.next_organization_number(&caller.tenant).await?),
+    };
     let mut tx = api.db.write(&caller.tenant).await?;
     if let Some(done) = idempotency.replay(&mut tx).await? {
         return Ok(done);
@@ -40,10 +47,10 @@ pub(super) async fn create(
         Some(i) => {
             domain::within_prefix("organization.identifier", &tenant.spec.identifier_prefix, i)?
         }
-        None => {
-            let n = store::next_organization_number(&mut tx).await?;
-            domain::generated_identifier(&tenant.spec.identifier_prefix, n)
-        }
+        None => domain::generated_identifier(
+            &tenant.spec.identifier_prefix,
+            number.expect("taken above"),
+        ),
     };
     let status = domain::initial_status(req.apply_for_incubation);
     let id = new_id();

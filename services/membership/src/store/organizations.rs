@@ -94,19 +94,21 @@ fn search_text(identifier: &str, f: &OrganizationFields) -> String {
     markaz_kit::validate::search_key(&[&f.name.ar, &f.name.en, &f.acronym, identifier])
 }
 
-/// The tenant's next generated organization number: dense and the
-/// tenant's own, so it tells no one how many organizations another tenant
-/// registered. The counter's row stays locked until commit, so concurrent
-/// registrations of one tenant take their numbers one after the other.
+/// Takes the tenant's next `block` generated organization numbers: the
+/// tenant's own, so they tell no one how many organizations another tenant
+/// registered. Returns the last of them. Its own short transaction: the
+/// counter's row is locked only while the block is taken, not for a whole
+/// registration (which serialized every registration of a tenant).
 #[tracing::instrument(skip_all)]
-pub async fn next_organization_number(tx: &mut Tx) -> Result<i64> {
+pub async fn take_organization_numbers(tx: &mut Tx, block: i64) -> Result<i64> {
     let n: i64 = sqlx::query_scalar(
-        "INSERT INTO organization_counters (tenant_id, last_number) VALUES ($1, 1)
+        "INSERT INTO organization_counters (tenant_id, last_number) VALUES ($1, $2)
          ON CONFLICT (tenant_id)
-         DO UPDATE SET last_number = organization_counters.last_number + 1
+         DO UPDATE SET last_number = organization_counters.last_number + $2
          RETURNING last_number",
     )
     .bind(tx.tenant().to_owned())
+    .bind(block)
     .fetch_one(tx.conn())
     .await?;
     Ok(n)
