@@ -14,6 +14,7 @@ pub fn all() -> Vec<Arc<dyn Service>> {
         Arc::new(markaz_grants::Grants),
         Arc::new(markaz_networking::Networking),
         Arc::new(markaz_resources::Resources::default()),
+        Arc::new(markaz_impact::Impact),
     ]
 }
 

@@ -121,6 +121,7 @@ pub(crate) async fn issue_on_completion(tx: &mut Tx, course: &Course) -> Result<
     let mut participants = GenderTally::default();
     let mut completed = GenderTally::default();
     let mut completers = Vec::new();
+    let mut attendees = Vec::new();
     let mut certificates = Vec::new();
     let issued_at = now_micros();
     for e in store::enrolments::of_course(tx, &course.id).await? {
@@ -129,6 +130,12 @@ pub(crate) async fn issue_on_completion(tx: &mut Tx, course: &Course) -> Result<
         }
         if e.sessions_present > 0 {
             participants.add(e.gender);
+            attendees.push(ev::Completer {
+                person_id: e.person_id.clone(),
+                organization_id: e.organization_id.clone(),
+                gender: e.gender as i32,
+                age_band: e.age_band as i32,
+            });
         }
         if !completes(
             &course.fields.rule,
@@ -183,6 +190,7 @@ pub(crate) async fn issue_on_completion(tx: &mut Tx, course: &Course) -> Result<
             completed_female: completed.female,
             completed_male: completed.male,
             completed_undisclosed: completed.undisclosed,
+            participants: attendees,
         },
     )
     .await?;

@@ -47,6 +47,17 @@ pub enum Change {
         person_id: String,
         organization_id: String,
     },
+    /// An organization moved in the incubation program, as membership
+    /// recorded the move — given every time the event is applied, even when
+    /// the copy already holds a later status (out of order, or twice), so a
+    /// consumer keeping the history keys it by `version`.
+    IncubationMoved {
+        organization_id: String,
+        to: IncubationStatus,
+        /// Microseconds since the Unix epoch.
+        changed_at: i64,
+        version: i64,
+    },
 }
 
 /// What a consumer does when its copies changed: recuse a reviewer now
@@ -111,8 +122,15 @@ pub fn routes<S: Reactions>(router: Router<S>) -> Router<S> {
         })
         .route::<ev::IncubationStatusChanged>(|s, tx, e| {
             Box::pin(async move {
+                let moved = Change::IncubationMoved {
+                    organization_id: e.organization_id.clone(),
+                    to: known::<IncubationStatus>(e.to),
+                    changed_at: e.changed_at.as_ref().map_or(0, markaz_kit::time::micros_of),
+                    version: e.version,
+                };
                 let change = incubation(tx, e).await?;
-                s.react(tx, &change).await
+                s.react(tx, &change).await?;
+                s.react(tx, &moved).await
             })
         })
         .route::<ev::PersonRegistered>(|s, tx, e| {

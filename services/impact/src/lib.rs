@@ -1,0 +1,91 @@
+//! The impact service: every figure of the center — trainees and their
+//! gender split, courses and training days by topic, consultations per
+//! branch, organizations incubated and graduated, community projects and
+//! grant money by sector and branch — computed from the other services'
+//! events into facts of its own, and reported as the indicators of one
+//! catalogue, each with its definition.
+//!
+//! | room | what it holds |
+//! |---|---|
+//! | [`domain`] | the catalogue and what a request for figures may ask |
+//! | [`store`] | the facts the consumer writes, and the figures counted from them in SQL |
+//! | [`api`] | the gRPC API: the catalogue, the figures, the records behind a figure |
+//! | [`events`] | the consumer: capacity, membership (through `markaz-membership-copies`) and grants |
+//! | `migrations/` | the facts' tables |
+//!
+//! Impact calls no other service and reads no other service's database:
+//! what it counts arrives as events, so a figure is as fresh as the last
+//! event applied, which every answer says.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod domain;
+pub mod events;
+pub mod store;
+
+use std::sync::Arc;
+
+use markaz_kit::app::{Service, ServiceContext};
+use markaz_kit::events::Consumer;
+use markaz_kit::migrate::{Migration, MigrationSet};
+use markaz_kit::rpc::Rights;
+use markaz_proto::impact::v1::impact_service_server::ImpactServiceServer;
+use tonic::server::NamedService;
+
+pub use api::RIGHTS;
+
+pub const NAME: &str = "impact";
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "impact",
+    sql: include_str!("../migrations/0001_impact.sql"),
+}];
+
+/// The impact service, as the runtime runs it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Impact;
+
+impl Service for Impact {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn migrations(&self) -> &'static [Migration] {
+        MIGRATIONS
+    }
+
+    fn libraries(&self) -> &'static [MigrationSet] {
+        &[markaz_membership_copies::MIGRATIONS]
+    }
+
+    fn register(
+        &self,
+        ctx: &ServiceContext,
+        routes: &mut tonic::service::RoutesBuilder,
+    ) -> Vec<&'static str> {
+        let api = api::ImpactApi::new(ctx.db.clone(), ctx.rpc.clone());
+        routes.add_service(
+            ImpactServiceServer::new(api).max_decoding_message_size(ctx.max_message_bytes),
+        );
+        vec![<ImpactServiceServer<api::ImpactApi> as NamedService>::NAME]
+    }
+
+    fn rights(&self) -> &'static [Rights] {
+        RIGHTS
+    }
+
+    fn consumer(&self, _ctx: &ServiceContext) -> Option<(Consumer, Vec<&'static str>)> {
+        Some((
+            Consumer {
+                name: NAME,
+                handler: Arc::new(events::consumer()),
+            },
+            vec![
+                markaz_membership_copies::PRODUCER,
+                events::CAPACITY,
+                events::GRANTS,
+            ],
+        ))
+    }
+}

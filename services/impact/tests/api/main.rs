@@ -1,0 +1,9 @@
+//! Impact over real gRPC, on SQLite with the in-process bus and on
+//! PostgreSQL with NATS: the same test bodies on both. The producers'
+//! events are applied through impact's real consumer and inbox; the figures
+//! are read through the public API and held to a recount of the generated
+//! activity.
+
+mod figures;
+mod rights;
+mod world;
