@@ -86,7 +86,13 @@ impl Bus {
             js,
             namespace: namespace.to_string(),
             ack_wait: Duration::from_millis(consumer.ack_wait_ms.max(1_000)),
+            history: Duration::from_secs(consumer.history_days * 24 * 3600),
         })))
+    }
+
+    /// The in-process bus of `markaz dev`.
+    pub fn is_local(&self) -> bool {
+        matches!(self, Bus::Local(_))
     }
 
     /// Whether the bus is reachable now (the in-process bus always is).
@@ -446,6 +452,8 @@ pub struct NatsBus {
     js: async_nats::jetstream::Context,
     namespace: String,
     ack_wait: Duration,
+    /// How long a producer's stream keeps an event (zero: forever).
+    history: Duration,
 }
 
 impl NatsBus {
@@ -478,7 +486,8 @@ impl NatsBus {
                 storage: stream::StorageType::File,
                 retention: stream::RetentionPolicy::Limits,
                 duplicate_window: Duration::from_secs(120),
-                max_age: Duration::from_secs(30 * 24 * 3600),
+                // The event history: kept whole unless configured otherwise.
+                max_age: self.history,
                 ..Default::default()
             })
             .await
@@ -759,6 +768,89 @@ impl NatsBus {
             }
         }
         Ok(out)
+    }
+
+    /// Up to `limit` of `producer`'s events after stream sequence `after`,
+    /// in order: (sequence, envelope bytes).
+    pub async fn history_page(
+        &self,
+        producer: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Bytes)>> {
+        use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+        let stream = self.stream_name(producer);
+        let unavailable = |e: String| Error::Unavailable(format!("reading stream {stream}: {e}"));
+        let handle = match self.js.get_stream(&stream).await {
+            Ok(s) => s,
+            Err(_) => return Ok(Vec::new()),
+        };
+        let info = handle
+            .get_info()
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        let last = info.state.last_sequence;
+        if info.state.messages == 0 || after >= last {
+            return Ok(Vec::new());
+        }
+        let consumer = handle
+            .create_consumer(pull::OrderedConfig {
+                deliver_policy: DeliverPolicy::ByStartSequence {
+                    start_sequence: after + 1,
+                },
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        let mut messages = consumer
+            .messages()
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let next = tokio::time::timeout(Duration::from_secs(2), messages.next()).await;
+            let Ok(Some(message)) = next else { break };
+            let message = message.map_err(|e| unavailable(e.to_string()))?;
+            let sequence = message
+                .info()
+                .map_err(|e| unavailable(e.to_string()))?
+                .stream_sequence;
+            if sequence > last {
+                break;
+            }
+            out.push((sequence, message.payload.clone()));
+            if sequence == last {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Why `producer`'s stream may not hold every event it was sent, or
+    /// `None` when it does: it keeps events for ever (messages go only
+    /// when an erasure replaces them by a scrubbed copy), or none has aged
+    /// out yet (its first message is the first ever published).
+    pub async fn history_gap(&self, producer: &str) -> Result<Option<String>> {
+        let stream = self.stream_name(producer);
+        let handle = match self.js.get_stream(&stream).await {
+            Ok(s) => s,
+            Err(_) => return Ok(None),
+        };
+        let info = handle
+            .get_info()
+            .await
+            .map_err(|e| Error::Unavailable(format!("stream {stream}: {e}")))?;
+        let c = &info.config;
+        let keeps_all = c.max_age.is_zero() && c.max_messages <= 0 && c.max_bytes <= 0;
+        let first = info.state.first_sequence;
+        if keeps_all || first <= 1 {
+            return Ok(None);
+        }
+        Ok(Some(format!(
+            "stream {stream} keeps events for {} days (max_age) and now starts at message {first}: \
+             the events before it are gone",
+            c.max_age.as_secs() / 86_400
+        )))
     }
 
     /// Deletes a message for good: JetStream's default delete overwrites

@@ -135,6 +135,12 @@ pub struct ConsumerConfig {
     /// Events held longer (a slow batch, an outage) are extended with
     /// "in progress" acknowledgements, so this only bounds crash recovery.
     pub ack_wait_ms: u64,
+    /// Days a producer's stream keeps an event; 0 keeps every event. The
+    /// event history is what a projection is rebuilt from (`markaz impact
+    /// rebuild`), which refuses once the stream has let events go. Applies
+    /// to streams this version creates; an existing stream keeps its limit
+    /// until it is edited (docs/operations.md).
+    pub history_days: u64,
 }
 
 /// How long the platform's own records are kept (see [`crate::retention`]).
@@ -146,7 +152,10 @@ pub struct RetentionConfig {
     /// same id is a new request.
     pub request_id_days: u64,
     /// Days an applied event's inbox row is kept: a redelivery inside it
-    /// has no second effect. Keep it longer than the streams keep events.
+    /// has no second effect. JetStream redelivers only what a consumer has
+    /// not acknowledged, which is never weeks old; the streams keep the
+    /// history longer (`consumer.history_days`) for rebuilds, which do not
+    /// go through the inbox.
     pub inbox_days: u64,
     /// Days the contact details someone of the public left with a form (a
     /// training suggestion's sender and contact) are kept when staff have
@@ -243,6 +252,7 @@ impl Default for ConsumerConfig {
             backoff_ms: vec![200, 1_000, 5_000, 15_000],
             relay_poll_ms: 1_000,
             ack_wait_ms: 5_000,
+            history_days: 0,
         }
     }
 }
@@ -334,6 +344,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("MARKAZ_DB_MAX_CONNECTIONS", "database.max_connections"),
     ("MARKAZ_CONSUMER_MAX_DELIVER", "consumer.max_deliver"),
     ("MARKAZ_CONSUMER_ACK_WAIT_MS", "consumer.ack_wait_ms"),
+    ("MARKAZ_CONSUMER_HISTORY_DAYS", "consumer.history_days"),
     (
         "MARKAZ_RETENTION_REQUEST_ID_DAYS",
         "retention.request_id_days",
@@ -524,6 +535,9 @@ impl Config {
         }
         if let Some(v) = non_empty("MARKAZ_CONSUMER_ACK_WAIT_MS") {
             self.consumer.ack_wait_ms = parse("MARKAZ_CONSUMER_ACK_WAIT_MS", &v)?;
+        }
+        if let Some(v) = non_empty("MARKAZ_CONSUMER_HISTORY_DAYS") {
+            self.consumer.history_days = parse("MARKAZ_CONSUMER_HISTORY_DAYS", &v)?;
         }
         if let Some(v) = non_empty("MARKAZ_RETENTION_REQUEST_ID_DAYS") {
             self.retention.request_id_days = parse("MARKAZ_RETENTION_REQUEST_ID_DAYS", &v)?;

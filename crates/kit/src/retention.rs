@@ -5,14 +5,16 @@
 //!   A retry inside it gets the first answer; after it, the same request id
 //!   is a new request. Tombstones of erased requests are kept.
 //! * **The inbox** (`markaz_inbox`): an applied event's row is kept for
-//!   `retention.inbox_days` (31 by default: longer than the streams keep an
-//!   event, so nothing a stream can deliver again is applied twice).
+//!   `retention.inbox_days` (31 by default: far longer than JetStream holds
+//!   an unacknowledged event for redelivery, so nothing it delivers again
+//!   is applied twice).
 //!
 //! Every `retention.interval_secs` each service's database forgets what is
 //! past its window, oldest first, `retention.batch` rows per transaction, so
 //! a purge never holds SQLite's single writer (or a PostgreSQL lock) for
-//! long however much has piled up. (The outbox keeps its published rows 24
-//! hours; the relay purges them.)
+//! long however much has piled up. (On NATS the outbox keeps its published
+//! rows 24 hours and the relay purges them; on the in-process bus they are
+//! the event history and stay: `events::history`.)
 //!
 //! A service's own tables may have windows too (the contact details of
 //! capacity's public suggestions, `retention.public_contact_days`): it

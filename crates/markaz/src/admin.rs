@@ -38,7 +38,7 @@ fn signing_key_path(config: &Config) -> PathBuf {
 
 /// Where admin commands find the databases: the configured URLs when there
 /// are any, else the `markaz dev` SQLite files.
-fn storage_for(config: &Config) -> Storage {
+pub(crate) fn storage_for(config: &Config) -> Storage {
     if config.database_url.is_some() || !config.databases.is_empty() {
         Storage::Configured
     } else {
@@ -287,7 +287,7 @@ async fn migrate_one(
     .map_err(|e| e.to_string())
 }
 
-async fn connect(config: &Config, service: &dyn Service) -> Result<Db, String> {
+pub(crate) async fn connect(config: &Config, service: &dyn Service) -> Result<Db, String> {
     check_database_names(config)?;
     let storage = storage_for(config);
     migrate_one(config, &storage, service).await?;

@@ -11,6 +11,7 @@
 
 mod admin;
 mod bench;
+mod impact;
 mod services;
 
 use std::path::PathBuf;
@@ -73,6 +74,11 @@ enum Command {
         #[command(subcommand)]
         command: DlqCommand,
     },
+    /// The impact service's figures: rebuilt from the event history.
+    Impact {
+        #[command(subcommand)]
+        command: ImpactCommand,
+    },
     /// Measures the platform: closed/open-loop load with baselines (see docs/performance.md).
     Bench(bench::BenchArgs),
     /// The bare tonic server `markaz bench echo` measures against.
@@ -86,6 +92,22 @@ enum Command {
         /// Lists the environment variables instead.
         #[arg(long)]
         env: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImpactCommand {
+    /// Replays the producers' events from the first into fresh figures
+    /// while the service answers from the current ones, then switches to
+    /// them. Refused when the history lacks events (docs/impact.md).
+    Rebuild {
+        /// Rebuild only what this indicator counts from (repeatable);
+        /// everything by default.
+        #[arg(long = "indicator", value_name = "CODE")]
+        indicators: Vec<String>,
+        /// End a rebuild that died (its half-built figures are deleted).
+        #[arg(long)]
+        abandon: bool,
     },
 }
 
@@ -175,6 +197,13 @@ fn main() -> ExitCode {
 async fn run(command: Command, config: Config) -> Result<(), String> {
     match command {
         Command::Dev { data_dir } => admin::dev(config, data_dir).await,
+        Command::Impact {
+            command:
+                ImpactCommand::Rebuild {
+                    indicators,
+                    abandon,
+                },
+        } => impact::rebuild_command(&config, &indicators, abandon).await,
         Command::Serve {
             services,
             no_migrate,

@@ -19,17 +19,47 @@ use markaz_proto::common::v1::{AgeBand, Gender, OrganizationKind, Sector};
 use markaz_proto::events::v1 as ev;
 use markaz_proto::events::v1::Envelope;
 
+use std::collections::BTreeMap;
+
+use crate::domain::Family;
 use crate::store::facts::{
-    self, CompletedCourse, Consultation, GrantPlace, ScheduledCourse, Trainee,
+    self, Booking, CoalitionMember, CompletedCourse, Consultation, EventHeld, GrantPlace,
+    LibraryItem, ScheduledCourse, Trainee,
 };
+use crate::store::generations;
 
 /// The producers whose events impact reads.
 pub const CAPACITY: &str = "capacity";
 pub const GRANTS: &str = "grants";
+pub const NETWORKING: &str = "networking";
+pub const RESOURCES: &str = "resources";
+
+/// Where the handlers write.
+#[derive(Debug, Default)]
+pub enum Target {
+    /// The live consumer: every generation of the family that is current
+    /// or being built, so a rebuild misses nothing that arrives meanwhile.
+    #[default]
+    Live,
+    /// A rebuild's replay: the generations it builds, nothing else.
+    Rebuild(BTreeMap<Family, i64>),
+}
 
 /// The state of impact's consumer.
 #[derive(Debug, Default)]
-pub struct ImpactEvents;
+pub struct ImpactEvents {
+    target: Target,
+}
+
+impl ImpactEvents {
+    /// The generations of `family` an event is written to.
+    async fn generations(&self, tx: &mut Tx, family: Family) -> Result<Vec<i64>> {
+        match &self.target {
+            Target::Live => generations::live(tx, family).await,
+            Target::Rebuild(built) => Ok(built.get(&family).copied().into_iter().collect()),
+        }
+    }
+}
 
 /// The consumer's handler: the router, then the freshness of the producer.
 pub struct ImpactConsumer {
@@ -41,16 +71,43 @@ pub fn consumer() -> ImpactConsumer {
     ImpactConsumer { router: router() }
 }
 
-/// Membership's copies, capacity's courses and consultations, grants'
-/// money.
+/// Membership's copies, then the facts of capacity, grants, networking and
+/// resources.
 pub fn router() -> Router<ImpactEvents> {
-    markaz_membership_copies::routes(Router::new(ImpactEvents))
+    facts_routes(markaz_membership_copies::routes(Router::new(
+        ImpactEvents::default(),
+    )))
+}
+
+/// What a rebuild replays the history through: the facts only, written to
+/// the generations being built (`built`). Membership's copies are not
+/// rebuilt, so its events other than the incubation moves pass by.
+pub fn replay_router(built: BTreeMap<Family, i64>) -> Router<ImpactEvents> {
+    facts_routes(Router::new(ImpactEvents {
+        target: Target::Rebuild(built),
+    }))
+    .on::<ev::IncubationStatusChanged>()
+}
+
+fn facts_routes(router: Router<ImpactEvents>) -> Router<ImpactEvents> {
+    router
         .on::<ev::CourseScheduled>()
         .on::<ev::CourseCompleted>()
         .on::<ev::ConsultationHeld>()
         .on::<ev::GrantAwarded>()
         .on::<ev::TrancheDisbursed>()
         .on::<ev::ProjectCompleted>()
+        .on::<ev::EventHeld>()
+        .on::<ev::CoalitionFormed>()
+        .on::<ev::CoalitionChanged>()
+        .on::<ev::CoalitionMemberJoined>()
+        .on::<ev::CoalitionMemberLeft>()
+        .on::<ev::CampaignLaunched>()
+        .on::<ev::CampaignChanged>()
+        .on::<ev::ResourcePublished>()
+        .on::<ev::ResourceDownloaded>()
+        .on::<ev::BookingConfirmed>()
+        .on::<ev::BookingCancelled>()
 }
 
 #[markaz_kit::async_trait]
@@ -80,17 +137,56 @@ impl Reactions for ImpactEvents {
             version,
         } = change
         {
-            let changed_on = Date::from_days(changed_at.div_euclid(86_400_000_000));
+            self.incubation_moved(tx, organization_id, *to, *changed_at, *version)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl ImpactEvents {
+    async fn incubation_moved(
+        &self,
+        tx: &mut Tx,
+        organization_id: &str,
+        to: markaz_proto::common::v1::IncubationStatus,
+        changed_at: i64,
+        version: i64,
+    ) -> Result<()> {
+        let changed_on = day_of(changed_at);
+        for g in self.generations(tx, Family::Incubation).await? {
             facts::incubation_moved(
                 tx,
+                g,
                 organization_id,
-                *version,
+                version,
                 to.as_str_name(),
-                &changed_on.to_string(),
+                &changed_on,
             )
             .await?;
         }
         Ok(())
+    }
+}
+
+/// The UTC day of an instant in microseconds.
+fn day_of(micros: i64) -> String {
+    Date::from_days(micros.div_euclid(86_400_000_000)).to_string()
+}
+
+/// In a replay, membership's move straight from its event (live, the
+/// copies give it as [`Change::IncubationMoved`]).
+#[markaz_kit::async_trait]
+impl On<ev::IncubationStatusChanged> for ImpactEvents {
+    async fn on(&self, tx: &mut Tx, e: ev::IncubationStatusChanged) -> Result<()> {
+        let id = parse_id("organization_id", &e.organization_id)?;
+        if e.version <= 0 {
+            return Err(Error::invalid("version", "must be positive"));
+        }
+        let to = markaz_proto::common::v1::IncubationStatus::try_from(e.to).unwrap_or_default();
+        let changed_at = e.changed_at.as_ref().map_or(0, micros_of);
+        self.incubation_moved(tx, &id, to, changed_at, e.version)
+            .await
     }
 }
 
@@ -116,20 +212,20 @@ impl On<ev::CourseScheduled> for ImpactEvents {
         if e.version <= 0 {
             return Err(Error::invalid("version", "must be positive"));
         }
-        facts::course_scheduled(
-            tx,
-            &ScheduledCourse {
-                course_id: &id,
-                kind: &e.kind,
-                branch_id: &e.branch_id,
-                end_date: end.to_string(),
-                session_count: i64::from(e.session_count.max(0)),
-                status: &e.status,
-                version: e.version,
-                topics: &e.topic_codes,
-            },
-        )
-        .await
+        let course = ScheduledCourse {
+            course_id: &id,
+            kind: &e.kind,
+            branch_id: &e.branch_id,
+            end_date: end.to_string(),
+            session_count: i64::from(e.session_count.max(0)),
+            status: &e.status,
+            version: e.version,
+            topics: &e.topic_codes,
+        };
+        for g in self.generations(tx, Family::Courses).await? {
+            facts::course_scheduled(tx, g, &course).await?;
+        }
+        Ok(())
     }
 }
 
@@ -174,17 +270,16 @@ impl On<ev::CourseCompleted> for ImpactEvents {
                 completed: completers.contains(p.person_id.as_str()),
             })
             .collect();
-        facts::course_completed(
-            tx,
-            &CompletedCourse {
-                course_id: &id,
-                branch_id: &e.branch_id,
-                end_date: end.to_string(),
-                topics: &e.topic_codes,
-            },
-            &trainees,
-        )
-        .await
+        let course = CompletedCourse {
+            course_id: &id,
+            branch_id: &e.branch_id,
+            end_date: end.to_string(),
+            topics: &e.topic_codes,
+        };
+        for g in self.generations(tx, Family::Courses).await? {
+            facts::course_completed(tx, g, &course, &trainees).await?;
+        }
+        Ok(())
     }
 }
 
@@ -201,24 +296,24 @@ impl On<ev::ConsultationHeld> for ImpactEvents {
         if e.version <= 0 {
             return Err(Error::invalid("version", "must be positive"));
         }
-        facts::consultation(
-            tx,
-            &Consultation {
-                consultation_id: &id,
-                kind: &e.kind,
-                organization_id: &organization,
-                branch_id: &e.branch_id,
-                held_on: held_on.to_string(),
-                attendees: [
-                    i64::from(e.attendees_female.max(0)),
-                    i64::from(e.attendees_male.max(0)),
-                    i64::from(e.attendees_undisclosed.max(0)),
-                ],
-                version: e.version,
-                topics: &e.topic_codes,
-            },
-        )
-        .await
+        let consultation = Consultation {
+            consultation_id: &id,
+            kind: &e.kind,
+            organization_id: &organization,
+            branch_id: &e.branch_id,
+            held_on: held_on.to_string(),
+            attendees: [
+                i64::from(e.attendees_female.max(0)),
+                i64::from(e.attendees_male.max(0)),
+                i64::from(e.attendees_undisclosed.max(0)),
+            ],
+            version: e.version,
+            topics: &e.topic_codes,
+        };
+        for g in self.generations(tx, Family::Consultations).await? {
+            facts::consultation(tx, g, &consultation).await?;
+        }
+        Ok(())
     }
 }
 
@@ -264,14 +359,18 @@ impl On<ev::GrantAwarded> for ImpactEvents {
         let (award, c) = place(&e.award_id, e.context.as_ref())?;
         let (amount, currency) = money("amount", e.amount.as_ref())?;
         let start = Date::required("start_date", e.start_date.as_ref())?;
-        facts::awarded(
-            tx,
-            &grant_place(&award, c),
-            amount,
-            &currency,
-            &start.to_string(),
-        )
-        .await
+        for g in self.generations(tx, Family::Grants).await? {
+            facts::awarded(
+                tx,
+                g,
+                &grant_place(&award, c),
+                amount,
+                &currency,
+                &start.to_string(),
+            )
+            .await?;
+        }
+        Ok(())
     }
 }
 
@@ -284,15 +383,19 @@ impl On<ev::TrancheDisbursed> for ImpactEvents {
         if e.tranche_number <= 0 {
             return Err(Error::invalid("tranche_number", "must be positive"));
         }
-        facts::disbursed(
-            tx,
-            &grant_place(&award, c),
-            i64::from(e.tranche_number),
-            amount,
-            &currency,
-            &on.to_string(),
-        )
-        .await
+        for g in self.generations(tx, Family::Grants).await? {
+            facts::disbursed(
+                tx,
+                g,
+                &grant_place(&award, c),
+                i64::from(e.tranche_number),
+                amount,
+                &currency,
+                &on.to_string(),
+            )
+            .await?;
+        }
+        Ok(())
     }
 }
 
@@ -311,14 +414,298 @@ impl On<ev::ProjectCompleted> for ImpactEvents {
             Some(_) => money("spent", e.spent.as_ref())?,
             None => (0, String::new()),
         };
-        facts::project_ended(
-            tx,
-            &grant_place(&award, c),
-            outcome,
-            &ended.to_string(),
-            spent,
-            &currency,
+        for g in self.generations(tx, Family::Grants).await? {
+            facts::project_ended(
+                tx,
+                g,
+                &grant_place(&award, c),
+                outcome,
+                &ended.to_string(),
+                spent,
+                &currency,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+fn positive_version(version: i64) -> Result<i64> {
+    if version <= 0 {
+        return Err(Error::invalid("version", "must be positive"));
+    }
+    Ok(version)
+}
+
+fn optional_day(field: &str, d: Option<&markaz_proto::common::v1::Date>) -> Result<String> {
+    Ok(Date::optional(field, d)?
+        .map(|d| d.to_string())
+        .unwrap_or_default())
+}
+
+#[markaz_kit::async_trait]
+impl On<ev::EventHeld> for ImpactEvents {
+    async fn on(&self, tx: &mut Tx, e: ev::EventHeld) -> Result<()> {
+        let (id, held_on) = (
+            parse_id("event_id", &e.event_id),
+            Date::required("held_on", e.held_on.as_ref()),
         )
-        .await
+            .all()?;
+        let version = positive_version(e.version)?;
+        let mut participants = Vec::new();
+        for c in &e.participants {
+            for (gender, n) in [
+                ("GENDER_FEMALE", c.female),
+                ("GENDER_MALE", c.male),
+                ("GENDER_UNDISCLOSED", c.undisclosed),
+            ] {
+                if n > 0 {
+                    participants.push((c.category.as_str(), gender, n));
+                }
+            }
+        }
+        let mut attendees = Vec::with_capacity(e.attendees.len());
+        for (i, a) in e.attendees.iter().enumerate() {
+            parse_id(&format!("attendees[{i}].person_id"), &a.person_id)?;
+            attendees.push((
+                a.person_id.as_str(),
+                a.category.as_str(),
+                gender(a.gender),
+                age_band(a.age_band),
+            ));
+        }
+        let held = EventHeld {
+            event_id: &id,
+            kind: &e.kind,
+            branch_id: &e.branch_id,
+            held_on: held_on.to_string(),
+            version,
+            participants,
+            attendees,
+        };
+        for g in self.generations(tx, Family::Networking).await? {
+            facts::event_held(tx, g, &held).await?;
+        }
+        Ok(())
+    }
+}
+
+impl ImpactEvents {
+    async fn coalition(&self, tx: &mut Tx, c: Option<ev::CoalitionSnapshot>) -> Result<()> {
+        let c = c.ok_or_else(|| Error::invalid("coalition", "the event carries no snapshot"))?;
+        let id = parse_id("coalition.coalition_id", &c.coalition_id)?;
+        let version = positive_version(c.version)?;
+        let formed_on = optional_day("coalition.formed_on", c.formed_on.as_ref())?;
+        for g in self.generations(tx, Family::Networking).await? {
+            facts::coalition(tx, g, &id, &c.branch_id, &formed_on, &c.status, version).await?;
+        }
+        Ok(())
+    }
+
+    async fn campaign(&self, tx: &mut Tx, c: Option<ev::CampaignSnapshot>) -> Result<()> {
+        let c = c.ok_or_else(|| Error::invalid("campaign", "the event carries no snapshot"))?;
+        let id = parse_id("campaign.campaign_id", &c.campaign_id)?;
+        let version = positive_version(c.version)?;
+        let launched_on = optional_day("campaign.launched_on", c.launched_on.as_ref())?;
+        for g in self.generations(tx, Family::Networking).await? {
+            facts::campaign(
+                tx,
+                g,
+                &id,
+                &c.branch_id,
+                &c.issue_code,
+                &c.status,
+                &launched_on,
+                version,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn member(&self, tx: &mut Tx, m: CoalitionMember<'_>) -> Result<()> {
+        for g in self.generations(tx, Family::Networking).await? {
+            facts::coalition_member(tx, g, &m).await?;
+        }
+        Ok(())
+    }
+
+    async fn booking(&self, tx: &mut Tx, b: Booking<'_>) -> Result<()> {
+        for g in self.generations(tx, Family::Space).await? {
+            facts::booking(tx, g, &b).await?;
+        }
+        Ok(())
+    }
+}
+
+#[markaz_kit::async_trait]
+impl On<ev::CoalitionFormed> for ImpactEvents {
+    async fn on(&self, tx: &mut Tx, e: ev::CoalitionFormed) -> Result<()> {
+        self.coalition(tx, e.coalition).await
+    }
+}
+
+#[markaz_kit::async_trait]
+impl On<ev::CoalitionChanged> for ImpactEvents {
+    async fn on(&self, tx: &mut Tx, e: ev::CoalitionChanged) -> Result<()> {
+        self.coalition(tx, e.coalition).await
+    }
+}
+
+fn organization_kind(value: i32) -> &'static str {
+    OrganizationKind::try_from(value)
+        .unwrap_or_default()
+        .as_str_name()
+}
+
+#[markaz_kit::async_trait]
+impl On<ev::CoalitionMemberJoined> for ImpactEvents {
+    async fn on(&self, tx: &mut Tx, e: ev::CoalitionMemberJoined) -> Result<()> {
+        let (coalition, organization, joined) = (
+            parse_id("coalition_id", &e.coalition_id),
+            parse_id("organization_id", &e.organization_id),
+            Date::required("joined_on", e.joined_on.as_ref()),
+        )
+            .all()?;
+        let m = CoalitionMember {
+            coalition_id: &coalition,
+            organization_id: &organization,
+            period_number: i64::from(e.period_number),
+            organization_kind: organization_kind(e.organization_kind),
+            joined_on: joined.to_string(),
+            left_on: String::new(),
+            version: positive_version(e.version)?,
+        };
+        self.member(tx, m).await
+    }
+}
+
+#[markaz_kit::async_trait]
+impl On<ev::CoalitionMemberLeft> for ImpactEvents {
+    async fn on(&self, tx: &mut Tx, e: ev::CoalitionMemberLeft) -> Result<()> {
+        let (coalition, organization, joined, left) = (
+            parse_id("coalition_id", &e.coalition_id),
+            parse_id("organization_id", &e.organization_id),
+            Date::required("joined_on", e.joined_on.as_ref()),
+            Date::required("left_on", e.left_on.as_ref()),
+        )
+            .all()?;
+        let m = CoalitionMember {
+            coalition_id: &coalition,
+            organization_id: &organization,
+            period_number: i64::from(e.period_number),
+            organization_kind: organization_kind(e.organization_kind),
+            joined_on: joined.to_string(),
+            left_on: left.to_string(),
+            version: positive_version(e.version)?,
+        };
+        self.member(tx, m).await
+    }
+}
+
+#[markaz_kit::async_trait]
+impl On<ev::CampaignLaunched> for ImpactEvents {
+    async fn on(&self, tx: &mut Tx, e: ev::CampaignLaunched) -> Result<()> {
+        self.campaign(tx, e.campaign).await
+    }
+}
+
+#[markaz_kit::async_trait]
+impl On<ev::CampaignChanged> for ImpactEvents {
+    async fn on(&self, tx: &mut Tx, e: ev::CampaignChanged) -> Result<()> {
+        self.campaign(tx, e.campaign).await
+    }
+}
+
+#[markaz_kit::async_trait]
+impl On<ev::ResourcePublished> for ImpactEvents {
+    async fn on(&self, tx: &mut Tx, e: ev::ResourcePublished) -> Result<()> {
+        let (id, _) = (
+            parse_id("item_id", &e.item_id),
+            topics("topic_codes", &e.topic_codes),
+        )
+            .all()?;
+        let item = LibraryItem {
+            item_id: &id,
+            kind: &e.kind,
+            language: &e.language,
+            published_on: e
+                .first_published_at
+                .as_ref()
+                .map(|t| day_of(micros_of(t)))
+                .unwrap_or_default(),
+            withdrawn: e.withdrawn,
+            version: positive_version(e.version)?,
+            topics: &e.topic_codes,
+        };
+        for g in self.generations(tx, Family::Library).await? {
+            facts::library_item(tx, g, &item).await?;
+        }
+        Ok(())
+    }
+}
+
+#[markaz_kit::async_trait]
+impl On<ev::ResourceDownloaded> for ImpactEvents {
+    async fn on(&self, tx: &mut Tx, e: ev::ResourceDownloaded) -> Result<()> {
+        let id = parse_id("item_id", &e.item_id)?;
+        let month_ok = e.month.len() == 7 && Date::parse(&format!("{}-01", e.month)).is_some();
+        if !month_ok {
+            return Err(Error::invalid("month", "not a month (YYYY-MM)"));
+        }
+        for g in self.generations(tx, Family::Library).await? {
+            facts::downloads(tx, g, &id, &e.month, e.month_total.max(0)).await?;
+        }
+        Ok(())
+    }
+}
+
+#[markaz_kit::async_trait]
+impl On<ev::BookingConfirmed> for ImpactEvents {
+    async fn on(&self, tx: &mut Tx, e: ev::BookingConfirmed) -> Result<()> {
+        let (id, organization) = (
+            parse_id("booking_id", &e.booking_id),
+            parse_optional_id("organization_id", &e.organization_id),
+        )
+            .all()?;
+        let start = e
+            .start_time
+            .as_ref()
+            .ok_or_else(|| Error::invalid("start_time", "required"))?;
+        let b = Booking {
+            booking_id: &id,
+            branch_id: &e.branch_id,
+            space_kind: &e.space_kind,
+            organization_id: &organization,
+            starts_on: day_of(micros_of(start)),
+            status: &e.status,
+            version: positive_version(e.version)?,
+        };
+        self.booking(tx, b).await
+    }
+}
+
+#[markaz_kit::async_trait]
+impl On<ev::BookingCancelled> for ImpactEvents {
+    async fn on(&self, tx: &mut Tx, e: ev::BookingCancelled) -> Result<()> {
+        let (id, organization) = (
+            parse_id("booking_id", &e.booking_id),
+            parse_optional_id("organization_id", &e.organization_id),
+        )
+            .all()?;
+        let start = e
+            .start_time
+            .as_ref()
+            .ok_or_else(|| Error::invalid("start_time", "required"))?;
+        let b = Booking {
+            booking_id: &id,
+            branch_id: &e.branch_id,
+            space_kind: "",
+            organization_id: &organization,
+            starts_on: day_of(micros_of(start)),
+            status: "cancelled",
+            version: positive_version(e.version)?,
+        };
+        self.booking(tx, b).await
     }
 }

@@ -10,7 +10,8 @@
 //! | [`domain`] | the catalogue and what a request for figures may ask |
 //! | [`store`] | the facts the consumer writes, and the figures counted from them in SQL |
 //! | [`api`] | the gRPC API: the catalogue, the figures, the records behind a figure |
-//! | [`events`] | the consumer: capacity, membership (through `markaz-membership-copies`) and grants |
+//! | [`events`] | the consumer: capacity, membership (through `markaz-membership-copies`), grants, networking and resources |
+//! | [`rebuild`] | the figures rebuilt from the event history into a new generation of the facts |
 //! | `migrations/` | the facts' tables |
 //!
 //! Impact calls no other service and reads no other service's database:
@@ -21,6 +22,7 @@
 pub mod api;
 pub mod domain;
 pub mod events;
+pub mod rebuild;
 pub mod store;
 
 use std::sync::Arc;
@@ -85,6 +87,8 @@ impl Service for Impact {
                 markaz_membership_copies::PRODUCER,
                 events::CAPACITY,
                 events::GRANTS,
+                events::NETWORKING,
+                events::RESOURCES,
             ],
         ))
     }

@@ -32,6 +32,7 @@ use crate::error::{Error, Result};
 
 pub mod consumer;
 pub mod dead_letters;
+pub mod history;
 pub mod inbox;
 pub mod outbox;
 pub mod router;

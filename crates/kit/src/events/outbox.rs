@@ -133,7 +133,10 @@ pub async fn run_relay(db: Db, bus: Bus, config: ConsumerConfig, shutdown: Cance
             last_report = Instant::now();
             report_backlog(&db).await;
         }
-        if last_purge.elapsed() > Duration::from_secs(60) {
+        // On NATS the stream is the event history and the outbox only a
+        // queue; on the in-process bus the outbox is the history
+        // (`events::history`), so nothing published is purged.
+        if last_purge.elapsed() > Duration::from_secs(60) && !bus.is_local() {
             last_purge = Instant::now();
             purge_published(&db).await;
         }

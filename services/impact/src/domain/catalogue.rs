@@ -27,6 +27,123 @@ pub enum Source {
     Disbursements,
     /// What projects reported spent, when they ended.
     Spending,
+    /// Networking events held; only those of `kind` when set.
+    EventsHeld(Option<&'static str>),
+    /// Everyone checked in at events held, guests included, by category and
+    /// gender (a person at two events counts twice).
+    EventParticipants,
+    /// The known people who came to events held (distinct).
+    EventPeople,
+    /// Coalitions formed.
+    CoalitionsFormed,
+    /// Organizations joining coalitions.
+    CoalitionMembers,
+    /// Advocacy campaigns launched.
+    CampaignsLaunched,
+    /// Library items published (and not withdrawn).
+    LibraryItems,
+    /// Downloads of library items, per month.
+    LibraryDownloads,
+    /// Bookings of the co-working space (not cancelled).
+    Bookings,
+    /// Organizations that used the space (a booking not cancelled, not a
+    /// no-show).
+    SpaceUsers,
+}
+
+/// A family of fact tables, rebuilt together from one producer's events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    Courses,
+    Consultations,
+    Incubation,
+    Grants,
+    Networking,
+    Library,
+    Space,
+}
+
+impl Family {
+    pub const ALL: [Family; 7] = [
+        Family::Courses,
+        Family::Consultations,
+        Family::Incubation,
+        Family::Grants,
+        Family::Networking,
+        Family::Library,
+        Family::Space,
+    ];
+
+    /// Its name in `impact_generations`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Courses => "courses",
+            Family::Consultations => "consultations",
+            Family::Incubation => "incubation",
+            Family::Grants => "grants",
+            Family::Networking => "networking",
+            Family::Library => "library",
+            Family::Space => "space",
+        }
+    }
+
+    /// The producer whose events fill it.
+    pub fn producer(self) -> &'static str {
+        match self {
+            Family::Courses | Family::Consultations => "capacity",
+            Family::Incubation => "membership",
+            Family::Grants => "grants",
+            Family::Networking => "networking",
+            Family::Library | Family::Space => "resources",
+        }
+    }
+
+    /// Its tables, children first (the order a generation is deleted in).
+    pub fn tables(self) -> &'static [&'static str] {
+        match self {
+            Family::Courses => &["impact_trainees", "impact_course_topics", "impact_courses"],
+            Family::Consultations => &["impact_consultation_topics", "impact_consultations"],
+            Family::Incubation => &["impact_incubation_moves"],
+            Family::Grants => &["impact_disbursements", "impact_awards"],
+            Family::Networking => &[
+                "impact_event_attendees",
+                "impact_event_participants",
+                "impact_events_held",
+                "impact_coalition_members",
+                "impact_coalitions",
+                "impact_campaigns",
+            ],
+            Family::Library => &[
+                "impact_downloads",
+                "impact_library_topics",
+                "impact_library_items",
+            ],
+            Family::Space => &["impact_bookings"],
+        }
+    }
+}
+
+impl Source {
+    /// The family of tables its records are in.
+    pub fn family(self) -> Family {
+        match self {
+            Source::Trainees | Source::Courses => Family::Courses,
+            Source::Consultations | Source::ConsultationAttendances => Family::Consultations,
+            Source::IncubationMoves(_) => Family::Incubation,
+            Source::Awards
+            | Source::CompletedProjects
+            | Source::Disbursements
+            | Source::Spending => Family::Grants,
+            Source::EventsHeld(_)
+            | Source::EventParticipants
+            | Source::EventPeople
+            | Source::CoalitionsFormed
+            | Source::CoalitionMembers
+            | Source::CampaignsLaunched => Family::Networking,
+            Source::LibraryItems | Source::LibraryDownloads => Family::Library,
+            Source::Bookings | Source::SpaceUsers => Family::Space,
+        }
+    }
 }
 
 /// The incubation statuses whose arrivals are figures.
@@ -142,7 +259,41 @@ const MONEY_DIMENSIONS: &[Dimension] = &[
     PERIOD[2],
 ];
 
+const EVENT_DIMENSIONS: &[Dimension] = &[D::Branch, D::EventKind, PERIOD[0], PERIOD[1], PERIOD[2]];
+const PARTICIPANT_DIMENSIONS: &[Dimension] = &[
+    D::Gender,
+    D::ParticipantCategory,
+    D::Branch,
+    D::EventKind,
+    PERIOD[0],
+    PERIOD[1],
+    PERIOD[2],
+];
+const PEOPLE_DIMENSIONS: &[Dimension] = &[
+    D::Gender,
+    D::AgeBand,
+    D::ParticipantCategory,
+    D::Branch,
+    D::EventKind,
+    PERIOD[0],
+    PERIOD[1],
+    PERIOD[2],
+];
+const BRANCH_DIMENSIONS: &[Dimension] = &[D::Branch, PERIOD[0], PERIOD[1], PERIOD[2]];
+const MEMBER_DIMENSIONS: &[Dimension] = &[
+    D::Branch,
+    D::OrganizationKind,
+    PERIOD[0],
+    PERIOD[1],
+    PERIOD[2],
+];
+const LIBRARY_DIMENSIONS: &[Dimension] =
+    &[D::ResourceKind, D::Topic, PERIOD[0], PERIOD[1], PERIOD[2]];
+const SPACE_DIMENSIONS: &[Dimension] = &[D::Branch, D::SpaceKind, PERIOD[0], PERIOD[1], PERIOD[2]];
+
 const CAPACITY: &[&str] = &["capacity"];
+const NETWORKING: &[&str] = &["networking"];
+const RESOURCES: &[&str] = &["resources"];
 const CAPACITY_AND_MEMBERSHIP: &[&str] = &["capacity", "membership"];
 const MEMBERSHIP: &[&str] = &["membership"];
 const GRANTS: &[&str] = &["grants"];
@@ -320,6 +471,161 @@ pub const CATALOGUE: &[Indicator] = &[
         measure: Measure::Sum,
         producers: GRANTS,
         source: Source::Spending,
+    },
+    Indicator {
+        code: "networking_events_held",
+        name: ("فعاليات التشبيك المنعقدة", "Networking events held"),
+        unit: "events",
+        definition: (
+            "الفعاليات واللقاءات التي انعقدت في الفترة (تشبيك، لقاءات الإدارة المحلية، موائد المانحين، ورش المناصرة، اجتماعات التحالفات...)، في يوم انعقادها؛ لا تُعدّ الملغاة ولا المخطط لها.",
+            "Events and meetings held in the period (networking, meetings with local administration, donor round tables, advocacy workshops, coalition meetings...), on the day they were held; cancelled and planned ones do not count.",
+        ),
+        dimensions: EVENT_DIMENSIONS,
+        measure: Measure::DistinctCount,
+        producers: NETWORKING,
+        source: Source::EventsHeld(None),
+    },
+    Indicator {
+        code: "local_administration_meetings",
+        name: (
+            "اللقاءات مع الإدارة المحلية",
+            "Meetings with local administration",
+        ),
+        unit: "events",
+        definition: (
+            "لقاءات التعارف والتنسيق مع مسؤولي الإدارة المحلية التي انعقدت في الفترة.",
+            "Meet-and-greets and coordination meetings with local-administration officials held in the period.",
+        ),
+        dimensions: BRANCH_DIMENSIONS,
+        measure: Measure::DistinctCount,
+        producers: NETWORKING,
+        source: Source::EventsHeld(Some("local_administration_meeting")),
+    },
+    Indicator {
+        code: "networking_participants",
+        name: ("المشاركون في فعاليات التشبيك", "Networking participants"),
+        unit: "attendances",
+        definition: (
+            "كل من سُجّل حضوره في الفعاليات المنعقدة في الفترة، ومنهم الضيوف والحضور دون دعوة، حسب الفئة والجنس؛ من حضر فعاليتين يُعدّ مرتين.",
+            "Everyone checked in at the events held in the period, guests and walk-ins included, by category and gender; a person at two events counts twice.",
+        ),
+        dimensions: PARTICIPANT_DIMENSIONS,
+        measure: Measure::Sum,
+        producers: NETWORKING,
+        source: Source::EventParticipants,
+    },
+    Indicator {
+        code: "networking_people",
+        name: (
+            "الأشخاص المشاركون في التشبيك",
+            "People reached by networking",
+        ),
+        unit: "people",
+        definition: (
+            "الأشخاص المختلفون المسجّلون في العضوية الذين حضروا فعالية واحدة على الأقل في الفترة؛ لا يُعدّ الضيوف دون سجل.",
+            "Distinct people with a membership record who came to at least one event held in the period; guests without a record do not count.",
+        ),
+        dimensions: PEOPLE_DIMENSIONS,
+        measure: Measure::DistinctCount,
+        producers: NETWORKING,
+        source: Source::EventPeople,
+    },
+    Indicator {
+        code: "coalitions_formed",
+        name: ("التحالفات المشكّلة", "Coalitions formed"),
+        unit: "coalitions",
+        definition: (
+            "التحالفات القائمة على قضايا التي تشكّلت في الفترة، في يوم تشكيلها.",
+            "Issue-based coalitions formed in the period, on the day they were formed.",
+        ),
+        dimensions: BRANCH_DIMENSIONS,
+        measure: Measure::DistinctCount,
+        producers: NETWORKING,
+        source: Source::CoalitionsFormed,
+    },
+    Indicator {
+        code: "coalition_members",
+        name: (
+            "المنظمات المنضمة إلى التحالفات",
+            "Organizations joining coalitions",
+        ),
+        unit: "organizations",
+        definition: (
+            "المنظمات المختلفة التي انضمت إلى تحالف في الفترة، في يوم انضمامها.",
+            "Distinct organizations that joined a coalition in the period, on the day they joined.",
+        ),
+        dimensions: MEMBER_DIMENSIONS,
+        measure: Measure::DistinctCount,
+        producers: NETWORKING,
+        source: Source::CoalitionMembers,
+    },
+    Indicator {
+        code: "campaigns_launched",
+        name: ("حملات المناصرة المطلقة", "Advocacy campaigns launched"),
+        unit: "campaigns",
+        definition: (
+            "حملات المناصرة التي أُطلقت في الفترة، في يوم إطلاقها، وإن أُلغيت بعده.",
+            "Advocacy campaigns launched in the period, on the day they were launched, even if cancelled later.",
+        ),
+        dimensions: BRANCH_DIMENSIONS,
+        measure: Measure::DistinctCount,
+        producers: NETWORKING,
+        source: Source::CampaignsLaunched,
+    },
+    Indicator {
+        code: "library_items_published",
+        name: ("مواد المكتبة المنشورة", "Library items published"),
+        unit: "items",
+        definition: (
+            "مواد المكتبة التي نُشرت أول مرة في الفترة وما تزال منشورة؛ لا تُعدّ المسحوبة.",
+            "Library items first published in the period and still published; withdrawn items do not count.",
+        ),
+        dimensions: LIBRARY_DIMENSIONS,
+        measure: Measure::DistinctCount,
+        producers: RESOURCES,
+        source: Source::LibraryItems,
+    },
+    Indicator {
+        code: "library_downloads",
+        name: ("تنزيلات المكتبة", "Library downloads"),
+        unit: "downloads",
+        definition: (
+            "تنزيلات ملفات مواد المكتبة في أشهر الفترة، من قرّاء المستأجر والعموم؛ استئناف التنزيل لا يُعدّ تنزيلاً آخر.",
+            "Downloads of library files in the months of the period, by the tenant's readers and the public; resuming a download is not another one.",
+        ),
+        dimensions: LIBRARY_DIMENSIONS,
+        measure: Measure::Sum,
+        producers: RESOURCES,
+        source: Source::LibraryDownloads,
+    },
+    Indicator {
+        code: "space_bookings",
+        name: ("حجوزات مساحة العمل المشترك", "Co-working space bookings"),
+        unit: "bookings",
+        definition: (
+            "حجوزات المساحة التي تبدأ في الفترة، في يوم بدئها؛ لا تُعدّ الملغاة.",
+            "Bookings of the space starting in the period, on their day; cancelled bookings do not count.",
+        ),
+        dimensions: SPACE_DIMENSIONS,
+        measure: Measure::DistinctCount,
+        producers: RESOURCES,
+        source: Source::Bookings,
+    },
+    Indicator {
+        code: "organizations_using_space",
+        name: (
+            "المنظمات المستخدمة للمساحة",
+            "Organizations using the space",
+        ),
+        unit: "organizations",
+        definition: (
+            "المنظمات المختلفة التي استخدمت المساحة في الفترة بحجز لم يُلغَ ولم تتغيب عنه.",
+            "Distinct organizations that used the space in the period, with a booking neither cancelled nor missed.",
+        ),
+        dimensions: SPACE_DIMENSIONS,
+        measure: Measure::DistinctCount,
+        producers: RESOURCES,
+        source: Source::SpaceUsers,
     },
 ];
 

@@ -9,7 +9,7 @@ use markaz_proto::common::v1::Gender;
 use markaz_proto::impact::v1 as api;
 use markaz_proto::impact::v1::Dimension;
 
-pub use catalogue::{CATALOGUE, IncubationMove, Indicator, Source, indicator};
+pub use catalogue::{CATALOGUE, Family, IncubationMove, Indicator, Source, indicator};
 
 /// A figure is split by at most this many dimensions at once.
 pub const MAX_GROUP_BY: usize = 4;
@@ -258,7 +258,15 @@ mod tests {
         })
         .unwrap();
         let codes: Vec<_> = q.indicators.iter().map(|i| i.code).collect();
-        assert_eq!(codes, ["trainees", "consultation_attendances"]);
+        assert_eq!(
+            codes,
+            [
+                "trainees",
+                "consultation_attendances",
+                "networking_participants",
+                "networking_people"
+            ]
+        );
     }
 
     #[test]

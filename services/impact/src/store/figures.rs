@@ -13,7 +13,7 @@ use markaz_kit::sql::Where;
 use markaz_proto::impact::v1::{Dimension, Measure};
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::domain::{Indicator, Scope, Source};
+use crate::domain::{Family, Indicator, Scope, Source};
 
 /// The column of a dimension in a source's select.
 fn column(d: Dimension) -> &'static str {
@@ -28,6 +28,10 @@ fn column(d: Dimension) -> &'static str {
         Dimension::IncubationStatus => "f.d_incubation_status",
         Dimension::Sector => "f.d_sector",
         Dimension::Currency => "f.d_currency",
+        Dimension::EventKind => "f.d_event_kind",
+        Dimension::ParticipantCategory => "f.d_participant_category",
+        Dimension::ResourceKind => "f.d_resource_kind",
+        Dimension::SpaceKind => "f.d_space_kind",
         Dimension::Month => "substr(f.on_date, 1, 7)",
         Dimension::Year => "substr(f.on_date, 1, 4)",
         Dimension::Quarter => {
@@ -36,6 +40,16 @@ fn column(d: Dimension) -> &'static str {
         }
         Dimension::Unspecified => "''",
     }
+}
+
+/// `alias`'s rows of its family's current generation: the figures never
+/// read a generation a rebuild is still filling, nor one it retired.
+fn current(alias: &str, family: Family) -> String {
+    format!(
+        "{alias}.generation = (SELECT generation FROM impact_generations
+            WHERE family = '{}' AND state = 'current')",
+        family.name()
+    )
 }
 
 /// The select of a source's records, `$1` the tenant. The topics are joined
@@ -48,6 +62,24 @@ fn source(s: Source, topics: bool) -> String {
                 ON {alias}.tenant_id = $1 AND {alias}.id = {key}"
         )
     };
+    let topic = |alias: &str| {
+        if topics {
+            format!(", {alias}.topic AS d_topic")
+        } else {
+            String::new()
+        }
+    };
+    let join_topics = |table: &str, alias: &str, parent: &str, key: &str| {
+        if topics {
+            format!(
+                " JOIN {table} {alias} ON {alias}.tenant_id = {parent}.tenant_id
+                    AND {alias}.generation = {parent}.generation
+                    AND {alias}.{key} = {parent}.{key} AND {alias}.version = {parent}.version"
+            )
+        } else {
+            String::new()
+        }
+    };
     match s {
         Source::Trainees => format!(
             "SELECT t.tenant_id, 'person' AS kind, t.person_id AS subject, 1 AS amount,
@@ -56,22 +88,24 @@ fn source(s: Source, topics: bool) -> String {
                 c.kind AS d_course_kind, COALESCE(o.kind, '') AS d_organization_kind,
                 COALESCE(o.incubation_status, '') AS d_incubation_status{topic}
              FROM impact_trainees t
-             JOIN impact_courses c
-                ON c.tenant_id = t.tenant_id AND c.course_id = t.course_id AND c.completed = 1
+             JOIN impact_courses c ON c.tenant_id = t.tenant_id
+                AND c.generation = t.generation AND c.course_id = t.course_id AND c.completed = 1
              {org}{join}
-             WHERE t.tenant_id = $1",
+             WHERE t.tenant_id = $1 AND {cur}",
             org = organization("o", "t.organization_id"),
-            topic = if topics { ", ct.topic AS d_topic" } else { "" },
-            join = if topics { COURSE_TOPICS } else { "" },
+            topic = topic("ct"),
+            join = join_topics("impact_course_topics", "ct", "c", "course_id"),
+            cur = current("t", Family::Courses),
         ),
         Source::Courses => format!(
             "SELECT c.tenant_id, 'course' AS kind, c.course_id AS subject,
                 c.session_count AS amount, c.end_date AS on_date, '' AS d_currency,
                 c.branch_id AS d_branch, c.kind AS d_course_kind{topic}
              FROM impact_courses c{join}
-             WHERE c.tenant_id = $1 AND c.completed = 1",
-            topic = if topics { ", ct.topic AS d_topic" } else { "" },
-            join = if topics { COURSE_TOPICS } else { "" },
+             WHERE c.tenant_id = $1 AND c.completed = 1 AND {cur}",
+            topic = topic("ct"),
+            join = join_topics("impact_course_topics", "ct", "c", "course_id"),
+            cur = current("c", Family::Courses),
         ),
         Source::Consultations => format!(
             "SELECT k.tenant_id, 'consultation' AS kind, k.consultation_id AS subject,
@@ -81,10 +115,11 @@ fn source(s: Source, topics: bool) -> String {
                 COALESCE(o.incubation_status, '') AS d_incubation_status{topic}
              FROM impact_consultations k
              {org}{join}
-             WHERE k.tenant_id = $1",
+             WHERE k.tenant_id = $1 AND {cur}",
             org = organization("o", "k.organization_id"),
-            topic = if topics { ", kt.topic AS d_topic" } else { "" },
-            join = if topics { CONSULTATION_TOPICS } else { "" },
+            topic = topic("kt"),
+            join = join_topics("impact_consultation_topics", "kt", "k", "consultation_id"),
+            cur = current("k", Family::Consultations),
         ),
         Source::ConsultationAttendances => [
             ("GENDER_FEMALE", "attendees_female"),
@@ -99,9 +134,10 @@ fn source(s: Source, topics: bool) -> String {
                     '{gender}' AS d_gender, k.branch_id AS d_branch,
                     k.kind AS d_consultation_kind{topic}
                  FROM impact_consultations k{join}
-                 WHERE k.tenant_id = $1 AND k.{count} > 0",
-                topic = if topics { ", kt.topic AS d_topic" } else { "" },
-                join = if topics { CONSULTATION_TOPICS } else { "" },
+                 WHERE k.tenant_id = $1 AND k.{count} > 0 AND {cur}",
+                topic = topic("kt"),
+                join = join_topics("impact_consultation_topics", "kt", "k", "consultation_id"),
+                cur = current("k", Family::Consultations),
             )
         })
         .collect::<Vec<_>>()
@@ -113,9 +149,10 @@ fn source(s: Source, topics: bool) -> String {
                 COALESCE(o.kind, '') AS d_organization_kind
              FROM impact_incubation_moves m
              {org}
-             WHERE m.tenant_id = $1 AND m.to_status = '{status}'",
+             WHERE m.tenant_id = $1 AND m.to_status = '{status}' AND {cur}",
             org = organization("o", "m.organization_id"),
             status = to.status(),
+            cur = current("m", Family::Incubation),
         ),
         Source::Awards => award_select(
             "a.amount",
@@ -135,23 +172,121 @@ fn source(s: Source, topics: bool) -> String {
             "a.ended_on",
             "a.outcome <> ''",
         ),
-        Source::Disbursements => "SELECT d.tenant_id, 'disbursement' AS kind,
+        Source::Disbursements => format!(
+            "SELECT d.tenant_id, 'disbursement' AS kind,
                 d.award_id || ':' || CAST(d.tranche_number AS TEXT) AS subject,
                 d.amount AS amount, d.disbursed_on AS on_date, d.currency AS d_currency,
                 d.branch_id AS d_branch, d.sector AS d_sector,
                 d.organization_kind AS d_organization_kind
              FROM impact_disbursements d
-             WHERE d.tenant_id = $1"
-            .to_owned(),
+             WHERE d.tenant_id = $1 AND {}",
+            current("d", Family::Grants)
+        ),
+        Source::EventsHeld(kind) => format!(
+            "SELECT e.tenant_id, 'event' AS kind, e.event_id AS subject, 1 AS amount,
+                e.held_on AS on_date, '' AS d_currency, e.branch_id AS d_branch,
+                e.kind AS d_event_kind
+             FROM impact_events_held e
+             WHERE e.tenant_id = $1 AND {}{}",
+            current("e", Family::Networking),
+            kind.map(|k| format!(" AND e.kind = '{k}'"))
+                .unwrap_or_default()
+        ),
+        Source::EventParticipants => format!(
+            "SELECT e.tenant_id, 'event' AS kind, e.event_id AS subject,
+                p.participants AS amount, e.held_on AS on_date, '' AS d_currency,
+                p.gender AS d_gender, p.category AS d_participant_category,
+                e.branch_id AS d_branch, e.kind AS d_event_kind
+             FROM impact_events_held e
+             JOIN impact_event_participants p ON p.tenant_id = e.tenant_id
+                AND p.generation = e.generation AND p.event_id = e.event_id
+                AND p.version = e.version
+             WHERE e.tenant_id = $1 AND {}",
+            current("e", Family::Networking)
+        ),
+        Source::EventPeople => format!(
+            "SELECT e.tenant_id, 'person' AS kind, a.person_id AS subject, 1 AS amount,
+                e.held_on AS on_date, '' AS d_currency, a.gender AS d_gender,
+                a.age_band AS d_age_band, a.category AS d_participant_category,
+                e.branch_id AS d_branch, e.kind AS d_event_kind
+             FROM impact_events_held e
+             JOIN impact_event_attendees a ON a.tenant_id = e.tenant_id
+                AND a.generation = e.generation AND a.event_id = e.event_id
+                AND a.version = e.version
+             WHERE e.tenant_id = $1 AND {}",
+            current("e", Family::Networking)
+        ),
+        Source::CoalitionsFormed => format!(
+            "SELECT c.tenant_id, 'coalition' AS kind, c.coalition_id AS subject, 1 AS amount,
+                c.formed_on AS on_date, '' AS d_currency, c.branch_id AS d_branch
+             FROM impact_coalitions c
+             WHERE c.tenant_id = $1 AND c.formed_on <> '' AND {}",
+            current("c", Family::Networking)
+        ),
+        Source::CoalitionMembers => format!(
+            "SELECT m.tenant_id, 'organization' AS kind, m.organization_id AS subject,
+                1 AS amount, m.joined_on AS on_date, '' AS d_currency,
+                COALESCE(c.branch_id, '') AS d_branch,
+                m.organization_kind AS d_organization_kind
+             FROM impact_coalition_members m
+             LEFT JOIN impact_coalitions c ON c.tenant_id = m.tenant_id
+                AND c.generation = m.generation AND c.coalition_id = m.coalition_id
+             WHERE m.tenant_id = $1 AND {}",
+            current("m", Family::Networking)
+        ),
+        Source::CampaignsLaunched => format!(
+            "SELECT c.tenant_id, 'campaign' AS kind, c.campaign_id AS subject, 1 AS amount,
+                c.launched_on AS on_date, '' AS d_currency, c.branch_id AS d_branch
+             FROM impact_campaigns c
+             WHERE c.tenant_id = $1 AND c.launched_on <> '' AND {}",
+            current("c", Family::Networking)
+        ),
+        Source::LibraryItems => format!(
+            "SELECT i.tenant_id, 'library_item' AS kind, i.item_id AS subject, 1 AS amount,
+                i.published_on AS on_date, '' AS d_currency, i.kind AS d_resource_kind{topic}
+             FROM impact_library_items i{join}
+             WHERE i.tenant_id = $1 AND i.withdrawn = 0 AND i.published_on <> '' AND {cur}",
+            topic = topic("it"),
+            join = join_topics("impact_library_topics", "it", "i", "item_id"),
+            cur = current("i", Family::Library),
+        ),
+        Source::LibraryDownloads => format!(
+            "SELECT d.tenant_id, 'library_item' AS kind, d.item_id AS subject,
+                d.downloads AS amount, d.month || '-01' AS on_date, '' AS d_currency,
+                COALESCE(i.kind, '') AS d_resource_kind{topic}
+             FROM impact_downloads d
+             LEFT JOIN impact_library_items i ON i.tenant_id = d.tenant_id
+                AND i.generation = d.generation AND i.item_id = d.item_id{join}
+             WHERE d.tenant_id = $1 AND {cur}",
+            topic = topic("it"),
+            join = if topics {
+                " JOIN impact_library_topics it ON it.tenant_id = i.tenant_id
+                    AND it.generation = i.generation AND it.item_id = i.item_id
+                    AND it.version = i.version"
+            } else {
+                ""
+            },
+            cur = current("d", Family::Library),
+        ),
+        Source::Bookings => format!(
+            "SELECT b.tenant_id, 'booking' AS kind, b.booking_id AS subject, 1 AS amount,
+                b.starts_on AS on_date, '' AS d_currency, b.branch_id AS d_branch,
+                b.space_kind AS d_space_kind
+             FROM impact_bookings b
+             WHERE b.tenant_id = $1 AND b.status <> 'cancelled' AND {}",
+            current("b", Family::Space)
+        ),
+        Source::SpaceUsers => format!(
+            "SELECT b.tenant_id, 'organization' AS kind, b.organization_id AS subject,
+                1 AS amount, b.starts_on AS on_date, '' AS d_currency,
+                b.branch_id AS d_branch, b.space_kind AS d_space_kind
+             FROM impact_bookings b
+             WHERE b.tenant_id = $1 AND b.organization_id <> ''
+                AND b.status IN ('confirmed', 'checked_in') AND {}",
+            current("b", Family::Space)
+        ),
     }
 }
-
-const COURSE_TOPICS: &str = "
-             JOIN impact_course_topics ct ON ct.tenant_id = c.tenant_id
-                AND ct.course_id = c.course_id AND ct.version = c.version";
-const CONSULTATION_TOPICS: &str = "
-                 JOIN impact_consultation_topics kt ON kt.tenant_id = k.tenant_id
-                    AND kt.consultation_id = k.consultation_id AND kt.version = k.version";
 
 fn award_select(amount: &str, currency: &str, on: &str, condition: &str) -> String {
     format!(
@@ -159,7 +294,8 @@ fn award_select(amount: &str, currency: &str, on: &str, condition: &str) -> Stri
             {on} AS on_date, {currency} AS d_currency, a.branch_id AS d_branch,
             a.sector AS d_sector, a.organization_kind AS d_organization_kind
          FROM impact_awards a
-         WHERE a.tenant_id = $1 AND {condition}"
+         WHERE a.tenant_id = $1 AND {condition} AND {}",
+        current("a", Family::Grants)
     )
 }
 
@@ -276,7 +412,15 @@ pub async fn records(
     let limit = w.param(limit);
     // A course counted on two topics is one record: its quantity once.
     let quantity = match indicator.measure {
-        Measure::Sum if indicator.source == crate::domain::Source::ConsultationAttendances => {
+        // Sources with several rows per record, each a part of it.
+        Measure::Sum
+            if matches!(
+                indicator.source,
+                Source::ConsultationAttendances
+                    | Source::EventParticipants
+                    | Source::LibraryDownloads
+            ) =>
+        {
             "CAST(SUM(f.amount) AS BIGINT)"
         }
         Measure::Sum => "CAST(MAX(f.amount) AS BIGINT)",

@@ -644,6 +644,445 @@ impl Activity {
             }
         }
 
+        // Networking: events held (some corrected by a second version),
+        // coalitions and their members, campaigns.
+        let event_kinds = [
+            "networking",
+            "local_administration_meeting",
+            "advocacy_workshop",
+        ];
+        let categories = ["local_organization_member", "local_administration", "donor"];
+        for k in 0..6 {
+            let id = new_id();
+            let kind = event_kinds[k % 3];
+            let versions = 1 + g.below(2);
+            let (mut held, mut branch) = (String::new(), "");
+            let mut counts: Vec<(&str, [i64; 3])> = Vec::new();
+            let mut came: Vec<usize> = Vec::new();
+            for v in 1..=versions {
+                held = g.date();
+                branch = BRANCHES[g.below(2)];
+                counts = categories
+                    .iter()
+                    .map(|c| {
+                        (
+                            *c,
+                            [g.below(4) as i64, g.below(4) as i64, g.below(2) as i64],
+                        )
+                    })
+                    .collect();
+                came = (0..3).map(|_| g.below(people.len())).collect();
+                came.sort();
+                came.dedup();
+                push(
+                    "networking",
+                    envelope(
+                        "networking",
+                        TENANT,
+                        &ev::EventHeld {
+                            event_id: id.clone(),
+                            kind: kind.into(),
+                            branch_id: branch.into(),
+                            held_on: Some(day(&held)),
+                            participants: counts
+                                .iter()
+                                .map(|(c, n)| ev::CategoryCount {
+                                    category: c.to_string(),
+                                    female: n[0],
+                                    male: n[1],
+                                    undisclosed: n[2],
+                                })
+                                .collect(),
+                            attendees: came
+                                .iter()
+                                .map(|i| ev::EventAttendee {
+                                    person_id: people[*i].id.clone(),
+                                    organization_id: String::new(),
+                                    category: "civil_society_leader".into(),
+                                    gender: people[*i].gender as i32,
+                                    age_band: people[*i].age_band as i32,
+                                })
+                                .collect(),
+                            version: v as i64,
+                            ..Default::default()
+                        },
+                    ),
+                );
+            }
+            let event_dims = HashMap::from([
+                (Dimension::Branch, branch.to_string()),
+                (Dimension::EventKind, kind.to_string()),
+            ]);
+            expected
+                .entry("networking_events_held")
+                .or_default()
+                .push(Rec {
+                    subject: id.clone(),
+                    amount: 1,
+                    on: held.clone(),
+                    dims: event_dims.clone(),
+                    topics: Vec::new(),
+                });
+            if kind == "local_administration_meeting" {
+                expected
+                    .entry("local_administration_meetings")
+                    .or_default()
+                    .push(Rec {
+                        subject: id.clone(),
+                        amount: 1,
+                        on: held.clone(),
+                        dims: event_dims.clone(),
+                        topics: Vec::new(),
+                    });
+            }
+            for (category, n) in &counts {
+                for (gender, count) in genders.iter().zip(n) {
+                    if *count > 0 {
+                        let mut dims = event_dims.clone();
+                        dims.insert(Dimension::Gender, gender.as_str_name().to_string());
+                        dims.insert(Dimension::ParticipantCategory, category.to_string());
+                        expected
+                            .entry("networking_participants")
+                            .or_default()
+                            .push(Rec {
+                                subject: id.clone(),
+                                amount: *count,
+                                on: held.clone(),
+                                dims,
+                                topics: Vec::new(),
+                            });
+                    }
+                }
+            }
+            for i in &came {
+                let mut dims = event_dims.clone();
+                dims.insert(
+                    Dimension::Gender,
+                    people[*i].gender.as_str_name().to_string(),
+                );
+                dims.insert(
+                    Dimension::AgeBand,
+                    people[*i].age_band.as_str_name().to_string(),
+                );
+                dims.insert(
+                    Dimension::ParticipantCategory,
+                    "civil_society_leader".into(),
+                );
+                expected.entry("networking_people").or_default().push(Rec {
+                    subject: people[*i].id.clone(),
+                    amount: 1,
+                    on: held.clone(),
+                    dims,
+                    topics: Vec::new(),
+                });
+            }
+        }
+        for k in 0..3 {
+            let coalition = new_id();
+            let branch = BRANCHES[k % 2];
+            let formed = g.date();
+            for (v, status) in [
+                (1, "active"),
+                (2, if k == 2 { "dissolved" } else { "active" }),
+            ] {
+                let snapshot = Some(ev::CoalitionSnapshot {
+                    coalition_id: coalition.clone(),
+                    issue_codes: vec!["water".into()],
+                    lead_organization_id: orgs[k].id.clone(),
+                    branch_id: branch.into(),
+                    formed_on: Some(day(&formed)),
+                    status: status.into(),
+                    status_since: Some(day(&formed)),
+                    version: v,
+                });
+                let e = if v == 1 {
+                    envelope(
+                        "networking",
+                        TENANT,
+                        &ev::CoalitionFormed {
+                            coalition: snapshot,
+                        },
+                    )
+                } else {
+                    envelope(
+                        "networking",
+                        TENANT,
+                        &ev::CoalitionChanged {
+                            coalition: snapshot,
+                        },
+                    )
+                };
+                push("networking", e);
+            }
+            expected.entry("coalitions_formed").or_default().push(Rec {
+                subject: coalition.clone(),
+                amount: 1,
+                on: formed.clone(),
+                dims: HashMap::from([(Dimension::Branch, branch.to_string())]),
+                topics: Vec::new(),
+            });
+            for m in 0..3 {
+                let org = &orgs[(k + m) % orgs.len()];
+                let joined = g.date();
+                push(
+                    "networking",
+                    envelope(
+                        "networking",
+                        TENANT,
+                        &ev::CoalitionMemberJoined {
+                            coalition_id: coalition.clone(),
+                            organization_id: org.id.clone(),
+                            organization_kind: org.kind as i32,
+                            joined_on: Some(day(&joined)),
+                            period_number: 1,
+                            version: 1,
+                        },
+                    ),
+                );
+                if m == 2 {
+                    push(
+                        "networking",
+                        envelope(
+                            "networking",
+                            TENANT,
+                            &ev::CoalitionMemberLeft {
+                                coalition_id: coalition.clone(),
+                                organization_id: org.id.clone(),
+                                organization_kind: org.kind as i32,
+                                joined_on: Some(day(&joined)),
+                                left_on: Some(day(&g.date())),
+                                period_number: 1,
+                                dissolved: false,
+                                version: 2,
+                            },
+                        ),
+                    );
+                }
+                expected.entry("coalition_members").or_default().push(Rec {
+                    subject: org.id.clone(),
+                    amount: 1,
+                    on: joined,
+                    dims: HashMap::from([
+                        (Dimension::Branch, branch.to_string()),
+                        (
+                            Dimension::OrganizationKind,
+                            org.kind.as_str_name().to_string(),
+                        ),
+                    ]),
+                    topics: Vec::new(),
+                });
+            }
+        }
+        for k in 0..4 {
+            let campaign = new_id();
+            let branch = BRANCHES[k % 2];
+            let launched = (k != 3).then(|| g.date());
+            let snapshot = |status: &str, version: i64| ev::CampaignSnapshot {
+                campaign_id: campaign.clone(),
+                issue_code: "water".into(),
+                organization_id: orgs[k].id.clone(),
+                branch_id: branch.into(),
+                status: status.into(),
+                launched_on: launched.as_deref().map(day),
+                version,
+                ..Default::default()
+            };
+            if launched.is_some() {
+                push(
+                    "networking",
+                    envelope(
+                        "networking",
+                        TENANT,
+                        &ev::CampaignLaunched {
+                            campaign: Some(snapshot("active", 1)),
+                        },
+                    ),
+                );
+                if k == 0 {
+                    push(
+                        "networking",
+                        envelope(
+                            "networking",
+                            TENANT,
+                            &ev::CampaignChanged {
+                                campaign: Some(snapshot("cancelled", 2)),
+                            },
+                        ),
+                    );
+                }
+                expected.entry("campaigns_launched").or_default().push(Rec {
+                    subject: campaign.clone(),
+                    amount: 1,
+                    on: launched.clone().unwrap(),
+                    dims: HashMap::from([(Dimension::Branch, branch.to_string())]),
+                    topics: Vec::new(),
+                });
+            } else {
+                push(
+                    "networking",
+                    envelope(
+                        "networking",
+                        TENANT,
+                        &ev::CampaignChanged {
+                            campaign: Some(snapshot("planned", 1)),
+                        },
+                    ),
+                );
+            }
+        }
+
+        // Resources: library items (one withdrawn), their downloads per
+        // month as running totals, bookings (one cancelled, one missed).
+        let item_kinds = ["study", "guide", "toolkit"];
+        for k in 0..5 {
+            let item = new_id();
+            let kind = item_kinds[k % 3];
+            let topics = vec![TOPICS[k % 3].to_string()];
+            let published = g.date();
+            let micros = markaz_kit::time::Date::parse(&published).unwrap().days() * 86_400_000_000;
+            let withdrawn = k == 4;
+            for v in 1..=(1 + i64::from(withdrawn)) {
+                push(
+                    "resources",
+                    envelope(
+                        "resources",
+                        TENANT,
+                        &ev::ResourcePublished {
+                            item_id: item.clone(),
+                            kind: kind.into(),
+                            title: Some(LocalizedText {
+                                ar: "دليل المناصرة".into(),
+                                en: "Advocacy guide".into(),
+                            }),
+                            topic_codes: topics.clone(),
+                            language: "ar".into(),
+                            first_published_at: Some(markaz_kit::time::timestamp(micros)),
+                            withdrawn: withdrawn && v == 2,
+                            version: v,
+                            ..Default::default()
+                        },
+                    ),
+                );
+            }
+            let dims = HashMap::from([(Dimension::ResourceKind, kind.to_string())]);
+            if !withdrawn {
+                expected
+                    .entry("library_items_published")
+                    .or_default()
+                    .push(Rec {
+                        subject: item.clone(),
+                        amount: 1,
+                        on: published.clone(),
+                        dims: dims.clone(),
+                        topics: topics.clone(),
+                    });
+            }
+            for m in 0..2 {
+                let month = if m == 0 { "2025-03" } else { "2025-11" };
+                let total = 1 + g.below(5) as i64;
+                for t in 1..=total {
+                    push(
+                        "resources",
+                        envelope(
+                            "resources",
+                            TENANT,
+                            &ev::ResourceDownloaded {
+                                item_id: item.clone(),
+                                item_tenant_id: TENANT.into(),
+                                file_id: new_id(),
+                                file_version: 1,
+                                month: month.into(),
+                                downloads: 1,
+                                month_total: t,
+                                reader_category: "public".into(),
+                            },
+                        ),
+                    );
+                }
+                expected.entry("library_downloads").or_default().push(Rec {
+                    subject: item.clone(),
+                    amount: total,
+                    on: format!("{month}-01"),
+                    dims: dims.clone(),
+                    topics: topics.clone(),
+                });
+            }
+        }
+        let space_kinds = ["meeting_room", "training_hall"];
+        for k in 0..6 {
+            let booking = new_id();
+            let org = &orgs[k % orgs.len()];
+            let branch = BRANCHES[k % 2];
+            let space = space_kinds[k % 2];
+            let starts = g.date();
+            let micros = markaz_kit::time::Date::parse(&starts).unwrap().days() * 86_400_000_000
+                + 9 * 3_600_000_000;
+            let status = if k == 5 { "no_show" } else { "confirmed" };
+            push(
+                "resources",
+                envelope(
+                    "resources",
+                    TENANT,
+                    &ev::BookingConfirmed {
+                        booking_id: booking.clone(),
+                        space_id: new_id(),
+                        space_tenant_id: TENANT.into(),
+                        branch_id: branch.into(),
+                        space_kind: space.into(),
+                        organization_id: org.id.clone(),
+                        purpose: "meeting".into(),
+                        start_time: Some(markaz_kit::time::timestamp(micros)),
+                        end_time: Some(markaz_kit::time::timestamp(micros + 3_600_000_000)),
+                        status: status.into(),
+                        version: 1,
+                        ..Default::default()
+                    },
+                ),
+            );
+            if k == 4 {
+                push(
+                    "resources",
+                    envelope(
+                        "resources",
+                        TENANT,
+                        &ev::BookingCancelled {
+                            booking_id: booking.clone(),
+                            branch_id: branch.into(),
+                            organization_id: org.id.clone(),
+                            start_time: Some(markaz_kit::time::timestamp(micros)),
+                            end_time: Some(markaz_kit::time::timestamp(micros + 3_600_000_000)),
+                            version: 2,
+                            ..Default::default()
+                        },
+                    ),
+                );
+                continue;
+            }
+            let dims = HashMap::from([
+                (Dimension::Branch, branch.to_string()),
+                (Dimension::SpaceKind, space.to_string()),
+            ]);
+            expected.entry("space_bookings").or_default().push(Rec {
+                subject: booking.clone(),
+                amount: 1,
+                on: starts.clone(),
+                dims: dims.clone(),
+                topics: Vec::new(),
+            });
+            if status != "no_show" {
+                expected
+                    .entry("organizations_using_space")
+                    .or_default()
+                    .push(Rec {
+                        subject: org.id.clone(),
+                        amount: 1,
+                        on: starts,
+                        dims,
+                        topics: Vec::new(),
+                    });
+            }
+        }
+
         let trainees = &expected["trainees"];
         let first = trainees
             .iter()
@@ -676,7 +1115,7 @@ impl Activity {
 
     /// The same events in a shuffled order across producers, one in three
     /// delivered twice.
-    fn shuffled(&self, seed: u64) -> Vec<ev::Envelope> {
+    pub fn shuffled(&self, seed: u64) -> Vec<ev::Envelope> {
         let mut g = Seeded(seed);
         let mut all = self.envelopes(TENANT);
         for i in (1..all.len()).rev() {
@@ -693,7 +1132,7 @@ impl Activity {
 
 /// Every indicator's figure read through the API equals its recount, total
 /// and cells, for each split given.
-async fn assert_figures(w: &mut World, activity: &Activity) {
+pub async fn assert_figures(w: &mut World, activity: &Activity) {
     let splits: &[&[Dimension]] = &[
         &[],
         &[Dimension::Branch],
@@ -706,6 +1145,10 @@ async fn assert_figures(w: &mut World, activity: &Activity) {
         &[Dimension::Sector, Dimension::Year],
         &[Dimension::ConsultationKind],
         &[Dimension::AgeBand],
+        &[Dimension::EventKind],
+        &[Dimension::ParticipantCategory, Dimension::Gender],
+        &[Dimension::ResourceKind, Dimension::Topic],
+        &[Dimension::SpaceKind, Dimension::Month],
     ];
     for split in splits {
         let got = w
@@ -801,7 +1244,16 @@ async fn every_figure_equals_its_recount(backend: Backend) {
     // Each producer's freshness is there.
     let got = w.figures(period()).await;
     let producers: Vec<&str> = got.freshness.iter().map(|f| f.producer.as_str()).collect();
-    assert_eq!(producers, ["capacity", "grants", "membership"]);
+    assert_eq!(
+        producers,
+        [
+            "capacity",
+            "grants",
+            "membership",
+            "networking",
+            "resources"
+        ]
+    );
 }
 
 async fn out_of_order_and_twice_changes_nothing(backend: Backend) {

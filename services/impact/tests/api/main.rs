@@ -5,5 +5,6 @@
 //! activity.
 
 mod figures;
+mod rebuild;
 mod rights;
 mod world;
