@@ -38,11 +38,18 @@ pub use api::RIGHTS;
 
 pub const NAME: &str = "impact";
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "impact",
-    sql: include_str!("../migrations/0001_impact.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "impact",
+        sql: include_str!("../migrations/0001_impact.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "targets and custom indicators",
+        sql: include_str!("../migrations/0002_targets_and_custom_indicators.sql"),
+    },
+];
 
 /// The impact service, as the runtime runs it.
 #[derive(Debug, Default, Clone, Copy)]

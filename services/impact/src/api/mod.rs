@@ -1,12 +1,14 @@
-//! The gRPC API: the catalogue, the figures and what a figure counts. It
-//! reads only impact's own facts (written by its consumer, never by a
-//! request), so no method writes anything.
+//! The gRPC API: the catalogue, the figures and what a figure counts —
+//! read from impact's own facts, which only its consumer writes — and what
+//! staff write beside them: the tenant's own indicators, and baselines and
+//! targets.
 //!
 //! Rights: admin and staff of the tenant — the center's program and M&E
 //! officers — see every figure of their tenant and the records behind it.
 //! Partners, trainers and reviewers see none here; donors get theirs
 //! through the donors API, with small cells suppressed.
 
+pub(crate) mod definitions;
 pub(crate) mod indicators;
 
 use markaz_kit::auth::Role;
@@ -27,6 +29,9 @@ pub const RIGHTS: &[Rights] = &[Rights {
         ("ListIndicatorDefinitions", Access::Roles(STAFF)),
         ("GetIndicators", Access::Roles(STAFF)),
         ("ExplainIndicator", Access::Roles(STAFF)),
+        ("SetIndicatorTarget", Access::Roles(STAFF)),
+        ("ListIndicatorTargets", Access::Roles(STAFF)),
+        ("CreateCustomIndicator", Access::Roles(STAFF)),
     ],
 }];
 
@@ -50,5 +55,11 @@ markaz_kit::grpc_forwards! {
             => indicators::figures;
         explain_indicator(api::ExplainIndicatorRequest) -> api::ExplainIndicatorResponse
             => indicators::explain;
+        set_indicator_target(api::SetIndicatorTargetRequest) -> api::IndicatorTarget
+            => definitions::set_target;
+        list_indicator_targets(api::ListIndicatorTargetsRequest)
+            -> api::ListIndicatorTargetsResponse => definitions::list_targets;
+        create_custom_indicator(api::CreateCustomIndicatorRequest) -> api::IndicatorDefinition
+            => definitions::create_custom;
     }
 }

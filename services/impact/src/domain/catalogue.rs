@@ -166,7 +166,7 @@ impl IncubationMove {
 }
 
 /// One indicator of the catalogue.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Indicator {
     pub code: &'static str,
     /// Arabic, English.

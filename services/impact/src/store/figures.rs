@@ -13,7 +13,7 @@ use markaz_kit::sql::Where;
 use markaz_proto::impact::v1::{Dimension, Measure};
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::domain::{Family, Indicator, Scope, Source};
+use crate::domain::{Family, Indicator, Scheme, Scope, Source};
 
 /// The column of a dimension in a source's select.
 fn column(d: Dimension) -> &'static str {
@@ -39,6 +39,25 @@ fn column(d: Dimension) -> &'static str {
              CAST((CAST(substr(f.on_date, 6, 2) AS INTEGER) + 2) / 3 AS TEXT)"
         }
         Dimension::Unspecified => "''",
+    }
+}
+
+/// The expression a figure is grouped by for `d`: its column, or the
+/// groups of the scheme chosen for it (the scheme's own constants, never a
+/// request's text).
+fn key(d: Dimension, schemes: &[(Dimension, &Scheme)]) -> String {
+    match schemes.iter().find(|(x, _)| *x == d) {
+        None => column(d).to_string(),
+        Some((_, s)) => {
+            let mut case = format!("CASE {}", column(d));
+            for (group, values) in s.groups {
+                for v in *values {
+                    case.push_str(&format!(" WHEN '{v}' THEN '{group}'"));
+                }
+            }
+            case.push_str(&format!(" ELSE '{}' END", s.other));
+            case
+        }
     }
 }
 
@@ -333,6 +352,7 @@ pub async fn figure(
     indicator: &Indicator,
     scope: &Scope,
     group_by: &[Dimension],
+    schemes: &[(Dimension, &Scheme)],
 ) -> Result<(i64, Vec<Cell>)> {
     let mut split = group_by.to_vec();
     if indicator.is_money() && !split.contains(&Dimension::Currency) {
@@ -354,7 +374,7 @@ pub async fn figure(
     }
     let topics = topics_filtered || split.contains(&Dimension::Topic);
     let (from, w) = scoped(tx, indicator, scope, topics);
-    let keys: Vec<&str> = split.iter().map(|d| column(*d)).collect();
+    let keys: Vec<String> = split.iter().map(|d| key(*d, schemes)).collect();
     let keys = keys.join(", ");
     let sql = format!(
         "SELECT {keys}, {} {from} {} GROUP BY {keys} ORDER BY {keys}",

@@ -74,12 +74,12 @@ fn new_id() -> String {
 
 /// One record a figure counts, as this test knows it.
 #[derive(Clone, Debug)]
-struct Rec {
-    subject: String,
-    amount: i64,
-    on: String,
-    dims: HashMap<Dimension, String>,
-    topics: Vec<String>,
+pub struct Rec {
+    pub subject: String,
+    pub amount: i64,
+    pub on: String,
+    pub dims: HashMap<Dimension, String>,
+    pub topics: Vec<String>,
 }
 
 impl Rec {
@@ -98,7 +98,11 @@ impl Rec {
 }
 
 /// The figure of `recs` in 2025 split by `split`: its total and cells.
-fn recount(recs: &[Rec], distinct: bool, split: &[Dimension]) -> (i64, BTreeMap<Vec<String>, i64>) {
+pub fn recount(
+    recs: &[Rec],
+    distinct: bool,
+    split: &[Dimension],
+) -> (i64, BTreeMap<Vec<String>, i64>) {
     let inside: Vec<&Rec> = recs
         .iter()
         .filter(|r| r.on.as_str() >= "2025-01-01" && r.on.as_str() <= "2025-12-31")
@@ -1100,6 +1104,11 @@ impl Activity {
             events,
             expected,
         }
+    }
+
+    /// The records of indicator `code`, as generated.
+    pub fn records(&self, code: &str) -> Vec<Rec> {
+        self.expected.get(code).cloned().unwrap_or_default()
     }
 
     /// The events for `tenant`, in the order they happened.
