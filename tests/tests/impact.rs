@@ -350,6 +350,8 @@ async fn figures_made_through_the_apis_are_counted_from_their_events(backend: Ba
         ("training_days", training_days),
         ("consultation_sessions", 2),
         ("consultation_attendances", attendances.values().sum()),
+        // Six different people came to the two.
+        ("consultation_beneficiaries", 6),
         ("organizations_incubated", 2),
     ]);
     // The figures settle once every event has been applied.

@@ -103,6 +103,17 @@ CREATE TABLE impact_consultation_topics (
     PRIMARY KEY (tenant_id, generation, consultation_id, version, topic)
 );
 
+-- Who attended a consultation, at a version of it.
+CREATE TABLE impact_consultation_attendees (
+    tenant_id TEXT NOT NULL,
+    generation BIGINT NOT NULL,
+    consultation_id TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    person_id TEXT NOT NULL,
+    gender TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, generation, consultation_id, version, person_id)
+);
+
 -- Every move of an organization in the incubation program, as membership
 -- recorded it: the history, not only where it stands.
 CREATE TABLE impact_incubation_moves (
@@ -296,6 +307,10 @@ CREATE POLICY impact_retire_delete ON impact_course_topics FOR DELETE
 CREATE POLICY impact_retire_read ON impact_trainees FOR SELECT
     USING (current_setting('markaz.rebuild', true) = 'retire');
 CREATE POLICY impact_retire_delete ON impact_trainees FOR DELETE
+    USING (current_setting('markaz.rebuild', true) = 'retire');
+CREATE POLICY impact_retire_read ON impact_consultation_attendees FOR SELECT
+    USING (current_setting('markaz.rebuild', true) = 'retire');
+CREATE POLICY impact_retire_delete ON impact_consultation_attendees FOR DELETE
     USING (current_setting('markaz.rebuild', true) = 'retire');
 CREATE POLICY impact_retire_read ON impact_consultations FOR SELECT
     USING (current_setting('markaz.rebuild', true) = 'retire');

@@ -296,6 +296,9 @@ impl On<ev::ConsultationHeld> for ImpactEvents {
         if e.version <= 0 {
             return Err(Error::invalid("version", "must be positive"));
         }
+        for (i, a) in e.attendees.iter().enumerate() {
+            parse_id(&format!("attendees[{i}].person_id"), &a.person_id)?;
+        }
         let consultation = Consultation {
             consultation_id: &id,
             kind: &e.kind,
@@ -307,6 +310,11 @@ impl On<ev::ConsultationHeld> for ImpactEvents {
                 i64::from(e.attendees_male.max(0)),
                 i64::from(e.attendees_undisclosed.max(0)),
             ],
+            people: e
+                .attendees
+                .iter()
+                .map(|a| (a.person_id.as_str(), gender(a.gender)))
+                .collect(),
             version: e.version,
             topics: &e.topic_codes,
         };

@@ -286,5 +286,14 @@ fn event(c: &Consultation) -> ev::ConsultationHeld {
         attendees_male: genders.male,
         attendees_undisclosed: genders.undisclosed,
         version: c.version,
+        attendees: f
+            .attendees
+            .iter()
+            .zip(&c.attendee_genders)
+            .map(|(person, gender)| ev::ConsultationAttendee {
+                person_id: person.clone(),
+                gender: *gender as i32,
+            })
+            .collect(),
     }
 }

@@ -17,6 +17,8 @@ pub enum Source {
     /// Attendances at those sessions, by gender (a person at two sessions
     /// counts twice: capacity's events carry counts, not people).
     ConsultationAttendances,
+    /// The people who attended those sessions (distinct).
+    ConsultationBeneficiaries,
     /// Moves of organizations into an incubation status.
     IncubationMoves(IncubationMove),
     /// Grant awards (community projects), counted on their start.
@@ -102,7 +104,11 @@ impl Family {
     pub fn tables(self) -> &'static [&'static str] {
         match self {
             Family::Courses => &["impact_trainees", "impact_course_topics", "impact_courses"],
-            Family::Consultations => &["impact_consultation_topics", "impact_consultations"],
+            Family::Consultations => &[
+                "impact_consultation_attendees",
+                "impact_consultation_topics",
+                "impact_consultations",
+            ],
             Family::Incubation => &["impact_incubation_moves"],
             Family::Grants => &["impact_disbursements", "impact_awards"],
             Family::Networking => &[
@@ -128,7 +134,9 @@ impl Source {
     pub fn family(self) -> Family {
         match self {
             Source::Trainees | Source::Courses => Family::Courses,
-            Source::Consultations | Source::ConsultationAttendances => Family::Consultations,
+            Source::Consultations
+            | Source::ConsultationAttendances
+            | Source::ConsultationBeneficiaries => Family::Consultations,
             Source::IncubationMoves(_) => Family::Incubation,
             Source::Awards
             | Source::CompletedProjects
@@ -367,6 +375,19 @@ pub const CATALOGUE: &[Indicator] = &[
         measure: Measure::Sum,
         producers: CAPACITY,
         source: Source::ConsultationAttendances,
+    },
+    Indicator {
+        code: "consultation_beneficiaries",
+        name: ("المستفيدون من الاستشارات", "Consultation beneficiaries"),
+        unit: "people",
+        definition: (
+            "الأشخاص المختلفون الذين حضروا جلسة استشارة أو دعم فني واحدة على الأقل في الفترة؛ من حضر عدة جلسات يُعدّ مرة واحدة.",
+            "Distinct people who attended at least one consultation or technical-support session in the period; a person at several counts once.",
+        ),
+        dimensions: ATTENDANCE_DIMENSIONS,
+        measure: Measure::DistinctCount,
+        producers: CAPACITY,
+        source: Source::ConsultationBeneficiaries,
     },
     Indicator {
         code: "organizations_incubated",

@@ -521,6 +521,7 @@ mod tests {
             [
                 "trainees",
                 "consultation_attendances",
+                "consultation_beneficiaries",
                 "networking_participants",
                 "networking_people"
             ]

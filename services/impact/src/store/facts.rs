@@ -167,6 +167,8 @@ pub struct Consultation<'a> {
     pub held_on: String,
     /// Female, male, undisclosed.
     pub attendees: [i64; 3],
+    /// Who came, with their gender (`GENDER_*`).
+    pub people: Vec<(&'a str, &'static str)>,
     pub version: i64,
     pub topics: &'a [String],
 }
@@ -209,6 +211,22 @@ pub async fn consultation(tx: &mut Tx, g: i64, c: &Consultation<'_>) -> Result<(
     .bind(g)
     .execute(tx.conn())
     .await?;
+    for (person, gender) in &c.people {
+        sqlx::query(
+            "INSERT INTO impact_consultation_attendees (tenant_id, generation, consultation_id,
+                version, person_id, gender)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (tenant_id, generation, consultation_id, version, person_id) DO NOTHING",
+        )
+        .bind(&tenant)
+        .bind(g)
+        .bind(c.consultation_id)
+        .bind(c.version)
+        .bind(*person)
+        .bind(*gender)
+        .execute(tx.conn())
+        .await?;
+    }
     topics(
         tx,
         g,

@@ -161,6 +161,19 @@ fn source(s: Source, topics: bool) -> String {
         })
         .collect::<Vec<_>>()
         .join(" UNION ALL "),
+        Source::ConsultationBeneficiaries => format!(
+            "SELECT k.tenant_id, 'person' AS kind, a.person_id AS subject, 1 AS amount,
+                k.held_on AS on_date, '' AS d_currency, a.gender AS d_gender,
+                k.branch_id AS d_branch, k.kind AS d_consultation_kind{topic}
+             FROM impact_consultations k
+             JOIN impact_consultation_attendees a ON a.tenant_id = k.tenant_id
+                AND a.generation = k.generation AND a.consultation_id = k.consultation_id
+                AND a.version = k.version{join}
+             WHERE k.tenant_id = $1 AND {cur}",
+            topic = topic("kt"),
+            join = join_topics("impact_consultation_topics", "kt", "k", "consultation_id"),
+            cur = current("k", Family::Consultations),
+        ),
         Source::IncubationMoves(to) => format!(
             "SELECT m.tenant_id, 'organization' AS kind, m.organization_id AS subject,
                 1 AS amount, m.changed_on AS on_date, '' AS d_currency,

@@ -436,10 +436,20 @@ impl Activity {
             let org = g.below(orgs.len());
             let versions = 1 + g.below(2);
             let (mut held, mut branch, mut counts) = (String::new(), "", [0i64; 3]);
+            let mut came: Vec<usize> = Vec::new();
             for v in 1..=versions {
                 held = g.date();
                 branch = BRANCHES[g.below(2)];
-                counts = [g.below(4) as i64, g.below(4) as i64, g.below(2) as i64];
+                came = (0..1 + g.below(4)).map(|_| g.below(people.len())).collect();
+                came.sort();
+                came.dedup();
+                counts = [0; 3];
+                for i in &came {
+                    counts[genders
+                        .iter()
+                        .position(|x| *x == people[*i].gender)
+                        .unwrap()] += 1;
+                }
                 push(
                     "capacity",
                     envelope(
@@ -457,6 +467,13 @@ impl Activity {
                             attendees_male: counts[1] as i32,
                             attendees_undisclosed: counts[2] as i32,
                             version: v as i64,
+                            attendees: came
+                                .iter()
+                                .map(|i| ev::ConsultationAttendee {
+                                    person_id: people[*i].id.clone(),
+                                    gender: people[*i].gender as i32,
+                                })
+                                .collect(),
                         },
                     ),
                 );
@@ -482,6 +499,25 @@ impl Activity {
                     ]),
                     topics: topics.clone(),
                 });
+            for i in &came {
+                expected
+                    .entry("consultation_beneficiaries")
+                    .or_default()
+                    .push(Rec {
+                        subject: people[*i].id.clone(),
+                        amount: 1,
+                        on: held.clone(),
+                        dims: HashMap::from([
+                            (
+                                Dimension::Gender,
+                                people[*i].gender.as_str_name().to_string(),
+                            ),
+                            (Dimension::Branch, branch.to_string()),
+                            (Dimension::ConsultationKind, kind.to_string()),
+                        ]),
+                        topics: topics.clone(),
+                    });
+            }
             for (gender, n) in genders.iter().zip(counts) {
                 if n > 0 {
                     expected
