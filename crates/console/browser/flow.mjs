@@ -334,6 +334,9 @@ try {
   await submit(staff, 'form[action="/lang"]', /\/today/);
   await staff.goto(`${BASE}/networking`);
   await screen(staff, '06-networking-planned');
+  // --- the impact table: every figure computed, split by gender.
+  await staff.goto(`${BASE}/impact?by=DIMENSION_GENDER`);
+  await screen(staff, '09-impact');
 
   // --- the operator's administration.
   const operator = await signIn('operator', 'dev-operator');

@@ -30,6 +30,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("signin.html", include_str!("../templates/signin.html")),
     ("today.html", include_str!("../templates/today.html")),
     ("planned.html", include_str!("../templates/planned.html")),
+    ("impact.html", include_str!("../templates/impact.html")),
     ("orgs.html", include_str!("../templates/orgs.html")),
     ("org_form.html", include_str!("../templates/org_form.html")),
     ("org.html", include_str!("../templates/org.html")),
@@ -536,6 +537,12 @@ impl Ctx {
 
     pub fn grants(&self) -> GrantsServiceClient<Authed> {
         self.state.upstream.grants(&self.bearer)
+    }
+
+    pub fn impact(
+        &self,
+    ) -> markaz_proto::impact::v1::impact_service_client::ImpactServiceClient<Authed> {
+        self.state.upstream.impact(&self.bearer)
     }
 
     /// A query parameter ("" when absent).

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use markaz_proto::capacity::v1::capacity_service_client::CapacityServiceClient;
 use markaz_proto::grants::v1::grants_service_client::GrantsServiceClient;
+use markaz_proto::impact::v1::impact_service_client::ImpactServiceClient;
 use markaz_proto::membership::v1::membership_service_client::MembershipServiceClient;
 use markaz_proto::platform::v1::platform_service_client::PlatformServiceClient;
 use tonic::metadata::{Ascii, MetadataValue};
@@ -43,6 +44,10 @@ impl Upstream {
 
     pub fn grants(&self, bearer: &Bearer) -> GrantsServiceClient<Authed> {
         GrantsServiceClient::with_interceptor(self.channel.clone(), bearer.clone())
+    }
+
+    pub fn impact(&self, bearer: &Bearer) -> ImpactServiceClient<Authed> {
+        ImpactServiceClient::with_interceptor(self.channel.clone(), bearer.clone())
     }
 
     pub fn platform(&self, bearer: &Bearer) -> PlatformServiceClient<Authed> {

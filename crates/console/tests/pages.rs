@@ -985,3 +985,44 @@ async fn the_attendance_grid_is_safe_to_send_again() {
         .into_inner();
     assert_eq!(marks.absent, 1, "{marks:?}");
 }
+
+/// The impact table shows the figures the impact service counted from the
+/// fixture's events (a completed course, a consultation), split as asked,
+/// in Arabic; a malformed date is named next to its field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_impact_table_shows_the_figures_computed_from_the_records() {
+    let world = World::start().await;
+    let _f = fixture(&world).await;
+    let mut staff = world.signed_in("staff", "staff", None).await;
+    let year = markaz_kit::time::Date::today().to_proto().year;
+    let path = format!(
+        "/impact?from={}-01-01&until={}-12-31&by=DIMENSION_GENDER",
+        year - 1,
+        year
+    );
+    // The consultation's session reaches impact by event; wait for it.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let shown = loop {
+        let page = staff.get(&path).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let counted = page
+            .body
+            .split("<tr>")
+            .find(|r| r.contains("جلسات الاستشارة والدعم الفني"))
+            .is_some_and(|row| !row.contains("<td>٠</td>"));
+        if counted {
+            break page;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the consultation is never counted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(shown.contains("المتدربون"));
+    assert!(shown.contains("الجنس"), "the split's column");
+    assert!(shown.contains("آخر حدث محسوب"));
+    let bad = staff.get("/impact?from=2025-13-40").await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.contains(r#"id="from-error""#), "{}", bad.body);
+}

@@ -4,15 +4,17 @@
 //! person the sections their roles are offered, and every handler refuses
 //! the roles its section does not offer (the services then check each call
 //! again: the console's gate only keeps people off pages that would only
-//! show them refusals). Sections whose service does not exist yet
-//! (networking, resources, impact) are listed with `planned`, and their
-//! route shows a page that says so — the place their screens plug into.
+//! show them refusals). Sections whose screens do not exist yet
+//! (networking, co-working, the library) are listed with `planned`, and
+//! their route shows a page that says so — the place their screens plug
+//! into.
 
 mod admin;
 mod auth;
 mod consultations;
 mod courses;
 mod grants;
+mod impact;
 mod orgs;
 mod public;
 mod today;
@@ -125,8 +127,8 @@ pub const SECTIONS: &[Section] = &[
     Section {
         key: "nav_impact",
         path: "/impact",
-        roles: &[Role::Admin, Role::Staff, Role::Donor],
-        planned: Some("impact"),
+        roles: STAFF,
+        planned: None,
     },
     Section {
         key: "nav_admin",
@@ -147,6 +149,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(courses::routes())
         .merge(consultations::routes())
         .merge(grants::routes())
+        .merge(impact::routes())
         .merge(admin::routes());
     for section in SECTIONS.iter().filter(|s| s.planned.is_some()) {
         router = router.route(section.path, get(move |ctx: Ctx| planned(ctx, section)));

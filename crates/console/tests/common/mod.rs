@@ -24,6 +24,7 @@ pub fn services() -> Vec<Arc<dyn Service>> {
         Arc::new(markaz_membership::Membership),
         Arc::new(markaz_capacity::Capacity),
         Arc::new(markaz_grants::Grants),
+        Arc::new(markaz_impact::Impact),
     ]
 }
 
