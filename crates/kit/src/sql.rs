@@ -91,6 +91,20 @@ impl Where {
         w
     }
 
+    /// `$1` the tenant, bound with no condition: for a read that reaches
+    /// other tenants' rows too (resources' shared spaces, consortium items),
+    /// whose conditions name `$1` themselves. On PostgreSQL the tables'
+    /// policies open exactly those rows; the conditions say the same for
+    /// SQLite.
+    pub fn across_tenants(tenant: &str) -> Where {
+        let mut w = Where {
+            conditions: Vec::new(),
+            values: Vec::new(),
+        };
+        w.param(tenant.to_owned());
+        w
+    }
+
     /// Binds `value` and returns its placeholder (`$n`), for a place outside
     /// the conditions (a LIMIT) or a condition written by hand.
     pub fn param(&mut self, value: impl Into<Value>) -> String {
@@ -136,8 +150,11 @@ impl Where {
         self
     }
 
-    /// `WHERE a AND b AND ...`.
+    /// `WHERE a AND b AND ...` (`WHERE 1 = 1` with none).
     pub fn sql(&self) -> String {
+        if self.conditions.is_empty() {
+            return "WHERE 1 = 1".to_string();
+        }
         format!("WHERE {}", self.conditions.join(" AND "))
     }
 
@@ -229,6 +246,19 @@ mod tests {
         );
         assert_eq!(limit, "$5");
         assert_eq!(w.arguments().map(|a| a.len()).ok(), Some(5));
+    }
+
+    #[test]
+    fn a_read_across_tenants_binds_the_tenant_for_its_own_conditions() {
+        let mut w = Where::across_tenants("raqqa");
+        assert_eq!(w.sql(), "WHERE 1 = 1");
+        w.fixed("(s.tenant_id = $1 OR s.shared = 1)")
+            .eq("s.kind", "HALL");
+        assert_eq!(
+            w.sql(),
+            "WHERE (s.tenant_id = $1 OR s.shared = 1) AND s.kind = $2"
+        );
+        assert_eq!(w.arguments().map(|a| a.len()).ok(), Some(2));
     }
 
     #[test]
