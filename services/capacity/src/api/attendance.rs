@@ -142,7 +142,7 @@ pub(crate) async fn revisions(
     let course = find(&mut tx, &course_id).await?;
     require_teaching(&mut tx, &caller, &course_id).await?;
     course.session(&session_id)?;
-    let mut revisions = store::attendance::revisions(
+    let (mut revisions, total) = store::attendance::revisions(
         &mut tx,
         &session_id,
         &enrolment_id,
@@ -154,6 +154,7 @@ pub(crate) async fn revisions(
     Ok(api::ListAttendanceRevisionsResponse {
         revisions: revisions.iter().map(|(_, m)| mark_proto(m)).collect(),
         next_page_token,
+        total_size: total.size,
     })
 }
 

@@ -40,7 +40,7 @@ pub(crate) async fn list(
         return Ok(api::ListCertificatesResponse::default());
     };
     let mut tx = capacity.db.read(&caller.tenant).await?;
-    let mut certificates = store::certificates::list(
+    let (mut certificates, total) = store::certificates::list(
         &mut tx,
         &course_id,
         &person_id,
@@ -53,6 +53,8 @@ pub(crate) async fn list(
     Ok(api::ListCertificatesResponse {
         certificates: certificates.iter().map(proto).collect(),
         next_page_token,
+        total_size: total.size,
+        total_size_is_estimate: total.is_estimate,
     })
 }
 

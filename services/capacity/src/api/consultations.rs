@@ -102,12 +102,14 @@ pub(crate) async fn list(
     };
     filter.organization_id = organization_id;
     let mut tx = capacity.db.read(&caller.tenant).await?;
-    let mut consultations =
+    let (mut consultations, total) =
         store::consultations::list(&mut tx, &filter, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut consultations, |c| c.id.clone());
     Ok(api::ListConsultationsResponse {
         consultations: consultations.iter().map(proto).collect(),
         next_page_token,
+        total_size: total.size,
+        total_size_is_estimate: total.is_estimate,
     })
 }
 
@@ -163,7 +165,7 @@ pub(crate) async fn follow_ups(
         return Ok(api::ListFollowUpActionsResponse::default());
     };
     let mut tx = capacity.db.read(&caller.tenant).await?;
-    let mut actions = store::consultations::follow_ups(
+    let (mut actions, total) = store::consultations::follow_ups(
         &mut tx,
         req.include_done,
         &due_until,
@@ -183,6 +185,8 @@ pub(crate) async fn follow_ups(
             })
             .collect(),
         next_page_token,
+        total_size: total.size,
+        total_size_is_estimate: total.is_estimate,
     })
 }
 

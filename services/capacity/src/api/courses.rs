@@ -91,11 +91,14 @@ pub(crate) async fn list(
     };
     let page = Page::parse(req.page_size, &req.page_token, &format!("{filter:?}"))?;
     let mut tx = capacity.db.read(&caller.tenant).await?;
-    let mut courses = store::courses::list(&mut tx, &filter, &page.after, page.fetch()).await?;
+    let (mut courses, total) =
+        store::courses::list(&mut tx, &filter, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut courses, |c| c.id.clone());
     Ok(api::ListCoursesResponse {
         courses: courses.iter().map(proto).collect(),
         next_page_token,
+        total_size: total.size,
+        total_size_is_estimate: total.is_estimate,
     })
 }
 

@@ -172,12 +172,14 @@ pub(crate) async fn list(
         filter.trainer_subject = caller.subject.clone();
     }
     let mut tx = capacity.db.read(&caller.tenant).await?;
-    let mut enrolments =
+    let (mut enrolments, total) =
         store::enrolments::list(&mut tx, &filter, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut enrolments, |e| e.id.clone());
     Ok(api::ListEnrolmentsResponse {
         enrolments: enrolments.iter().map(proto).collect(),
         next_page_token,
+        total_size: total.size,
+        total_size_is_estimate: total.is_estimate,
     })
 }
 

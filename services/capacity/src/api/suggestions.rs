@@ -79,12 +79,14 @@ pub(crate) async fn list(
     let status = enum_filter("status", req.status, SuggestionStatus::as_str_name)?;
     let page = Page::parse(req.page_size, &req.page_token, &status)?;
     let mut tx = capacity.db.read(&caller.tenant).await?;
-    let mut suggestions =
+    let (mut suggestions, total) =
         store::suggestions::list(&mut tx, &status, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut suggestions, |s| s.id.clone());
     Ok(api::ListTrainingSuggestionsResponse {
         suggestions: suggestions.iter().map(proto).collect(),
         next_page_token,
+        total_size: total.size,
+        total_size_is_estimate: total.is_estimate,
     })
 }
 

@@ -58,12 +58,13 @@ pub(crate) async fn list(
     )?;
     capacity.seed(&caller.tenant).await?;
     let mut tx = capacity.db.read(&caller.tenant).await?;
-    let mut topics =
+    let (mut topics, total) =
         store::topics::list(&mut tx, req.include_archived, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut topics, |t| t.code.clone());
     Ok(api::ListTopicsResponse {
         topics: topics.iter().map(proto).collect(),
         next_page_token,
+        total_size: total.size,
     })
 }
 

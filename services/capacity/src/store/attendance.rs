@@ -4,8 +4,10 @@
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
 use markaz_kit::rpc::new_id;
+use markaz_kit::sql::{Total, Where};
 use markaz_kit::time::now_micros;
 use markaz_proto::capacity::v1::AttendanceStatus;
+use sqlx::AssertSqlSafe;
 
 use crate::domain::attendance::{Mark, MarkStatus, RecordedMark};
 
@@ -127,28 +129,34 @@ pub async fn revisions(
     enrolment_id: &str,
     after: &str,
     limit: i64,
-) -> Result<Vec<(String, RecordedMark)>> {
-    let rows: Vec<RevisionRow> = sqlx::query_as(
+) -> Result<(Vec<(String, RecordedMark)>, Total)> {
+    // One session's revisions, counted exactly by the same conditions,
+    // before the page's cursor.
+    let mut w = Where::tenant("r.tenant_id", tx.tenant());
+    w.eq_always("r.session_id", session_id)
+        .eq("r.enrolment_id", enrolment_id);
+    let from = "attendance_revisions r
+         JOIN enrolments e ON e.tenant_id = r.tenant_id AND e.id = r.enrolment_id";
+    let total = w.count(tx, from).await?;
+    w.compare("r.id", ">", after);
+    let limit = w.param(limit);
+    let sql = format!(
         "SELECT r.id, r.session_id, r.enrolment_id, e.person_id,
             COALESCE(p.full_name, '') AS participant_name, r.status, r.note, r.revision,
             r.recorded_by, r.recorded_at
-         FROM attendance_revisions r
-         JOIN enrolments e ON e.tenant_id = r.tenant_id AND e.id = r.enrolment_id
+         FROM {from}
          LEFT JOIN membership_people p ON p.tenant_id = e.tenant_id AND p.id = e.person_id
-         WHERE r.tenant_id = $1 AND r.session_id = $2 AND r.id > $3
-           AND ($4 = '' OR r.enrolment_id = $4)
-         ORDER BY r.id LIMIT $5",
-    )
-    .bind(tx.tenant().to_owned())
-    .bind(session_id.to_owned())
-    .bind(after.to_owned())
-    .bind(enrolment_id.to_owned())
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
-    rows.into_iter()
+         {} ORDER BY r.id LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<RevisionRow> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
+    let revisions = rows
+        .into_iter()
         .map(|r| Ok((r.id, RecordedMark::try_from(r.mark)?)))
-        .collect()
+        .collect::<Result<_>>()?;
+    Ok((revisions, total))
 }
 
 #[derive(sqlx::FromRow)]

@@ -2,7 +2,7 @@
 
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
-use markaz_kit::sql::Where;
+use markaz_kit::sql::{Total, Where};
 use markaz_kit::time::{Date, now_micros};
 use markaz_proto::capacity::v1::CourseKind;
 use markaz_proto::common::v1::LocalizedText;
@@ -132,13 +132,20 @@ pub async fn list(
     organization_id: &str,
     after: &str,
     limit: i64,
-) -> Result<Vec<Certificate>> {
-    // Only the filters that are set are written: each on its index.
+) -> Result<(Vec<Certificate>, Total)> {
+    // Only the filters that are set are written: each on its index. The
+    // same conditions count the list, before the page's cursor.
     let mut w = Where::tenant("x.tenant_id", tx.tenant());
-    w.compare("x.id", ">", after)
-        .eq("x.course_id", course_id)
+    w.eq("x.course_id", course_id)
         .eq("x.person_id", person_id)
         .eq("x.organization_id", organization_id);
+    let total = w
+        .count_capped(
+            tx,
+            "certificates x JOIN courses c ON c.tenant_id = x.tenant_id AND c.id = x.course_id",
+        )
+        .await?;
+    w.compare("x.id", ">", after);
     let limit = w.param(limit);
     let sql = format!(
         "{CERTIFICATE_SELECT} {} ORDER BY x.id LIMIT {limit}",
@@ -147,7 +154,12 @@ pub async fn list(
     let rows: Vec<CertificateRow> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
         .fetch_all(tx.conn())
         .await?;
-    rows.into_iter().map(Certificate::try_from).collect()
+    Ok((
+        rows.into_iter()
+            .map(Certificate::try_from)
+            .collect::<Result<_>>()?,
+        total,
+    ))
 }
 
 #[tracing::instrument(skip(tx, current), fields(certificate = %current.id))]

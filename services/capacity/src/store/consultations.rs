@@ -5,13 +5,13 @@ use std::collections::HashMap;
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
 use markaz_kit::rpc::new_id;
-use markaz_kit::sql::Where;
+use markaz_kit::sql::{Total, Where};
 use markaz_kit::time::{Date, MaybeDate, now_micros};
 use markaz_proto::capacity::v1::{AdvisorKind, ConsultationKind};
 use markaz_proto::common::v1::Gender;
 use sqlx::AssertSqlSafe;
 
-use super::{AnyQuery, codes_of, codes_text, flag, row, versioned, with_children};
+use super::{AnyQuery, codes_of, codes_text, row, versioned, with_children};
 use crate::domain::consultations::{
     ActionSpec, Attendee, Consultation, ConsultationFields, FollowUp,
 };
@@ -277,15 +277,17 @@ pub async fn list(
     filter: &ConsultationFilter,
     after: &str,
     limit: i64,
-) -> Result<Vec<Consultation>> {
-    // Only the filters that are set are written: each on its index.
+) -> Result<(Vec<Consultation>, Total)> {
+    // Only the filters that are set are written: each on its index. The
+    // same conditions count the list, before the page's cursor.
     let mut w = Where::tenant("tenant_id", tx.tenant());
-    w.compare("id", ">", after)
-        .eq("organization_id", &filter.organization_id)
+    w.eq("organization_id", &filter.organization_id)
         .eq("kind", &filter.kind)
         .eq("branch_id", &filter.branch_id)
         .compare("held_on", ">=", &filter.held_from)
         .compare("held_on", "<=", &filter.held_until);
+    let total = w.count_capped(tx, "consultations").await?;
+    w.compare("id", ">", after);
     let limit = w.param(limit);
     let sql = format!(
         "SELECT {CONSULTATION_COLUMNS} FROM consultations {} ORDER BY id LIMIT {limit}",
@@ -294,7 +296,7 @@ pub async fn list(
     let rows: Vec<ConsultationRow> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
         .fetch_all(tx.conn())
         .await?;
-    with_parts(tx, rows).await
+    Ok((with_parts(tx, rows).await?, total))
 }
 
 #[tracing::instrument(skip(tx, current, f, attendees), fields(consultation = %current.id))]
@@ -349,31 +351,30 @@ pub async fn follow_ups(
     organization_id: &str,
     after: &str,
     limit: i64,
-) -> Result<Vec<FollowUp>> {
-    let rows: Vec<FollowUpRow> = sqlx::query_as(
+) -> Result<(Vec<FollowUp>, Total)> {
+    // Only the filters that are set are written. The same conditions count
+    // the list, before the page's cursor.
+    let mut w = Where::tenant("a.tenant_id", tx.tenant());
+    if !include_done {
+        w.fixed("a.done_on = ''");
+    }
+    w.clause("a.due_date <> '' AND a.due_date <= {}", due_until)
+        .eq("c.organization_id", organization_id);
+    let from = "follow_up_actions a
+         JOIN consultations c ON c.tenant_id = a.tenant_id AND c.id = a.consultation_id";
+    let total = w.count_capped(tx, from).await?;
+    w.compare(FOLLOW_UP_KEY, ">", after);
+    let limit = w.param(limit);
+    let sql = format!(
         "SELECT a.id, a.consultation_id, a.description, a.owner, a.due_date, a.done_on,
-            c.organization_id,
-            (CASE WHEN a.due_date = '' THEN '9999-12-31' ELSE a.due_date END) || '/' || a.id
-              AS sort_key
-         FROM follow_up_actions a
-         JOIN consultations c ON c.tenant_id = a.tenant_id AND c.id = a.consultation_id
-         WHERE a.tenant_id = $1
-           AND ((CASE WHEN a.due_date = '' THEN '9999-12-31' ELSE a.due_date END) || '/' || a.id)
-               > $2
-           AND ($3 = 1 OR a.done_on = '')
-           AND ($4 = '' OR (a.due_date <> '' AND a.due_date <= $4))
-           AND ($5 = '' OR c.organization_id = $5)
-         ORDER BY sort_key LIMIT $6",
-    )
-    .bind(tx.tenant().to_owned())
-    .bind(after.to_owned())
-    .bind(flag(include_done))
-    .bind(due_until.to_owned())
-    .bind(organization_id.to_owned())
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
-    Ok(rows
+            c.organization_id, {FOLLOW_UP_KEY} AS sort_key
+         FROM {from} {} ORDER BY sort_key LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<FollowUpRow> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
+    let follow_ups = rows
         .into_iter()
         .map(|r| FollowUp {
             consultation_id: r.action.consultation_id.clone(),
@@ -381,5 +382,11 @@ pub async fn follow_ups(
             organization_id: r.organization_id,
             key: r.sort_key,
         })
-        .collect())
+        .collect();
+    Ok((follow_ups, total))
 }
+
+/// The order of the follow-up list and its page key: soonest due first,
+/// those without a due date last, then by id.
+const FOLLOW_UP_KEY: &str =
+    "((CASE WHEN a.due_date = '' THEN '9999-12-31' ELSE a.due_date END) || '/' || a.id)";

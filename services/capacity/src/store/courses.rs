@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
 use markaz_kit::rpc::new_id;
-use markaz_kit::sql::Where;
+use markaz_kit::sql::{Total, Where};
 use markaz_kit::time::{Date, now_micros};
 use markaz_proto::capacity::v1::{Audience, CourseKind, CourseStatus, EnrolmentStatus};
 use markaz_proto::common::v1::LocalizedText;
@@ -325,11 +325,11 @@ pub async fn list(
     filter: &CourseFilter,
     after: &str,
     limit: i64,
-) -> Result<Vec<Course>> {
-    // Only the filters that are set are written: each on its index.
+) -> Result<(Vec<Course>, Total)> {
+    // Only the filters that are set are written: each on its index. The
+    // same conditions count the list, before the page's cursor.
     let mut w = Where::tenant("c.tenant_id", tx.tenant());
-    w.compare("c.id", ">", after)
-        .eq("c.status", &filter.status)
+    w.eq("c.status", &filter.status)
         .eq("c.kind", &filter.kind)
         .eq("c.branch_id", &filter.branch_id)
         .compare("c.topic_codes", "LIKE", &filter.topic)
@@ -341,6 +341,8 @@ pub async fn list(
                 WHERE t.tenant_id = c.tenant_id AND t.course_id = c.id AND t.subject = {})",
             &filter.trainer_subject,
         );
+    let total = w.count_capped(tx, "courses c").await?;
+    w.compare("c.id", ">", after);
     let limit = w.param(limit);
     let sql = format!(
         "SELECT {COURSE_COLUMNS} FROM courses c {} ORDER BY c.id LIMIT {limit}",
@@ -349,7 +351,7 @@ pub async fn list(
     let rows: Vec<CourseRow> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
         .fetch_all(tx.conn())
         .await?;
-    with_parts(tx, rows).await
+    Ok((with_parts(tx, rows).await?, total))
 }
 
 /// Replaces the settable fields; the caller checked the version.

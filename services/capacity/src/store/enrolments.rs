@@ -2,7 +2,7 @@
 
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
-use markaz_kit::sql::Where;
+use markaz_kit::sql::{Total, Where};
 use markaz_kit::time::now_micros;
 use markaz_membership_copies::Person;
 use markaz_proto::capacity::v1::{EnrolmentStatus, TestKind};
@@ -167,14 +167,14 @@ pub async fn list(
     filter: &EnrolmentFilter,
     after: &str,
     limit: i64,
-) -> Result<Vec<Enrolment>> {
+) -> Result<(Vec<Enrolment>, Total)> {
     // Only the filters that are set are written, so each combination is
     // planned on its index (`enrolments_by_course_id`, `..._by_person`,
     // `..._by_organization`, `..._by_status`: the filter, then the id the
-    // page is ordered by).
+    // page is ordered by). The same conditions count the list, before the
+    // page's cursor.
     let mut w = Where::tenant("e.tenant_id", tx.tenant());
-    w.compare("e.id", ">", after)
-        .eq("e.course_id", &filter.course_id)
+    w.eq("e.course_id", &filter.course_id)
         .eq("e.person_id", &filter.person_id)
         .eq("e.organization_id", &filter.organization_id)
         .eq("e.status", &filter.status)
@@ -184,12 +184,14 @@ pub async fn list(
                   AND t.subject = {})",
             &filter.trainer_subject,
         );
+    let total = w.count_capped(tx, "enrolments e").await?;
+    w.compare("e.id", ">", after);
     let limit = w.param(limit);
     let sql = format!("{ENROLMENT_SELECT} {} ORDER BY e.id LIMIT {limit}", w.sql());
     let rows: Vec<EnrolmentRow> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
         .fetch_all(tx.conn())
         .await?;
-    enrolments(rows)
+    Ok((enrolments(rows)?, total))
 }
 
 /// Every enrolment of a course, in queue order.

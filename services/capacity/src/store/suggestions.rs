@@ -4,7 +4,7 @@ use markaz_kit::config::RetentionConfig;
 use markaz_kit::db::{Db, Tx, stored};
 use markaz_kit::error::{Error, Result};
 use markaz_kit::retention::{Purge, in_batches, purge_tx};
-use markaz_kit::sql::Where;
+use markaz_kit::sql::{Total, Where};
 use markaz_kit::time::now_micros;
 use markaz_proto::capacity::v1::SuggestionStatus;
 use sqlx::AssertSqlSafe;
@@ -99,10 +99,19 @@ pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<Suggestion>> {
 }
 
 #[tracing::instrument(skip(tx))]
-pub async fn list(tx: &mut Tx, status: &str, after: &str, limit: i64) -> Result<Vec<Suggestion>> {
-    // Only the filter that is set is written: `suggestions_by_status`.
+pub async fn list(
+    tx: &mut Tx,
+    status: &str,
+    after: &str,
+    limit: i64,
+) -> Result<(Vec<Suggestion>, Total)> {
+    // Only the filter that is set is written: `suggestions_by_status`. The
+    // same condition counts the list, before the page's cursor; capped, as
+    // anyone may send suggestions.
     let mut w = Where::tenant("tenant_id", tx.tenant());
-    w.compare("id", ">", after).eq("status", status);
+    w.eq("status", status);
+    let total = w.count_capped(tx, "suggestions").await?;
+    w.compare("id", ">", after);
     let limit = w.param(limit);
     let sql = format!(
         "SELECT {SUGGESTION_COLUMNS} FROM suggestions {} ORDER BY id LIMIT {limit}",
@@ -111,7 +120,12 @@ pub async fn list(tx: &mut Tx, status: &str, after: &str, limit: i64) -> Result<
     let rows: Vec<SuggestionRow> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
         .fetch_all(tx.conn())
         .await?;
-    rows.into_iter().map(Suggestion::try_from).collect()
+    Ok((
+        rows.into_iter()
+            .map(Suggestion::try_from)
+            .collect::<Result<_>>()?,
+        total,
+    ))
 }
 
 /// What staff decided of a suggestion.

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
+use markaz_kit::sql::{Total, Where};
 use markaz_kit::time::now_micros;
 use markaz_proto::common::v1::{CapacityDomain, LocalizedText};
 use sqlx::AssertSqlSafe;
@@ -128,19 +129,29 @@ pub async fn list(
     include_archived: bool,
     after: &str,
     limit: i64,
-) -> Result<Vec<Topic>> {
-    let rows: Vec<TopicRow> = sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {TOPIC_COLUMNS} FROM topics
-         WHERE tenant_id = $1 AND code > $2 AND ($3 = 1 OR archived = 0)
-         ORDER BY code LIMIT $4"
-    )))
-    .bind(tx.tenant().to_owned())
-    .bind(after.to_owned())
-    .bind(flag(include_archived))
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
-    rows.into_iter().map(Topic::try_from).collect()
+) -> Result<(Vec<Topic>, Total)> {
+    // A catalogue, counted exactly; the same conditions count it, before
+    // the page's cursor.
+    let mut w = Where::tenant("tenant_id", tx.tenant());
+    if !include_archived {
+        w.fixed("archived = 0");
+    }
+    let total = w.count(tx, "topics").await?;
+    w.compare("code", ">", after);
+    let limit = w.param(limit);
+    let sql = format!(
+        "SELECT {TOPIC_COLUMNS} FROM topics {} ORDER BY code LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<TopicRow> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
+    Ok((
+        rows.into_iter()
+            .map(Topic::try_from)
+            .collect::<Result<_>>()?,
+        total,
+    ))
 }
 
 /// The whole catalogue by code (it is small).
@@ -148,6 +159,7 @@ pub async fn list(
 pub async fn catalogue(tx: &mut Tx) -> Result<HashMap<String, Topic>> {
     Ok(list(tx, true, "", 100_000)
         .await?
+        .0
         .into_iter()
         .map(|t| (t.code.clone(), t))
         .collect())

@@ -91,8 +91,35 @@ async fn bulk_attendance_counts_once_and_keeps_corrections(backend: Backend) {
         .list_attendance_revisions(authed(revisions(""), &trainer))
         .await
         .unwrap()
-        .into_inner()
-        .revisions;
+        .into_inner();
+    assert_eq!(all.total_size, 3);
+    let first_two = w
+        .client
+        .list_attendance_revisions(authed(
+            api::ListAttendanceRevisionsRequest {
+                page_size: 2,
+                ..revisions("")
+            },
+            &trainer,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let last = w
+        .client
+        .list_attendance_revisions(authed(
+            api::ListAttendanceRevisionsRequest {
+                page_size: 2,
+                page_token: first_two.next_page_token,
+                ..revisions("")
+            },
+            &trainer,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((last.revisions.len(), last.total_size), (1, 3));
+    let all = all.revisions;
     assert_eq!(all.len(), 3);
     assert_eq!(w.published::<ev::AttendanceRecorded>().await.len(), 1);
     assert_eq!(enrolment(&mut w, &ids[0]).await.sessions_present, 1);
@@ -116,8 +143,9 @@ async fn bulk_attendance_counts_once_and_keeps_corrections(backend: Backend) {
         .list_attendance_revisions(authed(revisions(&ids[1]), &trainer))
         .await
         .unwrap()
-        .into_inner()
-        .revisions;
+        .into_inner();
+    assert_eq!(history.total_size, 2, "one participant's two");
+    let history = history.revisions;
     assert_eq!(
         history
             .iter()

@@ -56,8 +56,12 @@ async fn completion_follows_the_rule_and_certificates_verify_publicly(backend: B
         ))
         .await
         .unwrap()
-        .into_inner()
-        .certificates;
+        .into_inner();
+    assert_eq!(
+        (certificates.total_size, certificates.total_size_is_estimate),
+        (2, false)
+    );
+    let certificates = certificates.certificates;
     let issued: Vec<(String, i32)> = certificates
         .iter()
         .map(|c| (c.participant_name.clone(), c.attendance_percent))
@@ -188,5 +192,31 @@ async fn completion_follows_the_rule_and_certificates_verify_publicly(backend: B
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(theirs.certificates.len(), 2);
+    assert_eq!((theirs.certificates.len(), theirs.total_size), (2, 2));
+    let by_one = |page_token: String| api::ListCertificatesRequest {
+        page_size: 1,
+        page_token,
+        ..Default::default()
+    };
+    let first = w
+        .client
+        .list_certificates(authed(by_one(String::new()), &partner))
+        .await
+        .unwrap()
+        .into_inner();
+    let second = w
+        .client
+        .list_certificates(authed(by_one(first.next_page_token), &partner))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((second.certificates.len(), second.total_size), (1, 2));
+    let elsewhere = w.token(&[Role::Partner], Some(&new_id()));
+    let none = w
+        .client
+        .list_certificates(authed(api::ListCertificatesRequest::default(), &elsewhere))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(none.total_size, 0);
 }

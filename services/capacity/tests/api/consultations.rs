@@ -126,24 +126,52 @@ async fn consultations_record_follow_up_actions(backend: Backend) {
         include_done,
         ..Default::default()
     };
-    let open_actions = w
+    let open_list = w
         .client
         .list_follow_up_actions(authed(todo(false), &w.staff))
         .await
         .unwrap()
-        .into_inner()
-        .actions;
+        .into_inner();
+    assert_eq!(
+        (open_list.total_size, open_list.total_size_is_estimate),
+        (1, false)
+    );
+    let open_actions = open_list.actions;
     assert_eq!(open_actions.len(), 1);
     assert_eq!(open_actions[0].description, "زيارة متابعة");
     assert_eq!(open_actions[0].consultation_id, created.id);
     assert_eq!(open_actions[0].organization_id, org);
-    let every = w
+    let every_list = w
         .client
         .list_follow_up_actions(authed(todo(true), &w.staff))
         .await
         .unwrap()
-        .into_inner()
-        .actions;
+        .into_inner();
+    assert_eq!(every_list.total_size, 2);
+    // The second page of one counts the same two.
+    let by_one = |page_token: String| api::ListFollowUpActionsRequest {
+        include_done: true,
+        page_size: 1,
+        page_token,
+        ..Default::default()
+    };
+    let first = w
+        .client
+        .list_follow_up_actions(authed(by_one(String::new()), &w.staff))
+        .await
+        .unwrap()
+        .into_inner();
+    let second = w
+        .client
+        .list_follow_up_actions(authed(by_one(first.next_page_token), &w.staff))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (second.actions[0].due_date, second.total_size),
+        (Some(day(7)), 2)
+    );
+    let every = every_list.actions;
     assert_eq!(
         every.iter().map(|a| a.due_date).collect::<Vec<_>>(),
         [Some(day(3)), Some(day(7))],
@@ -161,9 +189,8 @@ async fn consultations_record_follow_up_actions(backend: Backend) {
         ))
         .await
         .unwrap()
-        .into_inner()
-        .actions;
-    assert_eq!(due_soon.len(), 1);
+        .into_inner();
+    assert_eq!((due_soon.actions.len(), due_soon.total_size), (1, 1));
 
     // An action id of another consultation, an unknown person: refused.
     let foreign = w
@@ -234,7 +261,42 @@ async fn consultations_record_follow_up_actions(backend: Backend) {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(only_support.consultations.len(), 1);
+    assert_eq!(
+        (only_support.consultations.len(), only_support.total_size),
+        (1, 1)
+    );
+    let all = w
+        .client
+        .list_consultations(authed(
+            api::ListConsultationsRequest {
+                page_size: 1,
+                ..Default::default()
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let second = w
+        .client
+        .list_consultations(authed(
+            api::ListConsultationsRequest {
+                page_size: 1,
+                page_token: all.next_page_token.clone(),
+                ..Default::default()
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        [
+            (all.consultations.len(), all.total_size),
+            (second.consultations.len(), second.total_size)
+        ],
+        [(1, 2), (1, 2)]
+    );
 
     // The partner sees its own organization's consultations only.
     let partner = w.token(&[Role::Partner], Some(&org));
@@ -244,7 +306,18 @@ async fn consultations_record_follow_up_actions(backend: Backend) {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(theirs.consultations.len(), 1);
+    assert_eq!(
+        (theirs.consultations.len(), theirs.total_size),
+        (1, 1),
+        "the individual's is not the partner's"
+    );
+    let their_actions = w
+        .client
+        .list_follow_up_actions(authed(todo(true), &partner))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(their_actions.total_size, 2);
     let outsider = w.token(&[Role::Partner], Some(&new_id()));
     let hidden = w
         .client
@@ -264,4 +337,12 @@ async fn consultations_record_follow_up_actions(backend: Backend) {
         .unwrap()
         .into_inner();
     assert!(none.actions.is_empty());
+    assert_eq!(none.total_size, 0);
+    let none = w
+        .client
+        .list_consultations(authed(api::ListConsultationsRequest::default(), &outsider))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(none.total_size, 0);
 }

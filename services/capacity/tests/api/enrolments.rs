@@ -402,13 +402,42 @@ async fn partners_enrol_their_own_members_and_see_only_their_own(backend: Backen
     assert_eq!(other_org.code(), Code::NotFound);
     let theirs_enrolment = enrol(&mut w, &course.id, &outsider, &theirs).await.unwrap();
 
-    let listed = w
+    let partners = w
         .client
         .list_enrolments(authed(api::ListEnrolmentsRequest::default(), &partner))
         .await
         .unwrap()
-        .into_inner()
-        .enrolments;
+        .into_inner();
+    // The partner's total is of its own, the staff's of the course's two,
+    // on the second page as on the first.
+    assert_eq!(partners.total_size, 1);
+    let by_one = |page_token: String| api::ListEnrolmentsRequest {
+        course_id: course.id.clone(),
+        page_size: 1,
+        page_token,
+        ..Default::default()
+    };
+    let first = w
+        .client
+        .list_enrolments(authed(by_one(String::new()), &w.staff))
+        .await
+        .unwrap()
+        .into_inner();
+    let second = w
+        .client
+        .list_enrolments(authed(by_one(first.next_page_token), &w.staff))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        [
+            (first.enrolments.len(), first.total_size),
+            (second.enrolments.len(), second.total_size)
+        ],
+        [(1, 2), (1, 2)]
+    );
+    assert!(!second.total_size_is_estimate);
+    let listed = partners.enrolments;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, mine.id);
     let hidden = w
@@ -456,7 +485,7 @@ async fn partners_enrol_their_own_members_and_see_only_their_own(backend: Backen
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(courses.courses.len(), 1);
+    assert_eq!((courses.courses.len(), courses.total_size), (1, 1));
     let create = w
         .client
         .create_course(authed(
@@ -483,4 +512,5 @@ async fn partners_enrol_their_own_members_and_see_only_their_own(backend: Backen
         .unwrap()
         .into_inner();
     assert!(none.enrolments.is_empty());
+    assert_eq!(none.total_size, 0);
 }

@@ -122,6 +122,17 @@ async fn tenants_never_see_each_other(backend: Backend) {
         .unwrap()
         .into_inner();
     assert!(courses.courses.is_empty());
+    assert_eq!(
+        courses.total_size, 0,
+        "another tenant's courses count for none"
+    );
+    let ours = w
+        .client
+        .list_courses(authed(api::ListCoursesRequest::default(), &w.staff))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ours.total_size, 1);
     let update = w
         .client
         .update_course(authed(
@@ -156,6 +167,36 @@ async fn tenants_never_see_each_other(backend: Backend) {
         .unwrap()
         .into_inner();
     assert!(listed.enrolments.is_empty());
+    assert_eq!(listed.total_size, 0);
+    for (token, certificates, consultations, suggestions) in
+        [(&intruder, 0, 0, 0), (&w.staff, 0, 1, 0)]
+    {
+        let c = w
+            .client
+            .list_certificates(authed(api::ListCertificatesRequest::default(), token))
+            .await
+            .unwrap()
+            .into_inner();
+        let k = w
+            .client
+            .list_consultations(authed(api::ListConsultationsRequest::default(), token))
+            .await
+            .unwrap()
+            .into_inner();
+        let s = w
+            .client
+            .list_training_suggestions(authed(
+                api::ListTrainingSuggestionsRequest::default(),
+                token,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            (c.total_size, k.total_size, s.total_size),
+            (certificates, consultations, suggestions)
+        );
+    }
     let sneak = enrol_as(&mut w.client, &intruder, &course.id, &p, "")
         .await
         .unwrap_err();
@@ -212,6 +253,14 @@ async fn tenants_never_see_each_other(backend: Backend) {
         .unwrap()
         .into_inner();
     assert_eq!(topics.topics.len(), 8, "the built-in catalogue, not ours");
+    assert_eq!(topics.total_size, 8);
+    let our_topics = w
+        .client
+        .list_topics(authed(api::ListTopicsRequest::default(), &w.staff))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(our_topics.total_size, 9);
     let activity = w
         .client
         .get_activity_report(authed(api::GetActivityReportRequest::default(), &intruder))

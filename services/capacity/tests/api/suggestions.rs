@@ -92,8 +92,12 @@ async fn suggestions_need_no_account_but_are_limited(backend: Backend) {
         ))
         .await
         .unwrap()
-        .into_inner()
-        .suggestions;
+        .into_inner();
+    assert_eq!(
+        (listed.total_size, listed.total_size_is_estimate),
+        (3, false)
+    );
+    let listed = listed.suggestions;
     assert_eq!(listed.len(), 3);
     assert_eq!(listed[0].title.as_bytes(), idea.title.as_bytes());
     assert_eq!(listed[0].contact, "tabqa@example.org");

@@ -140,12 +140,13 @@ async fn topics_start_with_the_built_in_catalogue_and_grow(backend: Backend) {
         let mut c = w.client.clone();
         let t = trainer.clone();
         async move {
-            c.list_topics(authed(list(all), &t))
+            let listed = c
+                .list_topics(authed(list(all), &t))
                 .await
                 .unwrap()
-                .into_inner()
-                .topics
-                .len()
+                .into_inner();
+            assert_eq!(listed.total_size as usize, listed.topics.len());
+            listed.topics.len()
         }
     };
     assert_eq!(n(false).await, 8);

@@ -87,7 +87,7 @@ pub(super) async fn list(
             _ => return Ok(api::ListAssignmentsResponse::default()),
         }
     }
-    let mut rows = store::assignments::list(
+    let (mut rows, total) = store::assignments::list(
         &mut tx,
         &proposal_id,
         &reviewer_id,
@@ -99,6 +99,8 @@ pub(super) async fn list(
     Ok(api::ListAssignmentsResponse {
         assignments: rows.iter().map(assignment_proto).collect(),
         next_page_token,
+        total_size: total.size,
+        total_size_is_estimate: total.is_estimate,
     })
 }
 

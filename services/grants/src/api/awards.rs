@@ -131,7 +131,7 @@ pub(super) async fn list(
     let Some(organization_id) = caller.organization_filter(&asked) else {
         return Ok(api::ListAwardsResponse::default());
     };
-    let mut rows = store::awards::list(
+    let (mut rows, total) = store::awards::list(
         &mut tx,
         &call_id,
         &organization_id,
@@ -149,6 +149,8 @@ pub(super) async fn list(
             .map(|a| award_proto(a, &facts))
             .collect::<Result<_>>()?,
         next_page_token,
+        total_size: total.size,
+        total_size_is_estimate: total.is_estimate,
     })
 }
 
@@ -225,7 +227,7 @@ pub(super) async fn complete(
     let mut work = AwardWork::open(&mut tx, &caller, &id, &req.etag).await?;
     work.ledger.complete()?;
     work.move_proposal(&mut tx).await?;
-    let reports = store::reports::list(&mut tx, &id, "", 0).await?;
+    let (reports, _) = store::reports::list(&mut tx, &id, "", 0).await?;
     let reached = reports
         .iter()
         .rfind(|r| r.state == ReportState::Accepted && r.fields.kind == ReportKind::Final)
@@ -255,6 +257,7 @@ pub(super) async fn close_early(
     work.move_proposal(&mut tx).await?;
     let reached = store::reports::list(&mut tx, &id, "", 0)
         .await?
+        .0
         .iter()
         .filter(|r| r.state == ReportState::Accepted && r.fields.kind == ReportKind::Progress)
         .fold(domain::proposals::People::default(), |acc, r| {

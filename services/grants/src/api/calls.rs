@@ -76,7 +76,7 @@ pub(super) async fn list(
     )?;
     let mut tx = grants.db.read(&caller.tenant).await?;
     let viewer = viewer(&mut tx, &caller).await?;
-    let mut rows = store::calls::list(
+    let (mut rows, total) = store::calls::list(
         &mut tx,
         &program_id,
         state.map_or("", |s| s.as_str_name()),
@@ -97,6 +97,7 @@ pub(super) async fn list(
     Ok(api::ListCallsResponse {
         calls,
         next_page_token,
+        total_size: total.size,
     })
 }
 
@@ -253,8 +254,10 @@ pub(super) async fn ranking(
         call_id: call_id.clone(),
         ..Default::default()
     };
+    // Every proposal of the call; their count comes with them, unused.
     let proposals: Vec<ProposalRow> = store::proposals::list(&mut tx, &filter, "", 100_000)
         .await?
+        .0
         .into_iter()
         .filter(|p| !matches!(p.state, ProposalState::Draft | ProposalState::Withdrawn))
         .collect();

@@ -58,11 +58,13 @@ pub(super) async fn list_notes(
     let mut tx = grants.db.read(&caller.tenant).await?;
     let viewer = viewer(&mut tx, &caller).await?;
     seen_proposal(&mut tx, &viewer, &id, Use::Coach).await?;
-    let mut rows = store::coaching::list_notes(&mut tx, &id, &page.after, page.fetch()).await?;
+    let (mut rows, total) =
+        store::coaching::list_notes(&mut tx, &id, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
     Ok(api::ListCoachingNotesResponse {
         notes: rows.iter().map(note_proto).collect(),
         next_page_token,
+        total_size: total.size,
     })
 }
 

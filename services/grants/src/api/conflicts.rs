@@ -110,11 +110,14 @@ pub(super) async fn list(
             _ => return Ok(api::ListConflictsResponse::default()),
         }
     }
-    let mut rows = store::conflicts::list(&mut tx, &reviewer_id, &page.after, page.fetch()).await?;
+    let (mut rows, total) =
+        store::conflicts::list(&mut tx, &reviewer_id, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
     Ok(api::ListConflictsResponse {
         conflicts: rows.iter().map(conflict_proto).collect(),
         next_page_token,
+        total_size: total.size,
+        total_size_is_estimate: total.is_estimate,
     })
 }
 

@@ -113,11 +113,13 @@ pub(super) async fn list(
     let (mut tx, id, page) = grants
         .award_page(&caller, &req.award_id, req.page_size, &req.page_token)
         .await?;
-    let mut rows = store::expenditure::list(&mut tx, &id, &page.after, page.fetch()).await?;
+    let (mut rows, total) =
+        store::expenditure::list(&mut tx, &id, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
     Ok(api::ListExpenditureReportsResponse {
         reports: rows.iter().map(expenditure_proto).collect::<Result<_>>()?,
         next_page_token,
+        total_size: total.size,
     })
 }
 

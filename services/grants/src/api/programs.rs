@@ -54,11 +54,12 @@ pub(super) async fn list(
 ) -> Result<api::ListProgramsResponse> {
     let page = Page::parse(req.page_size, &req.page_token, "")?;
     let mut tx = grants.db.read(&caller.tenant).await?;
-    let mut rows = store::programs::list(&mut tx, &page.after, page.fetch()).await?;
+    let (mut rows, total) = store::programs::list(&mut tx, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
     Ok(api::ListProgramsResponse {
         programs: rows.iter().map(program_proto).collect(),
         next_page_token,
+        total_size: total.size,
     })
 }
 

@@ -172,7 +172,8 @@ pub(super) async fn list(
             return Ok(api::ListProposalsResponse::default());
         }
     }
-    let mut rows = store::proposals::list(&mut tx, &filter, &page.after, page.fetch()).await?;
+    let (mut rows, total) =
+        store::proposals::list(&mut tx, &filter, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
     let mut calls: HashMap<String, CallRow> = HashMap::new();
     let mut proposals = Vec::with_capacity(rows.len());
@@ -197,6 +198,8 @@ pub(super) async fn list(
     Ok(api::ListProposalsResponse {
         proposals,
         next_page_token,
+        total_size: total.size,
+        total_size_is_estimate: total.is_estimate,
     })
 }
 

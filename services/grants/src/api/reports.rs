@@ -30,7 +30,7 @@ pub(super) async fn submit(
     if let Some(done) = idempotency.replay(&mut tx).await? {
         return Ok(done);
     }
-    let existing = store::reports::list(&mut tx, &award_id, "", 0).await?;
+    let (existing, _) = store::reports::list(&mut tx, &award_id, "", 0).await?;
     let open = existing.iter().any(|r| {
         r.state == ReportState::Submitted
             && r.fields.kind == fields.kind
@@ -118,11 +118,12 @@ pub(super) async fn list(
     let (mut tx, id, page) = grants
         .award_page(&caller, &req.award_id, req.page_size, &req.page_token)
         .await?;
-    let mut rows = store::reports::list(&mut tx, &id, &page.after, page.fetch()).await?;
+    let (mut rows, total) = store::reports::list(&mut tx, &id, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
     Ok(api::ListReportsResponse {
         reports: rows.iter().map(report_proto).collect(),
         next_page_token,
+        total_size: total.size,
     })
 }
 

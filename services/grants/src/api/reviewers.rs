@@ -67,11 +67,12 @@ pub(super) async fn list(
 ) -> Result<api::ListReviewersResponse> {
     let page = Page::parse(req.page_size, &req.page_token, "")?;
     let mut tx = grants.db.read(&caller.tenant).await?;
-    let mut rows = store::reviewers::list(&mut tx, &page.after, page.fetch()).await?;
+    let (mut rows, total) = store::reviewers::list(&mut tx, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
     Ok(api::ListReviewersResponse {
         reviewers: rows.iter().map(reviewer_proto).collect(),
         next_page_token,
+        total_size: total.size,
     })
 }
 

@@ -2,6 +2,8 @@
 
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
+use markaz_kit::sql::{Total, Where};
+use sqlx::AssertSqlSafe;
 
 use super::inserted;
 use crate::domain::AssignmentState;
@@ -94,20 +96,28 @@ pub async fn list(
     reviewer_id: &str,
     after: &str,
     limit: i64,
-) -> Result<Vec<AssignmentRow>> {
-    let rows = sqlx::query_as::<_, StoredAssignment>(
+) -> Result<(Vec<AssignmentRow>, Total)> {
+    // Only the filters that are set are written. The same conditions count
+    // the list, before the page's cursor.
+    let mut w = Where::tenant("tenant_id", tx.tenant());
+    w.eq("proposal_id", proposal_id)
+        .eq("reviewer_id", reviewer_id);
+    let total = w.count_capped(tx, "assignments").await?;
+    w.compare("id", ">", after);
+    let limit = w.param(limit);
+    let sql = format!(
         "SELECT id, proposal_id, reviewer_id, call_id, state, recusal_reason, assigned_by,
             created_at
-         FROM assignments WHERE tenant_id = $1 AND ($2 = '' OR proposal_id = $2)
-           AND ($3 = '' OR reviewer_id = $3) AND id > $4
-         ORDER BY id LIMIT $5",
-    )
-    .bind(tx.tenant().to_owned())
-    .bind(proposal_id)
-    .bind(reviewer_id)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
-    rows.into_iter().map(AssignmentRow::try_from).collect()
+         FROM assignments {} ORDER BY id LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<StoredAssignment> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
+    Ok((
+        rows.into_iter()
+            .map(AssignmentRow::try_from)
+            .collect::<Result<_>>()?,
+        total,
+    ))
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
 use markaz_kit::money::{self, Money};
+use markaz_kit::sql::{Total, Where};
 use markaz_kit::time::{Date, MaybeDate, now_micros};
 use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
@@ -34,8 +35,10 @@ struct StoredTranche {
     milestone_number: i64,
 }
 
-/// A page of the rows of `table` that belong to one award, in id order
-/// (`limit` 0: all of them).
+/// A page of the rows of `table` that belong to one award, in id order,
+/// and how many the award has: one award's reports or variations, a few,
+/// counted exactly by the same conditions before the page's cursor.
+/// `limit` 0: all of them, whose number is their count.
 #[tracing::instrument(skip_all)]
 pub(super) async fn rows_of_award<R>(
     tx: &mut Tx,
@@ -44,21 +47,31 @@ pub(super) async fn rows_of_award<R>(
     award_id: &str,
     after: &str,
     limit: i64,
-) -> Result<Vec<R>>
+) -> Result<(Vec<R>, Total)>
 where
     R: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin,
 {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {columns} FROM {table} WHERE tenant_id = $1 AND award_id = $2 AND id > $3
-         ORDER BY id LIMIT $4"
-    ));
-    Ok(sqlx::query_as::<_, R>(sql)
-        .bind(tx.tenant().to_owned())
-        .bind(award_id)
-        .bind(after)
-        .bind(if limit == 0 { i64::MAX } else { limit })
+    let mut w = Where::tenant("tenant_id", tx.tenant());
+    w.eq_always("award_id", award_id);
+    let total = if limit == 0 {
+        None
+    } else {
+        Some(w.count(tx, table).await?)
+    };
+    w.compare("id", ">", after);
+    let limit = w.param(if limit == 0 { i64::MAX } else { limit });
+    let sql = format!(
+        "SELECT {columns} FROM {table} {} ORDER BY id LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<R> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
         .fetch_all(tx.conn())
-        .await?)
+        .await?;
+    let total = total.unwrap_or(Total {
+        size: i32::try_from(rows.len()).unwrap_or(i32::MAX),
+        is_estimate: false,
+    });
+    Ok((rows, total))
 }
 
 #[derive(Debug, Clone)]
@@ -237,25 +250,28 @@ pub async fn list(
     state: &str,
     after: &str,
     limit: i64,
-) -> Result<Vec<AwardRow>> {
-    let sql = AssertSqlSafe(format!(
-        "SELECT {AWARD_COLUMNS} FROM awards w
-         WHERE tenant_id = $1 AND id > $2 AND ($3 = '' OR call_id = $3)
-           AND ($4 = '' OR organization_id = $4)
-           AND ($5 = '' OR EXISTS (SELECT 1 FROM proposals p WHERE p.tenant_id = w.tenant_id
-                AND p.id = w.proposal_id AND p.state = $5))
-         ORDER BY id LIMIT $6"
-    ));
-    let rows = sqlx::query_as::<_, StoredAward>(sql)
-        .bind(tx.tenant().to_owned())
-        .bind(after)
-        .bind(call_id)
-        .bind(organization_id)
-        .bind(state)
-        .bind(limit)
+) -> Result<(Vec<AwardRow>, Total)> {
+    // Only the filters that are set are written. The same conditions count
+    // the list, before the page's cursor.
+    let mut w = Where::tenant("w.tenant_id", tx.tenant());
+    w.eq("w.call_id", call_id)
+        .eq("w.organization_id", organization_id)
+        .clause(
+            "EXISTS (SELECT 1 FROM proposals p WHERE p.tenant_id = w.tenant_id
+                AND p.id = w.proposal_id AND p.state = {})",
+            state,
+        );
+    let total = w.count_capped(tx, "awards w").await?;
+    w.compare("w.id", ">", after);
+    let limit = w.param(limit);
+    let sql = format!(
+        "SELECT {AWARD_COLUMNS} FROM awards w {} ORDER BY w.id LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<StoredAward> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
         .fetch_all(tx.conn())
         .await?;
-    with_children(tx, rows).await
+    Ok((with_children(tx, rows).await?, total))
 }
 
 /// Bumps the award's version, checking `expected` (the etag) when given:

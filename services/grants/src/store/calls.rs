@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
 use markaz_kit::money::{self, Money};
+use markaz_kit::sql::{Total, Where};
 use markaz_kit::time::{Date, now_micros};
 use markaz_proto::common::v1::{IncubationStatus, LocalizedText, OrganizationKind};
 
@@ -296,22 +297,25 @@ pub async fn list(
     hide_drafts: bool,
     after: &str,
     limit: i64,
-) -> Result<Vec<CallRow>> {
-    let rows = sqlx::query_as::<_, StoredCall>(AssertSqlSafe(format!(
-        "SELECT {CALL_COLUMNS} FROM calls
-         WHERE tenant_id = $1 AND id > $2 AND ($3 = '' OR program_id = $3)
-           AND ($4 = '' OR state = $4) AND ($5 = 0 OR state <> 'CALL_STATE_DRAFT')
-         ORDER BY id LIMIT $6"
-    )))
-    .bind(tx.tenant().to_owned())
-    .bind(after)
-    .bind(program_id)
-    .bind(state)
-    .bind(i64::from(hide_drafts))
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
-    with_children(tx, rows).await
+) -> Result<(Vec<CallRow>, Total)> {
+    // A center's calls, a few a year: counted exactly, by the same
+    // conditions before the page's cursor.
+    let mut w = Where::tenant("tenant_id", tx.tenant());
+    w.eq("program_id", program_id).eq("state", state);
+    if hide_drafts {
+        w.fixed("state <> 'CALL_STATE_DRAFT'");
+    }
+    let total = w.count(tx, "calls").await?;
+    w.compare("id", ">", after);
+    let limit = w.param(limit);
+    let sql = format!(
+        "SELECT {CALL_COLUMNS} FROM calls {} ORDER BY id LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<StoredCall> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
+    Ok((with_children(tx, rows).await?, total))
 }
 
 #[tracing::instrument(skip_all)]

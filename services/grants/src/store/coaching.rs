@@ -2,6 +2,8 @@
 
 use markaz_kit::db::Tx;
 use markaz_kit::error::{Error, Result};
+use markaz_kit::sql::{Total, Where};
+use sqlx::AssertSqlSafe;
 
 use super::{changed, exists, inserted};
 
@@ -66,19 +68,24 @@ pub async fn list_notes(
     proposal_id: &str,
     after: &str,
     limit: i64,
-) -> Result<Vec<NoteRow>> {
-    let rows = sqlx::query_as::<_, StoredNote>(
+) -> Result<(Vec<NoteRow>, Total)> {
+    // One proposal's notes, counted exactly by the same conditions before
+    // the page's cursor.
+    let mut w = Where::tenant("tenant_id", tx.tenant());
+    w.eq_always("proposal_id", proposal_id);
+    let total = w.count(tx, "coaching_notes").await?;
+    w.compare("id", ">", after);
+    let limit = w.param(limit);
+    let sql = format!(
         "SELECT id, proposal_id, body, author, author_role, version_number, created_at
-         FROM coaching_notes WHERE tenant_id = $1 AND proposal_id = $2 AND id > $3
-         ORDER BY id LIMIT $4",
-    )
-    .bind(tx.tenant().to_owned())
-    .bind(proposal_id)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
-    rows.into_iter()
+         FROM coaching_notes {} ORDER BY id LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<StoredNote> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
+    let notes = rows
+        .into_iter()
         .map(|r: StoredNote| {
             Ok(NoteRow {
                 id: r.id,
@@ -90,7 +97,8 @@ pub async fn list_notes(
                 created_at: r.created_at,
             })
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    Ok((notes, total))
 }
 
 #[derive(Debug, Clone)]

@@ -3,6 +3,8 @@
 
 use markaz_kit::db::Tx;
 use markaz_kit::error::Result;
+use markaz_kit::sql::{Total, Where};
+use sqlx::AssertSqlSafe;
 
 use super::exists;
 use super::proposals::ProposalRow;
@@ -57,19 +59,23 @@ pub async fn list(
     reviewer_id: &str,
     after: &str,
     limit: i64,
-) -> Result<Vec<ConflictRow>> {
-    let rows = sqlx::query_as::<_, StoredConflict>(
+) -> Result<(Vec<ConflictRow>, Total)> {
+    // The same conditions count the list, before the page's cursor.
+    let mut w = Where::tenant("tenant_id", tx.tenant());
+    w.eq("reviewer_id", reviewer_id);
+    let total = w.count_capped(tx, "conflicts").await?;
+    w.compare("id", ">", after);
+    let limit = w.param(limit);
+    let sql = format!(
         "SELECT id, reviewer_id, organization_id, proposal_id, reason, declared_by, created_at
-         FROM conflicts WHERE tenant_id = $1 AND ($2 = '' OR reviewer_id = $2) AND id > $3
-         ORDER BY id LIMIT $4",
-    )
-    .bind(tx.tenant().to_owned())
-    .bind(reviewer_id)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
-    rows.into_iter()
+         FROM conflicts {} ORDER BY id LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<StoredConflict> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
+    let conflicts = rows
+        .into_iter()
         .map(|r: StoredConflict| {
             Ok(ConflictRow {
                 id: r.id,
@@ -81,7 +87,8 @@ pub async fn list(
                 created_at: r.created_at,
             })
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    Ok((conflicts, total))
 }
 
 /// Why the reviewer has a conflict of interest with the proposal, if any:

@@ -3,6 +3,7 @@
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
 use markaz_kit::money::Money;
+use markaz_kit::sql::Total;
 use markaz_kit::time::Date;
 
 use sqlx::AssertSqlSafe;
@@ -151,8 +152,8 @@ pub async fn list(
     award_id: &str,
     after: &str,
     limit: i64,
-) -> Result<Vec<ExpenditureRow>> {
-    let rows: Vec<StoredExpenditure> = rows_of_award(
+) -> Result<(Vec<ExpenditureRow>, Total)> {
+    let (rows, total): (Vec<StoredExpenditure>, _) = rows_of_award(
         tx,
         "expenditure_reports",
         EXPENDITURE_COLUMNS,
@@ -165,5 +166,5 @@ pub async fn list(
     for r in rows {
         out.push(with_expenditure_lines(tx, ExpenditureRow::try_from(r)?).await?);
     }
-    Ok(out)
+    Ok((out, total))
 }

@@ -2,6 +2,7 @@
 
 use markaz_kit::db::Tx;
 use markaz_kit::error::{Error, Result};
+use markaz_kit::sql::{Total, Where};
 use markaz_kit::time::now_micros;
 use markaz_proto::common::v1::LocalizedText;
 
@@ -95,17 +96,25 @@ pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<ProgramRow>> {
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn list(tx: &mut Tx, after: &str, limit: i64) -> Result<Vec<ProgramRow>> {
-    let rows = sqlx::query_as::<_, StoredProgram>(AssertSqlSafe(format!(
-        "SELECT {PROGRAM_COLUMNS} FROM programs WHERE tenant_id = $1 AND id > $2
-         ORDER BY id LIMIT $3"
-    )))
-    .bind(tx.tenant().to_owned())
-    .bind(after)
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
-    rows.into_iter().map(ProgramRow::try_from).collect()
+pub async fn list(tx: &mut Tx, after: &str, limit: i64) -> Result<(Vec<ProgramRow>, Total)> {
+    // A center's programs, a handful: counted exactly before the cursor.
+    let mut w = Where::tenant("tenant_id", tx.tenant());
+    let total = w.count(tx, "programs").await?;
+    w.compare("id", ">", after);
+    let limit = w.param(limit);
+    let sql = format!(
+        "SELECT {PROGRAM_COLUMNS} FROM programs {} ORDER BY id LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<StoredProgram> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
+    Ok((
+        rows.into_iter()
+            .map(ProgramRow::try_from)
+            .collect::<Result<_>>()?,
+        total,
+    ))
 }
 
 #[tracing::instrument(skip_all)]

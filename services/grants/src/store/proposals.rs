@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
+use markaz_kit::sql::{Total, Where};
 use markaz_kit::time::{Date, MaybeDate, now_micros};
 use markaz_proto::common::v1::{LocalizedText, Sector};
 
@@ -339,36 +340,41 @@ pub async fn list(
     filter: &ProposalFilter,
     after: &str,
     limit: i64,
-) -> Result<Vec<ProposalRow>> {
-    let sql = AssertSqlSafe(format!(
-        "SELECT {PROPOSAL_COLUMNS} FROM proposals p
-         WHERE p.tenant_id = $1 AND p.id > $2
-           AND ($3 = '' OR p.call_id = $3)
-           AND ($4 = '' OR p.organization_id = $4)
-           AND ($5 = '' OR p.state = $5)
-           AND ($6 = '' OR EXISTS (SELECT 1 FROM assignments a WHERE a.tenant_id = p.tenant_id
-                AND a.proposal_id = p.id AND a.reviewer_id = $6
-                AND a.state = 'ASSIGNMENT_STATE_ACTIVE'))
-           AND ($8 = '' OR EXISTS (SELECT 1 FROM coaches c WHERE c.tenant_id = p.tenant_id
-                AND c.proposal_id = p.id AND c.subject = $8))
-         ORDER BY p.id LIMIT $7"
-    ));
-    let rows = sqlx::query_as::<_, StoredProposal>(sql)
-        .bind(tx.tenant().to_owned())
-        .bind(after)
-        .bind(&filter.call_id)
-        .bind(&filter.organization_id)
-        .bind(&filter.state)
-        .bind(&filter.reviewer_id)
-        .bind(limit)
-        .bind(&filter.coach)
+) -> Result<(Vec<ProposalRow>, Total)> {
+    // Only the filters that are set are written; the caller's rights are
+    // among them (a partner's organization, a reviewer's assignments, a
+    // coach's proposals). The same conditions count the list, before the
+    // page's cursor.
+    let mut w = Where::tenant("p.tenant_id", tx.tenant());
+    w.eq("p.call_id", &filter.call_id)
+        .eq("p.organization_id", &filter.organization_id)
+        .eq("p.state", &filter.state)
+        .clause(
+            "EXISTS (SELECT 1 FROM assignments a WHERE a.tenant_id = p.tenant_id
+                AND a.proposal_id = p.id AND a.reviewer_id = {}
+                AND a.state = 'ASSIGNMENT_STATE_ACTIVE')",
+            &filter.reviewer_id,
+        )
+        .clause(
+            "EXISTS (SELECT 1 FROM coaches c WHERE c.tenant_id = p.tenant_id
+                AND c.proposal_id = p.id AND c.subject = {})",
+            &filter.coach,
+        );
+    let total = w.count_capped(tx, "proposals p").await?;
+    w.compare("p.id", ">", after);
+    let limit = w.param(limit);
+    let sql = format!(
+        "SELECT {PROPOSAL_COLUMNS} FROM proposals p {} ORDER BY p.id LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<StoredProposal> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
         .fetch_all(tx.conn())
         .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         out.push(with_proposal_children(tx, ProposalRow::try_from(r)?).await?);
     }
-    Ok(out)
+    Ok((out, total))
 }
 
 /// Whether the organization has a proposal in the call that still counts

@@ -2,6 +2,7 @@
 
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
+use markaz_kit::sql::Total;
 use markaz_proto::common::v1::LocalizedText;
 
 use sqlx::AssertSqlSafe;
@@ -117,10 +118,20 @@ pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<ReportRow>> {
 
 /// Reports of an award; `after`/`limit` page them (limit 0: all).
 #[tracing::instrument(skip_all)]
-pub async fn list(tx: &mut Tx, award_id: &str, after: &str, limit: i64) -> Result<Vec<ReportRow>> {
-    let rows: Vec<StoredReport> =
+pub async fn list(
+    tx: &mut Tx,
+    award_id: &str,
+    after: &str,
+    limit: i64,
+) -> Result<(Vec<ReportRow>, Total)> {
+    let (rows, total): (Vec<StoredReport>, _) =
         rows_of_award(tx, "reports", REPORT_COLUMNS, award_id, after, limit).await?;
-    rows.into_iter().map(ReportRow::try_from).collect()
+    Ok((
+        rows.into_iter()
+            .map(ReportRow::try_from)
+            .collect::<Result<_>>()?,
+        total,
+    ))
 }
 
 /// The reports of many awards in one statement, in id order.

@@ -3,6 +3,7 @@
 
 use markaz_kit::db::Tx;
 use markaz_kit::error::{Error, Result};
+use markaz_kit::sql::{Total, Where};
 use markaz_kit::time::now_micros;
 use markaz_proto::common::v1::Sector;
 
@@ -142,14 +143,21 @@ pub async fn reviewer_of(tx: &mut Tx, subject: &str) -> Result<Option<ReviewerRo
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn list(tx: &mut Tx, after: &str, limit: i64) -> Result<Vec<ReviewerRow>> {
-    let rows = sqlx::query_as::<_, StoredReviewer>(AssertSqlSafe(format!(
-        "{REVIEWER_SELECT} WHERE r.tenant_id = $1 AND r.id > $2 ORDER BY r.id LIMIT $3"
-    )))
-    .bind(tx.tenant().to_owned())
-    .bind(after)
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
-    rows.into_iter().map(ReviewerRow::try_from).collect()
+pub async fn list(tx: &mut Tx, after: &str, limit: i64) -> Result<(Vec<ReviewerRow>, Total)> {
+    // The reviewer roster, tens of people: counted exactly before the
+    // page's cursor.
+    let mut w = Where::tenant("r.tenant_id", tx.tenant());
+    let total = w.count(tx, "reviewers r").await?;
+    w.compare("r.id", ">", after);
+    let limit = w.param(limit);
+    let sql = format!("{REVIEWER_SELECT} {} ORDER BY r.id LIMIT {limit}", w.sql());
+    let rows: Vec<StoredReviewer> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
+    Ok((
+        rows.into_iter()
+            .map(ReviewerRow::try_from)
+            .collect::<Result<_>>()?,
+        total,
+    ))
 }

@@ -2,6 +2,7 @@
 
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
+use markaz_kit::sql::Total;
 use markaz_kit::time::{MaybeDate, now_micros};
 
 use sqlx::AssertSqlSafe;
@@ -115,14 +116,14 @@ pub async fn list(
     award_id: &str,
     after: &str,
     limit: i64,
-) -> Result<Vec<VariationRow>> {
-    let rows: Vec<StoredVariation> =
+) -> Result<(Vec<VariationRow>, Total)> {
+    let (rows, total): (Vec<StoredVariation>, _) =
         rows_of_award(tx, "variations", VARIATION_COLUMNS, award_id, after, limit).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         out.push(with_variation_lines(tx, VariationRow::try_from(r)?).await?);
     }
-    Ok(out)
+    Ok((out, total))
 }
 
 #[tracing::instrument(skip_all)]

@@ -455,9 +455,8 @@ async fn money_near_the_limit_of_64_bits_is_refused_never_wrapped(backend: Backe
         ))
         .await
         .unwrap()
-        .into_inner()
-        .reports;
-    assert_eq!(reports.len(), 1);
+        .into_inner();
+    assert_eq!((reports.reports.len(), reports.total_size), (1, 1));
 }
 
 async fn closing_a_grant_early_returns_its_unpaid_tranches_to_the_envelope(backend: Backend) {
@@ -506,17 +505,65 @@ async fn closing_a_grant_early_returns_its_unpaid_tranches_to_the_envelope(backe
         .list_calls(authed(api::ListCallsRequest::default(), &w.staff))
         .await
         .unwrap()
-        .into_inner()
-        .calls;
+        .into_inner();
+    assert_eq!(listed.total_size, 1);
+    let listed = listed.calls;
     assert_eq!(
         listed.into_iter().map(envelope).collect::<Vec<_>>(),
         [(200_000, 500_000)]
     );
+    // The staff's awards: two of the call, one per organization filter, the
+    // second page counting the same two.
+    let awards = |organization_id: &str, page_token: String| api::ListAwardsRequest {
+        call_id: call.id.clone(),
+        organization_id: organization_id.into(),
+        page_size: 1,
+        page_token,
+        ..Default::default()
+    };
+    let first_page = w
+        .client
+        .list_awards(authed(awards("", String::new()), &w.staff))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first_page.total_size, 1, "before the second award");
 
     // Now the second proposal fits.
     let awarded = w
         .award(&waiting.id, 450_000, &[(1, 200_000), (2, 250_000)])
         .await;
     assert_eq!(awarded.state, api::ProposalState::Awarded as i32);
+    let first_page = w
+        .client
+        .list_awards(authed(awards("", String::new()), &w.staff))
+        .await
+        .unwrap()
+        .into_inner();
+    let second_page = w
+        .client
+        .list_awards(authed(awards("", first_page.next_page_token), &w.staff))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((second_page.awards.len(), second_page.total_size), (1, 2));
+    let of_second = w
+        .client
+        .list_awards(authed(awards(&second, String::new()), &w.staff))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (of_second.total_size, of_second.total_size_is_estimate),
+        (1, false)
+    );
+    let partner = w.partner(&first);
+    let partners = w
+        .client
+        .list_awards(authed(api::ListAwardsRequest::default(), &partner))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(partners.total_size, 1, "its own award only");
     assert_eq!(envelope(w.get_call(&call.id).await), (650_000, 50_000));
 }

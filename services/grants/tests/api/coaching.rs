@@ -169,6 +169,7 @@ async fn trainers_see_only_what_they_coach_and_reviewers_stay_blind(backend: Bac
         .unwrap()
         .into_inner();
     assert!(listed.proposals.is_empty());
+    assert_eq!(listed.total_size, 0, "a coach of nothing counts nothing");
     let eligibility = |org: &str| api::CheckEligibilityRequest {
         call_id: call.id.clone(),
         organization_id: org.into(),
@@ -249,8 +250,9 @@ async fn trainers_see_only_what_they_coach_and_reviewers_stay_blind(backend: Bac
         .list_proposals(authed(api::ListProposalsRequest::default(), &trainer))
         .await
         .unwrap()
-        .into_inner()
-        .proposals;
+        .into_inner();
+    assert_eq!(listed.total_size, 1, "the coached proposal only");
+    let listed = listed.proposals;
     assert_eq!(
         listed.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(),
         [q.id.as_str()]

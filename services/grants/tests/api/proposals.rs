@@ -130,8 +130,37 @@ async fn the_full_life_cycle_from_call_to_completion(backend: Backend) {
         ))
         .await
         .unwrap()
-        .into_inner()
-        .notes;
+        .into_inner();
+    assert_eq!(notes.total_size, 2);
+    let second_note = w
+        .client
+        .list_coaching_notes(authed(
+            api::ListCoachingNotesRequest {
+                proposal_id: draft.id.clone(),
+                page_size: 1,
+                page_token: w
+                    .client
+                    .clone()
+                    .list_coaching_notes(authed(
+                        api::ListCoachingNotesRequest {
+                            proposal_id: draft.id.clone(),
+                            page_size: 1,
+                            ..Default::default()
+                        },
+                        &w.staff,
+                    ))
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .next_page_token,
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((second_note.notes.len(), second_note.total_size), (1, 2));
+    let notes = notes.notes;
     let roles: Vec<_> = notes
         .iter()
         .map(|n| (n.author_role.as_str(), n.version_number))

@@ -25,6 +25,20 @@ async fn declaring_a_conflict_tells_a_reviewer_nothing_of_a_blind_call(backend: 
     let (reviewer, token) = w.reviewer("مراجع فضولي").await;
     w.assign(&p.id, &reviewer.id).await.unwrap();
     w.assign(&q.id, &reviewer.id).await.unwrap();
+    w.reviewer("مراجعة ثانية").await;
+    let roster = w
+        .client
+        .list_reviewers(authed(
+            api::ListReviewersRequest {
+                page_size: 1,
+                ..Default::default()
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((roster.reviewers.len(), roster.total_size), (1, 2));
 
     let observe = |w: &mut World| {
         let mut client = w.client.clone();
@@ -44,6 +58,67 @@ async fn declaring_a_conflict_tells_a_reviewer_nothing_of_a_blind_call(backend: 
         }
     };
     let before = observe(&mut w).await;
+    // The reviewer's totals count its two assignments, on the second page
+    // as on the first; another proposal of the tenant is not among them.
+    let third = w
+        .organization("جمعية ثالثة", IncubationStatus::Incubated)
+        .await;
+    let unassigned = w.submitted(&blind, &third).await;
+    let by_one = |page_token: String| api::ListProposalsRequest {
+        page_size: 1,
+        page_token,
+        ..Default::default()
+    };
+    let first = w
+        .client
+        .list_proposals(authed(by_one(String::new()), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    let second = w
+        .client
+        .list_proposals(authed(by_one(first.next_page_token.clone()), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        [
+            (first.proposals.len(), first.total_size),
+            (second.proposals.len(), second.total_size)
+        ],
+        [(1, 2), (1, 2)]
+    );
+    assert_ne!(second.proposals[0].id, unassigned.id);
+    let staff_view = w
+        .client
+        .list_proposals(authed(
+            api::ListProposalsRequest {
+                call_id: blind.id.clone(),
+                ..Default::default()
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (staff_view.total_size, staff_view.total_size_is_estimate),
+        (3, false)
+    );
+    let assigned = w
+        .client
+        .list_assignments(authed(
+            api::ListAssignmentsRequest {
+                reviewer_id: reviewer.id.clone(),
+                page_size: 1,
+                ..Default::default()
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((assigned.assignments.len(), assigned.total_size), (1, 2));
     w.client
         .declare_conflict(authed(
             api::DeclareConflictRequest {
@@ -83,8 +158,9 @@ async fn declaring_a_conflict_tells_a_reviewer_nothing_of_a_blind_call(backend: 
         .list_conflicts(authed(api::ListConflictsRequest::default(), &w.staff))
         .await
         .unwrap()
-        .into_inner()
-        .conflicts;
+        .into_inner();
+    assert_eq!(conflicts.total_size, 1);
+    let conflicts = conflicts.conflicts;
     assert!(conflicts.iter().any(|c| c.organization_id == suspected));
 }
 

@@ -293,8 +293,9 @@ async fn partners_and_reviewers_see_only_their_own(backend: Backend) {
         .list_proposals(authed(api::ListProposalsRequest::default(), t))
         .await
         .unwrap()
-        .into_inner()
-        .proposals;
+        .into_inner();
+    assert_eq!(listed.total_size, 1, "a partner counts its own only");
+    let listed = listed.proposals;
     assert_eq!(
         listed.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
         [own_draft.id.as_str()]
@@ -311,12 +312,14 @@ async fn partners_and_reviewers_see_only_their_own(backend: Backend) {
         .unwrap()
         .into_inner();
     assert!(asked.proposals.is_empty());
+    assert_eq!(asked.total_size, 0);
     let awards = c
         .list_awards(authed(api::ListAwardsRequest::default(), t))
         .await
         .unwrap()
         .into_inner();
     assert!(awards.awards.is_empty());
+    assert_eq!(awards.total_size, 0);
     // Nothing of theirs changed.
     let untouched = w.get_proposal(&proposal, &owner).await.unwrap();
     assert_eq!(untouched.state, api::ProposalState::Active as i32);
@@ -331,8 +334,9 @@ async fn partners_and_reviewers_see_only_their_own(backend: Backend) {
         ))
         .await
         .unwrap()
-        .into_inner()
-        .reports;
+        .into_inner();
+    assert_eq!(reports.total_size, 1);
+    let reports = reports.reports;
     assert_eq!(
         reports.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
         [report.id]
@@ -402,12 +406,14 @@ async fn partners_and_reviewers_see_only_their_own(backend: Backend) {
         .unwrap()
         .into_inner();
     assert!(listed.proposals.is_empty());
+    assert_eq!(listed.total_size, 0, "an unassigned reviewer counts none");
     let assignments = c
         .list_assignments(authed(api::ListAssignmentsRequest::default(), t))
         .await
         .unwrap()
         .into_inner();
     assert!(assignments.assignments.is_empty());
+    assert_eq!(assignments.total_size, 0);
     // Another reviewer's record is not visible either.
     let (other_reviewer, _) = w.reviewer("مراجع آخر").await;
     assert_eq!(
@@ -455,10 +461,20 @@ async fn partners_and_reviewers_see_only_their_own(backend: Backend) {
             .list_calls(authed(api::ListCallsRequest::default(), token))
             .await
             .unwrap()
-            .into_inner()
-            .calls;
-        assert_eq!(calls.len(), 1, "only the open call");
+            .into_inner();
+        assert_eq!(
+            (calls.calls.len(), calls.total_size),
+            (1, 1),
+            "only the open call"
+        );
     }
+    let all_calls = w
+        .client
+        .list_calls(authed(api::ListCallsRequest::default(), &w.staff))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(all_calls.total_size, 2, "staff count the draft too");
 }
 
 async fn tenants_never_see_each_other(backend: Backend) {
@@ -476,6 +492,7 @@ async fn tenants_never_see_each_other(backend: Backend) {
         .unwrap()
         .into_inner();
     assert!(calls.calls.is_empty());
+    assert_eq!(calls.total_size, 0);
     let programs = w
         .client
         .list_programs(authed(api::ListProgramsRequest::default(), &intruder))
@@ -483,6 +500,41 @@ async fn tenants_never_see_each_other(backend: Backend) {
         .unwrap()
         .into_inner();
     assert!(programs.programs.is_empty());
+    assert_eq!(programs.total_size, 0);
+    // Every total another tenant asks for is 0; this tenant's are not.
+    let c = &mut w.client;
+    for (token, n) in [(&intruder, 0), (&w.staff, 1)] {
+        let proposals = c
+            .list_proposals(authed(api::ListProposalsRequest::default(), token))
+            .await
+            .unwrap()
+            .into_inner();
+        let programs = c
+            .list_programs(authed(api::ListProgramsRequest::default(), token))
+            .await
+            .unwrap()
+            .into_inner();
+        let calls = c
+            .list_calls(authed(api::ListCallsRequest::default(), token))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            (proposals.total_size, programs.total_size, calls.total_size),
+            (n, n, n)
+        );
+    }
+    let reviewers = c
+        .list_reviewers(authed(api::ListReviewersRequest::default(), &intruder))
+        .await
+        .unwrap()
+        .into_inner();
+    let awards = c
+        .list_awards(authed(api::ListAwardsRequest::default(), &intruder))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((reviewers.total_size, awards.total_size), (0, 0));
     // Nor can the other tenant act on this tenant's objects.
     let award = w
         .client

@@ -165,9 +165,8 @@ async fn variations_apply_only_when_approved(backend: Backend) {
         ))
         .await
         .unwrap()
-        .into_inner()
-        .variations;
-    assert_eq!(listed.len(), 1);
+        .into_inner();
+    assert_eq!((listed.variations.len(), listed.total_size), (1, 1));
 }
 
 async fn concurrent_variation_requests_leave_one_pending(backend: Backend) {

@@ -85,7 +85,7 @@ pub(super) async fn list(
         return Ok(api::ListAffiliationsResponse::default());
     };
     let mut tx = api.db.read(&caller.tenant).await?;
-    let mut rows = store::list_affiliations(
+    let (mut rows, total) = store::list_affiliations(
         &mut tx,
         &organization_id,
         &person_id,
@@ -98,6 +98,8 @@ pub(super) async fn list(
     Ok(api::ListAffiliationsResponse {
         affiliations: rows.iter().map(proto).collect(),
         next_page_token,
+        total_size: total.size,
+        total_size_is_estimate: total.is_estimate,
     })
 }
 

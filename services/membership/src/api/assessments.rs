@@ -85,12 +85,14 @@ pub(super) async fn list(
         return Ok(api::ListAssessmentsResponse::default());
     };
     let mut tx = api.db.read(&caller.tenant).await?;
-    let mut rows =
+    let (mut rows, total) =
         store::list_assessments(&mut tx, &organization_id, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
     Ok(api::ListAssessmentsResponse {
         assessments: rows.iter().map(proto).collect(),
         next_page_token,
+        total_size: total.size,
+        total_size_is_estimate: total.is_estimate,
     })
 }
 

@@ -39,7 +39,7 @@ pub(super) async fn list(
     )
         .all()?;
     let mut tx = api.db.read(&caller.tenant).await?;
-    let mut rows = store::list_erasures(
+    let (mut rows, total) = store::list_erasures(
         &mut tx,
         &person_id,
         req.pending_only,
@@ -51,6 +51,8 @@ pub(super) async fn list(
     Ok(api::ListErasuresResponse {
         erasures: rows.iter().map(proto).collect(),
         next_page_token,
+        total_size: total.size,
+        total_size_is_estimate: total.is_estimate,
     })
 }
 

@@ -137,11 +137,14 @@ pub(super) async fn list(
         },
     };
     let mut tx = api.db.read(&caller.tenant).await?;
-    let mut rows = store::list_organizations(&mut tx, &filter, &page.after, page.fetch()).await?;
+    let (mut rows, total) =
+        store::list_organizations(&mut tx, &filter, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
     Ok(api::ListOrganizationsResponse {
         organizations: rows.iter().map(proto).collect(),
         next_page_token,
+        total_size: total.size,
+        total_size_is_estimate: total.is_estimate,
     })
 }
 
@@ -222,7 +225,8 @@ pub(super) async fn list_incubation_history(
     let page = Page::parse(req.page_size, &req.page_token, &id)?;
     let mut tx = api.db.read(&caller.tenant).await?;
     visible_organization(&mut tx, &caller, &id).await?;
-    let mut rows = store::list_incubation_changes(&mut tx, &id, &page.after, page.fetch()).await?;
+    let (mut rows, total) =
+        store::list_incubation_changes(&mut tx, &id, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
     Ok(api::ListIncubationHistoryResponse {
         changes: rows
@@ -236,6 +240,7 @@ pub(super) async fn list_incubation_history(
             })
             .collect(),
         next_page_token,
+        total_size: total.size,
     })
 }
 

@@ -96,11 +96,13 @@ pub(super) async fn list(
         },
     };
     let mut tx = api.db.read(&caller.tenant).await?;
-    let mut rows = store::list_people(&mut tx, &filter, &page.after, page.fetch()).await?;
+    let (mut rows, total) = store::list_people(&mut tx, &filter, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
     Ok(api::ListPeopleResponse {
         people: rows.iter().map(proto).collect(),
         next_page_token,
+        total_size: total.size,
+        total_size_is_estimate: total.is_estimate,
     })
 }
 

@@ -57,11 +57,12 @@ pub(super) async fn list_branches(
 ) -> Result<api::ListBranchesResponse> {
     let page = Page::parse(req.page_size, &req.page_token, "")?;
     let mut tx = api.db.read(&caller.tenant).await?;
-    let mut rows = store::list_branches(&mut tx, &page.after, page.fetch()).await?;
+    let (mut rows, total) = store::list_branches(&mut tx, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut rows, |r| r.spec.id.clone());
     Ok(api::ListBranchesResponse {
         branches: rows.iter().map(branch_proto).collect(),
         next_page_token,
+        total_size: total.size,
     })
 }
 

@@ -2,7 +2,7 @@
 
 use markaz_kit::db::Tx;
 use markaz_kit::error::{Error, Result};
-use markaz_kit::sql::Where;
+use markaz_kit::sql::{Total, Where};
 use markaz_kit::time::{Date, MaybeDate, now_micros};
 use sqlx::AssertSqlSafe;
 
@@ -110,15 +110,17 @@ pub async fn list_affiliations(
     include_ended: bool,
     after: &str,
     limit: i64,
-) -> Result<Vec<AffiliationRow>> {
-    // Only the filters that are set are written: each on its index.
+) -> Result<(Vec<AffiliationRow>, Total)> {
+    // Only the filters that are set are written: each on its index. The
+    // same conditions count the list, before the page's cursor.
     let mut w = Where::tenant("tenant_id", tx.tenant());
-    w.compare("id", ">", after)
-        .eq("organization_id", organization_id)
+    w.eq("organization_id", organization_id)
         .eq("person_id", person_id);
     if !include_ended {
         w.fixed("end_date = ''");
     }
+    let total = w.count_capped(tx, "affiliations").await?;
+    w.compare("id", ">", after);
     let limit = w.param(limit);
     let sql = format!(
         "SELECT id, person_id, organization_id, role, start_date, end_date, created_at
@@ -128,7 +130,7 @@ pub async fn list_affiliations(
     let rows: Vec<StoredAffiliation> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
         .fetch_all(tx.conn())
         .await?;
-    Ok(rows.into_iter().map(AffiliationRow::from).collect())
+    Ok((rows.into_iter().map(AffiliationRow::from).collect(), total))
 }
 
 #[tracing::instrument(skip_all)]

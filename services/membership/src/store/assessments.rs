@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::Result;
+use markaz_kit::sql::{Total, Where};
 use markaz_kit::time::Date;
 use markaz_proto::common::v1::CapacityDomain;
 use sqlx::AssertSqlSafe;
@@ -147,10 +148,11 @@ pub async fn insert_assessment(tx: &mut Tx, a: &AssessmentRow) -> Result<()> {
 
 #[tracing::instrument(skip(tx))]
 pub async fn get_assessment(tx: &mut Tx, id: &str) -> Result<Option<AssessmentRow>> {
+    let mut w = Where::tenant("tenant_id", tx.tenant());
+    w.eq_always("id", id);
     let selection = Selection {
-        ids: "SELECT id FROM assessments WHERE tenant_id = $1 AND id = $2",
-        second: id.to_owned(),
-        after: None,
+        ids: format!("SELECT id FROM assessments {}", w.sql()),
+        w,
     };
     Ok(load(tx, selection).await?.pop())
 }
@@ -161,23 +163,28 @@ pub async fn list_assessments(
     organization_id: &str,
     after: &str,
     limit: i64,
-) -> Result<Vec<AssessmentRow>> {
+) -> Result<(Vec<AssessmentRow>, Total)> {
+    // The same conditions count the list, before the page's cursor.
+    let mut w = Where::tenant("tenant_id", tx.tenant());
+    w.eq("organization_id", organization_id);
+    let total = w.count_capped(tx, "assessments").await?;
+    w.compare("id", ">", after);
+    let limit = w.param(limit);
     let selection = Selection {
-        ids: "SELECT id FROM assessments
-              WHERE tenant_id = $1 AND ($2 = '' OR organization_id = $2) AND id > $3
-              ORDER BY id LIMIT $4",
-        second: organization_id.to_owned(),
-        after: Some((after.to_owned(), limit)),
+        ids: format!(
+            "SELECT id FROM assessments {} ORDER BY id LIMIT {limit}",
+            w.sql()
+        ),
+        w,
     };
-    load(tx, selection).await
+    Ok((load(tx, selection).await?, total))
 }
 
-/// Which assessments to load: a query of their ids, `$1` the tenant, `$2`
-/// `second`, and for a page `$3`/`$4` the key to continue after and the limit.
+/// Which assessments to load: a query of their ids and the filter whose
+/// values it binds (`$1` the tenant, as in every statement that uses it).
 struct Selection {
-    ids: &'static str,
-    second: String,
-    after: Option<(String, i64)>,
+    ids: String,
+    w: Where,
 }
 
 impl Selection {
@@ -185,18 +192,14 @@ impl Selection {
     fn query<'q, O>(
         &self,
         sql: &str,
-        tenant: &str,
-    ) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>
+    ) -> Result<sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>>
     where
         O: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
     {
-        let query = sqlx::query_as(AssertSqlSafe(sql.replace("{ids}", self.ids)))
-            .bind(tenant.to_owned())
-            .bind(self.second.clone());
-        match &self.after {
-            Some((after, limit)) => query.bind(after.clone()).bind(*limit),
-            None => query,
-        }
+        Ok(sqlx::query_as_with(
+            AssertSqlSafe(sql.replace("{ids}", &self.ids)),
+            self.w.clone().arguments()?,
+        ))
     }
 }
 
@@ -244,14 +247,12 @@ struct StoredAction {
 }
 
 async fn load(tx: &mut Tx, selection: Selection) -> Result<Vec<AssessmentRow>> {
-    let tenant = tx.tenant().to_owned();
     let heads: Vec<StoredAssessment> = selection
         .query(
             "SELECT id, organization_id, assessed_on, notes, assessed_by, previous_assessment_id,
                 average_score, created_at
              FROM assessments WHERE tenant_id = $1 AND id IN ({ids}) ORDER BY id",
-            &tenant,
-        )
+        )?
         .fetch_all(tx.conn())
         .await?;
     if heads.is_empty() {
@@ -262,8 +263,7 @@ async fn load(tx: &mut Tx, selection: Selection) -> Result<Vec<AssessmentRow>> {
             "SELECT assessment_id, capacity_domain, score, justification, consensus_spread,
                 score_change, has_previous
              FROM assessment_domains WHERE tenant_id = $1 AND assessment_id IN ({ids})",
-            &tenant,
-        )
+        )?
         .fetch_all(tx.conn())
         .await?;
     let participants: Vec<StoredParticipantScore> = selection
@@ -271,8 +271,7 @@ async fn load(tx: &mut Tx, selection: Selection) -> Result<Vec<AssessmentRow>> {
             "SELECT assessment_id, capacity_domain, participant, score
              FROM assessment_participant_scores WHERE tenant_id = $1 AND assessment_id IN ({ids})
              ORDER BY assessment_id, capacity_domain, ordinal",
-            &tenant,
-        )
+        )?
         .fetch_all(tx.conn())
         .await?;
     let actions: Vec<StoredAction> = selection
@@ -280,8 +279,7 @@ async fn load(tx: &mut Tx, selection: Selection) -> Result<Vec<AssessmentRow>> {
             "SELECT assessment_id, capacity_domain, gap, action, due_date, owner
              FROM assessment_actions WHERE tenant_id = $1 AND assessment_id IN ({ids})
              ORDER BY assessment_id, ordinal",
-            &tenant,
-        )
+        )?
         .fetch_all(tx.conn())
         .await?;
 

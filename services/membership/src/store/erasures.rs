@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use markaz_kit::db::Tx;
 use markaz_kit::error::Result;
-use markaz_kit::sql::Where;
+use markaz_kit::sql::{Total, Where};
 use markaz_kit::time::now_micros;
 use sqlx::AssertSqlSafe;
 
@@ -105,12 +105,15 @@ pub async fn list_erasures(
     pending_only: bool,
     before: &str,
     limit: i64,
-) -> Result<Vec<ErasureRow>> {
+) -> Result<(Vec<ErasureRow>, Total)> {
+    // The same conditions count the list, before the page's cursor.
     let mut w = Where::tenant("tenant_id", tx.tenant());
-    w.compare("id", "<", before).eq("person_id", person_id);
+    w.eq("person_id", person_id);
     if pending_only {
         w.fixed("completed_at IS NULL");
     }
+    let total = w.count_capped(tx, "erasures").await?;
+    w.compare("id", "<", before);
     let limit = w.param(limit);
     let sql = format!(
         "SELECT {COLUMNS} FROM erasures {} ORDER BY id DESC LIMIT {limit}",
@@ -119,7 +122,7 @@ pub async fn list_erasures(
     let rows: Vec<StoredErasure> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
         .fetch_all(tx.conn())
         .await?;
-    with_confirmations(tx, rows).await
+    Ok((with_confirmations(tx, rows).await?, total))
 }
 
 async fn with_confirmations(tx: &mut Tx, rows: Vec<StoredErasure>) -> Result<Vec<ErasureRow>> {

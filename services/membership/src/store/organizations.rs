@@ -2,7 +2,7 @@
 
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
-use markaz_kit::sql::Where;
+use markaz_kit::sql::{Total, Where};
 use markaz_kit::time::now_micros;
 use markaz_proto::common::v1::{IncubationStatus, LocalizedText, OrganizationKind, Sector};
 use sqlx::AssertSqlSafe;
@@ -196,16 +196,18 @@ pub async fn list_organizations(
     filter: &OrganizationFilter,
     after: &str,
     limit: i64,
-) -> Result<Vec<OrganizationRow>> {
+) -> Result<(Vec<OrganizationRow>, Total)> {
     // Only the filters that are set are written: each on its index
-    // (`organizations_by_kind`, `..._by_branch`, `..._by_status`).
+    // (`organizations_by_kind`, `..._by_branch`, `..._by_status`). The
+    // same conditions count the list, before the page's cursor.
     let mut w = Where::tenant("tenant_id", tx.tenant());
-    w.compare("id", ">", after)
-        .eq("id", &filter.only_id)
+    w.eq("id", &filter.only_id)
         .eq("kind", &filter.kind)
         .eq("branch_id", &filter.branch_id)
         .eq("incubation_status", &filter.incubation_status)
         .clause("search_text LIKE {} ESCAPE '\\'", &filter.text);
+    let total = w.count_capped(tx, "organizations").await?;
+    w.compare("id", ">", after);
     let limit = w.param(limit);
     let sql = format!(
         "SELECT {COLUMNS} FROM organizations {} ORDER BY id LIMIT {limit}",
@@ -214,7 +216,12 @@ pub async fn list_organizations(
     let rows: Vec<StoredOrganization> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
         .fetch_all(tx.conn())
         .await?;
-    rows.into_iter().map(OrganizationRow::try_from).collect()
+    Ok((
+        rows.into_iter()
+            .map(OrganizationRow::try_from)
+            .collect::<Result<_>>()?,
+        total,
+    ))
 }
 
 /// Replaces the settable fields; the caller checked the version.
@@ -373,18 +380,25 @@ pub async fn list_incubation_changes(
     organization_id: &str,
     after: &str,
     limit: i64,
-) -> Result<Vec<IncubationChangeRow>> {
-    let rows: Vec<StoredIncubationChange> = sqlx::query_as(
+) -> Result<(Vec<IncubationChangeRow>, Total)> {
+    // One organization's moves: a handful, counted exactly.
+    let mut w = Where::tenant("tenant_id", tx.tenant());
+    w.eq_always("organization_id", organization_id);
+    let total = w.count(tx, "incubation_changes").await?;
+    w.compare("id", ">", after);
+    let limit = w.param(limit);
+    let sql = format!(
         "SELECT id, from_status, to_status, reason, changed_by, changed_at FROM incubation_changes
-         WHERE tenant_id = $1 AND organization_id = $2 AND id > $3 ORDER BY id LIMIT $4",
-    )
-    .bind(tx.tenant().to_owned())
-    .bind(organization_id.to_owned())
-    .bind(after.to_owned())
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
-    rows.into_iter()
-        .map(IncubationChangeRow::try_from)
-        .collect()
+         {} ORDER BY id LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<StoredIncubationChange> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
+    Ok((
+        rows.into_iter()
+            .map(IncubationChangeRow::try_from)
+            .collect::<Result<_>>()?,
+        total,
+    ))
 }

@@ -2,7 +2,7 @@
 
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
-use markaz_kit::sql::Where;
+use markaz_kit::sql::{Total, Where};
 use markaz_kit::time::now_micros;
 use markaz_proto::common::v1::{AgeBand, Gender};
 use sqlx::AssertSqlSafe;
@@ -120,29 +120,22 @@ pub async fn list_people(
     filter: &PersonFilter,
     after: &str,
     limit: i64,
-) -> Result<Vec<PersonRow>> {
+) -> Result<(Vec<PersonRow>, Total)> {
     // Only the filters that are set are written, so each combination is
     // planned on its index. By organization, the people come from the
-    // organization's active affiliations (`affiliations_active_by_organization`,
-    // in person order past the cursor): as many rows as the organization
-    // has, not a walk of the tenant's people testing each.
+    // organization's active affiliations (`affiliations_active_by_organization`):
+    // as many rows as the organization has, not a walk of the tenant's
+    // people testing each — the count reads them once, the page no more.
     let mut w = Where::tenant("p.tenant_id", tx.tenant());
+    w.clause(
+        "p.id IN (SELECT a.person_id FROM affiliations a
+            WHERE a.tenant_id = $1 AND a.organization_id = {} AND a.end_date = '')",
+        &filter.organization_id,
+    )
+    .eq("p.branch_id", &filter.branch_id)
+    .clause("p.search_text LIKE {} ESCAPE '\\'", &filter.text);
+    let total = w.count_capped(tx, "people p").await?;
     w.compare("p.id", ">", after);
-    if !filter.organization_id.is_empty() {
-        let organization = w.param(filter.organization_id.clone());
-        let past = if after.is_empty() {
-            String::new()
-        } else {
-            format!(" AND a.person_id > {}", w.param(after.to_owned()))
-        };
-        w.fixed(&format!(
-            "p.id IN (SELECT a.person_id FROM affiliations a
-                WHERE a.tenant_id = $1 AND a.organization_id = {organization}
-                  AND a.end_date = ''{past})"
-        ));
-    }
-    w.eq("p.branch_id", &filter.branch_id)
-        .clause("p.search_text LIKE {} ESCAPE '\\'", &filter.text);
     let limit = w.param(limit);
     let sql = format!(
         "SELECT {COLUMNS} FROM people p {} ORDER BY p.id LIMIT {limit}",
@@ -151,7 +144,12 @@ pub async fn list_people(
     let rows: Vec<StoredPerson> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
         .fetch_all(tx.conn())
         .await?;
-    rows.into_iter().map(PersonRow::try_from).collect()
+    Ok((
+        rows.into_iter()
+            .map(PersonRow::try_from)
+            .collect::<Result<_>>()?,
+        total,
+    ))
 }
 
 #[tracing::instrument(skip_all)]

@@ -3,8 +3,10 @@
 
 use markaz_kit::db::Tx;
 use markaz_kit::error::{Error, Result};
+use markaz_kit::sql::{Total, Where};
 use markaz_kit::time::now_micros;
 use markaz_proto::common::v1::LocalizedText;
+use sqlx::AssertSqlSafe;
 
 use crate::domain::{BranchSpec, TenantSpec};
 
@@ -144,17 +146,25 @@ pub async fn insert_branch(tx: &mut Tx, b: &BranchSpec) -> Result<BranchRow> {
 }
 
 #[tracing::instrument(skip(tx))]
-pub async fn list_branches(tx: &mut Tx, after: &str, limit: i64) -> Result<Vec<BranchRow>> {
-    let rows: Vec<StoredBranch> = sqlx::query_as(
-        "SELECT id, name_ar, name_en, governorate, created_at FROM branches
-         WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-    )
-    .bind(tx.tenant().to_owned())
-    .bind(after.to_owned())
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
-    Ok(rows.into_iter().map(BranchRow::from).collect())
+pub async fn list_branches(
+    tx: &mut Tx,
+    after: &str,
+    limit: i64,
+) -> Result<(Vec<BranchRow>, Total)> {
+    // A center's branches: a handful, counted exactly.
+    let mut w = Where::tenant("tenant_id", tx.tenant());
+    let total = w.count(tx, "branches").await?;
+    w.compare("id", ">", after);
+    let limit = w.param(limit);
+    let sql = format!(
+        "SELECT id, name_ar, name_en, governorate, created_at FROM branches {}
+         ORDER BY id LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<StoredBranch> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
+    Ok((rows.into_iter().map(BranchRow::from).collect(), total))
 }
 
 #[tracing::instrument(skip(tx))]

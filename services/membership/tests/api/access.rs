@@ -66,6 +66,43 @@ async fn partners_see_only_their_own_organization(backend: Backend) {
             .collect::<Vec<_>>(),
         vec![member.id]
     );
+    // A partner's totals count what it may see, never the tenant's.
+    assert_eq!(people.total_size, 1);
+    let orgs = |token: &str| {
+        authed(
+            api::ListOrganizationsRequest {
+                page_size: 1,
+                ..Default::default()
+            },
+            token,
+        )
+    };
+    let staff_orgs = w.client.list_organizations(orgs(&w.staff)).await.unwrap();
+    let partner_orgs = w.client.list_organizations(orgs(&partner)).await.unwrap();
+    assert_eq!(
+        (
+            staff_orgs.into_inner().total_size,
+            partner_orgs.into_inner().total_size
+        ),
+        (2, 1)
+    );
+    let staff_people = w
+        .client
+        .list_people(authed(api::ListPeopleRequest::default(), &w.staff))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(staff_people.total_size, 2);
+    let affiliations = w
+        .client
+        .list_affiliations(authed(api::ListAffiliationsRequest::default(), &partner))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (affiliations.affiliations.len(), affiliations.total_size),
+        (1, 1)
+    );
     let status = w
         .client
         .get_person(authed(
@@ -145,6 +182,31 @@ async fn tenants_never_see_each_other(backend: Backend) {
         .unwrap()
         .into_inner();
     assert!(people.people.is_empty());
+    assert_eq!(
+        people.total_size, 0,
+        "another tenant's people count for none"
+    );
+    let orgs = w
+        .client
+        .list_organizations(authed(api::ListOrganizationsRequest::default(), &intruder))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((orgs.total_size, orgs.total_size_is_estimate), (0, false));
+    let branches = w
+        .client
+        .list_branches(authed(api::ListBranchesRequest::default(), &intruder))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(branches.total_size, 0);
+    let staff_branches = w
+        .client
+        .list_branches(authed(api::ListBranchesRequest::default(), &w.staff))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(staff_branches.total_size, 1);
     let status = w
         .client
         .change_incubation_status(authed(

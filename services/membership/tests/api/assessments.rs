@@ -72,5 +72,58 @@ async fn assessments_record_scores_spread_and_change(backend: Backend) {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(listed.assessments.len(), 2);
+    assert_eq!(
+        (listed.assessments.len(), listed.total_size),
+        (2, 2),
+        "{listed:?}"
+    );
+    assert!(!listed.total_size_is_estimate);
+    let page = |token: String| api::ListAssessmentsRequest {
+        organization_id: org.id.clone(),
+        page_size: 1,
+        page_token: token,
+    };
+    let first_page = w
+        .client
+        .list_assessments(authed(page(String::new()), &w.staff))
+        .await
+        .unwrap()
+        .into_inner();
+    let second_page = w
+        .client
+        .list_assessments(authed(page(first_page.next_page_token), &w.staff))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            second_page.assessments[0].id.as_str(),
+            second_page.total_size
+        ),
+        (second.id.as_str(), 2)
+    );
+    // Another organization's list counts none of them; so does another
+    // tenant's whole list.
+    let other = create_org(&mut w, "أخرى", "Other", true).await;
+    let none = w
+        .client
+        .list_assessments(authed(
+            api::ListAssessmentsRequest {
+                organization_id: other.id.clone(),
+                ..Default::default()
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(none.total_size, 0);
+    let intruder = w.app.token(OTHER_TENANT, &[Role::Admin], None);
+    let theirs = w
+        .client
+        .list_assessments(authed(api::ListAssessmentsRequest::default(), &intruder))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((theirs.assessments.len(), theirs.total_size), (0, 0));
 }

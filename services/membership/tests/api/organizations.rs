@@ -169,6 +169,36 @@ async fn lists_filter_and_page_with_stable_tokens(backend: Backend) {
         .unwrap()
         .into_inner();
     assert_eq!(applicants.organizations.len(), 3);
+    assert_eq!(
+        (applicants.total_size, applicants.total_size_is_estimate),
+        (3, false)
+    );
+    // The filter's second page answers the same total.
+    let applicants_by_two = |page_token: String| api::ListOrganizationsRequest {
+        incubation_status: IncubationStatus::Applicant as i32,
+        page_size: 2,
+        page_token,
+        ..Default::default()
+    };
+    let first = w
+        .client
+        .list_organizations(authed(applicants_by_two(String::new()), &w.staff))
+        .await
+        .unwrap()
+        .into_inner();
+    let second = w
+        .client
+        .list_organizations(authed(applicants_by_two(first.next_page_token), &w.staff))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        [
+            (first.organizations.len(), first.total_size),
+            (second.organizations.len(), second.total_size)
+        ],
+        [(2, 3), (1, 3)]
+    );
     // English text, case-insensitive.
     let one = w
         .client
@@ -182,10 +212,12 @@ async fn lists_filter_and_page_with_stable_tokens(backend: Backend) {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(one.organizations.len(), 1);
+    assert_eq!((one.organizations.len(), one.total_size), (1, 1));
 
-    // Pages of two: 2 + 2 + 1, in creation order, no repeats.
+    // Pages of two: 2 + 2 + 1, in creation order, no repeats; each page
+    // counts the whole list as it is then.
     let mut seen = Vec::new();
+    let mut totals = Vec::new();
     let mut token = String::new();
     loop {
         let page = w
@@ -206,6 +238,7 @@ async fn lists_filter_and_page_with_stable_tokens(backend: Backend) {
                 .iter()
                 .map(|o| o.name.clone().unwrap().en),
         );
+        totals.push(page.total_size);
         if page.next_page_token.is_empty() {
             break;
         }
@@ -216,6 +249,11 @@ async fn lists_filter_and_page_with_stable_tokens(backend: Backend) {
         }
     }
     assert_eq!(seen, ["Org 0", "Org 1", "Org 2", "Org 3", "Org 4", "Late"]);
+    assert_eq!(
+        totals,
+        [5, 6, 6],
+        "the late one counts from the next page on"
+    );
 
     // A token is only good for the query that made it.
     let first = w
@@ -320,6 +358,7 @@ async fn incubation_follows_its_life_cycle_and_keeps_history(backend: Backend) {
             (S::Incubated as i32, S::Graduated as i32),
         ]
     );
+    assert_eq!(history.total_size, 3);
     assert_eq!(history.changes[1].reason, "accepted by the committee");
     assert_eq!(history.changes[1].changed_by, "user-staff");
 }

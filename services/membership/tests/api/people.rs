@@ -6,6 +6,7 @@ markaz_kit::both_backends!(
     a_retry_after_erasure_is_refused_not_done_again,
     concurrent_affiliations_leave_one_and_end_once,
     an_organizations_people_are_paged_from_its_active_affiliations,
+    a_big_tenants_total_stops_at_the_cap_and_says_so,
 );
 
 async fn people_are_registered_updated_and_erased(backend: Backend) {
@@ -154,6 +155,123 @@ async fn a_retry_after_erasure_is_refused_not_done_again(backend: Backend) {
         .people;
     assert_eq!(people.len(), 1, "no second registration");
     assert!(people[0].erased);
+    let erasures = |person_id: &str| api::ListErasuresRequest {
+        person_id: person_id.into(),
+        ..Default::default()
+    };
+    let listed = w
+        .client
+        .list_erasures(authed(erasures(&p.id), &w.staff))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((listed.erasures.len(), listed.total_size), (1, 1));
+    let intruder = w.app.token(OTHER_TENANT, &[Role::Admin], None);
+    let theirs = w
+        .client
+        .list_erasures(authed(erasures(""), &intruder))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(theirs.total_size, 0);
+}
+
+/// Past `TOTAL_CAP` people the count stops and says so; at the cap it is
+/// still exact, and a selective filter counts exactly whatever the tenant's
+/// size. The copies are written in one statement: 10,000 registrations
+/// through the API would be the test's whole run.
+async fn a_big_tenants_total_stops_at_the_cap_and_says_so(backend: Backend) {
+    let mut w = world(backend).await;
+    let org = create_org(&mut w, "منظمة", "Org", false).await;
+    let real = create_person(&mut w, "سارة", Gender::Female).await;
+    w.client
+        .create_affiliation(authed(
+            api::CreateAffiliationRequest {
+                affiliation: Some(api::Affiliation {
+                    person_id: real.id.clone(),
+                    organization_id: org.id.clone(),
+                    role: "member".into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            &w.staff,
+        ))
+        .await
+        .unwrap();
+    let cap = markaz_kit::sql::TOTAL_CAP;
+    let db = w.app.env.db("membership").await.unwrap();
+    let mut tx = db.write(TENANT).await.unwrap();
+    // Ids below every UUIDv7 this century: `00000000-0000-7000-8000-1nnnnnnnnnnn`.
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $3)
+         INSERT INTO people (tenant_id, id, full_name, gender, age_band, phone, email,
+             branch_id, legal_basis, processing_purpose, search_text, erased_at,
+             erasure_reason, version, created_at, updated_at)
+         SELECT p.tenant_id, '00000000-0000-7000-8000-' || CAST(100000000000 + n.i AS TEXT),
+             p.full_name, p.gender, p.age_band, p.phone, p.email, p.branch_id, p.legal_basis,
+             p.processing_purpose, p.search_text, p.erased_at, p.erasure_reason, p.version,
+             p.created_at, p.updated_at
+         FROM n, people p WHERE p.tenant_id = $1 AND p.id = $2",
+    )
+    .bind(TENANT)
+    .bind(&real.id)
+    .bind(cap)
+    .execute(tx.conn())
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let list = |organization_id: &str| api::ListPeopleRequest {
+        page_size: 2,
+        organization_id: organization_id.into(),
+        ..Default::default()
+    };
+    let all = w
+        .client
+        .list_people(authed(list(""), &w.staff))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (all.people.len(), all.total_size, all.total_size_is_estimate),
+        (2, cap as i32, true),
+        "{} people: the cap, marked",
+        cap + 1
+    );
+    let members = w
+        .client
+        .list_people(authed(list(&org.id), &w.staff))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (members.total_size, members.total_size_is_estimate),
+        (1, false)
+    );
+
+    let mut tx = db.write(TENANT).await.unwrap();
+    sqlx::query("DELETE FROM people WHERE tenant_id = $1 AND id = $2")
+        .bind(TENANT)
+        .bind(format!(
+            "00000000-0000-7000-8000-{}",
+            100_000_000_000_i64 + cap
+        ))
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let at_cap = w
+        .client
+        .list_people(authed(list(""), &w.staff))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (at_cap.total_size, at_cap.total_size_is_estimate),
+        (cap as i32, false),
+        "exactly the cap is a count"
+    );
 }
 
 async fn concurrent_affiliations_leave_one_and_end_once(backend: Backend) {
@@ -342,6 +460,10 @@ async fn an_organizations_people_are_paged_from_its_active_affiliations(backend:
             .unwrap()
             .into_inner();
         assert!(page.people.len() <= 2);
+        assert_eq!(
+            page.total_size, 3,
+            "the three active members, on every page"
+        );
         seen.extend(page.people.into_iter().map(|p| p.id));
         token = page.next_page_token;
         if token.is_empty() {

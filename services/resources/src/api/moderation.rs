@@ -189,7 +189,7 @@ pub(crate) async fn history(
     if !staff && !contributor {
         return Err(Error::not_found("item", &id));
     }
-    let mut entries = store::moderation::list(&mut tx, &id, after, page.fetch()).await?;
+    let (mut entries, total) = store::moderation::list(&mut tx, &id, after, page.fetch()).await?;
     let next_page_token = page.finish(&mut entries, |e| e.seq.to_string());
     Ok(api::ListItemHistoryResponse {
         entries: entries
@@ -204,5 +204,6 @@ pub(crate) async fn history(
             })
             .collect(),
         next_page_token,
+        total_size: total.size,
     })
 }

@@ -113,7 +113,8 @@ pub(crate) async fn list(
     Ok(api::ListSpaceServicesResponse {
         services: services.iter().map(proto).collect(),
         next_page_token,
-        total_size: total as i32,
+        total_size: total.size,
+        total_size_is_estimate: total.is_estimate,
     })
 }
 

@@ -98,7 +98,7 @@ pub(crate) async fn list(
     Ok(api::ListSpacesResponse {
         spaces: spaces.iter().map(space_proto).collect(),
         next_page_token,
-        total_size: total as i32,
+        total_size: total.size,
     })
 }
 
@@ -252,7 +252,7 @@ pub(crate) async fn list_equipment(
     Ok(api::ListEquipmentResponse {
         equipment: equipment.iter().map(equipment_proto).collect(),
         next_page_token,
-        total_size: total as i32,
+        total_size: total.size,
     })
 }
 
@@ -401,7 +401,7 @@ pub(crate) async fn list_closures(
         owner = space.tenant_id.clone();
         branch = space.fields.branch_id.clone();
     }
-    let mut closures = store::spaces::list_closures(
+    let (mut closures, total) = store::spaces::list_closures(
         &mut tx,
         &owner,
         &branch,
@@ -416,6 +416,7 @@ pub(crate) async fn list_closures(
     Ok(api::ListClosuresResponse {
         closures: closures.iter().map(closure_proto).collect(),
         next_page_token,
+        total_size: total.size,
     })
 }
 

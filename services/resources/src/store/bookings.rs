@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
+use markaz_kit::sql::{Total, Where};
 use markaz_kit::time::now_micros;
 use sqlx::AssertSqlSafe;
 
@@ -190,11 +191,6 @@ pub struct BookingFilter {
     pub series_id: String,
 }
 
-const BOOKING_FILTER: &str = "($4 = '' OR b.space_id = $4) AND ($5 = '' OR b.organization_id = $5)
-    AND ($6 = '' OR EXISTS (SELECT 1 FROM spaces s WHERE s.id = b.space_id AND s.branch_id = $6))
-    AND ($7 = '' OR b.status = $7) AND b.ends_at > $8 AND b.starts_at < $9
-    AND ($10 = '' OR b.series_id = $10)";
-
 /// A page in start-time order: the key is `starts_at:id` of the last row.
 #[tracing::instrument(skip(tx))]
 pub async fn list(
@@ -203,37 +199,45 @@ pub async fn list(
     filter: &BookingFilter,
     after: Option<(i64, String)>,
     limit: i64,
-) -> Result<(Vec<Booking>, i64)> {
-    macro_rules! bind_filter {
-        ($q:expr) => {
-            $q.bind(tx.tenant().to_owned())
-                .bind(viewer.who.clone())
-                .bind(viewer.mode)
-                .bind(filter.space_id.clone())
-                .bind(filter.organization_id.clone())
-                .bind(filter.branch_id.clone())
-                .bind(filter.status.clone())
-                .bind(filter.from.unwrap_or(i64::MIN))
-                .bind(filter.until.unwrap_or(i64::MAX))
-                .bind(filter.series_id.clone())
-        };
+) -> Result<(Vec<Booking>, Total)> {
+    // Who sees which first (`$1`, `$2`, `$3` of [`VISIBLE`]), then only the
+    // filters that are set. The same conditions count the list — capped,
+    // as bookings accrue with every day of use — before the page's cursor.
+    let mut w = Where::across_tenants(tx.tenant());
+    w.param(viewer.who.clone());
+    w.param(viewer.mode);
+    w.fixed(VISIBLE);
+    w.eq("b.space_id", &filter.space_id)
+        .eq("b.organization_id", &filter.organization_id)
+        .clause(
+            "EXISTS (SELECT 1 FROM spaces s WHERE s.id = b.space_id AND s.branch_id = {})",
+            &filter.branch_id,
+        )
+        .eq("b.status", &filter.status)
+        .eq("b.series_id", &filter.series_id);
+    if let Some(from) = filter.from {
+        let from = w.param(from);
+        w.fixed(&format!("b.ends_at > {from}"));
     }
-    let (after_start, after_id) = after.unwrap_or((i64::MIN, String::new()));
-    let rows: Vec<StoredBooking> = bind_filter!(sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {BOOKING_COLUMNS} FROM bookings b WHERE {VISIBLE} AND {BOOKING_FILTER}
-            AND (b.starts_at > $11 OR (b.starts_at = $11 AND b.id > $12))
-         ORDER BY b.starts_at, b.id LIMIT $13"
-    ))))
-    .bind(after_start)
-    .bind(after_id)
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
-    let total: i64 = bind_filter!(sqlx::query_scalar(AssertSqlSafe(format!(
-        "SELECT COUNT(*) FROM bookings b WHERE {VISIBLE} AND {BOOKING_FILTER}"
-    ))))
-    .fetch_one(tx.conn())
-    .await?;
+    if let Some(until) = filter.until {
+        let until = w.param(until);
+        w.fixed(&format!("b.starts_at < {until}"));
+    }
+    let total = w.count_capped(tx, "bookings b").await?;
+    if let Some((start, id)) = after {
+        let (start, id) = (w.param(start), w.param(id));
+        w.fixed(&format!(
+            "(b.starts_at > {start} OR (b.starts_at = {start} AND b.id > {id}))"
+        ));
+    }
+    let limit = w.param(limit);
+    let sql = format!(
+        "SELECT {BOOKING_COLUMNS} FROM bookings b {} ORDER BY b.starts_at, b.id LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<StoredBooking> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
     Ok((load(tx, rows).await?, total))
 }
 

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
+use markaz_kit::sql::{Total, Where};
 use markaz_kit::time::now_micros;
 use markaz_proto::common::v1::LocalizedText;
 use sqlx::AssertSqlSafe;
@@ -329,13 +330,6 @@ pub struct ListFilter {
     pub contributions_only: bool,
 }
 
-const LIST_FILTER: &str = "($3 = '' OR i.state = $3) AND ($4 = '' OR i.kind = $4)
-    AND ($5 = '' OR EXISTS (SELECT 1 FROM item_topics t WHERE t.tenant_id = i.tenant_id
-        AND t.item_id = i.id AND t.topic_code = $5))
-    AND ($6 = '' OR i.language = $6) AND ($7 = '' OR i.source_kind = $7)
-    AND ($8 = '' OR i.source_organization_id = $8) AND ($9 = '' OR i.visibility = $9)
-    AND ($10 = 0 OR i.contribution = 1)";
-
 /// A page of the items `scope` may see, newest first (ids are UUIDv7:
 /// keyset below `before`), and how many match in all.
 #[tracing::instrument(skip(tx, scope))]
@@ -345,35 +339,38 @@ pub async fn list(
     filter: &ListFilter,
     before: &str,
     limit: i64,
-) -> Result<(Vec<Item>, i64)> {
-    let condition = format!("{} AND {LIST_FILTER}", scope.sql());
-    macro_rules! bind_filter {
-        ($q:expr) => {
-            $q.bind(tx.tenant().to_owned())
-                .bind(scope.organization.clone())
-                .bind(filter.state.clone())
-                .bind(filter.kind.clone())
-                .bind(filter.topic_code.clone())
-                .bind(filter.language.clone())
-                .bind(filter.source_kind.clone())
-                .bind(filter.source_organization_id.clone())
-                .bind(filter.visibility.clone())
-                .bind(flag(filter.contributions_only))
-        };
+) -> Result<(Vec<Item>, Total)> {
+    // Who may see what first (`$1` the tenant, `$2` the partner whose
+    // contributions are its own, as `Scope::sql` names them), then only
+    // the filters that are set. The same conditions count the list — capped,
+    // as a consortium's items are every center's — before the page's cursor.
+    let mut w = Where::across_tenants(tx.tenant());
+    w.param(scope.organization.clone());
+    w.fixed(&scope.sql());
+    w.eq("i.state", &filter.state)
+        .eq("i.kind", &filter.kind)
+        .clause(
+            "EXISTS (SELECT 1 FROM item_topics t WHERE t.tenant_id = i.tenant_id
+                AND t.item_id = i.id AND t.topic_code = {})",
+            &filter.topic_code,
+        )
+        .eq("i.language", &filter.language)
+        .eq("i.source_kind", &filter.source_kind)
+        .eq("i.source_organization_id", &filter.source_organization_id)
+        .eq("i.visibility", &filter.visibility);
+    if filter.contributions_only {
+        w.fixed("i.contribution = 1");
     }
-    let rows: Vec<StoredItem> = bind_filter!(sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {ITEM_COLUMNS} FROM items i WHERE {condition} AND ($11 = '' OR i.id < $11)
-         ORDER BY i.id DESC LIMIT $12"
-    ))))
-    .bind(before.to_owned())
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
-    let total: i64 = bind_filter!(sqlx::query_scalar(AssertSqlSafe(format!(
-        "SELECT COUNT(*) FROM items i WHERE {condition}"
-    ))))
-    .fetch_one(tx.conn())
-    .await?;
+    let total = w.count_capped(tx, "items i").await?;
+    w.compare("i.id", "<", before);
+    let limit = w.param(limit);
+    let sql = format!(
+        "SELECT {ITEM_COLUMNS} FROM items i {} ORDER BY i.id DESC LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<StoredItem> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
     let items = rows
         .into_iter()
         .map(Item::try_from)

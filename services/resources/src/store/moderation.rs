@@ -2,7 +2,9 @@
 
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
+use markaz_kit::sql::{Total, Where};
 use markaz_kit::time::now_micros;
+use sqlx::AssertSqlSafe;
 
 use super::flag;
 use crate::domain::items::ItemState;
@@ -68,18 +70,34 @@ pub async fn record(tx: &mut Tx, item_id: &str, actor: &str, step: &Step) -> Res
 /// The item's history, oldest first, after the entry `after` (0 for the
 /// start).
 #[tracing::instrument(skip(tx))]
-pub async fn list(tx: &mut Tx, item_id: &str, after: i64, limit: i64) -> Result<Vec<Entry>> {
-    let rows: Vec<StoredEntry> = sqlx::query_as(
+pub async fn list(
+    tx: &mut Tx,
+    item_id: &str,
+    after: i64,
+    limit: i64,
+) -> Result<(Vec<Entry>, Total)> {
+    // One item's moves, counted exactly by the same conditions before the
+    // page's cursor.
+    let mut w = Where::tenant("tenant_id", tx.tenant());
+    w.eq_always("item_id", item_id);
+    let total = w.count(tx, "item_history").await?;
+    let after = w.param(after);
+    w.fixed(&format!("seq > {after}"));
+    let limit = w.param(limit);
+    let sql = format!(
         "SELECT seq, from_state, to_state, actor, by_contributor, note, at FROM item_history
-         WHERE tenant_id = $1 AND item_id = $2 AND seq > $3 ORDER BY seq LIMIT $4",
-    )
-    .bind(tx.tenant().to_owned())
-    .bind(item_id.to_owned())
-    .bind(after)
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
-    rows.into_iter().map(Entry::try_from).collect()
+         {} ORDER BY seq LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<StoredEntry> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
+    Ok((
+        rows.into_iter()
+            .map(Entry::try_from)
+            .collect::<Result<_>>()?,
+        total,
+    ))
 }
 
 /// Contributions approved (submitted → published) between two instants.

@@ -3,10 +3,10 @@
 
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
+use markaz_kit::sql::{Total, Where};
 use markaz_kit::time::{Date, now_micros};
 use sqlx::AssertSqlSafe;
 
-use super::flag;
 use crate::domain::services::{ServiceFields, SpaceServiceKind, unit_of};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,11 +112,6 @@ pub struct ServiceFilter {
     pub include_voided: bool,
 }
 
-const SERVICE_FILTER: &str = "tenant_id = $1 AND ($2 = '' OR organization_id = $2)
-    AND ($3 = '' OR branch_id = $3) AND ($4 = '' OR kind = $4)
-    AND ($5 = '' OR provided_on >= $5) AND ($6 = '' OR provided_on <= $6)
-    AND ($7 = 1 OR voided = 0)";
-
 /// Newest first (keyset below `before`), and how many match.
 #[tracing::instrument(skip(tx))]
 pub async fn list(
@@ -124,31 +119,29 @@ pub async fn list(
     filter: &ServiceFilter,
     before: &str,
     limit: i64,
-) -> Result<(Vec<Service>, i64)> {
-    macro_rules! bind_filter {
-        ($q:expr) => {
-            $q.bind(tx.tenant().to_owned())
-                .bind(filter.organization_id.clone())
-                .bind(filter.branch_id.clone())
-                .bind(filter.kind.clone())
-                .bind(filter.from.clone())
-                .bind(filter.until.clone())
-                .bind(flag(filter.include_voided))
-        };
+) -> Result<(Vec<Service>, Total)> {
+    // Only the filters that are set are written. The same conditions count
+    // the list — capped, as services accrue with every day of use — before
+    // the page's cursor.
+    let mut w = Where::tenant("tenant_id", tx.tenant());
+    w.eq("organization_id", &filter.organization_id)
+        .eq("branch_id", &filter.branch_id)
+        .eq("kind", &filter.kind)
+        .compare("provided_on", ">=", &filter.from)
+        .compare("provided_on", "<=", &filter.until);
+    if !filter.include_voided {
+        w.fixed("voided = 0");
     }
-    let rows: Vec<StoredService> = bind_filter!(sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {SERVICE_COLUMNS} FROM space_services WHERE {SERVICE_FILTER}
-            AND ($8 = '' OR id < $8) ORDER BY id DESC LIMIT $9"
-    ))))
-    .bind(before.to_owned())
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
-    let total: i64 = bind_filter!(sqlx::query_scalar(AssertSqlSafe(format!(
-        "SELECT COUNT(*) FROM space_services WHERE {SERVICE_FILTER}"
-    ))))
-    .fetch_one(tx.conn())
-    .await?;
+    let total = w.count_capped(tx, "space_services").await?;
+    w.compare("id", "<", before);
+    let limit = w.param(limit);
+    let sql = format!(
+        "SELECT {SERVICE_COLUMNS} FROM space_services {} ORDER BY id DESC LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<StoredService> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
     Ok((
         rows.into_iter()
             .map(Service::try_from)

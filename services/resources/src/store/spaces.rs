@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
+use markaz_kit::sql::{Total, Where};
 use markaz_kit::time::{Date, now_micros};
 use markaz_proto::common::v1::LocalizedText;
 use sqlx::AssertSqlSafe;
@@ -159,39 +160,34 @@ pub struct SpaceFilter {
     pub include_archived: bool,
 }
 
-const SPACE_FILTER: &str = "($2 = '' OR s.branch_id = $2) AND ($3 = '' OR s.kind = $3)
-    AND s.capacity >= $4 AND ($5 = 1 OR s.archived = 0)";
-
 #[tracing::instrument(skip(tx))]
 pub async fn list(
     tx: &mut Tx,
     filter: &SpaceFilter,
     after: &str,
     limit: i64,
-) -> Result<(Vec<Space>, i64)> {
-    let rows: Vec<StoredSpace> = sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {SPACE_COLUMNS} FROM spaces s WHERE {VISIBLE} AND {SPACE_FILTER} AND s.id > $6
-         ORDER BY s.id LIMIT $7"
-    )))
-    .bind(tx.tenant().to_owned())
-    .bind(filter.branch_id.clone())
-    .bind(filter.kind.clone())
-    .bind(filter.min_capacity)
-    .bind(flag(filter.include_archived))
-    .bind(after.to_owned())
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
-    let total: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-        "SELECT COUNT(*) FROM spaces s WHERE {VISIBLE} AND {SPACE_FILTER}"
-    )))
-    .bind(tx.tenant().to_owned())
-    .bind(filter.branch_id.clone())
-    .bind(filter.kind.clone())
-    .bind(filter.min_capacity)
-    .bind(flag(filter.include_archived))
-    .fetch_one(tx.conn())
-    .await?;
+) -> Result<(Vec<Space>, Total)> {
+    // A center's rooms and those shared with it: counted exactly, by the
+    // same conditions before the page's cursor.
+    let mut w = Where::across_tenants(tx.tenant());
+    w.fixed(VISIBLE);
+    w.eq("s.branch_id", &filter.branch_id)
+        .eq("s.kind", &filter.kind);
+    let capacity = w.param(filter.min_capacity);
+    w.fixed(&format!("s.capacity >= {capacity}"));
+    if !filter.include_archived {
+        w.fixed("s.archived = 0");
+    }
+    let total = w.count(tx, "spaces s").await?;
+    w.compare("s.id", ">", after);
+    let limit = w.param(limit);
+    let sql = format!(
+        "SELECT {SPACE_COLUMNS} FROM spaces s {} ORDER BY s.id LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<StoredSpace> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
     Ok((load(tx, rows).await?, total))
 }
 
@@ -392,38 +388,32 @@ pub struct EquipmentFilter {
     pub include_archived: bool,
 }
 
-const EQUIPMENT_FILTER: &str = "tenant_id = $1 AND ($2 = '' OR branch_id = $2)
-    AND ($3 = '' OR space_id = $3) AND ($4 = '' OR kind = $4) AND ($5 = 1 OR archived = 0)";
-
 #[tracing::instrument(skip(tx))]
 pub async fn list_equipment(
     tx: &mut Tx,
     filter: &EquipmentFilter,
     after: &str,
     limit: i64,
-) -> Result<(Vec<Equipment>, i64)> {
-    macro_rules! bind_filter {
-        ($q:expr) => {
-            $q.bind(tx.tenant().to_owned())
-                .bind(filter.branch_id.clone())
-                .bind(filter.space_id.clone())
-                .bind(filter.kind.clone())
-                .bind(flag(filter.include_archived))
-        };
+) -> Result<(Vec<Equipment>, Total)> {
+    // A center's equipment: counted exactly, by the same conditions before
+    // the page's cursor.
+    let mut w = Where::tenant("tenant_id", tx.tenant());
+    w.eq("branch_id", &filter.branch_id)
+        .eq("space_id", &filter.space_id)
+        .eq("kind", &filter.kind);
+    if !filter.include_archived {
+        w.fixed("archived = 0");
     }
-    let rows: Vec<StoredEquipment> = bind_filter!(sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {EQUIPMENT_COLUMNS} FROM equipment WHERE {EQUIPMENT_FILTER} AND id > $6
-         ORDER BY id LIMIT $7"
-    ))))
-    .bind(after.to_owned())
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
-    let total: i64 = bind_filter!(sqlx::query_scalar(AssertSqlSafe(format!(
-        "SELECT COUNT(*) FROM equipment WHERE {EQUIPMENT_FILTER}"
-    ))))
-    .fetch_one(tx.conn())
-    .await?;
+    let total = w.count(tx, "equipment").await?;
+    w.compare("id", ">", after);
+    let limit = w.param(limit);
+    let sql = format!(
+        "SELECT {EQUIPMENT_COLUMNS} FROM equipment {} ORDER BY id LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<StoredEquipment> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
     Ok((
         rows.into_iter()
             .map(Equipment::try_from)
@@ -581,22 +571,42 @@ pub async fn list_closures(
     until: &str,
     after: &str,
     limit: i64,
-) -> Result<Vec<Closure>> {
-    let rows: Vec<StoredClosure> = sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {CLOSURE_COLUMNS} FROM closures WHERE tenant_id = $1
-            AND ($2 = '' OR branch_id = $2) AND ($3 = '' OR space_id = '' OR space_id = $3)
-            AND ($4 = '' OR last_day >= $4) AND ($5 = '' OR first_day <= $5) AND id > $6
-         ORDER BY id LIMIT $7"
-    )))
-    .bind(owner.to_owned())
-    .bind(branch_id.to_owned())
-    .bind(space_id.to_owned())
-    .bind(from.to_owned())
-    .bind(until.to_owned())
-    .bind(after.to_owned())
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
+) -> Result<(Vec<Closure>, Total)> {
+    // A center's closures, a few a year: counted exactly, by the same
+    // conditions before the page's cursor.
+    let w = closures_touching(owner, branch_id, space_id, from, until);
+    let total = w.count(tx, "closures").await?;
+    Ok((closure_page(tx, w, after, limit).await?, total))
+}
+
+/// The conditions of [`list_closures`].
+fn closures_touching(
+    owner: &str,
+    branch_id: &str,
+    space_id: &str,
+    from: &str,
+    until: &str,
+) -> Where {
+    let mut w = Where::tenant("tenant_id", owner);
+    w.eq("branch_id", branch_id)
+        .clause("(space_id = '' OR space_id = {})", space_id)
+        .compare("last_day", ">=", from)
+        .compare("first_day", "<=", until);
+    w
+}
+
+/// The closures `w` names after the closure `after`, in id order.
+#[tracing::instrument(skip(tx, w))]
+async fn closure_page(tx: &mut Tx, mut w: Where, after: &str, limit: i64) -> Result<Vec<Closure>> {
+    w.compare("id", ">", after);
+    let limit = w.param(limit);
+    let sql = format!(
+        "SELECT {CLOSURE_COLUMNS} FROM closures {} ORDER BY id LIMIT {limit}",
+        w.sql()
+    );
+    let rows: Vec<StoredClosure> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
+        .fetch_all(tx.conn())
+        .await?;
     Ok(rows.into_iter().map(Closure::from).collect())
 }
 
@@ -604,13 +614,10 @@ pub async fn list_closures(
 /// and of its whole branch.
 #[tracing::instrument(skip_all)]
 pub async fn schedule(tx: &mut Tx, space: &Space) -> Result<Schedule> {
-    let closures = list_closures(
+    // Every closure, uncounted: a schedule is read on every booking.
+    let closures = closure_page(
         tx,
-        &space.tenant_id,
-        &space.fields.branch_id,
-        &space.id,
-        "",
-        "",
+        closures_touching(&space.tenant_id, &space.fields.branch_id, &space.id, "", ""),
         "",
         10_000,
     )

@@ -224,6 +224,61 @@ async fn partners_book_for_their_own_organization(backend: Backend) {
             .collect::<Vec<_>>(),
         vec![mine.id.clone()]
     );
+    assert_eq!(
+        (list.total_size, list.total_size_is_estimate),
+        (1, false),
+        "a partner counts its own bookings only"
+    );
+    // Staff count both, on the second page as on the first; by
+    // organization, the one.
+    let by_one = |page_token: String| api::ListBookingsRequest {
+        page_size: 1,
+        page_token,
+        ..Default::default()
+    };
+    let first = w
+        .client
+        .list_bookings(authed(by_one(String::new()), &staff))
+        .await
+        .unwrap()
+        .into_inner();
+    let second = w
+        .client
+        .list_bookings(authed(by_one(first.next_page_token.clone()), &staff))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        [
+            (first.bookings.len(), first.total_size),
+            (second.bookings.len(), second.total_size)
+        ],
+        [(1, 2), (1, 2)]
+    );
+    let of_other = w
+        .client
+        .list_bookings(authed(
+            api::ListBookingsRequest {
+                organization_id: OTHER_ORG.into(),
+                ..Default::default()
+            },
+            &staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((of_other.bookings.len(), of_other.total_size), (1, 1));
+    let other_tenant = w.other_staff.clone();
+    let elsewhere = w
+        .client
+        .list_bookings(authed(api::ListBookingsRequest::default(), &other_tenant))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        elsewhere.total_size, 0,
+        "another tenant counts none of ours"
+    );
     let hidden = w
         .client
         .get_booking(authed(
@@ -254,6 +309,7 @@ async fn partners_book_for_their_own_organization(backend: Backend) {
             .collect::<Vec<_>>(),
         vec![trainers.id.clone()]
     );
+    assert_eq!(list.total_size, 1);
     // A staff-only space refuses partners.
     let mut closed_to_partners = space_body(false);
     closed_to_partners.bookable_by = BookableBy::Staff as i32;

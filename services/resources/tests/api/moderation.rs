@@ -193,6 +193,25 @@ async fn a_contribution_goes_through_moderation(backend: Backend) {
         ]
     );
     assert_eq!(history.entries[1].note, "أضيفوا ملخصاً بالإنجليزية");
+    assert_eq!(history.total_size, 4);
+    let by_three = |page_token: String| api::ListItemHistoryRequest {
+        item_id: item.id.clone(),
+        page_size: 3,
+        page_token,
+    };
+    let first = w
+        .client
+        .list_item_history(authed(by_three(String::new()), &partner))
+        .await
+        .unwrap()
+        .into_inner();
+    let rest = w
+        .client
+        .list_item_history(authed(by_three(first.next_page_token), &partner))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((rest.entries.len(), rest.total_size), (1, 4));
     // The history is the moderation's: another partner gets NOT_FOUND.
     let err = w
         .client

@@ -103,7 +103,15 @@ async fn services_are_recorded_voided_and_reported(backend: Backend) {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(mine.total_size, 2);
+    assert_eq!((mine.total_size, mine.total_size_is_estimate), (2, false));
+    let elsewhere = w.other_staff.clone();
+    let theirs = w
+        .client
+        .list_space_services(authed(api::ListSpaceServicesRequest::default(), &elsewhere))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(theirs.total_size, 0);
     let hidden = w
         .client
         .get_space_service(authed(

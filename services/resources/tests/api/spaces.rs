@@ -32,6 +32,23 @@ async fn spaces_are_shared_with_the_consortium_only_when_said(backend: Backend) 
             .collect::<Vec<_>>(),
         vec![shared.id.clone()]
     );
+    assert_eq!(
+        theirs.total_size, 1,
+        "another tenant counts the shared one only"
+    );
+    let ours = w
+        .client
+        .list_spaces(authed(
+            api::ListSpacesRequest {
+                page_size: 1,
+                ..Default::default()
+            },
+            &staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((ours.spaces.len(), ours.total_size), (1, 2));
     let hidden = w
         .client
         .get_space(authed(api::GetSpaceRequest { id: own.id.clone() }, &other))
@@ -161,7 +178,7 @@ async fn closures_name_affected_bookings_and_refuse_new_ones(backend: Backend) {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(listed.closures.len(), 1);
+    assert_eq!((listed.closures.len(), listed.total_size), (1, 1));
     let avail = w
         .client
         .get_space_availability(authed(
