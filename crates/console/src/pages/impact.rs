@@ -39,7 +39,7 @@ fn amount(lang: Lang, unit: &str, currency: &str, value: i64) -> String {
     }
     let digits = markaz_kit::money::Currency::of(currency)
         .map(|c| c.minor_digits())
-        .unwrap_or(2) as u32;
+        .unwrap_or(2);
     let scale = 10_i64.pow(digits);
     let fraction = if digits == 0 {
         String::new()
