@@ -51,11 +51,17 @@ impl Progress {
         }
     }
 
-    /// The step now under way, and how many more steps the work has.
-    pub fn phase(&self, phase: &str, more: usize) {
+    /// How many more steps the work has.
+    pub fn add(&self, more: usize) {
+        let mut s = self.state.lock().expect("progress lock");
+        s.total += more;
+        self.redraw(&mut s, false);
+    }
+
+    /// What is under way now.
+    pub fn phase(&self, phase: &str) {
         let mut s = self.state.lock().expect("progress lock");
         s.phase = phase.to_string();
-        s.total += more;
         self.redraw(&mut s, true);
     }
 

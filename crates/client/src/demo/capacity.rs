@@ -16,12 +16,16 @@ fn client(api: &Api) -> CapacityServiceClient<tonic::transport::Channel> {
     CapacityServiceClient::new(api.channel.clone())
 }
 
+/// The steps of the progress bar: a course, a consultation.
+pub(crate) fn steps(cal: &center::Calendar) -> usize {
+    center::courses(cal).len() + center::consultations(cal).len()
+}
+
 pub(crate) async fn seed(seed: &Arc<Seed>, ids: &Arc<Ids>) -> Result<(), String> {
     let api = &seed.api;
     let courses = center::courses(&seed.cal);
     let consultations = center::consultations(&seed.cal);
-    seed.progress
-        .phase("capacity: courses and workshops", courses.len());
+    seed.progress.phase("capacity: courses and workshops");
     let existing: HashMap<String, cap::Course> = all("ListCourses", |page_token| async move {
         let r = api
             .call("ListCourses", || {
@@ -61,10 +65,8 @@ pub(crate) async fn seed(seed: &Arc<Seed>, ids: &Arc<Ids>) -> Result<(), String>
     })
     .await?;
 
-    seed.progress.phase(
-        "capacity: consultations and technical support",
-        consultations.len(),
-    );
+    seed.progress
+        .phase("capacity: consultations and technical support");
     let noted: HashSet<String> = all("ListConsultations", |page_token| async move {
         let r = api
             .call("ListConsultations", || {

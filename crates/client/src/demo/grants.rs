@@ -34,13 +34,16 @@ fn state(s: i32) -> gr::ProposalState {
 /// The award id of each partner's project, by index into [`ORGS`].
 pub(crate) type Awards = HashMap<usize, String>;
 
+/// The steps of the progress bar: the call, an applicant.
+pub(crate) fn steps() -> usize {
+    center::applicants().len() + 1
+}
+
 pub(crate) async fn seed(seed: &Arc<Seed>, ids: &Arc<Ids>) -> Result<Awards, String> {
     let api = &seed.api;
     let applicants = center::applicants();
-    seed.progress.phase(
-        "grants: the Father Paolo round, 24 projects",
-        applicants.len() + 1,
-    );
+    seed.progress
+        .phase("grants: the Father Paolo round, 24 projects");
 
     let programs = all("ListPrograms", |page_token| async move {
         let r = api

@@ -34,13 +34,21 @@ async fn organizations(api: &Api) -> Result<Vec<mem::Organization>, String> {
     .await
 }
 
+/// The steps of the progress bar: an organization, a person and their
+/// affiliation, a graduation or withdrawal.
+pub(crate) fn steps() -> usize {
+    let ends = ORGS
+        .iter()
+        .filter(|o| matches!(o.fate, Fate::Graduated | Fate::Withdrawn))
+        .count();
+    ORGS.len() + 2 * center::people().len() + ends
+}
+
 pub(crate) async fn seed(seed: &Arc<Seed>) -> Result<Ids, String> {
     let api = &seed.api;
     let people = center::people();
-    seed.progress.phase(
-        "membership: branches, organizations, people",
-        ORGS.len() + 2 * people.len(),
-    );
+    seed.progress
+        .phase("membership: branches, organizations, people");
 
     // Branches, by their id.
     let have: HashSet<String> = api
@@ -297,7 +305,7 @@ pub(crate) async fn finish(seed: &Arc<Seed>, ids: &Ids) -> Result<(), String> {
         })
         .collect();
     seed.progress
-        .phase("membership: graduations and withdrawals", ends.len());
+        .phase("membership: graduations and withdrawals");
     let now: HashMap<String, i32> = organizations(api)
         .await?
         .into_iter()

@@ -168,6 +168,14 @@ pub async fn seed(api: Api, today: Date, progress: Progress) -> Result<Summary, 
 }
 
 async fn run(seed: &Arc<Seed>) -> Result<(), String> {
+    // The whole run's steps up front, so the bar only ever fills.
+    seed.progress.add(
+        membership::steps()
+            + capacity::steps(&seed.cal)
+            + grants::steps()
+            + networking::steps(&seed.cal)
+            + resources::steps(&seed.cal),
+    );
     let ids = membership::seed(seed).await?;
     let ids = Arc::new(ids);
     capacity::seed(seed, &ids).await?;

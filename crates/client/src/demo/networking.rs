@@ -33,6 +33,16 @@ fn hours(day: markaz_kit::time::Date) -> (prost_types::Timestamp, prost_types::T
     )
 }
 
+/// The steps of the progress bar: an issue, a coalition, an event, a
+/// campaign.
+pub(crate) fn steps(cal: &center::Calendar) -> usize {
+    let campaigns = center::projects()
+        .iter()
+        .filter(|(_, _, p)| p.campaign.is_some())
+        .count();
+    ISSUES.len() + COALITIONS.len() + center::events(cal).len() + campaigns
+}
+
 pub(crate) async fn seed(seed: &Arc<Seed>, ids: &Arc<Ids>, awards: &Awards) -> Result<(), String> {
     let api = &seed.api;
     let events = center::events(&seed.cal);
@@ -40,10 +50,8 @@ pub(crate) async fn seed(seed: &Arc<Seed>, ids: &Arc<Ids>, awards: &Awards) -> R
         .into_iter()
         .filter(|(_, _, p)| p.campaign.is_some())
         .collect();
-    seed.progress.phase(
-        "networking: events, coalitions, campaigns",
-        ISSUES.len() + COALITIONS.len() + events.len() + campaigns.len(),
-    );
+    seed.progress
+        .phase("networking: events, coalitions, campaigns");
 
     let issues: HashSet<String> = all("ListIssues", |page_token| async move {
         let r = api

@@ -53,13 +53,15 @@ const SERVICES: [(usize, res::SpaceServiceKind, i32); 12] = [
     (26, res::SpaceServiceKind::Publications, 40),
 ];
 
+/// The steps of the progress bar: an item, a space, a booking, a service.
+pub(crate) fn steps(cal: &center::Calendar) -> usize {
+    ITEMS.len() + SPACES.len() + center::bookings(cal.today).len() + SERVICES.len()
+}
+
 pub(crate) async fn seed(seed: &Arc<Seed>, ids: &Arc<Ids>) -> Result<(), String> {
     let api = &seed.api;
     let bookings = center::bookings(seed.cal.today);
-    seed.progress.phase(
-        "resources: library, spaces, bookings",
-        ITEMS.len() + SPACES.len() + bookings.len() + SERVICES.len(),
-    );
+    seed.progress.phase("resources: library, spaces, bookings");
 
     // The library: each item by its Arabic title, published.
     let items: HashMap<String, res::Item> = all("ListItems", |page_token| async move {

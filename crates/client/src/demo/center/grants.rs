@@ -51,9 +51,10 @@ pub fn projects() -> Vec<(usize, usize, Project)> {
         .collect()
 }
 
-/// Project `n`'s grant in cents: 5,000.00 to 9,500.00 USD and some cents.
+/// Project `n`'s grant in cents: 5,000.00 to 9,500.00 USD and up to 76.65 more,
+/// so the totals have cents to keep exact.
 pub fn amount(n: usize) -> i64 {
-    500_000 + ((n * 37) % 10) as i64 * 50_000 + (n % 4) as i64 * 2_550
+    500_000 + ((n * 37) % 10) as i64 * 50_000 + (n % 4) as i64 * 2_555
 }
 
 /// Its two budget lines (activities, then personnel).
