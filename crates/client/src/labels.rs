@@ -119,6 +119,72 @@ const ENUMS: &[(&str, &str, &str)] = &[
     ("INCUBATION_STATUS_GRADUATED", "متخرجة", "graduated"),
     ("INCUBATION_STATUS_WITHDRAWN", "منسحبة", "withdrawn"),
     ("INCUBATION_STATUS_UNSPECIFIED", "غير محدد", "unspecified"),
+    ("networking", "فعالية تشبيك", "networking event"),
+    (
+        "local_administration_meeting",
+        "لقاء مع الإدارة المحلية",
+        "local-administration meeting",
+    ),
+    (
+        "donor_round_table",
+        "طاولة مستديرة مع المانحين",
+        "donor round table",
+    ),
+    ("advocacy_workshop", "ورشة مناصرة", "advocacy workshop"),
+    ("coalition_meeting", "اجتماع تحالف", "coalition meeting"),
+    (
+        "decision_maker_consultation",
+        "تشاور مع أصحاب القرار",
+        "consultation with decision-makers",
+    ),
+    (
+        "local_organization_member",
+        "عضو منظمة محلية",
+        "member of a local organization",
+    ),
+    (
+        "civil_society_leader",
+        "قيادي في المجتمع المدني",
+        "civil-society leader",
+    ),
+    (
+        "international_organization",
+        "منظمة دولية",
+        "international organization",
+    ),
+    (
+        "local_administration",
+        "إدارة محلية",
+        "local administration",
+    ),
+    ("donor", "جهة مانحة", "donor"),
+    ("individual", "فرد", "individual"),
+    ("study", "دراسة", "study"),
+    ("reference", "مرجع", "reference"),
+    ("statistics", "إحصاءات", "statistics"),
+    ("guide", "دليل", "guide"),
+    ("toolkit", "مجموعة أدوات", "toolkit"),
+    ("audio", "مادة صوتية", "audio"),
+    ("video", "مادة مرئية", "video"),
+    // Resources publishes its kinds by their enumeration names, where its
+    // event contract (and impact's proto) speak of "study", "meeting_room":
+    // both are named.
+    ("ITEM_KIND_STUDY", "دراسة", "study"),
+    ("ITEM_KIND_REFERENCE", "مرجع", "reference"),
+    ("ITEM_KIND_STATISTICS", "إحصاءات", "statistics"),
+    ("ITEM_KIND_GUIDE", "دليل", "guide"),
+    ("ITEM_KIND_TOOLKIT", "مجموعة أدوات", "toolkit"),
+    ("ITEM_KIND_AUDIO", "مادة صوتية", "audio"),
+    ("ITEM_KIND_VIDEO", "مادة مرئية", "video"),
+    ("ITEM_KIND_OTHER", "أخرى", "other"),
+    ("SPACE_KIND_MEETING_ROOM", "قاعة اجتماعات", "meeting room"),
+    ("SPACE_KIND_DESK", "مكتب في مساحة العمل", "desk"),
+    ("SPACE_KIND_TRAINING_HALL", "قاعة تدريب", "training hall"),
+    ("SPACE_KIND_OTHER", "أخرى", "other"),
+    ("meeting_room", "قاعة اجتماعات", "meeting room"),
+    ("desk", "مكتب في مساحة العمل", "desk"),
+    ("training_hall", "قاعة تدريب", "training hall"),
+    ("other", "أخرى", "other"),
     ("SECTOR_EDUCATION", "التعليم", "education"),
     ("SECTOR_HEALTH", "الصحة", "health"),
     (
@@ -173,6 +239,12 @@ const UNITS: &[(&str, &str, &str)] = &[
     ("organizations", "منظمات", "organizations"),
     ("projects", "مشاريع", "projects"),
     ("money", "مبلغ", "money"),
+    ("events", "فعاليات", "events"),
+    ("coalitions", "تحالفات", "coalitions"),
+    ("campaigns", "حملات", "campaigns"),
+    ("items", "مواد", "items"),
+    ("downloads", "تنزيلات", "downloads"),
+    ("bookings", "حجوزات", "bookings"),
 ];
 
 fn lookup(table: &[(&str, &'static str, &'static str)], code: &str, lang: Lang) -> Option<String> {
@@ -226,6 +298,10 @@ pub fn dimension(d: Dimension, lang: Lang) -> &'static str {
         Dimension::Month => ("الشهر", "month"),
         Dimension::Quarter => ("الربع", "quarter"),
         Dimension::Year => ("السنة", "year"),
+        Dimension::EventKind => ("نوع الفعالية", "event kind"),
+        Dimension::ParticipantCategory => ("فئة المشارك", "participant category"),
+        Dimension::ResourceKind => ("نوع المادة", "resource kind"),
+        Dimension::SpaceKind => ("نوع المساحة", "space kind"),
         Dimension::Unspecified => ("", ""),
     };
     match lang {
@@ -250,11 +326,16 @@ pub fn parse_dimension(s: &str) -> Result<Dimension, String> {
         "month" => Dimension::Month,
         "quarter" => Dimension::Quarter,
         "year" => Dimension::Year,
+        "event-kind" => Dimension::EventKind,
+        "participant-category" | "category" => Dimension::ParticipantCategory,
+        "resource-kind" => Dimension::ResourceKind,
+        "space-kind" => Dimension::SpaceKind,
         other => {
             return Err(format!(
-                "--by '{other}' is no dimension; one of gender, age-band, branch, topic, \
+                "'{other}' is no dimension; one of gender, age-band, branch, topic, \
                  course-kind, consultation-kind, organization-kind, incubation-status, sector, \
-                 currency, month, quarter, year"
+                 currency, month, quarter, year, event-kind, participant-category, \
+                 resource-kind, space-kind"
             ));
         }
     };
@@ -277,6 +358,10 @@ pub fn dimension_key(d: Dimension) -> &'static str {
         Dimension::Month => "month",
         Dimension::Quarter => "quarter",
         Dimension::Year => "year",
+        Dimension::EventKind => "event_kind",
+        Dimension::ParticipantCategory => "participant_category",
+        Dimension::ResourceKind => "resource_kind",
+        Dimension::SpaceKind => "space_kind",
         Dimension::Unspecified => "unspecified",
     }
 }
@@ -333,6 +418,10 @@ mod tests {
             Dimension::Month,
             Dimension::Quarter,
             Dimension::Year,
+            Dimension::EventKind,
+            Dimension::ParticipantCategory,
+            Dimension::ResourceKind,
+            Dimension::SpaceKind,
         ] {
             assert_eq!(parse_dimension(dimension_key(d)).unwrap(), d);
             assert!(!dimension(d, Lang::Ar).is_empty());

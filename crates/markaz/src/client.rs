@@ -50,9 +50,14 @@ pub struct ReportArgs {
     topic: String,
     /// Split by dimensions, comma-separated or repeated (at most four): gender, age-band,
     /// branch, topic, course-kind, consultation-kind, organization-kind, incubation-status,
-    /// sector, currency, month, quarter, year.
+    /// sector, currency, month, quarter, year, event-kind, participant-category, resource-kind,
+    /// space-kind.
     #[arg(long)]
     by: Vec<String>,
+    /// Group a dimension's values by one of impact's versioned schemes: DIMENSION=SCHEME[/VERSION]
+    /// (repeatable), e.g. age-band=age-groups/2; the newest version without one.
+    #[arg(long = "scheme")]
+    schemes: Vec<String>,
     /// An indicator code (repeatable); default: every indicator that has the dimensions asked.
     #[arg(long = "indicator")]
     indicators: Vec<String>,
@@ -88,6 +93,11 @@ pub async fn report(args: ReportArgs) -> Result<(), String> {
         query.gender = report::parse_gender(g)?;
     }
     query.by = report::parse_by(&args.by)?;
+    query.schemes = args
+        .schemes
+        .iter()
+        .map(|s| report::parse_scheme(s))
+        .collect::<Result<_, _>>()?;
     query.codes = args
         .indicators
         .iter()

@@ -51,7 +51,8 @@ pub struct Summary {
     pub found: BTreeMap<&'static str, usize>,
     /// The days the seeded activity spans: courses, consultations and
     /// projects before today; grants completed and incubation moves made
-    /// today (they count on the day they are made).
+    /// today (they count on the day they are made); the bookings of the
+    /// coming days.
     pub first_day: Option<Date>,
     pub last_day: Option<Date>,
 }
@@ -163,7 +164,11 @@ pub async fn seed(api: Api, today: Date, progress: Progress) -> Result<Summary, 
     result?;
     let mut summary = seed.tally.lock().expect("tally lock").clone();
     summary.first_day = Some(seed.cal.first);
-    summary.last_day = Some(seed.cal.today);
+    summary.last_day = center::bookings(seed.cal.today)
+        .iter()
+        .map(|b| b.2)
+        .max()
+        .or(Some(seed.cal.today));
     Ok(summary)
 }
 

@@ -59,6 +59,9 @@ pub struct Query {
     pub gender: Gender,
     pub topic: String,
     pub by: Vec<imp::Dimension>,
+    /// Groupings of some of the `by` dimensions (impact's versioned
+    /// disaggregation schemes, e.g. `age-groups/2`).
+    pub schemes: Vec<imp::SchemeChoice>,
     pub codes: Vec<String>,
 }
 
@@ -73,6 +76,7 @@ impl Query {
             gender: Gender::Unspecified,
             topic: String::new(),
             by: Vec::new(),
+            schemes: Vec::new(),
             codes: Vec::new(),
         }
     }
@@ -88,6 +92,7 @@ impl Query {
                 gender: self.gender as i32,
                 topic_code: self.topic.clone(),
             }),
+            schemes: self.schemes.clone(),
         }
     }
 }
@@ -137,6 +142,27 @@ pub fn parse_by(flags: &[String]) -> Result<Vec<imp::Dimension>, String> {
         return Err("--by takes at most four dimensions".into());
     }
     Ok(by)
+}
+
+/// `age-band=age-groups` or `age-band=age-groups/2` (version 0, or none:
+/// the scheme's newest).
+pub fn parse_scheme(s: &str) -> Result<imp::SchemeChoice, String> {
+    let bad =
+        || format!("--scheme '{s}' is DIMENSION=SCHEME[/VERSION], e.g. age-band=age-groups/2");
+    let (dimension, scheme) = s.split_once('=').ok_or_else(bad)?;
+    let dimension = labels::parse_dimension(dimension).map_err(|e| format!("--scheme: {e}"))?;
+    let (scheme, version) = match scheme.split_once('/') {
+        Some((code, v)) => (code, v.parse::<i32>().map_err(|_| bad())?),
+        None => (scheme, 0),
+    };
+    if scheme.trim().is_empty() || version < 0 {
+        return Err(bad());
+    }
+    Ok(imp::SchemeChoice {
+        dimension: dimension as i32,
+        scheme: scheme.trim().to_string(),
+        version,
+    })
 }
 
 /// The answer the report prints, and whether it had settled.
@@ -502,6 +528,21 @@ fn table(figures: &imp::GetIndicatorsResponse, query: &Query, names: &Names, lan
             }
         );
     }
+    let targets = target_lines(figures, names, lang);
+    if !targets.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            if ar {
+                "خطوط الأساس والأهداف:"
+            } else {
+                "baselines and targets:"
+            }
+        );
+        for t in targets {
+            let _ = writeln!(out, "  {t}");
+        }
+    }
     let fresh: Vec<String> = figures
         .freshness
         .iter()
@@ -526,6 +567,52 @@ fn table(figures: &imp::GetIndicatorsResponse, query: &Query, names: &Names, lan
             fresh.join(" · ")
         }
     );
+    out
+}
+
+/// One line per baseline and target set for an indicator of the answer:
+/// its period, branch, baseline and target beside the figure.
+fn target_lines(figures: &imp::GetIndicatorsResponse, names: &Names, lang: Lang) -> Vec<String> {
+    let ar = lang == Lang::Ar;
+    let mut out = Vec::new();
+    for f in &figures.indicators {
+        let d = f.definition.clone().unwrap_or_default();
+        for t in &f.targets {
+            let amount = |v: i64| {
+                if d.unit == "money" {
+                    money(v, &t.currency_code)
+                } else {
+                    grouped(v)
+                }
+            };
+            let day = |x: &Option<markaz_proto::common::v1::Date>| {
+                x.as_ref()
+                    .and_then(|x| Date::from_proto("", x).ok())
+                    .map(|x| x.to_string())
+                    .unwrap_or_default()
+            };
+            let branch = if t.branch_id.is_empty() {
+                (if ar {
+                    "كل الفروع"
+                } else {
+                    "all branches"
+                })
+                .to_string()
+            } else {
+                names.value(imp::Dimension::Branch, &t.branch_id, lang)
+            };
+            out.push(format!(
+                "{}  {} — {}  {branch}  {} {}  {} {}",
+                d.code,
+                day(&t.from),
+                day(&t.until),
+                if ar { "خط الأساس" } else { "baseline" },
+                amount(t.baseline),
+                if ar { "الهدف" } else { "target" },
+                amount(t.target),
+            ));
+        }
+    }
     out
 }
 
@@ -603,6 +690,20 @@ fn json_of(figures: &imp::GetIndicatorsResponse, query: &Query) -> Value {
                         })
                         .collect();
                     let mut cell = json!({"key": key, "value": c.value});
+                    let schemes: serde_json::Map<String, Value> = c
+                        .key
+                        .iter()
+                        .filter(|k| !k.scheme.is_empty())
+                        .map(|k| {
+                            (
+                                labels::dimension_key(dimension_of(k)).to_string(),
+                                Value::String(k.scheme.clone()),
+                            )
+                        })
+                        .collect();
+                    if !schemes.is_empty() {
+                        cell["schemes"] = Value::Object(schemes);
+                    }
                     if d.unit == "money"
                         && let Some((currency, amount)) = money_of(c.value, &c.key)
                     {
@@ -612,11 +713,32 @@ fn json_of(figures: &imp::GetIndicatorsResponse, query: &Query) -> Value {
                     cell
                 })
                 .collect();
+            let targets: Vec<Value> = f
+                .targets
+                .iter()
+                .map(|t| {
+                    let day = |x: &Option<markaz_proto::common::v1::Date>| {
+                        x.as_ref()
+                            .and_then(|x| Date::from_proto("", x).ok())
+                            .map(|x| x.to_string())
+                            .unwrap_or_default()
+                    };
+                    json!({
+                        "from": day(&t.from),
+                        "until": day(&t.until),
+                        "branch": t.branch_id,
+                        "baseline": t.baseline,
+                        "target": t.target,
+                        "currency": t.currency_code,
+                    })
+                })
+                .collect();
             let mut v = json!({
                 "code": d.code,
                 "name": {"ar": name.ar, "en": name.en},
                 "unit": d.unit,
                 "cells": cells,
+                "targets": targets,
             });
             if d.unit == "money" {
                 // No total across currencies: one per currency.
@@ -666,6 +788,14 @@ fn json_of(figures: &imp::GetIndicatorsResponse, query: &Query) -> Value {
             "topic": query.topic,
         },
         "group_by": query.by.iter().map(|d| labels::dimension_key(*d)).collect::<Vec<_>>(),
+        "schemes": query
+            .schemes
+            .iter()
+            .map(|c| {
+                let d = imp::Dimension::try_from(c.dimension).unwrap_or(imp::Dimension::Unspecified);
+                json!({"dimension": labels::dimension_key(d), "scheme": c.scheme, "version": c.version})
+            })
+            .collect::<Vec<_>>(),
         "indicators": indicators,
         "freshness": freshness,
     })

@@ -21,6 +21,7 @@ fn key(pairs: &[(imp::Dimension, &str)]) -> Vec<imp::DimensionValue> {
         .map(|(d, v)| imp::DimensionValue {
             dimension: *d as i32,
             value: (*v).into(),
+            scheme: String::new(),
         })
         .collect()
 }
@@ -45,6 +46,7 @@ fn answer() -> imp::GetIndicatorsResponse {
                     cell(&[(D::Branch, "deir-ez-zor")], 556),
                     cell(&[(D::Branch, "raqqa")], 700),
                 ],
+                targets: Vec::new(),
             },
             imp::IndicatorFigures {
                 definition: def(
@@ -59,6 +61,7 @@ fn answer() -> imp::GetIndicatorsResponse {
                     cell(&[(D::Currency, "USD"), (D::Branch, "deir-ez-zor")], 100_000),
                     cell(&[(D::Currency, "USD"), (D::Branch, "raqqa")], 123_456),
                 ],
+                targets: Vec::new(),
             },
         ],
         freshness: vec![imp::Freshness {
@@ -244,4 +247,79 @@ fn flags_parse_strictly() {
             Date::new(2026, 12, 31).unwrap()
         )
     );
+}
+
+#[test]
+fn targets_follow_the_table_and_go_into_json() {
+    let mut a = answer();
+    let year = |m, d| {
+        Some(markaz_proto::common::v1::Date {
+            year: 2026,
+            month: m,
+            day: d,
+        })
+    };
+    a.indicators[0].targets = vec![imp::IndicatorTarget {
+        code: "trainees".into(),
+        from: year(1, 1),
+        until: year(12, 31),
+        branch_id: "raqqa".into(),
+        baseline: 100,
+        target: 1_300,
+        ..Default::default()
+    }];
+    a.indicators[1].targets = vec![imp::IndicatorTarget {
+        code: "grant_amount_disbursed".into(),
+        from: year(1, 1),
+        until: year(6, 30),
+        baseline: 0,
+        target: 250_000,
+        currency_code: "USD".into(),
+        ..Default::default()
+    }];
+    let en = render(&a, &query(), &names(), Lang::En, Format::Table);
+    assert!(
+        en.contains(
+            "\nbaselines and targets:\n  \
+             trainees  2026-01-01 — 2026-12-31  Raqqa  baseline 100  target 1,300\n  \
+             grant_amount_disbursed  2026-01-01 — 2026-06-30  all branches  \
+             baseline 0.00 USD  target 2,500.00 USD\n"
+        ),
+        "{en}"
+    );
+    let ar = render(&a, &query(), &names(), Lang::Ar, Format::Table);
+    assert!(
+        ar.contains("trainees  2026-01-01 — 2026-12-31  الرقة  خط الأساس 100  الهدف 1,300"),
+        "{ar}"
+    );
+    let v: Value =
+        serde_json::from_str(&render(&a, &query(), &names(), Lang::Ar, Format::Json)).unwrap();
+    assert_eq!(
+        v["indicators"][0]["targets"],
+        json!([{"from": "2026-01-01", "until": "2026-12-31", "branch": "raqqa",
+                "baseline": 100, "target": 1300, "currency": ""}])
+    );
+    // Without targets, no section.
+    let plain = render(&answer(), &query(), &names(), Lang::En, Format::Table);
+    assert!(!plain.contains("targets"), "{plain}");
+}
+
+#[test]
+fn schemes_are_dimension_scheme_and_version() {
+    assert_eq!(
+        parse_scheme("age-band=age-groups/2").unwrap(),
+        imp::SchemeChoice {
+            dimension: imp::Dimension::AgeBand as i32,
+            scheme: "age-groups".into(),
+            version: 2,
+        }
+    );
+    assert_eq!(
+        parse_scheme("category=stakeholder-groups").unwrap().version,
+        0
+    );
+    assert!(parse_scheme("age-groups").is_err());
+    assert!(parse_scheme("colour=x").is_err());
+    assert!(parse_scheme("age-band=age-groups/two").is_err());
+    assert!(parse_scheme("age-band=").is_err());
 }

@@ -172,7 +172,7 @@ pub fn bookings(today: Date) -> Vec<(usize, usize, Date)> {
         }
         let space = n % SPACES.len();
         let branch = SPACES[space].branch;
-        out.push((space, branch * PARTNERS_PER_BRANCH + (n * 3) % 12, day));
+        out.push((space, branch * PARTNERS_PER_BRANCH + (n * 5) % 12, day));
     }
     out
 }

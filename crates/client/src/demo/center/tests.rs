@@ -159,3 +159,16 @@ fn a_young_year_still_has_room() {
         assert_ne!(b.2.days().rem_euclid(7), 1, "a Friday");
     }
 }
+
+#[test]
+fn consultation_beneficiaries_are_the_distinct_attendees() {
+    let all = consultations(&cal());
+    let people = people();
+    let distinct: BTreeSet<usize> = all.iter().flat_map(|c| c.attendees.clone()).collect();
+    let women = distinct
+        .iter()
+        .filter(|p| people[**p].gender == Gender::Female)
+        .count();
+    // The figures docs/demo.md gives for consultation_beneficiaries.
+    assert_eq!((distinct.len(), women), (256, 70));
+}
