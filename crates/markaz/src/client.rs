@@ -40,14 +40,14 @@ pub struct ReportArgs {
     #[arg(long)]
     until: Option<String>,
     /// Only this branch (its id, e.g. raqqa).
-    #[arg(long, default_value = "")]
-    branch: String,
+    #[arg(long)]
+    branch: Option<String>,
     /// Only female, male or undisclosed people.
     #[arg(long)]
     gender: Option<String>,
     /// Only this training or consultation topic (its code).
-    #[arg(long, default_value = "")]
-    topic: String,
+    #[arg(long)]
+    topic: Option<String>,
     /// Split by dimensions, comma-separated or repeated (at most four): gender, age-band,
     /// branch, topic, course-kind, consultation-kind, organization-kind, incubation-status,
     /// sector, currency, month, quarter, year, event-kind, participant-category, resource-kind,
@@ -87,8 +87,8 @@ pub async fn report(args: ReportArgs) -> Result<(), String> {
             query.until, query.from
         ));
     }
-    query.branch = args.branch.trim().to_string();
-    query.topic = args.topic.trim().to_string();
+    query.branch = args.branch.unwrap_or_default().trim().to_string();
+    query.topic = args.topic.unwrap_or_default().trim().to_string();
     if let Some(g) = &args.gender {
         query.gender = report::parse_gender(g)?;
     }
@@ -140,7 +140,7 @@ pub async fn seed(args: SeedArgs) -> Result<(), String> {
         if created == 0 {
             "nothing to create, the center was seeded already".to_string()
         } else {
-            format!("{created} records created or moved on")
+            format!("{created} records created")
         },
         started.elapsed().as_secs_f64()
     );
