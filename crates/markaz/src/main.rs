@@ -7,10 +7,13 @@
 //!   per pod.
 //! * `markaz migrate`, `markaz token issue`, `markaz tenant create|list`,
 //!   `markaz dlq list|replay`, `markaz config` — the operator's tools.
+//! * `markaz report`, `markaz demo seed` — clients of a running Markaz,
+//!   through its public gRPC APIs with the caller's token.
 #![forbid(unsafe_code)]
 
 mod admin;
 mod bench;
+mod client;
 mod impact;
 mod services;
 
@@ -87,6 +90,13 @@ enum Command {
         #[arg(long)]
         addr: std::net::SocketAddr,
     },
+    /// The impact figures of a period from a running Markaz, once settled: a table, CSV or JSON.
+    Report(client::ReportArgs),
+    /// Demo data: `seed` rebuilds the center of the source document through the public APIs.
+    Demo {
+        #[command(subcommand)]
+        command: DemoCommand,
+    },
     /// Prints the effective configuration, secrets redacted.
     Config {
         /// Lists the environment variables instead.
@@ -145,6 +155,13 @@ enum TenantCommand {
         identifier_prefix: String,
     },
     List,
+}
+
+#[derive(Debug, Subcommand)]
+enum DemoCommand {
+    /// Rebuilds the center of the source document (tenant of the token, `demo` in `markaz dev`)
+    /// through the public gRPC APIs; run twice, it creates nothing the second time.
+    Seed(client::SeedArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,6 +255,10 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             command: DlqCommand::Replay { service, id },
         } => admin::replay_dead_letter(&config, &service, id).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Report(args) => client::report(args).await,
+        Command::Demo {
+            command: DemoCommand::Seed(args),
+        } => client::seed(args).await,
         Command::BenchEcho { addr } => markaz_bench::echo::serve(addr).await,
         Command::Config { env } => {
             if env {

@@ -251,3 +251,137 @@ async fn dev_starts_serves_and_stops_cleanly_on_sigterm() {
     assert!(status.success(), "exit status {status}");
     assert!(dir.join("membership.db").exists());
 }
+
+/// `markaz report` and `markaz demo seed` as a person runs them:
+/// `markaz dev` as a child, its printed address and token, the seed, the
+/// report in JSON and as a table, and a second seed that creates nothing.
+/// (The write budget is lifted so the test does not wait on it; with it,
+/// `markaz dev` paces the seed to about 30 s.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_seed_then_report_shows_the_source_figures() {
+    let dev = Dev::start("demo", &[("MARKAZ_WRITE_REQUESTS_PER_SECOND", "0")], None).await;
+    let client = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--addr", &dev.grpc]);
+        markaz(&dev.dir, &all, &[("MARKAZ_TOKEN", &dev.token)])
+    };
+    let first = client(&["demo", "seed"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let text = stdout(&first);
+    let line = |kind: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(kind))
+            .unwrap_or_else(|| panic!("{kind} in {text}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(line("consultations"), "consultations 523 created 0 found");
+    assert_eq!(line("people"), "people 260 created 0 found");
+
+    let json = client(&["report", "--format", "json", "--by", "gender"]);
+    assert!(json.status.success(), "{}", stderr(&json));
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let indicator = |code: &str| {
+        report["indicators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["code"] == code)
+            .unwrap_or_else(|| panic!("{code} in {report}"))
+            .clone()
+    };
+    let trainees = indicator("trainees");
+    assert_eq!(trainees["total"], 256);
+    let cells: Vec<(String, i64)> = trainees["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["key"]["gender"].as_str().unwrap().to_string(),
+                c["value"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        cells,
+        vec![("GENDER_FEMALE".into(), 70), ("GENDER_MALE".into(), 186)]
+    );
+    assert_eq!(indicator("networking_participants")["total"], 474);
+
+    let table = client(&[
+        "report",
+        "--lang",
+        "en",
+        "--indicator",
+        "consultation_sessions",
+        "--by",
+        "consultation-kind,branch",
+    ]);
+    assert!(table.status.success(), "{}", stderr(&table));
+    let text = stdout(&table);
+    for row in [
+        "technical support  Raqqa branch          196",
+        "technical support  Deir ez-Zor branch    187",
+        "freshness (the last event applied, per producer): capacity ",
+    ] {
+        assert!(text.contains(row), "{row:?} in\n{text}");
+    }
+
+    let again = client(&["demo", "seed"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stdout(&again).contains("nothing to create, the center was seeded already"),
+        "{}",
+        stdout(&again)
+    );
+}
+
+#[test]
+fn report_and_seed_refuse_what_they_cannot_do() {
+    let dir = scratch("report-refusals");
+    let none = markaz(&dir, &["report"], &[("MARKAZ_TOKEN", "")]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(
+        stderr(&none).contains("--token or MARKAZ_TOKEN"),
+        "{}",
+        stderr(&none)
+    );
+    let args: [(&[&str], &str); 5] = [
+        (&["report", "--by", "colour"], "'colour' is no dimension"),
+        (
+            &["report", "--from", "2026-02-30"],
+            "--from '2026-02-30' is not a date",
+        ),
+        (
+            &["report", "--from", "2026-03-01", "--until", "2026-02-01"],
+            "is before --from",
+        ),
+        (
+            &["report", "--format", "xml"],
+            "--format is table, csv or json",
+        ),
+        (
+            &["report", "--addr", "https://example.org"],
+            "plaintext gRPC only",
+        ),
+    ];
+    for (args, said) in args {
+        let out = markaz(&dir, args, &[("MARKAZ_TOKEN", "t")]);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&out).contains(said), "{args:?}: {}", stderr(&out));
+    }
+    // Nothing listens there: a clear refusal, not a hang.
+    let away = markaz(
+        &dir,
+        &["demo", "seed", "--addr", "127.0.0.1:1"],
+        &[("MARKAZ_TOKEN", "t")],
+    );
+    assert_eq!(away.status.code(), Some(1));
+    assert!(
+        stderr(&away).contains("cannot reach Markaz"),
+        "{}",
+        stderr(&away)
+    );
+}
