@@ -265,9 +265,7 @@ async fn the_seeded_center_reports_the_source_figures_and_a_second_seed_changes_
     assert_eq!(get(&totals, "library_items_published", "total"), 10);
     assert_eq!(get(&totals, "library_downloads", "total"), 0);
     assert_eq!(get(&totals, "space_bookings", "total"), 8);
-    // organizations_using_space is not held to its 8: resources publishes a
-    // booking's status as BOOKING_STATUS_CONFIRMED where its event contract
-    // (and impact) say "confirmed", so impact counts none (docs/demo.md).
+    assert_eq!(get(&totals, "organizations_using_space", "total"), 8);
 
     // Networking's own report agrees.
     let networking = NetworkingServiceClient::new(channel.clone())

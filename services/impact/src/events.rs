@@ -438,6 +438,16 @@ impl On<ev::ProjectCompleted> for ImpactEvents {
     }
 }
 
+/// A vocabulary word as the events' contract spells it (`confirmed`,
+/// `meeting_room`): resources publishes some as their enum names
+/// (`BOOKING_STATUS_CONFIRMED`), and both spellings must count alike.
+fn word(value: &str, prefix: &str) -> String {
+    value
+        .strip_prefix(prefix)
+        .unwrap_or(value)
+        .to_ascii_lowercase()
+}
+
 fn positive_version(version: i64) -> Result<i64> {
     if version <= 0 {
         return Err(Error::invalid("version", "must be positive"));
@@ -635,7 +645,7 @@ impl On<ev::ResourcePublished> for ImpactEvents {
             .all()?;
         let item = LibraryItem {
             item_id: &id,
-            kind: &e.kind,
+            kind: &word(&e.kind, "ITEM_KIND_"),
             language: &e.language,
             published_on: e
                 .first_published_at
@@ -683,10 +693,10 @@ impl On<ev::BookingConfirmed> for ImpactEvents {
         let b = Booking {
             booking_id: &id,
             branch_id: &e.branch_id,
-            space_kind: &e.space_kind,
+            space_kind: &word(&e.space_kind, "SPACE_KIND_"),
             organization_id: &organization,
             starts_on: day_of(micros_of(start)),
-            status: &e.status,
+            status: &word(&e.status, "BOOKING_STATUS_"),
             version: positive_version(e.version)?,
         };
         self.booking(tx, b).await

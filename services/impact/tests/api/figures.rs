@@ -1068,12 +1068,21 @@ impl Activity {
                         space_id: new_id(),
                         space_tenant_id: TENANT.into(),
                         branch_id: branch.into(),
-                        space_kind: space.into(),
+                        // Resources spells some as enum names: both count alike.
+                        space_kind: if k == 1 {
+                            format!("SPACE_KIND_{}", space.to_ascii_uppercase())
+                        } else {
+                            space.into()
+                        },
                         organization_id: org.id.clone(),
                         purpose: "meeting".into(),
                         start_time: Some(markaz_kit::time::timestamp(micros)),
                         end_time: Some(markaz_kit::time::timestamp(micros + 3_600_000_000)),
-                        status: status.into(),
+                        status: if k == 1 {
+                            "BOOKING_STATUS_CONFIRMED".into()
+                        } else {
+                            status.into()
+                        },
                         version: 1,
                         ..Default::default()
                     },
