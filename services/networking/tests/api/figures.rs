@@ -82,9 +82,14 @@ async fn figures_are_counted_from_attendance(backend: Backend) {
 
     // A: in Raqqa, since yesterday (UTC): Salma for the CSO, Omar for the
     // Raqqa council, walk-ins.
+    // Times are placed by the UTC day, not by the hour, so the test means
+    // the same just after midnight: A at noon yesterday, B today.
     let now = markaz_kit::time::now_micros();
+    let hour = 3_600_000_000;
+    let today_start = now.div_euclid(24 * hour) * 24 * hour;
     let mut a = meeting(EventKind::LocalAdministrationMeeting);
-    a.start_time = Some(markaz_kit::time::timestamp(now - 26 * 3_600_000_000));
+    a.start_time = Some(markaz_kit::time::timestamp(today_start - 12 * hour));
+    a.end_time = Some(markaz_kit::time::timestamp(today_start - 10 * hour));
     let a = create_event(&mut w, a).await;
     check_in(
         &mut w,
@@ -102,6 +107,7 @@ async fn figures_are_counted_from_attendance(backend: Backend) {
     // leader: her latest attendance counts), Huda, Khalid for the council.
     let mut b = meeting(EventKind::Networking);
     b.branch_id = "deir-ez-zor".into();
+    b.start_time = Some(markaz_kit::time::timestamp(today_start.max(now - hour)));
     let b = create_event(&mut w, b).await;
     check_in(
         &mut w,
