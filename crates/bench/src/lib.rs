@@ -306,6 +306,10 @@ pub fn print_events(e: &events::EventsFigure) {
         e.target, e.events, e.rate, e.lag_p50_ms, e.lag_p99_ms, e.lag_p999_ms, e.lag_max_ms
     );
     println!(
+        "  of which commit → on the bus (the relay): p50 {:.1} ms, p99 {:.1} ms",
+        e.published_p50_ms, e.published_p99_ms
+    );
+    println!(
         "burst ({}): {} events at {:.0}/s; outbox empty {:.2} s and all applied {:.2} s after the burst",
         e.target, e.burst_events, e.burst_rate, e.drain_published_s, e.drain_applied_s
     );
