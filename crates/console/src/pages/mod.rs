@@ -15,6 +15,7 @@ mod consultations;
 mod courses;
 mod grants;
 mod impact;
+mod networking;
 mod orgs;
 mod public;
 mod today;
@@ -109,8 +110,8 @@ pub const SECTIONS: &[Section] = &[
     Section {
         key: "nav_networking",
         path: "/networking",
-        roles: &[Role::Admin, Role::Staff, Role::Partner],
-        planned: Some("networking"),
+        roles: CONSULTATIONS,
+        planned: None,
     },
     Section {
         key: "nav_coworking",
@@ -150,6 +151,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(consultations::routes())
         .merge(grants::routes())
         .merge(impact::routes())
+        .merge(networking::routes())
         .merge(admin::routes());
     for section in SECTIONS.iter().filter(|s| s.planned.is_some()) {
         router = router.route(section.path, get(move |ctx: Ctx| planned(ctx, section)));
