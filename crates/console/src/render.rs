@@ -45,6 +45,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("event.html", include_str!("../templates/event.html")),
     ("checkin.html", include_str!("../templates/checkin.html")),
+    (
+        "coworking.html",
+        include_str!("../templates/coworking.html"),
+    ),
     ("orgs.html", include_str!("../templates/orgs.html")),
     ("org_form.html", include_str!("../templates/org_form.html")),
     ("org.html", include_str!("../templates/org.html")),

@@ -20,6 +20,8 @@ use markaz_proto::membership::v1 as mem;
 use markaz_proto::membership::v1::membership_service_client::MembershipServiceClient;
 use markaz_proto::networking::v1 as net;
 use markaz_proto::networking::v1::networking_service_client::NetworkingServiceClient;
+use markaz_proto::resources::v1 as res;
+use markaz_proto::resources::v1::resources_service_client::ResourcesServiceClient;
 use tonic::transport::Channel;
 
 const TRAINER: &str = "t-trainer";
@@ -381,6 +383,7 @@ async fn fixture(world: &World) -> Fixture {
         .into_inner()
         .id;
     let (event, other_event) = networking_fixture(&mut n, &org).await;
+    coworking_fixture(world, &other_org).await;
     Fixture {
         event,
         other_event,
@@ -545,6 +548,63 @@ async fn networking_fixture(
     .await
     .unwrap();
     (invited, other)
+}
+
+/// A meeting room in Raqqa, open 08:00–20:00 every day, booked tomorrow
+/// 10:00–12:00 (Raqqa time) by `org`.
+async fn coworking_fixture(world: &World, org: &str) -> String {
+    let channel = world.markaz.channel().await;
+    let token = world.token(&[Role::Admin, Role::Staff], None);
+    let r = ResourcesServiceClient::with_interceptor(channel, Bearer::new(&token));
+    let space = once_known("space", || {
+        let mut r = r.clone();
+        let request = res::CreateSpaceRequest {
+            space: Some(res::Space {
+                branch_id: "raqqa".into(),
+                kind: res::SpaceKind::MeetingRoom as i32,
+                name: text("قاعة الفرات", "Euphrates room"),
+                capacity: 12,
+                opening_hours: (1..=7)
+                    .map(|d| res::OpeningInterval {
+                        weekday: d,
+                        opens_minute: 8 * 60,
+                        closes_minute: 20 * 60,
+                    })
+                    .collect(),
+                utc_offset_minutes: 180,
+                bookable_by: res::BookableBy::Partners as i32,
+                ..Default::default()
+            }),
+            request_id: "space-1".into(),
+        };
+        async move { r.create_space(request).await }
+    })
+    .await
+    .into_inner()
+    .id;
+    let tomorrow = markaz_kit::time::Date::today().add_days(1).days() * 86_400;
+    let at = |h: i64| prost_types::Timestamp {
+        seconds: tomorrow + (h - 3) * 3600,
+        nanos: 0,
+    };
+    once_known("booking", || {
+        let mut r = r.clone();
+        let request = res::CreateBookingRequest {
+            booking: Some(res::Booking {
+                space_id: space.clone(),
+                organization_id: org.to_string(),
+                purpose: res::BookingPurpose::Meeting as i32,
+                expected_attendance: 6,
+                start_time: Some(at(10)),
+                end_time: Some(at(12)),
+                ..Default::default()
+            }),
+            request_id: "booking-1".into(),
+        };
+        async move { r.create_booking(request).await }
+    })
+    .await;
+    space
 }
 
 /// A course taking attendance: scheduled on `days`, opened, `person` (of
@@ -755,7 +815,13 @@ async fn every_page_renders_for_the_roles_it_is_offered_to_and_refuses_the_other
         ),
         ("/networking/commitments".into(), CONSULT, NOBODY, NOBODY),
         ("/networking/coalitions".into(), CONSULT, NOBODY, NOBODY),
-        ("/coworking".into(), CONSULT, NOBODY, NOBODY),
+        ("/coworking".into(), ORGS, NOBODY, NOBODY),
+        (
+            "/coworking?branch=raqqa&week=2026-13-01".into(),
+            ORGS,
+            NOBODY,
+            NOBODY,
+        ),
         ("/library".into(), ORGS, NOBODY, NOBODY),
         ("/impact".into(), STAFF, NOBODY, NOBODY),
     ];
@@ -1461,4 +1527,83 @@ async fn an_event_from_invitation_to_follow_up() {
     ] {
         assert_eq!(staff.post(&path, &[]).await.status, 403, "{path}");
     }
+}
+
+/// The room calendar: staff see the other organization's booking by name,
+/// the partner books through the form and sees its own booking by name and
+/// the other only as taken; a booking over another is refused next to its
+/// fields; the booking form needs its CSRF token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_room_calendar_and_booking() {
+    let world = World::start().await;
+    let f = fixture(&world).await;
+    let tomorrow = markaz_kit::time::Date::today().add_days(1).to_proto();
+    let day = format!(
+        "{:04}-{:02}-{:02}",
+        tomorrow.year, tomorrow.month, tomorrow.day
+    );
+    let mut staff = world.signed_in("staff", "staff", None).await;
+    let week = staff.get("/coworking?branch=raqqa").await;
+    assert_eq!(week.status, 200, "{}", week.body);
+    assert!(week.contains("قاعة الفرات"));
+    assert!(week.contains("١٠:٠٠–١٢:٠٠"), "{}", week.body);
+    assert!(week.contains("جمعية أخرى"), "staff see whose booking");
+
+    let mut partner = world.signed_in("partner", "p", Some(&f.org)).await;
+    let page = partner.get("/coworking?branch=raqqa").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(!page.contains("جمعية أخرى"), "another organization's name");
+    assert!(page.contains("محجوزة"), "the other booking, as taken");
+    // The booking form's space: the option after "choose".
+    let space = page
+        .body
+        .split(r#"name="booking.space_id""#)
+        .nth(1)
+        .and_then(|rest| rest.split("<option value=\"").nth(2))
+        .and_then(|rest| rest.split_once('"'))
+        .map(|(id, _)| id.to_string())
+        .expect("the space offered");
+    let book = |from: &'static str, until: &'static str| {
+        let (space, day) = (space.clone(), day.clone());
+        vec![
+            ("branch", "raqqa".to_string()),
+            ("booking.space_id", space),
+            ("booking.date", day),
+            ("booking.from", from.to_string()),
+            ("booking.until", until.to_string()),
+            ("booking.purpose", "BOOKING_PURPOSE_WORK".to_string()),
+            ("booking.expected_attendance", "٣".to_string()),
+        ]
+    };
+    // Over the other organization's booking: refused, with the reason.
+    let fields = book("11:00", "13:00");
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let taken = partner
+        .submit("/coworking?branch=raqqa", "/coworking/bookings", &refs)
+        .await;
+    assert_eq!(taken.status, 422, "{}", taken.body);
+    assert!(taken.contains(r#"class="problems""#));
+    let fields = book("14:00", "16:00");
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let booked = partner
+        .submit("/coworking?branch=raqqa", "/coworking/bookings", &refs)
+        .await;
+    assert_eq!(booked.status, 303, "{}", booked.body);
+    let page = partner.get(booked.location()).await;
+    assert!(page.contains("تم الحجز"), "{}", page.body);
+    assert!(page.contains("١٤:٠٠–١٦:٠٠"), "{}", page.body);
+    assert!(page.contains("جمعية شباب الفرات") || page.contains("عمل"));
+    // Staff see it with its organization.
+    let week = staff.get("/coworking?branch=raqqa").await;
+    assert!(week.contains("١٤:٠٠–١٦:٠٠"));
+    assert!(week.contains("جمعية شباب الفرات"));
+    // No token, no booking.
+    assert_eq!(partner.post("/coworking/bookings", &refs).await.status, 403);
+    assert_eq!(
+        partner
+            .post("/coworking/bookings/x/cancel", &[])
+            .await
+            .status,
+        403
+    );
 }

@@ -13,6 +13,7 @@ mod admin;
 mod auth;
 mod consultations;
 mod courses;
+mod coworking;
 mod grants;
 mod impact;
 mod networking;
@@ -116,8 +117,8 @@ pub const SECTIONS: &[Section] = &[
     Section {
         key: "nav_coworking",
         path: "/coworking",
-        roles: &[Role::Admin, Role::Staff, Role::Partner],
-        planned: Some("resources"),
+        roles: coworking::COWORKING,
+        planned: None,
     },
     Section {
         key: "nav_library",
@@ -152,6 +153,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(grants::routes())
         .merge(impact::routes())
         .merge(networking::routes())
+        .merge(coworking::routes())
         .merge(admin::routes());
     for section in SECTIONS.iter().filter(|s| s.planned.is_some()) {
         router = router.route(section.path, get(move |ctx: Ctx| planned(ctx, section)));
