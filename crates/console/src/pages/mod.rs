@@ -5,7 +5,7 @@
 //! the roles its section does not offer (the services then check each call
 //! again: the console's gate only keeps people off pages that would only
 //! show them refusals). Sections whose screens do not exist yet
-//! (networking, co-working, the library) are listed with `planned`, and
+//! (the library) are listed with `planned`, and
 //! their route shows a page that says so — the place their screens plug
 //! into.
 
