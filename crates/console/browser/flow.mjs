@@ -332,8 +332,44 @@ try {
   await submit(staff, 'form[action="/lang"]', /\/today/);
   await screen(staff, '01-today-staff-english', { dir: 'ltr' });
   await submit(staff, 'form[action="/lang"]', /\/today/);
+  // --- networking: an issue, an event that started a minute ago in Raqqa
+  // (UTC+3), the organization invited, a walk-in at the door on a phone.
+  await staff.goto(`${BASE}/networking/coalitions`);
+  await staff.fill('[name="issue.code"]', 'clean-schools');
+  await staff.fill('form[action="/networking/issues/new"] [name="issue.name.ar"]', 'مدارس نظيفة');
+  await submit(staff, 'form[action="/networking/issues/new"]', /done=issue_created/);
+  const raqqa = (ms) => new Date(ms + 180 * 60000).toISOString().slice(0, 16);
+  await staff.goto(`${BASE}/networking/events/new`);
+  await staff.selectOption('[name="event.kind"]', 'EVENT_KIND_LOCAL_ADMINISTRATION_MEETING');
+  await staff.fill('[name="event.title.ar"]', 'لقاء مع مجلس الرقة المدني');
+  await staff.fill('[name="event.title.en"]', 'Meeting the Raqqa civil council');
+  await staff.selectOption('[name="event.branch_id"]', 'raqqa');
+  await staff.fill('[name="event.venue"]', 'قاعة المركز');
+  await staff.fill('[name="event.start_time"]', raqqa(Date.now() - 60000));
+  await staff.fill('[name="event.end_time"]', raqqa(Date.now() + 3 * 3600000));
+  await staff.check('#eissue-clean-schools');
+  await submit(staff, 'form[action="/networking/events/new"]', /\/networking\/events\/.+done=event_created/);
+  const event = idFrom(staff.url(), '/networking/events/');
+  await staff.selectOption(`form[action="/networking/events/${event}/invite"]:has(input[value="organization"]) [name="organization_id"]`, org);
+  await submit(staff, `form[action="/networking/events/${event}/invite"]:has(input[value="organization"])`, /done=invited/);
+  await screen(staff, '06-event');
+  const phone = await (await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ar' })).newPage();
+  phone.setDefaultTimeout(10000);
+  await phone.goto(`${BASE}/signin`);
+  await phone.check('#role-staff');
+  await phone.fill('[name="subject"]', 'dev-door');
+  await Promise.all([phone.waitForURL(/\/today/), phone.click('form[action="/signin"] button[type=submit]')]);
+  await phone.goto(`${BASE}/networking/events/${event}/checkin`);
+  await phone.selectOption('form:has(input[value="walk-in"]) [name="category"]', 'PARTICIPANT_CATEGORY_LOCAL_ADMINISTRATION');
+  await phone.selectOption('form:has(input[value="walk-in"]) [name="gender"]', 'GENDER_MALE');
+  await phone.fill('form:has(input[value="walk-in"]) [name="count"]', '2');
+  await submit(phone, 'form:has(input[value="walk-in"])', /done=checked_in/);
+  expect((await phone.locator('.count strong').innerText()).includes('٢'), 'two checked in');
+  await screen(phone, '06-checkin-phone');
   await staff.goto(`${BASE}/networking`);
-  await screen(staff, '06-networking-planned');
+  await screen(staff, '06-networking');
+  await staff.goto(`${BASE}/coworking`);
+  await screen(staff, '07-coworking');
   // --- the impact table: every figure computed, split by gender.
   await staff.goto(`${BASE}/impact?by=DIMENSION_GENDER`);
   await screen(staff, '09-impact');

@@ -31,6 +31,24 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("today.html", include_str!("../templates/today.html")),
     ("planned.html", include_str!("../templates/planned.html")),
     ("impact.html", include_str!("../templates/impact.html")),
+    (
+        "networking.html",
+        include_str!("../templates/networking.html"),
+    ),
+    (
+        "commitments_table.html",
+        include_str!("../templates/commitments_table.html"),
+    ),
+    (
+        "event_form.html",
+        include_str!("../templates/event_form.html"),
+    ),
+    ("event.html", include_str!("../templates/event.html")),
+    ("checkin.html", include_str!("../templates/checkin.html")),
+    (
+        "coworking.html",
+        include_str!("../templates/coworking.html"),
+    ),
     ("orgs.html", include_str!("../templates/orgs.html")),
     ("org_form.html", include_str!("../templates/org_form.html")),
     ("org.html", include_str!("../templates/org.html")),
@@ -543,6 +561,19 @@ impl Ctx {
         &self,
     ) -> markaz_proto::impact::v1::impact_service_client::ImpactServiceClient<Authed> {
         self.state.upstream.impact(&self.bearer)
+    }
+
+    pub fn networking(
+        &self,
+    ) -> markaz_proto::networking::v1::networking_service_client::NetworkingServiceClient<Authed>
+    {
+        self.state.upstream.networking(&self.bearer)
+    }
+
+    pub fn resources(
+        &self,
+    ) -> markaz_proto::resources::v1::resources_service_client::ResourcesServiceClient<Authed> {
+        self.state.upstream.resources(&self.bearer)
     }
 
     /// A query parameter ("" when absent).

@@ -7,7 +7,9 @@ use markaz_proto::capacity::v1::capacity_service_client::CapacityServiceClient;
 use markaz_proto::grants::v1::grants_service_client::GrantsServiceClient;
 use markaz_proto::impact::v1::impact_service_client::ImpactServiceClient;
 use markaz_proto::membership::v1::membership_service_client::MembershipServiceClient;
+use markaz_proto::networking::v1::networking_service_client::NetworkingServiceClient;
 use markaz_proto::platform::v1::platform_service_client::PlatformServiceClient;
+use markaz_proto::resources::v1::resources_service_client::ResourcesServiceClient;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
@@ -48,6 +50,14 @@ impl Upstream {
 
     pub fn impact(&self, bearer: &Bearer) -> ImpactServiceClient<Authed> {
         ImpactServiceClient::with_interceptor(self.channel.clone(), bearer.clone())
+    }
+
+    pub fn networking(&self, bearer: &Bearer) -> NetworkingServiceClient<Authed> {
+        NetworkingServiceClient::with_interceptor(self.channel.clone(), bearer.clone())
+    }
+
+    pub fn resources(&self, bearer: &Bearer) -> ResourcesServiceClient<Authed> {
+        ResourcesServiceClient::with_interceptor(self.channel.clone(), bearer.clone())
     }
 
     pub fn platform(&self, bearer: &Bearer) -> PlatformServiceClient<Authed> {

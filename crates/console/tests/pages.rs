@@ -18,6 +18,10 @@ use markaz_proto::grants::v1 as gr;
 use markaz_proto::grants::v1::grants_service_client::GrantsServiceClient;
 use markaz_proto::membership::v1 as mem;
 use markaz_proto::membership::v1::membership_service_client::MembershipServiceClient;
+use markaz_proto::networking::v1 as net;
+use markaz_proto::networking::v1::networking_service_client::NetworkingServiceClient;
+use markaz_proto::resources::v1 as res;
+use markaz_proto::resources::v1::resources_service_client::ResourcesServiceClient;
 use tonic::transport::Channel;
 
 const TRAINER: &str = "t-trainer";
@@ -48,6 +52,9 @@ struct Fixture {
     call: String,
     proposal: String,
     award: String,
+    /// A networking event the organization is invited to, and one it is not.
+    event: String,
+    other_event: String,
 }
 
 /// Retries `call` while the services have not yet heard (by event) of what
@@ -76,7 +83,8 @@ async fn fixture(world: &World) -> Fixture {
     let token = world.token(&[Role::Admin, Role::Staff], None);
     let mut m = MembershipServiceClient::with_interceptor(channel.clone(), Bearer::new(&token));
     let mut c = CapacityServiceClient::with_interceptor(channel.clone(), Bearer::new(&token));
-    let mut g = GrantsServiceClient::with_interceptor(channel, Bearer::new(&token));
+    let mut g = GrantsServiceClient::with_interceptor(channel.clone(), Bearer::new(&token));
+    let mut n = NetworkingServiceClient::with_interceptor(channel, Bearer::new(&token));
     let today = markaz_kit::time::Date::today();
 
     m.create_branch(mem::CreateBranchRequest {
@@ -374,7 +382,11 @@ async fn fixture(world: &World) -> Fixture {
         .unwrap()
         .into_inner()
         .id;
+    let (event, other_event) = networking_fixture(&mut n, &org).await;
+    coworking_fixture(world, &other_org).await;
     Fixture {
+        event,
+        other_event,
         org,
         other_org,
         person,
@@ -385,6 +397,214 @@ async fn fixture(world: &World) -> Fixture {
         proposal,
         award,
     }
+}
+
+/// An issue, two events tomorrow (the organization invited to the first,
+/// with a commitment of its own), a coalition it leads and its campaign.
+async fn networking_fixture(
+    n: &mut NetworkingServiceClient<Authed>,
+    org: &str,
+) -> (String, String) {
+    n.create_issue(net::CreateIssueRequest {
+        issue: Some(net::Issue {
+            code: "clean-schools".into(),
+            name: text("مدارس نظيفة", "Clean schools"),
+            ..Default::default()
+        }),
+    })
+    .await
+    .unwrap();
+    // Started a moment ago: check-in is open and it can be held.
+    let start = markaz_kit::time::now_micros() / 1_000_000 - 10;
+    let event = |title: &str| net::CreateEventRequest {
+        event: Some(net::Event {
+            kind: net::EventKind::Networking as i32,
+            title: text(title, "Networking"),
+            branch_id: "raqqa".into(),
+            venue: "قاعة المركز".into(),
+            start_time: Some(prost_types::Timestamp {
+                seconds: start,
+                nanos: 0,
+            }),
+            end_time: Some(prost_types::Timestamp {
+                seconds: start + 7200,
+                nanos: 0,
+            }),
+            utc_offset_minutes: 180,
+            issue_codes: vec!["clean-schools".into()],
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    };
+    let invited = n
+        .create_event(event("لقاء تشبيك المنظمات"))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let other = n
+        .create_event(event("لقاء آخر"))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let mut n2 = n.clone();
+    let invited_id = invited.clone();
+    once_known("invitation", || {
+        let request = net::BatchCreateInvitationsRequest {
+            event_id: invited_id.clone(),
+            invitations: vec![net::Invitation {
+                invitee: Some(net::invitation::Invitee::OrganizationId(org.to_string())),
+                ..Default::default()
+            }],
+            request_id: String::new(),
+        };
+        let mut n = n2.clone();
+        async move { n.batch_create_invitations(request).await }
+    })
+    .await;
+    // Commitments are made at a held event: somebody came.
+    let walk_in = n
+        .check_in(net::CheckInRequest {
+            event_id: invited.clone(),
+            entries: vec![net::CheckInEntry {
+                participant: Some(net::check_in_entry::Participant::WalkIn(net::WalkIn {
+                    key: "door-1".into(),
+                    count: 2,
+                })),
+                category: net::ParticipantCategory::Individual as i32,
+                gender: common_pb::Gender::Female as i32,
+            }],
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(walk_in.added, 1);
+    let etag = n
+        .get_event(net::GetEventRequest {
+            id: invited.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .etag;
+    n.mark_event_held(net::MarkEventHeldRequest {
+        id: invited.clone(),
+        etag,
+    })
+    .await
+    .unwrap();
+    n.create_commitment(net::CreateCommitmentRequest {
+        commitment: Some(net::Commitment {
+            event_id: invited.clone(),
+            description: text("تقديم قائمة المدارس", "List the schools"),
+            owner: Some(net::CommitmentOwner {
+                kind: net::OwnerKind::Organization as i32,
+                organization_id: org.to_string(),
+                ..Default::default()
+            }),
+            due_date: Some(markaz_kit::time::Date::today().add_days(7).to_proto()),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    })
+    .await
+    .unwrap();
+    let coalition = n2
+        .create_coalition(net::CreateCoalitionRequest {
+            coalition: Some(net::Coalition {
+                name: text("تحالف المدارس النظيفة", "Clean schools coalition"),
+                issue_codes: vec!["clean-schools".into()],
+                lead_organization_id: org.to_string(),
+                branch_id: "raqqa".into(),
+                formed_on: Some(markaz_kit::time::Date::today().to_proto()),
+                ..Default::default()
+            }),
+            founding_member_ids: Vec::new(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    n2.create_campaign(net::CreateCampaignRequest {
+        campaign: Some(net::Campaign {
+            title: text("حملة مدارس نظيفة", "Clean schools campaign"),
+            issue_code: "clean-schools".into(),
+            runner: Some(net::campaign::Runner::CoalitionId(coalition)),
+            targets: vec![net::CampaignTarget {
+                kind: net::TargetKind::Community as i32,
+                description: text("أهالي الطلاب", "Parents"),
+                ..Default::default()
+            }],
+            branch_id: "raqqa".into(),
+            start_date: Some(markaz_kit::time::Date::today().to_proto()),
+            end_date: Some(markaz_kit::time::Date::today().add_days(90).to_proto()),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    })
+    .await
+    .unwrap();
+    (invited, other)
+}
+
+/// A meeting room in Raqqa, open 08:00–20:00 every day, booked tomorrow
+/// 10:00–12:00 (Raqqa time) by `org`.
+async fn coworking_fixture(world: &World, org: &str) -> String {
+    let channel = world.markaz.channel().await;
+    let token = world.token(&[Role::Admin, Role::Staff], None);
+    let r = ResourcesServiceClient::with_interceptor(channel, Bearer::new(&token));
+    let space = once_known("space", || {
+        let mut r = r.clone();
+        let request = res::CreateSpaceRequest {
+            space: Some(res::Space {
+                branch_id: "raqqa".into(),
+                kind: res::SpaceKind::MeetingRoom as i32,
+                name: text("قاعة الفرات", "Euphrates room"),
+                capacity: 12,
+                opening_hours: (1..=7)
+                    .map(|d| res::OpeningInterval {
+                        weekday: d,
+                        opens_minute: 8 * 60,
+                        closes_minute: 20 * 60,
+                    })
+                    .collect(),
+                utc_offset_minutes: 180,
+                bookable_by: res::BookableBy::Partners as i32,
+                ..Default::default()
+            }),
+            request_id: "space-1".into(),
+        };
+        async move { r.create_space(request).await }
+    })
+    .await
+    .into_inner()
+    .id;
+    let tomorrow = markaz_kit::time::Date::today().add_days(1).days() * 86_400;
+    let at = |h: i64| prost_types::Timestamp {
+        seconds: tomorrow + (h - 3) * 3600,
+        nanos: 0,
+    };
+    once_known("booking", || {
+        let mut r = r.clone();
+        let request = res::CreateBookingRequest {
+            booking: Some(res::Booking {
+                space_id: space.clone(),
+                organization_id: org.to_string(),
+                purpose: res::BookingPurpose::Meeting as i32,
+                expected_attendance: 6,
+                start_time: Some(at(10)),
+                end_time: Some(at(12)),
+                ..Default::default()
+            }),
+            request_id: "booking-1".into(),
+        };
+        async move { r.create_booking(request).await }
+    })
+    .await;
+    space
 }
 
 /// A course taking attendance: scheduled on `days`, opened, `person` (of
@@ -573,7 +793,35 @@ async fn every_page_renders_for_the_roles_it_is_offered_to_and_refuses_the_other
         ("/admin/tenants".into(), OPERATOR, NOBODY, NOBODY),
         ("/admin/dead-letters".into(), OPERATOR, NOBODY, NOBODY),
         ("/networking".into(), CONSULT, NOBODY, NOBODY),
-        ("/coworking".into(), CONSULT, NOBODY, NOBODY),
+        ("/networking/events/new".into(), STAFF, NOBODY, NOBODY),
+        (
+            format!("/networking/events/{}", f.event),
+            CONSULT,
+            NOBODY,
+            NOBODY,
+        ),
+        (
+            format!("/networking/events/{}", f.other_event),
+            CONSULT,
+            NOBODY,
+            // Not invited: the service does not show it the event.
+            &["partner"],
+        ),
+        (
+            format!("/networking/events/{}/checkin", f.event),
+            STAFF,
+            NOBODY,
+            NOBODY,
+        ),
+        ("/networking/commitments".into(), CONSULT, NOBODY, NOBODY),
+        ("/networking/coalitions".into(), CONSULT, NOBODY, NOBODY),
+        ("/coworking".into(), ORGS, NOBODY, NOBODY),
+        (
+            "/coworking?branch=raqqa&week=2026-13-01".into(),
+            ORGS,
+            NOBODY,
+            NOBODY,
+        ),
         ("/library".into(), ORGS, NOBODY, NOBODY),
         ("/impact".into(), STAFF, NOBODY, NOBODY),
     ];
@@ -1025,4 +1273,337 @@ async fn the_impact_table_shows_the_figures_computed_from_the_records() {
     let bad = staff.get("/impact?from=2025-13-40").await;
     assert_eq!(bad.status, 422, "{}", bad.body);
     assert!(bad.contains(r#"id="from-error""#), "{}", bad.body);
+}
+
+/// Networking through the console's forms: staff plan an event and invite
+/// the organization, its partner accepts, the door checks in walk-ins (a
+/// resent entry counts once) and a person of the organization, the event is
+/// held and a commitment made there is fulfilled; the partner sees only its
+/// own; every new form refuses a POST without its CSRF token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_from_invitation_to_follow_up() {
+    let world = World::start().await;
+    let f = fixture(&world).await;
+    let mut staff = world.signed_in("staff", "staff", None).await;
+    // Started a minute ago in Raqqa (UTC+3), typed as the venue's time.
+    let local = markaz_kit::time::now_micros() / 1_000_000 + 180 * 60 - 60;
+    let local_at = |secs: i64| {
+        let d = markaz_kit::time::Date::from_days(secs.div_euclid(86_400)).to_proto();
+        let s = secs.rem_euclid(86_400);
+        (
+            format!("{:04}-{:02}-{:02}", d.year, d.month, d.day),
+            format!("{:02}:{:02}", s / 3600, s % 3600 / 60),
+        )
+    };
+    let (day, hour) = local_at(local);
+    let (end_day, end_hour) = local_at(local + 3 * 3600);
+    let (starts, ends) = (format!("{day}T{hour}"), format!("{end_day}T{end_hour}"));
+    let due = markaz_kit::time::Date::today().add_days(7).to_proto();
+    let due = format!("{:04}-{:02}-{:02}", due.year, due.month, due.day);
+    // A malformed time is named next to its field, nothing is created.
+    let bad = staff
+        .submit(
+            "/networking/events/new",
+            "/networking/events/new",
+            &[
+                ("event.kind", "EVENT_KIND_LOCAL_ADMINISTRATION_MEETING"),
+                ("event.title.ar", "لقاء مع مجلس الرقة المدني"),
+                ("event.branch_id", "raqqa"),
+                ("event.start_time", "غداً"),
+                ("event.end_time", &ends),
+                ("event.utc_offset_minutes", "180"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(
+        bad.contains(r#"id="event-start-time-error""#),
+        "{}",
+        bad.body
+    );
+    let created = staff
+        .submit(
+            "/networking/events/new",
+            "/networking/events/new",
+            &[
+                ("event.kind", "EVENT_KIND_LOCAL_ADMINISTRATION_MEETING"),
+                ("event.title.ar", "لقاء مع مجلس الرقة المدني"),
+                ("event.title.en", "Meeting the Raqqa civil council"),
+                ("event.branch_id", "raqqa"),
+                ("event.venue", "قاعة المركز"),
+                ("event.start_time", &starts),
+                ("event.end_time", &ends),
+                ("event.utc_offset_minutes", "180"),
+                ("event.issue_codes", "clean-schools"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let event_path = created.location().split('?').next().unwrap().to_string();
+    let page = staff.get(&event_path).await;
+    assert!(page.contains("لقاء مع مجلس الرقة المدني"), "{}", page.body);
+    // The venue's time, shown as typed.
+    let arabic_hour: String = hour
+        .chars()
+        .map(|c| match c {
+            '0'..='9' => char::from_u32('٠' as u32 + (c as u32 - '0' as u32)).unwrap(),
+            c => c,
+        })
+        .collect();
+    assert!(page.contains(&arabic_hour), "{arabic_hour}: {}", page.body);
+    let invite = format!("{event_path}/invite");
+    let answer = staff
+        .submit(
+            &event_path,
+            &invite,
+            &[("invitee", "organization"), ("organization_id", &f.org)],
+        )
+        .await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let answer = staff
+        .submit(
+            &event_path,
+            &invite,
+            &[
+                ("invitee", "guest"),
+                ("guest.name", "أحمد العلي"),
+                ("guest.affiliation", "مجلس الرقة المدني"),
+                ("guest.gender", "GENDER_MALE"),
+                ("category", "PARTICIPANT_CATEGORY_LOCAL_ADMINISTRATION"),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+
+    // The partner sees the event and its own invitation, and accepts.
+    let mut partner = world.signed_in("partner", "p", Some(&f.org)).await;
+    let seen = partner.get(&event_path).await;
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    assert!(seen.contains("جمعية شباب الفرات"));
+    assert!(!seen.contains("أحمد العلي"), "another invitee's name");
+    assert!(!seen.contains("/checkin"), "the door is staff's");
+    let invitation = seen
+        .attr_after(r#"action="/networking/invitations/"#)
+        .trim_end_matches("/respond")
+        .to_string();
+    let etag = seen.attr_after(r#"name="etag" value=""#);
+    let answer = partner
+        .post(
+            &format!("/networking/invitations/{invitation}/respond"),
+            &[
+                ("csrf", &seen.csrf()),
+                ("etag", &etag),
+                ("event_id", event_path.rsplit('/').next().unwrap()),
+                ("response", "INVITATION_STATUS_ACCEPTED"),
+                ("note", "سيحضر شخصان"),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let after = staff.get(&event_path).await;
+    assert!(after.contains("سيحضر شخصان"), "{}", after.body);
+
+    // At the door: three walk-ins, the same entry sent twice, then a person
+    // of the organization by name.
+    let door = format!("{event_path}/checkin");
+    let page = staff.get(&door).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.contains("أحمد العلي"), "the guest at the door");
+    let walk_in = |csrf: String, request_id: String| {
+        vec![
+            ("csrf".to_string(), csrf),
+            ("request_id".to_string(), request_id),
+            ("what".to_string(), "walk-in".to_string()),
+            (
+                "category".to_string(),
+                "PARTICIPANT_CATEGORY_INDIVIDUAL".to_string(),
+            ),
+            ("gender".to_string(), "GENDER_FEMALE".to_string()),
+            ("count".to_string(), "٣".to_string()),
+        ]
+    };
+    let fields = walk_in(page.csrf(), page.request_id());
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    for _ in 0..2 {
+        let answer = staff.post(&door, &refs).await;
+        assert_eq!(answer.status, 303, "{}", answer.body);
+    }
+    let person = format!("{}|{}", f.person, f.org);
+    let answer = staff
+        .submit(&door, &door, &[("what", "person"), ("person", &person)])
+        .await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let page = staff.get(&door).await;
+    assert!(
+        page.contains("<strong>٤</strong>"),
+        "3 walk-ins once + 1: {}",
+        page.body
+    );
+    assert!(page.contains("سلمى الأحمد"));
+    let page = staff.get(&event_path).await;
+    let held = staff
+        .post(
+            &format!("{event_path}/held"),
+            &[
+                ("csrf", &page.csrf()),
+                ("etag", &page.attr_after(r#"name="etag" value=""#)),
+            ],
+        )
+        .await;
+    assert_eq!(held.status, 303, "{}", held.body);
+    assert!(staff.get(&event_path).await.contains("عُقدت"));
+
+    // A commitment made there, then fulfilled with its evidence.
+    let answer = staff
+        .submit(
+            &event_path,
+            &format!("{event_path}/commitments"),
+            &[
+                ("commitment.description.ar", "زيارة ثلاث مدارس"),
+                ("commitment.owner.organization_id", &f.org),
+                ("commitment.due_date", &due),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let list = staff.get("/networking/commitments").await;
+    assert!(list.contains("زيارة ثلاث مدارس"), "{}", list.body);
+    let id = list
+        .body
+        .split("زيارة ثلاث مدارس")
+        .nth(1)
+        .and_then(|rest| rest.split_once("/networking/commitments/"))
+        .and_then(|(_, rest)| rest.split_once("/fulfil"))
+        .map(|(id, _)| id.to_string())
+        .expect("the fulfil form");
+    let etag = list
+        .body
+        .split(&format!("/networking/commitments/{id}/fulfil"))
+        .nth(1)
+        .and_then(|rest| rest.split_once(r#"name="etag" value=""#))
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(etag, _)| common::unescape(etag))
+        .unwrap();
+    let done = staff
+        .post(
+            &format!("/networking/commitments/{id}/fulfil"),
+            &[
+                ("csrf", &list.csrf()),
+                ("etag", &etag),
+                ("evidence", "محضر الزيارة"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let list = staff.get("/networking/commitments").await;
+    assert!(list.contains("✓ محضر الزيارة"), "{}", list.body);
+
+    // The partner's lists hold its own only.
+    let mine = partner.get("/networking").await;
+    assert!(mine.contains("لقاء تشبيك المنظمات"));
+    assert!(!mine.contains("لقاء آخر"), "an event it was not invited to");
+    let coalitions = partner.get("/networking/coalitions").await;
+    assert!(coalitions.contains("تحالف المدارس النظيفة"));
+    assert!(coalitions.contains("حملة مدارس نظيفة"));
+    assert!(!coalitions.contains("coalitions/new"), "no staff forms");
+
+    // Every networking form refuses a POST without its token.
+    let event_id = event_path.rsplit('/').next().unwrap();
+    for path in [
+        "/networking/events/new".to_string(),
+        format!("/networking/events/{event_id}/invite"),
+        format!("/networking/events/{event_id}/checkin"),
+        format!("/networking/events/{event_id}/held"),
+        format!("/networking/events/{event_id}/commitments"),
+        format!("/networking/invitations/{invitation}/respond"),
+        format!("/networking/commitments/{id}/fulfil"),
+        format!("/networking/commitments/{id}/drop"),
+        "/networking/coalitions/new".to_string(),
+        "/networking/campaigns/new".to_string(),
+        "/networking/issues/new".to_string(),
+    ] {
+        assert_eq!(staff.post(&path, &[]).await.status, 403, "{path}");
+    }
+}
+
+/// The room calendar: staff see the other organization's booking by name,
+/// the partner books through the form and sees its own booking by name and
+/// the other only as taken; a booking over another is refused next to its
+/// fields; the booking form needs its CSRF token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_room_calendar_and_booking() {
+    let world = World::start().await;
+    let f = fixture(&world).await;
+    let tomorrow = markaz_kit::time::Date::today().add_days(1).to_proto();
+    let day = format!(
+        "{:04}-{:02}-{:02}",
+        tomorrow.year, tomorrow.month, tomorrow.day
+    );
+    let mut staff = world.signed_in("staff", "staff", None).await;
+    let week = staff.get("/coworking?branch=raqqa").await;
+    assert_eq!(week.status, 200, "{}", week.body);
+    assert!(week.contains("قاعة الفرات"));
+    assert!(week.contains("١٠:٠٠–١٢:٠٠"), "{}", week.body);
+    assert!(week.contains("جمعية أخرى"), "staff see whose booking");
+
+    let mut partner = world.signed_in("partner", "p", Some(&f.org)).await;
+    let page = partner.get("/coworking?branch=raqqa").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(!page.contains("جمعية أخرى"), "another organization's name");
+    assert!(page.contains("محجوزة"), "the other booking, as taken");
+    // The booking form's space: the option after "choose".
+    let space = page
+        .body
+        .split(r#"name="booking.space_id""#)
+        .nth(1)
+        .and_then(|rest| rest.split("<option value=\"").nth(2))
+        .and_then(|rest| rest.split_once('"'))
+        .map(|(id, _)| id.to_string())
+        .expect("the space offered");
+    let book = |from: &'static str, until: &'static str| {
+        let (space, day) = (space.clone(), day.clone());
+        vec![
+            ("branch", "raqqa".to_string()),
+            ("booking.space_id", space),
+            ("booking.date", day),
+            ("booking.from", from.to_string()),
+            ("booking.until", until.to_string()),
+            ("booking.purpose", "BOOKING_PURPOSE_WORK".to_string()),
+            ("booking.expected_attendance", "٣".to_string()),
+        ]
+    };
+    // Over the other organization's booking: refused, with the reason.
+    let fields = book("11:00", "13:00");
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let taken = partner
+        .submit("/coworking?branch=raqqa", "/coworking/bookings", &refs)
+        .await;
+    assert_eq!(taken.status, 422, "{}", taken.body);
+    assert!(taken.contains(r#"class="problems""#));
+    let fields = book("14:00", "16:00");
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let booked = partner
+        .submit("/coworking?branch=raqqa", "/coworking/bookings", &refs)
+        .await;
+    assert_eq!(booked.status, 303, "{}", booked.body);
+    let page = partner.get(booked.location()).await;
+    assert!(page.contains("تم الحجز"), "{}", page.body);
+    assert!(page.contains("١٤:٠٠–١٦:٠٠"), "{}", page.body);
+    assert!(page.contains("جمعية شباب الفرات") || page.contains("عمل"));
+    // Staff see it with its organization.
+    let week = staff.get("/coworking?branch=raqqa").await;
+    assert!(week.contains("١٤:٠٠–١٦:٠٠"));
+    assert!(week.contains("جمعية شباب الفرات"));
+    // No token, no booking.
+    assert_eq!(partner.post("/coworking/bookings", &refs).await.status, 403);
+    assert_eq!(
+        partner
+            .post("/coworking/bookings/x/cancel", &[])
+            .await
+            .status,
+        403
+    );
 }

@@ -5,7 +5,7 @@
 //! the roles its section does not offer (the services then check each call
 //! again: the console's gate only keeps people off pages that would only
 //! show them refusals). Sections whose screens do not exist yet
-//! (networking, co-working, the library) are listed with `planned`, and
+//! (the library) are listed with `planned`, and
 //! their route shows a page that says so — the place their screens plug
 //! into.
 
@@ -13,8 +13,10 @@ mod admin;
 mod auth;
 mod consultations;
 mod courses;
+mod coworking;
 mod grants;
 mod impact;
+mod networking;
 mod orgs;
 mod public;
 mod today;
@@ -109,14 +111,14 @@ pub const SECTIONS: &[Section] = &[
     Section {
         key: "nav_networking",
         path: "/networking",
-        roles: &[Role::Admin, Role::Staff, Role::Partner],
-        planned: Some("networking"),
+        roles: CONSULTATIONS,
+        planned: None,
     },
     Section {
         key: "nav_coworking",
         path: "/coworking",
-        roles: &[Role::Admin, Role::Staff, Role::Partner],
-        planned: Some("resources"),
+        roles: coworking::COWORKING,
+        planned: None,
     },
     Section {
         key: "nav_library",
@@ -150,6 +152,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(consultations::routes())
         .merge(grants::routes())
         .merge(impact::routes())
+        .merge(networking::routes())
+        .merge(coworking::routes())
         .merge(admin::routes());
     for section in SECTIONS.iter().filter(|s| s.planned.is_some()) {
         router = router.route(section.path, get(move |ctx: Ctx| planned(ctx, section)));

@@ -25,7 +25,20 @@ pub fn services() -> Vec<Arc<dyn Service>> {
         Arc::new(markaz_capacity::Capacity),
         Arc::new(markaz_grants::Grants),
         Arc::new(markaz_impact::Impact),
+        Arc::new(markaz_networking::Networking),
+        Arc::new(markaz_resources::Resources::with_files(
+            markaz_resources::Files::Local(files_dir()),
+        )),
     ]
+}
+
+/// The library's files of this test process: a directory of its own.
+fn files_dir() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("console-files")
+        .join(std::process::id().to_string());
+    std::fs::create_dir_all(&dir).expect("files directory");
+    dir
 }
 
 /// The platform and its console.
@@ -137,7 +150,7 @@ impl Page {
         self.body
             .split_once(marker)
             .and_then(|(_, rest)| rest.split_once('"'))
-            .map(|(v, _)| v.to_string())
+            .map(|(v, _)| unescape(v))
             .unwrap_or_default()
     }
 
@@ -296,4 +309,16 @@ impl Browser {
             wire_bytes,
         }
     }
+}
+
+/// An attribute's value as a browser reads it (the templates escape `/`,
+/// `=`, `&`, quotes).
+pub fn unescape(v: &str) -> String {
+    v.replace("&#x2f;", "/")
+        .replace("&#x3d;", "=")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
