@@ -31,6 +31,8 @@ use markaz_kit::app::{Service, ServiceContext};
 use markaz_kit::events::Consumer;
 use markaz_kit::migrate::{Migration, MigrationSet};
 use markaz_kit::rpc::Rights;
+use markaz_proto::donors::v1::donor_service_server::DonorServiceServer;
+use markaz_proto::donors::v1::sharing_service_server::SharingServiceServer;
 use markaz_proto::impact::v1::impact_service_server::ImpactServiceServer;
 use tonic::server::NamedService;
 
@@ -48,6 +50,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "targets and custom indicators",
         sql: include_str!("../migrations/0002_targets_and_custom_indicators.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "donors",
+        sql: include_str!("../migrations/0003_donors.sql"),
     },
 ];
 
@@ -75,9 +82,19 @@ impl Service for Impact {
     ) -> Vec<&'static str> {
         let api = api::ImpactApi::new(ctx.db.clone(), ctx.rpc.clone());
         routes.add_service(
-            ImpactServiceServer::new(api).max_decoding_message_size(ctx.max_message_bytes),
+            ImpactServiceServer::new(api.clone()).max_decoding_message_size(ctx.max_message_bytes),
         );
-        vec![<ImpactServiceServer<api::ImpactApi> as NamedService>::NAME]
+        routes.add_service(
+            SharingServiceServer::new(api.clone()).max_decoding_message_size(ctx.max_message_bytes),
+        );
+        routes.add_service(
+            DonorServiceServer::new(api).max_decoding_message_size(ctx.max_message_bytes),
+        );
+        vec![
+            <ImpactServiceServer<api::ImpactApi> as NamedService>::NAME,
+            <SharingServiceServer<api::ImpactApi> as NamedService>::NAME,
+            <DonorServiceServer<api::ImpactApi> as NamedService>::NAME,
+        ]
     }
 
     fn rights(&self) -> &'static [Rights] {

@@ -5,6 +5,7 @@
 //! activity.
 
 mod definitions;
+mod donors;
 mod figures;
 mod rebuild;
 mod rights;

@@ -1,0 +1,513 @@
+//! The donor platform's side: what the tenants named in its token share
+//! with it under an active agreement, small cells suppressed, every read
+//! audited in the tenant it read.
+//!
+//! The donor is the token's subject; the tenants it may reach are the
+//! token's `tenant` and `tenants`, and of those only the ones with an
+//! active agreement naming this donor answer. A read is audited before it
+//! is answered: a read the audit could not record fails.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use markaz_kit::auth::Caller;
+use markaz_kit::error::{Error, Result};
+use markaz_kit::rpc::{Page, new_id};
+use markaz_kit::time::{Date, now_micros, timestamp};
+use markaz_proto::common::v1::{Money, Sector};
+use markaz_proto::donors::v1 as api;
+use markaz_proto::impact::v1::{Dimension, DimensionValue};
+
+use super::ImpactApi;
+use super::sharing::share_proto;
+use crate::domain::donors::{self as rules, Quarter, donor_lines, shareable};
+use crate::domain::suppression::{lines_table, suppress};
+use crate::domain::{Filters, Scope};
+use crate::store;
+use crate::store::donors::{ReadRow, ShareRow};
+use crate::store::funded::{Counts, MilestoneRow, ProjectRow};
+
+/// Agreements of one tenant read for one request: all of them.
+const ALL: i64 = 10_000;
+
+/// A key's parts, joined so that keys sort as their parts do.
+const SEP: char = '\u{1f}';
+
+/// The tenants this donor token may reach (the one asked for, when set),
+/// sorted.
+fn reachable(caller: &Caller, asked: &str) -> Vec<String> {
+    let mut tenants: BTreeSet<String> = std::iter::once(&caller.tenant)
+        .chain(caller.shared_tenants.iter())
+        .filter(|t| !t.is_empty() && markaz_kit::db::check_tenant(t).is_ok())
+        .cloned()
+        .collect();
+    if !asked.is_empty() {
+        tenants.retain(|t| t == asked);
+    }
+    tenants.into_iter().collect()
+}
+
+/// The active agreements of `tenant` with this donor.
+async fn active_shares(i: &ImpactApi, tenant: &str, donor: &str) -> Result<Vec<ShareRow>> {
+    let mut tx = i.db.read(tenant).await?;
+    let (rows, _) = store::donors::shares(&mut tx, donor, true, "", ALL).await?;
+    Ok(rows)
+}
+
+/// Records one read in the tenant's audit.
+async fn audit(i: &ImpactApi, tenant: &str, read: ReadRow) -> Result<()> {
+    let mut tx = i.db.write(tenant).await?;
+    store::donors::insert_read(&mut tx, &read).await?;
+    tx.commit().await
+}
+
+fn read_of(caller: &Caller, method: &str) -> ReadRow {
+    ReadRow {
+        id: new_id(),
+        donor_id: caller.subject.clone(),
+        subject: caller.subject.clone(),
+        method: method.into(),
+        read_at: now_micros(),
+        ..Default::default()
+    }
+}
+
+fn value(v: i64, hidden: bool) -> Option<api::DonorValue> {
+    Some(if hidden {
+        api::DonorValue {
+            value: 0,
+            suppressed: true,
+        }
+    } else {
+        api::DonorValue {
+            value: v,
+            suppressed: false,
+        }
+    })
+}
+
+pub(crate) async fn list_shares(
+    i: &ImpactApi,
+    caller: Caller,
+    req: api::ListSharesRequest,
+) -> Result<api::ListSharesResponse> {
+    let page = Page::parse(req.page_size, &req.page_token, "shares")?;
+    let mut all: Vec<(String, ShareRow)> = Vec::new();
+    for tenant in reachable(&caller, "") {
+        let mut tx = i.db.read(&tenant).await?;
+        let (rows, _) = store::donors::shares(&mut tx, &caller.subject, false, "", ALL).await?;
+        all.extend(
+            rows.into_iter()
+                .map(|r| (format!("{tenant}{SEP}{}", r.id), r)),
+        );
+    }
+    let total = all.len();
+    let mut rows: Vec<(String, ShareRow)> = all
+        .into_iter()
+        .filter(|(k, _)| page.after.is_empty() || *k > page.after)
+        .take(page.fetch() as usize)
+        .collect();
+    let next_page_token = page.finish(&mut rows, |(k, _)| k.clone());
+    let mut by_tenant: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (_, r) in &rows {
+        by_tenant
+            .entry(r.tenant_id.as_str())
+            .or_default()
+            .push(r.id.clone());
+    }
+    for (tenant, ids) in by_tenant {
+        let mut read = read_of(&caller, "ListShares");
+        read.values_answered = ids.len() as i64;
+        read.share_agreement_ids = ids;
+        audit(i, tenant, read).await?;
+    }
+    Ok(api::ListSharesResponse {
+        share_agreements: rows.iter().map(|(_, r)| share_proto(r)).collect(),
+        next_page_token,
+        total_size: total.min(i32::MAX as usize) as i32,
+    })
+}
+
+/// One figure a donor's request answers: a tenant's indicator in a quarter,
+/// under an agreement.
+struct Planned {
+    key: String,
+    tenant: String,
+    code: String,
+    quarter: Quarter,
+    share: String,
+}
+
+/// One donor split's cells: the dimension's value, the number, withheld.
+type Line = (Dimension, Vec<(String, i64, bool)>);
+
+/// The protected table of one indicator of one tenant in one quarter:
+/// the total and every donor split, suppressed together — whatever split
+/// was asked, so every question about it sees the same withheld values.
+struct Protected {
+    total: (i64, bool),
+    /// Per donor dimension, its cells: key value, number, withheld.
+    lines: Vec<Line>,
+}
+
+async fn protected(
+    tx: &mut markaz_kit::db::Tx,
+    code: &str,
+    quarter: Quarter,
+    threshold: i64,
+) -> Result<Protected> {
+    let ind =
+        shareable(code).ok_or_else(|| Error::internal(format!("{code} shared, not shareable")))?;
+    let scope = Scope {
+        from: quarter.first_day(),
+        until: quarter.last_day(),
+        filters: Filters::default(),
+    };
+    let (total, _) = store::figures::figure(tx, ind, &scope, &[], &[]).await?;
+    let mut lines = Vec::new();
+    for d in donor_lines(ind) {
+        let (_, cells) = store::figures::figure(tx, ind, &scope, &[d], &[]).await?;
+        let cells: Vec<(String, i64)> = cells
+            .into_iter()
+            .filter(|c| c.value != 0)
+            .map(|c| (c.key.into_iter().next().unwrap_or_default(), c.value))
+            .collect();
+        lines.push((d, cells));
+    }
+    let values: Vec<Vec<i64>> = lines
+        .iter()
+        .map(|(_, cells)| cells.iter().map(|(_, v)| *v).collect())
+        .collect();
+    let (table, indices) = lines_table(total, &values);
+    let hidden = suppress(&table, threshold);
+    Ok(Protected {
+        total: (total, hidden[0]),
+        lines: lines
+            .into_iter()
+            .zip(indices)
+            .map(|((d, cells), idx)| {
+                let cells = cells
+                    .into_iter()
+                    .zip(idx)
+                    .map(|((k, v), i)| (k, v, hidden[i]))
+                    .collect();
+                (d, cells)
+            })
+            .collect(),
+    })
+}
+
+pub(crate) async fn indicators(
+    i: &ImpactApi,
+    caller: Caller,
+    req: api::GetIndicatorsRequest,
+) -> Result<api::GetIndicatorsResponse> {
+    let q = rules::donor_query(&req)?;
+    let page = Page::parse(req.page_size, &req.page_token, &q.fingerprint())?;
+    let mut plan: Vec<Planned> = Vec::new();
+    for tenant in reachable(&caller, &q.tenant) {
+        let shares = active_shares(i, &tenant, &caller.subject).await?;
+        let codes: BTreeSet<String> = if q.codes.is_empty() {
+            shares
+                .iter()
+                .flat_map(|s| s.share.indicator_codes.iter().cloned())
+                .filter(|c| {
+                    q.split
+                        .is_none_or(|d| shareable(c).is_some_and(|i| i.has(d)))
+                })
+                .collect()
+        } else {
+            q.codes.iter().cloned().collect()
+        };
+        for code in codes {
+            for &quarter in &q.quarters {
+                let share = shares.iter().find(|s| {
+                    s.share.indicator_codes.contains(&code)
+                        && quarter.within(s.share.from, s.share.until)
+                });
+                if let Some(s) = share {
+                    plan.push(Planned {
+                        key: format!("{tenant}{SEP}{code}{SEP}{}", quarter.label()),
+                        tenant: tenant.clone(),
+                        code: code.clone(),
+                        quarter,
+                        share: s.id.clone(),
+                    });
+                }
+            }
+        }
+    }
+    plan.sort_by(|a, b| a.key.cmp(&b.key));
+    let total_size = plan.len();
+    let mut rows: Vec<Planned> = plan
+        .into_iter()
+        .filter(|p| page.after.is_empty() || p.key > page.after)
+        .take(page.fetch() as usize)
+        .collect();
+    let next_page_token = page.finish(&mut rows, |p| p.key.clone());
+
+    let mut figures = Vec::with_capacity(rows.len());
+    let mut thresholds = std::collections::HashMap::new();
+    let tenants: BTreeSet<String> = rows.iter().map(|r| r.tenant.clone()).collect();
+    for tenant in tenants {
+        let mut tx = i.db.read(&tenant).await?;
+        let (threshold, _) = store::donors::threshold(&mut tx).await?;
+        thresholds.insert(tenant.clone(), threshold as i32);
+        let mut read = read_of(&caller, "GetIndicators");
+        read.from = q.from.to_string();
+        read.until = q.until.to_string();
+        for r in rows.iter().filter(|r| r.tenant == tenant) {
+            let ind = shareable(&r.code)
+                .ok_or_else(|| Error::internal(format!("{} is not shareable", r.code)))?;
+            let p = protected(&mut tx, &r.code, r.quarter, threshold).await?;
+            let cells: Vec<api::DonorCell> = match q.split {
+                None => Vec::new(),
+                Some(d) => p
+                    .lines
+                    .iter()
+                    .filter(|(x, _)| *x == d)
+                    .flat_map(|(_, cells)| cells.iter())
+                    .map(|(k, v, h)| api::DonorCell {
+                        key: vec![DimensionValue {
+                            dimension: d as i32,
+                            value: k.clone(),
+                            scheme: String::new(),
+                        }],
+                        value: value(*v, *h),
+                    })
+                    .collect(),
+            };
+            read.values_answered += 1 + cells.len() as i64;
+            read.values_suppressed += i64::from(p.total.1)
+                + cells
+                    .iter()
+                    .filter(|c| c.value.as_ref().is_some_and(|v| v.suppressed))
+                    .count() as i64;
+            if !read.indicator_codes.contains(&r.code) {
+                read.indicator_codes.push(r.code.clone());
+            }
+            if !read.share_agreement_ids.contains(&r.share) {
+                read.share_agreement_ids.push(r.share.clone());
+            }
+            figures.push(api::DonorFigures {
+                tenant_id: tenant.clone(),
+                code: r.code.clone(),
+                name: Some(markaz_proto::common::v1::LocalizedText {
+                    ar: ind.name.0.into(),
+                    en: ind.name.1.into(),
+                }),
+                unit: ind.unit.into(),
+                quarter: r.quarter.label(),
+                from: Some(r.quarter.first_day().to_proto()),
+                until: Some(r.quarter.last_day().to_proto()),
+                total: value(p.total.0, p.total.1),
+                cells,
+                share_agreement_id: r.share.clone(),
+            });
+        }
+        drop(tx);
+        audit(i, &tenant, read).await?;
+    }
+    Ok(api::GetIndicatorsResponse {
+        figures,
+        next_page_token,
+        total_size: total_size.min(i32::MAX as usize) as i32,
+        suppression_thresholds: thresholds,
+    })
+}
+
+/// People by gender and their total, protected together at `threshold`.
+fn beneficiaries(c: Counts, threshold: i64) -> Option<api::DonorBeneficiaries> {
+    let total: i64 = c.iter().sum();
+    let (table, idx) = lines_table(total, &[c.to_vec()]);
+    let hidden = suppress(&table, threshold);
+    Some(api::DonorBeneficiaries {
+        female: value(c[0], hidden[idx[0][0]]),
+        male: value(c[1], hidden[idx[0][1]]),
+        undisclosed: value(c[2], hidden[idx[0][2]]),
+        total: value(total, hidden[0]),
+    })
+}
+
+fn status(p: &ProjectRow) -> api::FundedProjectStatus {
+    match (p.status_rank, p.outcome.as_str()) {
+        (3, "PROJECT_OUTCOME_CLOSED_EARLY") => api::FundedProjectStatus::ClosedEarly,
+        (3, _) => api::FundedProjectStatus::Completed,
+        (2, _) => api::FundedProjectStatus::Active,
+        _ => api::FundedProjectStatus::Awarded,
+    }
+}
+
+fn project_proto(
+    tenant: &str,
+    p: &ProjectRow,
+    milestones: &[&MilestoneRow],
+    share: &str,
+    threshold: i64,
+) -> api::FundedProject {
+    let money = |minor_units: i64| {
+        Some(Money {
+            currency_code: p.currency.clone(),
+            minor_units,
+        })
+    };
+    let reached: Counts = if p.final_reached == 1 {
+        [p.reached_female, p.reached_male, p.reached_undisclosed]
+    } else {
+        milestones.iter().fold([0, 0, 0], |a, m| {
+            [
+                a[0] + m.reached_female,
+                a[1] + m.reached_male,
+                a[2] + m.reached_undisclosed,
+            ]
+        })
+    };
+    api::FundedProject {
+        tenant_id: tenant.into(),
+        award_id: p.award_id.clone(),
+        program_id: p.program_id.clone(),
+        call_id: p.call_id.clone(),
+        organization_id: p.organization_id.clone(),
+        branch_id: p.branch_id.clone(),
+        sector: Sector::from_str_name(&p.sector).unwrap_or_default() as i32,
+        status: status(p) as i32,
+        start_date: Date::parse(&p.start_date).map(Date::to_proto),
+        end_date: Date::parse(if p.ended_on.is_empty() {
+            &p.end_date
+        } else {
+            &p.ended_on
+        })
+        .map(Date::to_proto),
+        budget: money(p.budget),
+        disbursed: money(p.disbursed),
+        spent: money(p.spent),
+        tranche_count: p.tranche_count.clamp(0, i64::from(i32::MAX)) as i32,
+        milestones: milestones
+            .iter()
+            .map(|m| api::FundedMilestone {
+                milestone_number: m.milestone_number.clamp(0, i64::from(i32::MAX)) as i32,
+                report_id: m.report_id.clone(),
+                accepted_time: (m.accepted_at > 0).then(|| timestamp(m.accepted_at)),
+            })
+            .collect(),
+        targeted: beneficiaries(
+            [p.targeted_female, p.targeted_male, p.targeted_undisclosed],
+            threshold,
+        ),
+        reached: beneficiaries(reached, threshold),
+        share_agreement_id: share.into(),
+        update_time: Some(timestamp(p.updated_at)),
+    }
+}
+
+fn suppressed_of(b: &Option<api::DonorBeneficiaries>) -> i64 {
+    b.iter()
+        .flat_map(|b| [&b.female, &b.male, &b.undisclosed, &b.total])
+        .filter(|v| v.as_ref().is_some_and(|v| v.suppressed))
+        .count() as i64
+}
+
+pub(crate) async fn funded_projects(
+    i: &ImpactApi,
+    caller: Caller,
+    req: api::ListFundedProjectsRequest,
+) -> Result<api::ListFundedProjectsResponse> {
+    let asked_tenant =
+        if req.tenant_id.is_empty() || markaz_kit::db::check_tenant(&req.tenant_id).is_ok() {
+            req.tenant_id.clone()
+        } else {
+            return Err(Error::invalid("tenant_id", "not a tenant id"));
+        };
+    let program = markaz_kit::rpc::parse_optional_id("program_id", &req.program_id)?;
+    let page = Page::parse(
+        req.page_size,
+        &req.page_token,
+        &format!("{asked_tenant}|{program}"),
+    )?;
+    // Every project each tenant shares, keyed; a tenant's projects are a
+    // donor's handful, so they are filtered by agreement here and paged
+    // across tenants.
+    let mut all: Vec<(String, String, ProjectRow, String)> = Vec::new();
+    for tenant in reachable(&caller, &asked_tenant) {
+        let shares = active_shares(i, &tenant, &caller.subject).await?;
+        let programs: BTreeSet<String> = shares
+            .iter()
+            .flat_map(|s| s.share.program_ids.iter().cloned())
+            .filter(|p| program.is_empty() || *p == program)
+            .collect();
+        if programs.is_empty() {
+            continue;
+        }
+        let from = shares.iter().map(|s| s.share.from).min();
+        let until = shares.iter().map(|s| s.share.until).max();
+        let (Some(from), Some(until)) = (from, until) else {
+            continue;
+        };
+        let programs: Vec<String> = programs.into_iter().collect();
+        let mut tx = i.db.read(&tenant).await?;
+        let (rows, _) = store::funded::projects(
+            &mut tx,
+            &programs,
+            &from.to_string(),
+            &until.to_string(),
+            "",
+            ALL,
+        )
+        .await?;
+        for r in rows {
+            let share = shares.iter().find(|s| {
+                s.share.program_ids.contains(&r.program_id)
+                    && r.start_date <= s.share.until.to_string()
+                    && r.end_date >= s.share.from.to_string()
+            });
+            if let Some(s) = share {
+                all.push((
+                    format!("{tenant}{SEP}{}", r.award_id),
+                    tenant.clone(),
+                    r,
+                    s.id.clone(),
+                ));
+            }
+        }
+    }
+    let total = all.len();
+    let mut rows: Vec<(String, String, ProjectRow, String)> = all
+        .into_iter()
+        .filter(|(k, ..)| page.after.is_empty() || *k > page.after)
+        .take(page.fetch() as usize)
+        .collect();
+    let next_page_token = page.finish(&mut rows, |(k, ..)| k.clone());
+    let mut projects = Vec::with_capacity(rows.len());
+    let tenants: BTreeSet<String> = rows.iter().map(|(_, t, ..)| t.clone()).collect();
+    for tenant in tenants {
+        let mine: Vec<&(String, String, ProjectRow, String)> =
+            rows.iter().filter(|(_, t, ..)| *t == tenant).collect();
+        let awards: Vec<String> = mine.iter().map(|(_, _, r, _)| r.award_id.clone()).collect();
+        let mut tx = i.db.read(&tenant).await?;
+        let (threshold, _) = store::donors::threshold(&mut tx).await?;
+        let milestones = store::funded::milestones(&mut tx, &awards).await?;
+        drop(tx);
+        let mut read = read_of(&caller, "ListFundedProjects");
+        for (_, _, r, share) in mine {
+            let ms: Vec<&MilestoneRow> = milestones
+                .iter()
+                .filter(|m| m.award_id == r.award_id)
+                .collect();
+            let p = project_proto(&tenant, r, &ms, share, threshold);
+            read.values_answered += 8;
+            read.values_suppressed += suppressed_of(&p.targeted) + suppressed_of(&p.reached);
+            if !read.program_ids.contains(&r.program_id) {
+                read.program_ids.push(r.program_id.clone());
+            }
+            if !read.share_agreement_ids.contains(share) {
+                read.share_agreement_ids.push(share.clone());
+            }
+            projects.push(p);
+        }
+        audit(i, &tenant, read).await?;
+    }
+    Ok(api::ListFundedProjectsResponse {
+        projects,
+        next_page_token,
+        total_size: total.min(i32::MAX as usize) as i32,
+    })
+}
