@@ -178,7 +178,12 @@ async fn protected(
         .map(|(_, cells)| cells.iter().map(|(_, v)| *v).collect())
         .collect();
     let (table, indices) = lines_table(total, &values);
-    let hidden = suppress(&table, threshold);
+    let s = suppress(&table, threshold);
+    let hidden = s.hidden;
+    if s.whole {
+        // Not even which cells are zero may show: no cells at all.
+        lines.iter_mut().for_each(|(_, cells)| cells.clear());
+    }
     Ok(Protected {
         total: (total, hidden[0]),
         lines: lines
@@ -319,7 +324,8 @@ pub(crate) async fn indicators(
 fn beneficiaries(c: Counts, threshold: i64) -> Option<api::DonorBeneficiaries> {
     let total: i64 = c.iter().sum();
     let (table, idx) = lines_table(total, &[c.to_vec()]);
-    let hidden = suppress(&table, threshold);
+    // Withheld whole, every count shows as withheld, zeros too.
+    let hidden = suppress(&table, threshold).hidden;
     Some(api::DonorBeneficiaries {
         female: value(c[0], hidden[idx[0][0]]),
         male: value(c[1], hidden[idx[0][1]]),

@@ -37,32 +37,48 @@ pub const DEFAULT_THRESHOLD: i64 = 5;
 pub const MIN_THRESHOLD: i64 = 3;
 pub const MAX_THRESHOLD: i64 = 100;
 
-/// Which values of `table` are withheld at `threshold` (≥ 3: at 2 a
-/// withheld small count could only be 1).
-pub fn suppress(table: &Table, threshold: i64) -> Vec<bool> {
+/// What is withheld of a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suppressed {
+    /// Per value, withheld.
+    pub hidden: Vec<bool>,
+    /// The whole table is withheld, down to which of its cells are zero:
+    /// when even withholding every non-zero value leaves one recoverable
+    /// (a total of 2 split into two cells, each at least 1, is 1 + 1), the
+    /// cells themselves must not be listed, zero or not.
+    pub whole: bool,
+}
+
+/// What of `table` is withheld at `threshold` (≥ 3: at 2 a withheld small
+/// count could only be 1).
+pub fn suppress(table: &Table, threshold: i64) -> Suppressed {
     let n = table.values.len();
     let mut hidden: Vec<bool> = table
         .values
         .iter()
         .map(|&v| is_small(v, threshold))
         .collect();
-    // Each round withholds one more value, so this ends; withholding every
-    // non-zero value leaves no equation with a published side.
+    // Each round withholds one more value, so this ends.
     for _ in 0..=n {
         let Some(exposed) = recoverable(table, &hidden, threshold) else {
-            return hidden;
+            return Suppressed {
+                hidden,
+                whole: false,
+            };
         };
         match partner(table, &hidden, exposed) {
             Some(p) => hidden[p] = true,
-            None => {
-                for (i, h) in hidden.iter_mut().enumerate() {
-                    *h = *h || table.values[i] != 0;
-                }
-                return hidden;
-            }
+            None => break,
         }
     }
-    hidden
+    for (i, h) in hidden.iter_mut().enumerate() {
+        *h = *h || table.values[i] != 0;
+    }
+    let whole = recoverable(table, &hidden, threshold).is_some();
+    if whole {
+        hidden.iter_mut().for_each(|h| *h = true);
+    }
+    Suppressed { hidden, whole }
 }
 
 /// A count the threshold withholds: above zero, below the threshold.
@@ -286,9 +302,9 @@ mod tests {
 
     fn hidden_of(total: i64, lines: &[Vec<i64>], t: i64) -> Vec<bool> {
         let (table, _) = lines_table(total, lines);
-        let h = suppress(&table, t);
-        assert_eq!(recoverable(&table, &h, t), None);
-        h
+        let s = suppress(&table, t);
+        assert!(s.whole || recoverable(&table, &s.hidden, t).is_none());
+        s.hidden
     }
 
     #[test]
@@ -319,6 +335,15 @@ mod tests {
     fn a_small_total_withholds_everything_non_zero() {
         let h = hidden_of(4, &[vec![1, 3, 0], vec![4]], 5);
         assert_eq!(h, vec![true, true, true, false, true]);
+    }
+
+    #[test]
+    fn a_table_pinned_by_its_own_shape_is_withheld_whole() {
+        // 2 = a gender's 2 = two branches' 1 + 1 at threshold 3.
+        let (table, _) = lines_table(2, &[vec![2, 0], vec![1, 1]]);
+        let s = suppress(&table, 3);
+        assert!(s.whole);
+        assert!(s.hidden.iter().all(|h| *h));
     }
 
     #[test]
