@@ -58,6 +58,10 @@ CREATE INDEX impact_donor_reads_donor ON impact_donor_reads (tenant_id, donor_id
 CREATE TABLE impact_sharing_settings (
     tenant_id TEXT NOT NULL PRIMARY KEY,
     suppression_threshold BIGINT NOT NULL,
+    -- The tenant as an IATI reporting organisation.
+    iati_identifier TEXT NOT NULL DEFAULT '',
+    name_ar TEXT NOT NULL DEFAULT '',
+    name_en TEXT NOT NULL DEFAULT '',
     updated_at BIGINT NOT NULL
 );
 
@@ -73,6 +77,14 @@ CREATE TABLE impact_funded_projects (
     branch_id TEXT NOT NULL,
     -- SECTOR_* name.
     sector TEXT NOT NULL,
+    -- The proposal's governorate as its partner wrote it.
+    governorate TEXT NOT NULL,
+    title_ar TEXT NOT NULL DEFAULT '',
+    title_en TEXT NOT NULL DEFAULT '',
+    summary_ar TEXT NOT NULL DEFAULT '',
+    summary_en TEXT NOT NULL DEFAULT '',
+    -- The day of the latest tranche paid.
+    last_disbursed_on TEXT NOT NULL DEFAULT '',
     -- 1 awarded, 2 active, 3 ended.
     status_rank BIGINT NOT NULL,
     -- PROJECT_OUTCOME_* name once ended, else empty.

@@ -361,6 +361,7 @@ fn project<'a>(award: &'a str, c: &'a ev::GrantContext) -> funded::Project<'a> {
         organization_id: &c.organization_id,
         branch_id: &c.branch_id,
         sector: Sector::try_from(c.sector).unwrap_or_default().as_str_name(),
+        governorate: &c.governorate,
     }
 }
 
@@ -435,6 +436,10 @@ impl On<ev::GrantAwarded> for ImpactEvents {
             budget: amount,
             tranche_count: i64::from(e.tranche_count.max(0)),
             targeted: Some(counts(e.beneficiaries_targeted.as_ref())?),
+            title: e.title.as_ref().map(|t| {
+                let s = e.summary.clone().unwrap_or_default();
+                [t.ar.clone(), t.en.clone(), s.ar, s.en]
+            }),
             ..Default::default()
         };
         self.fund(tx, &project(&award, c), &change).await?;
@@ -470,6 +475,7 @@ impl On<ev::TrancheDisbursed> for ImpactEvents {
             status_rank: 2,
             currency: currency.clone(),
             disbursed: total,
+            last_disbursed_on: on.to_string(),
             ..Default::default()
         };
         self.fund(tx, &project(&award, c), &change).await?;

@@ -10,9 +10,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use markaz_kit::auth::Caller;
-use markaz_kit::error::{Error, Result};
+use markaz_kit::error::{AllValid, Error, Result};
 use markaz_kit::rpc::{Page, new_id};
-use markaz_kit::time::{Date, now_micros, timestamp};
+use markaz_kit::time::{Date, now_micros, rfc3339, timestamp};
 use markaz_proto::common::v1::{Money, Sector};
 use markaz_proto::donors::v1 as api;
 use markaz_proto::impact::v1::{Dimension, DimensionValue};
@@ -20,6 +20,7 @@ use markaz_proto::impact::v1::{Dimension, DimensionValue};
 use super::ImpactApi;
 use super::sharing::share_proto;
 use crate::domain::donors::{self as rules, Quarter, donor_lines, shareable};
+use crate::domain::exports::{self, Activity, Organisations};
 use crate::domain::suppression::{lines_table, suppress};
 use crate::domain::{Filters, Scope};
 use crate::store;
@@ -412,28 +413,21 @@ fn suppressed_of(b: &Option<api::DonorBeneficiaries>) -> i64 {
         .count() as i64
 }
 
-pub(crate) async fn funded_projects(
+/// A shared project: its key (tenant, award), tenant, row and agreement.
+type Shared = (String, String, ProjectRow, String);
+
+/// Every project the tenants reachable by this donor share with it (of
+/// `asked_tenant`, of `program`, when set), by tenant and award. A
+/// tenant's shared projects are a donor's handful, so they are filtered
+/// by agreement here.
+async fn shared_projects(
     i: &ImpactApi,
-    caller: Caller,
-    req: api::ListFundedProjectsRequest,
-) -> Result<api::ListFundedProjectsResponse> {
-    let asked_tenant =
-        if req.tenant_id.is_empty() || markaz_kit::db::check_tenant(&req.tenant_id).is_ok() {
-            req.tenant_id.clone()
-        } else {
-            return Err(Error::invalid("tenant_id", "not a tenant id"));
-        };
-    let program = markaz_kit::rpc::parse_optional_id("program_id", &req.program_id)?;
-    let page = Page::parse(
-        req.page_size,
-        &req.page_token,
-        &format!("{asked_tenant}|{program}"),
-    )?;
-    // Every project each tenant shares, keyed; a tenant's projects are a
-    // donor's handful, so they are filtered by agreement here and paged
-    // across tenants.
-    let mut all: Vec<(String, String, ProjectRow, String)> = Vec::new();
-    for tenant in reachable(&caller, &asked_tenant) {
+    caller: &Caller,
+    asked_tenant: &str,
+    program: &str,
+) -> Result<Vec<Shared>> {
+    let mut all: Vec<Shared> = Vec::new();
+    for tenant in reachable(caller, asked_tenant) {
         let shares = active_shares(i, &tenant, &caller.subject).await?;
         let programs: BTreeSet<String> = shares
             .iter()
@@ -475,6 +469,27 @@ pub(crate) async fn funded_projects(
             }
         }
     }
+    Ok(all)
+}
+
+pub(crate) async fn funded_projects(
+    i: &ImpactApi,
+    caller: Caller,
+    req: api::ListFundedProjectsRequest,
+) -> Result<api::ListFundedProjectsResponse> {
+    let asked_tenant =
+        if req.tenant_id.is_empty() || markaz_kit::db::check_tenant(&req.tenant_id).is_ok() {
+            req.tenant_id.clone()
+        } else {
+            return Err(Error::invalid("tenant_id", "not a tenant id"));
+        };
+    let program = markaz_kit::rpc::parse_optional_id("program_id", &req.program_id)?;
+    let page = Page::parse(
+        req.page_size,
+        &req.page_token,
+        &format!("{asked_tenant}|{program}"),
+    )?;
+    let all = shared_projects(i, &caller, &asked_tenant, &program).await?;
     let total = all.len();
     let mut rows: Vec<(String, String, ProjectRow, String)> = all
         .into_iter()
@@ -516,4 +531,210 @@ pub(crate) async fn funded_projects(
         next_page_token,
         total_size: total.min(i32::MAX as usize) as i32,
     })
+}
+
+fn file(name: String, media_type: &str, content: String) -> api::ExportFile {
+    let digest = ring::digest::digest(&ring::digest::SHA256, content.as_bytes());
+    let sha256 = digest
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    api::ExportFile {
+        file_name: name,
+        media_type: media_type.into(),
+        content: content.into_bytes(),
+        sha256,
+    }
+}
+
+/// The shared projects of one tenant as the files describe them, with the
+/// organisations around them; the read is audited in the tenant.
+async fn activities(
+    i: &ImpactApi,
+    caller: &Caller,
+    tenant: &str,
+    projects: &[&Shared],
+    method: &str,
+) -> Result<(store::donors::Settings, Organisations, Vec<Activity>, i64)> {
+    let awards: Vec<String> = projects
+        .iter()
+        .map(|(_, _, r, _)| r.award_id.clone())
+        .collect();
+    let mut tx = i.db.read(tenant).await?;
+    let settings = store::donors::settings(&mut tx).await?;
+    let milestones = store::funded::milestones(&mut tx, &awards).await?;
+    let donor = store::donors::donor(&mut tx, &caller.subject).await?;
+    let mut out = Vec::with_capacity(projects.len());
+    let mut read = read_of(caller, method);
+    let mut last = 0;
+    for (_, _, r, share) in projects {
+        let ms: Vec<&MilestoneRow> = milestones
+            .iter()
+            .filter(|m| m.award_id == r.award_id)
+            .collect();
+        let p = project_proto(tenant, r, &ms, share, settings.threshold);
+        let partner = markaz_membership_copies::organization(&mut tx, &r.organization_id).await?;
+        let shown =
+            |v: &Option<api::DonorValue>| v.as_ref().filter(|v| !v.suppressed).map(|v| v.value);
+        let t = p.targeted.unwrap_or_default();
+        let re = p.reached.unwrap_or_default();
+        let mut suppressed = Vec::new();
+        for (name, v) in [
+            ("targeted+f", &t.female),
+            ("targeted+m", &t.male),
+            ("reached+f", &re.female),
+            ("reached+m", &re.male),
+            ("reached+total", &re.total),
+        ] {
+            if shown(v).is_none() {
+                suppressed.push(name);
+            }
+        }
+        read.values_answered += 8;
+        read.values_suppressed += suppressed_of(&p.targeted) + suppressed_of(&p.reached);
+        if !read.program_ids.contains(&r.program_id) {
+            read.program_ids.push(r.program_id.clone());
+        }
+        if !read.share_agreement_ids.contains(share) {
+            read.share_agreement_ids.push(share.clone());
+        }
+        last = last.max(r.updated_at);
+        let name = partner.map(|o| o.name).unwrap_or_default();
+        out.push(Activity {
+            award_id: r.award_id.clone(),
+            title_ar: r.title_ar.clone(),
+            title_en: if r.title_en.is_empty() && r.title_ar.is_empty() {
+                format!("Award {}", r.award_id)
+            } else {
+                r.title_en.clone()
+            },
+            summary_ar: r.summary_ar.clone(),
+            summary_en: r.summary_en.clone(),
+            partner_name_ar: name.ar,
+            partner_name_en: if name.en.is_empty() {
+                r.organization_id.clone()
+            } else {
+                name.en
+            },
+            status: match status(r) {
+                api::FundedProjectStatus::Completed => 4,
+                api::FundedProjectStatus::ClosedEarly => 5,
+                _ => 2,
+            },
+            planned_start: r.start_date.clone(),
+            planned_end: r.end_date.clone(),
+            actual_end: r.ended_on.clone(),
+            started: r.status_rank >= 2,
+            sector: r.sector.clone(),
+            governorate: if r.governorate.is_empty() {
+                r.branch_id.clone()
+            } else {
+                r.governorate.clone()
+            },
+            currency: r.currency.clone(),
+            budget: r.budget,
+            disbursed: r.disbursed,
+            disbursed_on: r.last_disbursed_on.clone(),
+            targeted: [shown(&t.female), shown(&t.male)],
+            reached: [shown(&re.female), shown(&re.male)],
+            reached_total: shown(&re.total),
+            suppressed,
+        });
+    }
+    drop(tx);
+    let orgs = Organisations {
+        reporting_ref: settings.iati_identifier.clone(),
+        reporting_name_ar: settings.name.ar.clone(),
+        reporting_name_en: if settings.name.en.is_empty() {
+            tenant.to_string()
+        } else {
+            settings.name.en.clone()
+        },
+        funder_ref: donor
+            .as_ref()
+            .map(|d| d.donor.iati_identifier.clone())
+            .unwrap_or_default(),
+        funder_name_ar: donor
+            .as_ref()
+            .map(|d| d.donor.name.ar.clone())
+            .unwrap_or_default(),
+        funder_name_en: donor
+            .as_ref()
+            .map(|d| d.donor.name.en.clone())
+            .unwrap_or_else(|| caller.subject.clone()),
+    };
+    audit(i, tenant, read).await?;
+    Ok((settings, orgs, out, last))
+}
+
+pub(crate) async fn export_iati(
+    i: &ImpactApi,
+    caller: Caller,
+    req: api::ExportIatiActivitiesRequest,
+) -> Result<api::ExportFile> {
+    let tenant = if req.tenant_id.is_empty() {
+        Err(markaz_kit::error::FieldViolation::new(
+            "tenant_id",
+            "required",
+        ))
+    } else if markaz_kit::db::check_tenant(&req.tenant_id).is_err() {
+        Err(markaz_kit::error::FieldViolation::new(
+            "tenant_id",
+            "not a tenant id",
+        ))
+    } else {
+        Ok(req.tenant_id.clone())
+    };
+    let (tenant, program) = (
+        tenant,
+        markaz_kit::rpc::parse_id("program_id", &req.program_id),
+    )
+        .all()?;
+    let shared = shared_projects(i, &caller, &tenant, &program).await?;
+    let mine: Vec<&Shared> = shared.iter().collect();
+    if mine.is_empty() {
+        // Unshared and unknown answer alike: nothing to probe.
+        return Err(Error::not_found("shared program", program));
+    }
+    let settings = store::donors::settings(&mut i.db.read(&tenant).await?).await?;
+    if settings.iati_identifier.is_empty() {
+        return Err(Error::precondition(
+            "IATI_IDENTIFIER_MISSING",
+            format!("tenant {tenant}"),
+            "the tenant has not set its IATI organisation identifier (UpdateSharingSettings)",
+        ));
+    }
+    let (_, orgs, activities, last) =
+        activities(i, &caller, &tenant, &mine, "ExportIatiActivities").await?;
+    let xml = exports::iati(&orgs, &activities, &rfc3339(last));
+    Ok(file(
+        format!("{tenant}-{program}.iati.xml"),
+        "application/xml",
+        xml,
+    ))
+}
+
+pub(crate) async fn export_hxl(
+    i: &ImpactApi,
+    caller: Caller,
+    req: api::ExportHxl3wRequest,
+) -> Result<api::ExportFile> {
+    if !req.tenant_id.is_empty() && markaz_kit::db::check_tenant(&req.tenant_id).is_err() {
+        return Err(Error::invalid("tenant_id", "not a tenant id"));
+    }
+    let shared = shared_projects(i, &caller, &req.tenant_id, "").await?;
+    let tenants: BTreeSet<String> = shared.iter().map(|(_, t, ..)| t.clone()).collect();
+    let mut rows = Vec::new();
+    for tenant in tenants {
+        let mine: Vec<&Shared> = shared.iter().filter(|(_, t, ..)| *t == tenant).collect();
+        let (_, orgs, activities, _) =
+            activities(i, &caller, &tenant, &mine, "ExportHxl3w").await?;
+        rows.extend(activities.into_iter().map(|a| (orgs.clone(), a)));
+    }
+    Ok(file(
+        "3w.hxl.csv".into(),
+        "text/csv",
+        exports::hxl_3w(&rows),
+    ))
 }

@@ -76,6 +76,8 @@ pub const RIGHTS: &[Rights] = &[
             ("ListShares", Access::Roles(DONOR)),
             ("GetIndicators", Access::Roles(DONOR)),
             ("ListFundedProjects", Access::Roles(DONOR)),
+            ("ExportIatiActivities", Access::Roles(DONOR)),
+            ("ExportHxl3w", Access::Roles(DONOR)),
         ],
     },
 ];
@@ -135,5 +137,9 @@ markaz_kit::grpc_forwards! {
             => donors::indicators;
         list_funded_projects(donors_api::ListFundedProjectsRequest)
             -> donors_api::ListFundedProjectsResponse => donors::funded_projects;
+        export_iati_activities(donors_api::ExportIatiActivitiesRequest)
+            -> donors_api::ExportFile => donors::export_iati;
+        export_hxl3w(donors_api::ExportHxl3wRequest) -> donors_api::ExportFile
+            => donors::export_hxl;
     }
 }

@@ -174,17 +174,22 @@ pub(crate) async fn list_reads(
     })
 }
 
+fn settings_proto(s: &store::Settings) -> api::SharingSettings {
+    api::SharingSettings {
+        suppression_threshold: s.threshold as i32,
+        update_time: (s.updated_at > 0).then(|| timestamp(s.updated_at)),
+        iati_identifier: s.iati_identifier.clone(),
+        organisation_name: Some(s.name.clone()),
+    }
+}
+
 pub(crate) async fn get_settings(
     i: &ImpactApi,
     caller: Caller,
     _: api::GetSharingSettingsRequest,
 ) -> Result<api::SharingSettings> {
     let mut tx = i.db.read(&caller.tenant).await?;
-    let (threshold, updated) = store::threshold(&mut tx).await?;
-    Ok(api::SharingSettings {
-        suppression_threshold: threshold as i32,
-        update_time: (updated > 0).then(|| timestamp(updated)),
-    })
+    Ok(settings_proto(&store::settings(&mut tx).await?))
 }
 
 pub(crate) async fn update_settings(
@@ -192,12 +197,18 @@ pub(crate) async fn update_settings(
     caller: Caller,
     req: api::UpdateSharingSettingsRequest,
 ) -> Result<api::SharingSettings> {
-    let threshold = rules::threshold(&req)?;
+    let (threshold, iati_identifier, name) = rules::settings(&req)?;
     let mut tx = i.db.write(&caller.tenant).await?;
-    let updated = store::set_threshold(&mut tx, threshold).await?;
+    let saved = store::set_settings(
+        &mut tx,
+        &store::Settings {
+            threshold,
+            iati_identifier,
+            name,
+            updated_at: 0,
+        },
+    )
+    .await?;
     tx.commit().await?;
-    Ok(api::SharingSettings {
-        suppression_threshold: threshold as i32,
-        update_time: Some(timestamp(updated)),
-    })
+    Ok(settings_proto(&saved))
 }

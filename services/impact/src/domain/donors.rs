@@ -158,18 +158,31 @@ pub fn revoke_reason(req: &api::RevokeShareAgreementRequest) -> Result<(String, 
     Ok((id, reason))
 }
 
-pub fn threshold(req: &api::UpdateSharingSettingsRequest) -> Result<i64> {
-    let t = req
-        .settings
-        .as_ref()
-        .map_or(0, |s| i64::from(s.suppression_threshold));
-    if !(MIN_THRESHOLD..=MAX_THRESHOLD).contains(&t) {
-        return Err(Error::invalid(
+/// Sharing settings as an admin sets them: the threshold (0: the
+/// default), the tenant as an IATI reporting organisation.
+pub fn settings(req: &api::UpdateSharingSettingsRequest) -> Result<(i64, String, LocalizedText)> {
+    let empty = api::SharingSettings::default();
+    let s = req.settings.as_ref().unwrap_or(&empty);
+    let t = match i64::from(s.suppression_threshold) {
+        0 => Ok(super::suppression::DEFAULT_THRESHOLD),
+        t if (MIN_THRESHOLD..=MAX_THRESHOLD).contains(&t) => Ok(t),
+        t => Err(FieldViolation::new(
             "settings.suppression_threshold",
-            format!("from {MIN_THRESHOLD} to {MAX_THRESHOLD}, got {t}"),
-        ));
-    }
-    Ok(t)
+            format!("from {MIN_THRESHOLD} to {MAX_THRESHOLD} (0: the default), got {t}"),
+        )),
+    };
+    let (t, iati, name) = (
+        t,
+        iati_identifier("settings.iati_identifier", &s.iati_identifier),
+        validate::localized(
+            "settings.organisation_name",
+            s.organisation_name.as_ref(),
+            200,
+            false,
+        ),
+    )
+        .all()?;
+    Ok((t, iati, name))
 }
 
 /// A calendar quarter.

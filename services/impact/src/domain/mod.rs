@@ -3,6 +3,7 @@
 
 pub mod catalogue;
 pub mod donors;
+pub mod exports;
 pub mod schemes;
 pub mod suppression;
 

@@ -267,36 +267,73 @@ pub async fn shares(
     Ok((rows, total))
 }
 
-/// The tenant's suppression threshold and when it was set (0: never, the
-/// default).
+/// The tenant's sharing settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub threshold: i64,
+    pub iati_identifier: String,
+    pub name: LocalizedText,
+    /// 0: never set.
+    pub updated_at: i64,
+}
+
+/// The tenant's settings (the defaults when never set).
 #[tracing::instrument(skip(tx))]
-pub async fn threshold(tx: &mut Tx) -> Result<(i64, i64)> {
+pub async fn settings(tx: &mut Tx) -> Result<Settings> {
     let tenant = tx.tenant().to_owned();
-    let row: Option<(i64, i64)> = sqlx::query_as(
-        "SELECT suppression_threshold, updated_at FROM impact_sharing_settings
-         WHERE tenant_id = $1",
+    let row: Option<(i64, String, String, String, i64)> = sqlx::query_as(
+        "SELECT suppression_threshold, iati_identifier, name_ar, name_en, updated_at
+         FROM impact_sharing_settings WHERE tenant_id = $1",
     )
     .bind(&tenant)
     .fetch_optional(tx.conn())
     .await?;
-    Ok(row.unwrap_or((DEFAULT_THRESHOLD, 0)))
+    Ok(match row {
+        Some((threshold, iati_identifier, ar, en, updated_at)) => Settings {
+            threshold,
+            iati_identifier,
+            name: LocalizedText { ar, en },
+            updated_at,
+        },
+        None => Settings {
+            threshold: DEFAULT_THRESHOLD,
+            iati_identifier: String::new(),
+            name: LocalizedText::default(),
+            updated_at: 0,
+        },
+    })
 }
 
-#[tracing::instrument(skip(tx))]
-pub async fn set_threshold(tx: &mut Tx, threshold: i64) -> Result<i64> {
+/// The tenant's suppression threshold.
+pub async fn threshold(tx: &mut Tx) -> Result<(i64, i64)> {
+    let s = settings(tx).await?;
+    Ok((s.threshold, s.updated_at))
+}
+
+/// Replaces the tenant's settings; `updated_at` is set here.
+#[tracing::instrument(skip_all)]
+pub async fn set_settings(tx: &mut Tx, s: &Settings) -> Result<Settings> {
     let tenant = tx.tenant().to_owned();
     let now = now_micros();
     sqlx::query(
-        "INSERT INTO impact_sharing_settings (tenant_id, suppression_threshold, updated_at)
-         VALUES ($1, $2, $3)
-         ON CONFLICT (tenant_id) DO UPDATE SET suppression_threshold = $2, updated_at = $3",
+        "INSERT INTO impact_sharing_settings (tenant_id, suppression_threshold, iati_identifier,
+            name_ar, name_en, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (tenant_id) DO UPDATE SET suppression_threshold = $2,
+            iati_identifier = $3, name_ar = $4, name_en = $5, updated_at = $6",
     )
     .bind(&tenant)
-    .bind(threshold)
+    .bind(s.threshold)
+    .bind(&s.iati_identifier)
+    .bind(&s.name.ar)
+    .bind(&s.name.en)
     .bind(now)
     .execute(tx.conn())
     .await?;
-    Ok(now)
+    Ok(Settings {
+        updated_at: now,
+        ..s.clone()
+    })
 }
 
 /// One donor read, for the audit.

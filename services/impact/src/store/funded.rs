@@ -17,6 +17,7 @@ pub struct Project<'a> {
     pub organization_id: &'a str,
     pub branch_id: &'a str,
     pub sector: &'a str,
+    pub governorate: &'a str,
 }
 
 /// People by gender: female, male, undisclosed.
@@ -38,6 +39,9 @@ pub struct Change {
     pub tranche_count: i64,
     pub targeted: Option<Counts>,
     pub final_reached: Option<Counts>,
+    /// The project's title and summary (Arabic, English), from the award.
+    pub title: Option<[String; 4]>,
+    pub last_disbursed_on: String,
 }
 
 fn keep_or(column: &str, n: usize) -> String {
@@ -57,6 +61,7 @@ pub async fn apply(tx: &mut Tx, p: &Project<'_>, c: &Change) -> Result<()> {
     let tenant = tx.tenant().to_owned();
     let t = c.targeted.unwrap_or_default();
     let r = c.final_reached.unwrap_or_default();
+    let title = c.title.clone().unwrap_or_default();
     let sets = [
         "program_id = $3".to_string(),
         "call_id = $4".to_string(),
@@ -85,15 +90,24 @@ pub async fn apply(tx: &mut Tx, p: &Project<'_>, c: &Change) -> Result<()> {
              reached_undisclosed = CASE WHEN $22 = 1 THEN $25 ELSE impact_funded_projects.reached_undisclosed END"
         ),
         "updated_at = $26".to_string(),
+        keep_or("governorate", 27),
+        String::from(
+            "title_ar = CASE WHEN $32 = 1 THEN $28 ELSE impact_funded_projects.title_ar END,
+             title_en = CASE WHEN $32 = 1 THEN $29 ELSE impact_funded_projects.title_en END,
+             summary_ar = CASE WHEN $32 = 1 THEN $30 ELSE impact_funded_projects.summary_ar END,
+             summary_en = CASE WHEN $32 = 1 THEN $31 ELSE impact_funded_projects.summary_en END",
+        ),
+        max_of("last_disbursed_on", 33),
     ];
     let sql = format!(
         "INSERT INTO impact_funded_projects (tenant_id, award_id, program_id, call_id,
             organization_id, branch_id, sector, status_rank, outcome, start_date, end_date,
             ended_on, currency, budget, disbursed, spent, tranche_count, targeted_female,
             targeted_male, targeted_undisclosed, final_reached, reached_female, reached_male,
-            reached_undisclosed, updated_at)
+            reached_undisclosed, updated_at, governorate, title_ar, title_en, summary_ar,
+            summary_en, last_disbursed_on)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-            $19, $20, $21, $22, $23, $24, $25, $26)
+            $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $33)
          ON CONFLICT (tenant_id, award_id) DO UPDATE SET {}",
         sets.join(", ")
     );
@@ -124,6 +138,13 @@ pub async fn apply(tx: &mut Tx, p: &Project<'_>, c: &Change) -> Result<()> {
         .bind(r[1])
         .bind(r[2])
         .bind(now_micros())
+        .bind(p.governorate)
+        .bind(&title[0])
+        .bind(&title[1])
+        .bind(&title[2])
+        .bind(&title[3])
+        .bind(i64::from(c.title.is_some()))
+        .bind(&c.last_disbursed_on)
         .execute(tx.conn())
         .await?;
     Ok(())
@@ -178,6 +199,12 @@ pub struct ProjectRow {
     pub organization_id: String,
     pub branch_id: String,
     pub sector: String,
+    pub governorate: String,
+    pub title_ar: String,
+    pub title_en: String,
+    pub summary_ar: String,
+    pub summary_en: String,
+    pub last_disbursed_on: String,
     pub status_rank: i64,
     pub outcome: String,
     pub start_date: String,
@@ -234,7 +261,8 @@ pub async fn projects(
     w.compare("award_id", ">", after);
     let limit = w.param(limit);
     let sql = format!(
-        "SELECT award_id, program_id, call_id, organization_id, branch_id, sector, status_rank,
+        "SELECT award_id, program_id, call_id, organization_id, branch_id, sector, governorate,
+            title_ar, title_en, summary_ar, summary_en, last_disbursed_on, status_rank,
             outcome, start_date, end_date, ended_on, currency, budget, disbursed, spent,
             tranche_count, targeted_female, targeted_male, targeted_undisclosed, final_reached,
             reached_female, reached_male, reached_undisclosed, updated_at

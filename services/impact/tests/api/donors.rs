@@ -17,7 +17,8 @@ use crate::figures::Activity;
 use crate::world::*;
 
 const THIRD_TENANT: &str = "hasakah-csc";
-const DONOR: &str = "echo";
+pub const DONOR: &str = "echo";
+pub const PROJECT_AR: &str = "إعادة تأهيل شبكة المياه — حي \"المشلب\" & السوق";
 const PURPOSE_AR: &str = "تقرير المنحة الفصلي لمكتب المساعدات الإنسانية";
 
 both_backends!(
@@ -25,7 +26,7 @@ both_backends!(
     bad_input_writes_nothing
 );
 
-fn day(y: i32, m: i32, d: i32) -> Option<Date> {
+pub fn day(y: i32, m: i32, d: i32) -> Option<Date> {
     Some(Date {
         year: y,
         month: m,
@@ -40,18 +41,18 @@ fn usd(minor_units: i64) -> Option<Money> {
     })
 }
 
-struct Donors {
-    w: World,
-    sharing: SharingServiceClient<Channel>,
-    donors: DonorServiceClient<Channel>,
-    operator: String,
+pub struct Donors {
+    pub w: World,
+    pub sharing: SharingServiceClient<Channel>,
+    pub donors: DonorServiceClient<Channel>,
+    pub operator: String,
     /// The reads each tenant's audit must hold: one per answer (a page of
     /// figures, a list of projects) that drew on the tenant.
     audited: std::collections::HashMap<String, usize>,
 }
 
 impl Donors {
-    async fn new(backend: Backend) -> Donors {
+    pub async fn new(backend: Backend) -> Donors {
         let w = world(backend).await;
         let sharing = SharingServiceClient::new(w.app.channel().await);
         let donors = DonorServiceClient::new(w.app.channel().await);
@@ -65,13 +66,13 @@ impl Donors {
         }
     }
 
-    fn admin(&self, tenant: &str) -> String {
+    pub fn admin(&self, tenant: &str) -> String {
         self.w.app.token(tenant, &[Role::Admin], None)
     }
 
     /// A donor platform's token: `sub` the donor, `tenant` and `tenants`
     /// the tenants it reaches.
-    fn donor_token(&self, donor: &str, tenants: &[&str]) -> String {
+    pub fn donor_token(&self, donor: &str, tenants: &[&str]) -> String {
         let env = &self.w.app.env;
         for t in tenants {
             env.register(t);
@@ -88,7 +89,7 @@ impl Donors {
         env.signer.sign(&claims)
     }
 
-    async fn register(&mut self, id: &str) -> donors::Donor {
+    pub async fn register(&mut self, id: &str) -> donors::Donor {
         self.sharing
             .register_donor(authed(
                 donors::RegisterDonorRequest {
@@ -109,7 +110,7 @@ impl Donors {
             .into_inner()
     }
 
-    async fn share(
+    pub async fn share(
         &mut self,
         tenant: &str,
         donor: &str,
@@ -238,7 +239,11 @@ impl Donors {
 }
 
 /// Awards of a program: the events of one project from award to end.
-fn project_events(tenant: &str, program: &str, reached: [i64; 3]) -> (String, Vec<ev::Envelope>) {
+pub fn project_events(
+    tenant: &str,
+    program: &str,
+    reached: [i64; 3],
+) -> (String, Vec<ev::Envelope>) {
     let award = new_id();
     let context = ev::GrantContext {
         program_id: program.into(),
@@ -247,6 +252,7 @@ fn project_events(tenant: &str, program: &str, reached: [i64; 3]) -> (String, Ve
         organization_id: new_id(),
         branch_id: "raqqa".into(),
         sector: Sector::Health as i32,
+        governorate: "الرقة".into(),
         ..Default::default()
     };
     let people = |[f, m, u]: [i64; 3]| {
@@ -268,6 +274,14 @@ fn project_events(tenant: &str, program: &str, reached: [i64; 3]) -> (String, Ve
                 beneficiaries_targeted: people([40, 30, 0]),
                 start_date: day(2025, 3, 1),
                 end_date: day(2025, 9, 30),
+                title: Some(LocalizedText {
+                    ar: PROJECT_AR.into(),
+                    en: "Water network rehabilitation".into(),
+                }),
+                summary: Some(LocalizedText {
+                    ar: "إصلاح شبكة المياه في حي المشلب".into(),
+                    en: String::new(),
+                }),
             },
         ),
         envelope(

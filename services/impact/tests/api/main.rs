@@ -6,6 +6,7 @@
 
 mod definitions;
 mod donors;
+mod exports;
 mod figures;
 mod rebuild;
 mod rights;
