@@ -738,3 +738,142 @@ pub(crate) async fn export_hxl(
         exports::hxl_3w(&rows),
     ))
 }
+
+/// How far behind now a cursor stays: a change is stamped before its
+/// transaction commits, so the feed reads only changes older than this,
+/// which every transaction has committed by.
+const SETTLE_MICROS: i64 = 5_000_000;
+
+/// A cursor: a signed position `<micros, 20 digits>|<tenant>|<id>` in the
+/// order of changes. `~` sorts after every tenant and id: a position past
+/// everything stamped at that microsecond.
+fn cursor_at(position: &str) -> Result<String> {
+    // A page of one with a second row makes a token for the first: the
+    // kit's signed tokens, bound to this feed.
+    let page = Page::parse(1, "", "changes")?;
+    let mut two = vec![position.to_string(), position.to_string()];
+    Ok(page.finish(&mut two, |p| p.clone()))
+}
+
+fn position(micros: i64, tenant: &str, id: &str) -> String {
+    format!("{micros:020}|{tenant}|{id}")
+}
+
+pub(crate) async fn start_cursor(
+    _i: &ImpactApi,
+    _caller: Caller,
+    _req: api::GetStartCursorRequest,
+) -> Result<api::GetStartCursorResponse> {
+    let horizon = now_micros() - SETTLE_MICROS;
+    Ok(api::GetStartCursorResponse {
+        cursor: cursor_at(&position(horizon, "~", ""))?,
+    })
+}
+
+pub(crate) async fn changes(
+    i: &ImpactApi,
+    caller: Caller,
+    req: api::ListChangesRequest,
+) -> Result<api::ListChangesResponse> {
+    if req.cursor.is_empty() {
+        return Err(Error::invalid("cursor", "required: from GetStartCursor"));
+    }
+    let page = Page::parse(req.page_size, &req.cursor, "changes")
+        .map_err(|_| Error::invalid("cursor", "not a cursor of this feed"))?;
+    let from = page.after.clone();
+    let horizon = position(now_micros() - SETTLE_MICROS, "~", "");
+    let mut found: Vec<(String, api::Change)> = Vec::new();
+    // Agreements: made or revoked within the window, revoked ones too.
+    for tenant in reachable(&caller, "") {
+        let mut tx = i.db.read(&tenant).await?;
+        let (rows, _) = store::donors::shares(&mut tx, &caller.subject, false, "", ALL).await?;
+        for r in rows {
+            let at = r.revoked_at.max(r.created_at);
+            let key = position(at, &tenant, &r.id);
+            if key > from && key <= horizon {
+                found.push((
+                    key,
+                    api::Change {
+                        tenant_id: tenant.clone(),
+                        change_time: Some(timestamp(at)),
+                        what: Some(api::change::What::ShareAgreement(share_proto(&r))),
+                    },
+                ));
+            }
+        }
+    }
+    // Projects of active agreements that changed within the window.
+    let shared = shared_projects(i, &caller, "", "").await?;
+    let mut changed: Vec<(String, &Shared)> = shared
+        .iter()
+        .map(|s| (position(s.2.updated_at, &s.1, &s.2.award_id), s))
+        .filter(|(k, _)| *k > from && *k <= horizon)
+        .collect();
+    changed.sort_by(|a, b| a.0.cmp(&b.0));
+    let tenants: BTreeSet<String> = changed.iter().map(|(_, s)| s.1.clone()).collect();
+    for tenant in tenants {
+        let mine: Vec<&(String, &Shared)> = changed.iter().filter(|(_, s)| s.1 == tenant).collect();
+        let awards: Vec<String> = mine.iter().map(|(_, s)| s.2.award_id.clone()).collect();
+        let mut tx = i.db.read(&tenant).await?;
+        let (threshold, _) = store::donors::threshold(&mut tx).await?;
+        let milestones = store::funded::milestones(&mut tx, &awards).await?;
+        for (key, (_, _, r, share)) in mine {
+            let ms: Vec<&MilestoneRow> = milestones
+                .iter()
+                .filter(|m| m.award_id == r.award_id)
+                .collect();
+            found.push((
+                key.clone(),
+                api::Change {
+                    tenant_id: tenant.clone(),
+                    change_time: Some(timestamp(r.updated_at)),
+                    what: Some(api::change::What::FundedProject(project_proto(
+                        &tenant, r, &ms, share, threshold,
+                    ))),
+                },
+            ));
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    let size = page.size as usize;
+    let more = found.len() > size;
+    found.truncate(size);
+    let next = match found.last() {
+        Some((key, _)) if more => key.clone(),
+        _ if from > horizon => from.clone(),
+        _ => horizon,
+    };
+    // Audited per tenant, like every read.
+    let mut by_tenant: BTreeMap<String, ReadRow> = BTreeMap::new();
+    for (_, c) in &found {
+        let read = by_tenant
+            .entry(c.tenant_id.clone())
+            .or_insert_with(|| read_of(&caller, "ListChanges"));
+        read.values_answered += 1;
+        match &c.what {
+            Some(api::change::What::FundedProject(p)) => {
+                read.values_suppressed += suppressed_of(&p.targeted) + suppressed_of(&p.reached);
+                if !read.program_ids.contains(&p.program_id) {
+                    read.program_ids.push(p.program_id.clone());
+                }
+                if !read.share_agreement_ids.contains(&p.share_agreement_id) {
+                    read.share_agreement_ids.push(p.share_agreement_id.clone());
+                }
+            }
+            Some(api::change::What::ShareAgreement(s))
+                if !read.share_agreement_ids.contains(&s.id) =>
+            {
+                read.share_agreement_ids.push(s.id.clone());
+            }
+            _ => {}
+        }
+    }
+    for (tenant, read) in by_tenant {
+        audit(i, &tenant, read).await?;
+    }
+    Ok(api::ListChangesResponse {
+        changes: found.into_iter().map(|(_, c)| c).collect(),
+        next_cursor: cursor_at(&next)?,
+        more,
+    })
+}

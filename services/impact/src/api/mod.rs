@@ -78,6 +78,8 @@ pub const RIGHTS: &[Rights] = &[
             ("ListFundedProjects", Access::Roles(DONOR)),
             ("ExportIatiActivities", Access::Roles(DONOR)),
             ("ExportHxl3w", Access::Roles(DONOR)),
+            ("GetStartCursor", Access::Roles(DONOR)),
+            ("ListChanges", Access::Roles(DONOR)),
         ],
     },
 ];
@@ -141,5 +143,9 @@ markaz_kit::grpc_forwards! {
             -> donors_api::ExportFile => donors::export_iati;
         export_hxl3w(donors_api::ExportHxl3wRequest) -> donors_api::ExportFile
             => donors::export_hxl;
+        get_start_cursor(donors_api::GetStartCursorRequest)
+            -> donors_api::GetStartCursorResponse => donors::start_cursor;
+        list_changes(donors_api::ListChangesRequest) -> donors_api::ListChangesResponse
+            => donors::changes;
     }
 }

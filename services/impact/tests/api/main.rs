@@ -4,6 +4,7 @@
 //! are read through the public API and held to a recount of the generated
 //! activity.
 
+mod changes;
 mod definitions;
 mod donors;
 mod exports;
