@@ -209,8 +209,24 @@ pub(crate) async fn indicators(
 ) -> Result<api::GetIndicatorsResponse> {
     let q = rules::donor_query(&req)?;
     let page = Page::parse(req.page_size, &req.page_token, &q.fingerprint())?;
+    let (answer, reads) = figures_of(i, &caller, &q, &page).await?;
+    for (tenant, read) in reads {
+        audit(i, &tenant, read).await?;
+    }
+    Ok(answer)
+}
+
+/// The figures a donor's query answers on one page, and the reads to audit
+/// (one per tenant answered) before they are sent.
+async fn figures_of(
+    i: &ImpactApi,
+    caller: &Caller,
+    q: &rules::DonorQuery,
+    page: &Page,
+) -> Result<(api::GetIndicatorsResponse, Vec<(String, ReadRow)>)> {
+    let mut reads = Vec::new();
     let mut plan: Vec<Planned> = Vec::new();
-    for tenant in reachable(&caller, &q.tenant) {
+    for tenant in reachable(caller, &q.tenant) {
         let shares = active_shares(i, &tenant, &caller.subject).await?;
         let codes: BTreeSet<String> = if q.codes.is_empty() {
             shares
@@ -258,7 +274,7 @@ pub(crate) async fn indicators(
         let mut tx = i.db.read(&tenant).await?;
         let (threshold, _) = store::donors::threshold(&mut tx).await?;
         thresholds.insert(tenant.clone(), threshold as i32);
-        let mut read = read_of(&caller, "GetIndicators");
+        let mut read = read_of(caller, "GetIndicators");
         read.from = q.from.to_string();
         read.until = q.until.to_string();
         for r in rows.iter().filter(|r| r.tenant == tenant) {
@@ -311,14 +327,17 @@ pub(crate) async fn indicators(
             });
         }
         drop(tx);
-        audit(i, &tenant, read).await?;
+        reads.push((tenant, read));
     }
-    Ok(api::GetIndicatorsResponse {
-        figures,
-        next_page_token,
-        total_size: total_size.min(i32::MAX as usize) as i32,
-        suppression_thresholds: thresholds,
-    })
+    Ok((
+        api::GetIndicatorsResponse {
+            figures,
+            next_page_token,
+            total_size: total_size.min(i32::MAX as usize) as i32,
+            suppression_thresholds: thresholds,
+        },
+        reads,
+    ))
 }
 
 /// People by gender and their total, protected together at `threshold`.
@@ -876,4 +895,118 @@ pub(crate) async fn changes(
         next_cursor: cursor_at(&next)?,
         more,
     })
+}
+
+/// How often a watch recounts its figures.
+const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A watch: the figures, then each time they change.
+pub type WatchStream = std::pin::Pin<
+    Box<
+        dyn futures::Stream<Item = std::result::Result<api::WatchIndicatorsResponse, tonic::Status>>
+            + Send,
+    >,
+>;
+
+struct Watch {
+    api: ImpactApi,
+    caller: Caller,
+    query: rules::DonorQuery,
+    /// The agreements the first answer drew on, by tenant.
+    shares: BTreeMap<String, BTreeSet<String>>,
+    last: Option<Vec<api::DonorFigures>>,
+    ended: bool,
+}
+
+impl Watch {
+    /// The next message: at once the first time, then the next change.
+    /// `Err` ends the stream: an agreement it drew on was revoked.
+    async fn next(&mut self) -> Result<api::WatchIndicatorsResponse> {
+        loop {
+            if self.last.is_some() {
+                tokio::time::sleep(WATCH_EVERY).await;
+                for (tenant, ids) in &self.shares {
+                    let active: BTreeSet<String> =
+                        active_shares(&self.api, tenant, &self.caller.subject)
+                            .await?
+                            .into_iter()
+                            .map(|s| s.id)
+                            .collect();
+                    if let Some(gone) = ids.iter().find(|id| !active.contains(*id)) {
+                        return Err(Error::precondition(
+                            "SHARE_REVOKED",
+                            format!("share agreement {gone}"),
+                            "an agreement this watch reads was revoked",
+                        ));
+                    }
+                }
+            }
+            let page = Page::parse(rules::MAX_WATCHED, "", &self.query.fingerprint())?;
+            let (answer, reads) = figures_of(&self.api, &self.caller, &self.query, &page).await?;
+            if self.last.as_ref() == Some(&answer.figures) {
+                continue;
+            }
+            if self.last.is_none() {
+                for f in &answer.figures {
+                    self.shares
+                        .entry(f.tenant_id.clone())
+                        .or_default()
+                        .insert(f.share_agreement_id.clone());
+                }
+            }
+            for (tenant, read) in reads {
+                let mut read = read;
+                read.method = "WatchIndicators".into();
+                audit(&self.api, &tenant, read).await?;
+            }
+            self.last = Some(answer.figures.clone());
+            return Ok(api::WatchIndicatorsResponse {
+                figures: answer.figures,
+                suppression_thresholds: answer.suppression_thresholds,
+            });
+        }
+    }
+}
+
+pub(crate) async fn watch(
+    i: &ImpactApi,
+    caller: Caller,
+    req: api::WatchIndicatorsRequest,
+) -> Result<WatchStream> {
+    let query = rules::donor_query(&api::GetIndicatorsRequest {
+        codes: req.codes,
+        from: req.from,
+        until: req.until,
+        group_by: req.group_by,
+        tenant_id: req.tenant_id,
+        page_size: 0,
+        page_token: String::new(),
+    })?;
+    let mut watch = Watch {
+        api: i.clone(),
+        caller,
+        query,
+        shares: BTreeMap::new(),
+        last: None,
+        ended: false,
+    };
+    // The first answer before the stream starts: a bad request or a
+    // failure is the call's status.
+    let first = watch.next().await?;
+    let rest = futures::stream::unfold(watch, |mut w| async move {
+        if w.ended {
+            return None;
+        }
+        match w.next().await {
+            Ok(m) => Some((Ok(m), w)),
+            Err(e) => {
+                w.ended = true;
+                Some((Err(tonic::Status::from(e)), w))
+            }
+        }
+    });
+    Ok(Box::pin(futures::StreamExt::chain(
+        futures::stream::once(async move { Ok(first) }),
+        rest,
+    )))
 }

@@ -80,6 +80,7 @@ pub const RIGHTS: &[Rights] = &[
             ("ExportHxl3w", Access::Roles(DONOR)),
             ("GetStartCursor", Access::Roles(DONOR)),
             ("ListChanges", Access::Roles(DONOR)),
+            ("WatchIndicators", Access::Roles(DONOR)),
         ],
     },
 ];
@@ -147,5 +148,10 @@ markaz_kit::grpc_forwards! {
             -> donors_api::GetStartCursorResponse => donors::start_cursor;
         list_changes(donors_api::ListChangesRequest) -> donors_api::ListChangesResponse
             => donors::changes;
+        watch_indicators(donors_api::WatchIndicatorsRequest) -> donors::WatchStream
+            => donors::watch;
+    }
+    extra {
+        type WatchIndicatorsStream = donors::WatchStream;
     }
 }

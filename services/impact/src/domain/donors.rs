@@ -17,6 +17,10 @@ use super::suppression::{MAX_THRESHOLD, MIN_THRESHOLD};
 /// a donor can see of one indicator and quarter is one small table.
 pub const DONOR_DIMENSIONS: [Dimension; 2] = [Dimension::Gender, Dimension::Branch];
 
+/// A watch follows at most this many figures (tenant × indicator ×
+/// quarter).
+pub const MAX_WATCHED: i32 = 500;
+
 /// At most this many quarters in one request.
 pub const MAX_QUARTERS: usize = 12;
 

@@ -12,7 +12,10 @@ use markaz_proto::donors::v1::change::What;
 use crate::donors::{DONOR, Donors, project_events};
 use crate::world::*;
 
-both_backends!(the_feed_gives_what_changed_and_stops_at_a_revocation);
+both_backends!(
+    the_feed_gives_what_changed_and_stops_at_a_revocation,
+    a_watch_pushes_changes_and_a_revocation_ends_it
+);
 
 /// Follows the feed from `cursor` until `want` holds of what it gave, for
 /// at most 20 s (changes show once they are 5 s old); the changes and the
@@ -160,4 +163,106 @@ async fn the_feed_gives_what_changed_and_stops_at_a_revocation(backend: Backend)
         .reads;
     assert!(reads.iter().all(|r| r.method == "ListChanges"));
     assert!(reads.len() >= 3);
+}
+
+async fn a_watch_pushes_changes_and_a_revocation_ends_it(backend: Backend) {
+    let mut d = Donors::new(backend).await;
+    d.register(DONOR).await;
+    for e in crate::figures::Activity::generate(7).envelopes(TENANT) {
+        d.w.deliver_envelope(&e).await;
+    }
+    let share = d
+        .share(
+            TENANT,
+            DONOR,
+            &[],
+            &["trainees", "community_projects_funded"],
+        )
+        .await;
+    let token = d.donor_token(DONOR, &[TENANT]);
+    let bad = d
+        .donors
+        .watch_indicators(authed(donors::WatchIndicatorsRequest::default(), &token))
+        .await
+        .unwrap_err();
+    assert_eq!(field_violations(&bad), vec!["from", "until"]);
+
+    let mut stream = d
+        .donors
+        .watch_indicators(authed(
+            donors::WatchIndicatorsRequest {
+                from: crate::donors::day(2025, 1, 1),
+                until: crate::donors::day(2025, 3, 31),
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await
+        .expect("a watch")
+        .into_inner();
+    let first = next(&mut stream)
+        .await
+        .unwrap()
+        .expect("the figures at once");
+    assert_eq!(first.figures.len(), 2);
+    let projects = |r: &donors::WatchIndicatorsResponse| -> Option<(i64, bool)> {
+        r.figures
+            .iter()
+            .find(|f| f.code == "community_projects_funded")
+            .and_then(|f| f.total.as_ref())
+            .map(|v| (v.value, v.suppressed))
+    };
+    let before = projects(&first).expect("the projects' figure");
+    // Seven awards more starting in the quarter: the figure, published
+    // now, is pushed. (A change inside a withheld value shows nothing, so
+    // it pushes nothing: the figures compared are the donor's.)
+    for _ in 0..7 {
+        let (_, events) = project_events(TENANT, &new_id(), [5, 5, 0]);
+        d.w.deliver_envelope(&events[0]).await;
+    }
+    let second = next(&mut stream).await.unwrap().expect("the change");
+    let after = projects(&second).expect("the projects' figure");
+    assert!(!after.1, "{after:?}");
+    assert!(before.1 || after.0 >= before.0 + 7, "{before:?} {after:?}");
+    assert_ne!(first.figures, second.figures);
+
+    // Revoked: the stream ends, saying why.
+    let admin = d.admin(TENANT);
+    d.sharing
+        .revoke_share_agreement(authed(
+            donors::RevokeShareAgreementRequest {
+                id: share.id.clone(),
+                reason: "انتهت المنحة".into(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+    let ended = next(&mut stream).await.unwrap_err();
+    assert_eq!(ended.code(), Code::FailedPrecondition);
+    // Two pushes, two reads in the audit.
+    let staff = d.w.app.token(TENANT, &[Role::Staff], None);
+    let reads = d
+        .sharing
+        .list_donor_reads(authed(donors::ListDonorReadsRequest::default(), &staff))
+        .await
+        .unwrap()
+        .into_inner()
+        .reads;
+    assert_eq!(
+        reads
+            .iter()
+            .filter(|r| r.method == "WatchIndicators")
+            .count(),
+        2
+    );
+}
+
+/// The watch's next message, within 20 s.
+async fn next(
+    s: &mut tonic::Streaming<donors::WatchIndicatorsResponse>,
+) -> Result<Option<donors::WatchIndicatorsResponse>, tonic::Status> {
+    tokio::time::timeout(Duration::from_secs(20), s.message())
+        .await
+        .expect("the watch answers within 20 s")
 }
