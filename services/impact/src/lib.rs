@@ -8,8 +8,8 @@
 //! | room | what it holds |
 //! |---|---|
 //! | [`domain`] | the catalogue and what a request for figures may ask |
-//! | [`store`] | the facts the consumer writes, and the figures counted from them in SQL |
-//! | [`api`] | the gRPC API: the catalogue, the figures, the records behind a figure |
+//! | [`store`] | the facts the consumer writes, and the figures counted from them in SQL; donors, agreements, the audit, the funded projects projected from grants' events |
+//! | [`api`] | the gRPC API: the catalogue, the figures, the records behind a figure; and `markaz.donors.v1` — share agreements, the audit, and what a donor reads, small cells suppressed (docs/donors.md) |
 //! | [`events`] | the consumer: capacity, membership (through `markaz-membership-copies`), grants, networking and resources |
 //! | [`rebuild`] | the figures rebuilt from the event history into a new generation of the facts |
 //! | `migrations/` | the facts' tables |
