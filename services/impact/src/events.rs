@@ -26,7 +26,7 @@ use crate::store::facts::{
     self, Booking, CoalitionMember, CompletedCourse, Consultation, EventHeld, GrantPlace,
     LibraryItem, ScheduledCourse, Trainee,
 };
-use crate::store::generations;
+use crate::store::{funded, generations};
 
 /// The producers whose events impact reads.
 pub const CAPACITY: &str = "capacity";
@@ -77,6 +77,7 @@ pub fn router() -> Router<ImpactEvents> {
     facts_routes(markaz_membership_copies::routes(Router::new(
         ImpactEvents::default(),
     )))
+    .on::<ev::MilestoneReported>()
 }
 
 /// What a rebuild replays the history through: the facts only, written to
@@ -351,6 +352,63 @@ fn grant_place<'a>(award: &'a str, c: &'a ev::GrantContext) -> GrantPlace<'a> {
     }
 }
 
+/// The funded project donors see, as a grants event names it.
+fn project<'a>(award: &'a str, c: &'a ev::GrantContext) -> funded::Project<'a> {
+    funded::Project {
+        award_id: award,
+        program_id: &c.program_id,
+        call_id: &c.call_id,
+        organization_id: &c.organization_id,
+        branch_id: &c.branch_id,
+        sector: Sector::try_from(c.sector).unwrap_or_default().as_str_name(),
+        governorate: &c.governorate,
+    }
+}
+
+fn counts(b: Option<&ev::BeneficiaryCount>) -> Result<funded::Counts> {
+    let b = b.cloned().unwrap_or_default();
+    if b.female < 0 || b.male < 0 || b.undisclosed < 0 {
+        return Err(Error::invalid("beneficiaries", "a count below zero"));
+    }
+    Ok([b.female, b.male, b.undisclosed])
+}
+
+impl ImpactEvents {
+    /// The donors' projection is live only: a rebuild replays the facts.
+    async fn fund(&self, tx: &mut Tx, p: &funded::Project<'_>, c: &funded::Change) -> Result<()> {
+        match self.target {
+            Target::Live => funded::apply(tx, p, c).await,
+            Target::Rebuild(_) => Ok(()),
+        }
+    }
+}
+
+#[markaz_kit::async_trait]
+impl On<ev::MilestoneReported> for ImpactEvents {
+    async fn on(&self, tx: &mut Tx, e: ev::MilestoneReported) -> Result<()> {
+        let (award, c) = place(&e.award_id, e.context.as_ref())?;
+        if e.milestone_number <= 0 {
+            return Err(Error::invalid("milestone_number", "must be positive"));
+        }
+        let reached = counts(e.beneficiaries_reached.as_ref())?;
+        let accepted = e.accepted_at.as_ref().map_or(0, micros_of);
+        let change = funded::Change {
+            status_rank: 2,
+            ..Default::default()
+        };
+        self.fund(tx, &project(&award, c), &change).await?;
+        funded::milestone(
+            tx,
+            &award,
+            i64::from(e.milestone_number),
+            &e.report_id,
+            accepted,
+            reached,
+        )
+        .await
+    }
+}
+
 /// Minor units and currency of a required amount.
 fn money(field: &str, m: Option<&markaz_proto::common::v1::Money>) -> Result<(i64, String)> {
     match m {
@@ -367,6 +425,24 @@ impl On<ev::GrantAwarded> for ImpactEvents {
         let (award, c) = place(&e.award_id, e.context.as_ref())?;
         let (amount, currency) = money("amount", e.amount.as_ref())?;
         let start = Date::required("start_date", e.start_date.as_ref())?;
+        let end = Date::optional("end_date", e.end_date.as_ref())?;
+        let change = funded::Change {
+            status_rank: 1,
+            start_date: start.to_string(),
+            end_date: end
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| start.to_string()),
+            currency: currency.clone(),
+            budget: amount,
+            tranche_count: i64::from(e.tranche_count.max(0)),
+            targeted: Some(counts(e.beneficiaries_targeted.as_ref())?),
+            title: e.title.as_ref().map(|t| {
+                let s = e.summary.clone().unwrap_or_default();
+                [t.ar.clone(), t.en.clone(), s.ar, s.en]
+            }),
+            ..Default::default()
+        };
+        self.fund(tx, &project(&award, c), &change).await?;
         for g in self.generations(tx, Family::Grants).await? {
             facts::awarded(
                 tx,
@@ -391,6 +467,18 @@ impl On<ev::TrancheDisbursed> for ImpactEvents {
         if e.tranche_number <= 0 {
             return Err(Error::invalid("tranche_number", "must be positive"));
         }
+        let total = match e.disbursed_total.as_ref() {
+            Some(_) => money("disbursed_total", e.disbursed_total.as_ref())?.0,
+            None => amount,
+        };
+        let change = funded::Change {
+            status_rank: 2,
+            currency: currency.clone(),
+            disbursed: total,
+            last_disbursed_on: on.to_string(),
+            ..Default::default()
+        };
+        self.fund(tx, &project(&award, c), &change).await?;
         for g in self.generations(tx, Family::Grants).await? {
             facts::disbursed(
                 tx,
@@ -422,6 +510,18 @@ impl On<ev::ProjectCompleted> for ImpactEvents {
             Some(_) => money("spent", e.spent.as_ref())?,
             None => (0, String::new()),
         };
+        let change = funded::Change {
+            status_rank: 3,
+            outcome: outcome.to_string(),
+            ended_on: ended.to_string(),
+            currency: currency.clone(),
+            spent,
+            budget: e.awarded.as_ref().map_or(0, |m| m.minor_units.max(0)),
+            disbursed: e.disbursed.as_ref().map_or(0, |m| m.minor_units.max(0)),
+            final_reached: Some(counts(e.beneficiaries_reached.as_ref())?),
+            ..Default::default()
+        };
+        self.fund(tx, &project(&award, c), &change).await?;
         for g in self.generations(tx, Family::Grants).await? {
             facts::project_ended(
                 tx,

@@ -8,8 +8,8 @@
 //! | room | what it holds |
 //! |---|---|
 //! | [`domain`] | the catalogue and what a request for figures may ask |
-//! | [`store`] | the facts the consumer writes, and the figures counted from them in SQL |
-//! | [`api`] | the gRPC API: the catalogue, the figures, the records behind a figure |
+//! | [`store`] | the facts the consumer writes, and the figures counted from them in SQL; donors, agreements, the audit, the funded projects projected from grants' events |
+//! | [`api`] | the gRPC API: the catalogue, the figures, the records behind a figure; and `markaz.donors.v1` — share agreements, the audit, and what a donor reads, small cells suppressed (docs/donors.md) |
 //! | [`events`] | the consumer: capacity, membership (through `markaz-membership-copies`), grants, networking and resources |
 //! | [`rebuild`] | the figures rebuilt from the event history into a new generation of the facts |
 //! | `migrations/` | the facts' tables |
@@ -31,6 +31,8 @@ use markaz_kit::app::{Service, ServiceContext};
 use markaz_kit::events::Consumer;
 use markaz_kit::migrate::{Migration, MigrationSet};
 use markaz_kit::rpc::Rights;
+use markaz_proto::donors::v1::donor_service_server::DonorServiceServer;
+use markaz_proto::donors::v1::sharing_service_server::SharingServiceServer;
 use markaz_proto::impact::v1::impact_service_server::ImpactServiceServer;
 use tonic::server::NamedService;
 
@@ -48,6 +50,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "targets and custom indicators",
         sql: include_str!("../migrations/0002_targets_and_custom_indicators.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "donors",
+        sql: include_str!("../migrations/0003_donors.sql"),
     },
 ];
 
@@ -75,9 +82,19 @@ impl Service for Impact {
     ) -> Vec<&'static str> {
         let api = api::ImpactApi::new(ctx.db.clone(), ctx.rpc.clone());
         routes.add_service(
-            ImpactServiceServer::new(api).max_decoding_message_size(ctx.max_message_bytes),
+            ImpactServiceServer::new(api.clone()).max_decoding_message_size(ctx.max_message_bytes),
         );
-        vec![<ImpactServiceServer<api::ImpactApi> as NamedService>::NAME]
+        routes.add_service(
+            SharingServiceServer::new(api.clone()).max_decoding_message_size(ctx.max_message_bytes),
+        );
+        routes.add_service(
+            DonorServiceServer::new(api).max_decoding_message_size(ctx.max_message_bytes),
+        );
+        vec![
+            <ImpactServiceServer<api::ImpactApi> as NamedService>::NAME,
+            <SharingServiceServer<api::ImpactApi> as NamedService>::NAME,
+            <DonorServiceServer<api::ImpactApi> as NamedService>::NAME,
+        ]
     }
 
     fn rights(&self) -> &'static [Rights] {

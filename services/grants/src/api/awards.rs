@@ -95,6 +95,8 @@ pub(super) async fn award(
             beneficiaries_targeted: Some(people_event(&row.fields.targeted)),
             start_date: award.start_date.map(Date::to_proto),
             end_date: award.end_date.map(Date::to_proto),
+            title: Some(row.fields.title.clone()),
+            summary: Some(row.fields.summary.clone()),
         },
     )
     .await?;

@@ -2,7 +2,10 @@
 //! and what a request for figures may ask.
 
 pub mod catalogue;
+pub mod donors;
+pub mod exports;
 pub mod schemes;
+pub mod suppression;
 
 use markaz_kit::error::{Error, Result, Violations};
 use markaz_kit::time::Date;

@@ -5,6 +5,8 @@
 //! switches ([`generations`]).
 
 pub mod definitions;
+pub mod donors;
 pub mod facts;
 pub mod figures;
+pub mod funded;
 pub mod generations;

@@ -4,7 +4,10 @@
 //! are read through the public API and held to a recount of the generated
 //! activity.
 
+mod changes;
 mod definitions;
+mod donors;
+mod exports;
 mod figures;
 mod rebuild;
 mod rights;
