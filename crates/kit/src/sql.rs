@@ -70,13 +70,17 @@ pub struct Total {
 }
 
 /// Where a capped count stops. A count reads one index entry per matching
-/// row (`tenant_id` first, then the filter's column): 10,001 entries are a
-/// few milliseconds on either database, while an exact count of a tenant's
-/// hundred thousand enrolments would read them all on every page of every
-/// list. Past 10,000 a list is not read to its end by hand (20 pages of the
-/// largest size, 200 of the default), and the figures staff report come
-/// from the impact service, not from a list's total.
-pub const TOTAL_CAP: i64 = 10_000;
+/// row (`tenant_id` first, then the filter's column) and, on PostgreSQL, the
+/// table page of each entry whose page vacuum has not yet marked all-visible
+/// — every page a busy table wrote since autovacuum last passed. Measured in
+/// `markaz bench suite` (docs/performance.md): with the cap at 10,000, the
+/// count of a 27,000-organization tenant read 536 pages and took 80 % of the
+/// database's time in the mixed load, halving its throughput; at 1,000 it
+/// reads a tenth of that, about the page's own statement. An exact count
+/// would read every row on every page of every list. Past 1,000 a list is
+/// not read to its end by hand (50 pages of the default size), and the
+/// figures staff report come from the impact service, not from a total.
+pub const TOTAL_CAP: i64 = 1_000;
 
 impl Where {
     /// `column = $1`, the tenant: the first condition of every statement of

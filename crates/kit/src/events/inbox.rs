@@ -5,7 +5,6 @@
 //! row and is counted a duplicate, with no second effect.
 
 use markaz_proto::events::v1::Envelope;
-use sqlx::AssertSqlSafe;
 
 use super::Consumer;
 use crate::db::Db;
@@ -52,6 +51,20 @@ pub async fn apply_all(
         return Ok(vec![Applied::Ignored; envelopes.len()]);
     }
     let mut tx = db.write(tenant).await?;
+    // One event: its inbox row says when it was applied, a moment before
+    // the commit. Several: the effect of each commits after the last
+    // handler, so each row first carries the batch's mark — a negative
+    // number no committed row ever holds — and the commit time replaces it
+    // at the end, found by the mark on the `processed_at` index. (Finding
+    // the rows by their ids instead leaves the plan to the table's
+    // statistics: with those of a young table PostgreSQL read every row of
+    // the consumer, a cost that grew with every event it had applied.)
+    let batch = envelopes.len() > 1;
+    let stamp = if batch {
+        -crate::time::now_micros()
+    } else {
+        crate::time::now_micros()
+    };
     let mut outcomes = Vec::with_capacity(envelopes.len());
     for envelope in envelopes {
         if !consumer.handler.handles(&envelope.r#type) {
@@ -65,7 +78,7 @@ pub async fn apply_all(
         .bind(consumer.name)
         .bind(&envelope.id)
         .bind(tenant)
-        .bind(crate::time::now_micros())
+        .bind(stamp)
         .execute(tx.conn())
         .await?
         .rows_affected();
@@ -89,22 +102,12 @@ pub async fn apply_all(
         .await?;
         outcomes.push(Applied::Applied);
     }
-    if envelopes.len() > 1 {
-        // `processed_at` says when the effect commits: in a batch, that is
-        // after the last handler, not when each inbox row was written. The
-        // ids were checked to be UUIDs, so they are safe in the statement.
-        let ids = envelopes
-            .iter()
-            .map(|e| format!("'{}'", e.id))
-            .collect::<Vec<_>>()
-            .join(",");
-        sqlx::query(AssertSqlSafe(format!(
-            "UPDATE markaz_inbox SET processed_at = $1 WHERE consumer = $2 AND event_id IN ({ids})"
-        )))
-        .bind(crate::time::now_micros())
-        .bind(consumer.name)
-        .execute(tx.conn())
-        .await?;
+    if batch && outcomes.contains(&Applied::Applied) {
+        sqlx::query("UPDATE markaz_inbox SET processed_at = $1 WHERE processed_at = $2")
+            .bind(crate::time::now_micros())
+            .bind(stamp)
+            .execute(tx.conn())
+            .await?;
     }
     tx.commit().await?;
     Ok(outcomes)

@@ -21,10 +21,12 @@ use crate::read::{
 /// What an event changed in the copies, for the consumer to react to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
-    /// An organization's copy, as it was and as it is now (the same when
-    /// the event was older than the copy).
+    /// An organization's copy as it is now, and whether the event's fields
+    /// took: `false` when the copy already held a newer version (an event
+    /// out of order, or twice). Known from the upsert's own answer — the
+    /// copy is not read first, which would cost every event a statement.
     Organization {
-        before: Option<Box<Organization>>,
+        took: bool,
         after: Box<Organization>,
     },
     /// A person's copy, as it is now.
@@ -217,7 +219,6 @@ async fn organization_snapshot(
         positive("organization.version", o.version),
     )
         .all()?;
-    let before = crate::read::organization(tx, &id).await?;
     let sectors = o
         .sectors
         .iter()
@@ -265,9 +266,12 @@ async fn organization_snapshot(
     .bind(known::<IncubationStatus>(o.incubation_status).as_str_name())
     .fetch_one(tx.conn())
     .await?;
+    let after: Organization = row.try_into()?;
     Ok(Change::Organization {
-        before: before.map(Box::new),
-        after: Box::new(row.try_into()?),
+        // The copy's version is the event's only when the event took (or
+        // took before, a replay of the same snapshot: the same fields).
+        took: after.fields_version == version,
+        after: Box::new(after),
     })
 }
 
@@ -288,7 +292,6 @@ async fn incubation(tx: &mut Tx, e: ev::IncubationStatusChanged) -> Result<Chang
         positive("version", e.version),
     )
         .all()?;
-    let before = crate::read::organization(tx, &id).await?;
     let row: OrganizationRow = sqlx::query_as(AssertSqlSafe(format!(
         "INSERT INTO membership_organizations (tenant_id, id, identifier, kind, name_ar, name_en,
             governorate, branch_id, sectors, fields_version, incubation_status, status_version)
@@ -307,9 +310,10 @@ async fn incubation(tx: &mut Tx, e: ev::IncubationStatusChanged) -> Result<Chang
     .bind(version)
     .fetch_one(tx.conn())
     .await?;
+    let after: Organization = row.try_into()?;
     Ok(Change::Organization {
-        before: before.map(Box::new),
-        after: Box::new(row.try_into()?),
+        took: after.status_version == version,
+        after: Box::new(after),
     })
 }
 

@@ -7,7 +7,7 @@ use markaz_kit::app::{Service, ServiceContext};
 use markaz_kit::both_backends;
 use markaz_kit::db::Tx;
 use markaz_kit::error::{Error, Result};
-use markaz_kit::events::{Applied, Consumer, Router, apply, envelope};
+use markaz_kit::events::{Applied, Consumer, Router, apply, apply_all, envelope};
 use markaz_kit::migrate::{Migration, MigrationSet};
 use markaz_kit::testing::{Backend, TestApp, spawn};
 use markaz_membership_copies::{Change, Reactions, is_affiliated, organization, person};
@@ -148,6 +148,7 @@ both_backends!(
     an_erased_person_never_gets_a_name_back,
     an_ended_affiliation_stays_ended,
     malformed_events_are_refused_not_dropped,
+    a_batch_says_when_it_committed,
 );
 
 async fn organizations_follow_versions_whatever_the_order(backend: Backend) {
@@ -188,6 +189,10 @@ async fn organizations_follow_versions_whatever_the_order(backend: Backend) {
     })
     .await
     .unwrap();
+    assert!(
+        matches!(w.last_change(), Change::Organization { took: true, .. }),
+        "a newer update takes"
+    );
     w.feed(&ev::OrganizationUpdated {
         organization: Some(org_snapshot("stale", IncubationStatus::Applicant, 2)),
     })
@@ -196,14 +201,15 @@ async fn organizations_follow_versions_whatever_the_order(backend: Backend) {
     let copy = organization(&mut w.tx().await, ORG).await.unwrap().unwrap();
     assert_eq!(copy.name.en, "Euphrates Youth");
     assert_eq!(copy.fields_version, 4);
-    let Change::Organization { before, after } = w.last_change() else {
+    let Change::Organization { took, after } = w.last_change() else {
         panic!("an organization change")
     };
+    assert!(!took, "the stale update is told it did not take");
     assert_eq!(
-        before.as_ref(),
-        Some(&after),
+        after.name.en, "Euphrates Youth",
         "the stale update changed nothing"
     );
+    assert_eq!(after.fields_version, 4);
     // The same event twice: one effect, one reaction.
     let again = ev::OrganizationUpdated {
         organization: Some(org_snapshot(
@@ -321,4 +327,84 @@ async fn malformed_events_are_refused_not_dropped(backend: Backend) {
         .await
     ));
     assert!(w.changes.lock().unwrap().is_empty(), "nothing was applied");
+}
+
+/// Events applied together commit together: each inbox row says when that
+/// was, after the last handler, and a later batch leaves an earlier one's
+/// rows as they are.
+async fn a_batch_says_when_it_committed(backend: Backend) {
+    let w = world(backend).await;
+    let db = w.app.app.db("copier").unwrap();
+    let consumer = w.app.app.consumer("copier").unwrap();
+    let processed_at = |ids: Vec<String>| {
+        let w = &w;
+        async move {
+            let mut tx = w.tx().await;
+            let mut times = Vec::new();
+            for id in ids {
+                let t: i64 = sqlx::query_scalar(
+                    "SELECT processed_at FROM markaz_inbox
+                     WHERE consumer = 'copier' AND event_id = $1",
+                )
+                .bind(id)
+                .fetch_one(tx.conn())
+                .await
+                .unwrap();
+                times.push(t);
+            }
+            times
+        }
+    };
+    let first = [
+        envelope(
+            "membership",
+            TENANT,
+            &ev::OrganizationRegistered {
+                organization: Some(org_snapshot("Euphrates", IncubationStatus::Applicant, 1)),
+            },
+        ),
+        envelope(
+            "membership",
+            TENANT,
+            &ev::PersonRegistered {
+                person: Some(person_snapshot("نادية كريموفا", Gender::Female, 1)),
+            },
+        ),
+    ];
+    let started = markaz_kit::time::now_micros();
+    let outcomes = apply_all(db, consumer, TENANT, &first.iter().collect::<Vec<_>>())
+        .await
+        .unwrap();
+    let finished = markaz_kit::time::now_micros();
+    assert_eq!(outcomes, vec![Applied::Applied, Applied::Applied]);
+    let ids = |batch: &[markaz_proto::events::v1::Envelope]| {
+        batch.iter().map(|e| e.id.clone()).collect::<Vec<_>>()
+    };
+    let times = processed_at(ids(&first)).await;
+    assert_eq!(times[0], times[1], "one commit, one time");
+    assert!(
+        (started..=finished).contains(&times[0]),
+        "the time of the batch's end, not a mark: {times:?} outside {started}..={finished}"
+    );
+    // The same events again, with a new one: only the new one is applied,
+    // and the first batch's rows keep their time.
+    let second = [
+        first[0].clone(),
+        envelope(
+            "membership",
+            TENANT,
+            &ev::PersonUpdated {
+                person: Some(person_snapshot("نادية", Gender::Female, 2)),
+            },
+        ),
+    ];
+    let outcomes = apply_all(db, consumer, TENANT, &second.iter().collect::<Vec<_>>())
+        .await
+        .unwrap();
+    assert_eq!(outcomes, vec![Applied::Duplicate, Applied::Applied]);
+    assert_eq!(processed_at(ids(&first)).await, times);
+    let later = processed_at(ids(&second[1..])).await;
+    assert!(later[0] >= times[0]);
+    let copy = person(&mut w.tx().await, PERSON).await.unwrap().unwrap();
+    assert_eq!(copy.full_name, "نادية", "Arabic kept byte for byte");
 }
