@@ -88,6 +88,12 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("award.html", include_str!("../templates/award.html")),
     ("people.html", include_str!("../templates/people.html")),
     ("person.html", include_str!("../templates/person.html")),
+    (
+        "erase_confirm.html",
+        include_str!("../templates/erase_confirm.html"),
+    ),
+    ("erasures.html", include_str!("../templates/erasures.html")),
+    ("erasure.html", include_str!("../templates/erasure.html")),
     ("tenants.html", include_str!("../templates/tenants.html")),
     ("verify.html", include_str!("../templates/verify.html")),
     ("suggest.html", include_str!("../templates/suggest.html")),
