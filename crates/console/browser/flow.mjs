@@ -372,7 +372,10 @@ try {
   await screen(staff, '07-coworking');
   // --- the impact table: every figure computed, split by gender.
   await staff.goto(`${BASE}/impact?by=DIMENSION_GENDER`);
+  expect(await staff.locator('figure svg.chart rect').count() > 0, 'a chart over time');
   await screen(staff, '09-impact');
+  await staff.goto(`${BASE}/impact/shares`);
+  await screen(staff, '09-shares');
   // --- an erasure: asked, confirmed on a second page, then its receipt
   // and the list of requests.
   await staff.goto(`${BASE}/admin/people`);

@@ -31,6 +31,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("today.html", include_str!("../templates/today.html")),
     ("planned.html", include_str!("../templates/planned.html")),
     ("impact.html", include_str!("../templates/impact.html")),
+    ("shares.html", include_str!("../templates/shares.html")),
     (
         "networking.html",
         include_str!("../templates/networking.html"),
@@ -567,6 +568,12 @@ impl Ctx {
         &self,
     ) -> markaz_proto::impact::v1::impact_service_client::ImpactServiceClient<Authed> {
         self.state.upstream.impact(&self.bearer)
+    }
+
+    pub fn sharing(
+        &self,
+    ) -> markaz_proto::donors::v1::sharing_service_client::SharingServiceClient<Authed> {
+        self.state.upstream.sharing(&self.bearer)
     }
 
     pub fn networking(

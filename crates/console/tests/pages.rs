@@ -851,6 +851,13 @@ async fn every_page_renders_for_the_roles_it_is_offered_to_and_refuses_the_other
         ),
         ("/library".into(), ORGS, NOBODY, NOBODY),
         ("/impact".into(), STAFF, NOBODY, NOBODY),
+        (
+            "/impact?chart=consultation_sessions".into(),
+            STAFF,
+            NOBODY,
+            NOBODY,
+        ),
+        ("/impact/shares".into(), STAFF, NOBODY, NOBODY),
     ];
     let public = ["/public", "/verify", "/suggest", "/profile", "/signin"];
 
@@ -1435,6 +1442,172 @@ async fn the_impact_table_shows_the_figures_computed_from_the_records() {
     let bad = staff.get("/impact?from=2025-13-40").await;
     assert_eq!(bad.status, 422, "{}", bad.body);
     assert!(bad.contains(r#"id="from-error""#), "{}", bad.body);
+}
+
+/// Small counts a donor would see withheld are marked; the chart draws the
+/// chosen indicator by month as inline SVG, right to left in Arabic; the
+/// shares page lists an agreement (the purpose byte for byte, the donor by
+/// name) and the threshold, admins end one (CSRF required, staff are not
+/// offered the button and are refused the POST), and it then shows ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn impact_marks_small_counts_draws_a_chart_and_lists_donor_shares() {
+    use markaz_proto::donors::v1 as don;
+    use markaz_proto::donors::v1::sharing_service_client::SharingServiceClient;
+    let world = World::start().await;
+    let _f = fixture(&world).await;
+    let channel = world.markaz.channel().await;
+    let operator = world.token(&[Role::Operator], None);
+    let admin = world.token(&[Role::Admin], None);
+    SharingServiceClient::with_interceptor(channel.clone(), Bearer::new(&operator))
+        .register_donor(don::RegisterDonorRequest {
+            donor: Some(don::Donor {
+                id: "echo".into(),
+                name: text("المفوضية الأوروبية للحماية المدنية", "ECHO"),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    let programs = GrantsServiceClient::with_interceptor(channel.clone(), Bearer::new(&admin))
+        .list_programs(gr::ListProgramsRequest {
+            page_size: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .programs;
+    let year = markaz_kit::time::Date::today().to_proto().year;
+    let purpose = "تقرير المنحة السنوي للمانح";
+    let agreement = SharingServiceClient::with_interceptor(channel, Bearer::new(&admin))
+        .create_share_agreement(don::CreateShareAgreementRequest {
+            share_agreement: Some(don::ShareAgreement {
+                donor_id: "echo".into(),
+                program_ids: vec![programs[0].id.clone()],
+                indicator_codes: vec!["trainees".into()],
+                from: Some(common_pb::Date {
+                    year,
+                    month: 1,
+                    day: 1,
+                }),
+                until: Some(common_pb::Date {
+                    year,
+                    month: 12,
+                    day: 31,
+                }),
+                purpose: text(purpose, ""),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+
+    let mut staff = world.signed_in("staff", "staff", None).await;
+    let path = format!("/impact?from={year}-01-01&until={year}-12-31&chart=trainees");
+    // The course's trainee reaches impact by event; wait for it.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let shown = loop {
+        let page = staff.get(&path).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        if page.contains(r#"<mark class="withheld">١</mark>"#) {
+            break page;
+        }
+        assert!(Instant::now() < deadline, "never marked: {}", page.body);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        shown.contains("عتبة الحجب"),
+        "the legend names the threshold"
+    );
+    assert!(shown.contains(r#"<svg class="chart""#), "{}", shown.body);
+    assert_eq!(shown.body.matches("<rect ").count(), 12, "a bar a month");
+    // This month's bar has the trainee; in Arabic January is at the right.
+    let month = markaz_kit::time::Date::today().to_proto().month;
+    let label = format!("{year}-{month:02}");
+    let arabic: String = label
+        .chars()
+        .map(|c| match c {
+            '0'..='9' => char::from_u32(c as u32 - '0' as u32 + '٠' as u32).unwrap(),
+            other => other,
+        })
+        .collect();
+    assert!(
+        shown.contains(&format!("<title>{arabic}: ١</title>")),
+        "{}",
+        shown.body
+    );
+    let x_of = |body: &str, title: &str| -> f64 {
+        body.split(&format!("<title>{title}"))
+            .nth(1)
+            .unwrap()
+            .split("x=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let january = format!(
+        "{}-٠١",
+        label[..4]
+            .chars()
+            .map(|c| char::from_u32(c as u32 - '0' as u32 + '٠' as u32).unwrap())
+            .collect::<String>()
+    );
+    let december = january.replace("-٠١", "-١٢");
+    assert!(
+        x_of(&shown.body, &january) > x_of(&shown.body, &december),
+        "right to left"
+    );
+
+    // The shares page.
+    let shares = staff.get("/impact/shares").await;
+    assert_eq!(shares.status, 200, "{}", shares.body);
+    assert!(shares.contains(purpose), "{}", shares.body);
+    assert!(shares.contains("المفوضية الأوروبية للحماية المدنية"));
+    assert!(shares.contains("المتدربون"), "the indicator by name");
+    assert!(shares.contains("سارية"));
+    let revoke = format!("/impact/shares/{}/revoke", agreement.id);
+    assert!(
+        !shares.contains(&revoke),
+        "staff are not offered the button"
+    );
+    let csrf = shares.csrf();
+    assert_eq!(
+        staff
+            .post(&revoke, &[("csrf", &csrf), ("reason", "x")])
+            .await
+            .status,
+        403
+    );
+    let mut admin = world.signed_in("admin", "admin", None).await;
+    let page = admin.get("/impact/shares").await;
+    assert!(page.contains(&revoke), "{}", page.body);
+    assert_eq!(
+        admin
+            .post(&revoke, &[("reason", "انتهى المشروع")])
+            .await
+            .status,
+        403
+    );
+    let ended = admin
+        .post(
+            &revoke,
+            &[("csrf", &page.csrf()), ("reason", "انتهى المشروع")],
+        )
+        .await;
+    assert_eq!(ended.status, 303, "{}", ended.body);
+    let after = admin.get(ended.location()).await;
+    assert!(
+        after.contains("منتهية") && after.contains("انتهى المشروع"),
+        "{}",
+        after.body
+    );
+    assert!(!after.contains(&revoke));
 }
 
 /// Networking through the console's forms: staff plan an event and invite
