@@ -372,7 +372,37 @@ try {
   await screen(staff, '07-coworking');
   // --- the impact table: every figure computed, split by gender.
   await staff.goto(`${BASE}/impact?by=DIMENSION_GENDER`);
+  expect(await staff.locator('figure svg.chart rect').count() > 0, 'a chart over time');
   await screen(staff, '09-impact');
+  await staff.goto(`${BASE}/impact/shares`);
+  await screen(staff, '09-shares');
+  // --- an erasure: asked, confirmed on a second page, then its receipt
+  // and the list of requests.
+  await staff.goto(`${BASE}/admin/people`);
+  await staff.fill('form[action="/admin/people"] [name="person.full_name"]', 'مشارك طلب المحو');
+  await staff.selectOption('form[action="/admin/people"] [name="person.gender"]', 'GENDER_FEMALE');
+  await staff.selectOption('form[action="/admin/people"] [name="person.age_band"]', 'AGE_BAND_25_34');
+  await staff.selectOption('form[action="/admin/people"] [name="person.legal_basis"]', 'LEGAL_BASIS_CONSENT');
+  await staff.fill('form[action="/admin/people"] [name="person.processing_purpose"]', 'مشاركة في التدريب');
+  await submit(staff, 'form[method="post"][action="/admin/people"]', /\/admin\/people\/.+done=person_added/);
+  const erasedPerson = idFrom(staff.url(), '/admin/people/');
+  const eraseForm = `form[action="/admin/people/${erasedPerson}/erase"]`;
+  await staff.selectOption(`${eraseForm} [name="legal_ground"]`, 'ERASURE_GROUND_CONSENT_WITHDRAWN');
+  await staff.fill(`${eraseForm} [name="reason"]`, 'سحبت موافقتها');
+  await submit(staff, eraseForm);
+  expect(await staff.locator(`${eraseForm} input[name="confirm"]`).count() === 1, 'a confirmation step');
+  await screen(staff, '10-erasure-confirm');
+  await submit(staff, eraseForm, /\/admin\/erasures\/.+done=person_erased/);
+  const receipt = new URL(staff.url()).pathname;
+  for (let i = 0; i < 50 && !(await staff.locator('dl.facts').innerText()).includes('مكتمل'); i += 1) {
+    await staff.waitForTimeout(200);
+    await staff.goto(`${BASE}${receipt}`);
+  }
+  expect((await staff.locator('dl.facts').innerText()).includes('مكتمل'), 'every service confirmed');
+  await screen(staff, '10-erasure-receipt');
+  await staff.goto(`${BASE}/admin/erasures`);
+  expect(await staff.locator(`a[href="${receipt}"]`).count() === 1, 'the list names the receipt');
+  await screen(staff, '10-erasures');
 
   // --- the operator's administration.
   const operator = await signIn('operator', 'dev-operator');

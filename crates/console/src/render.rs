@@ -31,6 +31,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("today.html", include_str!("../templates/today.html")),
     ("planned.html", include_str!("../templates/planned.html")),
     ("impact.html", include_str!("../templates/impact.html")),
+    ("shares.html", include_str!("../templates/shares.html")),
     (
         "networking.html",
         include_str!("../templates/networking.html"),
@@ -88,6 +89,12 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("award.html", include_str!("../templates/award.html")),
     ("people.html", include_str!("../templates/people.html")),
     ("person.html", include_str!("../templates/person.html")),
+    (
+        "erase_confirm.html",
+        include_str!("../templates/erase_confirm.html"),
+    ),
+    ("erasures.html", include_str!("../templates/erasures.html")),
+    ("erasure.html", include_str!("../templates/erasure.html")),
     ("tenants.html", include_str!("../templates/tenants.html")),
     ("verify.html", include_str!("../templates/verify.html")),
     ("suggest.html", include_str!("../templates/suggest.html")),
@@ -561,6 +568,12 @@ impl Ctx {
         &self,
     ) -> markaz_proto::impact::v1::impact_service_client::ImpactServiceClient<Authed> {
         self.state.upstream.impact(&self.bearer)
+    }
+
+    pub fn sharing(
+        &self,
+    ) -> markaz_proto::donors::v1::sharing_service_client::SharingServiceClient<Authed> {
+        self.state.upstream.sharing(&self.bearer)
     }
 
     pub fn networking(

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use markaz_proto::capacity::v1::capacity_service_client::CapacityServiceClient;
+use markaz_proto::donors::v1::sharing_service_client::SharingServiceClient;
 use markaz_proto::grants::v1::grants_service_client::GrantsServiceClient;
 use markaz_proto::impact::v1::impact_service_client::ImpactServiceClient;
 use markaz_proto::membership::v1::membership_service_client::MembershipServiceClient;
@@ -50,6 +51,11 @@ impl Upstream {
 
     pub fn impact(&self, bearer: &Bearer) -> ImpactServiceClient<Authed> {
         ImpactServiceClient::with_interceptor(self.channel.clone(), bearer.clone())
+    }
+
+    /// What the tenant shares with donors (served by impact).
+    pub fn sharing(&self, bearer: &Bearer) -> SharingServiceClient<Authed> {
+        SharingServiceClient::with_interceptor(self.channel.clone(), bearer.clone())
     }
 
     pub fn networking(&self, bearer: &Bearer) -> NetworkingServiceClient<Authed> {

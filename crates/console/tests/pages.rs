@@ -55,6 +55,8 @@ struct Fixture {
     /// A networking event the organization is invited to, and one it is not.
     event: String,
     other_event: String,
+    /// The erasure of a person registered only to be erased.
+    erasure: String,
 }
 
 /// Retries `call` while the services have not yet heard (by event) of what
@@ -384,7 +386,24 @@ async fn fixture(world: &World) -> Fixture {
         .id;
     let (event, other_event) = networking_fixture(&mut n, &org).await;
     coworking_fixture(world, &other_org).await;
+    let erased = m
+        .create_person(new_person("شخص طلب المحو"))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let erasure = m
+        .erase_person(mem::ErasePersonRequest {
+            id: erased,
+            reason: "طلب الشخص".into(),
+            legal_ground: mem::ErasureGround::DataSubjectRequest as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .erasure_id;
     Fixture {
+        erasure,
         event,
         other_event,
         org,
@@ -790,6 +809,14 @@ async fn every_page_renders_for_the_roles_it_is_offered_to_and_refuses_the_other
         ),
         ("/admin/people".into(), STAFF, NOBODY, NOBODY),
         (format!("/admin/people/{}", f.person), STAFF, NOBODY, NOBODY),
+        ("/admin/erasures".into(), STAFF, NOBODY, NOBODY),
+        ("/admin/erasures?pending=on".into(), STAFF, NOBODY, NOBODY),
+        (
+            format!("/admin/erasures/{}", f.erasure),
+            STAFF,
+            NOBODY,
+            NOBODY,
+        ),
         ("/admin/tenants".into(), OPERATOR, NOBODY, NOBODY),
         ("/admin/dead-letters".into(), OPERATOR, NOBODY, NOBODY),
         ("/networking".into(), CONSULT, NOBODY, NOBODY),
@@ -824,6 +851,13 @@ async fn every_page_renders_for_the_roles_it_is_offered_to_and_refuses_the_other
         ),
         ("/library".into(), ORGS, NOBODY, NOBODY),
         ("/impact".into(), STAFF, NOBODY, NOBODY),
+        (
+            "/impact?chart=consultation_sessions".into(),
+            STAFF,
+            NOBODY,
+            NOBODY,
+        ),
+        ("/impact/shares".into(), STAFF, NOBODY, NOBODY),
     ];
     let public = ["/public", "/verify", "/suggest", "/profile", "/signin"];
 
@@ -1234,6 +1268,141 @@ async fn the_attendance_grid_is_safe_to_send_again() {
     assert_eq!(marks.absent, 1, "{marks:?}");
 }
 
+/// An erasure through the console: the first POST only asks again (the
+/// person is untouched), the confirmation erases and leads to the receipt,
+/// which fills as every service confirms; the list shows it with its
+/// confirmations; no ground is objected to before asking; without the
+/// session's CSRF token nothing happens; trainers are not offered it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_is_confirmed_first_and_its_receipt_fills_as_services_confirm() {
+    let world = World::start().await;
+    let token = world.token(&[Role::Admin, Role::Staff], None);
+    let mut m = MembershipServiceClient::with_interceptor(
+        world.markaz.channel().await,
+        Bearer::new(&token),
+    );
+    let person = m
+        .create_person(mem::CreatePersonRequest {
+            person: Some(mem::Person {
+                full_name: "ليلى حسن".into(),
+                gender: common_pb::Gender::Female as i32,
+                age_band: common_pb::AgeBand::AgeBand2534 as i32,
+                legal_basis: mem::LegalBasis::Consent as i32,
+                processing_purpose: "training participant".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let mut staff = world.signed_in("staff", "dpo", None).await;
+    let page_path = format!("/admin/people/{person}");
+    let erase = format!("/admin/people/{person}/erase");
+    let csrf = staff.get(&page_path).await.csrf();
+    // No ground: named next to its field, nothing asked.
+    let no_ground = staff
+        .post(&erase, &[("csrf", &csrf), ("reason", "طلب")])
+        .await;
+    assert_eq!(no_ground.status, 422, "{}", no_ground.body);
+    assert!(no_ground.contains(r#"id="legal-ground-error""#));
+    // The first step asks again and changes nothing.
+    let ground = "ERASURE_GROUND_DATA_SUBJECT_REQUEST";
+    let ask = staff
+        .post(
+            &erase,
+            &[
+                ("csrf", &csrf),
+                ("legal_ground", ground),
+                ("reason", "طلب الشخص بتاريخ اليوم"),
+            ],
+        )
+        .await;
+    assert_eq!(ask.status, 200, "{}", ask.body);
+    assert!(ask.contains("ليلى حسن") && ask.contains(r#"name="confirm" value="yes""#));
+    let kept = m
+        .get_person(mem::GetPersonRequest { id: person.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!kept.erased, "the first step erased");
+    // Without the token the confirmation is refused, and nothing is erased.
+    let forged = staff
+        .post(
+            &erase,
+            &[
+                ("legal_ground", ground),
+                ("reason", "x"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    // Confirmed: erased, and the receipt.
+    let done = staff
+        .post(
+            &erase,
+            &[
+                ("csrf", &csrf),
+                ("legal_ground", ground),
+                ("reason", "طلب الشخص بتاريخ اليوم"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let receipt = done.location().split('?').next().unwrap().to_string();
+    assert!(receipt.starts_with("/admin/erasures/"), "{receipt}");
+    let erased = m
+        .get_person(mem::GetPersonRequest { id: person.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(erased.erased && erased.full_name.is_empty());
+    assert_eq!(receipt, format!("/admin/erasures/{}", erased.erasure_id));
+    // Every service confirms by event; the receipt shows each with what it
+    // changed, then complete.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let complete = loop {
+        let page = staff.get(&receipt).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        if page.contains("مكتمل") {
+            break page;
+        }
+        assert!(Instant::now() < deadline, "never complete: {}", page.body);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        complete.contains("طلب الشخص بتاريخ اليوم"),
+        "the reason byte for byte"
+    );
+    for service in ["العضوية", "بناء القدرات", "المنح", "التشبيك", "الموارد"]
+    {
+        assert!(complete.contains(service), "{service}: {}", complete.body);
+    }
+    assert!(!complete.contains("لم تؤكد بعد</h2>"), "nothing pending");
+    // A person registered a moment ago is in no other record: each
+    // service says it held none of it.
+    assert!(complete.contains("لم تكن تحتفظ بشيء منه"));
+    // The person's page links to it; the list has it, pending filter not.
+    assert!(staff.get(&page_path).await.contains(&receipt));
+    let list = staff.get("/admin/erasures").await;
+    assert!(list.contains(&receipt), "{}", list.body);
+    let pending = staff.get("/admin/erasures?pending=on").await;
+    assert!(!pending.contains(&receipt), "{}", pending.body);
+    let by_person = staff
+        .get(&format!("/admin/erasures?person_id={person}"))
+        .await;
+    assert!(by_person.contains(&receipt));
+    let bad = staff.get("/admin/erasures?person_id=nope").await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.contains(r#"id="person-id-error""#), "{}", bad.body);
+    // Trainers are not offered it.
+    let mut trainer = world.signed_in("trainer", TRAINER, None).await;
+    assert_eq!(trainer.get("/admin/erasures").await.status, 403);
+}
+
 /// The impact table shows the figures the impact service counted from the
 /// fixture's events (a completed course, a consultation), split as asked,
 /// in Arabic; a malformed date is named next to its field.
@@ -1273,6 +1442,172 @@ async fn the_impact_table_shows_the_figures_computed_from_the_records() {
     let bad = staff.get("/impact?from=2025-13-40").await;
     assert_eq!(bad.status, 422, "{}", bad.body);
     assert!(bad.contains(r#"id="from-error""#), "{}", bad.body);
+}
+
+/// Small counts a donor would see withheld are marked; the chart draws the
+/// chosen indicator by month as inline SVG, right to left in Arabic; the
+/// shares page lists an agreement (the purpose byte for byte, the donor by
+/// name) and the threshold, admins end one (CSRF required, staff are not
+/// offered the button and are refused the POST), and it then shows ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn impact_marks_small_counts_draws_a_chart_and_lists_donor_shares() {
+    use markaz_proto::donors::v1 as don;
+    use markaz_proto::donors::v1::sharing_service_client::SharingServiceClient;
+    let world = World::start().await;
+    let _f = fixture(&world).await;
+    let channel = world.markaz.channel().await;
+    let operator = world.token(&[Role::Operator], None);
+    let admin = world.token(&[Role::Admin], None);
+    SharingServiceClient::with_interceptor(channel.clone(), Bearer::new(&operator))
+        .register_donor(don::RegisterDonorRequest {
+            donor: Some(don::Donor {
+                id: "echo".into(),
+                name: text("المفوضية الأوروبية للحماية المدنية", "ECHO"),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    let programs = GrantsServiceClient::with_interceptor(channel.clone(), Bearer::new(&admin))
+        .list_programs(gr::ListProgramsRequest {
+            page_size: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .programs;
+    let year = markaz_kit::time::Date::today().to_proto().year;
+    let purpose = "تقرير المنحة السنوي للمانح";
+    let agreement = SharingServiceClient::with_interceptor(channel, Bearer::new(&admin))
+        .create_share_agreement(don::CreateShareAgreementRequest {
+            share_agreement: Some(don::ShareAgreement {
+                donor_id: "echo".into(),
+                program_ids: vec![programs[0].id.clone()],
+                indicator_codes: vec!["trainees".into()],
+                from: Some(common_pb::Date {
+                    year,
+                    month: 1,
+                    day: 1,
+                }),
+                until: Some(common_pb::Date {
+                    year,
+                    month: 12,
+                    day: 31,
+                }),
+                purpose: text(purpose, ""),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+
+    let mut staff = world.signed_in("staff", "staff", None).await;
+    let path = format!("/impact?from={year}-01-01&until={year}-12-31&chart=trainees");
+    // The course's trainee reaches impact by event; wait for it.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let shown = loop {
+        let page = staff.get(&path).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        if page.contains(r#"<mark class="withheld">١</mark>"#) {
+            break page;
+        }
+        assert!(Instant::now() < deadline, "never marked: {}", page.body);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        shown.contains("عتبة الحجب"),
+        "the legend names the threshold"
+    );
+    assert!(shown.contains(r#"<svg class="chart""#), "{}", shown.body);
+    assert_eq!(shown.body.matches("<rect ").count(), 12, "a bar a month");
+    // This month's bar has the trainee; in Arabic January is at the right.
+    let month = markaz_kit::time::Date::today().to_proto().month;
+    let label = format!("{year}-{month:02}");
+    let arabic: String = label
+        .chars()
+        .map(|c| match c {
+            '0'..='9' => char::from_u32(c as u32 - '0' as u32 + '٠' as u32).unwrap(),
+            other => other,
+        })
+        .collect();
+    assert!(
+        shown.contains(&format!("<title>{arabic}: ١</title>")),
+        "{}",
+        shown.body
+    );
+    let x_of = |body: &str, title: &str| -> f64 {
+        body.split(&format!("<title>{title}"))
+            .nth(1)
+            .unwrap()
+            .split("x=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let january = format!(
+        "{}-٠١",
+        label[..4]
+            .chars()
+            .map(|c| char::from_u32(c as u32 - '0' as u32 + '٠' as u32).unwrap())
+            .collect::<String>()
+    );
+    let december = january.replace("-٠١", "-١٢");
+    assert!(
+        x_of(&shown.body, &january) > x_of(&shown.body, &december),
+        "right to left"
+    );
+
+    // The shares page.
+    let shares = staff.get("/impact/shares").await;
+    assert_eq!(shares.status, 200, "{}", shares.body);
+    assert!(shares.contains(purpose), "{}", shares.body);
+    assert!(shares.contains("المفوضية الأوروبية للحماية المدنية"));
+    assert!(shares.contains("المتدربون"), "the indicator by name");
+    assert!(shares.contains("سارية"));
+    let revoke = format!("/impact/shares/{}/revoke", agreement.id);
+    assert!(
+        !shares.contains(&revoke),
+        "staff are not offered the button"
+    );
+    let csrf = shares.csrf();
+    assert_eq!(
+        staff
+            .post(&revoke, &[("csrf", &csrf), ("reason", "x")])
+            .await
+            .status,
+        403
+    );
+    let mut admin = world.signed_in("admin", "admin", None).await;
+    let page = admin.get("/impact/shares").await;
+    assert!(page.contains(&revoke), "{}", page.body);
+    assert_eq!(
+        admin
+            .post(&revoke, &[("reason", "انتهى المشروع")])
+            .await
+            .status,
+        403
+    );
+    let ended = admin
+        .post(
+            &revoke,
+            &[("csrf", &page.csrf()), ("reason", "انتهى المشروع")],
+        )
+        .await;
+    assert_eq!(ended.status, 303, "{}", ended.body);
+    let after = admin.get(ended.location()).await;
+    assert!(
+        after.contains("منتهية") && after.contains("انتهى المشروع"),
+        "{}",
+        after.body
+    );
+    assert!(!after.contains(&revoke));
 }
 
 /// Networking through the console's forms: staff plan an event and invite

@@ -1,4 +1,5 @@
-//! Administration: people and erasure (with its receipt), branches, tenants
+//! Administration: people and erasure (asked for in two steps; the
+//! requests and their receipts), branches, tenants
 //! (operators), and the dead letters (operators; no public API yet).
 
 use std::sync::Arc;
@@ -25,6 +26,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/admin/people", get(people).post(create_person))
         .route("/admin/people/{id}", get(person))
         .route("/admin/people/{id}/erase", post(erase))
+        .route("/admin/erasures", get(erasures))
+        .route("/admin/erasures/{id}", get(erasure))
         .route("/admin/branches", post(create_branch))
         .route("/admin/tenants", get(tenants).post(create_tenant))
         .route("/admin/dead-letters", get(dead_letters))
@@ -155,22 +158,135 @@ async fn person_page(ctx: &Ctx, id: &str, form: Form) -> Answer {
     )
 }
 
-/// Erases a person (every service holding a copy follows); the page shown
-/// after is the receipt: what is left, and when.
+/// Erases a person in two steps: the first POST shows what will happen
+/// and asks again (nothing is sent to the service: an erasure cannot be
+/// undone, so one click must not do it); the second, carrying
+/// `confirm=yes`, asks membership to erase, and the answer's erasure id
+/// leads to the receipt.
 async fn erase(ctx: Ctx, Path(id): Path<String>) -> Answer {
     let (f, mut form) = ctx.posted(STAFF)?;
+    let ground = f.get("legal_ground");
+    if f.get("confirm") != "yes" {
+        // Only what the confirmation would show wrongly is checked here;
+        // every rule stays the service's, applied on the second step.
+        if mem::ErasureGround::from_str_name(ground).is_none_or(|g| g as i32 == 0) {
+            form.object("legal_ground", ctx.lang.label("form_required"));
+            return person_page(&ctx, &id, form).await;
+        }
+        let p = ctx
+            .membership()
+            .get_person(mem::GetPersonRequest { id: id.clone() })
+            .await?
+            .into_inner();
+        return ctx.render_form(
+            "erase_confirm.html",
+            form,
+            context! {
+                p => context! { id => p.id, name => p.full_name, erased => p.erased },
+                ground => ground,
+                reason => f.get("reason").trim(),
+            },
+        );
+    }
     let answer = ctx
         .membership()
         .erase_person(mem::ErasePersonRequest {
             id: id.clone(),
             reason: f.get("reason").trim().to_string(),
-            legal_ground: enum_value!(mem::ErasureGround, f.get("legal_ground")),
+            legal_ground: enum_value!(mem::ErasureGround, ground),
         })
         .await;
     match form.outcome(answer)? {
+        Done(p) if !p.erasure_id.is_empty() => ctx.redirect(&format!(
+            "/admin/erasures/{}?done=person_erased",
+            p.erasure_id
+        )),
         Done(_) => ctx.redirect(&format!("/admin/people/{id}?done=person_erased")),
         Again => person_page(&ctx, &id, form).await,
     }
+}
+
+/// An erasure as its receipt shows it: who asked, on what ground, which
+/// services confirmed (and what each changed), which are still to.
+fn erasure_view(lang: crate::i18n::Lang, e: &mem::Erasure) -> minijinja::Value {
+    context! {
+        id => e.id,
+        person => e.person_id,
+        requested_by => e.requested_by,
+        ground => enum_name!(mem::ErasureGround, e.legal_ground),
+        reason => e.reason,
+        requested => lang.timestamp(e.request_time.as_ref()),
+        complete => e.complete,
+        completed => lang.timestamp(e.complete_time.as_ref()),
+        confirmations => e.confirmations.iter().map(|c| {
+            // Kinds in a stable order, so two reads of a receipt match.
+            let mut counts: Vec<(&String, &u64)> = c.counts.iter().collect();
+            counts.sort();
+            context! {
+                service => c.service,
+                at => lang.timestamp(c.confirm_time.as_ref()),
+                counts => counts.iter().map(|(kind, n)| context! {
+                    kind => kind,
+                    n => lang.number(**n as i64),
+                }).collect::<Vec<_>>(),
+                total => lang.number(c.counts.values().sum::<u64>() as i64),
+            }
+        }).collect::<Vec<_>>(),
+        pending => e.pending_services,
+    }
+}
+
+/// Every erasure request of the tenant, newest first: the audit a
+/// data-protection officer reads, and where a service that is behind shows.
+async fn erasures(ctx: Ctx) -> Answer {
+    ctx.require(STAFF)?;
+    let lang = ctx.lang;
+    let mut form = ctx.filters(&["pending", "person_id"]);
+    let answer = ctx
+        .membership()
+        .list_erasures(mem::ListErasuresRequest {
+            page_size: 50,
+            page_token: ctx.q("page").to_string(),
+            person_id: ctx.q("person_id").trim().to_string(),
+            pending_only: ctx.q("pending") == "on",
+        })
+        .await;
+    let (list, total) = match answer {
+        Ok(a) => {
+            let a = a.into_inner();
+            let total = lang.number(i64::from(a.total_size));
+            (a, total)
+        }
+        Err(status) => {
+            // A malformed person id: the filter is named as the request's
+            // field, so the violation lands next to it.
+            form.absorb(status)?;
+            (mem::ListErasuresResponse::default(), String::new())
+        }
+    };
+    ctx.render_form(
+        "erasures.html",
+        form,
+        context! {
+            erasures => list.erasures.iter().map(|e| erasure_view(lang, e)).collect::<Vec<_>>(),
+            total => total,
+            estimate => list.total_size_is_estimate,
+            next => next_page(&ctx, &list.next_page_token),
+        },
+    )
+}
+
+async fn erasure(ctx: Ctx, Path(id): Path<String>) -> Answer {
+    ctx.require(STAFF)?;
+    let e = ctx
+        .membership()
+        .get_erasure(mem::GetErasureRequest { id })
+        .await?
+        .into_inner();
+    ctx.render(
+        "erasure.html",
+        context! { e => erasure_view(ctx.lang, &e), done => ctx.q("done") },
+    )
 }
 
 async fn create_branch(ctx: Ctx) -> Answer {
@@ -251,4 +367,39 @@ async fn dead_letters(ctx: Ctx) -> Answer {
         "tenants.html",
         context! { letters => true, tenants => Vec::<()>::new(), form => Form::new() },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A receipt lists each service's counts by kind, in a stable order,
+    /// in the reader's digits, with their sum.
+    #[test]
+    fn a_receipt_shows_each_services_counts_in_order() {
+        let e = mem::Erasure {
+            id: "e1".into(),
+            legal_ground: mem::ErasureGround::ConsentWithdrawn as i32,
+            confirmations: vec![mem::ErasureConfirmation {
+                service: "capacity".into(),
+                confirm_time: None,
+                counts: [
+                    ("table enrolments".to_string(), 12),
+                    ("outbox".to_string(), 3),
+                ]
+                .into_iter()
+                .collect(),
+            }],
+            pending_services: vec!["grants".into()],
+            ..Default::default()
+        };
+        let view = serde_json::to_value(erasure_view(crate::i18n::Lang::Ar, &e)).unwrap();
+        assert_eq!(view["ground"], "ERASURE_GROUND_CONSENT_WITHDRAWN");
+        let c = &view["confirmations"][0];
+        assert_eq!(c["counts"][0]["kind"], "outbox");
+        assert_eq!(c["counts"][1]["kind"], "table enrolments");
+        assert_eq!(c["counts"][1]["n"], "١٢");
+        assert_eq!(c["total"], "١٥");
+        assert_eq!(view["pending"][0], "grants");
+    }
 }

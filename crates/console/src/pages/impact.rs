@@ -1,23 +1,33 @@
 //! Impact: the indicator table of a period — every figure computed by the
 //! impact service from the other services' events — split by one dimension
 //! and filtered by branch, with the targets set for the period and how
-//! fresh the data is. A plain GET form: it works without JavaScript and
-//! its address can be shared.
+//! fresh the data is; the counts a donor would see withheld marked; one
+//! indicator over time as an SVG drawn here (no script); and what the
+//! tenant shares with donors. A plain GET form: it works without
+//! JavaScript and its address can be shared.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
+use axum::extract::Path;
+use axum::routing::{get, post};
+use markaz_kit::auth::Role;
+use markaz_proto::common::v1 as common;
+use markaz_proto::donors::v1 as don;
 use markaz_proto::impact::v1 as imp;
 use minijinja::{Value, context};
 
-use super::{Choice, STAFF, branch_choices, date_value, parse_date};
+use super::{Choice, STAFF, branch_choices, date_value, enum_name, has, parse_date};
 use crate::AppState;
 use crate::i18n::Lang;
-use crate::render::{Answer, Ctx};
+use crate::render::Outcome::{Again, Done};
+use crate::render::{Answer, Ctx, Form};
 
 pub fn routes() -> Router<Arc<AppState>> {
-    Router::new().route("/impact", get(page))
+    Router::new()
+        .route("/impact", get(page))
+        .route("/impact/shares", get(shares))
+        .route("/impact/shares/{id}/revoke", post(revoke))
 }
 
 /// The splits offered: the dimensions staff ask for most.
@@ -56,7 +66,15 @@ fn amount(lang: Lang, unit: &str, currency: &str, value: i64) -> String {
     ))
 }
 
-fn figures_view(lang: Lang, f: &imp::IndicatorFigures) -> Value {
+/// Whether a donor would see this count withheld as a small cell: from 1
+/// to the tenant's threshold − 1 (money is never shared as figures). The
+/// donor service may withhold more, so that none of these can be worked
+/// out from the others; the page says so rather than guess which.
+fn small(unit: &str, value: i64, threshold: i64) -> bool {
+    unit != "money" && value > 0 && value < threshold
+}
+
+fn figures_view(lang: Lang, f: &imp::IndicatorFigures, threshold: i64) -> Value {
     let d = f.definition.clone().unwrap_or_default();
     let currency_of = |c: &imp::Cell| {
         c.key
@@ -71,6 +89,7 @@ fn figures_view(lang: Lang, f: &imp::IndicatorFigures) -> Value {
         definition => lang.text(d.definition.as_ref()),
         unit => d.unit,
         total => if d.unit == "money" { String::new() } else { lang.number(f.total) },
+        total_small => small(&d.unit, f.total, threshold),
         cells => f.cells.iter().map(|c| context! {
             key => c.key.iter()
                 .filter(|k| d.unit != "money" || k.dimension != imp::Dimension::Currency as i32)
@@ -78,6 +97,7 @@ fn figures_view(lang: Lang, f: &imp::IndicatorFigures) -> Value {
                 .collect::<Vec<_>>()
                 .join(" · "),
             value => amount(lang, &d.unit, &currency_of(c), c.value),
+            small => small(&d.unit, c.value, threshold),
         }).collect::<Vec<_>>(),
         targets => f.targets.iter().map(|t| context! {
             branch => t.branch_id,
@@ -90,7 +110,7 @@ fn figures_view(lang: Lang, f: &imp::IndicatorFigures) -> Value {
 async fn page(ctx: Ctx) -> Answer {
     ctx.require(STAFF)?;
     let lang = ctx.lang;
-    let mut form = ctx.filters(&["from", "until", "by", "branch"]);
+    let mut form = ctx.filters(&["from", "until", "by", "branch", "chart"]);
     let today = markaz_kit::time::Date::today().to_proto();
     let year_start = markaz_proto::common::v1::Date {
         month: 1,
@@ -114,6 +134,17 @@ async fn page(ctx: Ctx) -> Answer {
     let split = imp::Dimension::from_str_name(ctx.q("by"));
     let mut indicators = Vec::new();
     let mut freshness = Vec::new();
+    let mut charted = Vec::new();
+    let mut chart = Value::from(());
+    // The threshold donors are answered with (GetSharingSettings: admin
+    // and staff, like this page).
+    let threshold = i64::from(
+        ctx.sharing()
+            .get_sharing_settings(don::GetSharingSettingsRequest {})
+            .await?
+            .into_inner()
+            .suppression_threshold,
+    );
     if !form.has_errors() {
         // Every indicator's total, then the split of those that have the
         // dimension: an indicator without it keeps its row, unsplit.
@@ -146,8 +177,15 @@ async fn page(ctx: Ctx) -> Answer {
                                 .iter()
                                 .find(|s| s.definition.as_ref().map(|d| d.code.as_str()) == code)
                         });
-                        figures_view(lang, split.unwrap_or(f))
+                        figures_view(lang, split.unwrap_or(f), threshold)
                     })
+                    .collect();
+                charted = whole
+                    .indicators
+                    .iter()
+                    .filter_map(|f| f.definition.as_ref())
+                    .filter(|d| d.unit != "money")
+                    .map(|d| Choice::named(lang, &d.code, d.name.as_ref()))
                     .collect();
                 freshness = whole
                     .freshness
@@ -167,6 +205,21 @@ async fn page(ctx: Ctx) -> Answer {
             }
             (Err(status), _) | (_, Err(status)) => form.absorb(status)?,
         }
+        let wanted = match ctx.q("chart") {
+            "" => charted
+                .iter()
+                .find(|c| c.value == "trainees")
+                .or(charted.first())
+                .map(|c| c.value.clone()),
+            code => charted
+                .iter()
+                .find(|c| c.value == code)
+                .map(|c| c.value.clone()),
+        };
+        if let (Some(code), Some(from), Some(until)) = (wanted, from, until) {
+            form = form.with("chart", code.clone());
+            chart = over_time(&ctx, &code, from, until).await?;
+        }
     }
     let splits: Vec<Choice> = SPLITS
         .iter()
@@ -184,6 +237,272 @@ async fn page(ctx: Ctx) -> Answer {
             splits => splits,
             branches => branch_choices(&ctx).await?,
             split => split.map(|d| lang.label(d.as_str_name())).unwrap_or_default(),
+            threshold => lang.number(threshold),
+            charted => charted,
+            chart => chart,
         },
     )
+}
+
+/// The periods a chart has bars for: the months of the period asked, or
+/// its years when it is longer than three years (bars stay readable).
+fn periods(from: common::Date, until: common::Date) -> (imp::Dimension, Vec<String>) {
+    let first = from.year * 12 + from.month - 1;
+    let last = until.year * 12 + until.month - 1;
+    if last < first {
+        return (imp::Dimension::Month, Vec::new());
+    }
+    if last - first < 36 {
+        let months = (first..=last)
+            .map(|m| format!("{:04}-{:02}", m / 12, m % 12 + 1))
+            .collect();
+        (imp::Dimension::Month, months)
+    } else {
+        let years = (from.year..=until.year)
+            .map(|y| format!("{y:04}"))
+            .collect();
+        (imp::Dimension::Year, years)
+    }
+}
+
+/// One indicator over the period, by month (or year), as an inline SVG
+/// drawn on the server: no script, a few hundred bytes. Time runs the
+/// reader's way (right to left in Arabic). Each bar names its period and
+/// value for screen readers.
+async fn over_time(
+    ctx: &Ctx,
+    code: &str,
+    from: common::Date,
+    until: common::Date,
+) -> Result<Value, crate::render::Fail> {
+    let lang = ctx.lang;
+    let (dimension, labels) = periods(from, until);
+    let answer = ctx
+        .impact()
+        .get_indicators(imp::GetIndicatorsRequest {
+            codes: vec![code.to_string()],
+            from: Some(from),
+            until: Some(until),
+            group_by: vec![dimension as i32],
+            filters: Some(imp::Filters {
+                branch_id: ctx.q("branch").to_string(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await;
+    let figures = match answer {
+        Ok(a) => a.into_inner().indicators.into_iter().next(),
+        // An indicator that cannot be split by time has no chart.
+        Err(s) if s.code() == tonic::Code::InvalidArgument => None,
+        Err(s) => return Err(s.into()),
+    };
+    let Some(figures) = figures else {
+        return Ok(Value::from(()));
+    };
+    let values: Vec<i64> = labels
+        .iter()
+        .map(|l| {
+            figures
+                .cells
+                .iter()
+                .filter(|c| c.key.iter().any(|k| &k.value == l))
+                .map(|c| c.value)
+                .sum()
+        })
+        .collect();
+    let name = lang.text(figures.definition.as_ref().and_then(|d| d.name.as_ref()));
+    Ok(Value::from_safe_string(svg_bars(
+        lang, &name, &labels, &values,
+    )))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Bars with their values above and their periods below.
+fn svg_bars(lang: Lang, title: &str, labels: &[String], values: &[i64]) -> String {
+    const WIDTH: f64 = 720.0;
+    const HEIGHT: f64 = 220.0;
+    const TOP: f64 = 18.0;
+    const BOTTOM: f64 = 24.0;
+    let n = labels.len().max(1) as f64;
+    let max = values.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let slot = WIDTH / n;
+    let bar = (slot * 0.7).max(2.0);
+    // Label every period when they fit, else every few.
+    let every = (labels.len() / 12).max(1);
+    let mut out = format!(
+        r##"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg"><title id="chart-title">{}</title><line x1="0" y1="{base}" x2="{WIDTH}" y2="{base}" stroke="#8a96a3"/>"##,
+        escape(title),
+        base = HEIGHT - BOTTOM,
+    );
+    for (i, (label, value)) in labels.iter().zip(values).enumerate() {
+        let place = if lang.dir() == "rtl" {
+            labels.len() - 1 - i
+        } else {
+            i
+        } as f64;
+        let h = (HEIGHT - TOP - BOTTOM) * (*value as f64) / max;
+        let x = place * slot + (slot - bar) / 2.0;
+        let y = HEIGHT - BOTTOM - h;
+        let centre = x + bar / 2.0;
+        let shown_label = escape(&lang.digits(label));
+        let shown_value = escape(&lang.number(*value));
+        out.push_str(&format!(
+            r##"<g><title>{shown_label}: {shown_value}</title><rect x="{x:.1}" y="{y:.1}" width="{bar:.1}" height="{h:.1}" fill="#2b6cb0"/>"##
+        ));
+        if *value > 0 {
+            out.push_str(&format!(
+                r##"<text x="{centre:.1}" y="{:.1}" text-anchor="middle" font-size="11" fill="#1a2733">{shown_value}</text>"##,
+                y - 4.0
+            ));
+        }
+        if i % every == 0 {
+            out.push_str(&format!(
+                r##"<text x="{centre:.1}" y="{:.1}" text-anchor="middle" font-size="11" fill="#4a5663">{shown_label}</text>"##,
+                HEIGHT - 6.0
+            ));
+        }
+        out.push_str("</g>");
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// What the tenant shares with donors: each agreement (donor, programs,
+/// indicators, period, purpose, state), the suppression threshold and IATI
+/// identity donors are answered with, and the latest donor reads. Admins
+/// revoke an agreement here (the service lets only them); creating one
+/// stays a gRPC call for now.
+async fn shares(ctx: Ctx) -> Answer {
+    ctx.require(STAFF)?;
+    shares_page(&ctx, Form::new()).await
+}
+
+async fn shares_page(ctx: &Ctx, form: Form) -> Answer {
+    let lang = ctx.lang;
+    let list = ctx
+        .sharing()
+        .list_share_agreements(don::ListShareAgreementsRequest {
+            page_size: 50,
+            page_token: ctx.q("page").to_string(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    let donors = ctx
+        .sharing()
+        .list_donors(don::ListDonorsRequest {
+            page_size: 100,
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .donors;
+    let settings = ctx
+        .sharing()
+        .get_sharing_settings(don::GetSharingSettingsRequest {})
+        .await?
+        .into_inner();
+    let reads = ctx
+        .sharing()
+        .list_donor_reads(don::ListDonorReadsRequest {
+            page_size: 10,
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    let programs = ctx
+        .grants()
+        .list_programs(markaz_proto::grants::v1::ListProgramsRequest {
+            page_size: 100,
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .programs;
+    let definitions = ctx
+        .impact()
+        .list_indicator_definitions(imp::ListIndicatorDefinitionsRequest {})
+        .await?
+        .into_inner()
+        .definitions;
+    let donor_name = |id: &str| {
+        donors
+            .iter()
+            .find(|d| d.id == id)
+            .map(|d| lang.text(d.name.as_ref()))
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| id.to_string())
+    };
+    let program_name = |id: &String| {
+        programs
+            .iter()
+            .find(|p| &p.id == id)
+            .map(|p| lang.text(p.name.as_ref()))
+            .unwrap_or_else(|| id.clone())
+    };
+    let indicator_name = |code: &String| {
+        definitions
+            .iter()
+            .find(|d| &d.code == code)
+            .map(|d| lang.text(d.name.as_ref()))
+            .unwrap_or_else(|| code.clone())
+    };
+    ctx.render_form(
+        "shares.html",
+        form,
+        context! {
+            agreements => list.share_agreements.iter().map(|a| context! {
+                id => a.id,
+                donor => donor_name(&a.donor_id),
+                programs => a.program_ids.iter().map(program_name).collect::<Vec<_>>(),
+                indicators => a.indicator_codes.iter().map(indicator_name).collect::<Vec<_>>(),
+                from => lang.date(a.from.as_ref()),
+                until => lang.date(a.until.as_ref()),
+                purpose => lang.text(a.purpose.as_ref()),
+                state => enum_name!(don::ShareState, a.state),
+                active => a.state == don::ShareState::Active as i32,
+                revoke_reason => a.revoke_reason,
+                revoked => lang.timestamp(a.revoke_time.as_ref()),
+                created => lang.timestamp(a.create_time.as_ref()),
+            }).collect::<Vec<_>>(),
+            total => lang.number(i64::from(list.total_size)),
+            next => super::next_page(ctx, &list.next_page_token),
+            threshold => lang.number(i64::from(settings.suppression_threshold)),
+            iati => settings.iati_identifier,
+            organisation => lang.text(settings.organisation_name.as_ref()),
+            reads => reads.reads.iter().map(|r| context! {
+                donor => donor_name(&r.donor_id),
+                method => r.method,
+                answered => lang.number(i64::from(r.values_answered)),
+                suppressed => lang.number(i64::from(r.values_suppressed)),
+                at => lang.timestamp(r.read_time.as_ref()),
+            }).collect::<Vec<_>>(),
+            reads_total => lang.number(i64::from(reads.total_size)),
+            admin => has(ctx, Role::Admin),
+            done => ctx.q("done"),
+        },
+    )
+}
+
+/// Ends an agreement at once (admin; the service checks it too).
+async fn revoke(ctx: Ctx, Path(id): Path<String>) -> Answer {
+    let (f, mut form) = ctx.posted(&[Role::Admin])?;
+    let answer = ctx
+        .sharing()
+        .revoke_share_agreement(don::RevokeShareAgreementRequest {
+            id,
+            reason: f.get("reason").trim().to_string(),
+        })
+        .await;
+    match form.outcome(answer)? {
+        Done(_) => ctx.redirect("/impact/shares?done=share_revoked"),
+        Again => shares_page(&ctx, form).await,
+    }
 }
