@@ -339,14 +339,19 @@ impl Freeze {
     }
 }
 
-async fn lock_one(path: &Path) -> Result<SqliteConnection, String> {
-    let mut conn = SqliteConnectOptions::new()
+/// A connection of the backup's own to the live database at `path`.
+async fn open_live(path: &Path) -> Result<SqliteConnection, String> {
+    SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(false)
         .busy_timeout(LOCK_WAIT)
         .connect()
         .await
-        .map_err(|e| format!("opening {}: {e}", path.display()))?;
+        .map_err(|e| format!("opening {}: {e}", path.display()))
+}
+
+async fn lock_one(path: &Path) -> Result<SqliteConnection, String> {
+    let mut conn = open_live(path).await?;
     conn.execute("BEGIN IMMEDIATE")
         .await
         .map_err(|e| format!("taking the write lock of {}: {e}", path.display()))?;
@@ -355,13 +360,7 @@ async fn lock_one(path: &Path) -> Result<SqliteConnection, String> {
 
 /// One snapshot of the database at `from`, as a new file `to` (fsynced).
 async fn vacuum_into(from: &Path, to: &Path) -> Result<(), String> {
-    let mut conn = SqliteConnectOptions::new()
-        .filename(from)
-        .create_if_missing(false)
-        .busy_timeout(LOCK_WAIT)
-        .connect()
-        .await
-        .map_err(|e| format!("opening {}: {e}", from.display()))?;
+    let mut conn = open_live(from).await?;
     let target = to
         .to_str()
         .ok_or_else(|| format!("{} is not UTF-8", to.display()))?;

@@ -51,6 +51,15 @@ async fn markaz_in(data: &Path, args: &[&str]) -> Output {
     .unwrap()
 }
 
+/// `markaz restore --from from --data-dir to [--force]`.
+async fn restore(from: &Path, to: &Path, force: bool) -> Output {
+    let mut args = vec!["restore", "--from", path(from), "--data-dir", path(to)];
+    if force {
+        args.push("--force");
+    }
+    markaz(&args).await
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -127,6 +136,78 @@ async fn capacity_knows(c: &mut CapacityServiceClient<Channel>, token: &str, org
         Err(s) if s.code() == tonic::Code::NotFound => false,
         Err(s) => panic!("capacity answered {s:?}"),
     }
+}
+
+async fn create_person(
+    m: &mut MembershipServiceClient<Channel>,
+    token: &str,
+    request_id: &str,
+) -> mem::Person {
+    m.create_person(authed(
+        mem::CreatePersonRequest {
+            person: Some(mem::Person {
+                full_name: PERSON_AR.into(),
+                gender: Gender::Female as i32,
+                age_band: AgeBand::AgeBand2534 as i32,
+                legal_basis: mem::LegalBasis::Consent as i32,
+                processing_purpose: "تدريب".into(),
+                ..Default::default()
+            }),
+            request_id: request_id.into(),
+        },
+        token,
+    ))
+    .await
+    .unwrap()
+    .into_inner()
+}
+
+async fn until_capacity_knows(c: &mut CapacityServiceClient<Channel>, token: &str, org: &str) {
+    let known = tokio::time::timeout(WAIT, async {
+        while !capacity_knows(c, token, org).await {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(known.is_ok(), "capacity learns of {org}");
+}
+
+/// After a restore, with the token of before: what the backup held is
+/// there byte for byte, what was written after it is not.
+async fn check_restored(
+    c: &mut Clients,
+    token: &str,
+    org: &mem::Organization,
+    consulted: &cap::Consultation,
+    later: &mem::Organization,
+) {
+    let get = |id: &str| authed(mem::GetOrganizationRequest { id: id.into() }, token);
+    let back = c
+        .membership
+        .get_organization(get(&org.id))
+        .await
+        .expect("the token of before the backup still verifies")
+        .into_inner();
+    assert_eq!(back.name.unwrap().ar.as_bytes(), ORG_AR.as_bytes());
+    let back = c
+        .capacity
+        .get_consultation(authed(
+            cap::GetConsultationRequest {
+                id: consulted.id.clone(),
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(back.notes, consulted.notes);
+    assert_eq!(back.organization_id, org.id);
+    let gone = c
+        .membership
+        .get_organization(get(&later.id))
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), tonic::Code::NotFound);
 }
 
 /// A consultation of `org` attended by `person`: capacity takes it only once
@@ -233,25 +314,7 @@ async fn backup_wipe_restore() {
     let org = create_org(&mut c.membership, &token, ORG_AR, "backup-org-1")
         .await
         .unwrap();
-    let person = c
-        .membership
-        .create_person(authed(
-            mem::CreatePersonRequest {
-                person: Some(mem::Person {
-                    full_name: PERSON_AR.into(),
-                    gender: Gender::Female as i32,
-                    age_band: AgeBand::AgeBand2534 as i32,
-                    legal_basis: mem::LegalBasis::Consent as i32,
-                    processing_purpose: "تدريب".into(),
-                    ..Default::default()
-                }),
-                request_id: "backup-person-1".into(),
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let person = create_person(&mut c.membership, &token, "backup-person-1").await;
     // Needs both copies in capacity: membership's events went through.
     let consulted = consultation(
         &mut c.capacity,
@@ -369,7 +432,7 @@ async fn backup_wipe_restore() {
     let dir = stop(dev).await;
 
     // Into a directory in use: refused.
-    let busy_dir = markaz(&["restore", "--from", path(&backup), "--data-dir", path(&dir)]).await;
+    let busy_dir = restore(&backup, &dir, false).await;
     assert!(!busy_dir.status.success());
     assert!(
         stderr(&busy_dir).contains("is not empty") && stderr(&busy_dir).contains("--force"),
@@ -378,7 +441,7 @@ async fn backup_wipe_restore() {
     );
 
     std::fs::remove_dir_all(&dir).unwrap();
-    let restored = markaz(&["restore", "--from", path(&backup), "--data-dir", path(&dir)]).await;
+    let restored = restore(&backup, &dir, false).await;
     assert!(restored.status.success(), "{}", stderr(&restored));
     assert_eq!(std::fs::read(dir.join("jwks.json")).unwrap(), jwks);
     assert_eq!(std::fs::read(dir.join("signing-key.json")).unwrap(), key);
@@ -405,16 +468,7 @@ async fn backup_wipe_restore() {
     let mut c = clients(&dev).await;
     // The old token still verifies: the key came back. The data is there,
     // byte for byte.
-    let back = c
-        .membership
-        .get_organization(authed(
-            mem::GetOrganizationRequest { id: org.id.clone() },
-            &token,
-        ))
-        .await
-        .expect("the token of before the backup still verifies")
-        .into_inner();
-    assert_eq!(back.name.unwrap().ar.as_bytes(), ORG_AR.as_bytes());
+    check_restored(&mut c, &token, &org, &consulted, &later).await;
     let back = c
         .membership
         .get_person(authed(
@@ -427,41 +481,10 @@ async fn backup_wipe_restore() {
         .unwrap()
         .into_inner();
     assert_eq!(back.full_name.as_bytes(), PERSON_AR.as_bytes());
-    let back = c
-        .capacity
-        .get_consultation(authed(
-            cap::GetConsultationRequest {
-                id: consulted.id.clone(),
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(back.notes, consulted.notes);
-    // What was written after the backup is not.
-    let gone = c
-        .membership
-        .get_organization(authed(
-            mem::GetOrganizationRequest {
-                id: later.id.clone(),
-            },
-            &token,
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(gone.code(), tonic::Code::NotFound);
 
     // The events pending at the cut are published again and reach capacity.
     for id in &membership_orgs {
-        let mut cc = c.capacity.clone();
-        let known = tokio::time::timeout(WAIT, async {
-            while !capacity_knows(&mut cc, &token, id).await {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-        .await;
-        assert!(known.is_ok(), "capacity learns of {id} after the restore");
+        until_capacity_knows(&mut c.capacity, &token, id).await;
     }
     // And a new write flows as an event into capacity's copy.
     let fresh = create_org(
@@ -496,15 +519,7 @@ async fn backup_wipe_restore() {
         .unwrap();
 
     // While it runs, the data directory is not restored over.
-    let running = markaz(&[
-        "restore",
-        "--from",
-        path(&backup),
-        "--data-dir",
-        path(&dir),
-        "--force",
-    ])
-    .await;
+    let running = restore(&backup, &dir, true).await;
     assert!(!running.status.success());
     assert!(
         stderr(&running).contains("in use by a running markaz dev"),
@@ -514,15 +529,7 @@ async fn backup_wipe_restore() {
     drop(c);
     let dir = stop(dev).await;
     // Stopped, --force replaces it.
-    let forced = markaz(&[
-        "restore",
-        "--from",
-        path(&backup),
-        "--data-dir",
-        path(&dir),
-        "--force",
-    ])
-    .await;
+    let forced = restore(&backup, &dir, true).await;
     assert!(forced.status.success(), "{}", stderr(&forced));
     assert!(
         stderr(&forced).contains("1 erasure(s) made after the backup"),
@@ -582,14 +589,7 @@ async fn refusals() {
     bytes[middle] ^= 0x5a;
     std::fs::write(&file, &bytes).unwrap();
     let target = copies.join("restored");
-    let refused = markaz(&[
-        "restore",
-        "--from",
-        path(&damaged),
-        "--data-dir",
-        path(&target),
-    ])
-    .await;
+    let refused = restore(&damaged, &target, false).await;
     assert!(!refused.status.success());
     let said = stderr(&refused);
     assert!(
@@ -602,28 +602,13 @@ async fn refusals() {
     // Nor over data already there: the checksums come first.
     let kept = data.join("membership.db");
     let before = std::fs::read(&kept).unwrap();
-    let forced = markaz(&[
-        "restore",
-        "--from",
-        path(&damaged),
-        "--data-dir",
-        path(&data),
-        "--force",
-    ])
-    .await;
+    let forced = restore(&damaged, &data, true).await;
     assert!(!forced.status.success());
     assert_eq!(std::fs::read(&kept).unwrap(), before);
 
     // A file missing, and a manifest naming a path outside the backup.
     std::fs::remove_file(damaged.join("impact.db")).unwrap();
-    let missing = markaz(&[
-        "restore",
-        "--from",
-        path(&damaged),
-        "--data-dir",
-        path(&target),
-    ])
-    .await;
+    let missing = restore(&damaged, &target, false).await;
     assert!(
         stderr(&missing).contains("impact.db"),
         "{}",
@@ -641,14 +626,7 @@ async fn refusals() {
         ),
     )
     .unwrap();
-    let outside = markaz(&[
-        "restore",
-        "--from",
-        path(&escaping),
-        "--data-dir",
-        path(&target),
-    ])
-    .await;
+    let outside = restore(&escaping, &target, false).await;
     assert!(
         stderr(&outside).contains("outside the backup"),
         "{}",
@@ -657,14 +635,7 @@ async fn refusals() {
     assert!(!target.exists());
 
     // The good one restores into an empty directory.
-    let good = markaz(&[
-        "restore",
-        "--from",
-        path(&backup),
-        "--data-dir",
-        path(&target),
-    ])
-    .await;
+    let good = restore(&backup, &target, false).await;
     assert!(good.status.success(), "{}", stderr(&good));
     assert!(target.join("grants.db").exists());
 }
@@ -805,25 +776,7 @@ async fn serve_dump_restore() {
             }
         }
     };
-    let person = c
-        .membership
-        .create_person(authed(
-            mem::CreatePersonRequest {
-                person: Some(mem::Person {
-                    full_name: PERSON_AR.into(),
-                    gender: Gender::Female as i32,
-                    age_band: AgeBand::AgeBand2534 as i32,
-                    legal_basis: mem::LegalBasis::Consent as i32,
-                    processing_purpose: "تدريب".into(),
-                    ..Default::default()
-                }),
-                request_id: "serve-person-1".into(),
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let person = create_person(&mut c.membership, &token, "serve-person-1").await;
     let deadline = tokio::time::Instant::now() + WAIT;
     let consulted = loop {
         // Capacity admits the tenant once TenantRegistered reached it.
@@ -859,13 +812,7 @@ async fn serve_dump_restore() {
     let later = create_org(&mut c.membership, &token, "بعد النسخة", "serve-org-2")
         .await
         .unwrap();
-    let known = tokio::time::timeout(WAIT, async {
-        while !capacity_knows(&mut c.capacity, &token, &later.id).await {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await;
-    assert!(known.is_ok(), "capacity learnt of the later organization");
+    until_capacity_knows(&mut c.capacity, &token, &later.id).await;
     drop(c);
     server.stop().await;
 
@@ -879,39 +826,7 @@ async fn serve_dump_restore() {
     .await;
 
     let (server, mut c) = serve(&scratch, &envs).await;
-    let back = c
-        .membership
-        .get_organization(authed(
-            mem::GetOrganizationRequest { id: org.id.clone() },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(back.name.unwrap().ar.as_bytes(), ORG_AR.as_bytes());
-    let back = c
-        .capacity
-        .get_consultation(authed(
-            cap::GetConsultationRequest {
-                id: consulted.id.clone(),
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(back.notes, consulted.notes);
-    let gone = c
-        .membership
-        .get_organization(authed(
-            mem::GetOrganizationRequest {
-                id: later.id.clone(),
-            },
-            &token,
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(gone.code(), tonic::Code::NotFound);
+    check_restored(&mut c, &token, &org, &consulted, &later).await;
     // New writes flow as events again.
     let fresh = create_org(
         &mut c.membership,
