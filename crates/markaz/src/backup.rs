@@ -190,6 +190,13 @@ pub async fn backup(config: &Config, data_dir: Option<PathBuf>, to: &Path) -> Re
             to.display()
         ));
     }
+    if is_within(to, &data) {
+        return Err(format!(
+            "{} is inside the data directory {}: a restore over it would remove the backup",
+            to.display(),
+            data.display()
+        ));
+    }
     if let Some(key) = &config.auth.signing_key
         && key != &data.join(SIGNING_KEY)
     {
@@ -413,6 +420,13 @@ pub async fn restore(
     verify(from, &manifest)?;
     check_migrations(&manifest)?;
 
+    if is_within(from, &data) {
+        return Err(format!(
+            "the backup {} is inside the data directory {}: copy it elsewhere first",
+            from.display(),
+            data.display()
+        ));
+    }
     fs::create_dir_all(&data).map_err(|e| format!("creating {}: {e}", data.display()))?;
     let _lock = lock_data_dir(&data)?;
     let present = entries_but_lock(&data)?;
@@ -679,6 +693,38 @@ fn check_migrations(manifest: &Manifest) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Whether `path` is `dir` or below it (as far as what exists of them says).
+fn is_within(path: &Path, dir: &Path) -> bool {
+    let absolute = |p: &Path| {
+        // The longest part that exists, resolved, and the rest as written.
+        let mut existing = p.to_path_buf();
+        let mut rest = Vec::new();
+        loop {
+            if let Ok(real) = existing.canonicalize() {
+                return rest
+                    .into_iter()
+                    .rev()
+                    .fold(real, |acc: PathBuf, c| acc.join(c));
+            }
+            match (
+                existing.file_name().map(|n| n.to_owned()),
+                existing.parent(),
+            ) {
+                (Some(name), Some(parent)) => {
+                    rest.push(name);
+                    existing = if parent.as_os_str().is_empty() {
+                        PathBuf::from(".")
+                    } else {
+                        parent.to_path_buf()
+                    };
+                }
+                _ => return p.to_path_buf(),
+            }
+        }
+    };
+    absolute(path).starts_with(absolute(dir))
 }
 
 fn is_inside(path: &str) -> bool {
@@ -954,6 +1000,18 @@ mod tests {
         ] {
             assert!(!is_inside(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_backup_inside_the_data_directory_is_told() {
+        let data = std::env::temp_dir().join(format!("markaz-within-{}", std::process::id()));
+        fs::create_dir_all(data.join("files")).unwrap();
+        assert!(is_within(&data.join("copy"), &data));
+        assert!(is_within(&data.join("files/../x/y"), &data));
+        assert!(is_within(&data, &data));
+        assert!(!is_within(&data.with_file_name("elsewhere"), &data));
+        assert!(!is_within(&data.join("../markaz-within-other"), &data));
+        fs::remove_dir_all(&data).unwrap();
     }
 
     #[test]

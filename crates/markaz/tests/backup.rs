@@ -568,6 +568,15 @@ async fn refusals() {
     let again = markaz(&["backup", "--data-dir", path(&data), "--to", path(&backup)]).await;
     assert!(!again.status.success());
     assert!(stderr(&again).contains("not empty"), "{}", stderr(&again));
+    // Not into the data directory, where a restore --force would remove it.
+    let inside = data.join("backups").join("b1");
+    let within = markaz(&["backup", "--data-dir", path(&data), "--to", path(&inside)]).await;
+    assert!(
+        stderr(&within).contains("inside the data directory"),
+        "{}",
+        stderr(&within)
+    );
+    assert!(!data.join("backups").exists());
     // Not from a directory that is no data directory.
     let nothing = markaz(&["backup", "--data-dir", path(&copies), "--to", "/tmp/x"]).await;
     assert!(
