@@ -10,13 +10,15 @@ Each RENDERED.yaml is one overlay as `kubectl kustomize` prints it. Checked:
   kubernetes-validate, strict: unknown fields are errors) for the oldest and
   the newest Kubernetes release Markaz supports;
 * every custom resource against the schema of its kind in schemas/
-  (CloudNativePG Cluster, KEDA ScaledObject); a kind with no schema is an
-  error, not a warning;
+  (CloudNativePG Cluster and ScheduledBackup, the Barman Cloud plugin's
+  ObjectStore, KEDA ScaledObject); a kind with no schema is an error, not a
+  warning;
 * the NATS values against schemas/nats-helm-values.yaml;
 * what Markaz requires of its workloads, which no schema says: non-root,
   read-only, no capabilities, seccomp RuntimeDefault, requests and limits,
   probes, a PodDisruptionBudget and one autoscaler per Deployment, a
-  NetworkPolicy of its own for every pod, references that resolve, KEDA
+  NetworkPolicy of its own for every pod, a ScheduledBackup and a WAL
+  archive in an ObjectStore for every Cluster, references that resolve, KEDA
   triggers that name the consumers Markaz creates (`<consumer>--<producer>`
   on `MARKAZ_<PRODUCER>`), and object storage for every pod that serves the
   resources service.
@@ -37,13 +39,18 @@ KUBERNETES_VERSIONS = ["1.29", kv.latest_version()]
 SCHEMAS = pathlib.Path(__file__).parent / "schemas"
 CUSTOM_KINDS = {
     ("postgresql.cnpg.io/v1", "Cluster"): "cnpg-cluster.yaml",
+    ("postgresql.cnpg.io/v1", "ScheduledBackup"): "cnpg-scheduledbackup.yaml",
+    ("barmancloud.cnpg.io/v1", "ObjectStore"): "barman-objectstore.yaml",
     ("keda.sh/v1alpha1", "ScaledObject"): "keda-scaledobject.yaml",
 }
 # The NATS chart's client Service; its namespace is the overlay's.
 NATS_STREAM_PREFIX = "MARKAZ_"
 # Secrets the operator creates besides each Cluster's `-login`
 # (docs/operations.md, "Kubernetes"): never in an overlay.
-OPERATOR_SECRETS = {"markaz-resources-s3", "markaz-page-tokens"}
+OPERATOR_SECRETS = {"markaz-resources-s3", "markaz-page-tokens", "markaz-db-backup-s3"}
+# The Barman Cloud plugin of CloudNativePG, which archives WAL and takes the
+# base backups.
+BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
 # What a pod serving the resources service must be given: its files go to
 # object storage, since a pod's filesystem is read-only and its own
 # (components/object-storage).
@@ -239,6 +246,37 @@ def check_overlay(resources):
         account = spec.get("serviceAccountName")
         if account and ("ServiceAccount", account) not in names:
             errors.append(f"{name_of(r)}: ServiceAccount {account} is not in the overlay")
+
+    # Every PostgreSQL is backed up: its WAL archived to an ObjectStore of
+    # the overlay, and a ScheduledBackup of it through the same plugin.
+    stores = {o["metadata"]["name"]: o for o in by_kind.get("ObjectStore", [])}
+    scheduled = by_kind.get("ScheduledBackup", [])
+    for backup in scheduled:
+        if backup["spec"]["cluster"]["name"] not in clusters:
+            errors.append(f"{name_of(backup)}: backs up {backup['spec']['cluster']['name']}, "
+                          "which is no Cluster of the overlay")
+        for key in backup["spec"]["pluginConfiguration"]["name"], backup["spec"].get("method"):
+            if key not in (BARMAN_PLUGIN, "plugin"):
+                errors.append(f"{name_of(backup)}: not a {BARMAN_PLUGIN} backup ({key})")
+    for cluster in by_kind.get("Cluster", []):
+        name = cluster["metadata"]["name"]
+        archivers = [p for p in cluster["spec"].get("plugins", [])
+                     if p["name"] == BARMAN_PLUGIN and p.get("isWALArchiver")]
+        if len(archivers) != 1:
+            errors.append(f"Cluster/{name}: no WAL archive ({BARMAN_PLUGIN}, isWALArchiver)")
+        else:
+            store = archivers[0].get("parameters", {}).get("barmanObjectName")
+            if store not in stores:
+                errors.append(f"Cluster/{name}: archives to ObjectStore {store}, "
+                              "which is not in the overlay")
+            else:
+                for credential in stores[store]["spec"]["configuration"].get(
+                        "s3Credentials", {}).values():
+                    if isinstance(credential, dict) and credential["name"] not in OPERATOR_SECRETS:
+                        errors.append(f"ObjectStore/{store}: Secret {credential['name']} is not "
+                                      f"one of {sorted(OPERATOR_SECRETS)}")
+        if not any(b["spec"]["cluster"]["name"] == name for b in scheduled):
+            errors.append(f"Cluster/{name}: no ScheduledBackup")
 
     for deployment in deployments:
         name, labels = deployment["metadata"]["name"], pod_labels(deployment)

@@ -76,6 +76,8 @@ pub async fn dev(mut config: Config, data_dir: Option<PathBuf>) -> Result<(), St
     let _telemetry = telemetry::init(&config.log, "markaz-dev", otlp_endpoint().as_deref());
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("creating {}: {e}", config.data_dir.display()))?;
+    // One server per data directory; `markaz restore` refuses one in use.
+    let _lock = crate::backup::lock_data_dir(&config.data_dir)?;
     let signer = Arc::new(
         Signer::load_or_create(
             &signing_key_path(&config),

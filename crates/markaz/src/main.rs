@@ -6,12 +6,14 @@
 //!   and NATS JetStream: the whole platform on one machine, or one service
 //!   per pod.
 //! * `markaz migrate`, `markaz token issue`, `markaz tenant create|list`,
-//!   `markaz dlq list|replay`, `markaz config` — the operator's tools.
+//!   `markaz dlq list|replay`, `markaz backup`, `markaz restore`,
+//!   `markaz config` — the operator's tools.
 //! * `markaz report`, `markaz demo seed` — clients of a running Markaz,
 //!   through its public gRPC APIs with the caller's token.
 #![forbid(unsafe_code)]
 
 mod admin;
+mod backup;
 mod bench;
 mod client;
 mod impact;
@@ -76,6 +78,30 @@ enum Command {
     Dlq {
         #[command(subcommand)]
         command: DlqCommand,
+    },
+    /// Copies `markaz dev`'s data directory — every database at one instant,
+    /// the signing key, the library's files — while it serves
+    /// (docs/operations.md, "Backups and restore").
+    Backup {
+        /// The data directory (else MARKAZ_DATA_DIR, `data`).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// A new (or empty) directory for the copy and its manifest.json.
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+    },
+    /// Puts a backup back as the data directory, once every file matches its
+    /// manifest; refused while `markaz dev` runs on it.
+    Restore {
+        /// The backup's directory.
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        /// The data directory (else MARKAZ_DATA_DIR, `data`).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// Replace what a non-empty data directory holds.
+        #[arg(long)]
+        force: bool,
     },
     /// The impact service's figures: rebuilt from the event history.
     Impact {
@@ -254,6 +280,12 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         Command::Dlq {
             command: DlqCommand::Replay { service, id },
         } => admin::replay_dead_letter(&config, &service, id).await,
+        Command::Backup { data_dir, to } => backup::backup(&config, data_dir, &to).await,
+        Command::Restore {
+            from,
+            data_dir,
+            force,
+        } => backup::restore(&config, &from, data_dir, force).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Report(args) => client::report(args).await,
         Command::Demo {

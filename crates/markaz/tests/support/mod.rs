@@ -28,7 +28,11 @@ impl Dev {
     /// Starts `markaz dev` on fresh data with `env` set; `open_files` puts
     /// a descriptor limit on it (`ulimit -n`).
     pub async fn start(name: &str, env: &[(&str, &str)], open_files: Option<u32>) -> Dev {
-        let dir = scratch(name);
+        Dev::start_in(scratch(name), env, open_files).await
+    }
+
+    /// Starts `markaz dev` on the data directory `dir` as it is.
+    pub async fn start_in(dir: PathBuf, env: &[(&str, &str)], open_files: Option<u32>) -> Dev {
         let binary = env!("CARGO_BIN_EXE_markaz");
         let mut cmd = match open_files {
             Some(n) => {
