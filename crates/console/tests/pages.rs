@@ -697,6 +697,59 @@ async fn running_course(
     (course_id, started, enrolment)
 }
 
+/// A query parameter's value, percent-encoded.
+fn query(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// A published guide (visible to partners) and a staff-only draft, made over
+/// gRPC as staff.
+async fn library_fixture(world: &World) -> (String, String) {
+    let channel: Channel = world.markaz.channel().await;
+    let token = world.token(&[Role::Admin, Role::Staff], None);
+    let mut r = ResourcesServiceClient::with_interceptor(channel, Bearer::new(&token));
+    let item = |title: Option<common_pb::LocalizedText>, visibility: res::Visibility| {
+        res::CreateItemRequest {
+            item: Some(res::Item {
+                kind: res::ItemKind::Guide as i32,
+                title,
+                language: "ar".into(),
+                source: Some(res::Source {
+                    kind: res::SourceKind::Center as i32,
+                    ..Default::default()
+                }),
+                visibility: visibility as i32,
+                external_url: "https://example.org/guide".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        }
+    };
+    let guide = r
+        .create_item(item(
+            text("دليل المناصرة المجتمعية", "Community advocacy guide"),
+            res::Visibility::Partners,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    r.publish_item(res::PublishItemRequest {
+        id: guide.id.clone(),
+        etag: String::new(),
+    })
+    .await
+    .unwrap();
+    let draft = r
+        .create_item(item(
+            text("مسودة داخلية", "Internal draft"),
+            res::Visibility::StaffOnly,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    (guide.id, draft.id)
+}
+
 const ROLES: [&str; 6] = [
     "staff", "admin", "trainer", "reviewer", "partner", "operator",
 ];
@@ -737,6 +790,7 @@ async fn every_page_renders_for_the_roles_it_is_offered_to_and_refuses_the_other
     const CONSULT: &[&str] = &["staff", "admin", "partner"];
     const OPERATOR: &[&str] = &["operator"];
     const NOBODY: &[&str] = &[];
+    let (published_item, staff_draft) = library_fixture(&world).await;
     let org_tab = |tab: &str| format!("/organizations/{}?tab={tab}", f.org);
     // (path, offered to, redirects, hidden by the service)
     type Row<'a> = (String, &'a [&'a str], &'a [&'a str], &'a [&'a str]);
@@ -850,6 +904,26 @@ async fn every_page_renders_for_the_roles_it_is_offered_to_and_refuses_the_other
             NOBODY,
         ),
         ("/library".into(), ORGS, NOBODY, NOBODY),
+        (
+            format!("/library?q={}", query("المناصرة")),
+            ORGS,
+            NOBODY,
+            NOBODY,
+        ),
+        ("/library/new".into(), APPLICANTS, NOBODY, NOBODY),
+        (
+            format!("/library/items/{published_item}"),
+            ORGS,
+            NOBODY,
+            NOBODY,
+        ),
+        (
+            format!("/library/items/{staff_draft}"),
+            ORGS,
+            NOBODY,
+            // A staff draft: nobody but staff sees it.
+            &["trainer", "partner"],
+        ),
         ("/impact".into(), STAFF, NOBODY, NOBODY),
         (
             "/impact?chart=consultation_sessions".into(),
@@ -1941,4 +2015,417 @@ async fn the_room_calendar_and_booking() {
             .status,
         403
     );
+}
+
+/// The fields of the library's new-item form, after its CSRF token and
+/// request id.
+fn item_fields<'a>(
+    csrf: &'a str,
+    request_id: &'a str,
+    rest: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut all = vec![("csrf", csrf), ("request_id", request_id)];
+    all.extend_from_slice(rest);
+    all
+}
+
+/// The item id of an item page's address.
+fn item_id_of(location: &str) -> String {
+    location
+        .strip_prefix("/library/items/")
+        .and_then(|rest| rest.split('?').next())
+        .unwrap_or_else(|| panic!("not an item page: {location}"))
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_library_from_upload_to_moderation() {
+    let world = World::start().await;
+    let f = fixture(&world).await;
+    let channel: Channel = world.markaz.channel().await;
+    let token = world.token(&[Role::Admin, Role::Staff], None);
+    let mut r = ResourcesServiceClient::with_interceptor(channel, Bearer::new(&token));
+    let items_now = |r: &mut ResourcesServiceClient<Authed>| {
+        let mut r = r.clone();
+        async move {
+            r.list_items(res::ListItemsRequest {
+                page_size: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .items
+            .len()
+        }
+    };
+
+    // Staff add a guide with its file, sensitivity "partners", in Arabic
+    // and English; the Arabic title, summary and file name come back byte
+    // for byte.
+    let mut staff = world.signed_in("staff", "staff", None).await;
+    let form = staff.get("/library/new").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.contains(r#"enctype="multipart/form-data""#));
+    assert!(form.contains("٢٠٠ ميغابايت"), "the limits are told");
+    let (csrf, request_id) = (form.csrf(), form.request_id());
+    let title_ar = "دليلُ المناصرة المجتمعية — الرقة ٢٠٢٦";
+    let summary_ar = "خطوات عملية لتنظيم حملات المناصرة على مستوى الحي.";
+    let file_name = "دليل-المناصرة.pdf";
+    let pdf = b"%PDF-1.4\n% a small guide\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n".to_vec();
+    let fields = item_fields(
+        &csrf,
+        &request_id,
+        &[
+            ("item.title.ar", title_ar),
+            ("item.title.en", "Community advocacy guide"),
+            ("item.summary.ar", summary_ar),
+            ("item.kind", "ITEM_KIND_GUIDE"),
+            ("item.language", "ar"),
+            ("item.visibility", "VISIBILITY_PARTNERS"),
+            ("item.licence", "LICENCE_CC_BY"),
+            ("item.source.kind", "SOURCE_KIND_CENTER"),
+            ("item.authors", "سلمى الأحمد\nOmar K."),
+            ("item.publication_date", "٢٠٢٦"),
+        ],
+    );
+    let added = staff
+        .post_multipart(
+            "/library/new",
+            &fields,
+            Some(("file", file_name, "application/pdf", &pdf)),
+            false,
+        )
+        .await;
+    assert_eq!(added.status, 303, "{}", added.body);
+    let guide = item_id_of(added.location());
+    let stored = r
+        .get_item(res::GetItemRequest { id: guide.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stored.title.as_ref().unwrap().ar, title_ar);
+    assert_eq!(stored.summary.as_ref().unwrap().ar, summary_ar);
+    assert_eq!(stored.authors, ["سلمى الأحمد", "Omar K."]);
+    assert_eq!(stored.visibility, res::Visibility::Partners as i32);
+    assert_eq!(stored.publication_date.unwrap().year, 2026);
+    let files = r
+        .list_item_files(res::ListItemFilesRequest {
+            item_id: guide.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .files;
+    assert_eq!(files.len(), 1);
+    let current = files[0].current.as_ref().unwrap();
+    assert_eq!(current.file_name, file_name);
+    assert_eq!(current.media_type, "application/pdf");
+    assert_eq!(current.size_bytes, pdf.len() as i64);
+    // The form sent again on a bad line is the same item, its file once.
+    let again = staff
+        .post_multipart(
+            "/library/new",
+            &fields,
+            Some(("file", file_name, "application/pdf", &pdf)),
+            true,
+        )
+        .await;
+    assert_eq!(again.location(), added.location(), "{}", again.body);
+    let page = staff.get(added.location()).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.contains(title_ar) && page.contains(file_name));
+    assert!(page.contains("الشركاء"), "its sensitivity");
+    assert!(page.contains("أُضيفت المادة"), "{}", page.body);
+    assert_eq!(
+        r.list_item_files(res::ListItemFilesRequest {
+            item_id: guide.clone()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .files[0]
+            .version_count,
+        1
+    );
+    // The download is the file, its Arabic name kept.
+    let download = staff
+        .get(&format!("/library/items/{guide}/files/{}", files[0].id))
+        .await;
+    assert_eq!(download.status, 200);
+    assert_eq!(download.raw, pdf);
+    let disposition = download.headers["content-disposition"].to_str().unwrap();
+    assert!(
+        disposition.contains(&query(file_name).replace('+', "%20")),
+        "{disposition}"
+    );
+
+    // CSRF: none, another session's, or sent after the file: refused, and
+    // nothing made.
+    let before = items_now(&mut r).await;
+    let mut mallory = world.signed_in("staff", "mallory", None).await;
+    let theirs = mallory.get("/library/new").await.csrf();
+    for csrf in ["", theirs.as_str()] {
+        let fields = item_fields(csrf, "x-1", &[("item.title.ar", "مزوّر")]);
+        let refused = staff
+            .post_multipart(
+                "/library/new",
+                &fields,
+                Some(("file", "a.pdf", "application/pdf", &pdf)),
+                false,
+            )
+            .await;
+        assert_eq!(refused.status, 403, "{}", refused.body);
+    }
+    let late = staff
+        .post_multipart(
+            "/library/new",
+            &[("item.title.ar", "متأخر")],
+            Some(("file", "a.pdf", "application/pdf", &pdf)),
+            false,
+        )
+        .await;
+    assert_eq!(late.status, 403, "a token after the file is never read");
+    assert_eq!(items_now(&mut r).await, before);
+
+    // Too large for an image (50 MiB): said next to the file, before
+    // anything is made when the length says so (a length within what the
+    // parser read ahead of the file is found while streaming) ...
+    let mut big = b"\x89PNG\r\n\x1a\n".to_vec();
+    big.resize(51 * 1024 * 1024, 0);
+    let form = staff.get("/library/new").await;
+    let (csrf, request_id) = (form.csrf(), form.request_id());
+    let image_fields = item_fields(
+        &csrf,
+        &request_id,
+        &[
+            ("item.title.ar", "صورة كبيرة"),
+            ("item.kind", "ITEM_KIND_OTHER"),
+            ("item.language", "ar"),
+            ("item.visibility", "VISIBILITY_TENANT"),
+            ("item.source.kind", "SOURCE_KIND_CENTER"),
+        ],
+    );
+    let too_large = staff
+        .post_multipart(
+            "/library/new",
+            &image_fields,
+            Some(("file", "photo.png", "image/png", &big)),
+            false,
+        )
+        .await;
+    assert_eq!(too_large.status, 422, "{}", too_large.body);
+    assert!(
+        too_large.contains(r#"id="file-error""#),
+        "{}",
+        too_large.body
+    );
+    assert!(
+        too_large.contains("الصور: ٥٠ ميغابايت"),
+        "{}",
+        too_large.body
+    );
+    assert_eq!(items_now(&mut r).await, before, "nothing made");
+    // ... and while it streams when it is not: the draft stays, named in
+    // the form, and no byte of the file is kept.
+    let streamed = staff
+        .post_multipart(
+            "/library/new",
+            &image_fields,
+            Some(("file", "photo.png", "image/png", &big)),
+            true,
+        )
+        .await;
+    assert_eq!(streamed.status, 422, "{}", streamed.body);
+    assert!(streamed.contains("الصور: ٥٠ ميغابايت"), "{}", streamed.body);
+    let draft = streamed.attr_after(r#"name="item_id" value=""#);
+    assert!(!draft.is_empty(), "{}", streamed.body);
+    let kept = r
+        .list_item_files(res::ListItemFilesRequest {
+            item_id: draft.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .files;
+    assert!(kept.is_empty(), "{kept:?}");
+    // The service's own refusal of the content lands next to the file.
+    let program = b"MZ\x90\x00 not a document at all".to_vec();
+    let form = staff.get(&format!("/library/items/{draft}")).await;
+    let refused = staff
+        .post_multipart(
+            &format!("/library/items/{draft}/files"),
+            &[("csrf", &form.csrf()), ("request_id", &form.request_id())],
+            Some(("file", "report.pdf", "application/pdf", &program)),
+            false,
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.contains(r#"id="file-error""#), "{}", refused.body);
+    assert!(
+        refused.contains("programs are not kept"),
+        "{}",
+        refused.body
+    );
+
+    // Staff publish the guide; a trainer finds it in Arabic (another form
+    // of the word) and in English, and a partner too.
+    let page = staff.get(&format!("/library/items/{guide}")).await;
+    let etag = page.attr_after(r#"name="etag" value=""#);
+    let published = staff
+        .post(
+            &format!("/library/items/{guide}/publish"),
+            &[("csrf", &page.csrf()), ("etag", &etag), ("note", "")],
+        )
+        .await;
+    assert_eq!(published.status, 303, "{}", published.body);
+    let mut trainer = world.signed_in("trainer", TRAINER, None).await;
+    for q in ["مناصرة", "advocacy guide"] {
+        let found = trainer.get(&format!("/library?q={}", query(q))).await;
+        assert_eq!(found.status, 200, "{}", found.body);
+        assert!(found.contains(&guide), "{q}: {}", found.body);
+        assert!(found.contains("<mark>"), "{q}: the match is marked");
+    }
+    let nothing = trainer
+        .get(&format!("/library?q={}", query("مسودة داخلية")))
+        .await;
+    assert!(!nothing.contains("/library/items/"), "a draft is not found");
+    // A trainer reads but does not add, publish or moderate.
+    assert_eq!(trainer.get("/library/new").await.status, 403);
+    let trainer_csrf = trainer.get("/library").await.csrf();
+    assert_eq!(
+        trainer
+            .post(
+                &format!("/library/items/{guide}/withdraw"),
+                &[("csrf", &trainer_csrf), ("note", "x")]
+            )
+            .await
+            .status,
+        403
+    );
+
+    // A partner contributes: its draft, its file, then submitted.
+    let mut partner = world.signed_in("partner", "p", Some(&f.org)).await;
+    let form = partner.get("/library/new").await;
+    assert_eq!(form.status, 200);
+    assert!(!form.contains("item.source.kind"), "its source is its own");
+    let note_ar = "تجربة جمعية شباب الفرات في توثيق الاحتياجات";
+    let (csrf, request_id) = (form.csrf(), form.request_id());
+    let fields = item_fields(
+        &csrf,
+        &request_id,
+        &[
+            ("item.title.ar", note_ar),
+            ("item.kind", "ITEM_KIND_STUDY"),
+            ("item.language", "ar"),
+            ("item.visibility", "VISIBILITY_TENANT"),
+        ],
+    );
+    let text_file = "ملاحظات ميدانية: ١٢ حياً.\n".as_bytes().to_vec();
+    let contributed = partner
+        .post_multipart(
+            "/library/new",
+            &fields,
+            Some(("file", "ملاحظات.txt", "text/plain", &text_file)),
+            false,
+        )
+        .await;
+    assert_eq!(contributed.status, 303, "{}", contributed.body);
+    let contribution = item_id_of(contributed.location());
+    let page = partner.get(contributed.location()).await;
+    assert!(
+        page.contains("مسودة") && page.contains(note_ar),
+        "{}",
+        page.body
+    );
+    assert!(!page.contains("/approve"), "a partner does not moderate");
+    let submitted = partner
+        .post(
+            &format!("/library/items/{contribution}/submit"),
+            &[
+                ("csrf", &page.csrf()),
+                ("etag", &page.attr_after(r#"name="etag" value=""#)),
+                ("note", "نرجو المراجعة"),
+            ],
+        )
+        .await;
+    assert_eq!(submitted.status, 303, "{}", submitted.body);
+    let list = partner.get("/library").await;
+    assert!(list.contains("مساهمات منظمتك") && list.contains("بانتظار المراجعة"));
+    // Another partner organization never sees it.
+    let mut other = world.signed_in("partner", "q", Some(&f.other_org)).await;
+    assert_eq!(
+        other
+            .get(&format!("/library/items/{contribution}"))
+            .await
+            .status,
+        404
+    );
+    // A partner cannot approve its own.
+    assert_eq!(
+        partner
+            .post(
+                &format!("/library/items/{contribution}/approve"),
+                &[("csrf", &page.csrf())]
+            )
+            .await
+            .status,
+        403
+    );
+
+    // Staff see it waiting; changes asked without saying what is refused
+    // next to that note; then approved, and it is published.
+    let list = staff.get("/library").await;
+    assert!(
+        list.contains("بانتظار المراجعة") && list.contains(note_ar),
+        "{}",
+        list.body
+    );
+    let page = staff.get(&format!("/library/items/{contribution}")).await;
+    assert!(page.contains("/approve") && page.contains("نرجو المراجعة"));
+    let etag = page.attr_after(r#"name="etag" value=""#);
+    let empty = staff
+        .post(
+            &format!("/library/items/{contribution}/changes"),
+            &[("csrf", &page.csrf()), ("etag", &etag), ("note", "")],
+        )
+        .await;
+    assert_eq!(empty.status, 422, "{}", empty.body);
+    let changes_form = empty.body.split(r#"/changes""#).nth(1).unwrap();
+    let changes_form = changes_form.split("</form>").next().unwrap();
+    assert!(
+        changes_form.contains(r#"id="note-error""#),
+        "{}",
+        empty.body
+    );
+    // Without the token: refused, and still waiting.
+    assert_eq!(
+        staff
+            .post(
+                &format!("/library/items/{contribution}/approve"),
+                &[("etag", &etag)]
+            )
+            .await
+            .status,
+        403
+    );
+    let approved = staff
+        .post(
+            &format!("/library/items/{contribution}/approve"),
+            &[("csrf", &page.csrf()), ("etag", &etag), ("note", "شكراً")],
+        )
+        .await;
+    assert_eq!(approved.status, 303, "{}", approved.body);
+    let page = partner.get(&format!("/library/items/{contribution}")).await;
+    assert!(page.contains("منشور"), "{}", page.body);
+    assert!(page.contains("شكراً"), "the history's note");
+    let stored = r
+        .get_item(res::GetItemRequest {
+            id: contribution.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stored.state, res::ItemState::Published as i32);
+    assert_eq!(stored.title.unwrap().ar, note_ar);
 }
