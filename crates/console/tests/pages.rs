@@ -1235,6 +1235,8 @@ async fn a_first_page_load_is_under_100_kb_compressed() {
         format!("/grants/proposals/{}", f.proposal),
         format!("/grants/awards/{}", f.award),
         "/grants/calls/new".to_string(),
+        "/library".to_string(),
+        "/library/new".to_string(),
     ] {
         let page = staff.get(&path).await;
         assert_eq!(page.status, 200, "{path}");
