@@ -488,15 +488,6 @@ async fn item_form(ctx: &Ctx, form: Form) -> Answer {
             label: format!("{} — {}", lang.label(v), lang.label(&format!("{v}_HINT"))),
         })
         .collect();
-    let limits: Vec<Value> = SIZE_LIMITS
-        .iter()
-        .map(|(class, limit)| {
-            context! {
-                class => lang.label(&format!("lib_class_{class}")),
-                mib => lang.number((limit / MIB) as i64),
-            }
-        })
-        .collect();
     ctx.render_form(
         "item_form.html",
         form,
@@ -507,7 +498,7 @@ async fn item_form(ctx: &Ctx, form: Form) -> Answer {
             licences => choices(lang, enum_names!(res::Licence)),
             sources => choices(lang, enum_names!(res::SourceKind)),
             languages => languages(lang),
-            limits => limits,
+            limits => limits(lang),
         },
     )
 }
@@ -715,13 +706,23 @@ async fn item_page(ctx: &Ctx, id: &str, form: Form) -> Answer {
                 time => lang.timestamp(h.time.as_ref()),
             }).collect::<Vec<_>>(),
             actions => actions,
-            limits => SIZE_LIMITS.iter().map(|(class, limit)| context! {
-                class => lang.label(&format!("lib_class_{class}")),
-                mib => lang.number((limit / MIB) as i64),
-            }).collect::<Vec<_>>(),
+            limits => limits(lang),
             done => ctx.q("done"),
         },
     )
+}
+
+/// The size limits as the forms tell them.
+fn limits(lang: Lang) -> Vec<Value> {
+    SIZE_LIMITS
+        .iter()
+        .map(|(class, limit)| {
+            context! {
+                class => lang.label(&format!("lib_class_{class}")),
+                mib => lang.number((limit / MIB) as i64),
+            }
+        })
+        .collect()
 }
 
 fn size_text(lang: Lang, bytes: i64) -> String {
