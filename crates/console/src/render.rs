@@ -52,6 +52,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("library.html", include_str!("../templates/library.html")),
     (
+        "coalition.html",
+        include_str!("../templates/coalition.html"),
+    ),
+    ("campaign.html", include_str!("../templates/campaign.html")),
+    (
         "item_form.html",
         include_str!("../templates/item_form.html"),
     ),

@@ -697,6 +697,66 @@ async fn running_course(
     (course_id, started, enrolment)
 }
 
+/// The fixture's coalition (the organization leads it) and its campaign.
+async fn coalition_of(world: &World) -> (String, String) {
+    let channel: Channel = world.markaz.channel().await;
+    let token = world.token(&[Role::Admin, Role::Staff], None);
+    let mut n = NetworkingServiceClient::with_interceptor(channel, Bearer::new(&token));
+    let coalition = n
+        .list_coalitions(net::ListCoalitionsRequest {
+            page_size: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .coalitions
+        .into_iter()
+        .find(|c| {
+            c.name
+                .as_ref()
+                .is_some_and(|t| t.ar == "تحالف المدارس النظيفة")
+        })
+        .expect("the fixture's coalition")
+        .id;
+    let campaign = n
+        .list_campaigns(net::ListCampaignsRequest {
+            page_size: 10,
+            coalition_id: coalition.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .campaigns[0]
+        .id
+        .clone();
+    (coalition, campaign)
+}
+
+/// A coalition `lead` leads alone.
+async fn other_coalition(world: &World, lead: &str) -> String {
+    let channel: Channel = world.markaz.channel().await;
+    let token = world.token(&[Role::Admin, Role::Staff], None);
+    let mut n = NetworkingServiceClient::with_interceptor(channel, Bearer::new(&token));
+    n.create_coalition(net::CreateCoalitionRequest {
+        coalition: Some(net::Coalition {
+            name: text("تحالف آخر", "Another coalition"),
+            issue_codes: vec!["clean-schools".into()],
+            lead_organization_id: lead.to_string(),
+            branch_id: "raqqa".into(),
+            formed_on: Some(markaz_kit::time::Date::today().to_proto()),
+            ..Default::default()
+        }),
+        founding_member_ids: Vec::new(),
+        request_id: String::new(),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .id
+}
+
 /// A query parameter's value, percent-encoded.
 fn query(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
@@ -791,6 +851,8 @@ async fn every_page_renders_for_the_roles_it_is_offered_to_and_refuses_the_other
     const OPERATOR: &[&str] = &["operator"];
     const NOBODY: &[&str] = &[];
     let (published_item, staff_draft) = library_fixture(&world).await;
+    let (coalition, campaign) = coalition_of(&world).await;
+    let other_coalition = other_coalition(&world, &f.other_org).await;
     let org_tab = |tab: &str| format!("/organizations/{}?tab={tab}", f.org);
     // (path, offered to, redirects, hidden by the service)
     type Row<'a> = (String, &'a [&'a str], &'a [&'a str], &'a [&'a str]);
@@ -896,6 +958,25 @@ async fn every_page_renders_for_the_roles_it_is_offered_to_and_refuses_the_other
         ),
         ("/networking/commitments".into(), CONSULT, NOBODY, NOBODY),
         ("/networking/coalitions".into(), CONSULT, NOBODY, NOBODY),
+        (
+            format!("/networking/coalitions/{coalition}"),
+            CONSULT,
+            NOBODY,
+            NOBODY,
+        ),
+        (
+            format!("/networking/coalitions/{other_coalition}"),
+            CONSULT,
+            NOBODY,
+            // Not a member: the service does not show it the coalition.
+            &["partner"],
+        ),
+        (
+            format!("/networking/campaigns/{campaign}"),
+            CONSULT,
+            NOBODY,
+            NOBODY,
+        ),
         ("/coworking".into(), ORGS, NOBODY, NOBODY),
         (
             "/coworking?branch=raqqa&week=2026-13-01".into(),
@@ -2430,4 +2511,146 @@ async fn the_library_from_upload_to_moderation() {
         .into_inner();
     assert_eq!(stored.state, res::ItemState::Published as i32);
     assert_eq!(stored.title.unwrap().ar, note_ar);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coalition_s_members_join_and_leave() {
+    let world = World::start().await;
+    let f = fixture(&world).await;
+    let (coalition, campaign) = coalition_of(&world).await;
+    let page_path = format!("/networking/coalitions/{coalition}");
+    let mut staff = world.signed_in("staff", "staff", None).await;
+    let page = staff.get(&page_path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.contains("تحالف المدارس النظيفة") && page.contains("حملة مدارس نظيفة"));
+    assert!(
+        page.contains(&format!(r#"action="{page_path}/members""#)),
+        "the join form"
+    );
+    let csrf = page.csrf();
+    // No token: refused on every form, nothing changed.
+    let members = format!("{page_path}/members");
+    let leave = |org: &str| format!("{page_path}/members/{org}/leave");
+    let status = format!("{page_path}/status");
+    for path in [members.clone(), leave(&f.org), status.clone()] {
+        let refused = staff
+            .post(
+                &path,
+                &[
+                    ("organization_id", &f.other_org),
+                    ("status", "COALITION_STATUS_DISSOLVED"),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status, 403, "{path}");
+    }
+    // The other organization joins, then leaves with a reason in Arabic.
+    let joined = staff
+        .post(
+            &members,
+            &[
+                ("csrf", &csrf),
+                ("request_id", &page.request_id()),
+                ("organization_id", &f.other_org),
+                ("joined_on", ""),
+            ],
+        )
+        .await;
+    assert_eq!(joined.status, 303, "{}", joined.body);
+    let page = staff.get(joined.location()).await;
+    assert!(
+        page.contains("انضمت المنظمة") && page.contains("جمعية أخرى"),
+        "{}",
+        page.body
+    );
+    let why = "انتقلت إلى تحالف المياه — بقرار من الهيئة العامة";
+    let left = staff
+        .post(
+            &leave(&f.other_org),
+            &[("csrf", &csrf), ("reason", why), ("left_on", "")],
+        )
+        .await;
+    assert_eq!(left.status, 303, "{}", left.body);
+    let page = staff.get(left.location()).await;
+    assert!(
+        page.contains(why) && page.contains("عضو سابق"),
+        "{}",
+        page.body
+    );
+    let channel: Channel = world.markaz.channel().await;
+    let token = world.token(&[Role::Admin, Role::Staff], None);
+    let mut n = NetworkingServiceClient::with_interceptor(channel, Bearer::new(&token));
+    let former = n
+        .list_coalition_members(net::ListCoalitionMembersRequest {
+            coalition_id: coalition.clone(),
+            page_size: 10,
+            include_former: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .members
+        .into_iter()
+        .find(|m| m.organization_id == f.other_org)
+        .unwrap();
+    assert!(!former.active);
+    assert_eq!(former.periods.last().unwrap().leave_reason, why);
+    // The lead cannot leave: the service's reason, on the page.
+    let refused = staff
+        .post(&leave(&f.org), &[("csrf", &csrf), ("reason", "x")])
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.contains(r#"class="problems""#));
+    // Dormant, then shown so with its history.
+    let etag = page.attr_after(r#"name="etag" value=""#);
+    let changed = staff
+        .post(
+            &status,
+            &[
+                ("csrf", &csrf),
+                ("etag", &etag),
+                ("status", "COALITION_STATUS_DORMANT"),
+                ("reason", "عطلة الصيف"),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status, 303, "{}", changed.body);
+    let page = staff.get(changed.location()).await;
+    assert!(
+        page.contains("خامل") && page.contains("عطلة الصيف"),
+        "{}",
+        page.body
+    );
+
+    // The partner reads its coalition and its campaign, with no staff form,
+    // and cannot post one.
+    let mut partner = world.signed_in("partner", "p", Some(&f.org)).await;
+    let page = partner.get(&page_path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.contains("تحالف المدارس النظيفة"));
+    assert!(
+        !page.contains(&format!(r#"action="{members}""#)),
+        "no staff forms"
+    );
+    let theirs = page.csrf();
+    let tried = partner
+        .post(
+            &members,
+            &[("csrf", &theirs), ("organization_id", &f.other_org)],
+        )
+        .await;
+    assert_eq!(tried.status, 403);
+    let k = partner
+        .get(&format!("/networking/campaigns/{campaign}"))
+        .await;
+    assert_eq!(k.status, 200, "{}", k.body);
+    assert!(
+        k.contains("حملة مدارس نظيفة") && k.contains("أهالي الطلاب"),
+        "{}",
+        k.body
+    );
+    // Another organization's partner does not see it.
+    let mut other = world.signed_in("partner", "q", Some(&f.other_org)).await;
+    assert_eq!(other.get(&page_path).await.status, 404);
 }

@@ -11,6 +11,7 @@
 
 mod admin;
 mod auth;
+mod coalitions;
 mod consultations;
 mod courses;
 mod coworking;
@@ -154,6 +155,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(grants::routes())
         .merge(impact::routes())
         .merge(networking::routes())
+        .merge(coalitions::routes())
         .merge(coworking::routes())
         .merge(library::routes())
         .merge(admin::routes());
