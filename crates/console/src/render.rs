@@ -52,6 +52,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("library.html", include_str!("../templates/library.html")),
     (
+        "space_form.html",
+        include_str!("../templates/space_form.html"),
+    ),
+    (
         "coalition.html",
         include_str!("../templates/coalition.html"),
     ),

@@ -978,6 +978,7 @@ async fn every_page_renders_for_the_roles_it_is_offered_to_and_refuses_the_other
             NOBODY,
         ),
         ("/coworking".into(), ORGS, NOBODY, NOBODY),
+        ("/coworking/spaces/new".into(), STAFF, NOBODY, NOBODY),
         (
             "/coworking?branch=raqqa&week=2026-13-01".into(),
             ORGS,
@@ -2653,4 +2654,113 @@ async fn a_coalition_s_members_join_and_leave() {
     // Another organization's partner does not see it.
     let mut other = world.signed_in("partner", "q", Some(&f.other_org)).await;
     assert_eq!(other.get(&page_path).await.status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_creates_a_space() {
+    let world = World::start().await;
+    let f = fixture(&world).await;
+    let mut admin = world.signed_in("admin", "admin", None).await;
+    let form = admin.get("/coworking/spaces/new?branch=raqqa").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let (csrf, request_id) = (form.csrf(), form.request_id());
+    let name = "قاعة الخابور — الطابق الثاني";
+    let mut fields = vec![
+        ("csrf", csrf.as_str()),
+        ("request_id", request_id.as_str()),
+        ("space.branch_id", "raqqa"),
+        ("space.kind", "SPACE_KIND_TRAINING_HALL"),
+        ("space.name.ar", name),
+        ("space.name.en", "Khabur hall"),
+        ("space.capacity", "٣٠"),
+        ("space.opens", "25:00"),
+        ("space.closes", "16:00"),
+        ("space.utc_offset_minutes", "180"),
+        ("space.bookable_by", "BOOKABLE_BY_PARTNERS"),
+        ("day.WEEKDAY_SATURDAY", "on"),
+        ("day.WEEKDAY_SUNDAY", "on"),
+        ("day.WEEKDAY_MONDAY", "on"),
+    ];
+    // A time that is none: next to its field, what was typed kept.
+    let bad = admin.post("/coworking/spaces/new", &fields).await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.contains(r#"id="space-opens-error""#), "{}", bad.body);
+    assert!(bad.contains(name));
+    // No token: refused; a partner or a trainer is not offered the form.
+    let no_token: Vec<(&str, &str)> = fields[1..].to_vec();
+    assert_eq!(
+        admin.post("/coworking/spaces/new", &no_token).await.status,
+        403
+    );
+    let mut partner = world.signed_in("partner", "p", Some(&f.org)).await;
+    let theirs = partner.get("/coworking").await.csrf();
+    let mut as_partner = fields.clone();
+    as_partner[0] = ("csrf", theirs.as_str());
+    assert_eq!(
+        partner
+            .post("/coworking/spaces/new", &as_partner)
+            .await
+            .status,
+        403
+    );
+    // The service's objection (no capacity) next to its field.
+    fields[7] = ("space.opens", "08:00");
+    fields[6] = ("space.capacity", "0");
+    let refused = admin.post("/coworking/spaces/new", &fields).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.contains(r#"id="space-capacity-error""#),
+        "{}",
+        refused.body
+    );
+    fields[6] = ("space.capacity", "٣٠");
+    let made = admin.post("/coworking/spaces/new", &fields).await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let week = admin.get(made.location()).await;
+    assert!(
+        week.contains("أُنشئت المساحة") && week.contains(name),
+        "{}",
+        week.body
+    );
+    let channel: Channel = world.markaz.channel().await;
+    let token = world.token(&[Role::Admin], None);
+    let mut r = ResourcesServiceClient::with_interceptor(channel, Bearer::new(&token));
+    let space = r
+        .list_spaces(res::ListSpacesRequest {
+            page_size: 50,
+            branch_id: "raqqa".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .spaces
+        .into_iter()
+        .find(|s| s.name.as_ref().is_some_and(|t| t.ar == name))
+        .expect("the space, its Arabic name byte for byte");
+    assert_eq!(space.capacity, 30);
+    assert_eq!(space.opening_hours.len(), 3);
+    assert!(
+        space
+            .opening_hours
+            .iter()
+            .all(|h| h.opens_minute == 480 && h.closes_minute == 960)
+    );
+    // Sent again on a bad line: the same space, not a second one.
+    let again = admin.post("/coworking/spaces/new", &fields).await;
+    assert_eq!(again.status, 303, "{}", again.body);
+    let count = r
+        .list_spaces(res::ListSpacesRequest {
+            page_size: 50,
+            branch_id: "raqqa".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .spaces
+        .iter()
+        .filter(|s| s.name.as_ref().is_some_and(|t| t.ar == name))
+        .count();
+    assert_eq!(count, 1);
 }
