@@ -368,8 +368,26 @@ try {
   await screen(phone, '06-checkin-phone');
   await staff.goto(`${BASE}/networking`);
   await screen(staff, '06-networking');
+  // --- a coalition the organization leads, its own page.
+  await staff.goto(`${BASE}/networking/coalitions`);
+  const coalitionForm = 'form[action="/networking/coalitions/new"]';
+  await staff.fill(`${coalitionForm} [name="coalition.name.ar"]`, 'تحالف المدارس النظيفة');
+  await staff.check('#cissue-clean-schools');
+  await staff.selectOption(`${coalitionForm} [name="coalition.lead_organization_id"]`, org);
+  await submit(staff, coalitionForm, /done=coalition_created/);
+  await Promise.all([staff.waitForURL(/\/networking\/coalitions\/.+/), staff.click('a:text("تحالف المدارس النظيفة")')]);
+  expect(await staff.locator('form[action$="/members"]').count() === 1, 'the join form');
+  await screen(staff, '06-coalition');
   await staff.goto(`${BASE}/coworking`);
   await screen(staff, '07-coworking');
+  // --- a new space, then in the calendar.
+  await staff.goto(`${BASE}/coworking/spaces/new?branch=raqqa`);
+  await staff.selectOption('[name="space.kind"]', 'SPACE_KIND_TRAINING_HALL');
+  await staff.fill('[name="space.name.ar"]', 'قاعة الخابور');
+  await staff.fill('[name="space.capacity"]', '30');
+  await screen(staff, '07-space-form');
+  await submit(staff, 'form[action="/coworking/spaces/new"]', /done=space_created/);
+  expect((await staff.locator('table.calendar').innerText()).includes('قاعة الخابور'), 'the new space in the calendar');
   // --- the library: a guide added with its file and its sensitivity
   // level (one multipart form, the file streamed on), published, then
   // found by another form of an Arabic word.
