@@ -531,18 +531,11 @@ async fn networking_fixture(
     .await
     .unwrap();
     let coalition = n2
-        .create_coalition(net::CreateCoalitionRequest {
-            coalition: Some(net::Coalition {
-                name: text("تحالف المدارس النظيفة", "Clean schools coalition"),
-                issue_codes: vec!["clean-schools".into()],
-                lead_organization_id: org.to_string(),
-                branch_id: "raqqa".into(),
-                formed_on: Some(markaz_kit::time::Date::today().to_proto()),
-                ..Default::default()
-            }),
-            founding_member_ids: Vec::new(),
-            request_id: String::new(),
-        })
+        .create_coalition(coalition_led_by(
+            "تحالف المدارس النظيفة",
+            "Clean schools coalition",
+            org,
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -734,14 +727,12 @@ async fn coalition_of(world: &World) -> (String, String) {
     (coalition, campaign)
 }
 
-/// A coalition `lead` leads alone.
-async fn other_coalition(world: &World, lead: &str) -> String {
-    let channel: Channel = world.markaz.channel().await;
-    let token = world.token(&[Role::Admin, Role::Staff], None);
-    let mut n = NetworkingServiceClient::with_interceptor(channel, Bearer::new(&token));
-    n.create_coalition(net::CreateCoalitionRequest {
+/// A coalition about clean schools in Raqqa, formed today, `lead` its only
+/// member.
+fn coalition_led_by(ar: &str, en: &str, lead: &str) -> net::CreateCoalitionRequest {
+    net::CreateCoalitionRequest {
         coalition: Some(net::Coalition {
-            name: text("تحالف آخر", "Another coalition"),
+            name: text(ar, en),
             issue_codes: vec!["clean-schools".into()],
             lead_organization_id: lead.to_string(),
             branch_id: "raqqa".into(),
@@ -750,11 +741,19 @@ async fn other_coalition(world: &World, lead: &str) -> String {
         }),
         founding_member_ids: Vec::new(),
         request_id: String::new(),
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .id
+    }
+}
+
+/// A coalition `lead` leads alone.
+async fn other_coalition(world: &World, lead: &str) -> String {
+    let channel: Channel = world.markaz.channel().await;
+    let token = world.token(&[Role::Admin, Role::Staff], None);
+    let mut n = NetworkingServiceClient::with_interceptor(channel, Bearer::new(&token));
+    n.create_coalition(coalition_led_by("تحالف آخر", "Another coalition", lead))
+        .await
+        .unwrap()
+        .into_inner()
+        .id
 }
 
 /// A query parameter's value, percent-encoded.
