@@ -368,8 +368,50 @@ try {
   await screen(phone, '06-checkin-phone');
   await staff.goto(`${BASE}/networking`);
   await screen(staff, '06-networking');
+  // --- a coalition the organization leads, its own page.
+  await staff.goto(`${BASE}/networking/coalitions`);
+  const coalitionForm = 'form[action="/networking/coalitions/new"]';
+  await staff.fill(`${coalitionForm} [name="coalition.name.ar"]`, 'تحالف المدارس النظيفة');
+  await staff.check('#cissue-clean-schools');
+  await staff.selectOption(`${coalitionForm} [name="coalition.lead_organization_id"]`, org);
+  await submit(staff, coalitionForm, /done=coalition_created/);
+  await Promise.all([staff.waitForURL(/\/networking\/coalitions\/.+/), staff.click('a:text("تحالف المدارس النظيفة")')]);
+  expect(await staff.locator('form[action$="/members"]').count() === 1, 'the join form');
+  await screen(staff, '06-coalition');
   await staff.goto(`${BASE}/coworking`);
   await screen(staff, '07-coworking');
+  // --- a new space, then in the calendar.
+  await staff.goto(`${BASE}/coworking/spaces/new?branch=raqqa`);
+  await staff.selectOption('[name="space.kind"]', 'SPACE_KIND_TRAINING_HALL');
+  await staff.fill('[name="space.name.ar"]', 'قاعة الخابور');
+  await staff.fill('[name="space.capacity"]', '30');
+  await screen(staff, '07-space-form');
+  await submit(staff, 'form[action="/coworking/spaces/new"]', /done=space_created/);
+  expect((await staff.locator('table.calendar').innerText()).includes('قاعة الخابور'), 'the new space in the calendar');
+  // --- the library: a guide added with its file and its sensitivity
+  // level (one multipart form, the file streamed on), published, then
+  // found by another form of an Arabic word.
+  await staff.goto(`${BASE}/library/new`);
+  await staff.fill('[name="item.title.ar"]', 'دليل المناصرة المجتمعية');
+  await staff.fill('[name="item.title.en"]', 'Community advocacy guide');
+  await staff.fill('[name="item.summary.ar"]', 'خطوات عملية لتنظيم حملات المناصرة على مستوى الحي.');
+  await staff.selectOption('[name="item.kind"]', 'ITEM_KIND_GUIDE');
+  await staff.selectOption('[name="item.visibility"]', 'VISIBILITY_PARTNERS');
+  await staff.selectOption('[name="item.source.kind"]', 'SOURCE_KIND_CENTER');
+  await staff.setInputFiles('input[name="file"]', {
+    name: 'دليل-المناصرة.pdf',
+    mimeType: 'application/pdf',
+    buffer: Buffer.from('%PDF-1.4\n% a small guide\ntrailer <<>>\n%%EOF\n'),
+  });
+  await screen(staff, '08-library-add');
+  await submit(staff, 'form[action="/library/new"]', /\/library\/items\/.+done=lib_added/);
+  const guide = idFrom(staff.url(), '/library/items/');
+  expect((await staff.locator('table').first().innerText()).includes('دليل-المناصرة.pdf'), 'the file, its Arabic name kept');
+  await submit(staff, `form[action="/library/items/${guide}/publish"]`, /done=lib_publish/);
+  await screen(staff, '08-library-item');
+  await staff.goto(`${BASE}/library?q=${encodeURIComponent('مناصرة')}`);
+  expect(await staff.locator(`a[href="/library/items/${guide}"]`).count() === 1, 'found in Arabic');
+  await screen(staff, '08-library-search');
   // --- the impact table: every figure computed, split by gender.
   await staff.goto(`${BASE}/impact?by=DIMENSION_GENDER`);
   expect(await staff.locator('figure svg.chart rect').count() > 0, 'a chart over time');

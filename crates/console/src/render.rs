@@ -50,6 +50,21 @@ const TEMPLATES: &[(&str, &str)] = &[
         "coworking.html",
         include_str!("../templates/coworking.html"),
     ),
+    ("library.html", include_str!("../templates/library.html")),
+    (
+        "space_form.html",
+        include_str!("../templates/space_form.html"),
+    ),
+    (
+        "coalition.html",
+        include_str!("../templates/coalition.html"),
+    ),
+    ("campaign.html", include_str!("../templates/campaign.html")),
+    (
+        "item_form.html",
+        include_str!("../templates/item_form.html"),
+    ),
+    ("item.html", include_str!("../templates/item.html")),
     ("orgs.html", include_str!("../templates/orgs.html")),
     ("org_form.html", include_str!("../templates/org_form.html")),
     ("org.html", include_str!("../templates/org.html")),
@@ -479,6 +494,8 @@ pub struct Ctx {
     pub query: Vec<(String, String)>,
     /// The fields of a posted form.
     pub fields: FormFields,
+    /// The file of a posted multipart form, unread.
+    files: crate::session::FileSlot,
     /// The signed-in person's token, for every call made for them.
     bearer: Bearer,
 }
@@ -519,6 +536,11 @@ impl FromRequestParts<Arc<AppState>> for Ctx {
             fields: parts
                 .extensions
                 .get::<FormFields>()
+                .cloned()
+                .unwrap_or_default(),
+            files: parts
+                .extensions
+                .get::<crate::session::FileSlot>()
                 .cloned()
                 .unwrap_or_default(),
             headers: parts.headers.clone(),
@@ -587,6 +609,20 @@ impl Ctx {
         &self,
     ) -> markaz_proto::resources::v1::resources_service_client::ResourcesServiceClient<Authed> {
         self.state.upstream.resources(&self.bearer)
+    }
+
+    /// The file a multipart form posted (once: its bytes are read as they
+    /// are passed on).
+    pub fn take_file(&self) -> Option<crate::session::FilePart> {
+        self.files.take()
+    }
+
+    /// Resources' client for an upload: no 30-second deadline, as a file
+    /// takes as long as the reader's connection does.
+    pub fn resources_streaming(
+        &self,
+    ) -> markaz_proto::resources::v1::resources_service_client::ResourcesServiceClient<Authed> {
+        self.state.upstream.resources_streaming(&self.bearer)
     }
 
     /// A query parameter ("" when absent).

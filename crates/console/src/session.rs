@@ -11,6 +11,7 @@
 //! POST whose token does not match the cookie that came with it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -19,6 +20,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use futures::StreamExt;
 use markaz_kit::auth::Caller;
 use ring::hmac;
 
@@ -250,6 +252,9 @@ pub async fn csrf_guard(
     if request.method() != http::Method::POST {
         return next.run(request).await;
     }
+    if let Some(boundary) = multipart_boundary(request.headers()) {
+        return multipart_guard(&sessions, request, boundary, next).await;
+    }
     let (mut parts, body) = request.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
         Ok(b) => b,
@@ -265,17 +270,169 @@ pub async fn csrf_guard(
     let bound = csrf_subject(&sessions, &parts.headers);
     let ok = bound.is_some_and(|id| sessions.csrf_matches(&id, sent));
     if !ok {
-        let lang = crate::i18n::Lang::of(&parts.headers);
-        return crate::render::plain_error(
-            lang,
-            http::StatusCode::FORBIDDEN,
-            "error_csrf_title",
-            "error_csrf_body",
-        );
+        return csrf_refused(&parts.headers);
     }
     parts.extensions.insert(FormFields(fields));
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+fn csrf_refused(headers: &http::HeaderMap) -> Response {
+    crate::render::plain_error(
+        crate::i18n::Lang::of(headers),
+        http::StatusCode::FORBIDDEN,
+        "error_csrf_title",
+        "error_csrf_body",
+    )
+}
+
+// ------------------------------------------------------------ multipart
+// A form with a file (the library's upload) is `multipart/form-data`. Its
+// text fields come first (the templates put the file input last) and are
+// read here like any form's, CSRF token included; the file is left in the
+// body, unread, for the handler to stream on to the service.
+
+/// The most any file may be, whatever it is: resources' largest size limit
+/// (video, 2 GiB). Past it the body is not read further.
+pub const MAX_UPLOAD_BYTES: u64 = 2048 * 1024 * 1024;
+
+fn multipart_boundary(headers: &http::HeaderMap) -> Option<String> {
+    let content_type = headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?;
+    if !content_type
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+    {
+        return None;
+    }
+    multer::parse_boundary(content_type).ok()
+}
+
+/// The file of a multipart form, its first byte not yet read.
+pub struct FilePart {
+    /// The form field's name.
+    pub name: String,
+    /// As the browser sent it ("" when no file was chosen).
+    pub file_name: String,
+    /// What the browser says it is ("" when it says nothing).
+    pub content_type: String,
+    /// The least the file can be, from the request's `Content-Length` less
+    /// what was read before the file (and the closing boundary), when the
+    /// browser sent a length: a file known too large is refused unsent.
+    pub at_least: Option<u64>,
+    pub field: multer::Field<'static>,
+}
+
+impl std::fmt::Debug for FilePart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FilePart")
+            .field("name", &self.name)
+            .field("file_name", &self.file_name)
+            .field("content_type", &self.content_type)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The file of a posted multipart form, taken once by its handler.
+#[derive(Clone, Default)]
+pub struct FileSlot(Arc<Mutex<Option<FilePart>>>);
+
+impl std::fmt::Debug for FileSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileSlot").finish_non_exhaustive()
+    }
+}
+
+impl FileSlot {
+    pub fn take(&self) -> Option<FilePart> {
+        self.0.lock().expect("file slot lock").take()
+    }
+}
+
+async fn multipart_guard(
+    sessions: &Sessions,
+    request: Request,
+    boundary: String,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let body_length = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let too_large = || (http::StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response();
+    if body_length.is_some_and(|n| n > MAX_UPLOAD_BYTES + MAX_FORM_BYTES as u64) {
+        return too_large();
+    }
+    let constraints = multer::Constraints::new().size_limit(
+        multer::SizeLimit::new().whole_stream(MAX_UPLOAD_BYTES + MAX_FORM_BYTES as u64),
+    );
+    // What the parser has pulled from the body: at least everything before
+    // the file (it may have read a little of the file ahead).
+    let consumed = Arc::new(AtomicU64::new(0));
+    let counter = consumed.clone();
+    let counted = body.into_data_stream().map(move |chunk| {
+        if let Ok(bytes) = &chunk {
+            counter.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        }
+        chunk
+    });
+    // "\r\n--{boundary}--\r\n" ends the body after the file.
+    let closing = boundary.len() as u64 + 8;
+    let mut multipart = multer::Multipart::with_constraints(counted, boundary, constraints);
+    let mut fields = Vec::new();
+    let mut text_bytes = 0usize;
+    let mut file = None;
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(_) => return (http::StatusCode::BAD_REQUEST, "a broken form").into_response(),
+        };
+        let name = field.name().unwrap_or_default().to_string();
+        if let Some(file_name) = field.file_name() {
+            // The file: the rest of the body stays unread.
+            file = Some(FilePart {
+                name,
+                file_name: file_name.to_string(),
+                content_type: field
+                    .content_type()
+                    .map(|m| m.essence_str().to_string())
+                    .unwrap_or_default(),
+                at_least: body_length.map(|n| {
+                    n.saturating_sub(consumed.load(Ordering::Relaxed))
+                        .saturating_sub(closing)
+                }),
+                field,
+            });
+            break;
+        }
+        let value = match field.text().await {
+            Ok(v) => v,
+            Err(_) => return (http::StatusCode::BAD_REQUEST, "a broken form").into_response(),
+        };
+        text_bytes += name.len() + value.len();
+        if text_bytes > MAX_FORM_BYTES {
+            return too_large();
+        }
+        fields.push((name, value));
+    }
+    let sent = fields
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    // The token must come before the file: one sent after it is never read.
+    let bound = csrf_subject(sessions, &parts.headers);
+    if !bound.is_some_and(|id| sessions.csrf_matches(&id, sent)) {
+        return csrf_refused(&parts.headers);
+    }
+    parts.extensions.insert(FormFields(fields));
+    parts
+        .extensions
+        .insert(FileSlot(Arc::new(Mutex::new(file))));
+    next.run(Request::from_parts(parts, Body::empty())).await
 }
 
 #[cfg(test)]

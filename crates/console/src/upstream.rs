@@ -20,7 +20,12 @@ use tonic_types::StatusExt;
 #[derive(Debug, Clone)]
 pub struct Upstream {
     channel: Channel,
+    /// For uploads: a file streams as slowly as the reader's connection.
+    uploads: Channel,
 }
+
+/// The longest an upload may take: 2 GiB at 1 Mbit/s is 4.8 hours.
+pub const UPLOAD_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
 
 /// A client whose every call carries one person's bearer token.
 pub type Authed = InterceptedService<Channel, Bearer>;
@@ -29,12 +34,15 @@ impl Upstream {
     /// Connects lazily: the console starts (and shows a readable
     /// UNAVAILABLE page) even while the services are down.
     pub fn new(url: &str) -> Result<Upstream, String> {
-        let channel = Channel::from_shared(url.to_string())
+        let endpoint = Channel::from_shared(url.to_string())
             .map_err(|e| format!("upstream {url}: {e}"))?
-            .connect_timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(5));
+        let channel = endpoint
+            .clone()
             .timeout(Duration::from_secs(30))
             .connect_lazy();
-        Ok(Upstream { channel })
+        let uploads = endpoint.timeout(UPLOAD_TIMEOUT).connect_lazy();
+        Ok(Upstream { channel, uploads })
     }
 
     pub fn membership(&self, bearer: &Bearer) -> MembershipServiceClient<Authed> {
@@ -64,6 +72,11 @@ impl Upstream {
 
     pub fn resources(&self, bearer: &Bearer) -> ResourcesServiceClient<Authed> {
         ResourcesServiceClient::with_interceptor(self.channel.clone(), bearer.clone())
+    }
+
+    /// Resources over the upload channel (no 30-second deadline).
+    pub fn resources_streaming(&self, bearer: &Bearer) -> ResourcesServiceClient<Authed> {
+        ResourcesServiceClient::with_interceptor(self.uploads.clone(), bearer.clone())
     }
 
     pub fn platform(&self, bearer: &Bearer) -> PlatformServiceClient<Authed> {

@@ -531,18 +531,11 @@ async fn networking_fixture(
     .await
     .unwrap();
     let coalition = n2
-        .create_coalition(net::CreateCoalitionRequest {
-            coalition: Some(net::Coalition {
-                name: text("تحالف المدارس النظيفة", "Clean schools coalition"),
-                issue_codes: vec!["clean-schools".into()],
-                lead_organization_id: org.to_string(),
-                branch_id: "raqqa".into(),
-                formed_on: Some(markaz_kit::time::Date::today().to_proto()),
-                ..Default::default()
-            }),
-            founding_member_ids: Vec::new(),
-            request_id: String::new(),
-        })
+        .create_coalition(coalition_led_by(
+            "تحالف المدارس النظيفة",
+            "Clean schools coalition",
+            org,
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -697,6 +690,125 @@ async fn running_course(
     (course_id, started, enrolment)
 }
 
+/// The fixture's coalition (the organization leads it) and its campaign.
+async fn coalition_of(world: &World) -> (String, String) {
+    let channel: Channel = world.markaz.channel().await;
+    let token = world.token(&[Role::Admin, Role::Staff], None);
+    let mut n = NetworkingServiceClient::with_interceptor(channel, Bearer::new(&token));
+    let coalition = n
+        .list_coalitions(net::ListCoalitionsRequest {
+            page_size: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .coalitions
+        .into_iter()
+        .find(|c| {
+            c.name
+                .as_ref()
+                .is_some_and(|t| t.ar == "تحالف المدارس النظيفة")
+        })
+        .expect("the fixture's coalition")
+        .id;
+    let campaign = n
+        .list_campaigns(net::ListCampaignsRequest {
+            page_size: 10,
+            coalition_id: coalition.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .campaigns[0]
+        .id
+        .clone();
+    (coalition, campaign)
+}
+
+/// A coalition about clean schools in Raqqa, formed today, `lead` its only
+/// member.
+fn coalition_led_by(ar: &str, en: &str, lead: &str) -> net::CreateCoalitionRequest {
+    net::CreateCoalitionRequest {
+        coalition: Some(net::Coalition {
+            name: text(ar, en),
+            issue_codes: vec!["clean-schools".into()],
+            lead_organization_id: lead.to_string(),
+            branch_id: "raqqa".into(),
+            formed_on: Some(markaz_kit::time::Date::today().to_proto()),
+            ..Default::default()
+        }),
+        founding_member_ids: Vec::new(),
+        request_id: String::new(),
+    }
+}
+
+/// A coalition `lead` leads alone.
+async fn other_coalition(world: &World, lead: &str) -> String {
+    let channel: Channel = world.markaz.channel().await;
+    let token = world.token(&[Role::Admin, Role::Staff], None);
+    let mut n = NetworkingServiceClient::with_interceptor(channel, Bearer::new(&token));
+    n.create_coalition(coalition_led_by("تحالف آخر", "Another coalition", lead))
+        .await
+        .unwrap()
+        .into_inner()
+        .id
+}
+
+/// A query parameter's value, percent-encoded.
+fn query(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// A published guide (visible to partners) and a staff-only draft, made over
+/// gRPC as staff.
+async fn library_fixture(world: &World) -> (String, String) {
+    let channel: Channel = world.markaz.channel().await;
+    let token = world.token(&[Role::Admin, Role::Staff], None);
+    let mut r = ResourcesServiceClient::with_interceptor(channel, Bearer::new(&token));
+    let item = |title: Option<common_pb::LocalizedText>, visibility: res::Visibility| {
+        res::CreateItemRequest {
+            item: Some(res::Item {
+                kind: res::ItemKind::Guide as i32,
+                title,
+                language: "ar".into(),
+                source: Some(res::Source {
+                    kind: res::SourceKind::Center as i32,
+                    ..Default::default()
+                }),
+                visibility: visibility as i32,
+                external_url: "https://example.org/guide".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        }
+    };
+    let guide = r
+        .create_item(item(
+            text("دليل المناصرة المجتمعية", "Community advocacy guide"),
+            res::Visibility::Partners,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    r.publish_item(res::PublishItemRequest {
+        id: guide.id.clone(),
+        etag: String::new(),
+    })
+    .await
+    .unwrap();
+    let draft = r
+        .create_item(item(
+            text("مسودة داخلية", "Internal draft"),
+            res::Visibility::StaffOnly,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    (guide.id, draft.id)
+}
+
 const ROLES: [&str; 6] = [
     "staff", "admin", "trainer", "reviewer", "partner", "operator",
 ];
@@ -737,6 +849,9 @@ async fn every_page_renders_for_the_roles_it_is_offered_to_and_refuses_the_other
     const CONSULT: &[&str] = &["staff", "admin", "partner"];
     const OPERATOR: &[&str] = &["operator"];
     const NOBODY: &[&str] = &[];
+    let (published_item, staff_draft) = library_fixture(&world).await;
+    let (coalition, campaign) = coalition_of(&world).await;
+    let other_coalition = other_coalition(&world, &f.other_org).await;
     let org_tab = |tab: &str| format!("/organizations/{}?tab={tab}", f.org);
     // (path, offered to, redirects, hidden by the service)
     type Row<'a> = (String, &'a [&'a str], &'a [&'a str], &'a [&'a str]);
@@ -842,7 +957,27 @@ async fn every_page_renders_for_the_roles_it_is_offered_to_and_refuses_the_other
         ),
         ("/networking/commitments".into(), CONSULT, NOBODY, NOBODY),
         ("/networking/coalitions".into(), CONSULT, NOBODY, NOBODY),
+        (
+            format!("/networking/coalitions/{coalition}"),
+            CONSULT,
+            NOBODY,
+            NOBODY,
+        ),
+        (
+            format!("/networking/coalitions/{other_coalition}"),
+            CONSULT,
+            NOBODY,
+            // Not a member: the service does not show it the coalition.
+            &["partner"],
+        ),
+        (
+            format!("/networking/campaigns/{campaign}"),
+            CONSULT,
+            NOBODY,
+            NOBODY,
+        ),
         ("/coworking".into(), ORGS, NOBODY, NOBODY),
+        ("/coworking/spaces/new".into(), STAFF, NOBODY, NOBODY),
         (
             "/coworking?branch=raqqa&week=2026-13-01".into(),
             ORGS,
@@ -850,6 +985,26 @@ async fn every_page_renders_for_the_roles_it_is_offered_to_and_refuses_the_other
             NOBODY,
         ),
         ("/library".into(), ORGS, NOBODY, NOBODY),
+        (
+            format!("/library?q={}", query("المناصرة")),
+            ORGS,
+            NOBODY,
+            NOBODY,
+        ),
+        ("/library/new".into(), APPLICANTS, NOBODY, NOBODY),
+        (
+            format!("/library/items/{published_item}"),
+            ORGS,
+            NOBODY,
+            NOBODY,
+        ),
+        (
+            format!("/library/items/{staff_draft}"),
+            ORGS,
+            NOBODY,
+            // A staff draft: nobody but staff sees it.
+            &["trainer", "partner"],
+        ),
         ("/impact".into(), STAFF, NOBODY, NOBODY),
         (
             "/impact?chart=consultation_sessions".into(),
@@ -1161,6 +1316,8 @@ async fn a_first_page_load_is_under_100_kb_compressed() {
         format!("/grants/proposals/{}", f.proposal),
         format!("/grants/awards/{}", f.award),
         "/grants/calls/new".to_string(),
+        "/library".to_string(),
+        "/library/new".to_string(),
     ] {
         let page = staff.get(&path).await;
         assert_eq!(page.status, 200, "{path}");
@@ -1941,4 +2098,668 @@ async fn the_room_calendar_and_booking() {
             .status,
         403
     );
+}
+
+/// The fields of the library's new-item form, after its CSRF token and
+/// request id.
+fn item_fields<'a>(
+    csrf: &'a str,
+    request_id: &'a str,
+    rest: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut all = vec![("csrf", csrf), ("request_id", request_id)];
+    all.extend_from_slice(rest);
+    all
+}
+
+/// The item id of an item page's address.
+fn item_id_of(location: &str) -> String {
+    location
+        .strip_prefix("/library/items/")
+        .and_then(|rest| rest.split('?').next())
+        .unwrap_or_else(|| panic!("not an item page: {location}"))
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_library_from_upload_to_moderation() {
+    let world = World::start().await;
+    let f = fixture(&world).await;
+    let channel: Channel = world.markaz.channel().await;
+    let token = world.token(&[Role::Admin, Role::Staff], None);
+    let mut r = ResourcesServiceClient::with_interceptor(channel, Bearer::new(&token));
+    let items_now = |r: &mut ResourcesServiceClient<Authed>| {
+        let mut r = r.clone();
+        async move {
+            r.list_items(res::ListItemsRequest {
+                page_size: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .items
+            .len()
+        }
+    };
+
+    // Staff add a guide with its file, sensitivity "partners", in Arabic
+    // and English; the Arabic title, summary and file name come back byte
+    // for byte.
+    let mut staff = world.signed_in("staff", "staff", None).await;
+    let form = staff.get("/library/new").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.contains(r#"enctype="multipart/form-data""#));
+    assert!(form.contains("٢٠٠ ميغابايت"), "the limits are told");
+    let (csrf, request_id) = (form.csrf(), form.request_id());
+    let title_ar = "دليلُ المناصرة المجتمعية — الرقة ٢٠٢٦";
+    let summary_ar = "خطوات عملية لتنظيم حملات المناصرة على مستوى الحي.";
+    let file_name = "دليل-المناصرة.pdf";
+    let pdf = b"%PDF-1.4\n% a small guide\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n".to_vec();
+    let fields = item_fields(
+        &csrf,
+        &request_id,
+        &[
+            ("item.title.ar", title_ar),
+            ("item.title.en", "Community advocacy guide"),
+            ("item.summary.ar", summary_ar),
+            ("item.kind", "ITEM_KIND_GUIDE"),
+            ("item.language", "ar"),
+            ("item.visibility", "VISIBILITY_PARTNERS"),
+            ("item.licence", "LICENCE_CC_BY"),
+            ("item.source.kind", "SOURCE_KIND_CENTER"),
+            ("item.authors", "سلمى الأحمد\nOmar K."),
+            ("item.publication_date", "٢٠٢٦"),
+        ],
+    );
+    let added = staff
+        .post_multipart(
+            "/library/new",
+            &fields,
+            Some(("file", file_name, "application/pdf", &pdf)),
+            false,
+        )
+        .await;
+    assert_eq!(added.status, 303, "{}", added.body);
+    let guide = item_id_of(added.location());
+    let stored = r
+        .get_item(res::GetItemRequest { id: guide.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stored.title.as_ref().unwrap().ar, title_ar);
+    assert_eq!(stored.summary.as_ref().unwrap().ar, summary_ar);
+    assert_eq!(stored.authors, ["سلمى الأحمد", "Omar K."]);
+    assert_eq!(stored.visibility, res::Visibility::Partners as i32);
+    assert_eq!(stored.publication_date.unwrap().year, 2026);
+    let files = r
+        .list_item_files(res::ListItemFilesRequest {
+            item_id: guide.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .files;
+    assert_eq!(files.len(), 1);
+    let current = files[0].current.as_ref().unwrap();
+    assert_eq!(current.file_name, file_name);
+    assert_eq!(current.media_type, "application/pdf");
+    assert_eq!(current.size_bytes, pdf.len() as i64);
+    // The form sent again on a bad line is the same item, its file once.
+    let again = staff
+        .post_multipart(
+            "/library/new",
+            &fields,
+            Some(("file", file_name, "application/pdf", &pdf)),
+            true,
+        )
+        .await;
+    assert_eq!(again.location(), added.location(), "{}", again.body);
+    let page = staff.get(added.location()).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.contains(title_ar) && page.contains(file_name));
+    assert!(page.contains("الشركاء"), "its sensitivity");
+    assert!(page.contains("أُضيفت المادة"), "{}", page.body);
+    assert_eq!(
+        r.list_item_files(res::ListItemFilesRequest {
+            item_id: guide.clone()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .files[0]
+            .version_count,
+        1
+    );
+    // The download is the file, its Arabic name kept.
+    let download = staff
+        .get(&format!("/library/items/{guide}/files/{}", files[0].id))
+        .await;
+    assert_eq!(download.status, 200);
+    assert_eq!(download.raw, pdf);
+    let disposition = download.headers["content-disposition"].to_str().unwrap();
+    assert!(
+        disposition.contains(&query(file_name).replace('+', "%20")),
+        "{disposition}"
+    );
+
+    // CSRF: none, another session's, or sent after the file: refused, and
+    // nothing made.
+    let before = items_now(&mut r).await;
+    let mut mallory = world.signed_in("staff", "mallory", None).await;
+    let theirs = mallory.get("/library/new").await.csrf();
+    for csrf in ["", theirs.as_str()] {
+        let fields = item_fields(csrf, "x-1", &[("item.title.ar", "مزوّر")]);
+        let refused = staff
+            .post_multipart(
+                "/library/new",
+                &fields,
+                Some(("file", "a.pdf", "application/pdf", &pdf)),
+                false,
+            )
+            .await;
+        assert_eq!(refused.status, 403, "{}", refused.body);
+    }
+    let late = staff
+        .post_multipart(
+            "/library/new",
+            &[("item.title.ar", "متأخر")],
+            Some(("file", "a.pdf", "application/pdf", &pdf)),
+            false,
+        )
+        .await;
+    assert_eq!(late.status, 403, "a token after the file is never read");
+    assert_eq!(items_now(&mut r).await, before);
+
+    // Too large for an image (50 MiB): said next to the file, before
+    // anything is made when the length says so (a length within what the
+    // parser read ahead of the file is found while streaming) ...
+    let mut big = b"\x89PNG\r\n\x1a\n".to_vec();
+    big.resize(51 * 1024 * 1024, 0);
+    let form = staff.get("/library/new").await;
+    let (csrf, request_id) = (form.csrf(), form.request_id());
+    let image_fields = item_fields(
+        &csrf,
+        &request_id,
+        &[
+            ("item.title.ar", "صورة كبيرة"),
+            ("item.kind", "ITEM_KIND_OTHER"),
+            ("item.language", "ar"),
+            ("item.visibility", "VISIBILITY_TENANT"),
+            ("item.source.kind", "SOURCE_KIND_CENTER"),
+        ],
+    );
+    let too_large = staff
+        .post_multipart(
+            "/library/new",
+            &image_fields,
+            Some(("file", "photo.png", "image/png", &big)),
+            false,
+        )
+        .await;
+    assert_eq!(too_large.status, 422, "{}", too_large.body);
+    assert!(
+        too_large.contains(r#"id="file-error""#),
+        "{}",
+        too_large.body
+    );
+    assert!(
+        too_large.contains("الصور: ٥٠ ميغابايت"),
+        "{}",
+        too_large.body
+    );
+    assert_eq!(items_now(&mut r).await, before, "nothing made");
+    // ... and while it streams when it is not: the draft stays, named in
+    // the form, and no byte of the file is kept.
+    let streamed = staff
+        .post_multipart(
+            "/library/new",
+            &image_fields,
+            Some(("file", "photo.png", "image/png", &big)),
+            true,
+        )
+        .await;
+    assert_eq!(streamed.status, 422, "{}", streamed.body);
+    assert!(streamed.contains("الصور: ٥٠ ميغابايت"), "{}", streamed.body);
+    let draft = streamed.attr_after(r#"name="item_id" value=""#);
+    assert!(!draft.is_empty(), "{}", streamed.body);
+    let kept = r
+        .list_item_files(res::ListItemFilesRequest {
+            item_id: draft.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .files;
+    assert!(kept.is_empty(), "{kept:?}");
+    // The service's own refusal of the content lands next to the file.
+    let program = b"MZ\x90\x00 not a document at all".to_vec();
+    let form = staff.get(&format!("/library/items/{draft}")).await;
+    let refused = staff
+        .post_multipart(
+            &format!("/library/items/{draft}/files"),
+            &[("csrf", &form.csrf()), ("request_id", &form.request_id())],
+            Some(("file", "report.pdf", "application/pdf", &program)),
+            false,
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.contains(r#"id="file-error""#), "{}", refused.body);
+    assert!(
+        refused.contains("programs are not kept"),
+        "{}",
+        refused.body
+    );
+
+    // Staff publish the guide; a trainer finds it in Arabic (another form
+    // of the word) and in English, and a partner too.
+    let page = staff.get(&format!("/library/items/{guide}")).await;
+    let etag = page.attr_after(r#"name="etag" value=""#);
+    let published = staff
+        .post(
+            &format!("/library/items/{guide}/publish"),
+            &[("csrf", &page.csrf()), ("etag", &etag), ("note", "")],
+        )
+        .await;
+    assert_eq!(published.status, 303, "{}", published.body);
+    let mut trainer = world.signed_in("trainer", TRAINER, None).await;
+    for q in ["مناصرة", "advocacy guide"] {
+        let found = trainer.get(&format!("/library?q={}", query(q))).await;
+        assert_eq!(found.status, 200, "{}", found.body);
+        assert!(found.contains(&guide), "{q}: {}", found.body);
+        assert!(found.contains("<mark>"), "{q}: the match is marked");
+    }
+    let nothing = trainer
+        .get(&format!("/library?q={}", query("مسودة داخلية")))
+        .await;
+    assert!(!nothing.contains("/library/items/"), "a draft is not found");
+    // A trainer reads but does not add, publish or moderate.
+    assert_eq!(trainer.get("/library/new").await.status, 403);
+    let trainer_csrf = trainer.get("/library").await.csrf();
+    assert_eq!(
+        trainer
+            .post(
+                &format!("/library/items/{guide}/withdraw"),
+                &[("csrf", &trainer_csrf), ("note", "x")]
+            )
+            .await
+            .status,
+        403
+    );
+
+    // A partner contributes: its draft, its file, then submitted.
+    let mut partner = world.signed_in("partner", "p", Some(&f.org)).await;
+    let form = partner.get("/library/new").await;
+    assert_eq!(form.status, 200);
+    assert!(!form.contains("item.source.kind"), "its source is its own");
+    let note_ar = "تجربة جمعية شباب الفرات في توثيق الاحتياجات";
+    let (csrf, request_id) = (form.csrf(), form.request_id());
+    let fields = item_fields(
+        &csrf,
+        &request_id,
+        &[
+            ("item.title.ar", note_ar),
+            ("item.kind", "ITEM_KIND_STUDY"),
+            ("item.language", "ar"),
+            ("item.visibility", "VISIBILITY_TENANT"),
+        ],
+    );
+    let text_file = "ملاحظات ميدانية: ١٢ حياً.\n".as_bytes().to_vec();
+    let contributed = partner
+        .post_multipart(
+            "/library/new",
+            &fields,
+            Some(("file", "ملاحظات.txt", "text/plain", &text_file)),
+            false,
+        )
+        .await;
+    assert_eq!(contributed.status, 303, "{}", contributed.body);
+    let contribution = item_id_of(contributed.location());
+    let page = partner.get(contributed.location()).await;
+    assert!(
+        page.contains("مسودة") && page.contains(note_ar),
+        "{}",
+        page.body
+    );
+    assert!(!page.contains("/approve"), "a partner does not moderate");
+    let submitted = partner
+        .post(
+            &format!("/library/items/{contribution}/submit"),
+            &[
+                ("csrf", &page.csrf()),
+                ("etag", &page.attr_after(r#"name="etag" value=""#)),
+                ("note", "نرجو المراجعة"),
+            ],
+        )
+        .await;
+    assert_eq!(submitted.status, 303, "{}", submitted.body);
+    let list = partner.get("/library").await;
+    assert!(list.contains("مساهمات منظمتك") && list.contains("بانتظار المراجعة"));
+    // Another partner organization never sees it.
+    let mut other = world.signed_in("partner", "q", Some(&f.other_org)).await;
+    assert_eq!(
+        other
+            .get(&format!("/library/items/{contribution}"))
+            .await
+            .status,
+        404
+    );
+    // A partner cannot approve its own.
+    assert_eq!(
+        partner
+            .post(
+                &format!("/library/items/{contribution}/approve"),
+                &[("csrf", &page.csrf())]
+            )
+            .await
+            .status,
+        403
+    );
+
+    // Staff see it waiting; changes asked without saying what is refused
+    // next to that note; then approved, and it is published.
+    let list = staff.get("/library").await;
+    assert!(
+        list.contains("بانتظار المراجعة") && list.contains(note_ar),
+        "{}",
+        list.body
+    );
+    let page = staff.get(&format!("/library/items/{contribution}")).await;
+    assert!(page.contains("/approve") && page.contains("نرجو المراجعة"));
+    let etag = page.attr_after(r#"name="etag" value=""#);
+    let empty = staff
+        .post(
+            &format!("/library/items/{contribution}/changes"),
+            &[("csrf", &page.csrf()), ("etag", &etag), ("note", "")],
+        )
+        .await;
+    assert_eq!(empty.status, 422, "{}", empty.body);
+    let changes_form = empty.body.split(r#"/changes""#).nth(1).unwrap();
+    let changes_form = changes_form.split("</form>").next().unwrap();
+    assert!(
+        changes_form.contains(r#"id="note-error""#),
+        "{}",
+        empty.body
+    );
+    // Without the token: refused, and still waiting.
+    assert_eq!(
+        staff
+            .post(
+                &format!("/library/items/{contribution}/approve"),
+                &[("etag", &etag)]
+            )
+            .await
+            .status,
+        403
+    );
+    let approved = staff
+        .post(
+            &format!("/library/items/{contribution}/approve"),
+            &[("csrf", &page.csrf()), ("etag", &etag), ("note", "شكراً")],
+        )
+        .await;
+    assert_eq!(approved.status, 303, "{}", approved.body);
+    let page = partner.get(&format!("/library/items/{contribution}")).await;
+    assert!(page.contains("منشور"), "{}", page.body);
+    assert!(page.contains("شكراً"), "the history's note");
+    let stored = r
+        .get_item(res::GetItemRequest {
+            id: contribution.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stored.state, res::ItemState::Published as i32);
+    assert_eq!(stored.title.unwrap().ar, note_ar);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coalition_s_members_join_and_leave() {
+    let world = World::start().await;
+    let f = fixture(&world).await;
+    let (coalition, campaign) = coalition_of(&world).await;
+    let page_path = format!("/networking/coalitions/{coalition}");
+    let mut staff = world.signed_in("staff", "staff", None).await;
+    let page = staff.get(&page_path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.contains("تحالف المدارس النظيفة") && page.contains("حملة مدارس نظيفة"));
+    assert!(
+        page.contains(&format!(r#"action="{page_path}/members""#)),
+        "the join form"
+    );
+    let csrf = page.csrf();
+    // No token: refused on every form, nothing changed.
+    let members = format!("{page_path}/members");
+    let leave = |org: &str| format!("{page_path}/members/{org}/leave");
+    let status = format!("{page_path}/status");
+    for path in [members.clone(), leave(&f.org), status.clone()] {
+        let refused = staff
+            .post(
+                &path,
+                &[
+                    ("organization_id", &f.other_org),
+                    ("status", "COALITION_STATUS_DISSOLVED"),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status, 403, "{path}");
+    }
+    // The other organization joins, then leaves with a reason in Arabic.
+    let joined = staff
+        .post(
+            &members,
+            &[
+                ("csrf", &csrf),
+                ("request_id", &page.request_id()),
+                ("organization_id", &f.other_org),
+                ("joined_on", ""),
+            ],
+        )
+        .await;
+    assert_eq!(joined.status, 303, "{}", joined.body);
+    let page = staff.get(joined.location()).await;
+    assert!(
+        page.contains("انضمت المنظمة") && page.contains("جمعية أخرى"),
+        "{}",
+        page.body
+    );
+    let why = "انتقلت إلى تحالف المياه — بقرار من الهيئة العامة";
+    let left = staff
+        .post(
+            &leave(&f.other_org),
+            &[("csrf", &csrf), ("reason", why), ("left_on", "")],
+        )
+        .await;
+    assert_eq!(left.status, 303, "{}", left.body);
+    let page = staff.get(left.location()).await;
+    assert!(
+        page.contains(why) && page.contains("عضو سابق"),
+        "{}",
+        page.body
+    );
+    let channel: Channel = world.markaz.channel().await;
+    let token = world.token(&[Role::Admin, Role::Staff], None);
+    let mut n = NetworkingServiceClient::with_interceptor(channel, Bearer::new(&token));
+    let former = n
+        .list_coalition_members(net::ListCoalitionMembersRequest {
+            coalition_id: coalition.clone(),
+            page_size: 10,
+            include_former: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .members
+        .into_iter()
+        .find(|m| m.organization_id == f.other_org)
+        .unwrap();
+    assert!(!former.active);
+    assert_eq!(former.periods.last().unwrap().leave_reason, why);
+    // The lead cannot leave: the service's reason, on the page.
+    let refused = staff
+        .post(&leave(&f.org), &[("csrf", &csrf), ("reason", "x")])
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.contains(r#"class="problems""#));
+    // Dormant, then shown so with its history.
+    let etag = page.attr_after(r#"name="etag" value=""#);
+    let changed = staff
+        .post(
+            &status,
+            &[
+                ("csrf", &csrf),
+                ("etag", &etag),
+                ("status", "COALITION_STATUS_DORMANT"),
+                ("reason", "عطلة الصيف"),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status, 303, "{}", changed.body);
+    let page = staff.get(changed.location()).await;
+    assert!(
+        page.contains("خامل") && page.contains("عطلة الصيف"),
+        "{}",
+        page.body
+    );
+
+    // The partner reads its coalition and its campaign, with no staff form,
+    // and cannot post one.
+    let mut partner = world.signed_in("partner", "p", Some(&f.org)).await;
+    let page = partner.get(&page_path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.contains("تحالف المدارس النظيفة"));
+    assert!(
+        !page.contains(&format!(r#"action="{members}""#)),
+        "no staff forms"
+    );
+    let theirs = page.csrf();
+    let tried = partner
+        .post(
+            &members,
+            &[("csrf", &theirs), ("organization_id", &f.other_org)],
+        )
+        .await;
+    assert_eq!(tried.status, 403);
+    let k = partner
+        .get(&format!("/networking/campaigns/{campaign}"))
+        .await;
+    assert_eq!(k.status, 200, "{}", k.body);
+    assert!(
+        k.contains("حملة مدارس نظيفة") && k.contains("أهالي الطلاب"),
+        "{}",
+        k.body
+    );
+    // Another organization's partner does not see it.
+    let mut other = world.signed_in("partner", "q", Some(&f.other_org)).await;
+    assert_eq!(other.get(&page_path).await.status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_creates_a_space() {
+    let world = World::start().await;
+    let f = fixture(&world).await;
+    let mut admin = world.signed_in("admin", "admin", None).await;
+    let form = admin.get("/coworking/spaces/new?branch=raqqa").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let (csrf, request_id) = (form.csrf(), form.request_id());
+    let name = "قاعة الخابور — الطابق الثاني";
+    let mut fields = vec![
+        ("csrf", csrf.as_str()),
+        ("request_id", request_id.as_str()),
+        ("space.branch_id", "raqqa"),
+        ("space.kind", "SPACE_KIND_TRAINING_HALL"),
+        ("space.name.ar", name),
+        ("space.name.en", "Khabur hall"),
+        ("space.capacity", "٣٠"),
+        ("space.opens", "25:00"),
+        ("space.closes", "16:00"),
+        ("space.utc_offset_minutes", "180"),
+        ("space.bookable_by", "BOOKABLE_BY_PARTNERS"),
+        ("day.WEEKDAY_SATURDAY", "on"),
+        ("day.WEEKDAY_SUNDAY", "on"),
+        ("day.WEEKDAY_MONDAY", "on"),
+    ];
+    // A time that is none: next to its field, what was typed kept.
+    let bad = admin.post("/coworking/spaces/new", &fields).await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.contains(r#"id="space-opens-error""#), "{}", bad.body);
+    assert!(bad.contains(name));
+    // No token: refused; a partner or a trainer is not offered the form.
+    let no_token: Vec<(&str, &str)> = fields[1..].to_vec();
+    assert_eq!(
+        admin.post("/coworking/spaces/new", &no_token).await.status,
+        403
+    );
+    let mut partner = world.signed_in("partner", "p", Some(&f.org)).await;
+    let theirs = partner.get("/coworking").await.csrf();
+    let mut as_partner = fields.clone();
+    as_partner[0] = ("csrf", theirs.as_str());
+    assert_eq!(
+        partner
+            .post("/coworking/spaces/new", &as_partner)
+            .await
+            .status,
+        403
+    );
+    // The service's objection (no capacity) next to its field.
+    fields[7] = ("space.opens", "08:00");
+    fields[6] = ("space.capacity", "0");
+    let refused = admin.post("/coworking/spaces/new", &fields).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.contains(r#"id="space-capacity-error""#),
+        "{}",
+        refused.body
+    );
+    fields[6] = ("space.capacity", "٣٠");
+    let made = admin.post("/coworking/spaces/new", &fields).await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let week = admin.get(made.location()).await;
+    assert!(
+        week.contains("أُنشئت المساحة") && week.contains(name),
+        "{}",
+        week.body
+    );
+    let channel: Channel = world.markaz.channel().await;
+    let token = world.token(&[Role::Admin], None);
+    let mut r = ResourcesServiceClient::with_interceptor(channel, Bearer::new(&token));
+    let space = r
+        .list_spaces(res::ListSpacesRequest {
+            page_size: 50,
+            branch_id: "raqqa".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .spaces
+        .into_iter()
+        .find(|s| s.name.as_ref().is_some_and(|t| t.ar == name))
+        .expect("the space, its Arabic name byte for byte");
+    assert_eq!(space.capacity, 30);
+    assert_eq!(space.opening_hours.len(), 3);
+    assert!(
+        space
+            .opening_hours
+            .iter()
+            .all(|h| h.opens_minute == 480 && h.closes_minute == 960)
+    );
+    // Sent again on a bad line: the same space, not a second one.
+    let again = admin.post("/coworking/spaces/new", &fields).await;
+    assert_eq!(again.status, 303, "{}", again.body);
+    let count = r
+        .list_spaces(res::ListSpacesRequest {
+            page_size: 50,
+            branch_id: "raqqa".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .spaces
+        .iter()
+        .filter(|s| s.name.as_ref().is_some_and(|t| t.ar == name))
+        .count();
+    assert_eq!(count, 1);
 }

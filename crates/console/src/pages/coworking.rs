@@ -32,6 +32,115 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/coworking", get(calendar))
         .route("/coworking/bookings", post(book))
         .route("/coworking/bookings/{id}/cancel", post(cancel))
+        .route("/coworking/spaces/new", get(new_space).post(create_space))
+}
+
+// ------------------------------------------------------------ a new space
+
+/// The weekdays a form offers, Saturday first (the week of the center).
+const WEEKDAYS: [res::Weekday; 7] = [
+    res::Weekday::Saturday,
+    res::Weekday::Sunday,
+    res::Weekday::Monday,
+    res::Weekday::Tuesday,
+    res::Weekday::Wednesday,
+    res::Weekday::Thursday,
+    res::Weekday::Friday,
+];
+
+async fn new_space(ctx: Ctx) -> Answer {
+    ctx.require(super::STAFF)?;
+    let mut form = Form::new()
+        .with("space.utc_offset_minutes", "180")
+        .with("space.opens", "08:00")
+        .with("space.closes", "16:00")
+        .with("space.bookable_by", "BOOKABLE_BY_PARTNERS");
+    for day in &WEEKDAYS[..6] {
+        form = form.with(&format!("day.{}", day.as_str_name()), "on");
+    }
+    if !ctx.q("branch").is_empty() {
+        form = form.with("space.branch_id", ctx.q("branch"));
+    }
+    space_form(&ctx, form).await
+}
+
+async fn space_form(ctx: &Ctx, form: Form) -> Answer {
+    let lang = ctx.lang;
+    ctx.render_form(
+        "space_form.html",
+        form,
+        context! {
+            branches => branch_choices(ctx).await?,
+            kinds => choices(lang, enum_names!(res::SpaceKind)),
+            bookable => choices(lang, enum_names!(res::BookableBy)),
+            weekdays => choices(lang, WEEKDAYS.iter().map(|d| d.as_str_name())),
+        },
+    )
+}
+
+/// `HH:MM` as minutes since midnight (24:00 allowed, a day's end).
+fn minute_of_day(hm: &str) -> Option<i32> {
+    let (h, m) = hm.trim().split_once(':')?;
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    let minute = h * 60 + m;
+    ((0..60).contains(&m) && (0..=24 * 60).contains(&minute)).then_some(minute)
+}
+
+async fn create_space(ctx: Ctx) -> Answer {
+    let (f, mut form) = ctx.posted(super::STAFF)?;
+    let lang = ctx.lang;
+    // The same hours on every day ticked: the usual week; a lunch break or
+    // other days' hours are set over gRPC (UpdateSpace) for now.
+    let opens = minute_of_day(f.get("space.opens"));
+    let closes = minute_of_day(f.get("space.closes"));
+    if opens.is_none() {
+        form.object("space.opens", lang.label("form_bad_hour"));
+    }
+    if closes.is_none() {
+        form.object("space.closes", lang.label("form_bad_hour"));
+    }
+    let capacity = parse_int(&mut form, lang, "space.capacity", f.get("space.capacity"));
+    let offset = parse_int(
+        &mut form,
+        lang,
+        "space.utc_offset_minutes",
+        f.get("space.utc_offset_minutes"),
+    );
+    if form.has_errors() {
+        return space_form(&ctx, form).await;
+    }
+    let opening_hours = WEEKDAYS
+        .iter()
+        .filter(|d| f.checked(&format!("day.{}", d.as_str_name())))
+        .map(|d| res::OpeningInterval {
+            weekday: *d as i32,
+            opens_minute: opens.unwrap_or_default(),
+            closes_minute: closes.unwrap_or_default(),
+        })
+        .collect();
+    let branch = f.get("space.branch_id").to_string();
+    let answer = ctx
+        .resources()
+        .create_space(res::CreateSpaceRequest {
+            space: Some(res::Space {
+                branch_id: branch.clone(),
+                kind: enum_value!(res::SpaceKind, f.get("space.kind")),
+                name: super::form_text(f, "space.name"),
+                description: super::form_text(f, "space.description"),
+                capacity: capacity.unwrap_or_default() as i32,
+                opening_hours,
+                utc_offset_minutes: offset.unwrap_or(180) as i32,
+                bookable_by: enum_value!(res::BookableBy, f.get("space.bookable_by")),
+                shared_with_consortium: f.checked("space.shared_with_consortium"),
+                ..Default::default()
+            }),
+            request_id: form.request_id.clone(),
+        })
+        .await;
+    match form.outcome(answer)? {
+        Done(_) => ctx.redirect(&format!("/coworking?branch={branch}&done=space_created")),
+        Again => space_form(&ctx, form).await,
+    }
 }
 
 const DAYS: i64 = 7;

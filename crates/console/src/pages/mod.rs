@@ -5,17 +5,19 @@
 //! the roles its section does not offer (the services then check each call
 //! again: the console's gate only keeps people off pages that would only
 //! show them refusals). Sections whose screens do not exist yet
-//! (the library) are listed with `planned`, and
+//! are listed with `planned` (none is now), and
 //! their route shows a page that says so — the place their screens plug
 //! into.
 
 mod admin;
 mod auth;
+mod coalitions;
 mod consultations;
 mod courses;
 mod coworking;
 mod grants;
 mod impact;
+mod library;
 mod networking;
 mod orgs;
 mod public;
@@ -123,8 +125,8 @@ pub const SECTIONS: &[Section] = &[
     Section {
         key: "nav_library",
         path: "/library",
-        roles: &[Role::Admin, Role::Staff, Role::Trainer, Role::Partner],
-        planned: Some("resources"),
+        roles: library::LIBRARY,
+        planned: None,
     },
     Section {
         key: "nav_impact",
@@ -153,7 +155,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(grants::routes())
         .merge(impact::routes())
         .merge(networking::routes())
+        .merge(coalitions::routes())
         .merge(coworking::routes())
+        .merge(library::routes())
         .merge(admin::routes());
     for section in SECTIONS.iter().filter(|s| s.planned.is_some()) {
         router = router.route(section.path, get(move |ctx: Ctx| planned(ctx, section)));

@@ -126,6 +126,8 @@ pub struct Page {
     pub body: String,
     /// Bytes as they crossed the wire (compressed when gzip was asked).
     pub wire_bytes: usize,
+    /// The body as it came (a download's bytes).
+    pub raw: Vec<u8>,
 }
 
 impl Page {
@@ -230,6 +232,84 @@ impl Browser {
         form: Option<String>,
         extra: &[(&str, &str)],
     ) -> Page {
+        let mut headers: Vec<(String, String)> = Vec::new();
+        if form.is_some() {
+            headers.push((
+                "content-type".into(),
+                "application/x-www-form-urlencoded".into(),
+            ));
+        }
+        headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let body = Full::new(Bytes::from(form.unwrap_or_default()));
+        self.exchange(method, path, &headers, body).await
+    }
+
+    /// POSTs a multipart form as a browser does: `fields` in order, then
+    /// the file (`field`, file name, type, content). `chunked`: without a
+    /// Content-Length, the body sent in pieces.
+    pub async fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file: Option<(&str, &str, &str, &[u8])>,
+        chunked: bool,
+    ) -> Page {
+        let boundary = "----markaz-test-boundary-7MA4YWxkTrZu0gW";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        if let Some((name, file_name, content_type, content)) = file {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: {content_type}\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(content);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let headers = vec![(
+            "content-type".to_string(),
+            format!("multipart/form-data; boundary={boundary}"),
+        )];
+        if chunked {
+            let pieces: Vec<Result<http_body::Frame<Bytes>, std::convert::Infallible>> = body
+                .chunks(64 * 1024)
+                .map(|c| Ok(http_body::Frame::data(Bytes::copy_from_slice(c))))
+                .collect();
+            let stream = http_body_util::StreamBody::new(futures::stream::iter(pieces));
+            self.exchange(http::Method::POST, path, &headers, stream)
+                .await
+        } else {
+            self.exchange(
+                http::Method::POST,
+                path,
+                &headers,
+                Full::new(Bytes::from(body)),
+            )
+            .await
+        }
+    }
+
+    async fn exchange<B>(
+        &mut self,
+        method: http::Method,
+        path: &str,
+        extra: &[(String, String)],
+        body: B,
+    ) -> Page
+    where
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let url: http::Uri = format!("{}{path}", self.base).parse().expect("url");
         let authority = url.authority().expect("authority").to_string();
         let tcp = tokio::net::TcpStream::connect(&authority)
@@ -255,18 +335,10 @@ impl Browser {
         if self.gzip {
             request = request.header(http::header::ACCEPT_ENCODING, "gzip");
         }
-        if form.is_some() {
-            request = request.header(
-                http::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            );
-        }
         for (k, v) in extra {
-            request = request.header(*k, *v);
+            request = request.header(k.as_str(), v.as_str());
         }
-        let request = request
-            .body(Full::new(Bytes::from(form.unwrap_or_default())))
-            .expect("request");
+        let request = request.body(body).expect("request");
         let response = sender.send_request(request).await.expect("answer");
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -289,6 +361,7 @@ impl Browser {
             .expect("body")
             .to_bytes();
         let wire_bytes = raw.len();
+        let raw_bytes = raw.to_vec();
         let gzipped = headers
             .get(http::header::CONTENT_ENCODING)
             .is_some_and(|v| v == "gzip");
@@ -307,6 +380,7 @@ impl Browser {
             headers,
             body,
             wire_bytes,
+            raw: raw_bytes,
         }
     }
 }

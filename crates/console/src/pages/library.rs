@@ -1,0 +1,912 @@
+//! The library: search in Arabic and English, an item's page with its
+//! files and history, adding an item with its file and sensitivity level
+//! (the item's visibility), and the moderation of partners' contributions.
+//!
+//! A file goes from the browser to resources' client-streaming `UploadFile`
+//! as it arrives (the multipart body is never held whole, see
+//! [`crate::session::FilePart`]), in chunks of at most 256 KiB (the service
+//! takes 1 MiB). The console holds the browser to the service's size limits
+//! by kind of content before sending a byte when the body's length says the
+//! file is too large, and while it streams otherwise: the call is then
+//! cancelled (the service keeps nothing), the rest of the body read and
+//! dropped so the browser gets the answer, and the form shows the limit next
+//! to the file. The service checks again, the content itself: its refusal
+//! (a program, a type the content contradicts) lands next to the file too.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Path;
+use axum::routing::{get, post};
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use markaz_kit::auth::Role;
+use markaz_proto::resources::v1 as res;
+use minijinja::{Value, context};
+
+use super::{STAFF, choices, enum_name, enum_names, enum_value, form_text, is_staff, next_page};
+use crate::AppState;
+use crate::i18n::Lang;
+use crate::render::Outcome::{Again, Done};
+use crate::render::{Answer, Ctx, Fail, Form};
+use crate::session::FilePart;
+
+/// Who reads the library here (the service lets donors and reviewers read
+/// it too; the console offers them no library screen).
+pub const LIBRARY: &[Role] = &[Role::Admin, Role::Staff, Role::Trainer, Role::Partner];
+/// Who adds items: staff, and partners their contributions.
+pub const CONTRIBUTE: &[Role] = &[Role::Admin, Role::Staff, Role::Partner];
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/library", get(library))
+        .route("/library/new", get(new_item).post(create_item))
+        .route("/library/items/{id}", get(item))
+        .route("/library/items/{id}/files", post(add_file))
+        .route("/library/items/{id}/files/{file}", get(download))
+        .route("/library/items/{id}/{action}", post(act))
+}
+
+const MIB: u64 = 1024 * 1024;
+
+/// Resources' size limits by kind of content (`UploadFile`): documents
+/// 200 MiB, images 50, audio 500, video 2 GiB, zip archives 500.
+pub const SIZE_LIMITS: &[(&str, u64)] = &[
+    ("document", 200 * MIB),
+    ("image", 50 * MIB),
+    ("audio", 500 * MIB),
+    ("video", 2048 * MIB),
+    ("archive", 500 * MIB),
+];
+
+/// The kind of content a file is, as the browser names it (its type, else
+/// its extension), and that kind's limit.
+pub fn size_limit(content_type: &str, file_name: &str) -> (&'static str, u64) {
+    let ext = file_name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    let class = match content_type.split('/').next().unwrap_or("") {
+        "image" => "image",
+        "audio" => "audio",
+        "video" => "video",
+        _ if content_type.contains("zip") && !content_type.contains("epub") => "archive",
+        _ => match ext.as_str() {
+            "png" | "jpg" | "jpeg" | "gif" | "webp" => "image",
+            "mp3" | "m4a" | "ogg" | "oga" | "wav" | "flac" => "audio",
+            "mp4" | "mov" | "webm" | "ogv" | "avi" => "video",
+            "zip" => "archive",
+            _ => "document",
+        },
+    };
+    let limit = SIZE_LIMITS
+        .iter()
+        .find(|(c, _)| *c == class)
+        .map_or(200 * MIB, |(_, l)| *l);
+    (class, limit)
+}
+
+/// What sending a file came to.
+enum Sent {
+    /// The service answered (kept it, or refused it).
+    Answered(Box<Result<tonic::Response<res::ItemFile>, tonic::Status>>),
+    /// Larger than its kind's limit: nothing kept.
+    TooLarge { class: &'static str, limit: u64 },
+    /// The browser's body broke off.
+    Broken,
+}
+
+/// How much is passed on per message.
+const CHUNK: usize = 256 * 1024;
+
+/// Reads the rest of a file and drops it, so the browser, still sending,
+/// gets the answer.
+async fn drain(field: &mut multer::Field<'static>) {
+    while let Ok(Some(_)) = field.chunk().await {}
+}
+
+/// Streams `part` to `UploadFile` behind `header`.
+async fn send_file(ctx: &Ctx, header: res::UploadFileHeader, mut part: FilePart) -> Sent {
+    let (class, limit) = size_limit(&part.content_type, &part.file_name);
+    if part.at_least.is_some_and(|n| n > limit) {
+        drain(&mut part.field).await;
+        return Sent::TooLarge { class, limit };
+    }
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<Sent>();
+    let state = Chunks {
+        field: part.field,
+        sent: 0,
+        buffer: BytesMut::new(),
+        stop: Some(stop_tx),
+        done: false,
+        class,
+        limit,
+    };
+    let chunks = futures::stream::unfold(state, next_chunk);
+    let first = res::UploadFileRequest {
+        payload: Some(res::upload_file_request::Payload::Header(header)),
+    };
+    let messages = futures::stream::once(async move { first }).chain(chunks);
+    let mut client = ctx.resources_streaming();
+    let call = client.upload_file(messages);
+    tokio::select! {
+        answer = call => Sent::Answered(Box::new(answer)),
+        Ok(stopped) = stop_rx => stopped,
+    }
+}
+
+/// The file's bytes as upload messages, and what stops them.
+struct Chunks {
+    field: multer::Field<'static>,
+    sent: u64,
+    buffer: BytesMut,
+    /// Told when the file turns out too large, or the body breaks off.
+    stop: Option<tokio::sync::oneshot::Sender<Sent>>,
+    done: bool,
+    class: &'static str,
+    limit: u64,
+}
+
+async fn next_chunk(mut s: Chunks) -> Option<(res::UploadFileRequest, Chunks)> {
+    loop {
+        if s.buffer.len() >= CHUNK || (s.done && !s.buffer.is_empty()) {
+            let n = s.buffer.len().min(CHUNK);
+            let out = s.buffer.split_to(n).freeze();
+            let message = res::UploadFileRequest {
+                payload: Some(res::upload_file_request::Payload::Chunk(out.to_vec())),
+            };
+            return Some((message, s));
+        }
+        if s.done {
+            return None;
+        }
+        match s.field.chunk().await {
+            Ok(Some(bytes)) => {
+                s.sent += bytes.len() as u64;
+                if s.sent > s.limit {
+                    // Never end the stream here: the service would keep
+                    // what came so far. The call is cancelled instead.
+                    drain(&mut s.field).await;
+                    if let Some(stop) = s.stop.take() {
+                        let _ = stop.send(Sent::TooLarge {
+                            class: s.class,
+                            limit: s.limit,
+                        });
+                    }
+                    futures::future::pending::<()>().await;
+                }
+                s.buffer.extend_from_slice(&bytes);
+            }
+            Ok(None) => s.done = true,
+            Err(_) => {
+                if let Some(stop) = s.stop.take() {
+                    let _ = stop.send(Sent::Broken);
+                }
+                futures::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+/// The file kept, or why not: a refusal put on the form, next to the file.
+fn upload_outcome(ctx: &Ctx, form: &mut Form, sent: Sent) -> Result<Option<res::ItemFile>, Fail> {
+    let lang = ctx.lang;
+    match sent {
+        Sent::Answered(answer) => {
+            let status = match *answer {
+                Ok(file) => return Ok(Some(file.into_inner())),
+                Err(status) => status,
+            };
+            let mut moved = Form::default();
+            moved.absorb(status)?;
+            for (field, description) in moved.summary {
+                // The upload's header and chunks are the file the form sent.
+                let field = if field.starts_with("header.label") {
+                    field
+                } else {
+                    "file".to_string()
+                };
+                form.object(&field, description);
+            }
+            form.refusals.extend(moved.refusals);
+        }
+        Sent::TooLarge { class, limit } => form.object(
+            "file",
+            format!(
+                "{} {}: {} {}",
+                lang.label("lib_too_large"),
+                lang.label(&format!("lib_class_{class}")),
+                lang.number((limit / MIB) as i64),
+                lang.label("lib_mib"),
+            ),
+        ),
+        Sent::Broken => form.refusals.push(lang.label("lib_upload_broken")),
+    }
+    Ok(None)
+}
+
+fn upload_header(
+    item_id: &str,
+    f: &crate::session::FormFields,
+    part: &FilePart,
+    request_id: &str,
+) -> res::UploadFileHeader {
+    res::UploadFileHeader {
+        item_id: item_id.to_string(),
+        label: form_text(f, "header.label"),
+        file_name: part.file_name.clone(),
+        // The service tells the type from the content (and the name's
+        // extension); the browser's guess (often octet-stream) would only
+        // be contradicted.
+        media_type: String::new(),
+        request_id: if request_id.is_empty() {
+            String::new()
+        } else {
+            format!("{request_id}-file")
+        },
+        ..Default::default()
+    }
+}
+
+// ------------------------------------------------------------- the list
+
+async fn library(ctx: Ctx) -> Answer {
+    ctx.require(LIBRARY)?;
+    let lang = ctx.lang;
+    let filters = ctx.filters(&["q", "kind", "language"]);
+    let query = ctx.q("q").trim().to_string();
+    let kind = enum_value!(res::ItemKind, ctx.q("kind"));
+    let language = ctx.q("language").to_string();
+    let item_row = |i: &res::Item, snippets: Vec<Value>| {
+        context! {
+            id => i.id,
+            title => lang.text(i.title.as_ref()),
+            kind => enum_name!(res::ItemKind, i.kind),
+            state => enum_name!(res::ItemState, i.state),
+            visibility => enum_name!(res::Visibility, i.visibility),
+            language => i.language,
+            contribution => i.contribution,
+            files => i.file_count,
+            source => source_label(lang, i),
+            year => i.publication_date.as_ref().map(|d| d.year).filter(|y| *y > 0).map(|y| lang.digits(&y.to_string())),
+            snippets => snippets,
+        }
+    };
+    let (rows, total, next, facets) = if query.is_empty() {
+        let listed = ctx
+            .resources()
+            .list_items(res::ListItemsRequest {
+                page_size: 20,
+                page_token: ctx.q("page").to_string(),
+                kind,
+                language: language.clone(),
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        let rows: Vec<Value> = listed.items.iter().map(|i| item_row(i, vec![])).collect();
+        (
+            rows,
+            listed.total_size,
+            listed.next_page_token,
+            Value::from(()),
+        )
+    } else {
+        let found = ctx
+            .resources()
+            .search_items(res::SearchItemsRequest {
+                query: query.clone(),
+                filters: Some(res::SearchFilters {
+                    kinds: if kind == 0 { vec![] } else { vec![kind] },
+                    languages: if language.is_empty() {
+                        vec![]
+                    } else {
+                        vec![language.clone()]
+                    },
+                    ..Default::default()
+                }),
+                page_size: 20,
+                page_token: ctx.q("page").to_string(),
+            })
+            .await;
+        let found = match found {
+            Ok(f) => f.into_inner(),
+            Err(s) if s.code() == tonic::Code::InvalidArgument => {
+                let mut filters = filters;
+                filters.absorb(s)?;
+                return render_library(&ctx, filters, vec![], 0, String::new(), Value::from(()))
+                    .await;
+            }
+            Err(s) => return Err(s.into()),
+        };
+        let rows = found
+            .results
+            .iter()
+            .filter_map(|r| {
+                let item = r.item.as_ref()?;
+                Some(item_row(item, snippets_of(lang, &r.snippets)))
+            })
+            .collect();
+        let facets = found.facets.map(|f| {
+            context! {
+                kinds => f.kinds.iter().map(|c| context! { value => c.value, label => lang.label(&c.value), count => lang.number(i64::from(c.count)) }).collect::<Vec<_>>(),
+                languages => f.languages.iter().map(|c| context! { value => c.value, count => lang.number(i64::from(c.count)) }).collect::<Vec<_>>(),
+            }
+        });
+        (
+            rows,
+            found.total_size,
+            found.next_page_token,
+            Value::from_serialize(facets),
+        )
+    };
+    render_library(&ctx, filters, rows, total, next, facets).await
+}
+
+async fn render_library(
+    ctx: &Ctx,
+    filters: Form,
+    rows: Vec<Value>,
+    total: i32,
+    next: String,
+    facets: Value,
+) -> Answer {
+    let lang = ctx.lang;
+    let brief = |i: &res::Item| {
+        context! {
+            id => i.id,
+            title => lang.text(i.title.as_ref()),
+            state => enum_name!(res::ItemState, i.state),
+            source => source_label(lang, i),
+            note => i.state_note,
+        }
+    };
+    // Staff: the contributions waiting for them. A partner: its own, in
+    // every state (the service shows a partner no one else's unpublished).
+    let waiting = if is_staff(ctx) {
+        ctx.resources()
+            .list_items(res::ListItemsRequest {
+                page_size: 50,
+                state: res::ItemState::Submitted as i32,
+                contributions_only: true,
+                ..Default::default()
+            })
+            .await?
+            .into_inner()
+            .items
+            .iter()
+            .map(brief)
+            .collect::<Vec<_>>()
+    } else {
+        Vec::new()
+    };
+    let mine = match ctx.partner_org() {
+        Some(org) => ctx
+            .resources()
+            .list_items(res::ListItemsRequest {
+                page_size: 50,
+                contributions_only: true,
+                source_organization_id: org,
+                ..Default::default()
+            })
+            .await?
+            .into_inner()
+            .items
+            .iter()
+            .map(brief)
+            .collect::<Vec<_>>(),
+        None => Vec::new(),
+    };
+    let may_add = ctx
+        .session
+        .as_ref()
+        .is_some_and(|s| s.who.has_any(CONTRIBUTE));
+    Ok(ctx.render_status(
+        filters.status(),
+        "library.html",
+        context! {
+            filters => filters,
+            searched => !ctx.q("q").trim().is_empty(),
+            rows => rows,
+            total => lang.number(i64::from(total)),
+            next => next_page(ctx, &next),
+            facets => facets,
+            kinds => choices(lang, enum_names!(res::ItemKind)),
+            languages => languages(lang),
+            waiting => waiting,
+            mine => mine,
+            may_add => may_add,
+            done => ctx.q("done"),
+        },
+    ))
+}
+
+/// The matched words of a search result, marked; the reader's language's
+/// fields first.
+fn snippets_of(lang: Lang, snippets: &[res::Snippet]) -> Vec<Value> {
+    let mine = format!(".{}", lang.code());
+    // A matched summary says most; then authors or topics; a title last
+    // (it is shown above anyway). The reader's language first.
+    let mut ordered: Vec<&res::Snippet> = snippets
+        .iter()
+        .filter(|s| s.segments.iter().any(|g| g.r#match))
+        .collect();
+    ordered.sort_by_key(|s| (s.field.starts_with("title"), !s.field.ends_with(&mine)));
+    ordered
+        .into_iter()
+        .take(1)
+        .map(|s| {
+            context! {
+                field => s.field,
+                dir => if s.field.ends_with(".en") { "ltr" } else if s.field.ends_with(".ar") { "rtl" } else { "auto" },
+                start => s.truncated_start,
+                end => s.truncated_end,
+                segments => s.segments.iter().map(|g| context! { text => g.text, mark => g.r#match }).collect::<Vec<_>>(),
+            }
+        })
+        .collect()
+}
+
+fn source_label(lang: Lang, i: &res::Item) -> String {
+    let Some(s) = &i.source else {
+        return String::new();
+    };
+    let kind = lang.label(enum_name!(res::SourceKind, s.kind));
+    if s.name.is_empty() {
+        kind
+    } else {
+        format!("{kind} · {}", s.name)
+    }
+}
+
+fn languages(lang: Lang) -> Vec<super::Choice> {
+    ["ar", "en", "ku", "mul"]
+        .iter()
+        .map(|code| super::Choice {
+            value: code.to_string(),
+            label: lang.label(&format!("lib_language_{code}")),
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------ a new item
+
+async fn new_item(ctx: Ctx) -> Answer {
+    ctx.require(CONTRIBUTE)?;
+    let form = Form::new()
+        .with("item.language", "ar")
+        .with("item.licence", "LICENCE_ALL_RIGHTS_RESERVED");
+    item_form(&ctx, form).await
+}
+
+async fn item_form(ctx: &Ctx, form: Form) -> Answer {
+    let lang = ctx.lang;
+    let visibilities: Vec<super::Choice> = enum_names!(res::Visibility)
+        .into_iter()
+        .map(|v| super::Choice {
+            value: v.to_string(),
+            label: format!("{} — {}", lang.label(v), lang.label(&format!("{v}_HINT"))),
+        })
+        .collect();
+    ctx.render_form(
+        "item_form.html",
+        form,
+        context! {
+            staff => is_staff(ctx),
+            kinds => choices(lang, enum_names!(res::ItemKind)),
+            visibilities => visibilities,
+            licences => choices(lang, enum_names!(res::Licence)),
+            sources => choices(lang, enum_names!(res::SourceKind)),
+            languages => languages(lang),
+            limits => limits(lang),
+        },
+    )
+}
+
+/// The item a form describes (field names are the request's paths).
+fn item_of(ctx: &Ctx, f: &crate::session::FormFields, form: &mut Form) -> res::Item {
+    let year = super::parse_int(
+        form,
+        ctx.lang,
+        "item.publication_date",
+        f.get("item.publication_date"),
+    );
+    let authors: Vec<String> = f
+        .get("item.authors")
+        .lines()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .collect();
+    // A partner's source is its own organization (the service fills it).
+    let source = if is_staff(ctx) {
+        Some(res::Source {
+            kind: enum_value!(res::SourceKind, f.get("item.source.kind")),
+            organization_id: String::new(),
+            name: f.get("item.source.name").trim().to_string(),
+        })
+    } else {
+        None
+    };
+    res::Item {
+        kind: enum_value!(res::ItemKind, f.get("item.kind")),
+        title: form_text(f, "item.title"),
+        summary: form_text(f, "item.summary"),
+        authors,
+        language: f.get("item.language").to_string(),
+        source,
+        publication_date: year.map(|y| markaz_proto::common::v1::Date {
+            year: y as i32,
+            month: 0,
+            day: 0,
+        }),
+        licence: enum_value!(res::Licence, f.get("item.licence")),
+        licence_note: f.get("item.licence_note").trim().to_string(),
+        visibility: enum_value!(res::Visibility, f.get("item.visibility")),
+        external_url: f.get("item.external_url").trim().to_string(),
+        ..Default::default()
+    }
+}
+
+/// Adds an item and its file: the item first (a draft), then the file
+/// streamed to it. A refused file leaves the draft, named in the form
+/// (`item_id`), so sending the form again only sends the file.
+async fn create_item(ctx: Ctx) -> Answer {
+    let (f, mut form) = ctx.posted(CONTRIBUTE)?;
+    let lang = ctx.lang;
+    let part = ctx.take_file().filter(|p| !p.file_name.is_empty());
+    let item_id = f.get("item_id").to_string();
+    if part.is_none() && f.get("item.external_url").trim().is_empty() {
+        form.object("file", lang.label("lib_file_or_link"));
+    }
+    let item = item_of(&ctx, f, &mut form);
+    if form.has_errors() {
+        if let Some(mut p) = part {
+            drain(&mut p.field).await;
+        }
+        return item_form(&ctx, form).await;
+    }
+    // Known too large before anything is made: the form says so at once.
+    if let Some(p) = &part {
+        let (class, limit) = size_limit(&p.content_type, &p.file_name);
+        if p.at_least.is_some_and(|n| n > limit) {
+            let mut p = part.expect("checked");
+            drain(&mut p.field).await;
+            upload_outcome(&ctx, &mut form, Sent::TooLarge { class, limit })?;
+            return item_form(&ctx, form).await;
+        }
+    }
+    let id = if item_id.is_empty() {
+        let created = ctx
+            .resources()
+            .create_item(res::CreateItemRequest {
+                item: Some(item),
+                request_id: form.request_id.clone(),
+            })
+            .await;
+        match form.outcome(created)? {
+            Done(item) => item.id,
+            Again => {
+                if let Some(mut p) = part {
+                    drain(&mut p.field).await;
+                }
+                return item_form(&ctx, form).await;
+            }
+        }
+    } else {
+        item_id
+    };
+    if let Some(p) = part {
+        let header = upload_header(&id, f, &p, &form.request_id);
+        let sent = send_file(&ctx, header, p).await;
+        if upload_outcome(&ctx, &mut form, sent)?.is_none() {
+            form = form.with("item_id", id);
+            return item_form(&ctx, form).await;
+        }
+    }
+    ctx.redirect(&format!("/library/items/{id}?done=lib_added"))
+}
+
+// ------------------------------------------------------------- an item
+
+async fn item(ctx: Ctx, Path(id): Path<String>) -> Answer {
+    ctx.require(LIBRARY)?;
+    item_page(&ctx, &id, Form::new()).await
+}
+
+async fn item_page(ctx: &Ctx, id: &str, form: Form) -> Answer {
+    let lang = ctx.lang;
+    let item = ctx
+        .resources()
+        .get_item(res::GetItemRequest { id: id.to_string() })
+        .await?
+        .into_inner();
+    let files = ctx
+        .resources()
+        .list_item_files(res::ListItemFilesRequest {
+            item_id: id.to_string(),
+        })
+        .await?
+        .into_inner()
+        .files;
+    let staff = is_staff(ctx);
+    let own = item.contribution
+        && ctx
+            .partner_org()
+            .is_some_and(|o| item.source.as_ref().is_some_and(|s| s.organization_id == o));
+    // The history is the moderation's: staff's, and the contributor's own.
+    let history = if staff || own {
+        ctx.resources()
+            .list_item_history(res::ListItemHistoryRequest {
+                item_id: id.to_string(),
+                page_size: 100,
+                page_token: String::new(),
+            })
+            .await?
+            .into_inner()
+            .entries
+    } else {
+        Vec::new()
+    };
+    let state = res::ItemState::try_from(item.state).unwrap_or(res::ItemState::Unspecified);
+    use res::ItemState as S;
+    let editable = matches!(state, S::Draft | S::ChangesRequested);
+    let actions = context! {
+        moderate => staff && item.contribution && state == S::Submitted,
+        publish => staff && !item.contribution && matches!(state, S::Draft | S::Withdrawn),
+        withdraw => staff && state == S::Published,
+        submit => item.contribution && editable && (staff || own),
+        upload => (staff && !matches!(state, S::Rejected)) || (own && editable),
+    };
+    ctx.render_form(
+        "item.html",
+        form,
+        context! {
+            item => context! {
+                id => item.id,
+                title_ar => item.title.as_ref().map(|t| t.ar.clone()),
+                title_en => item.title.as_ref().map(|t| t.en.clone()),
+                summary_ar => item.summary.as_ref().map(|t| t.ar.clone()),
+                summary_en => item.summary.as_ref().map(|t| t.en.clone()),
+                kind => enum_name!(res::ItemKind, item.kind),
+                state => enum_name!(res::ItemState, item.state),
+                visibility => enum_name!(res::Visibility, item.visibility),
+                licence => enum_name!(res::Licence, item.licence),
+                licence_note => item.licence_note,
+                language => item.language,
+                authors => item.authors,
+                source => source_label(lang, &item),
+                contribution => item.contribution,
+                note => item.state_note,
+                url => item.external_url,
+                year => item.publication_date.as_ref().map(|d| d.year).filter(|y| *y > 0).map(|y| lang.digits(&y.to_string())),
+                views => lang.number(item.view_count),
+                downloads => lang.number(item.download_count),
+                published => lang.timestamp(item.publish_time.as_ref()),
+                etag => item.etag,
+            },
+            files => files.iter().map(|file| {
+                let current = file.current.as_ref();
+                context! {
+                    id => file.id,
+                    label => lang.text(file.label.as_ref()),
+                    name => current.map(|v| v.file_name.clone()),
+                    media_type => current.map(|v| v.media_type.clone()),
+                    size => current.map(|v| size_text(lang, v.size_bytes)),
+                    version => current.map(|v| lang.number(i64::from(v.version))),
+                    sha256 => current.map(|v| v.sha256.clone()),
+                }
+            }).collect::<Vec<_>>(),
+            history => history.iter().map(|h| context! {
+                from => enum_name!(res::ItemState, h.from_state),
+                to => enum_name!(res::ItemState, h.to_state),
+                actor => h.actor,
+                by_contributor => h.by_contributor,
+                note => h.note,
+                time => lang.timestamp(h.time.as_ref()),
+            }).collect::<Vec<_>>(),
+            actions => actions,
+            limits => limits(lang),
+            done => ctx.q("done"),
+        },
+    )
+}
+
+/// The size limits as the forms tell them.
+fn limits(lang: Lang) -> Vec<Value> {
+    SIZE_LIMITS
+        .iter()
+        .map(|(class, limit)| {
+            context! {
+                class => lang.label(&format!("lib_class_{class}")),
+                mib => lang.number((limit / MIB) as i64),
+            }
+        })
+        .collect()
+}
+
+fn size_text(lang: Lang, bytes: i64) -> String {
+    if bytes >= MIB as i64 {
+        format!(
+            "{} {}",
+            lang.digits(&format!("{:.1}", bytes as f64 / MIB as f64)),
+            lang.label("lib_mib")
+        )
+    } else {
+        format!(
+            "{} {}",
+            lang.number((bytes + 1023) / 1024),
+            lang.label("lib_kib")
+        )
+    }
+}
+
+async fn add_file(ctx: Ctx, Path(id): Path<String>) -> Answer {
+    let (f, mut form) = ctx.posted(CONTRIBUTE)?;
+    let Some(part) = ctx.take_file().filter(|p| !p.file_name.is_empty()) else {
+        form.object("file", ctx.lang.label("lib_choose_file"));
+        return item_page(&ctx, &id, form).await;
+    };
+    let header = upload_header(&id, f, &part, &form.request_id);
+    let sent = send_file(&ctx, header, part).await;
+    match upload_outcome(&ctx, &mut form, sent)? {
+        Some(_) => ctx.redirect(&format!("/library/items/{id}?done=lib_file_added")),
+        None => item_page(&ctx, &id, form).await,
+    }
+}
+
+/// A file's current version, streamed from the service to the browser.
+async fn download(ctx: Ctx, Path((id, file)): Path<(String, String)>) -> Answer {
+    use res::download_file_response::Payload;
+    ctx.require(LIBRARY)?;
+    let mut stream = ctx
+        .resources_streaming()
+        .download_file(res::DownloadFileRequest {
+            item_id: id,
+            file_id: file,
+            version: 0,
+            offset: 0,
+        })
+        .await?
+        .into_inner();
+    let Some(res::DownloadFileResponse {
+        payload: Some(Payload::Header(version)),
+    }) = stream.message().await?
+    else {
+        return Err(Fail::NotFound);
+    };
+    let body = futures::stream::unfold(stream, |mut s| async move {
+        match s.message().await {
+            Ok(Some(res::DownloadFileResponse {
+                payload: Some(Payload::Chunk(c)),
+            })) => Some((Ok::<Bytes, std::io::Error>(Bytes::from(c)), s)),
+            Ok(_) => None,
+            Err(e) => Some((Err(std::io::Error::other(e.message().to_string())), s)),
+        }
+    });
+    let mut r = axum::response::Response::new(axum::body::Body::from_stream(body));
+    let h = r.headers_mut();
+    let typed = http::HeaderValue::from_str(&version.media_type)
+        .unwrap_or(http::HeaderValue::from_static("application/octet-stream"));
+    h.insert(http::header::CONTENT_TYPE, typed);
+    h.insert(http::header::CONTENT_LENGTH, version.size_bytes.into());
+    // RFC 6266: the name as UTF-8, percent-encoded (Arabic names survive).
+    let encoded: String = version
+        .file_name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    if let Ok(v) = http::HeaderValue::from_str(&format!(
+        "attachment; filename=\"download\"; filename*=UTF-8''{encoded}"
+    )) {
+        h.insert(http::header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("private, no-store"),
+    );
+    h.insert(
+        "x-content-type-options",
+        http::HeaderValue::from_static("nosniff"),
+    );
+    Ok(r)
+}
+
+/// The life cycle and moderation: publish, withdraw (staff); submit (the
+/// contributing partner, or staff for it); approve, request changes,
+/// reject (staff).
+async fn act(ctx: Ctx, Path((id, action)): Path<(String, String)>) -> Answer {
+    let roles: &[Role] = match action.as_str() {
+        "submit" => CONTRIBUTE,
+        "approve" | "changes" | "reject" | "publish" | "withdraw" => STAFF,
+        _ => return Err(Fail::NotFound),
+    };
+    let (f, mut form) = ctx.posted(roles)?;
+    let etag = f.get("etag").to_string();
+    let note = f.get("note").trim().to_string();
+    let mut r = ctx.resources();
+    let answer = match action.as_str() {
+        "submit" => {
+            r.submit_contribution(res::SubmitContributionRequest {
+                id: id.clone(),
+                note,
+                etag,
+            })
+            .await
+        }
+        "approve" => {
+            r.approve_contribution(res::ApproveContributionRequest {
+                id: id.clone(),
+                note,
+                etag,
+            })
+            .await
+        }
+        "changes" => {
+            r.request_contribution_changes(res::RequestContributionChangesRequest {
+                id: id.clone(),
+                note,
+                etag,
+            })
+            .await
+        }
+        "reject" => {
+            r.reject_contribution(res::RejectContributionRequest {
+                id: id.clone(),
+                reason: note,
+                etag,
+            })
+            .await
+        }
+        "publish" => {
+            r.publish_item(res::PublishItemRequest {
+                id: id.clone(),
+                etag,
+            })
+            .await
+        }
+        _ => {
+            r.withdraw_item(res::WithdrawItemRequest {
+                id: id.clone(),
+                reason: note,
+                etag,
+            })
+            .await
+        }
+    };
+    // A note or reason the service requires is its `note`/`reason` field.
+    let answer = answer.map_err(|s| rename_reason(s, &action));
+    match form.outcome(answer)? {
+        Done(_) => ctx.redirect(&format!("/library/items/{id}?done=lib_{action}")),
+        Again => item_page(&ctx, &id, form.with("action", action)).await,
+    }
+}
+
+/// The service calls a rejection's and a withdrawal's note `reason`; the
+/// forms call every note `note`, so its violation lands next to it.
+fn rename_reason(status: tonic::Status, action: &str) -> tonic::Status {
+    if !matches!(action, "reject" | "withdraw") {
+        return status;
+    }
+    let violations = crate::upstream::field_violations(&status);
+    if violations.is_empty() {
+        return status;
+    }
+    let mut details = tonic_types::ErrorDetails::new();
+    for (field, description) in violations {
+        let field = if field == "reason" {
+            "note".to_string()
+        } else {
+            field
+        };
+        details.add_bad_request_violation(field, description);
+    }
+    use tonic_types::StatusExt;
+    tonic::Status::with_error_details(status.code(), status.message(), details)
+}
