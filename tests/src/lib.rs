@@ -12,7 +12,7 @@
 //! [`proxy`] cuts a service off from its database and heals it again.
 #![forbid(unsafe_code)]
 
-pub mod proxy;
+pub use markaz_bench::proxy;
 
 use std::collections::HashMap;
 use std::sync::Arc;

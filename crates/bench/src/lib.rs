@@ -16,12 +16,16 @@
 //! | [`scenarios`] | one request of each scenario, and the database baselines |
 //! | [`events`] | commit-to-applied latency across services, backlog drain |
 //! | [`scale`] | a center seeded at a size through the APIs, then each list and report RPC |
+//! | [`faults`] | a NATS cluster and two replicas per service under kills, pauses and resets |
+//! | [`proxy`] | a TCP proxy that cuts, resets and slows connections |
 //! | [`echo`] | the bare tonic server |
 #![forbid(unsafe_code)]
 
 pub mod echo;
 pub mod engine;
 pub mod events;
+pub mod faults;
+pub mod proxy;
 pub mod scale;
 pub mod scenarios;
 pub mod server;

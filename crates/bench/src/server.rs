@@ -121,6 +121,11 @@ impl ServerProcess {
             .map_err(|e| e.to_string())
     }
 
+    /// SIGKILL, as a crash or an evicted pod: no drain, no goodbye.
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
+
     /// SIGTERM, then wait for the graceful shutdown (SIGKILL after 30 s).
     pub async fn stop(mut self) {
         let _ = std::process::Command::new("kill")
@@ -133,6 +138,13 @@ impl ServerProcess {
             let _ = self.child.kill().await;
         }
     }
+}
+
+/// Sends `signal` (`KILL`, `STOP`, `CONT`, …) to `pid`.
+pub fn signal(pid: u32, signal: &str) {
+    let _ = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status();
 }
 
 fn clock_ticks() -> f64 {

@@ -103,20 +103,8 @@ impl Target {
                 }
                 Kind::Serve => {
                     let db = format!("markaz_bench_{id}");
-                    admin_sql(
-                        &infra.postgres,
-                        &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
-                    )
-                    .await?;
-                    admin_sql(&infra.postgres, &format!("CREATE DATABASE {db}")).await?;
-                    let url = database_in(&infra.postgres, &db);
-                    let signer = Signer::generate().map_err(|e| e.to_string())?;
-                    let jwks = scratch.join("jwks.json");
-                    std::fs::write(
-                        &jwks,
-                        serde_json::to_string(&signer.jwks()).map_err(|e| e.to_string())?,
-                    )
-                    .map_err(|e| e.to_string())?;
+                    let url = fresh_database(&infra.postgres, &db).await?;
+                    let (signer, jwks) = signer_in(&scratch)?;
                     envs.push(("MARKAZ_DATABASE_URL", url.clone()));
                     envs.push(("MARKAZ_NATS_URL", infra.nats.clone()));
                     envs.push(("MARKAZ_BUS_NAMESPACE", namespace.clone()));
@@ -167,60 +155,9 @@ impl Target {
             bench_db,
             namespace,
         };
-        target.create_tenant(&operator).await?;
-        target.wait_until_admitted().await?;
+        create_tenant(target.server.channel().await?, &operator).await?;
+        wait_until_admitted(target.server.channel().await?, &target.staff_token).await?;
         Ok(target)
-    }
-
-    /// The other services learn of the new tenant through membership's
-    /// `TenantRegistered` event; until then they refuse its callers.
-    async fn wait_until_admitted(&self) -> BenchResult<()> {
-        use markaz_proto::capacity::v1 as capacity;
-        let mut client = capacity::capacity_service_client::CapacityServiceClient::new(
-            self.server.channel().await?,
-        );
-        for _ in 0..300 {
-            let mut request = tonic::Request::new(capacity::ListTopicsRequest::default());
-            request.metadata_mut().insert(
-                "authorization",
-                format!("Bearer {}", self.staff_token)
-                    .parse()
-                    .map_err(|_| "token")?,
-            );
-            match client.list_topics(request).await {
-                Ok(_) => return Ok(()),
-                Err(s) if s.code() == tonic::Code::PermissionDenied => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(s) => return Err(format!("waiting for the bench tenant: {s}")),
-            }
-        }
-        Err("the services did not learn of the bench tenant within 30 s".into())
-    }
-
-    async fn create_tenant(&self, operator: &str) -> BenchResult<()> {
-        let mut client = membership::membership_service_client::MembershipServiceClient::new(
-            self.server.channel().await?,
-        );
-        let mut request = tonic::Request::new(membership::CreateTenantRequest {
-            tenant: Some(membership::Tenant {
-                id: TENANT.into(),
-                name: Some(LocalizedText {
-                    ar: "مركز القياس".into(),
-                    en: "Benchmark center".into(),
-                }),
-                ..Default::default()
-            }),
-        });
-        request.metadata_mut().insert(
-            "authorization",
-            format!("Bearer {operator}").parse().map_err(|_| "token")?,
-        );
-        match client.create_tenant(request).await {
-            Ok(_) => Ok(()),
-            Err(s) if s.code() == tonic::Code::AlreadyExists => Ok(()),
-            Err(s) => Err(format!("creating the bench tenant: {s}")),
-        }
     }
 
     /// The URL of `service`'s database and, on PostgreSQL, its schema.
@@ -239,26 +176,92 @@ impl Target {
                 &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
             )
             .await;
-            if let Ok(client) = async_nats::connect(&self.infra.nats).await {
-                let js = async_nats::jetstream::new(client);
-                let prefix = format!("{}_", self.namespace.to_ascii_uppercase());
-                use futures::StreamExt;
-                let names: Vec<String> = js
-                    .stream_names()
-                    .filter_map(|n| async move { n.ok() })
-                    .collect()
-                    .await;
-                for name in names.into_iter().filter(|n| n.starts_with(&prefix)) {
-                    let _ = js.delete_stream(&name).await;
-                }
-            }
+            markaz_kit::bus::delete_streams(&self.infra.nats, &self.namespace).await;
         }
         let _ = std::fs::remove_dir_all(&self.scratch);
     }
 }
 
+/// Drops and creates the database `name` on the server of `postgres`;
+/// returns its URL.
+pub(crate) async fn fresh_database(postgres: &str, name: &str) -> BenchResult<String> {
+    admin_sql(
+        postgres,
+        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+    )
+    .await?;
+    admin_sql(postgres, &format!("CREATE DATABASE {name}")).await?;
+    Ok(database_in(postgres, name))
+}
+
+/// A new signing key, its public half written to `dir/jwks.json` for the
+/// servers to verify the bench's tokens with.
+pub(crate) fn signer_in(dir: &std::path::Path) -> BenchResult<(Signer, PathBuf)> {
+    let signer = Signer::generate().map_err(|e| e.to_string())?;
+    let jwks = dir.join("jwks.json");
+    std::fs::write(
+        &jwks,
+        serde_json::to_string(&signer.jwks()).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok((signer, jwks))
+}
+
+/// Registers the bench tenant through membership at `channel` as `operator`.
+pub(crate) async fn create_tenant(
+    channel: tonic::transport::Channel,
+    operator: &str,
+) -> BenchResult<()> {
+    let mut client = membership::membership_service_client::MembershipServiceClient::new(channel);
+    let mut request = tonic::Request::new(membership::CreateTenantRequest {
+        tenant: Some(membership::Tenant {
+            id: TENANT.into(),
+            name: Some(LocalizedText {
+                ar: "مركز القياس".into(),
+                en: "Benchmark center".into(),
+            }),
+            ..Default::default()
+        }),
+    });
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {operator}").parse().map_err(|_| "token")?,
+    );
+    match client.create_tenant(request).await {
+        Ok(_) => Ok(()),
+        Err(s) if s.code() == tonic::Code::AlreadyExists => Ok(()),
+        Err(s) => Err(format!("creating the bench tenant: {s}")),
+    }
+}
+
+/// The other services learn of the new tenant through membership's
+/// `TenantRegistered` event; until then they refuse its callers. Waits
+/// until capacity at `channel` admits `token`'s caller.
+pub(crate) async fn wait_until_admitted(
+    channel: tonic::transport::Channel,
+    token: &str,
+) -> BenchResult<()> {
+    use markaz_proto::capacity::v1 as capacity;
+    let mut client = capacity::capacity_service_client::CapacityServiceClient::new(channel);
+    for _ in 0..300 {
+        let mut request = tonic::Request::new(capacity::ListTopicsRequest::default());
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().map_err(|_| "token")?,
+        );
+        match client.list_topics(request).await {
+            Ok(_) => return Ok(()),
+            Err(s) if s.code() == tonic::Code::PermissionDenied => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(s) => return Err(format!("waiting for the bench tenant: {s}")),
+        }
+    }
+    Err("the services did not learn of the bench tenant within 30 s".into())
+}
+
 /// `postgres://u@h:p/db?x` with the database replaced by `db`.
-fn database_in(url: &str, db: &str) -> String {
+pub(crate) fn database_in(url: &str, db: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, format!("?{q}")),
         None => (url, String::new()),
@@ -271,7 +274,7 @@ fn database_in(url: &str, db: &str) -> String {
     format!("{root}/{db}{query}")
 }
 
-async fn admin_sql(url: &str, sql: &str) -> BenchResult<()> {
+pub(crate) async fn admin_sql(url: &str, sql: &str) -> BenchResult<()> {
     use sqlx::{Connection, Executor};
     let mut conn = sqlx::PgConnection::connect(url)
         .await

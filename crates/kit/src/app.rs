@@ -168,13 +168,18 @@ impl App {
         }
 
         let bus = match &config.nats_url {
-            Some(url) => Bus::nats(url, &config.bus_namespace, &config.consumer).await?,
+            Some(url) => Bus::nats(url, &config).await?,
             None => Bus::local(),
         };
         for service in &services {
             bus.ensure_producer(service.name()).await?;
         }
 
+        let trusted: crate::rpc::peer::TrustedProxies = config
+            .server
+            .trusted_proxies
+            .parse()
+            .map_err(|e| Error::internal(format!("server.trusted_proxies: {e}")))?;
         let workers = TaskTracker::new();
         let workers_stop = CancellationToken::new();
         let mut routes = RoutesBuilder::default();
@@ -183,12 +188,12 @@ impl App {
         for service in &services {
             let ctx = ServiceContext {
                 db: dbs[service.name()].clone(),
-                rpc: Rpc::new(service.name(), verifier.clone()).with_tenants(
-                    crate::tenants::Tenants::new(
+                rpc: Rpc::new(service.name())
+                    .with_tenants(crate::tenants::Tenants::new(
                         dbs[service.name()].clone(),
                         preregistered.clone(),
-                    ),
-                ),
+                    ))
+                    .with_trusted_proxies(trusted.clone()),
                 max_message_bytes: config.server.max_message_bytes,
             };
             let names = service.register(&ctx, &mut routes);
@@ -247,7 +252,7 @@ impl App {
 
         let platform_api =
             platform::platform_service_server::PlatformServiceServer::new(PlatformApi {
-                rpc: Rpc::new("platform", verifier.clone()),
+                rpc: Rpc::new("platform"),
             })
             .max_decoding_message_size(config.server.max_message_bytes);
         routes.add_service(platform_api);

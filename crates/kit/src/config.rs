@@ -34,11 +34,17 @@ pub struct Config {
     pub migrate_database_url: Option<String>,
     /// Per-service migration URLs, overriding `migrate_database_url`.
     pub migrate_databases: BTreeMap<String, String>,
-    /// `nats://host:4222`. Unset: the in-process bus.
+    /// `nats://host:4222`, or several servers of one cluster separated by
+    /// commas (the client learns the rest from the first it reaches).
+    /// Unset: the in-process bus.
     pub nats_url: Option<String>,
     /// Prefix of every subject and stream, so several deployments (or test
     /// runs) can share one NATS server: `<ns>.evt.membership.*`, `<NS>_MEMBERSHIP`.
     pub bus_namespace: String,
+    /// Copies JetStream keeps of every stream this version creates: 1 on a
+    /// single server, 3 on a cluster of three or more, so that losing one
+    /// server loses no event and stops no producer or consumer.
+    pub bus_replicas: usize,
     pub auth: AuthConfig,
     pub server: ServerConfig,
     pub database: DatabaseConfig,
@@ -110,6 +116,11 @@ pub struct ServerConfig {
     /// an ingress that terminates TLS).
     pub tls_cert_path: String,
     pub tls_key_path: String,
+    /// The proxies (networks, comma-separated) whose `x-forwarded-for` a
+    /// public RPC believes for its caller's address, so its rate limits
+    /// count visitors, not the console or the ingress in front of them
+    /// (`rpc::peer`). Default: loopback, where `markaz dev`'s console is.
+    pub trusted_proxies: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -189,6 +200,7 @@ impl Default for Config {
             migrate_databases: BTreeMap::new(),
             nats_url: None,
             bus_namespace: "markaz".into(),
+            bus_replicas: 1,
             auth: AuthConfig::default(),
             server: ServerConfig::default(),
             database: DatabaseConfig::default(),
@@ -232,6 +244,7 @@ impl Default for ServerConfig {
             page_token_secret: String::new(),
             tls_cert_path: String::new(),
             tls_key_path: String::new(),
+            trusted_proxies: crate::rpc::peer::LOOPBACK.to_string(),
         }
     }
 }
@@ -305,6 +318,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ),
     ("MARKAZ_NATS_URL", "nats_url"),
     ("MARKAZ_BUS_NAMESPACE", "bus_namespace"),
+    ("MARKAZ_BUS_REPLICAS", "bus_replicas"),
     ("MARKAZ_AUTH_ISSUER", "auth.issuer"),
     ("MARKAZ_AUTH_AUDIENCE", "auth.audience"),
     ("MARKAZ_AUTH_JWKS", "auth.jwks"),
@@ -337,6 +351,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("MARKAZ_PAGE_TOKEN_SECRET", "server.page_token_secret"),
     ("MARKAZ_TLS_CERT", "server.tls_cert_path"),
     ("MARKAZ_TLS_KEY", "server.tls_key_path"),
+    ("MARKAZ_TRUSTED_PROXIES", "server.trusted_proxies"),
     (
         "MARKAZ_MAX_INFLIGHT_BYTES_PER_CONNECTION",
         "server.max_inflight_bytes_per_connection",
@@ -462,6 +477,9 @@ impl Config {
         if let Some(v) = non_empty("MARKAZ_BUS_NAMESPACE") {
             self.bus_namespace = v;
         }
+        if let Some(v) = non_empty("MARKAZ_BUS_REPLICAS") {
+            self.bus_replicas = parse("MARKAZ_BUS_REPLICAS", &v)?;
+        }
         if let Some(v) = non_empty("MARKAZ_AUTH_ISSUER") {
             self.auth.issuer = v;
         }
@@ -522,6 +540,10 @@ impl Config {
         }
         if let Some(v) = non_empty("MARKAZ_TLS_KEY") {
             self.server.tls_key_path = v;
+        }
+        // Set but empty is meaningful here: trust no proxy.
+        if let Some(v) = var("MARKAZ_TRUSTED_PROXIES") {
+            self.server.trusted_proxies = v;
         }
         if let Some(v) = non_empty("MARKAZ_MAX_INFLIGHT_BYTES_PER_CONNECTION") {
             self.server.max_inflight_bytes_per_connection =
@@ -599,6 +621,10 @@ impl Config {
         {
             problems.push("bus_namespace must be letters, digits and '_'".to_string());
         }
+        // JetStream's own bounds: an odd count keeps a majority after a loss.
+        if !(1..=5).contains(&self.bus_replicas) {
+            problems.push("bus_replicas must be between 1 and 5".to_string());
+        }
         if self.auth.issuer.is_empty() || self.auth.audience.is_empty() {
             problems.push("auth.issuer and auth.audience must be set".to_string());
         }
@@ -639,6 +665,13 @@ impl Config {
             problems.push(
                 "server.tls_cert_path and tls_key_path go together: both or neither".to_string(),
             );
+        }
+        if let Err(e) = self
+            .server
+            .trusted_proxies
+            .parse::<crate::rpc::peer::TrustedProxies>()
+        {
+            problems.push(format!("server.trusted_proxies: {e}"));
         }
         if self.database.max_connections == 0 {
             problems.push("database.max_connections must be positive".to_string());

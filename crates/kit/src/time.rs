@@ -47,6 +47,57 @@ pub fn rfc3339(micros: i64) -> String {
     )
 }
 
+/// An RFC 3339 instant (`2026-12-02T03:00:00Z`, `2026-12-02T06:00:00.5+03:00`)
+/// as microseconds since the epoch; `None` if it is not one.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (date, rest) = (s.get(..10)?, s.get(10..)?);
+    let date = Date::parse(date)?;
+    let rest = rest.strip_prefix(['T', 't', ' '])?;
+    let two = |t: &str| -> Option<i64> {
+        (t.len() == 2 && t.bytes().all(|b| b.is_ascii_digit())).then(|| t.parse().ok())?
+    };
+    let (h, m, sec) = (
+        two(rest.get(0..2)?)?,
+        two(rest.get(3..5)?)?,
+        two(rest.get(6..8)?)?,
+    );
+    if rest.get(2..3)? != ":" || rest.get(5..6)? != ":" || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    let mut rest = &rest[8..];
+    let mut micros = 0i64;
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let scaled: String = fraction[..digits]
+            .chars()
+            .chain("000000".chars())
+            .take(6)
+            .collect();
+        micros = scaled.parse().ok()?;
+        rest = &fraction[digits..];
+    }
+    let offset_minutes = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.get(0..1)? {
+                "+" => 1,
+                "-" => -1,
+                _ => return None,
+            };
+            if rest.len() != 6 || rest.get(3..4)? != ":" {
+                return None;
+            }
+            sign * (two(rest.get(1..3)?)? * 60 + two(rest.get(4..6)?)?)
+        }
+    };
+    let secs = date.days() * 86_400 + h * 3600 + m * 60 + sec - offset_minutes * 60;
+    Some(secs * 1_000_000 + micros)
+}
+
 /// A calendar date with no time zone, always valid once constructed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Date {
@@ -222,6 +273,31 @@ mod tests {
         let b = Date::parse("2026-11-29").unwrap();
         assert!(a < b && a.to_string() < b.to_string());
         assert_eq!(a.add_days(1).to_string(), "2026-01-10");
+    }
+
+    #[test]
+    fn rfc3339_parses_what_it_writes_and_offsets() {
+        for micros in [0, 1_764_374_400_123_000, 1_796_000_000_000_000] {
+            assert_eq!(parse_rfc3339(&rfc3339(micros)), Some(micros));
+        }
+        assert_eq!(
+            parse_rfc3339("2026-12-02T06:00:00+03:00"),
+            parse_rfc3339("2026-12-02T03:00:00Z")
+        );
+        assert_eq!(
+            parse_rfc3339("2026-12-02T03:00:00.5Z").map(|m| m % 1_000_000),
+            Some(500_000)
+        );
+        for bad in [
+            "2026-12-02",
+            "2026-12-02T03:00Z",
+            "2026-12-02T25:00:00Z",
+            "2026-12-02T03:00:00",
+            "2026-12-02T03:00:00+3:00",
+            "2026-12-02T03:00:00.Z",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
     }
 
     #[test]

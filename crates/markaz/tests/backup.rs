@@ -683,13 +683,14 @@ async fn run(program: &str, args: Vec<String>) {
 async fn serve(
     scratch: &Path,
     envs: &[(&str, String)],
+    services: &str,
 ) -> (markaz_bench::server::ServerProcess, Clients) {
     let addr = markaz_bench::server::free_addr().unwrap();
     let mut envs = envs.to_vec();
     envs.push(("MARKAZ_GRPC_ADDR", addr.to_string()));
     let server = markaz_bench::server::ServerProcess::spawn(
         Path::new(env!("CARGO_BIN_EXE_markaz")),
-        &["serve", "--services", "membership,capacity"],
+        &["serve", "--services", services],
         &envs,
         addr,
         None,
@@ -705,77 +706,114 @@ async fn serve(
     (server, clients)
 }
 
-async fn serve_dump_restore() {
-    use markaz_kit::auth::{Role, Signer};
-    use markaz_kit::config::AuthConfig;
-    let postgres = std::env::var("MARKAZ_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let nats =
-        std::env::var("MARKAZ_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
-    let id = std::process::id();
-    let db = format!("markaz_backup_{id}");
-    let url = match postgres.rsplit_once('/') {
-        Some((root, _)) => format!("{root}/{db}"),
-        None => panic!("MARKAZ_TEST_POSTGRES_URL names no database: {postgres}"),
-    };
-    admin_sql(
-        &postgres,
-        format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
-    )
-    .await;
-    admin_sql(&postgres, format!("CREATE DATABASE {db}")).await;
-    let scratch = scratch("backup-serve");
-    let signer = Signer::generate().unwrap();
-    let jwks = scratch.join("jwks.json");
-    std::fs::write(&jwks, serde_json::to_string(&signer.jwks()).unwrap()).unwrap();
-    let envs = vec![
-        ("MARKAZ_DATABASE_URL", url.clone()),
-        ("MARKAZ_NATS_URL", nats),
-        ("MARKAZ_BUS_NAMESPACE", format!("bk{id}")),
-        ("MARKAZ_AUTH_JWKS", jwks.display().to_string()),
-        ("MARKAZ_METRICS_ADDR", String::new()),
-        ("MARKAZ_WRITE_REQUESTS_PER_SECOND", "0".into()),
-    ];
-    let auth = AuthConfig::default();
-    let ttl = Duration::from_secs(3600);
-    let operator = signer.sign(&Signer::claims(
-        &auth,
-        "op",
-        "",
-        &[Role::Operator],
-        None,
-        ttl,
-    ));
-    let token = signer.sign(&Signer::claims(
-        &auth,
-        "staff",
-        "bk",
-        &[Role::Admin, Role::Staff],
-        None,
-        ttl,
-    ));
+/// A `markaz serve` world on the shared PostgreSQL and NATS: a database
+/// and a bus namespace of its own (`{name}{pid}`), a signing key, an
+/// operator's token and a tenant's admin-and-staff token; the tenant
+/// registered and a first organization created by [`ServeWorld::open`].
+struct ServeWorld {
+    postgres: String,
+    nats: String,
+    db: String,
+    url: String,
+    namespace: String,
+    scratch: PathBuf,
+    envs: Vec<(&'static str, String)>,
+    operator: String,
+    token: String,
+    tenant: &'static str,
+}
 
-    let (server, mut c) = serve(&scratch, &envs).await;
-    c.membership
-        .create_tenant(authed(
-            mem::CreateTenantRequest {
-                tenant: Some(mem::Tenant {
-                    id: "bk".into(),
-                    name: Some(LocalizedText {
-                        ar: "مركز النسخ".into(),
-                        en: String::new(),
+impl ServeWorld {
+    async fn new(name: &str, tenant: &'static str) -> ServeWorld {
+        use markaz_kit::auth::{Role, Signer};
+        use markaz_kit::config::AuthConfig;
+        let postgres = std::env::var("MARKAZ_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let nats = std::env::var("MARKAZ_TEST_NATS_URL")
+            .unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+        let id = std::process::id();
+        let (db, namespace) = (format!("markaz_{name}_{id}"), format!("{name}{id}"));
+        let url = match postgres.rsplit_once('/') {
+            Some((root, _)) => format!("{root}/{db}"),
+            None => panic!("MARKAZ_TEST_POSTGRES_URL names no database: {postgres}"),
+        };
+        admin_sql(
+            &postgres,
+            format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+        )
+        .await;
+        admin_sql(&postgres, format!("CREATE DATABASE {db}")).await;
+        let scratch = scratch(&format!("{name}-serve"));
+        let signer = Signer::generate().unwrap();
+        let jwks = scratch.join("jwks.json");
+        std::fs::write(&jwks, serde_json::to_string(&signer.jwks()).unwrap()).unwrap();
+        let envs = vec![
+            ("MARKAZ_DATABASE_URL", url.clone()),
+            ("MARKAZ_NATS_URL", nats.clone()),
+            ("MARKAZ_BUS_NAMESPACE", namespace.clone()),
+            ("MARKAZ_AUTH_JWKS", jwks.display().to_string()),
+            ("MARKAZ_METRICS_ADDR", String::new()),
+            ("MARKAZ_WRITE_REQUESTS_PER_SECOND", "0".into()),
+        ];
+        let auth = AuthConfig::default();
+        let ttl = Duration::from_secs(3600);
+        let operator = signer.sign(&Signer::claims(
+            &auth,
+            "op",
+            "",
+            &[Role::Operator],
+            None,
+            ttl,
+        ));
+        let token = signer.sign(&Signer::claims(
+            &auth,
+            "staff",
+            tenant,
+            &[Role::Admin, Role::Staff],
+            None,
+            ttl,
+        ));
+        ServeWorld {
+            postgres,
+            nats,
+            db,
+            url,
+            namespace,
+            scratch,
+            envs,
+            operator,
+            token,
+            tenant,
+        }
+    }
+
+    /// `markaz serve --services <services>` on this world.
+    async fn serve(&self, services: &str) -> (markaz_bench::server::ServerProcess, Clients) {
+        serve(&self.scratch, &self.envs, services).await
+    }
+
+    /// Registers the tenant and creates a first organization, once the
+    /// tenant is admitted.
+    async fn open(&self, c: &mut Clients, name_ar: &str, request_id: &str) -> mem::Organization {
+        c.membership
+            .create_tenant(authed(
+                mem::CreateTenantRequest {
+                    tenant: Some(mem::Tenant {
+                        id: self.tenant.into(),
+                        name: Some(LocalizedText {
+                            ar: name_ar.into(),
+                            en: String::new(),
+                        }),
+                        ..Default::default()
                     }),
-                    ..Default::default()
-                }),
-            },
-            &operator,
-        ))
-        .await
-        .unwrap();
-    let org = {
+                },
+                &self.operator,
+            ))
+            .await
+            .unwrap();
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            match create_org(&mut c.membership, &token, ORG_AR, "serve-org-1").await {
+            match create_org(&mut c.membership, &self.token, ORG_AR, request_id).await {
                 Ok(o) => break o,
                 Err(s) if s.code() == tonic::Code::PermissionDenied => {
                     assert!(tokio::time::Instant::now() < deadline, "{s:?}");
@@ -784,7 +822,49 @@ async fn serve_dump_restore() {
                 Err(s) => panic!("{s:?}"),
             }
         }
-    };
+    }
+
+    /// `pg_dump --format=custom` of the world's database into `file`.
+    async fn dump(&self, file: &Path) {
+        run(
+            "pg_dump",
+            vec![
+                "--format=custom".into(),
+                format!("--file={}", file.display()),
+                self.url.clone(),
+            ],
+        )
+        .await;
+    }
+
+    /// The database lost and `pg_restore`d from `file` into a new one.
+    async fn restore(&self, file: &Path) {
+        let (postgres, db) = (&self.postgres, &self.db);
+        admin_sql(postgres, format!("DROP DATABASE {db} WITH (FORCE)")).await;
+        admin_sql(postgres, format!("CREATE DATABASE {db}")).await;
+        run(
+            "pg_restore",
+            vec![format!("--dbname={}", self.url), file.display().to_string()],
+        )
+        .await;
+    }
+
+    /// Drops the database and the streams: nothing left behind.
+    async fn clean(&self) {
+        admin_sql(
+            &self.postgres,
+            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db),
+        )
+        .await;
+        markaz_kit::bus::delete_streams(&self.nats, &self.namespace).await;
+    }
+}
+
+async fn serve_dump_restore() {
+    let w = ServeWorld::new("bk", "bk").await;
+    let token = w.token.clone();
+    let (server, mut c) = w.serve("membership,capacity").await;
+    let org = w.open(&mut c, "مركز النسخ", "serve-org-1").await;
     let person = create_person(&mut c.membership, &token, "serve-person-1").await;
     let deadline = tokio::time::Instant::now() + WAIT;
     let consulted = loop {
@@ -807,16 +887,8 @@ async fn serve_dump_restore() {
     };
 
     // The backup, while serving: one snapshot of every schema.
-    let dump = scratch.join("markaz.dump");
-    run(
-        "pg_dump",
-        vec![
-            "--format=custom".into(),
-            format!("--file={}", dump.display()),
-            url.clone(),
-        ],
-    )
-    .await;
+    let dump = w.scratch.join("markaz.dump");
+    w.dump(&dump).await;
     // After it: consumed by capacity (its durable consumer acknowledged it).
     let later = create_org(&mut c.membership, &token, "بعد النسخة", "serve-org-2")
         .await
@@ -826,15 +898,9 @@ async fn serve_dump_restore() {
     server.stop().await;
 
     // PostgreSQL lost; the streams are not.
-    admin_sql(&postgres, format!("DROP DATABASE {db} WITH (FORCE)")).await;
-    admin_sql(&postgres, format!("CREATE DATABASE {db}")).await;
-    run(
-        "pg_restore",
-        vec![format!("--dbname={url}"), dump.display().to_string()],
-    )
-    .await;
+    w.restore(&dump).await;
 
-    let (server, mut c) = serve(&scratch, &envs).await;
+    let (server, mut c) = w.serve("membership,capacity").await;
     check_restored(&mut c, &token, &org, &consulted, &later).await;
     // New writes flow as events again.
     let fresh = create_org(
@@ -852,9 +918,178 @@ async fn serve_dump_restore() {
     assert!(!capacity_knows(&mut c.capacity, &token, &later.id).await);
     drop(c);
     server.stop().await;
-    admin_sql(
-        &postgres,
-        format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
-    )
-    .await;
+    w.clean().await;
+}
+
+/// `markaz bus rewind` after a restore to instant T: the streams then
+/// agree with the databases. Provoked here, the two ways they disagree
+/// without it: an event published before T that capacity applied only
+/// after T (capacity was down) — its consumer had acknowledged it, so
+/// without the rewind capacity would never learn of it; and an event
+/// published after T, which no restored database remembers — a consumer
+/// reading the stream from its start (a new one, `markaz impact rebuild`)
+/// would take it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rewind_lines_the_streams_up_with_databases_restored_to_an_instant() {
+    tokio::time::timeout(BOUND, rewind_after_restore())
+        .await
+        .expect("the test finishes in time");
+}
+
+async fn rewind_after_restore() {
+    let w = ServeWorld::new("rw", "rw").await;
+    let (token, namespace) = (w.token.clone(), w.namespace.clone());
+    let nats = w.nats.clone();
+    let js = async_nats::jetstream::new(async_nats::connect(&nats).await.unwrap());
+    let stream_name = format!("{}_MEMBERSHIP", namespace.to_ascii_uppercase());
+    let stored = |js: async_nats::jetstream::Context, name: String| async move {
+        let mut stream = js.get_stream(&name).await.unwrap();
+        stream.info().await.unwrap().state.clone()
+    };
+
+    // Both services: the tenant and a first organization reach capacity.
+    let (server, mut c) = w.serve("membership,capacity").await;
+    let first = w.open(&mut c, "مركز الاسترجاع", "rw-org-1").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while c
+        .capacity
+        .list_topics(authed(cap::ListTopicsRequest::default(), &token))
+        .await
+        .is_err()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "capacity admits the tenant"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    until_capacity_knows(&mut c.capacity, &token, &first.id).await;
+    drop(c);
+    server.stop().await;
+
+    // Capacity down: an organization published that it has not applied.
+    let (server, mut c) = w.serve("membership").await;
+    let before = stored(js.clone(), stream_name.clone()).await.messages;
+    let unseen = create_org(&mut c.membership, &token, "منظمة قبل النسخة", "rw-org-2")
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while stored(js.clone(), stream_name.clone()).await.messages == before {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the event is published"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(c);
+    server.stop().await;
+
+    // The backup: T is when nothing was being written.
+    let dump = w.scratch.join("markaz.dump");
+    w.dump(&dump).await;
+    let at = markaz_kit::time::now_micros();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    // Both again: capacity applies what it missed; one more after T.
+    let (server, mut c) = w.serve("membership,capacity").await;
+    until_capacity_knows(&mut c.capacity, &token, &unseen.id).await;
+    let after = create_org(&mut c.membership, &token, "بعد النسخة", "rw-org-3")
+        .await
+        .unwrap();
+    until_capacity_knows(&mut c.capacity, &token, &after.id).await;
+    drop(c);
+    server.stop().await;
+
+    // PostgreSQL lost, restored to T; the streams are not.
+    w.restore(&dump).await;
+
+    let rewind = |dry: bool| {
+        let envs = w.envs.clone();
+        let to = markaz_kit::time::rfc3339(at);
+        async move {
+            let mut args = vec!["bus", "rewind", "--to", to.as_str()];
+            if dry {
+                args.push("--dry-run");
+            }
+            let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_markaz"));
+            command
+                .args(&args)
+                .env_clear()
+                .env("PATH", std::env::var("PATH").unwrap());
+            for (k, v) in &envs {
+                command.env(k, v);
+            }
+            command.output().await.unwrap()
+        }
+    };
+    // Dry: says what it would do, changes nothing.
+    let dry = rewind(true).await;
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    let said = String::from_utf8_lossy(&dry.stdout).to_string();
+    assert!(
+        said.contains(&format!("{stream_name}: would remove ")),
+        "{said}"
+    );
+    assert!(latest_stored(&js, &stream_name).await > at);
+    // Too soon after the last event: a restored outbox's events published
+    // again would be dropped as duplicates of the removed ones. Refused.
+    let early = rewind(false).await;
+    assert!(!early.status.success());
+    assert!(stderr(&early).contains("wait"), "{}", stderr(&early));
+    // The window is the streams' (two minutes); shortened here, as an
+    // operator waiting it out would see it pass.
+    for producer in ["MEMBERSHIP", "CAPACITY"] {
+        let name = format!("{}_{producer}", namespace.to_ascii_uppercase());
+        let mut stream = js.get_stream(&name).await.unwrap();
+        let mut config = stream.info().await.unwrap().config.clone();
+        config.duplicate_window = Duration::from_secs(1);
+        js.update_stream(config).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let done = rewind(false).await;
+    assert!(done.status.success(), "{}", stderr(&done));
+    let said = String::from_utf8_lossy(&done.stdout).to_string();
+    assert!(said.contains(&format!("{stream_name}: removed ")), "{said}");
+    assert!(said.contains("capacity--membership"), "{said}");
+    // Nothing after T is left for a consumer reading from the start.
+    assert!(latest_stored(&js, &stream_name).await <= at);
+
+    let (server, mut c) = w.serve("membership,capacity").await;
+    // The event published before T and applied after it is applied again.
+    until_capacity_knows(&mut c.capacity, &token, &unseen.id).await;
+    // What came after T is in neither service.
+    assert!(!capacity_knows(&mut c.capacity, &token, &after.id).await);
+    let gone = c
+        .membership
+        .get_organization(authed(
+            mem::GetOrganizationRequest {
+                id: after.id.clone(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), tonic::Code::NotFound);
+    // And new writes flow.
+    let fresh = create_org(&mut c.membership, &token, "منظمة بعد الاستعادة", "rw-org-4")
+        .await
+        .unwrap();
+    until_capacity_knows(&mut c.capacity, &token, &fresh.id).await;
+    drop(c);
+    server.stop().await;
+    w.clean().await;
+}
+
+/// When the newest message still in stream `name` was stored (a
+/// stream's own `last_timestamp` stays that of a message deleted since).
+async fn latest_stored(js: &async_nats::jetstream::Context, name: &str) -> i64 {
+    let mut stream = js.get_stream(name).await.unwrap();
+    let state = stream.info().await.unwrap().state.clone();
+    let mut latest = i64::MIN;
+    for seq in state.first_sequence..=state.last_sequence {
+        if let Ok(m) = stream.get_raw_message(seq).await {
+            latest = latest.max((m.time.unix_timestamp_nanos() / 1_000) as i64);
+        }
+    }
+    latest
 }

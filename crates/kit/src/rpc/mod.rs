@@ -5,15 +5,15 @@
 //! | [`gate`] | the rights table of each service and the tower layer that admits a request — token and roles from its headers — before its body is read |
 //! | this module | [`Rpc::handle`]: the admitted caller, a span continuing the client's trace, metrics, and the one mapping from [`Error`](crate::error::Error) to `tonic::Status` |
 //! | [`limits`] | what a request may cost before its handler runs: message sizes read from the framing, bytes in flight per connection and per process |
+//! | [`peer`] | a public request's client address, through the proxies the deployment trusts |
 //! | [`idempotency`] | creates retried by `request_id` (AIP-155) |
 //! | [`conventions`] | etags, update masks, keyset pages, object ids (AIP-134, 154, 158) |
 //! | [`forwards`] | [`grpc_forwards!`](crate::grpc_forwards): the tonic trait impl as one line per method |
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Instant;
 
-use crate::auth::{Caller, Verifier};
+use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::telemetry::{self, MethodLabels, RpcLabels};
 
@@ -23,6 +23,7 @@ pub mod forwards;
 pub mod gate;
 pub mod idempotency;
 pub mod limits;
+pub mod peer;
 pub mod rate;
 
 pub use conventions::{
@@ -36,10 +37,11 @@ pub use idempotency::{ERASED_REQUEST, Idempotency};
 #[derive(Clone)]
 pub struct Rpc {
     service: &'static str,
-    verifier: Arc<Verifier>,
     /// The registered tenants; `None` where no request is served (replaying
     /// a dead letter).
     tenants: Option<crate::tenants::Tenants>,
+    /// Whose `x-forwarded-for` names a public caller's address.
+    trusted: peer::TrustedProxies,
 }
 
 impl std::fmt::Debug for Rpc {
@@ -51,12 +53,19 @@ impl std::fmt::Debug for Rpc {
 }
 
 impl Rpc {
-    pub fn new(service: &'static str, verifier: Arc<Verifier>) -> Rpc {
+    pub fn new(service: &'static str) -> Rpc {
         Rpc {
             service,
-            verifier,
             tenants: None,
+            trusted: peer::TrustedProxies::default(),
         }
+    }
+
+    /// Believes these proxies' `x-forwarded-for` for a public caller's
+    /// address (`server.trusted_proxies`).
+    pub fn with_trusted_proxies(mut self, trusted: peer::TrustedProxies) -> Rpc {
+        self.trusted = trusted;
+        self
     }
 
     /// Admits a tenant's callers only once the tenant is registered.
@@ -120,62 +129,7 @@ impl Rpc {
             return Err(not_on_the_gate());
         };
         self.observe(admitted.method, request, |request| async move {
-            let anonymous = Anonymous {
-                peer: request.remote_addr().map(|a| a.ip()),
-            };
-            tracing::Span::current().record("subject", "anonymous");
-            handler(anonymous, request.into_inner()).await
-        })
-        .await
-    }
-
-    /// Runs `handler` for an authenticated caller: verifies the bearer token,
-    /// opens a span that continues the client's `traceparent`, records the
-    /// outcome in the metrics and maps the error to a gRPC status.
-    pub async fn run<Req, Resp, F, Fut>(
-        &self,
-        method: &'static str,
-        request: tonic::Request<Req>,
-        handler: F,
-    ) -> std::result::Result<tonic::Response<Resp>, tonic::Status>
-    where
-        F: FnOnce(Caller, Req) -> Fut,
-        Fut: Future<Output = Result<Resp>>,
-    {
-        self.observe(method, request, |request| async move {
-            let header = request
-                .metadata()
-                .get("authorization")
-                .and_then(|v| v.to_str().ok());
-            let caller = self.verifier.verify_header(header)?;
-            let current = tracing::Span::current();
-            current.record("tenant", caller.tenant.as_str());
-            current.record("subject", caller.subject.as_str());
-            self.check_tenant(&caller).await?;
-            handler(caller, request.into_inner()).await
-        })
-        .await
-    }
-
-    /// Runs `handler` for an RPC that anyone may call without a credential
-    /// (verifying a certificate, suggesting a training). No token is read —
-    /// not even a bad one is refused — but the span, the metrics and the
-    /// error mapping are those of [`Rpc::run`]. The handler gets the peer's
-    /// address, for rate limits.
-    pub async fn run_public<Req, Resp, F, Fut>(
-        &self,
-        method: &'static str,
-        request: tonic::Request<Req>,
-        handler: F,
-    ) -> std::result::Result<tonic::Response<Resp>, tonic::Status>
-    where
-        F: FnOnce(Anonymous, Req) -> Fut,
-        Fut: Future<Output = Result<Resp>>,
-    {
-        self.observe(method, request, |request| async move {
-            let anonymous = Anonymous {
-                peer: request.remote_addr().map(|a| a.ip()),
-            };
+            let anonymous = Anonymous::of(&request, &self.trusted);
             tracing::Span::current().record("subject", "anonymous");
             handler(anonymous, request.into_inner()).await
         })
@@ -254,8 +208,21 @@ impl Rpc {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Anonymous {
     /// The address the request came from (`None` when the transport does
-    /// not say). Behind a proxy this is the proxy's address.
+    /// not say): behind a trusted proxy, the client it forwards for
+    /// ([`peer`]); behind any other, the proxy's.
     pub peer: Option<std::net::IpAddr>,
+}
+
+impl Anonymous {
+    fn of<Req>(request: &tonic::Request<Req>, trusted: &peer::TrustedProxies) -> Anonymous {
+        let forwarded = request
+            .metadata()
+            .get(peer::FORWARDED_FOR)
+            .and_then(|v| v.to_str().ok());
+        Anonymous {
+            peer: trusted.client(request.remote_addr().map(|a| a.ip()), forwarded),
+        }
+    }
 }
 
 /// A handler reached without the gate in front: its method is missing from

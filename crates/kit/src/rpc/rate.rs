@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::rpc::Anonymous;
+use crate::rpc::peer::unmapped;
 
 /// At most `max` calls per `per`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,13 +43,6 @@ pub fn network_key(peer: Option<IpAddr>) -> String {
             format!("{a}.{b}.{c}.0/24")
         }
         Some(IpAddr::V6(ip)) => format!("{}/48", v6_prefix(ip, 3)),
-    }
-}
-
-fn unmapped(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
     }
 }
 

@@ -354,20 +354,7 @@ impl Drop for TestEnv {
                         .await;
                     }
                 }
-                if let Ok(client) = async_nats::connect(nats_url()).await {
-                    let js = async_nats::jetstream::new(client);
-                    let prefix = format!("{}_", id.to_ascii_uppercase());
-                    let names: Vec<String> = {
-                        use futures::StreamExt;
-                        js.stream_names()
-                            .filter_map(|n| async move { n.ok() })
-                            .collect()
-                            .await
-                    };
-                    for name in names.into_iter().filter(|n| n.starts_with(&prefix)) {
-                        let _ = js.delete_stream(&name).await;
-                    }
-                }
+                crate::bus::delete_streams(&nats_url(), &id).await;
             });
         });
         let _ = cleanup.join();

@@ -6,6 +6,7 @@ both_backends!(
     suggestions_need_no_account_but_are_limited,
     refused_suggestions_do_not_use_up_a_centers_quota,
     a_suggesters_contact_goes_at_triage_or_after_the_retention_period,
+    limits_believe_the_address_a_trusted_proxy_names,
 );
 
 async fn suggestions_need_no_account_but_are_limited(backend: Backend) {
@@ -407,4 +408,76 @@ async fn a_suggesters_contact_goes_at_triage_or_after_the_retention_period(backe
         1,
         "only the one inside its period"
     );
+}
+
+/// Suggestions from `address` as a proxy in front names it.
+async fn suggest_via_proxy(
+    client: &mut Client,
+    address: &str,
+) -> Result<api::SuggestTrainingResponse, Status> {
+    let mut request = tonic::Request::new(api::SuggestTrainingRequest {
+        tenant_id: TENANT.into(),
+        suggestion: Some(api::TrainingSuggestion {
+            title: "تدريب على كتابة المقترحات".into(),
+            topic_codes: vec!["proposal-writing".into()],
+            ..Default::default()
+        }),
+    });
+    request
+        .metadata_mut()
+        .insert("x-forwarded-for", address.parse().unwrap());
+    client
+        .suggest_training(request)
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// Behind a proxy (the console, an ingress), every visitor arrives from the
+/// proxy's address: the limits count the visitor the proxy names — but
+/// only a proxy the deployment trusts may name one, or anyone could.
+async fn limits_believe_the_address_a_trusted_proxy_names(backend: Backend) {
+    let per_client = limits::SUGGESTIONS_PER_CLIENT.max;
+    // Trusted: loopback, the default (the console of `markaz dev`).
+    let w = world(backend).await;
+    w.client
+        .clone()
+        .list_topics(authed(api::ListTopicsRequest::default(), &w.staff))
+        .await
+        .unwrap();
+    let mut proxy = w.client.clone();
+    for _ in 0..per_client {
+        suggest_via_proxy(&mut proxy, "203.0.113.9").await.unwrap();
+    }
+    let limited = suggest_via_proxy(&mut proxy, "203.0.113.9")
+        .await
+        .unwrap_err();
+    assert_eq!(limited.code(), Code::ResourceExhausted);
+    // Another visitor through the same proxy has their own window.
+    suggest_via_proxy(&mut proxy, "198.51.100.7").await.unwrap();
+    // A visitor's own entry before the proxy's is not believed.
+    let forged = suggest_via_proxy(&mut proxy, "192.0.2.1, 203.0.113.9")
+        .await
+        .unwrap_err();
+    assert_eq!(forged.code(), Code::ResourceExhausted);
+
+    // Not trusted: a peer naming someone else is still itself.
+    let mut env = markaz_kit::testing::TestEnv::new(backend);
+    env.config.server.trusted_proxies = "10.0.0.0/8".into();
+    let app = env.start(vec![Arc::new(Capacity)]).await.unwrap();
+    let w = World::on(markaz_kit::testing::TestApp { app, env }).await;
+    w.client
+        .clone()
+        .list_topics(authed(api::ListTopicsRequest::default(), &w.staff))
+        .await
+        .unwrap();
+    let mut direct = w.client.clone();
+    for n in 0..per_client {
+        suggest_via_proxy(&mut direct, &format!("203.0.113.{}", n + 1))
+            .await
+            .unwrap();
+    }
+    let limited = suggest_via_proxy(&mut direct, "198.51.100.7")
+        .await
+        .unwrap_err();
+    assert_eq!(limited.code(), Code::ResourceExhausted);
 }

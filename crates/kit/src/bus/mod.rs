@@ -29,8 +29,19 @@ use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::config::ConsumerConfig;
+use crate::config::Config;
 use crate::error::{Error, Result};
+
+mod rewind;
+pub use rewind::Rewound;
+
+/// How often the client pings its NATS server; three unanswered pings and
+/// it moves to another server of the cluster.
+const PING_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How long a publish waits for the stream's acknowledgement before the
+/// relay sends it again.
+const PUBLISH_ACK_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Deliveries asked of the server per pull request: what a consumer holds
 /// in memory beyond the batch in hand, and what comes back after
@@ -44,6 +55,26 @@ pub struct Outgoing {
     pub event_name: String,
     pub traceparent: String,
     pub envelope: Bytes,
+}
+
+/// Deletes every stream of bus namespace `namespace` from the NATS at
+/// `url`: what a test world, or a test's own `markaz serve` on a shared
+/// server, leaves behind. Best effort: a NATS that is gone has nothing
+/// left to clean.
+pub async fn delete_streams(url: &str, namespace: &str) {
+    let Ok(client) = async_nats::connect(url).await else {
+        return;
+    };
+    let js = async_nats::jetstream::new(client);
+    let prefix = format!("{}_", namespace.to_ascii_uppercase());
+    let names: Vec<String> = js
+        .stream_names()
+        .filter_map(|n| async move { n.ok() })
+        .collect()
+        .await;
+    for name in names.into_iter().filter(|n| n.starts_with(&prefix)) {
+        let _ = js.delete_stream(&name).await;
+    }
 }
 
 #[derive(Clone)]
@@ -66,12 +97,24 @@ impl Bus {
         Bus::Local(Arc::new(LocalBus::default()))
     }
 
-    pub async fn nats(url: &str, namespace: &str, consumer: &ConsumerConfig) -> Result<Bus> {
+    /// Connects to NATS at `url` — one server, or a cluster's servers
+    /// separated by commas — with the bus settings of `config`.
+    pub async fn nats(url: &str, config: &Config) -> Result<Bus> {
+        let servers: Vec<&str> = url
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
         let client = async_nats::ConnectOptions::new()
             .name("markaz")
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(5))
-            .connect(url)
+            // A server that stops answering without closing the connection
+            // (paused, partitioned) is given up after three missed pings:
+            // with the client's default of a minute, a consumer on it would
+            // stand still for three minutes before moving to another node.
+            .ping_interval(PING_INTERVAL)
+            .connect(servers)
             .await
             .map_err(|e| Error::Unavailable(format!("cannot connect to NATS at {url}: {e}")))?;
         // Fail fast at start when the server is not there, rather than
@@ -80,13 +123,20 @@ impl Bus {
             .await
             .map_err(|_| Error::Unavailable(format!("NATS at {url} does not answer")))?
             .map_err(|e| Error::Unavailable(format!("NATS at {url}: {e}")))?;
-        let js = async_nats::jetstream::new(client.clone());
+        // A publish whose acknowledgement does not come within this is sent
+        // again (the stream drops the duplicate by its message id): when a
+        // stream's leader dies with the publish in hand, the client's default
+        // of 30 s would hold the outbox that long.
+        let js = async_nats::jetstream::ContextBuilder::new()
+            .ack_timeout(PUBLISH_ACK_TIMEOUT)
+            .build(client.clone());
         Ok(Bus::Nats(Arc::new(NatsBus {
             client,
             js,
-            namespace: namespace.to_string(),
-            ack_wait: Duration::from_millis(consumer.ack_wait_ms.max(1_000)),
-            history: Duration::from_secs(consumer.history_days * 24 * 3600),
+            namespace: config.bus_namespace.clone(),
+            ack_wait: Duration::from_millis(config.consumer.ack_wait_ms.max(1_000)),
+            history: Duration::from_secs(config.consumer.history_days * 24 * 3600),
+            replicas: config.bus_replicas.max(1),
         })))
     }
 
@@ -126,6 +176,20 @@ impl Bus {
         match self {
             Bus::Local(l) => l.publish(producer, events).await,
             Bus::Nats(n) => n.publish(producer, events).await,
+        }
+    }
+
+    /// Lines the streams up with databases restored to `to` (microseconds
+    /// since the epoch): see [`rewind`]. The in-process bus keeps nothing
+    /// between runs: there is nothing to line up.
+    pub async fn rewind(&self, to: i64, margin: Duration, dry_run: bool) -> Result<Vec<Rewound>> {
+        match self {
+            Bus::Local(_) => Err(Error::precondition(
+                "NO_STREAMS",
+                "bus",
+                "the in-process bus keeps no events between runs: nothing to rewind",
+            )),
+            Bus::Nats(n) => n.rewind(to, margin, dry_run).await,
         }
     }
 
@@ -454,6 +518,8 @@ pub struct NatsBus {
     ack_wait: Duration,
     /// How long a producer's stream keeps an event (zero: forever).
     history: Duration,
+    /// Copies the cluster keeps of each stream (and so of its consumers).
+    replicas: usize,
 }
 
 impl NatsBus {
@@ -488,6 +554,7 @@ impl NatsBus {
                 duplicate_window: Duration::from_secs(120),
                 // The event history: kept whole unless configured otherwise.
                 max_age: self.history,
+                num_replicas: self.replicas,
                 ..Default::default()
             })
             .await
@@ -503,6 +570,7 @@ impl NatsBus {
                 subjects: vec![format!("{}.dlq.>", self.namespace)],
                 storage: stream::StorageType::File,
                 max_age: Duration::from_secs(30 * 24 * 3600),
+                num_replicas: self.replicas,
                 ..Default::default()
             })
             .await
@@ -560,11 +628,18 @@ impl NatsBus {
             .await
             .map_err(|e| Error::Unavailable(format!("stream of {producer}: {e}")))?;
         let durable = format!("{consumer}--{producer}");
+        // A new consumer reads the whole stream; an existing one keeps its
+        // starting point (set by `markaz bus rewind`, say), which the server
+        // would refuse to change.
+        let deliver_policy = match stream.get_consumer::<pull::Config>(&durable).await {
+            Ok(existing) => existing.cached_info().config.deliver_policy,
+            Err(_) => DeliverPolicy::All,
+        };
         let config = pull::Config {
             durable_name: Some(durable.clone()),
             filter_subject: format!("{}.evt.{producer}.>", self.namespace),
             ack_policy: AckPolicy::Explicit,
-            deliver_policy: DeliverPolicy::All,
+            deliver_policy,
             // Short, so that the events a crashed consumer held come back
             // within seconds of its restart; the loop extends it ("work in
             // progress") for the events it holds longer.
@@ -632,6 +707,7 @@ impl NatsBus {
                 subjects: vec![Self::max_deliveries_subject(&producer_stream, "*")],
                 storage: stream::StorageType::File,
                 max_age: Duration::from_secs(30 * 24 * 3600),
+                num_replicas: self.replicas,
                 ..Default::default()
             })
             .await

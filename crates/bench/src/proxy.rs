@@ -1,5 +1,6 @@
-//! A TCP proxy of the tests' own, to cut a service off from its database
-//! (or the bus) and heal it again, the way a network fault does.
+//! A TCP proxy to cut a service off from its database (or the bus) and heal
+//! it again, the way a network fault does — for the end-to-end tests and
+//! `markaz bench faults` alike.
 //!
 //! While cut, every open connection is reset and new ones are accepted
 //! and reset at once: the service sees "connection reset by peer" and
