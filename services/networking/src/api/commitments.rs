@@ -5,7 +5,7 @@ use markaz_kit::auth::Caller;
 use markaz_kit::db::Tx;
 use markaz_kit::error::{AllValid, Error, Result};
 use markaz_kit::rpc::{Idempotency, Page, check_etag, etag, new_id, parse_id, update_mask};
-use markaz_kit::time::{Date, MaybeDate, timestamp};
+use markaz_kit::time::{Date, MaybeDate, now_micros, timestamp};
 use markaz_proto::common::v1::OrganizationKind;
 use markaz_proto::events::v1 as ev;
 use markaz_proto::networking::v1 as api;
@@ -18,7 +18,7 @@ use crate::domain::commitments::{
     Owner, OwnerKind, check_carry, check_due_date, days_overdue, is_overdue, merge_commitment,
     parse_carry, parse_commitment, parse_drop, parse_fulfilment, parse_new_commitment,
 };
-use crate::domain::events::{EVENT_LIFECYCLE, EventAction, EventFacts};
+use crate::domain::events::{EVENT_LIFECYCLE, EventAction, EventFacts, local_date};
 use crate::store;
 use crate::store::commitments::{Commitment, CommitmentFilter};
 use crate::store::events::Event;
@@ -227,9 +227,9 @@ pub(crate) async fn fulfil(
     req: api::FulfilCommitmentRequest,
 ) -> Result<api::Commitment> {
     let id = parse_id("id", &req.id)?;
-    let today = Date::today();
     let mut tx = n.db.write(&caller.tenant).await?;
     let current = lock_and_find(&mut tx, &id).await?;
+    let today = venue_today(&mut tx, &current).await?;
     let done = parse_fulfilment(&req, current.made_on, today)?;
     check_etag("etag", &req.etag, current.version)?;
     let to = COMMITMENT_LIFECYCLE.next(current.status, CommitmentAction::Fulfil)?;
@@ -267,9 +267,9 @@ pub(crate) async fn drop(
     req: api::DropCommitmentRequest,
 ) -> Result<api::Commitment> {
     let (id, reason) = (parse_id("id", &req.id), parse_drop(&req.reason)).all()?;
-    let today = Date::today();
     let mut tx = n.db.write(&caller.tenant).await?;
     let current = lock_and_find(&mut tx, &id).await?;
+    let today = venue_today(&mut tx, &current).await?;
     check_etag("etag", &req.etag, current.version)?;
     let to = COMMITMENT_LIFECYCLE.next(current.status, CommitmentAction::Drop)?;
     store::commitments::close(&mut tx, &current, to, today, &reason).await?;
@@ -295,6 +295,15 @@ pub(crate) async fn drop(
     .await?;
     tx.commit().await?;
     Ok(proto(&c, today))
+}
+
+/// Today where the commitment was made. Its `made_on` is the meeting's local
+/// day, so "today" must be too: east of UTC the venue's day begins hours
+/// before UTC's, and a commitment fulfilled that evening would otherwise be
+/// "done before the meeting it was made at".
+async fn venue_today(tx: &mut Tx, c: &Commitment) -> Result<Date> {
+    let event = super::events::find(tx, &c.event_id).await?;
+    Ok(local_date(now_micros(), event.fields.utc_offset_minutes))
 }
 
 fn facts(e: &Event) -> EventFacts {

@@ -760,7 +760,7 @@ mod tests {
             ]
         );
         let future = api::CampaignOutcome {
-            achieved_on: Some(d("2019-12-02").to_proto()),
+            achieved_on: Some(d("2019-12-03").to_proto()),
             ..outcome(&id, "")
         };
         assert!(parse_outcome(&future, today).is_err());

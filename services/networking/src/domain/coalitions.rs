@@ -346,7 +346,7 @@ mod tests {
 
         let mut bad = coalition(&lead);
         bad.issue_codes.clear();
-        bad.formed_on = Some(d("2026-06-02").to_proto());
+        bad.formed_on = Some(d("2026-06-03").to_proto());
         bad.name = None;
         let fields = bad_fields(parse_new_coalition(
             Some(&bad),
@@ -444,7 +444,7 @@ mod tests {
         assert_eq!(fields, ["reason", "effective_on"]);
         assert!(
             change_status(
-                &req(S::Dissolved, "goal reached", Some("2026-06-02")),
+                &req(S::Dissolved, "goal reached", Some("2026-06-03")),
                 S::Active,
                 last,
                 today

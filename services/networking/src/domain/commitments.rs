@@ -541,7 +541,7 @@ mod tests {
             parse_fulfilment(
                 &api::FulfilCommitmentRequest {
                     evidence,
-                    done_on: Some(d("2026-04-21").to_proto()),
+                    done_on: Some(d("2026-04-22").to_proto()),
                     ..Default::default()
                 },
                 made,

@@ -132,15 +132,17 @@ pub fn reason(field: &str, value: &str, required: bool) -> Result<String, FieldV
     validate::prose(field, value, PROSE_MAX, required)
 }
 
-/// A day given in a request that defaults to today and may not lie in the
-/// future.
+/// A day given in a request that defaults to `today` and may not lie in
+/// the future. People type their own local day, and east of UTC it begins
+/// hours before UTC's: a day ahead of `today` is still today somewhere, as
+/// membership's and capacity's dates allow too.
 pub fn day_not_after(
     field: &str,
     value: Option<&markaz_proto::common::v1::Date>,
     today: Date,
 ) -> Result<Date, FieldViolation> {
     let day = Date::optional(field, value)?.unwrap_or(today);
-    if day > today {
+    if day > today.add_days(1) {
         return Err(FieldViolation::new(
             field,
             format!("{day} is in the future (today is {today})"),
@@ -420,7 +422,9 @@ mod tests {
             day_not_after("on", Some(&d("2026-05-01").to_proto()), today).unwrap(),
             d("2026-05-01")
         );
-        assert!(day_not_after("on", Some(&d("2026-05-11").to_proto()), today).is_err());
+        // Already the 11th east of UTC.
+        assert!(day_not_after("on", Some(&d("2026-05-11").to_proto()), today).is_ok());
+        assert!(day_not_after("on", Some(&d("2026-05-12").to_proto()), today).is_err());
     }
 
     #[test]

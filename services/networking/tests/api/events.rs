@@ -8,6 +8,7 @@ use crate::world::*;
 both_backends!(
     a_meeting_from_invitation_to_commitments,
     bad_input_names_every_field_and_writes_nothing,
+    a_commitment_is_closed_on_the_venues_day,
 );
 
 /// A meeting that started yesterday (UTC) and ends in an hour.
@@ -379,4 +380,109 @@ async fn bad_input_names_every_field_and_writes_nothing(backend: Backend) {
         .unwrap()
         .into_inner();
     assert_eq!(listed.total_size, 0);
+}
+
+/// A commitment's days are the venue's: fulfilled or dropped without a day
+/// given, it closes on today *where the meeting was*. Two venues, at the
+/// widest offsets there are (UTC+14 and UTC−12), make this hold at every
+/// hour: at any instant at least one of them is on another day than UTC.
+async fn a_commitment_is_closed_on_the_venues_day(backend: Backend) {
+    let mut w = world(backend).await;
+    let council = known_org(
+        &w,
+        OrganizationKind::LocalAdministration,
+        "مجلس الرقة المدني",
+        "Raqqa",
+    )
+    .await;
+    let now = markaz_kit::time::now_micros();
+    for offset in [840, -720] {
+        let mut e = meeting(EventKind::LocalAdministrationMeeting);
+        // Started a minute ago, local time.
+        e.start_time = Some(markaz_kit::time::timestamp(now - 60_000_000));
+        e.utc_offset_minutes = offset;
+        let event = create_event(&mut w, e).await;
+        check_in(
+            &mut w,
+            &event.id,
+            vec![walk_ins(
+                "w",
+                3,
+                ParticipantCategory::LocalAdministration,
+                Gender::Female,
+            )],
+        )
+        .await;
+        hold(&mut w, &event.id).await;
+        let local_day = KDate::from_days(
+            (now - 60_000_000 + i64::from(offset) * 60_000_000).div_euclid(86_400_000_000),
+        );
+        let make = |w: &World| {
+            let mut client = w.client.clone();
+            let (event_id, council, staff) = (event.id.clone(), council.clone(), w.staff.clone());
+            async move {
+                client
+                    .create_commitment(authed(
+                        api::CreateCommitmentRequest {
+                            commitment: Some(api::Commitment {
+                                event_id,
+                                description: text("متابعة", "Follow-up"),
+                                owner: Some(api::CommitmentOwner {
+                                    kind: api::OwnerKind::LocalAdministration as i32,
+                                    organization_id: council,
+                                    ..Default::default()
+                                }),
+                                due_date: Some(local_day.add_days(7).to_proto()),
+                                ..Default::default()
+                            }),
+                            request_id: String::new(),
+                        },
+                        &staff,
+                    ))
+                    .await
+                    .expect("commitment made")
+                    .into_inner()
+            }
+        };
+        let (kept, dropped) = (make(&w).await, make(&w).await);
+        let done = w
+            .client
+            .fulfil_commitment(authed(
+                api::FulfilCommitmentRequest {
+                    id: kept.id.clone(),
+                    evidence: vec![api::Evidence {
+                        description: text("محضر الزيارة", "Minutes of the visit"),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+                &w.staff,
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("fulfilled at offset {offset}: {e:?}"))
+            .into_inner();
+        assert_eq!(
+            done.closed_on,
+            Some(local_day.to_proto()),
+            "offset {offset}"
+        );
+        let gone = w
+            .client
+            .drop_commitment(authed(
+                api::DropCommitmentRequest {
+                    id: dropped.id.clone(),
+                    reason: "لم يعد مطلوباً".into(),
+                    ..Default::default()
+                },
+                &w.staff,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            gone.closed_on,
+            Some(local_day.to_proto()),
+            "offset {offset}"
+        );
+    }
 }
