@@ -61,6 +61,20 @@ impl ImpactEvents {
     }
 }
 
+/// Told each time this process's consumer applies an event, so the donors'
+/// watches wake on writes rather than only on a timer. It is said inside
+/// the event's transaction, just before it commits: a watch woken by it
+/// waits for the tenant's freshness marker ([`facts::marker`]) to move
+/// before it recounts. One per process (the consumer and the API are built
+/// apart); a write in another replica reaches a watch by its timer.
+static WRITES: std::sync::LazyLock<tokio::sync::watch::Sender<u64>> =
+    std::sync::LazyLock::new(|| tokio::sync::watch::Sender::new(0));
+
+/// A receiver of [`WRITES`].
+pub(crate) fn writes() -> tokio::sync::watch::Receiver<u64> {
+    WRITES.subscribe()
+}
+
 /// The consumer's handler: the router, then the freshness of the producer.
 pub struct ImpactConsumer {
     router: Router<ImpactEvents>,
@@ -120,7 +134,9 @@ impl Handler for ImpactConsumer {
     async fn handle(&self, tx: &mut Tx, envelope: &Envelope) -> Result<()> {
         self.router.handle(tx, envelope).await?;
         let written = envelope.occurred_at.as_ref().map_or(0, micros_of);
-        facts::applied(tx, &envelope.producer, written, now_micros()).await
+        facts::applied(tx, &envelope.producer, written, now_micros()).await?;
+        WRITES.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(())
     }
 }
 

@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "donors",
         sql: include_str!("../migrations/0003_donors.sql"),
     },
+    Migration {
+        version: 4,
+        name: "publication",
+        sql: include_str!("../migrations/0004_publication.sql"),
+    },
 ];
 
 /// The impact service, as the runtime runs it.

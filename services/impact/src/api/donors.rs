@@ -13,7 +13,7 @@ use markaz_kit::auth::Caller;
 use markaz_kit::error::{AllValid, Error, Result};
 use markaz_kit::rpc::{Page, new_id};
 use markaz_kit::time::{Date, now_micros, rfc3339, timestamp};
-use markaz_proto::common::v1::{Money, Sector};
+use markaz_proto::common::v1::{LocalizedText, Money, Sector};
 use markaz_proto::donors::v1 as api;
 use markaz_proto::impact::v1::{Dimension, DimensionValue};
 
@@ -24,11 +24,11 @@ use crate::domain::exports::{self, Activity, Organisations};
 use crate::domain::suppression::{lines_table, suppress};
 use crate::domain::{Filters, Scope};
 use crate::store;
-use crate::store::donors::{ReadRow, ShareRow};
+use crate::store::donors::{DonorRow, ReadRow, ShareRow};
 use crate::store::funded::{Counts, MilestoneRow, ProjectRow};
 
 /// Agreements of one tenant read for one request: all of them.
-const ALL: i64 = 10_000;
+pub(super) const ALL: i64 = 10_000;
 
 /// A key's parts, joined so that keys sort as their parts do.
 const SEP: char = '\u{1f}';
@@ -202,6 +202,61 @@ async fn protected(
     })
 }
 
+/// One indicator of one tenant in one quarter as a donor (or the public)
+/// sees it: its protected table, with the cells of the `splits` asked
+/// (none, one, or every line of the table for the change feed).
+pub(super) async fn figure(
+    tx: &mut markaz_kit::db::Tx,
+    tenant: &str,
+    code: &str,
+    quarter: Quarter,
+    splits: &[Dimension],
+    threshold: i64,
+    share: &str,
+) -> Result<api::DonorFigures> {
+    let ind = shareable(code).ok_or_else(|| Error::internal(format!("{code} is not shareable")))?;
+    let p = protected(tx, code, quarter, threshold).await?;
+    let cells: Vec<api::DonorCell> = p
+        .lines
+        .iter()
+        .filter(|(x, _)| splits.contains(x))
+        .flat_map(|(d, cells)| cells.iter().map(move |c| (*d, c)))
+        .map(|(d, (k, v, h))| api::DonorCell {
+            key: vec![DimensionValue {
+                dimension: d as i32,
+                value: k.clone(),
+                scheme: String::new(),
+            }],
+            value: value(*v, *h),
+        })
+        .collect();
+    Ok(api::DonorFigures {
+        tenant_id: tenant.into(),
+        code: code.into(),
+        name: Some(LocalizedText {
+            ar: ind.name.0.into(),
+            en: ind.name.1.into(),
+        }),
+        unit: ind.unit.into(),
+        quarter: quarter.label(),
+        from: Some(quarter.first_day().to_proto()),
+        until: Some(quarter.last_day().to_proto()),
+        total: value(p.total.0, p.total.1),
+        cells,
+        share_agreement_id: share.into(),
+    })
+}
+
+/// How many values a figure answers, and how many of them are withheld.
+fn counted(f: &api::DonorFigures) -> (i64, i64) {
+    let withheld = |v: &Option<api::DonorValue>| v.as_ref().is_some_and(|v| v.suppressed);
+    (
+        1 + f.cells.len() as i64,
+        i64::from(withheld(&f.total))
+            + f.cells.iter().filter(|c| withheld(&c.value)).count() as i64,
+    )
+}
+
 pub(crate) async fn indicators(
     i: &ImpactApi,
     caller: Caller,
@@ -278,53 +333,26 @@ async fn figures_of(
         read.from = q.from.to_string();
         read.until = q.until.to_string();
         for r in rows.iter().filter(|r| r.tenant == tenant) {
-            let ind = shareable(&r.code)
-                .ok_or_else(|| Error::internal(format!("{} is not shareable", r.code)))?;
-            let p = protected(&mut tx, &r.code, r.quarter, threshold).await?;
-            let cells: Vec<api::DonorCell> = match q.split {
-                None => Vec::new(),
-                Some(d) => p
-                    .lines
-                    .iter()
-                    .filter(|(x, _)| *x == d)
-                    .flat_map(|(_, cells)| cells.iter())
-                    .map(|(k, v, h)| api::DonorCell {
-                        key: vec![DimensionValue {
-                            dimension: d as i32,
-                            value: k.clone(),
-                            scheme: String::new(),
-                        }],
-                        value: value(*v, *h),
-                    })
-                    .collect(),
-            };
-            read.values_answered += 1 + cells.len() as i64;
-            read.values_suppressed += i64::from(p.total.1)
-                + cells
-                    .iter()
-                    .filter(|c| c.value.as_ref().is_some_and(|v| v.suppressed))
-                    .count() as i64;
+            let f = figure(
+                &mut tx,
+                &tenant,
+                &r.code,
+                r.quarter,
+                q.split.as_slice(),
+                threshold,
+                &r.share,
+            )
+            .await?;
+            let (answered, suppressed) = counted(&f);
+            read.values_answered += answered;
+            read.values_suppressed += suppressed;
             if !read.indicator_codes.contains(&r.code) {
                 read.indicator_codes.push(r.code.clone());
             }
             if !read.share_agreement_ids.contains(&r.share) {
                 read.share_agreement_ids.push(r.share.clone());
             }
-            figures.push(api::DonorFigures {
-                tenant_id: tenant.clone(),
-                code: r.code.clone(),
-                name: Some(markaz_proto::common::v1::LocalizedText {
-                    ar: ind.name.0.into(),
-                    en: ind.name.1.into(),
-                }),
-                unit: ind.unit.into(),
-                quarter: r.quarter.label(),
-                from: Some(r.quarter.first_day().to_proto()),
-                until: Some(r.quarter.last_day().to_proto()),
-                total: value(p.total.0, p.total.1),
-                cells,
-                share_agreement_id: r.share.clone(),
-            });
+            figures.push(f);
         }
         drop(tx);
         reads.push((tenant, read));
@@ -433,7 +461,7 @@ fn suppressed_of(b: &Option<api::DonorBeneficiaries>) -> i64 {
 }
 
 /// A shared project: its key (tenant, award), tenant, row and agreement.
-type Shared = (String, String, ProjectRow, String);
+pub(super) type Shared = (String, String, ProjectRow, String);
 
 /// Every project the tenants reachable by this donor share with it (of
 /// `asked_tenant`, of `program`, when set), by tenant and award. A
@@ -496,6 +524,16 @@ pub(crate) async fn funded_projects(
     caller: Caller,
     req: api::ListFundedProjectsRequest,
 ) -> Result<api::ListFundedProjectsResponse> {
+    projects_page(i, &caller, req, "ListFundedProjects").await
+}
+
+/// A page of the shared funded projects, audited as a read of `method`.
+async fn projects_page(
+    i: &ImpactApi,
+    caller: &Caller,
+    req: api::ListFundedProjectsRequest,
+    method: &str,
+) -> Result<api::ListFundedProjectsResponse> {
     let asked_tenant =
         if req.tenant_id.is_empty() || markaz_kit::db::check_tenant(&req.tenant_id).is_ok() {
             req.tenant_id.clone()
@@ -508,7 +546,7 @@ pub(crate) async fn funded_projects(
         &req.page_token,
         &format!("{asked_tenant}|{program}"),
     )?;
-    let all = shared_projects(i, &caller, &asked_tenant, &program).await?;
+    let all = shared_projects(i, caller, &asked_tenant, &program).await?;
     let total = all.len();
     let mut rows: Vec<(String, String, ProjectRow, String)> = all
         .into_iter()
@@ -526,7 +564,7 @@ pub(crate) async fn funded_projects(
         let (threshold, _) = store::donors::threshold(&mut tx).await?;
         let milestones = store::funded::milestones(&mut tx, &awards).await?;
         drop(tx);
-        let mut read = read_of(&caller, "ListFundedProjects");
+        let mut read = read_of(caller, method);
         for (_, _, r, share) in mine {
             let ms: Vec<&MilestoneRow> = milestones
                 .iter()
@@ -552,13 +590,18 @@ pub(crate) async fn funded_projects(
     })
 }
 
-fn file(name: String, media_type: &str, content: String) -> api::ExportFile {
-    let digest = ring::digest::digest(&ring::digest::SHA256, content.as_bytes());
-    let sha256 = digest
+/// Hex SHA-256.
+fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    digest
         .as_ref()
         .iter()
         .map(|b| format!("{b:02x}"))
-        .collect::<String>();
+        .collect::<String>()
+}
+
+pub(super) fn file(name: String, media_type: &str, content: String) -> api::ExportFile {
+    let sha256 = sha256_hex(content.as_bytes());
     api::ExportFile {
         file_name: name,
         media_type: media_type.into(),
@@ -567,15 +610,40 @@ fn file(name: String, media_type: &str, content: String) -> api::ExportFile {
     }
 }
 
-/// The shared projects of one tenant as the files describe them, with the
-/// organisations around them; the read is audited in the tenant.
-async fn activities(
+/// Who the files name as the funder: a registered donor, or a name alone.
+pub(super) fn funder_of(donor: Option<&DonorRow>, fallback_name: &str) -> Funder {
+    match donor {
+        Some(d) => Funder {
+            iati_ref: d.donor.iati_identifier.clone(),
+            name: d.donor.name.clone(),
+        },
+        None => Funder {
+            iati_ref: String::new(),
+            name: LocalizedText {
+                ar: String::new(),
+                en: fallback_name.into(),
+            },
+        },
+    }
+}
+
+/// The funder as the files name it; an empty name: none named.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Funder {
+    pub iati_ref: String,
+    pub name: LocalizedText,
+}
+
+/// The projects of one tenant as the files describe them, with the
+/// organisations around them and the data's latest change; what was
+/// answered and withheld is counted in `read`.
+pub(super) async fn activities(
     i: &ImpactApi,
-    caller: &Caller,
     tenant: &str,
     projects: &[&Shared],
-    method: &str,
-) -> Result<(store::donors::Settings, Organisations, Vec<Activity>, i64)> {
+    funder: &Funder,
+    read: &mut ReadRow,
+) -> Result<(Organisations, Vec<Activity>, i64)> {
     let awards: Vec<String> = projects
         .iter()
         .map(|(_, _, r, _)| r.award_id.clone())
@@ -583,16 +651,14 @@ async fn activities(
     let mut tx = i.db.read(tenant).await?;
     let settings = store::donors::settings(&mut tx).await?;
     let milestones = store::funded::milestones(&mut tx, &awards).await?;
-    let donor = store::donors::donor(&mut tx, &caller.subject).await?;
     let mut out = Vec::with_capacity(projects.len());
-    let mut read = read_of(caller, method);
     let mut last = 0;
     for (_, _, r, share) in projects {
         let ms: Vec<&MilestoneRow> = milestones
             .iter()
             .filter(|m| m.award_id == r.award_id)
             .collect();
-        let p = project_proto(tenant, r, &ms, share, settings.threshold);
+        let p = project_proto(tenant, r, &ms, share, settings.fields.threshold);
         let partner = markaz_membership_copies::organization(&mut tx, &r.organization_id).await?;
         let shown =
             |v: &Option<api::DonorValue>| v.as_ref().filter(|v| !v.suppressed).map(|v| v.value);
@@ -615,7 +681,7 @@ async fn activities(
         if !read.program_ids.contains(&r.program_id) {
             read.program_ids.push(r.program_id.clone());
         }
-        if !read.share_agreement_ids.contains(share) {
+        if !share.is_empty() && !read.share_agreement_ids.contains(share) {
             read.share_agreement_ids.push(share.clone());
         }
         last = last.max(r.updated_at);
@@ -651,6 +717,18 @@ async fn activities(
             } else {
                 r.governorate.clone()
             },
+            branch_pcode: settings
+                .fields
+                .branch_pcodes
+                .get(&r.branch_id)
+                .cloned()
+                .unwrap_or_default(),
+            sector_code: settings
+                .fields
+                .sector_codes
+                .get(&r.sector)
+                .cloned()
+                .unwrap_or_default(),
             currency: r.currency.clone(),
             budget: r.budget,
             disbursed: r.disbursed,
@@ -663,28 +741,24 @@ async fn activities(
     }
     drop(tx);
     let orgs = Organisations {
-        reporting_ref: settings.iati_identifier.clone(),
-        reporting_name_ar: settings.name.ar.clone(),
-        reporting_name_en: if settings.name.en.is_empty() {
+        reporting_ref: settings.fields.iati_identifier.clone(),
+        reporting_name_ar: settings.fields.name.ar.clone(),
+        reporting_name_en: if settings.fields.name.en.is_empty() {
             tenant.to_string()
         } else {
-            settings.name.en.clone()
+            settings.fields.name.en.clone()
         },
-        funder_ref: donor
-            .as_ref()
-            .map(|d| d.donor.iati_identifier.clone())
-            .unwrap_or_default(),
-        funder_name_ar: donor
-            .as_ref()
-            .map(|d| d.donor.name.ar.clone())
-            .unwrap_or_default(),
-        funder_name_en: donor
-            .as_ref()
-            .map(|d| d.donor.name.en.clone())
-            .unwrap_or_else(|| caller.subject.clone()),
+        funder_ref: funder.iati_ref.clone(),
+        funder_name_ar: funder.name.ar.clone(),
+        funder_name_en: funder.name.en.clone(),
     };
-    audit(i, tenant, read).await?;
-    Ok((settings, orgs, out, last))
+    Ok((orgs, out, last))
+}
+
+/// The donor's registered record, to name it as the files' funder.
+async fn donor_funder(i: &ImpactApi, caller: &Caller, tenant: &str) -> Result<Funder> {
+    let donor = store::donors::donor(&mut i.db.read(tenant).await?, &caller.subject).await?;
+    Ok(funder_of(donor.as_ref(), &caller.subject))
 }
 
 pub(crate) async fn export_iati(
@@ -717,15 +791,17 @@ pub(crate) async fn export_iati(
         return Err(Error::not_found("shared program", program));
     }
     let settings = store::donors::settings(&mut i.db.read(&tenant).await?).await?;
-    if settings.iati_identifier.is_empty() {
+    if settings.fields.iati_identifier.is_empty() {
         return Err(Error::precondition(
             "IATI_IDENTIFIER_MISSING",
             format!("tenant {tenant}"),
             "the tenant has not set its IATI organisation identifier (UpdateSharingSettings)",
         ));
     }
-    let (_, orgs, activities, last) =
-        activities(i, &caller, &tenant, &mine, "ExportIatiActivities").await?;
+    let funder = donor_funder(i, &caller, &tenant).await?;
+    let mut read = read_of(&caller, "ExportIatiActivities");
+    let (orgs, activities, last) = activities(i, &tenant, &mine, &funder, &mut read).await?;
+    audit(i, &tenant, read).await?;
     let xml = exports::iati(&orgs, &activities, &rfc3339(last));
     Ok(file(
         format!("{tenant}-{program}.iati.xml"),
@@ -747,8 +823,10 @@ pub(crate) async fn export_hxl(
     let mut rows = Vec::new();
     for tenant in tenants {
         let mine: Vec<&Shared> = shared.iter().filter(|(_, t, ..)| *t == tenant).collect();
-        let (_, orgs, activities, _) =
-            activities(i, &caller, &tenant, &mine, "ExportHxl3w").await?;
+        let funder = donor_funder(i, &caller, &tenant).await?;
+        let mut read = read_of(&caller, "ExportHxl3w");
+        let (orgs, activities, _) = activities(i, &tenant, &mine, &funder, &mut read).await?;
+        audit(i, &tenant, read).await?;
         rows.extend(activities.into_iter().map(|a| (orgs.clone(), a)));
     }
     Ok(file(
@@ -821,6 +899,12 @@ pub(crate) async fn changes(
             }
         }
     }
+    // Figures of active agreements whose donor's view changed within the
+    // window.
+    for tenant in reachable(&caller, "") {
+        let shares = active_shares(i, &tenant, &caller.subject).await?;
+        found.extend(changed_figures(i, &tenant, &shares, (&from, &horizon)).await?);
+    }
     // Projects of active agreements that changed within the window.
     let shared = shared_projects(i, &caller, "", "").await?;
     let mut changed: Vec<(String, &Shared)> = shared
@@ -884,6 +968,18 @@ pub(crate) async fn changes(
             {
                 read.share_agreement_ids.push(s.id.clone());
             }
+            Some(api::change::What::Figures(f)) => {
+                let (answered, suppressed) = counted(f);
+                // The change is one value more than the figure's own.
+                read.values_answered += answered - 1;
+                read.values_suppressed += suppressed;
+                if !read.indicator_codes.contains(&f.code) {
+                    read.indicator_codes.push(f.code.clone());
+                }
+                if !read.share_agreement_ids.contains(&f.share_agreement_id) {
+                    read.share_agreement_ids.push(f.share_agreement_id.clone());
+                }
+            }
             _ => {}
         }
     }
@@ -897,8 +993,150 @@ pub(crate) async fn changes(
     })
 }
 
-/// How often a watch recounts its figures.
+/// The shared figures of `tenant` whose position in the change feed (when
+/// the donor's view of it last changed) lies within `window` (after the
+/// first, up to the second): the versions are brought up to date first —
+/// recounted only when the
+/// tenant's data or settings moved since, or a figure has none yet. A
+/// figure's first version is dated when it came to the donor (its
+/// agreement made, its quarter begun), so only what is new to a cursor
+/// comes in the feed.
+async fn changed_figures(
+    i: &ImpactApi,
+    tenant: &str,
+    shares: &[ShareRow],
+    window: (&str, &str),
+) -> Result<Vec<(String, api::Change)>> {
+    // Each shared code and begun quarter once, under its oldest agreement.
+    let today = Date::today();
+    let mut planned: BTreeMap<(String, Quarter), &ShareRow> = BTreeMap::new();
+    for s in shares {
+        let mut q = Quarter::of(s.share.from);
+        while q.first_day() <= today && q.first_day() <= s.share.until {
+            if q.within(s.share.from, s.share.until) {
+                for code in &s.share.indicator_codes {
+                    let slot = planned.entry((code.clone(), q)).or_insert(s);
+                    if s.id < slot.id {
+                        *slot = s;
+                    }
+                }
+            }
+            q = q.next();
+        }
+    }
+    if planned.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = i.db.write(tenant).await?;
+    let applied = store::facts::marker(&mut tx).await?;
+    let (threshold, settings_at) = store::donors::threshold(&mut tx).await?;
+    let stored = store::feed::versions(&mut tx).await?;
+    let version_of = |code: &str, q: Quarter| {
+        stored
+            .iter()
+            .find(|v| v.code == code && v.quarter == q.label())
+    };
+    let moved = store::feed::marks(&mut tx).await? != Some((applied, settings_at));
+    let mut views: BTreeMap<(String, Quarter), api::DonorFigures> = BTreeMap::new();
+    let now = now_micros();
+    for ((code, q), share) in &planned {
+        let known = version_of(code, *q);
+        if !moved && known.is_some() {
+            continue;
+        }
+        let ind = shareable(code)
+            .ok_or_else(|| Error::internal(format!("{code} shared, not shareable")))?;
+        let f = figure(
+            &mut tx,
+            tenant,
+            code,
+            *q,
+            &donor_lines(ind),
+            threshold,
+            &share.id,
+        )
+        .await?;
+        let digest = sha256_hex(&prost::Message::encode_to_vec(&api::DonorFigures {
+            share_agreement_id: String::new(),
+            ..f.clone()
+        }));
+        let changed_at = match known {
+            Some(v) if v.digest == digest => v.changed_at,
+            Some(_) => now,
+            // New to the donor when its agreement was made or its quarter
+            // began, whichever was later.
+            None => share.created_at.max(q.first_day().days() * 86_400_000_000),
+        };
+        store::feed::stamp(
+            &mut tx,
+            &store::feed::Version {
+                code: code.clone(),
+                quarter: q.label(),
+                digest,
+                changed_at,
+            },
+        )
+        .await?;
+        views.insert((code.clone(), *q), f);
+    }
+    if moved {
+        store::feed::set_marks(&mut tx, applied, settings_at).await?;
+    }
+    let versions = store::feed::versions(&mut tx).await?;
+    let mut out = Vec::new();
+    for ((code, q), share) in &planned {
+        let Some(v) = versions
+            .iter()
+            .find(|v| v.code == *code && v.quarter == q.label())
+        else {
+            continue;
+        };
+        let key = position(v.changed_at, tenant, &format!("{code}|{}", q.label()));
+        if key.as_str() <= window.0 || key.as_str() > window.1 {
+            continue;
+        }
+        let f = match views.remove(&(code.clone(), *q)) {
+            Some(f) => f,
+            None => {
+                let ind = shareable(code)
+                    .ok_or_else(|| Error::internal(format!("{code} shared, not shareable")))?;
+                figure(
+                    &mut tx,
+                    tenant,
+                    code,
+                    *q,
+                    &donor_lines(ind),
+                    threshold,
+                    &share.id,
+                )
+                .await?
+            }
+        };
+        out.push((
+            key,
+            api::Change {
+                tenant_id: tenant.to_string(),
+                change_time: Some(timestamp(v.changed_at)),
+                what: Some(api::change::What::Figures(f)),
+            },
+        ));
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// How often a watch checks its agreements and whether its tenants' data
+/// moved, when no write wakes it (a write in another replica).
 const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A watch recounts at least this often, moved or not: a rebuild switching
+/// generations moves no marker.
+const WATCH_RECOUNT_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// After a write woke it, how often and how long a watch looks for the
+/// write's commit (the marker moving) before it goes back to its timer.
+const COMMIT_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+const COMMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A watch: the figures, then each time they change.
 pub type WatchStream = std::pin::Pin<
@@ -908,6 +1146,11 @@ pub type WatchStream = std::pin::Pin<
     >,
 >;
 
+/// Per tenant: when an event was last applied, when its settings (the
+/// threshold) last changed, its active agreements with the donor. A
+/// donor's view moves only when one of them does.
+type Marks = BTreeMap<String, (i64, i64, BTreeSet<String>)>;
+
 struct Watch {
     api: ImpactApi,
     caller: Caller,
@@ -916,31 +1159,90 @@ struct Watch {
     shares: BTreeMap<String, BTreeSet<String>>,
     last: Option<Vec<api::DonorFigures>>,
     ended: bool,
+    /// The marks of the last recount, and when it was.
+    marks: Marks,
+    recounted: std::time::Instant,
+    /// This process's consumer's writes.
+    writes: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Watch {
+    async fn marks(&self) -> Result<Marks> {
+        let mut marks = Marks::new();
+        for tenant in reachable(&self.caller, &self.query.tenant) {
+            let mut tx = self.api.db.read(&tenant).await?;
+            let applied = store::facts::marker(&mut tx).await?;
+            let (_, settings) = store::donors::threshold(&mut tx).await?;
+            drop(tx);
+            let active = active_shares(&self.api, &tenant, &self.caller.subject)
+                .await?
+                .into_iter()
+                .map(|s| s.id)
+                .collect();
+            marks.insert(tenant, (applied, settings, active));
+        }
+        Ok(marks)
+    }
+
+    /// Waits for a write or the timer; the marks then, once they moved or
+    /// it is time to recount anyway. `Err`: an agreement it drew on was
+    /// revoked.
+    async fn moved(&mut self) -> Result<Marks> {
+        loop {
+            let woken = tokio::select! {
+                changed = self.writes.changed() => match changed {
+                    Ok(()) => true,
+                    // The sender lives as long as the process; were it
+                    // gone, the timer alone.
+                    Err(_) => {
+                        tokio::time::sleep(WATCH_EVERY).await;
+                        false
+                    }
+                },
+                () = tokio::time::sleep(WATCH_EVERY) => false,
+            };
+            let mut marks = self.marks().await?;
+            if woken && marks == self.marks {
+                // Woken inside the write's transaction: look for its commit.
+                let deadline = tokio::time::Instant::now() + COMMIT_WAIT;
+                while marks == self.marks && tokio::time::Instant::now() < deadline {
+                    tokio::time::sleep(COMMIT_POLL).await;
+                    marks = self.marks().await?;
+                }
+            }
+            // A revoked agreement ends the watch before anything is
+            // recounted without it.
+            for (tenant, ids) in &self.shares {
+                let active = marks.get(tenant).map(|(_, _, a)| a);
+                if let Some(gone) = ids
+                    .iter()
+                    .find(|id| !active.is_some_and(|a| a.contains(*id)))
+                {
+                    return Err(Error::precondition(
+                        "SHARE_REVOKED",
+                        format!("share agreement {gone}"),
+                        "an agreement this watch reads was revoked",
+                    ));
+                }
+            }
+            if marks != self.marks || self.recounted.elapsed() >= WATCH_RECOUNT_EVERY {
+                return Ok(marks);
+            }
+        }
+    }
+
     /// The next message: at once the first time, then the next change.
     /// `Err` ends the stream: an agreement it drew on was revoked.
     async fn next(&mut self) -> Result<api::WatchIndicatorsResponse> {
         loop {
-            if self.last.is_some() {
-                tokio::time::sleep(WATCH_EVERY).await;
-                for (tenant, ids) in &self.shares {
-                    let active: BTreeSet<String> =
-                        active_shares(&self.api, tenant, &self.caller.subject)
-                            .await?
-                            .into_iter()
-                            .map(|s| s.id)
-                            .collect();
-                    if let Some(gone) = ids.iter().find(|id| !active.contains(*id)) {
-                        return Err(Error::precondition(
-                            "SHARE_REVOKED",
-                            format!("share agreement {gone}"),
-                            "an agreement this watch reads was revoked",
-                        ));
-                    }
-                }
-            }
+            // The marks before the count: a write between them brings one
+            // recount more, never one fewer.
+            self.marks = if self.last.is_some() {
+                self.moved().await?
+            } else {
+                self.marks().await?
+            };
+            self.recounted = std::time::Instant::now();
             let page = Page::parse(rules::MAX_WATCHED, "", &self.query.fingerprint())?;
             let (answer, reads) = figures_of(&self.api, &self.caller, &self.query, &page).await?;
             if self.last.as_ref() == Some(&answer.figures) {
@@ -973,15 +1275,7 @@ pub(crate) async fn watch(
     caller: Caller,
     req: api::WatchIndicatorsRequest,
 ) -> Result<WatchStream> {
-    let query = rules::donor_query(&api::GetIndicatorsRequest {
-        codes: req.codes,
-        from: req.from,
-        until: req.until,
-        group_by: req.group_by,
-        tenant_id: req.tenant_id,
-        page_size: 0,
-        page_token: String::new(),
-    })?;
+    let query = rules::figures_query(req.codes, req.from, req.until, req.group_by, req.tenant_id)?;
     let mut watch = Watch {
         api: i.clone(),
         caller,
@@ -989,6 +1283,9 @@ pub(crate) async fn watch(
         shares: BTreeMap::new(),
         last: None,
         ended: false,
+        marks: Marks::new(),
+        recounted: std::time::Instant::now(),
+        writes: crate::events::writes(),
     };
     // The first answer before the stream starts: a bad request or a
     // failure is the call's status.
@@ -1007,6 +1304,110 @@ pub(crate) async fn watch(
     });
     Ok(Box::pin(futures::StreamExt::chain(
         futures::stream::once(async move { Ok(first) }),
+        rest,
+    )))
+}
+
+/// Figures or projects in one message of an export, at most.
+const EXPORT_CHUNK: i32 = 100;
+
+/// An export: chunks of figures, then of projects, then the cursor.
+pub type ExportStream = std::pin::Pin<
+    Box<dyn futures::Stream<Item = std::result::Result<api::ExportResponse, tonic::Status>> + Send>,
+>;
+
+struct Export {
+    api: ImpactApi,
+    caller: Caller,
+    query: rules::DonorQuery,
+    /// The next page of each part; `None` once it is done.
+    figures: Option<String>,
+    projects: Option<String>,
+    cursor: Option<String>,
+}
+
+impl Export {
+    /// The next message, `None` at the end.
+    async fn next(&mut self) -> Result<Option<api::ExportResponse>> {
+        // An empty page with more behind it goes on to the next.
+        while self.figures.is_some() || self.projects.is_some() {
+            if let Some(token) = self.figures.take() {
+                let page = Page::parse(EXPORT_CHUNK, &token, &self.query.fingerprint())?;
+                let (answer, reads) =
+                    figures_of(&self.api, &self.caller, &self.query, &page).await?;
+                for (tenant, mut read) in reads {
+                    read.method = "Export".into();
+                    audit(&self.api, &tenant, read).await?;
+                }
+                self.figures =
+                    (!answer.next_page_token.is_empty()).then_some(answer.next_page_token);
+                if !answer.figures.is_empty() {
+                    return Ok(Some(api::ExportResponse {
+                        figures: answer.figures,
+                        suppression_thresholds: answer.suppression_thresholds,
+                        ..Default::default()
+                    }));
+                }
+            } else if let Some(token) = self.projects.take() {
+                let answer = projects_page(
+                    &self.api,
+                    &self.caller,
+                    api::ListFundedProjectsRequest {
+                        tenant_id: self.query.tenant.clone(),
+                        program_id: String::new(),
+                        page_size: EXPORT_CHUNK,
+                        page_token: token,
+                    },
+                    "Export",
+                )
+                .await?;
+                self.projects =
+                    (!answer.next_page_token.is_empty()).then_some(answer.next_page_token);
+                if !answer.projects.is_empty() {
+                    return Ok(Some(api::ExportResponse {
+                        projects: answer.projects,
+                        ..Default::default()
+                    }));
+                }
+            }
+        }
+        Ok(self.cursor.take().map(|cursor| api::ExportResponse {
+            cursor,
+            ..Default::default()
+        }))
+    }
+}
+
+pub(crate) async fn export(
+    i: &ImpactApi,
+    caller: Caller,
+    req: api::ExportRequest,
+) -> Result<ExportStream> {
+    let query = rules::figures_query(Vec::new(), req.from, req.until, req.group_by, req.tenant_id)?;
+    // The cursor before anything is read: a change during the export is
+    // in the feed after it.
+    let cursor = cursor_at(&position(now_micros() - SETTLE_MICROS, "~", ""))?;
+    let mut export = Export {
+        api: i.clone(),
+        caller,
+        query,
+        figures: Some(String::new()),
+        projects: Some(String::new()),
+        cursor: Some(cursor),
+    };
+    // The first message before the stream starts: a failure is the call's
+    // status.
+    let first = export.next().await?;
+    let rest = futures::stream::unfold(Some(export), |state| async move {
+        let mut e = state?;
+        match e.next().await {
+            Ok(Some(m)) => Some((Ok(m), Some(e))),
+            Ok(None) => None,
+            Err(err) => Some((Err(tonic::Status::from(err)), None)),
+        }
+    });
+    Ok(Box::pin(futures::StreamExt::chain(
+        futures::stream::iter(first.map(Ok)),
         rest,
     )))
 }

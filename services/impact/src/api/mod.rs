@@ -13,10 +13,14 @@
 pub(crate) mod definitions;
 pub(crate) mod donors;
 pub(crate) mod indicators;
+pub(crate) mod publication;
 pub(crate) mod sharing;
+
+use std::sync::Arc;
 
 use markaz_kit::auth::Role;
 use markaz_kit::db::Db;
+use markaz_kit::rpc::rate::RateLimiter;
 use markaz_kit::rpc::{Access, Rights, Rpc};
 use markaz_proto::donors::v1 as donors_api;
 use markaz_proto::donors::v1::donor_service_server::{DonorService, DonorServiceServer};
@@ -67,6 +71,11 @@ pub const RIGHTS: &[Rights] = &[
             ("ListDonorReads", Access::Roles(STAFF)),
             ("GetSharingSettings", Access::Roles(STAFF)),
             ("UpdateSharingSettings", Access::Roles(ADMIN)),
+            ("ExportProgramIati", Access::Roles(STAFF)),
+            ("ExportProgramHxl3w", Access::Roles(STAFF)),
+            // The center's public page and IATI's pipeline: no token.
+            ("GetPublicFigures", Access::Public),
+            ("GetPublishedIatiFile", Access::Public),
         ],
     },
     Rights {
@@ -81,6 +90,7 @@ pub const RIGHTS: &[Rights] = &[
             ("GetStartCursor", Access::Roles(DONOR)),
             ("ListChanges", Access::Roles(DONOR)),
             ("WatchIndicators", Access::Roles(DONOR)),
+            ("Export", Access::Roles(DONOR)),
         ],
     },
 ];
@@ -89,11 +99,17 @@ pub const RIGHTS: &[Rights] = &[
 pub struct ImpactApi {
     db: Db,
     rpc: Rpc,
+    /// The public RPCs' rate limits.
+    limiter: Arc<RateLimiter>,
 }
 
 impl ImpactApi {
     pub fn new(db: Db, rpc: Rpc) -> Self {
-        ImpactApi { db, rpc }
+        ImpactApi {
+            db,
+            rpc,
+            limiter: Arc::new(RateLimiter::new()),
+        }
     }
 }
 
@@ -130,6 +146,14 @@ markaz_kit::grpc_forwards! {
             => sharing::get_settings;
         update_sharing_settings(donors_api::UpdateSharingSettingsRequest) -> donors_api::SharingSettings
             => sharing::update_settings;
+        export_program_iati(donors_api::ExportProgramIatiRequest) -> donors_api::ExportFile
+            => publication::export_program_iati;
+        export_program_hxl3w(donors_api::ExportProgramHxl3wRequest) -> donors_api::ExportFile
+            => publication::export_program_hxl;
+        #[public] get_public_figures(donors_api::GetPublicFiguresRequest)
+            -> donors_api::GetPublicFiguresResponse => publication::public_figures;
+        #[public] get_published_iati_file(donors_api::GetPublishedIatiFileRequest)
+            -> donors_api::PublishedIatiFile => publication::published_iati;
     }
 }
 
@@ -150,8 +174,10 @@ markaz_kit::grpc_forwards! {
             => donors::changes;
         watch_indicators(donors_api::WatchIndicatorsRequest) -> donors::WatchStream
             => donors::watch;
+        export(donors_api::ExportRequest) -> donors::ExportStream => donors::export;
     }
     extra {
         type WatchIndicatorsStream = donors::WatchStream;
+        type ExportStream = donors::ExportStream;
     }
 }

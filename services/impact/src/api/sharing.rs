@@ -175,11 +175,16 @@ pub(crate) async fn list_reads(
 }
 
 fn settings_proto(s: &store::Settings) -> api::SharingSettings {
+    let f = &s.fields;
     api::SharingSettings {
-        suppression_threshold: s.threshold as i32,
+        suppression_threshold: f.threshold as i32,
         update_time: (s.updated_at > 0).then(|| timestamp(s.updated_at)),
-        iati_identifier: s.iati_identifier.clone(),
-        organisation_name: Some(s.name.clone()),
+        iati_identifier: f.iati_identifier.clone(),
+        organisation_name: Some(f.name.clone()),
+        public_indicator_codes: f.public_codes.clone(),
+        published_program_ids: f.published_programs.clone(),
+        branch_admin1_pcodes: f.branch_pcodes.clone().into_iter().collect(),
+        sector_dac5_codes: f.sector_codes.clone().into_iter().collect(),
     }
 }
 
@@ -197,18 +202,9 @@ pub(crate) async fn update_settings(
     caller: Caller,
     req: api::UpdateSharingSettingsRequest,
 ) -> Result<api::SharingSettings> {
-    let (threshold, iati_identifier, name) = rules::settings(&req)?;
+    let fields = rules::settings(&req)?;
     let mut tx = i.db.write(&caller.tenant).await?;
-    let saved = store::set_settings(
-        &mut tx,
-        &store::Settings {
-            threshold,
-            iati_identifier,
-            name,
-            updated_at: 0,
-        },
-    )
-    .await?;
+    let saved = store::set_settings(&mut tx, &fields).await?;
     tx.commit().await?;
     Ok(settings_proto(&saved))
 }

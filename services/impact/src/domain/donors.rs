@@ -1,15 +1,18 @@
 //! What donors are, what a tenant shares with one, and what a donor may ask:
 //! parsing and the rules, no I/O.
 
+use std::collections::BTreeMap;
+
 use markaz_kit::error::{AllValid, Error, FieldViolation, Result, Violations};
 use markaz_kit::rpc::parse_id;
 use markaz_kit::time::Date;
 use markaz_kit::validate;
-use markaz_proto::common::v1::LocalizedText;
+use markaz_proto::common::v1::{LocalizedText, Sector};
 use markaz_proto::donors::v1 as api;
 use markaz_proto::impact::v1::Dimension;
 
 use super::catalogue::{Indicator, indicator};
+use super::exports;
 use super::suppression::{MAX_THRESHOLD, MIN_THRESHOLD};
 
 /// The dimensions a donor may split a figure by, one at a time: what a
@@ -162,9 +165,29 @@ pub fn revoke_reason(req: &api::RevokeShareAgreementRequest) -> Result<(String, 
     Ok((id, reason))
 }
 
-/// Sharing settings as an admin sets them: the threshold (0: the
-/// default), the tenant as an IATI reporting organisation.
-pub fn settings(req: &api::UpdateSharingSettingsRequest) -> Result<(i64, String, LocalizedText)> {
+/// Sharing settings as an admin sets them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SettingsFields {
+    /// The suppression threshold (0 asked: the default).
+    pub threshold: i64,
+    /// The tenant as an IATI reporting organisation.
+    pub iati_identifier: String,
+    pub name: LocalizedText,
+    /// Catalogue counts the public page shows.
+    pub public_codes: Vec<String>,
+    /// Programs whose IATI file is public.
+    pub published_programs: Vec<String>,
+    /// Branch id -> Syrian admin-1 p-code.
+    pub branch_pcodes: BTreeMap<String, String>,
+    /// SECTOR_* name -> DAC 5 code.
+    pub sector_codes: BTreeMap<String, String>,
+}
+
+/// At most this many branches or sectors mapped, public indicators or
+/// published programs.
+pub const MAX_SETTINGS_ITEMS: usize = 100;
+
+pub fn settings(req: &api::UpdateSharingSettingsRequest) -> Result<SettingsFields> {
     let empty = api::SharingSettings::default();
     let s = req.settings.as_ref().unwrap_or(&empty);
     let t = match i64::from(s.suppression_threshold) {
@@ -175,7 +198,92 @@ pub fn settings(req: &api::UpdateSharingSettingsRequest) -> Result<(i64, String,
             format!("from {MIN_THRESHOLD} to {MAX_THRESHOLD} (0: the default), got {t}"),
         )),
     };
-    let (t, iati, name) = (
+    let mut v = Violations::new();
+    let mut public_codes = Vec::new();
+    for (i, c) in s.public_indicator_codes.iter().enumerate() {
+        let field = format!("settings.public_indicator_codes[{i}]");
+        match indicator(c) {
+            None => v.add(field, format!("no indicator {c:?} in the catalogue")),
+            Some(ind) if ind.is_money() => v.add(
+                field,
+                format!("{c:?} is money: the public page shows counts"),
+            ),
+            Some(_) if public_codes.contains(c) => v.add(field, "named twice"),
+            Some(_) => public_codes.push(c.clone()),
+        }
+    }
+    let mut published_programs = Vec::new();
+    for (i, p) in s.published_program_ids.iter().enumerate() {
+        let field = format!("settings.published_program_ids[{i}]");
+        match parse_id(&field, p) {
+            Ok(p) if published_programs.contains(&p) => v.add(field, "named twice"),
+            Ok(p) => published_programs.push(p),
+            Err(e) => {
+                v.take::<()>(Err(e));
+            }
+        }
+    }
+    let mut branch_pcodes = BTreeMap::new();
+    // Sorted: a map's order on the wire is no order, the refusal's is.
+    let mut branches: Vec<(&String, &String)> = s.branch_admin1_pcodes.iter().collect();
+    branches.sort();
+    for (branch, code) in branches {
+        let field = format!("settings.branch_admin1_pcodes[{branch:?}]");
+        match validate::slug(&field, branch, 64) {
+            Err(e) => {
+                v.take::<()>(Err(e));
+            }
+            Ok(b) => match exports::check_admin1(code) {
+                Ok(code) => {
+                    branch_pcodes.insert(b, code.to_string());
+                }
+                Err(why) => v.add(field, why),
+            },
+        }
+    }
+    let mut sector_codes = BTreeMap::new();
+    let mut sectors: Vec<(&String, &String)> = s.sector_dac5_codes.iter().collect();
+    sectors.sort();
+    for (sector, code) in sectors {
+        let field = format!("settings.sector_dac5_codes[{sector:?}]");
+        match Sector::from_str_name(sector) {
+            None | Some(Sector::Unspecified) => {
+                v.add(field, format!("{sector:?} is not a SECTOR_* name"))
+            }
+            Some(_) => match exports::check_dac5(code) {
+                Ok(()) => {
+                    sector_codes.insert(sector.clone(), code.clone());
+                }
+                Err(why) => v.add(field, why),
+            },
+        }
+    }
+    for (field, n) in [
+        (
+            "settings.public_indicator_codes",
+            s.public_indicator_codes.len(),
+        ),
+        (
+            "settings.published_program_ids",
+            s.published_program_ids.len(),
+        ),
+        (
+            "settings.branch_admin1_pcodes",
+            s.branch_admin1_pcodes.len(),
+        ),
+        ("settings.sector_dac5_codes", s.sector_dac5_codes.len()),
+    ] {
+        if n > MAX_SETTINGS_ITEMS {
+            v.add(field, format!("at most {MAX_SETTINGS_ITEMS}"));
+        }
+    }
+    if !s.published_program_ids.is_empty() && s.iati_identifier.is_empty() {
+        v.add(
+            "settings.iati_identifier",
+            "required to publish IATI files (settings.published_program_ids)",
+        );
+    }
+    let (threshold, iati_identifier, name, ()) = (
         t,
         iati_identifier("settings.iati_identifier", &s.iati_identifier),
         validate::localized(
@@ -184,9 +292,18 @@ pub fn settings(req: &api::UpdateSharingSettingsRequest) -> Result<(i64, String,
             200,
             false,
         ),
+        v.finish(),
     )
         .all()?;
-    Ok((t, iati, name))
+    Ok(SettingsFields {
+        threshold,
+        iati_identifier,
+        name,
+        public_codes,
+        published_programs,
+        branch_pcodes,
+        sector_codes,
+    })
 }
 
 /// A calendar quarter.
@@ -354,6 +471,51 @@ pub fn donor_query(req: &api::GetIndicatorsRequest) -> Result<DonorQuery> {
         from: from.ok_or_else(missing)?,
         until: until.ok_or_else(missing)?,
     })
+}
+
+/// What every request for a donor's figures asks, paged or not (a watch,
+/// an export, a public page), parsed as [`donor_query`] parses it.
+pub fn figures_query(
+    codes: Vec<String>,
+    from: Option<markaz_proto::common::v1::Date>,
+    until: Option<markaz_proto::common::v1::Date>,
+    group_by: Vec<i32>,
+    tenant_id: String,
+) -> Result<DonorQuery> {
+    donor_query(&api::GetIndicatorsRequest {
+        codes,
+        from,
+        until,
+        group_by,
+        tenant_id,
+        page_size: 0,
+        page_token: String::new(),
+    })
+}
+
+/// At most this many quarters in one public request: a public page's year.
+pub const MAX_PUBLIC_QUARTERS: usize = 4;
+
+/// A public page's request for figures: a donor's query of one center
+/// (named, required), at most a year of quarters.
+pub fn public_query(req: api::GetPublicFiguresRequest) -> Result<DonorQuery> {
+    let center = if req.tenant_id.is_empty() {
+        Err(FieldViolation::new("tenant_id", "required: the center"))
+    } else {
+        Ok(())
+    };
+    let (q, ()) = (
+        figures_query(req.codes, req.from, req.until, req.group_by, req.tenant_id),
+        center,
+    )
+        .all()?;
+    if q.quarters.len() > MAX_PUBLIC_QUARTERS {
+        return Err(Error::invalid(
+            "until",
+            format!("at most {MAX_PUBLIC_QUARTERS} quarters at once on a public page"),
+        ));
+    }
+    Ok(q)
 }
 
 /// The donor dimensions `indicator` has: the lines of its protected table.

@@ -29,6 +29,11 @@ pub struct Activity {
     pub sector: String,
     /// The governorate as written, and its admin-1 p-code when known.
     pub governorate: String,
+    /// The p-code of the award's branch (the tenant's settings), for a
+    /// governorate not written or not known; empty: none.
+    pub branch_pcode: String,
+    /// The tenant's DAC 5 code for the sector; empty: [`dac5`]'s.
+    pub sector_code: String,
     pub currency: String,
     /// Minor units.
     pub budget: i64,
@@ -89,6 +94,26 @@ const GOVERNORATES: &[(&str, &str, &[&str])] = &[
     ("SY14", "Quneitra", &["quneitra", "القنيطرة"]),
 ];
 
+/// The admin-1 p-code and English name of an activity's place: its
+/// governorate's, else its branch's.
+pub fn place(a: &Activity) -> Option<(&'static str, &'static str)> {
+    admin1(&a.governorate).or_else(|| {
+        GOVERNORATES
+            .iter()
+            .find(|(c, _, _)| *c == a.branch_pcode)
+            .map(|(c, name, _)| (*c, *name))
+    })
+}
+
+/// An activity's DAC 5 code: the tenant's for its sector, else the default.
+pub fn sector_code(a: &Activity) -> &str {
+    if a.sector_code.is_empty() {
+        dac5(&a.sector)
+    } else {
+        &a.sector_code
+    }
+}
+
 /// The admin-1 p-code and English name of a governorate, if known.
 pub fn admin1(governorate: &str) -> Option<(&'static str, &'static str)> {
     let g = governorate.trim().to_lowercase();
@@ -96,6 +121,45 @@ pub fn admin1(governorate: &str) -> Option<(&'static str, &'static str)> {
         .iter()
         .find(|(_, _, names)| names.contains(&g.as_str()))
         .map(|(code, name, _)| (*code, *name))
+}
+
+/// `code` as a Syrian governorate's admin-1 p-code ("SY11"), or why not.
+pub fn check_admin1(code: &str) -> Result<&'static str, String> {
+    GOVERNORATES
+        .iter()
+        .find(|(c, _, _)| *c == code)
+        .map(|(c, _, _)| *c)
+        .ok_or_else(|| {
+            format!(
+                "{code:?} is not the OCHA admin-1 p-code of a Syrian governorate (SY01 to SY14)"
+            )
+        })
+}
+
+/// The DAC 3 sector groups a DAC 5 purpose code can start with (OECD DAC
+/// CRS codes, the IATI Sector codelist's groups).
+const DAC3: &[&str] = &[
+    "111", "112", "113", "114", "121", "122", "123", "130", "140", "151", "152", "160", "210",
+    "220", "230", "231", "232", "233", "234", "235", "236", "240", "250", "310", "311", "312",
+    "313", "321", "322", "323", "331", "332", "410", "430", "510", "520", "530", "600", "720",
+    "730", "740", "910", "930", "998",
+];
+
+/// Whether `code` is a well-formed DAC 5 purpose code: five digits, a
+/// known DAC 3 group first ("15150"), or why not.
+pub fn check_dac5(code: &str) -> Result<(), String> {
+    if code.len() != 5 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "{code:?} is not a DAC 5 purpose code: five digits, such as 15150"
+        ));
+    }
+    if !DAC3.contains(&&code[..3]) {
+        return Err(format!(
+            "{code:?} starts with {:?}, no DAC 3 sector group",
+            &code[..3]
+        ));
+    }
+    Ok(())
 }
 
 /// The OECD DAC 5-digit purpose code of a sector; civil society
@@ -173,7 +237,7 @@ pub fn ruleset(o: &Organisations, a: &Activity) -> Vec<String> {
     if !a.actual_end.is_empty() && a.actual_end < a.planned_start {
         wrong.push("ended before it started".to_string());
     }
-    if a.sector.is_empty() || dac5(&a.sector).len() != 5 {
+    if a.sector.is_empty() || check_dac5(sector_code(a)).is_err() {
         wrong.push("no sector".to_string());
     }
     if !identifier(o, a).starts_with(&format!("{}-", o.reporting_ref)) || o.reporting_ref.is_empty()
@@ -229,19 +293,27 @@ pub fn iati(o: &Organisations, activities: &[Activity], last_updated: &str) -> S
         x.push_str("    </title>\n    <description type=\"1\">\n");
         narratives(&mut x, "      ", &a.summary_ar, &a.summary_en);
         x.push_str("    </description>\n");
-        if o.funder_ref.is_empty() {
-            x.push_str("    <participating-org role=\"1\">\n");
-        } else {
-            let _ = writeln!(
-                x,
-                "    <participating-org role=\"1\" ref=\"{}\">",
-                esc(&o.funder_ref)
-            );
+        // No funder known (a staff export of a program no donor is named
+        // for): none written rather than a nameless one.
+        let funder_known = !(o.funder_ref.is_empty()
+            && o.funder_name_ar.is_empty()
+            && o.funder_name_en.is_empty());
+        if funder_known {
+            if o.funder_ref.is_empty() {
+                x.push_str("    <participating-org role=\"1\">\n");
+            } else {
+                let _ = writeln!(
+                    x,
+                    "    <participating-org role=\"1\" ref=\"{}\">",
+                    esc(&o.funder_ref)
+                );
+            }
+            narratives(&mut x, "      ", &o.funder_name_ar, &o.funder_name_en);
+            x.push_str("    </participating-org>\n");
         }
-        narratives(&mut x, "      ", &o.funder_name_ar, &o.funder_name_en);
         let _ = writeln!(
             x,
-            "    </participating-org>\n    <participating-org role=\"3\" ref=\"{}\" type=\"22\">",
+            "    <participating-org role=\"3\" ref=\"{}\" type=\"22\">",
             esc(&o.reporting_ref)
         );
         narratives(&mut x, "      ", &o.reporting_name_ar, &o.reporting_name_en);
@@ -277,7 +349,7 @@ pub fn iati(o: &Organisations, activities: &[Activity], last_updated: &str) -> S
         }
         x.push_str("    <activity-scope code=\"6\"/>\n");
         x.push_str("    <recipient-country code=\"SY\" percentage=\"100\"/>\n");
-        if let Some((code, name)) = admin1(&a.governorate) {
+        if let Some((code, name)) = place(a) {
             let _ = writeln!(
                 x,
                 "    <location>\n      <name>\n        <narrative xml:lang=\"en\">{name}</narrative>\n      </name>\n      <administrative vocabulary=\"G1\" level=\"1\" code=\"{code}\"/>\n    </location>"
@@ -286,7 +358,7 @@ pub fn iati(o: &Organisations, activities: &[Activity], last_updated: &str) -> S
         let _ = writeln!(
             x,
             "    <sector vocabulary=\"1\" code=\"{}\" percentage=\"100\"/>",
-            dac5(&a.sector)
+            sector_code(a)
         );
         let end = if a.actual_end.is_empty() {
             &a.planned_end
@@ -406,14 +478,14 @@ pub fn hxl_3w(rows: &[(Organisations, Activity)]) -> String {
     let pick = |ar: &str, en: &str| if ar.is_empty() { en } else { ar }.to_string();
     let num = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     for (o, a) in rows {
-        let (code, _) = admin1(&a.governorate).unwrap_or(("", ""));
+        let (code, _) = place(a).unwrap_or(("", ""));
         let cells = [
             pick(&a.partner_name_ar, &a.partner_name_en),
             pick(&o.reporting_name_ar, &o.reporting_name_en),
             o.reporting_ref.clone(),
             pick(&o.funder_name_ar, &o.funder_name_en),
             o.funder_ref.clone(),
-            dac5(&a.sector).to_string(),
+            sector_code(a).to_string(),
             pick(&a.title_ar, &a.title_en),
             if o.reporting_ref.is_empty() {
                 String::new()
@@ -450,6 +522,35 @@ mod tests {
         assert_eq!(admin1("الرقة"), Some(("SY11", "Ar-Raqqa")));
         assert_eq!(admin1("Deir-ez-Zor"), Some(("SY09", "Deir-ez-Zor")));
         assert_eq!(admin1("nowhere"), None);
+    }
+
+    #[test]
+    fn pcodes_are_syrias_and_dac_codes_well_formed() {
+        assert_eq!(check_admin1("SY11"), Ok("SY11"));
+        for bad in ["SY15", "SY00", "sy11", "TR11", "", "SY1"] {
+            assert!(check_admin1(bad).is_err(), "{bad}");
+        }
+        assert_eq!(check_dac5("15150"), Ok(()));
+        assert_eq!(check_dac5("12220"), Ok(()));
+        for bad in ["1515", "151500", "1515a", "99999", "00000", ""] {
+            assert!(check_dac5(bad).is_err(), "{bad}");
+        }
+        // The branch's p-code stands in for a governorate not known; the
+        // tenant's code for the sector's default.
+        let a = Activity {
+            governorate: "somewhere".into(),
+            branch_pcode: "SY09".into(),
+            sector: "SECTOR_HEALTH".into(),
+            sector_code: "12191".into(),
+            ..Default::default()
+        };
+        assert_eq!(place(&a), Some(("SY09", "Deir-ez-Zor")));
+        assert_eq!(sector_code(&a), "12191");
+        let known = Activity {
+            governorate: "الرقة".into(),
+            ..a.clone()
+        };
+        assert_eq!(place(&known), Some(("SY11", "Ar-Raqqa")));
     }
 
     #[test]

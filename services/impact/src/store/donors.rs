@@ -1,13 +1,15 @@
 //! The SQL of donors: the deployment's donors, the tenant's share
 //! agreements, the audit of donor reads and the suppression threshold.
 
+use std::collections::BTreeMap;
+
 use markaz_kit::db::Tx;
 use markaz_kit::error::{Error, Result};
 use markaz_kit::sql::{Total, Where};
 use markaz_kit::time::{Date, now_micros};
 use markaz_proto::common::v1::LocalizedText;
 
-use crate::domain::donors::{Donor, NewShare};
+use crate::domain::donors::{Donor, NewShare, SettingsFields};
 use crate::domain::suppression::DEFAULT_THRESHOLD;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,38 +269,80 @@ pub async fn shares(
     Ok((rows, total))
 }
 
-/// The tenant's sharing settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The tenant's sharing settings as stored: what the admin set, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Settings {
-    pub threshold: i64,
-    pub iati_identifier: String,
-    pub name: LocalizedText,
+    pub fields: SettingsFields,
     /// 0: never set.
     pub updated_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredSettings {
+    suppression_threshold: i64,
+    iati_identifier: String,
+    name_ar: String,
+    name_en: String,
+    public_indicator_codes: String,
+    published_program_ids: String,
+    branch_admin1_pcodes: String,
+    sector_dac5_codes: String,
+    updated_at: i64,
+}
+
+/// "k=v,k=v" (keys and values are slugs, codes or enum names: no ',' or
+/// '=' in them, the domain checked).
+fn pairs(s: &str) -> BTreeMap<String, String> {
+    list(s)
+        .into_iter()
+        .filter_map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
+fn joined_pairs(m: &BTreeMap<String, String>) -> String {
+    m.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The tenant's settings (the defaults when never set).
 #[tracing::instrument(skip(tx))]
 pub async fn settings(tx: &mut Tx) -> Result<Settings> {
     let tenant = tx.tenant().to_owned();
-    let row: Option<(i64, String, String, String, i64)> = sqlx::query_as(
-        "SELECT suppression_threshold, iati_identifier, name_ar, name_en, updated_at
+    let row: Option<StoredSettings> = sqlx::query_as(
+        "SELECT suppression_threshold, iati_identifier, name_ar, name_en,
+            public_indicator_codes, published_program_ids, branch_admin1_pcodes,
+            sector_dac5_codes, updated_at
          FROM impact_sharing_settings WHERE tenant_id = $1",
     )
     .bind(&tenant)
     .fetch_optional(tx.conn())
     .await?;
     Ok(match row {
-        Some((threshold, iati_identifier, ar, en, updated_at)) => Settings {
-            threshold,
-            iati_identifier,
-            name: LocalizedText { ar, en },
-            updated_at,
+        Some(r) => Settings {
+            fields: SettingsFields {
+                threshold: r.suppression_threshold,
+                iati_identifier: r.iati_identifier,
+                name: LocalizedText {
+                    ar: r.name_ar,
+                    en: r.name_en,
+                },
+                public_codes: list(&r.public_indicator_codes),
+                published_programs: list(&r.published_program_ids),
+                branch_pcodes: pairs(&r.branch_admin1_pcodes),
+                sector_codes: pairs(&r.sector_dac5_codes),
+            },
+            updated_at: r.updated_at,
         },
         None => Settings {
-            threshold: DEFAULT_THRESHOLD,
-            iati_identifier: String::new(),
-            name: LocalizedText::default(),
+            fields: SettingsFields {
+                threshold: DEFAULT_THRESHOLD,
+                ..SettingsFields::default()
+            },
             updated_at: 0,
         },
     })
@@ -307,32 +351,39 @@ pub async fn settings(tx: &mut Tx) -> Result<Settings> {
 /// The tenant's suppression threshold.
 pub async fn threshold(tx: &mut Tx) -> Result<(i64, i64)> {
     let s = settings(tx).await?;
-    Ok((s.threshold, s.updated_at))
+    Ok((s.fields.threshold, s.updated_at))
 }
 
 /// Replaces the tenant's settings; `updated_at` is set here.
 #[tracing::instrument(skip_all)]
-pub async fn set_settings(tx: &mut Tx, s: &Settings) -> Result<Settings> {
+pub async fn set_settings(tx: &mut Tx, s: &SettingsFields) -> Result<Settings> {
     let tenant = tx.tenant().to_owned();
     let now = now_micros();
     sqlx::query(
         "INSERT INTO impact_sharing_settings (tenant_id, suppression_threshold, iati_identifier,
-            name_ar, name_en, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6)
+            name_ar, name_en, public_indicator_codes, published_program_ids,
+            branch_admin1_pcodes, sector_dac5_codes, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          ON CONFLICT (tenant_id) DO UPDATE SET suppression_threshold = $2,
-            iati_identifier = $3, name_ar = $4, name_en = $5, updated_at = $6",
+            iati_identifier = $3, name_ar = $4, name_en = $5, public_indicator_codes = $6,
+            published_program_ids = $7, branch_admin1_pcodes = $8, sector_dac5_codes = $9,
+            updated_at = $10",
     )
     .bind(&tenant)
     .bind(s.threshold)
     .bind(&s.iati_identifier)
     .bind(&s.name.ar)
     .bind(&s.name.en)
+    .bind(s.public_codes.join(","))
+    .bind(s.published_programs.join(","))
+    .bind(joined_pairs(&s.branch_pcodes))
+    .bind(joined_pairs(&s.sector_codes))
     .bind(now)
     .execute(tx.conn())
     .await?;
     Ok(Settings {
+        fields: s.clone(),
         updated_at: now,
-        ..s.clone()
     })
 }
 

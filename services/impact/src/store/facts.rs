@@ -738,3 +738,16 @@ pub async fn freshness(tx: &mut Tx) -> Result<Vec<(String, i64, i64)>> {
     .fetch_all(tx.conn())
     .await?)
 }
+
+/// When an event was last applied for the tenant (0: never): it moves with
+/// every event the consumer applies, so a watch recounts only after it did.
+#[tracing::instrument(skip(tx))]
+pub async fn marker(tx: &mut Tx) -> Result<i64> {
+    let tenant = tx.tenant().to_owned();
+    let latest: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(applied_micros) FROM impact_freshness WHERE tenant_id = $1")
+            .bind(&tenant)
+            .fetch_one(tx.conn())
+            .await?;
+    Ok(latest.unwrap_or(0))
+}

@@ -295,3 +295,16 @@ pub async fn milestones(tx: &mut Tx, awards: &[String]) -> Result<Vec<MilestoneR
         .await?;
     Ok(rows)
 }
+
+/// The programs the tenant's awards belong to, sorted.
+#[tracing::instrument(skip_all)]
+pub async fn program_ids(tx: &mut Tx) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT DISTINCT program_id FROM impact_funded_projects
+         WHERE tenant_id = $1 AND start_date <> '' ORDER BY program_id",
+    )
+    .bind(tx.tenant().to_owned())
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(rows.into_iter().map(|(p,)| p).collect())
+}

@@ -110,6 +110,22 @@ impl Donors {
             .into_inner()
     }
 
+    /// The tenant's admin revokes an agreement.
+    pub async fn revoke(&mut self, tenant: &str, id: &str) -> donors::ShareAgreement {
+        let admin = self.admin(tenant);
+        self.sharing
+            .revoke_share_agreement(authed(
+                donors::RevokeShareAgreementRequest {
+                    id: id.into(),
+                    reason: "انتهت المنحة".into(),
+                },
+                &admin,
+            ))
+            .await
+            .expect("revoked")
+            .into_inner()
+    }
+
     pub async fn share(
         &mut self,
         tenant: &str,
@@ -198,7 +214,7 @@ impl Donors {
         projects
     }
 
-    async fn reads(&mut self, tenant: &str) -> Vec<donors::DonorRead> {
+    pub async fn reads(&mut self, tenant: &str) -> Vec<donors::DonorRead> {
         let staff = self.w.app.token(tenant, &[Role::Staff], None);
         self.sharing
             .list_donor_reads(authed(donors::ListDonorReadsRequest::default(), &staff))
@@ -209,7 +225,7 @@ impl Donors {
     }
 
     /// The staff's own figure of `code` in a quarter, split by `d`.
-    async fn staff_figure(
+    pub async fn staff_figure(
         &mut self,
         tenant: &str,
         code: &str,

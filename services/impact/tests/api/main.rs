@@ -9,6 +9,7 @@ mod definitions;
 mod donors;
 mod exports;
 mod figures;
+mod publication;
 mod rebuild;
 mod rights;
 mod world;
