@@ -366,6 +366,38 @@ try {
   await submit(phone, 'form:has(input[value="walk-in"])', /done=checked_in/);
   expect((await phone.locator('.count strong').innerText()).includes('٢'), 'two checked in');
   await screen(phone, '06-checkin-phone');
+  // Held: its minutes side by side, its decisions as rows.
+  await staff.goto(`${BASE}/networking/events/${event}`);
+  await submit(staff, `form[action="/networking/events/${event}/held"]`, /done=event_held/);
+  await staff.goto(`${BASE}/networking/events/${event}/outcome`);
+  await staff.fill('[name="outcome.minutes.ar"]', 'ناقش الحاضرون وضع المدارس في الرقة.');
+  await staff.fill('[name="outcome.minutes.en"]', 'The schools of Raqqa were discussed.');
+  await staff.fill('[name="outcome.decisions[0].text.ar"]', 'زيارة ميدانية لثلاث مدارس');
+  await screen(staff, '06-event-outcome');
+  await submit(staff, `form[action="/networking/events/${event}/outcome"]`, /done=outcome_saved/);
+  expect((await staff.locator('main').innerText()).includes('زيارة ميدانية لثلاث مدارس'), 'the decision on the event page');
+  await screen(staff, '06-event-minutes');
+  // A commitment made there, carried to a follow-up meeting next week.
+  const commitmentForm = `form[action="/networking/events/${event}/commitments"]`;
+  await staff.fill(`${commitmentForm} [name="commitment.description.ar"]`, 'تقديم قائمة المدارس');
+  await staff.selectOption(`${commitmentForm} [name="commitment.owner.organization_id"]`, org);
+  await staff.fill(`${commitmentForm} [name="commitment.due_date"]`, day(7));
+  await submit(staff, commitmentForm, /done=commitment_made/);
+  await staff.goto(`${BASE}/networking/events/new`);
+  await staff.selectOption('[name="event.kind"]', 'EVENT_KIND_NETWORKING');
+  await staff.fill('[name="event.title.ar"]', 'اجتماع المتابعة');
+  await staff.selectOption('[name="event.branch_id"]', 'raqqa');
+  await staff.fill('[name="event.start_time"]', raqqa(Date.now() + 7 * 86400000));
+  await staff.fill('[name="event.end_time"]', raqqa(Date.now() + 7 * 86400000 + 7200000));
+  await submit(staff, 'form[action="/networking/events/new"]', /\/networking\/events\/.+done=event_created/);
+  const followUp = idFrom(staff.url(), '/networking/events/');
+  await staff.goto(`${BASE}/networking/commitments`);
+  await Promise.all([staff.waitForURL(/\/carry$/), staff.click('a[href$="/carry"]')]);
+  await staff.selectOption('[name="event_id"]', followUp);
+  await staff.fill('[name="note"]', 'أُجّل إلى اجتماع المتابعة');
+  await screen(staff, '06-commitment-carry');
+  await submit(staff, 'form[action$="/carry"]', /done=commitment_carried/);
+  expect((await staff.locator('main').innerText()).includes('تقديم قائمة المدارس'), 'the commitment on the next meeting');
   await staff.goto(`${BASE}/networking`);
   await screen(staff, '06-networking');
   // --- a coalition the organization leads, its own page.
@@ -378,6 +410,47 @@ try {
   await Promise.all([staff.waitForURL(/\/networking\/coalitions\/.+/), staff.click('a:text("تحالف المدارس النظيفة")')]);
   expect(await staff.locator('form[action$="/members"]').count() === 1, 'the join form');
   await screen(staff, '06-coalition');
+  // --- the coalition edited (its charter), then a campaign it runs:
+  // edited with an activity, launched, an outcome recorded with its link.
+  const coalition = idFrom(staff.url(), '/networking/coalitions/');
+  await staff.goto(`${BASE}/networking/coalitions/${coalition}/edit`);
+  await staff.fill('[name="coalition.charter.ar"]', 'نعمل معاً من أجل مدارس نظيفة وآمنة، ونقرر بالتوافق.');
+  await screen(staff, '06-coalition-edit');
+  await submit(staff, `form[action="/networking/coalitions/${coalition}/edit"]`, /done=coalition_saved/);
+  expect((await staff.locator('main').innerText()).includes('نعمل معاً'), 'the charter saved');
+  await staff.goto(`${BASE}/networking/coalitions`);
+  const campaignForm = 'form[action="/networking/campaigns/new"]';
+  await staff.fill(`${campaignForm} [name="campaign.title.ar"]`, 'حملة مدارس نظيفة');
+  await staff.selectOption(`${campaignForm} [name="campaign.issue_code"]`, 'clean-schools');
+  await staff.selectOption(`${campaignForm} [name="campaign.coalition_id"]`, coalition);
+  await staff.selectOption(`${campaignForm} [name="campaign.targets[0].kind"]`, 'TARGET_KIND_COMMUNITY');
+  await staff.fill(`${campaignForm} [name="campaign.targets[0].description.ar"]`, 'أهالي الطلاب');
+  await staff.selectOption(`${campaignForm} [name="campaign.branch_id"]`, 'raqqa');
+  await staff.fill(`${campaignForm} [name="campaign.start_date"]`, day(0));
+  await staff.fill(`${campaignForm} [name="campaign.end_date"]`, day(90));
+  await submit(staff, campaignForm, /done=campaign_created/);
+  await Promise.all([staff.waitForURL(/\/networking\/campaigns\/.+/), staff.click('a:text("حملة مدارس نظيفة")')]);
+  const campaign = idFrom(staff.url(), '/networking/campaigns/');
+  await staff.goto(`${BASE}/networking/campaigns/${campaign}/edit`);
+  await staff.fill('[name="campaign.activities[0].date"]', day(0));
+  await staff.fill('[name="campaign.activities[0].description.ar"]', 'جلسة حوار مع مديرية التربية');
+  await staff.fill('[name="campaign.activities[0].people_reached"]', '25');
+  await screen(staff, '06-campaign-edit');
+  await submit(staff, `form[action="/networking/campaigns/${campaign}/edit"]`, /done=campaign_saved/);
+  await submit(staff, `form[action="/networking/campaigns/${campaign}/launch"]`, /done=campaign_launch/);
+  const outcomeForm = `form[action="/networking/campaigns/${campaign}/outcomes"]`;
+  await staff.selectOption(`${outcomeForm} [name="outcome.kind"]`, 'OUTCOME_KIND_DECISION_OBTAINED');
+  await staff.fill(`${outcomeForm} [name="outcome.description.ar"]`, 'وافقت المديرية على خطة تنظيف شهرية');
+  await staff.fill(`${outcomeForm} [name="outcome.evidence[0].url"]`, 'https://example.org/decision');
+  await submit(staff, outcomeForm, /done=outcome_recorded/);
+  expect((await staff.locator('main').innerText()).includes('وافقت المديرية'), 'the outcome recorded');
+  await screen(staff, '06-campaign');
+  // Its outcome corrected, a piece of evidence added.
+  await Promise.all([staff.waitForURL(/\/outcomes\/.+\/edit/), staff.click(`a[href^="/networking/campaigns/${campaign}/outcomes/"]`)]);
+  await staff.fill('[name="outcome.evidence[1].description.ar"]', 'محضر اجتماع المديرية');
+  await screen(staff, '06-campaign-outcome-edit');
+  await submit(staff, 'form[action$="/edit"]', /done=campaign_outcome_saved/);
+  expect((await staff.locator('main').innerText()).includes('محضر اجتماع المديرية'), 'the evidence added');
   await staff.goto(`${BASE}/coworking`);
   await screen(staff, '07-coworking');
   // --- a new space, then in the calendar.
@@ -385,9 +458,28 @@ try {
   await staff.selectOption('[name="space.kind"]', 'SPACE_KIND_TRAINING_HALL');
   await staff.fill('[name="space.name.ar"]', 'قاعة الخابور');
   await staff.fill('[name="space.capacity"]', '30');
+  // Saturday with a lunch break, Thursday a short day, Friday closed.
+  await staff.fill('[name="hours.WEEKDAY_SATURDAY.0.closes"]', '12:00');
+  await staff.fill('[name="hours.WEEKDAY_SATURDAY.1.opens"]', '13:00');
+  await staff.fill('[name="hours.WEEKDAY_SATURDAY.1.closes"]', '17:00');
+  await staff.fill('[name="hours.WEEKDAY_THURSDAY.0.closes"]', '12:00');
   await screen(staff, '07-space-form');
   await submit(staff, 'form[action="/coworking/spaces/new"]', /done=space_created/);
-  expect((await staff.locator('table.calendar').innerText()).includes('قاعة الخابور'), 'the new space in the calendar');
+  const calendar = await staff.locator('table.calendar').innerText();
+  expect(calendar.includes('قاعة الخابور'), 'the new space in the calendar');
+  expect(calendar.includes('١٣:٠٠–١٧:٠٠'), "Saturday's second stretch in the calendar");
+  await screen(staff, '07-coworking-hours');
+  // Closed for two days: on its page, then in the calendar.
+  await Promise.all([staff.waitForURL(/\/coworking\/spaces\/.+\/edit/), staff.click('th:has-text("قاعة الخابور") a[href$="/edit"]')]);
+  const closureForm = 'form[action$="/closures"]';
+  await staff.fill(`${closureForm} [name="closure.first_day"]`, day(1));
+  await staff.fill(`${closureForm} [name="closure.last_day"]`, day(2));
+  await staff.fill(`${closureForm} [name="closure.reason.ar"]`, 'صيانة التكييف');
+  await submit(staff, closureForm, /done=closure_added/);
+  await screen(staff, '07-space-closures');
+  await staff.goto(`${BASE}/coworking?branch=raqqa`);
+  expect((await staff.locator('table.calendar').innerText()).includes('صيانة التكييف'), 'the closure in the calendar');
+  await screen(staff, '07-coworking-closed');
   // --- the library: a guide added with its file and its sensitivity
   // level (one multipart form, the file streamed on), published, then
   // found by another form of an Arabic word.
@@ -409,6 +501,22 @@ try {
   expect((await staff.locator('table').first().innerText()).includes('دليل-المناصرة.pdf'), 'the file, its Arabic name kept');
   await submit(staff, `form[action="/library/items/${guide}/publish"]`, /done=lib_publish/);
   await screen(staff, '08-library-item');
+  // A second edition of its file: the file's versions.
+  await Promise.all([staff.waitForURL(/\/versions/), staff.click('a[href$="/versions"]')]);
+  await staff.setInputFiles('input[name="file"]', {
+    name: 'دليل-المناصرة-٢.pdf',
+    mimeType: 'application/pdf',
+    buffer: Buffer.from('%PDF-1.4\n% the second edition\ntrailer <<>>\n%%EOF\n'),
+  });
+  await submit(staff, 'form[action$="/versions"]', /done=lib_version_added/);
+  expect((await staff.locator('table').first().innerText()).includes('دليل-المناصرة-٢.pdf'), 'the new version');
+  await screen(staff, '08-library-versions');
+  // Published, it is edited in its presentation and sensitivity only.
+  await staff.goto(`${BASE}/library/items/${guide}/edit`);
+  expect(await staff.locator('[name="item.kind"]').count() === 0, 'a published item keeps its kind');
+  await staff.fill('[name="item.summary.ar"]', 'خطوات عملية لتنظيم حملات المناصرة على مستوى الحي والمدينة.');
+  await screen(staff, '08-library-edit');
+  await submit(staff, `form[action="/library/items/${guide}/edit"]`, /done=lib_saved/);
   await staff.goto(`${BASE}/library?q=${encodeURIComponent('مناصرة')}`);
   expect(await staff.locator(`a[href="/library/items/${guide}"]`).count() === 1, 'found in Arabic');
   await screen(staff, '08-library-search');
@@ -416,8 +524,42 @@ try {
   await staff.goto(`${BASE}/impact?by=DIMENSION_GENDER`);
   expect(await staff.locator('figure svg.chart rect').count() > 0, 'a chart over time');
   await screen(staff, '09-impact');
+  // --- the admin shares a program and an indicator with a donor.
+  await admin.goto(`${BASE}/impact/shares`);
+  const shareForm = 'form[action="/impact/shares/new"]';
+  await admin.selectOption(`${shareForm} [name="share_agreement.donor_id"]`, 'echo');
+  await admin.check(`${shareForm} input[name="share_agreement.program_ids"] >> nth=0`);
+  await admin.check('#sindicator-trainees');
+  await admin.fill(`${shareForm} [name="share_agreement.purpose.ar"]`, 'التقرير السنوي للمانح');
+  await screen(admin, '09-shares-new');
+  await submit(admin, shareForm, /done=share_created/);
+  expect((await admin.locator('main').innerText()).includes('التقرير السنوي للمانح'), 'the agreement listed');
   await staff.goto(`${BASE}/impact/shares`);
   await screen(staff, '09-shares');
+  // --- the admin's sharing settings: the center's IATI identity, a public
+  // indicator, a published program, a branch's p-code.
+  await admin.goto(`${BASE}/impact/shares/settings`);
+  const settingsForm = 'form[action="/impact/shares/settings"]';
+  await admin.fill(`${settingsForm} [name="settings.iati_identifier"]`, 'SY-RC-1234');
+  await admin.fill(`${settingsForm} [name="settings.organisation_name.ar"]`, 'مركز دعم المجتمع المدني');
+  await admin.fill(`${settingsForm} [name="settings.organisation_name.en"]`, 'Civil Society Support Center');
+  await admin.check('#pindicator-trainees');
+  await admin.check(`${settingsForm} input[name="settings.published_program_ids"] >> nth=0`);
+  await admin.fill(`${settingsForm} [name='settings.branch_admin1_pcodes["raqqa"]']`, 'SY11');
+  await screen(admin, '09-sharing-settings');
+  await submit(admin, settingsForm, /done=sharing_settings_saved/);
+  await admin.goto(`${BASE}/impact/shares/settings`);
+  const published = await admin.locator(`${settingsForm} a[href^="/public/"]`).first().getAttribute('href');
+  // --- the public profile and the published IATI file, nobody signed in.
+  const publicContext = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'ar' });
+  const reader = await publicContext.newPage();
+  await reader.goto(`${BASE}/profile`);
+  expect((await reader.locator('main').innerText()).includes('المتدربون'), 'the public figures');
+  await screen(reader, '11-public-profile');
+  const file = await reader.request.get(`${BASE}${published}`);
+  expect(file.status() === 200 && (await file.text()).includes('SY-RC-1234'), 'the published IATI file');
+  const again = await reader.request.get(`${BASE}${published}`, { headers: { 'if-none-match': file.headers().etag } });
+  expect(again.status() === 304, 'not modified with its ETag');
   // --- an erasure: asked, confirmed on a second page, then its receipt
   // and the list of requests.
   await staff.goto(`${BASE}/admin/people`);
@@ -452,6 +594,14 @@ try {
   await screen(operator, '10-tenants');
   await operator.goto(`${BASE}/admin/dead-letters`);
   await screen(operator, '10-dead-letters');
+  await operator.goto(`${BASE}/admin/donors`);
+  const donorForm = 'form[action="/admin/donors"]';
+  await operator.fill(`${donorForm} [name="donor.id"]`, 'giz-syria');
+  await operator.fill(`${donorForm} [name="donor.name.ar"]`, 'الوكالة الألمانية للتعاون الدولي');
+  await operator.fill(`${donorForm} [name="donor.name.en"]`, 'GIZ');
+  await submit(operator, donorForm, /done=donor_registered/);
+  expect((await operator.locator('main').innerText()).includes('الوكالة الألمانية للتعاون الدولي'), 'the donor listed');
+  await screen(operator, '10-donors');
 } catch (e) {
   problems.push(`flow stopped: ${e.stack || e}`);
   if (last) {

@@ -6,6 +6,8 @@
 
 use std::net::SocketAddr;
 
+use markaz_kit::rpc::peer::TrustedProxies;
+
 /// How people sign in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OidcSettings {
@@ -43,6 +45,12 @@ pub struct ConsoleConfig {
     pub oidc: Option<OidcSettings>,
     /// The longest a session lives, whatever the token says.
     pub session_hours: u64,
+    /// The proxies in front of the console (an ingress) whose
+    /// `X-Forwarded-For` names the visitor. The console passes the
+    /// visitor's address on to the services, which believe it from the
+    /// console (their `MARKAZ_TRUSTED_PROXIES`): a public form's limits
+    /// then count visitors, not the console.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for ConsoleConfig {
@@ -55,6 +63,7 @@ impl Default for ConsoleConfig {
             cookie_key: None,
             oidc: None,
             session_hours: 12,
+            trusted_proxies: TrustedProxies::loopback(),
         }
     }
 }
@@ -111,6 +120,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "MARKAZ_CONSOLE_SESSION_HOURS",
         "longest session, hours (default 12)",
     ),
+    (
+        "MARKAZ_CONSOLE_TRUSTED_PROXIES",
+        "networks of the proxies in front (default loopback; empty: none)",
+    ),
 ];
 
 impl ConsoleConfig {
@@ -165,6 +178,13 @@ impl ConsoleConfig {
             match v.parse::<u64>() {
                 Ok(h) if h > 0 => c.session_hours = h,
                 _ => problems.push("MARKAZ_CONSOLE_SESSION_HOURS must be a positive number".into()),
+            }
+        }
+        // Set but empty is meaningful: trust no proxy.
+        if let Some(v) = var("MARKAZ_CONSOLE_TRUSTED_PROXIES") {
+            match v.parse() {
+                Ok(t) => c.trusted_proxies = t,
+                Err(e) => problems.push(format!("MARKAZ_CONSOLE_TRUSTED_PROXIES: {e}")),
             }
         }
         let client_id = get("MARKAZ_CONSOLE_OIDC_CLIENT_ID");

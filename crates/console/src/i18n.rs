@@ -121,11 +121,16 @@ impl Lang {
         let Some(d) = d.filter(|d| d.year > 0) else {
             return String::new();
         };
-        let month = MONTHS
-            .get((d.month.clamp(1, 12) - 1) as usize)
-            .map(|(ar, en)| if self == Lang::Ar { *ar } else { *en })
-            .unwrap_or_default();
+        let month = self.month(d.month);
         self.digits(&format!("{} {month} {}", d.day, d.year))
+    }
+
+    /// A month's name (1 to 12): `آذار`, `Mar`.
+    pub fn month(self, month: i32) -> &'static str {
+        MONTHS
+            .get((month.clamp(1, 12) - 1) as usize)
+            .map(|(ar, en)| if self == Lang::Ar { *ar } else { *en })
+            .unwrap_or_default()
     }
 
     /// An instant as its UTC date and time.

@@ -109,6 +109,8 @@ impl Console {
         let stop = CancellationToken::new();
         let stopping = stop.clone();
         let done = tokio::spawn(async move {
+            // With each connection's peer, for the visitor's address.
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(stopping.cancelled_owned())
                 .await;

@@ -45,12 +45,24 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/event_form.html"),
     ),
     ("event.html", include_str!("../templates/event.html")),
+    (
+        "event_outcome.html",
+        include_str!("../templates/event_outcome.html"),
+    ),
+    (
+        "commitment_carry.html",
+        include_str!("../templates/commitment_carry.html"),
+    ),
     ("checkin.html", include_str!("../templates/checkin.html")),
     (
         "coworking.html",
         include_str!("../templates/coworking.html"),
     ),
     ("library.html", include_str!("../templates/library.html")),
+    (
+        "public_library.html",
+        include_str!("../templates/public_library.html"),
+    ),
     (
         "space_form.html",
         include_str!("../templates/space_form.html"),
@@ -61,10 +73,30 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("campaign.html", include_str!("../templates/campaign.html")),
     (
+        "campaign_outcome.html",
+        include_str!("../templates/campaign_outcome.html"),
+    ),
+    (
+        "coalition_form.html",
+        include_str!("../templates/coalition_form.html"),
+    ),
+    (
+        "campaign_form.html",
+        include_str!("../templates/campaign_form.html"),
+    ),
+    (
         "item_form.html",
         include_str!("../templates/item_form.html"),
     ),
     ("item.html", include_str!("../templates/item.html")),
+    (
+        "file_versions.html",
+        include_str!("../templates/file_versions.html"),
+    ),
+    (
+        "item_edit.html",
+        include_str!("../templates/item_edit.html"),
+    ),
     ("orgs.html", include_str!("../templates/orgs.html")),
     ("org_form.html", include_str!("../templates/org_form.html")),
     ("org.html", include_str!("../templates/org.html")),
@@ -113,6 +145,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("tenants.html", include_str!("../templates/tenants.html")),
     ("verify.html", include_str!("../templates/verify.html")),
     ("suggest.html", include_str!("../templates/suggest.html")),
+    ("profile.html", include_str!("../templates/profile.html")),
+    (
+        "sharing_settings.html",
+        include_str!("../templates/sharing_settings.html"),
+    ),
 ];
 
 /// The template environment, built once.
@@ -143,6 +180,14 @@ pub fn templates() -> &'static Environment<'static> {
         );
         // Whether the catalogue has `key` (a notice named in the URL).
         env.add_function("has_t", |key: &str| Lang::Ar.get(key).is_some());
+        // `n|digits`: a number in the page's digits (Arabic-Indic in Arabic).
+        env.add_filter("digits", |state: &minijinja::State, v: Value| -> String {
+            let lang = state
+                .lookup("lang")
+                .and_then(|v| v.as_str().and_then(Lang::parse))
+                .unwrap_or(Lang::Ar);
+            lang.digits(&v.to_string())
+        });
         env.add_filter("dom_id", |name: &str| {
             name.chars()
                 .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
@@ -509,7 +554,18 @@ impl FromRequestParts<Arc<AppState>> for Ctx {
     ) -> Result<Self, Self::Rejection> {
         let session = crate::http::cookie(&parts.headers, SESSION_COOKIE)
             .and_then(|id| state.sessions.get(id));
-        let bearer = Bearer::new(session.as_ref().map_or("", |s| s.token.as_str()));
+        // The visitor's address, through the proxies the console trusts.
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        let forwarded = parts
+            .headers
+            .get(markaz_kit::rpc::peer::FORWARDED_FOR)
+            .and_then(|v| v.to_str().ok());
+        let client = state.config.trusted_proxies.client(peer, forwarded);
+        let bearer =
+            Bearer::new(session.as_ref().map_or("", |s| s.token.as_str())).for_client(client);
         let csrf_id = match &session {
             Some(s) => Some(s.id.clone()),
             None => parts.extensions.get::<Visitor>().map(|v| v.0.clone()),
@@ -576,6 +632,12 @@ impl Ctx {
 
     pub fn membership(&self) -> MembershipServiceClient<Authed> {
         self.state.upstream.membership(&self.bearer)
+    }
+
+    /// The visitor's calls without their token, for the public pages: the
+    /// same for everyone, counted against the visitor's address.
+    pub fn anonymous(&self) -> Bearer {
+        self.bearer.anonymous()
     }
 
     pub fn capacity(&self) -> CapacityServiceClient<Authed> {
@@ -666,6 +728,27 @@ impl Ctx {
 
     pub fn redirect(&self, target: &str) -> Answer {
         Ok(redirect_response(self.hx, target))
+    }
+
+    /// The end of every write a form makes: done, to the page `done` names
+    /// (from the service's answer); refused because of the form (a
+    /// `BadRequest`, a refused state change), the form again through
+    /// `again`, the objections next to their fields. A denial or an outage
+    /// stays a failure and becomes its readable page.
+    pub async fn finish<T, Fut>(
+        &self,
+        mut form: Form,
+        answer: Result<tonic::Response<T>, tonic::Status>,
+        done: impl FnOnce(T) -> String,
+        again: impl FnOnce(Form) -> Fut,
+    ) -> Answer
+    where
+        Fut: std::future::Future<Output = Answer>,
+    {
+        match form.outcome(answer)? {
+            Outcome::Done(answer) => self.redirect(&done(answer)),
+            Outcome::Again => again(form).await,
+        }
     }
 }
 

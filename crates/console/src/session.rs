@@ -221,6 +221,11 @@ impl FormFields {
             .unwrap_or("")
     }
 
+    /// The values of checkboxes of one name, owned.
+    pub fn ticked(&self, name: &str) -> Vec<String> {
+        self.all(name).into_iter().map(str::to_string).collect()
+    }
+
     pub fn all(&self, name: &str) -> Vec<&str> {
         self.0
             .iter()

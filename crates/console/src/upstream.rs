@@ -1,6 +1,7 @@
 //! The services, as the console reaches them: their public gRPC APIs, each
 //! call carrying the signed-in person's own bearer token.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use markaz_proto::capacity::v1::capacity_service_client::CapacityServiceClient;
@@ -84,25 +85,55 @@ impl Upstream {
     }
 }
 
-/// The signed-in person's token as the `authorization` of every call made
-/// for them; none for a visitor (the public RPCs).
-#[derive(Clone, Default)]
-pub struct Bearer(Option<MetadataValue<Ascii>>);
+/// What every call made for a visitor carries: the signed-in person's
+/// token as its `authorization` (none for a visitor: the public RPCs), and
+/// the visitor's address as its `x-forwarded-for`, which the services
+/// believe from the console alone (kit's `rpc::peer`) for their public
+/// rate limits.
+#[derive(Clone)]
+pub struct Bearer {
+    token: Option<MetadataValue<Ascii>>,
+    client: Option<MetadataValue<Ascii>>,
+}
 
 /// Never the token itself: a debug line must not carry a credential.
 impl std::fmt::Debug for Bearer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let what = if self.0.is_some() { "token" } else { "none" };
+        let what = if self.token.is_some() {
+            "token"
+        } else {
+            "none"
+        };
         write!(f, "Bearer({what})")
     }
 }
 
 impl Bearer {
+    /// A call with `token` (empty: none).
     pub fn new(token: &str) -> Bearer {
-        if token.is_empty() {
-            return Bearer(None);
+        Bearer {
+            token: if token.is_empty() {
+                None
+            } else {
+                format!("Bearer {token}").parse().ok()
+            },
+            client: None,
         }
-        Bearer(format!("Bearer {token}").parse().ok())
+    }
+
+    /// The same, made for the visitor at `client`.
+    pub fn for_client(mut self, client: Option<IpAddr>) -> Bearer {
+        self.client = client.and_then(|ip| ip.to_string().parse().ok());
+        self
+    }
+
+    /// The same visitor, without their token: a public page's calls are
+    /// the same for everyone, signed in or not.
+    pub fn anonymous(&self) -> Bearer {
+        Bearer {
+            token: None,
+            client: self.client.clone(),
+        }
     }
 }
 
@@ -111,10 +142,15 @@ impl Interceptor for Bearer {
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(value) = &self.0 {
+        if let Some(value) = &self.token {
             request
                 .metadata_mut()
                 .insert("authorization", value.clone());
+        }
+        if let Some(client) = &self.client {
+            request
+                .metadata_mut()
+                .insert(markaz_kit::rpc::peer::FORWARDED_FOR, client.clone());
         }
         Ok(request)
     }
@@ -145,4 +181,23 @@ pub fn refusal(status: &tonic::Status) -> Vec<String> {
     } else {
         reasons
     }
+}
+
+/// The status with its field violations renamed where `rename` gives a new
+/// name (the form's field for the request's path), the others as they are:
+/// so an objection lands next to the input a form names differently.
+pub fn rename_violations(
+    status: tonic::Status,
+    rename: impl Fn(&str) -> Option<String>,
+) -> tonic::Status {
+    let violations = field_violations(&status);
+    if violations.is_empty() {
+        return status;
+    }
+    let mut details = tonic_types::ErrorDetails::new();
+    for (field, description) in violations {
+        let field = rename(&field).unwrap_or(field);
+        details.add_bad_request_violation(field, description);
+    }
+    tonic::Status::with_error_details(status.code(), status.message(), details)
 }

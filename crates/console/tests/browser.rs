@@ -53,6 +53,31 @@ async fn a_center_day_in_headless_chromium() {
     std::fs::create_dir_all(&shots).expect("screenshot directory");
 
     let world = World::start().await;
+    // A donor platform the deployment knows (only the operator registers
+    // one, over gRPC: the console has no page for it), for the flow's new
+    // share agreement.
+    {
+        use markaz_console::upstream::Bearer;
+        use markaz_proto::donors::v1 as don;
+        use markaz_proto::donors::v1::sharing_service_client::SharingServiceClient;
+        let operator = world.markaz.env.operator_token();
+        SharingServiceClient::with_interceptor(
+            world.markaz.channel().await,
+            Bearer::new(&operator),
+        )
+        .register_donor(don::RegisterDonorRequest {
+            donor: Some(don::Donor {
+                id: "echo".into(),
+                name: Some(markaz_proto::common::v1::LocalizedText {
+                    ar: "المديرية العامة للحماية المدنية الأوروبية".into(),
+                    en: "ECHO".into(),
+                }),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("the donor registered");
+    }
     let started = Instant::now();
     let run = tokio::process::Command::new("node")
         .arg("flow.mjs")

@@ -1,5 +1,5 @@
 //! Administration: people and erasure (asked for in two steps; the
-//! requests and their receipts), branches, tenants
+//! requests and their receipts), branches, tenants and donor platforms
 //! (operators), and the dead letters (operators; no public API yet).
 
 use std::sync::Arc;
@@ -31,6 +31,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/admin/branches", post(create_branch))
         .route("/admin/tenants", get(tenants).post(create_tenant))
         .route("/admin/dead-letters", get(dead_letters))
+        .route("/admin/donors", get(donors).post(register_donor))
 }
 
 async fn index(ctx: Ctx) -> Answer {
@@ -108,7 +109,7 @@ pub fn person_choices(lang: crate::i18n::Lang) -> minijinja::Value {
 
 /// Registers a person with no organization (a reviewer, an individual).
 async fn create_person(ctx: Ctx) -> Answer {
-    let (f, mut form) = ctx.posted(STAFF)?;
+    let (f, form) = ctx.posted(STAFF)?;
     let answer = ctx
         .membership()
         .create_person(mem::CreatePersonRequest {
@@ -116,10 +117,13 @@ async fn create_person(ctx: Ctx) -> Answer {
             request_id: form.request_id.clone(),
         })
         .await;
-    match form.outcome(answer)? {
-        Done(p) => ctx.redirect(&format!("/admin/people/{}?done=person_added", p.id)),
-        Again => people_page(&ctx, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |p| format!("/admin/people/{}?done=person_added", p.id),
+        |form| people_page(&ctx, form),
+    )
+    .await
 }
 
 async fn person(ctx: Ctx, Path(id): Path<String>) -> Answer {
@@ -290,7 +294,7 @@ async fn erasure(ctx: Ctx, Path(id): Path<String>) -> Answer {
 }
 
 async fn create_branch(ctx: Ctx) -> Answer {
-    let (f, mut form) = ctx.posted(&[Role::Admin])?;
+    let (f, form) = ctx.posted(&[Role::Admin])?;
     let answer = ctx
         .membership()
         .create_branch(mem::CreateBranchRequest {
@@ -302,10 +306,13 @@ async fn create_branch(ctx: Ctx) -> Answer {
             }),
         })
         .await;
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect("/admin/people?done=branch_created"),
-        Again => people_page(&ctx, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |_| "/admin/people?done=branch_created".to_string(),
+        |form| people_page(&ctx, form),
+    )
+    .await
 }
 
 async fn tenants(ctx: Ctx) -> Answer {
@@ -335,13 +342,13 @@ async fn tenants_page(ctx: &Ctx, form: Form) -> Answer {
             }).collect::<Vec<_>>(),
             next => next_page(ctx, &list.next_page_token),
             done => ctx.q("done"),
-            letters => false,
+            tab => "tenants",
         },
     )
 }
 
 async fn create_tenant(ctx: Ctx) -> Answer {
-    let (f, mut form) = ctx.posted(OPERATOR)?;
+    let (f, form) = ctx.posted(OPERATOR)?;
     let answer = ctx
         .membership()
         .create_tenant(mem::CreateTenantRequest {
@@ -353,10 +360,73 @@ async fn create_tenant(ctx: Ctx) -> Answer {
             }),
         })
         .await;
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect("/admin/tenants?done=tenant_created"),
-        Again => tenants_page(&ctx, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |_| "/admin/tenants?done=tenant_created".to_string(),
+        |form| tenants_page(&ctx, form),
+    )
+    .await
+}
+
+/// The deployment's donor platforms (operator): each registered once, its
+/// id the `sub` of its platform's tokens; tenants' admins then share with
+/// it (`/impact/shares`).
+async fn donors(ctx: Ctx) -> Answer {
+    ctx.require(OPERATOR)?;
+    donors_page(&ctx, Form::new()).await
+}
+
+async fn donors_page(ctx: &Ctx, form: Form) -> Answer {
+    let lang = ctx.lang;
+    let list = ctx
+        .sharing()
+        .list_donors(markaz_proto::donors::v1::ListDonorsRequest {
+            page_size: 100,
+            page_token: ctx.q("page").to_string(),
+        })
+        .await?
+        .into_inner();
+    ctx.render_form(
+        "tenants.html",
+        form,
+        context! {
+            donors => list.donors.iter().map(|d| context! {
+                id => d.id,
+                name => lang.text(d.name.as_ref()),
+                iati => d.iati_identifier,
+                created => lang.timestamp(d.create_time.as_ref()),
+            }).collect::<Vec<_>>(),
+            total => lang.number(i64::from(list.total_size)),
+            next => next_page(ctx, &list.next_page_token),
+            done => ctx.q("done"),
+            tab => "donors",
+        },
+    )
+}
+
+/// Registers a donor platform (operator). The same fields again are the
+/// same donor; another donor's id, the service's ALREADY_EXISTS on the form.
+async fn register_donor(ctx: Ctx) -> Answer {
+    let (f, form) = ctx.posted(OPERATOR)?;
+    let answer = ctx
+        .sharing()
+        .register_donor(markaz_proto::donors::v1::RegisterDonorRequest {
+            donor: Some(markaz_proto::donors::v1::Donor {
+                id: f.get("donor.id").trim().to_string(),
+                name: form_text(f, "donor.name"),
+                iati_identifier: f.get("donor.iati_identifier").trim().to_string(),
+                create_time: None,
+            }),
+        })
+        .await;
+    ctx.finish(
+        form,
+        answer,
+        |_| "/admin/donors?done=donor_registered".to_string(),
+        |form| donors_page(&ctx, form),
+    )
+    .await
 }
 
 /// Dead letters live in each service's database and no service offers them
@@ -365,7 +435,7 @@ async fn dead_letters(ctx: Ctx) -> Answer {
     ctx.require(OPERATOR)?;
     ctx.render(
         "tenants.html",
-        context! { letters => true, tenants => Vec::<()>::new(), form => Form::new() },
+        context! { tab => "letters", form => Form::new() },
     )
 }
 

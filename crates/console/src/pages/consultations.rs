@@ -15,7 +15,6 @@ use super::{
 };
 use crate::AppState;
 use crate::i18n::Lang;
-use crate::render::Outcome::{Again, Done};
 use crate::render::{Answer, Ctx, Form};
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -204,11 +203,11 @@ async fn create(ctx: Ctx) -> Answer {
             request_id: form.request_id.clone(),
         })
         .await;
-    match form.outcome(answer)? {
-        Done(c) => ctx.redirect(&format!(
-            "/consultations/{}?done=consultation_recorded",
-            c.id
-        )),
-        Again => consultation_form(&ctx, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |c| format!("/consultations/{}?done=consultation_recorded", c.id),
+        |form| consultation_form(&ctx, form),
+    )
+    .await
 }

@@ -20,7 +20,7 @@ use super::{
 };
 use crate::AppState;
 use crate::i18n::Lang;
-use crate::render::Outcome::{Again, Done};
+use crate::render::Outcome::Done;
 use crate::render::{Answer, Ctx, Fail, Form};
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -230,10 +230,13 @@ async fn create(ctx: Ctx) -> Answer {
             request_id: form.request_id.clone(),
         })
         .await;
-    match form.outcome(answer)? {
-        Done(c) => ctx.redirect(&format!("/courses/{}?done=course_scheduled", c.id)),
-        Again => course_form(&ctx, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |c| format!("/courses/{}?done=course_scheduled", c.id),
+        |form| course_form(&ctx, form),
+    )
+    .await
 }
 
 async fn page(ctx: Ctx, Path(id): Path<String>) -> Answer {
@@ -432,7 +435,7 @@ async fn course_page(
 }
 
 async fn change_state(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    let (f, mut form) = ctx.posted(STAFF)?;
+    let (f, form) = ctx.posted(STAFF)?;
     let etag = f.get("etag").to_string();
     let id_ = id.clone();
     let action = f.get("action");
@@ -463,10 +466,13 @@ async fn change_state(ctx: Ctx, Path(id): Path<String>) -> Answer {
         }
         _ => return Err(Fail::NotFound),
     };
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect(&format!("/courses/{id}?done=course_{action}")),
-        Again => course_page(&ctx, &id, form, BTreeMap::new()).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |_| format!("/courses/{id}?done=course_{action}"),
+        |form| course_page(&ctx, &id, form, BTreeMap::new()),
+    )
+    .await
 }
 
 /// Enrols every person ticked. Each enrolment's request id is the form's

@@ -33,6 +33,15 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/coworking/bookings", post(book))
         .route("/coworking/bookings/{id}/cancel", post(cancel))
         .route("/coworking/spaces/new", get(new_space).post(create_space))
+        .route(
+            "/coworking/spaces/{id}/edit",
+            get(edit_space).post(update_space),
+        )
+        .route("/coworking/spaces/{id}/closures", post(add_closure))
+        .route(
+            "/coworking/spaces/{id}/closures/{closure}/remove",
+            post(remove_closure),
+        )
 }
 
 // ------------------------------------------------------------ a new space
@@ -48,32 +57,162 @@ const WEEKDAYS: [res::Weekday; 7] = [
     res::Weekday::Friday,
 ];
 
+/// Opening stretches a form offers per day at least: the day, and after a
+/// break (a center's day with a lunch break).
+const INTERVALS: usize = 2;
+/// The most stretches a day a form takes (the service takes up to 28 a
+/// week): a form offers one more than its busiest day has, up to this.
+const MAX_INTERVALS: usize = 6;
+
+/// The stretch columns a space form shows: those its busiest day fills,
+/// and an empty one more (at least [`INTERVALS`]).
+fn stretches(form: &Form) -> usize {
+    let filled = (0..MAX_INTERVALS)
+        .rev()
+        .find(|n| {
+            WEEKDAYS.iter().any(|d| {
+                ["opens", "closes"].iter().any(|end| {
+                    form.values
+                        .get(&hour_field(*d, *n, end))
+                        .is_some_and(|v| !v.trim().is_empty())
+                })
+            })
+        })
+        .map_or(0, |n| n + 1);
+    (filled + 1).clamp(INTERVALS, MAX_INTERVALS)
+}
+
+/// A day's interval `n` (0-based) in a space form: `hours.WEEKDAY_SATURDAY.0.opens`.
+fn hour_field(day: res::Weekday, n: usize, end: &str) -> String {
+    format!("hours.{}.{n}.{end}", day.as_str_name())
+}
+
+/// `minutes` since midnight as `HH:MM`.
+fn hh_mm(minutes: i32) -> String {
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+/// A space's week as a form shows it: each day open or not, and its
+/// intervals in order.
+fn put_hours(mut form: Form, hours: &[res::OpeningInterval]) -> Form {
+    for day in WEEKDAYS {
+        let mut of_day: Vec<&res::OpeningInterval> =
+            hours.iter().filter(|i| i.weekday == day as i32).collect();
+        of_day.sort_by_key(|i| i.opens_minute);
+        if !of_day.is_empty() {
+            form = form.with(&format!("day.{}", day.as_str_name()), "on");
+        }
+        for (n, i) in of_day.iter().take(MAX_INTERVALS).enumerate() {
+            form = form
+                .with(&hour_field(day, n, "opens"), hh_mm(i.opens_minute))
+                .with(&hour_field(day, n, "closes"), hh_mm(i.closes_minute));
+        }
+    }
+    form
+}
+
+/// The open days' intervals as typed, with where each came from (its
+/// fields), so the service's objection to `space.opening_hours[i]` lands
+/// next to the right day. A malformed time is objected to here.
+fn opening_hours(
+    f: &crate::session::FormFields,
+    form: &mut Form,
+    lang: crate::i18n::Lang,
+) -> (Vec<res::OpeningInterval>, Vec<(String, String)>) {
+    let mut hours = Vec::new();
+    let mut fields = Vec::new();
+    for day in WEEKDAYS {
+        if !f.checked(&format!("day.{}", day.as_str_name())) {
+            continue;
+        }
+        for n in 0..MAX_INTERVALS {
+            let (o, c) = (hour_field(day, n, "opens"), hour_field(day, n, "closes"));
+            let (typed_o, typed_c) = (f.get(&o).trim(), f.get(&c).trim());
+            // A later interval left empty is no interval; the first is
+            // the day's, required.
+            if n > 0 && typed_o.is_empty() && typed_c.is_empty() {
+                continue;
+            }
+            let opens = minute_of_day(typed_o);
+            let closes = minute_of_day(typed_c);
+            if opens.is_none() {
+                form.object(&o, lang.label("form_bad_hour"));
+            }
+            if closes.is_none() {
+                form.object(&c, lang.label("form_bad_hour"));
+            }
+            hours.push(res::OpeningInterval {
+                weekday: day as i32,
+                opens_minute: opens.unwrap_or_default(),
+                closes_minute: closes.unwrap_or_default(),
+            });
+            fields.push((o, c));
+        }
+    }
+    (hours, fields)
+}
+
+/// The service names an interval `space.opening_hours[i].opens_minute`;
+/// the form, by its day and place.
+fn rename_hour_fields(status: tonic::Status, fields: &[(String, String)]) -> tonic::Status {
+    crate::upstream::rename_violations(status, |field| {
+        let rest = field.strip_prefix("space.opening_hours[")?;
+        let (index, tail) = rest.split_once(']')?;
+        let (opens, closes) = fields.get(index.parse::<usize>().ok()?)?;
+        Some(if tail.contains("closes") {
+            closes.clone()
+        } else {
+            opens.clone()
+        })
+    })
+}
+
 async fn new_space(ctx: Ctx) -> Answer {
     ctx.require(super::STAFF)?;
     let mut form = Form::new()
         .with("space.utc_offset_minutes", "180")
-        .with("space.opens", "08:00")
-        .with("space.closes", "16:00")
         .with("space.bookable_by", "BOOKABLE_BY_PARTNERS");
+    // The usual week: Saturday to Thursday, 08:00–16:00.
     for day in &WEEKDAYS[..6] {
-        form = form.with(&format!("day.{}", day.as_str_name()), "on");
+        form = form
+            .with(&format!("day.{}", day.as_str_name()), "on")
+            .with(&hour_field(*day, 0, "opens"), "08:00")
+            .with(&hour_field(*day, 0, "closes"), "16:00");
     }
     if !ctx.q("branch").is_empty() {
         form = form.with("space.branch_id", ctx.q("branch"));
     }
-    space_form(&ctx, form).await
+    space_form(&ctx, form, None).await
 }
 
-async fn space_form(ctx: &Ctx, form: Form) -> Answer {
+/// The form of a new space, or of `space` when editing it.
+async fn space_form(ctx: &Ctx, form: Form, space: Option<&res::Space>) -> Answer {
     let lang = ctx.lang;
+    let closures = match space {
+        Some(s) => closures_of(ctx, s).await?,
+        None => Vec::new(),
+    };
+    let intervals = stretches(&form);
     ctx.render_form(
         "space_form.html",
         form,
         context! {
+            space => space.map(|s| context! { id => s.id, name => lang.text(s.name.as_ref()), branch => s.branch_id }),
+            closures => closures.iter().map(|c| context! {
+                id => c.id,
+                first => lang.date(c.first_day.as_ref()),
+                last => lang.date(c.last_day.as_ref()),
+                one_day => c.first_day == c.last_day,
+                reason => lang.text(c.reason.as_ref()),
+                branch_wide => c.space_id.is_empty(),
+            }).collect::<Vec<_>>(),
+            affected => ctx.q("affected"),
+            done => ctx.q("done"),
             branches => branch_choices(ctx).await?,
             kinds => choices(lang, enum_names!(res::SpaceKind)),
             bookable => choices(lang, enum_names!(res::BookableBy)),
             weekdays => choices(lang, WEEKDAYS.iter().map(|d| d.as_str_name())),
+            intervals => (0..intervals).collect::<Vec<_>>(),
         },
     )
 }
@@ -86,61 +225,269 @@ fn minute_of_day(hm: &str) -> Option<i32> {
     ((0..60).contains(&m) && (0..=24 * 60).contains(&minute)).then_some(minute)
 }
 
-async fn create_space(ctx: Ctx) -> Answer {
-    let (f, mut form) = ctx.posted(super::STAFF)?;
+/// The space a form describes (its branch aside), the fields of its hours.
+fn space_of(
+    ctx: &Ctx,
+    f: &crate::session::FormFields,
+    form: &mut Form,
+) -> (res::Space, Vec<(String, String)>) {
     let lang = ctx.lang;
-    // The same hours on every day ticked: the usual week; a lunch break or
-    // other days' hours are set over gRPC (UpdateSpace) for now.
-    let opens = minute_of_day(f.get("space.opens"));
-    let closes = minute_of_day(f.get("space.closes"));
-    if opens.is_none() {
-        form.object("space.opens", lang.label("form_bad_hour"));
-    }
-    if closes.is_none() {
-        form.object("space.closes", lang.label("form_bad_hour"));
-    }
-    let capacity = parse_int(&mut form, lang, "space.capacity", f.get("space.capacity"));
+    let (opening_hours, hour_fields) = opening_hours(f, form, lang);
+    let capacity = parse_int(form, lang, "space.capacity", f.get("space.capacity"));
     let offset = parse_int(
-        &mut form,
+        form,
         lang,
         "space.utc_offset_minutes",
         f.get("space.utc_offset_minutes"),
     );
+    let space = res::Space {
+        kind: enum_value!(res::SpaceKind, f.get("space.kind")),
+        name: super::form_text(f, "space.name"),
+        description: super::form_text(f, "space.description"),
+        capacity: capacity.unwrap_or_default() as i32,
+        opening_hours,
+        utc_offset_minutes: offset.unwrap_or(180) as i32,
+        bookable_by: enum_value!(res::BookableBy, f.get("space.bookable_by")),
+        shared_with_consortium: f.checked("space.shared_with_consortium"),
+        ..Default::default()
+    };
+    (space, hour_fields)
+}
+
+async fn create_space(ctx: Ctx) -> Answer {
+    let (f, mut form) = ctx.posted(super::STAFF)?;
+    let (space, hour_fields) = space_of(&ctx, f, &mut form);
     if form.has_errors() {
-        return space_form(&ctx, form).await;
+        return space_form(&ctx, form, None).await;
     }
-    let opening_hours = WEEKDAYS
-        .iter()
-        .filter(|d| f.checked(&format!("day.{}", d.as_str_name())))
-        .map(|d| res::OpeningInterval {
-            weekday: *d as i32,
-            opens_minute: opens.unwrap_or_default(),
-            closes_minute: closes.unwrap_or_default(),
-        })
-        .collect();
     let branch = f.get("space.branch_id").to_string();
     let answer = ctx
         .resources()
         .create_space(res::CreateSpaceRequest {
             space: Some(res::Space {
                 branch_id: branch.clone(),
-                kind: enum_value!(res::SpaceKind, f.get("space.kind")),
-                name: super::form_text(f, "space.name"),
-                description: super::form_text(f, "space.description"),
-                capacity: capacity.unwrap_or_default() as i32,
-                opening_hours,
-                utc_offset_minutes: offset.unwrap_or(180) as i32,
-                bookable_by: enum_value!(res::BookableBy, f.get("space.bookable_by")),
-                shared_with_consortium: f.checked("space.shared_with_consortium"),
-                ..Default::default()
+                ..space
             }),
             request_id: form.request_id.clone(),
         })
-        .await;
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect(&format!("/coworking?branch={branch}&done=space_created")),
-        Again => space_form(&ctx, form).await,
+        .await
+        .map_err(|s| rename_hour_fields(s, &hour_fields));
+    ctx.finish(
+        form,
+        answer,
+        |_| format!("/coworking?branch={branch}&done=space_created"),
+        |form| space_form(&ctx, form, None),
+    )
+    .await
+}
+
+// ------------------------------------------------------- editing a space
+
+async fn get_space(ctx: &Ctx, id: &str) -> Result<res::Space, Fail> {
+    Ok(ctx
+        .resources()
+        .get_space(res::GetSpaceRequest { id: id.to_string() })
+        .await?
+        .into_inner())
+}
+
+/// A space's fields and its week as they are now: staff.
+async fn edit_space(ctx: Ctx, Path(id): Path<String>) -> Answer {
+    ctx.require(super::STAFF)?;
+    let space = get_space(&ctx, &id).await?;
+    space_form(&ctx, space_values(&space), Some(&space)).await
+}
+
+/// The edit form's values from the space as it is.
+fn space_values(space: &res::Space) -> Form {
+    let mut form = Form::new()
+        .with("etag", space.etag.clone())
+        .with("space.branch_id", space.branch_id.clone())
+        .with("space.kind", enum_name!(res::SpaceKind, space.kind))
+        .with("space.capacity", space.capacity.to_string())
+        .with(
+            "space.utc_offset_minutes",
+            space.utc_offset_minutes.to_string(),
+        )
+        .with(
+            "space.bookable_by",
+            enum_name!(res::BookableBy, space.bookable_by),
+        );
+    for (name, on) in [
+        ("space.shared_with_consortium", space.shared_with_consortium),
+        ("space.archived", space.archived),
+    ] {
+        if on {
+            form = form.with(name, "on");
+        }
     }
+    form = super::put_text(form, "space.name", space.name.as_ref());
+    form = super::put_text(form, "space.description", space.description.as_ref());
+    put_hours(form, &space.opening_hours)
+}
+
+async fn update_space(ctx: Ctx, Path(id): Path<String>) -> Answer {
+    let (f, mut form) = ctx.posted(super::STAFF)?;
+    let current = get_space(&ctx, &id).await?;
+    let (space, hour_fields) = space_of(&ctx, f, &mut form);
+    if form.has_errors() {
+        return space_form(&ctx, form, Some(&current)).await;
+    }
+    let answer = ctx
+        .resources()
+        .update_space(res::UpdateSpaceRequest {
+            space: Some(res::Space {
+                id: id.clone(),
+                archived: f.checked("space.archived"),
+                etag: f.get("etag").to_string(),
+                // Not on the form: kept as they are.
+                max_booking_minutes: current.max_booking_minutes,
+                max_days_ahead: current.max_days_ahead,
+                ..space
+            }),
+            // Every field but the branch (a space stays where it is).
+            update_mask: None,
+        })
+        .await
+        .map_err(|s| rename_hour_fields(s, &hour_fields));
+    let branch = current.branch_id.clone();
+    ctx.finish(
+        form,
+        answer,
+        |_| format!("/coworking?branch={branch}&done=space_saved"),
+        |form| space_form(&ctx, form, Some(&current)),
+    )
+    .await
+}
+
+// -------------------------------------------------------------- closures
+
+/// A space's closures from today on (its own and its branch's): a holiday,
+/// maintenance.
+async fn closures_of(ctx: &Ctx, space: &res::Space) -> Result<Vec<res::Closure>, Fail> {
+    Ok(ctx
+        .resources()
+        .list_closures(res::ListClosuresRequest {
+            space_id: space.id.clone(),
+            from: Some(Date::today().to_proto()),
+            page_size: 100,
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .closures)
+}
+
+/// Closes the space, or every space of its branch, from one day to another
+/// (`AddClosure`, staff). Bookings already made stay: the page says how
+/// many, for staff to tell the organizations.
+async fn add_closure(ctx: Ctx, Path(id): Path<String>) -> Answer {
+    let (f, mut form) = ctx.posted(super::STAFF)?;
+    let lang = ctx.lang;
+    let space = get_space(&ctx, &id).await?;
+    let first_day = parse_date(
+        &mut form,
+        lang,
+        "closure.first_day",
+        f.get("closure.first_day"),
+    );
+    let last_day = parse_date(
+        &mut form,
+        lang,
+        "closure.last_day",
+        f.get("closure.last_day"),
+    );
+    let answer = if form.has_errors() {
+        None
+    } else {
+        Some(
+            ctx.resources()
+                .add_closure(res::AddClosureRequest {
+                    closure: Some(res::Closure {
+                        branch_id: space.branch_id.clone(),
+                        space_id: if f.checked("closure.whole_branch") {
+                            String::new()
+                        } else {
+                            id.clone()
+                        },
+                        first_day,
+                        last_day,
+                        reason: super::form_text(f, "closure.reason"),
+                        ..Default::default()
+                    }),
+                    request_id: form.request_id.clone(),
+                })
+                .await,
+        )
+    };
+    if let Some(answer) = answer
+        && let Done(done) = form.outcome(answer)?
+    {
+        return ctx.redirect(&format!(
+            "/coworking/spaces/{id}/edit?done=closure_added&affected={}",
+            done.affected_booking_ids.len()
+        ));
+    }
+    space_form(&ctx, closure_again(&space, form), Some(&space)).await
+}
+
+/// The page again after a closure was refused: the space's form as the
+/// space is, the closure's as it was sent, with the objections.
+fn closure_again(space: &res::Space, form: Form) -> Form {
+    let mut shown = space_values(space);
+    shown.values.extend(
+        form.values
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("closure.")),
+    );
+    Form {
+        errors: form.errors,
+        summary: form.summary,
+        refusals: form.refusals,
+        request_id: form.request_id,
+        ..shown
+    }
+}
+
+async fn remove_closure(ctx: Ctx, Path((id, closure)): Path<(String, String)>) -> Answer {
+    let (_, form) = ctx.posted(super::STAFF)?;
+    let space = get_space(&ctx, &id).await?;
+    let answer = ctx
+        .resources()
+        .remove_closure(res::RemoveClosureRequest { id: closure })
+        .await;
+    ctx.finish(
+        form,
+        answer,
+        |_| format!("/coworking/spaces/{id}/edit?done=closure_removed"),
+        |form| space_form(&ctx, closure_again(&space, form), Some(&space)),
+    )
+    .await
+}
+
+/// A space's hours on one day, as the calendar shows them
+/// (`08:00–12:00، 13:00–17:00`); empty when it is closed that day.
+fn hours_of_day(lang: crate::i18n::Lang, space: &res::Space, day: Date) -> String {
+    // 1970-01-01 was a Thursday; the service counts Monday as 1.
+    let weekday = (day.days() + 3).rem_euclid(7) as i32 + 1;
+    let mut of_day: Vec<&res::OpeningInterval> = space
+        .opening_hours
+        .iter()
+        .filter(|i| i.weekday == weekday)
+        .collect();
+    of_day.sort_by_key(|i| i.opens_minute);
+    let separator = if lang == crate::i18n::Lang::Ar {
+        "، "
+    } else {
+        ", "
+    };
+    lang.digits(
+        &of_day
+            .iter()
+            .map(|i| format!("{}–{}", hh_mm(i.opens_minute), hh_mm(i.closes_minute)))
+            .collect::<Vec<_>>()
+            .join(separator),
+    )
 }
 
 const DAYS: i64 = 7;
@@ -163,6 +510,51 @@ fn local(ts: Option<&prost_types::Timestamp>, offset: i32) -> (i64, String) {
         s.div_euclid(86_400),
         format!("{:02}:{:02}", secs / 3600, secs % 3600 / 60),
     )
+}
+
+/// Bookings as rows of a list (Today, an organization's tab): each at its
+/// space's local time, linked to the week of its branch's calendar.
+pub(super) fn booking_rows(
+    lang: crate::i18n::Lang,
+    bookings: &[res::Booking],
+    spaces: &[res::Space],
+) -> Vec<Value> {
+    bookings
+        .iter()
+        .map(|b| {
+            let space = spaces.iter().find(|s| s.id == b.space_id);
+            let offset = space.map_or(0, |s| s.utc_offset_minutes);
+            let (day, start) = local(b.start_time.as_ref(), offset);
+            let (_, end) = local(b.end_time.as_ref(), offset);
+            let day = Date::from_days(day).to_proto();
+            context! {
+                id => b.id,
+                space => space.map(|s| lang.text(s.name.as_ref())).unwrap_or_default(),
+                branch => space.map(|s| s.branch_id.clone()).unwrap_or_default(),
+                week => date_value(Some(&day)),
+                day => lang.date(Some(&day)),
+                time => lang.digits(&format!("{start}–{end}")),
+                purpose => enum_name!(res::BookingPurpose, b.purpose),
+                status => enum_name!(res::BookingStatus, b.status),
+                organization => b.organization_id,
+            }
+        })
+        .collect()
+}
+
+/// Every space the reader may see (of every branch), to name bookings.
+pub(super) async fn all_spaces(ctx: &Ctx) -> Result<Vec<res::Space>, Fail> {
+    Ok(super::unless_refused(
+        ctx.resources()
+            .list_spaces(res::ListSpacesRequest {
+                page_size: 200,
+                include_archived: true,
+                ..Default::default()
+            })
+            .await,
+    )?
+    .map(|l| l.spaces)
+    .unwrap_or_default())
 }
 
 fn space_offset(spaces: &[res::Space], id: &str) -> i32 {
@@ -254,6 +646,22 @@ async fn calendar_page(ctx: &Ctx, form: Form) -> Answer {
             .unwrap_or_default()
     };
     let days: Vec<Date> = (0..DAYS).map(|i| week.add_days(i)).collect();
+    // The branch's closures touching the week, each named in its days.
+    let closures = if branch.is_empty() {
+        Vec::new()
+    } else {
+        ctx.resources()
+            .list_closures(res::ListClosuresRequest {
+                branch_id: branch.clone(),
+                from: Some(week.to_proto()),
+                until: Some(week.add_days(DAYS - 1).to_proto()),
+                page_size: 100,
+                ..Default::default()
+            })
+            .await?
+            .into_inner()
+            .closures
+    };
     let mut rows = Vec::new();
     for space in &spaces {
         let offset = space.utc_offset_minutes;
@@ -274,6 +682,17 @@ async fn calendar_page(ctx: &Ctx, form: Form) -> Answer {
             .iter()
             .map(|day| {
                 let mut entries: Vec<(String, Value)> = Vec::new();
+                let today = date_value(Some(&day.to_proto()));
+                for c in closures.iter().filter(|c| {
+                    (c.space_id.is_empty() || c.space_id == space.id)
+                        && date_value(c.first_day.as_ref()) <= today
+                        && today <= date_value(c.last_day.as_ref())
+                }) {
+                    entries.push((
+                        String::new(),
+                        context! { what => "closure", time => "", reason => lang.text(c.reason.as_ref()) },
+                    ));
+                }
                 for b in &mine {
                     let (d, start) = local(b.start_time.as_ref(), offset);
                     if d != day.days() {
@@ -320,6 +739,8 @@ async fn calendar_page(ctx: &Ctx, form: Form) -> Answer {
             .collect();
         rows.push(context! {
             id => space.id,
+            hours => days.iter().map(|d| hours_of_day(lang, space, *d)).collect::<Vec<_>>(),
+            archived => space.archived,
             name => lang.text(space.name.as_ref()),
             kind => enum_name!(res::SpaceKind, space.kind),
             capacity => lang.number(space.capacity.into()),
@@ -422,25 +843,15 @@ async fn book(ctx: Ctx) -> Answer {
 }
 
 fn rename_time_fields(status: tonic::Status) -> tonic::Status {
-    use tonic_types::{ErrorDetails, StatusExt};
-    let violations = crate::upstream::field_violations(&status);
-    if violations.is_empty() {
-        return status;
-    }
-    let mut details = ErrorDetails::new();
-    for (field, description) in violations {
-        let field = match field.as_str() {
-            "booking.start_time" => "booking.from".to_string(),
-            "booking.end_time" => "booking.until".to_string(),
-            _ => field,
-        };
-        details.add_bad_request_violation(field, description);
-    }
-    tonic::Status::with_error_details(status.code(), status.message(), details)
+    crate::upstream::rename_violations(status, |field| match field {
+        "booking.start_time" => Some("booking.from".to_string()),
+        "booking.end_time" => Some("booking.until".to_string()),
+        _ => None,
+    })
 }
 
 async fn cancel(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    let (f, mut form) = ctx.posted(COWORKING)?;
+    let (f, form) = ctx.posted(COWORKING)?;
     let answer = ctx
         .resources()
         .cancel_booking(res::CancelBookingRequest {
@@ -454,10 +865,13 @@ async fn cancel(ctx: Ctx, Path(id): Path<String>) -> Answer {
         f.get("branch"),
         f.get("week")
     );
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect(&format!("{back}&done=booking_cancelled")),
-        Again => calendar_page(&ctx, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |_| format!("{back}&done=booking_cancelled"),
+        |form| calendar_page(&ctx, form),
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -19,13 +19,13 @@ use super::{
 };
 use crate::AppState;
 use crate::i18n::Lang;
-use crate::render::Outcome::{Again, Done};
 use crate::render::{Answer, Ctx, Fail, Form};
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/grants", get(index))
         .route("/grants/programs", post(create_program))
+        .route("/grants/programs/{id}/{file}", get(program_file))
         .route("/grants/reviewers", post(create_reviewer))
         .route("/grants/calls/new", get(new_call).post(create_call))
         .route("/grants/calls/{id}", get(call_page))
@@ -166,8 +166,42 @@ async fn index_page(ctx: &Ctx, form: Form) -> Answer {
     )
 }
 
+/// A program's files for its funders, made by the impact service with a
+/// donor's rules (small counts withheld at the tenant's threshold):
+/// `iati` its IATI 2.03 activity file (`ExportProgramIati`), `hxl` the
+/// HXL-tagged 3W CSV of its awards (`ExportProgramHxl3w`). Downloaded as
+/// attachments with the file's SHA-256 as ETag. Admin and staff may; the
+/// console offers the links to them only, and anyone else signed in gets
+/// the service's refusal.
+async fn program_file(ctx: Ctx, Path((id, file)): Path<(String, String)>) -> Answer {
+    ctx.require(GRANTS)?;
+    let answer = match file.as_str() {
+        "iati" => {
+            ctx.sharing()
+                .export_program_iati(markaz_proto::donors::v1::ExportProgramIatiRequest {
+                    program_id: id,
+                    funder_donor_id: String::new(),
+                })
+                .await
+        }
+        "hxl" => {
+            ctx.sharing()
+                .export_program_hxl3w(markaz_proto::donors::v1::ExportProgramHxl3wRequest {
+                    program_id: id,
+                })
+                .await
+        }
+        _ => return Err(Fail::NotFound),
+    };
+    Ok(super::file_answer(
+        answer?.into_inner(),
+        super::FileUse::Download,
+        false,
+    ))
+}
+
 async fn create_program(ctx: Ctx) -> Answer {
-    let (f, mut form) = ctx.posted(STAFF)?;
+    let (f, form) = ctx.posted(STAFF)?;
     let answer = ctx
         .grants()
         .create_program(gr::CreateProgramRequest {
@@ -179,14 +213,17 @@ async fn create_program(ctx: Ctx) -> Answer {
             request_id: form.request_id.clone(),
         })
         .await;
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect("/grants?done=program_created"),
-        Again => index_page(&ctx, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |_| "/grants?done=program_created".to_string(),
+        |form| index_page(&ctx, form),
+    )
+    .await
 }
 
 async fn create_reviewer(ctx: Ctx) -> Answer {
-    let (f, mut form) = ctx.posted(STAFF)?;
+    let (f, form) = ctx.posted(STAFF)?;
     let answer = ctx
         .grants()
         .create_reviewer(gr::CreateReviewerRequest {
@@ -203,10 +240,13 @@ async fn create_reviewer(ctx: Ctx) -> Answer {
             request_id: form.request_id.clone(),
         })
         .await;
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect("/grants?done=reviewer_registered"),
-        Again => index_page(&ctx, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |_| "/grants?done=reviewer_registered".to_string(),
+        |form| index_page(&ctx, form),
+    )
+    .await
 }
 
 async fn new_call(ctx: Ctx) -> Answer {
@@ -339,10 +379,13 @@ async fn create_call(ctx: Ctx) -> Answer {
             request_id: form.request_id.clone(),
         })
         .await;
-    match form.outcome(answer)? {
-        Done(c) => ctx.redirect(&format!("/grants/calls/{}?done=call_created", c.id)),
-        Again => call_form(&ctx, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |c| format!("/grants/calls/{}?done=call_created", c.id),
+        |form| call_form(&ctx, form),
+    )
+    .await
 }
 
 async fn call_page(ctx: Ctx, Path(id): Path<String>) -> Answer {
@@ -424,7 +467,7 @@ async fn call_screen(ctx: &Ctx, id: &str, form: Form) -> Answer {
 }
 
 async fn call_state(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    let (f, mut form) = ctx.posted(STAFF)?;
+    let (f, form) = ctx.posted(STAFF)?;
     let etag = f.get("etag").to_string();
     let action = f.get("action");
     let answer = match action {
@@ -446,14 +489,17 @@ async fn call_state(ctx: Ctx, Path(id): Path<String>) -> Answer {
         }
         _ => return Err(Fail::NotFound),
     };
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect(&format!("/grants/calls/{id}?done=call_{action}")),
-        Again => call_screen(&ctx, &id, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |_| format!("/grants/calls/{id}?done=call_{action}"),
+        |form| call_screen(&ctx, &id, form),
+    )
+    .await
 }
 
 async fn create_proposal(ctx: Ctx, Path(call_id): Path<String>) -> Answer {
-    let (f, mut form) = ctx.posted(&[Role::Admin, Role::Staff, Role::Partner])?;
+    let (f, form) = ctx.posted(&[Role::Admin, Role::Staff, Role::Partner])?;
     let answer = ctx
         .grants()
         .create_proposal(gr::CreateProposalRequest {
@@ -466,13 +512,13 @@ async fn create_proposal(ctx: Ctx, Path(call_id): Path<String>) -> Answer {
             request_id: form.request_id.clone(),
         })
         .await;
-    match form.outcome(answer)? {
-        Done(p) => ctx.redirect(&format!(
-            "/grants/proposals/{}/edit?done=proposal_started",
-            p.id
-        )),
-        Again => call_screen(&ctx, &call_id, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |p| format!("/grants/proposals/{}/edit?done=proposal_started", p.id),
+        |form| call_screen(&ctx, &call_id, form),
+    )
+    .await
 }
 
 async fn get_proposal(ctx: &Ctx, id: &str) -> Result<gr::Proposal, Fail> {
@@ -900,15 +946,18 @@ async fn update_proposal(ctx: Ctx, Path(id): Path<String>) -> Answer {
             update_mask: None,
         })
         .await;
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect(&format!("/grants/proposals/{id}?done=proposal_saved")),
-        Again => proposal_form(&ctx, &p, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |_| format!("/grants/proposals/{id}?done=proposal_saved"),
+        |form| proposal_form(&ctx, &p, form),
+    )
+    .await
 }
 
 /// The life-cycle buttons of a proposal.
 async fn proposal_action(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    let (f, mut form) = ctx.posted(&[Role::Admin, Role::Staff, Role::Partner])?;
+    let (f, form) = ctx.posted(&[Role::Admin, Role::Staff, Role::Partner])?;
     let etag = f.get("etag").to_string();
     let reason = f.get("reason").trim().to_string();
     let id_ = id.clone();
@@ -959,14 +1008,17 @@ async fn proposal_action(ctx: Ctx, Path(id): Path<String>) -> Answer {
         }
         _ => return Err(Fail::NotFound),
     };
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect(&format!("/grants/proposals/{id}?done=proposal_{action}")),
-        Again => proposal_screen(&ctx, &id, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |_| format!("/grants/proposals/{id}?done=proposal_{action}"),
+        |form| proposal_screen(&ctx, &id, form),
+    )
+    .await
 }
 
 async fn add_note(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    let (f, mut form) = ctx.posted(&[Role::Admin, Role::Staff, Role::Trainer, Role::Partner])?;
+    let (f, form) = ctx.posted(&[Role::Admin, Role::Staff, Role::Trainer, Role::Partner])?;
     let answer = ctx
         .grants()
         .add_coaching_note(gr::AddCoachingNoteRequest {
@@ -975,14 +1027,17 @@ async fn add_note(ctx: Ctx, Path(id): Path<String>) -> Answer {
             request_id: form.request_id.clone(),
         })
         .await;
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect(&format!("/grants/proposals/{id}?done=note_added#notes")),
-        Again => proposal_screen(&ctx, &id, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |_| format!("/grants/proposals/{id}?done=note_added#notes"),
+        |form| proposal_screen(&ctx, &id, form),
+    )
+    .await
 }
 
 async fn assign_reviewer(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    let (f, mut form) = ctx.posted(STAFF)?;
+    let (f, form) = ctx.posted(STAFF)?;
     let answer = ctx
         .grants()
         .assign_reviewer(gr::AssignReviewerRequest {
@@ -990,12 +1045,13 @@ async fn assign_reviewer(ctx: Ctx, Path(id): Path<String>) -> Answer {
             reviewer_id: f.get("reviewer_id").to_string(),
         })
         .await;
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect(&format!(
-            "/grants/proposals/{id}?done=reviewer_assigned#reviews"
-        )),
-        Again => proposal_screen(&ctx, &id, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |_| format!("/grants/proposals/{id}?done=reviewer_assigned#reviews"),
+        |form| proposal_screen(&ctx, &id, form),
+    )
+    .await
 }
 
 /// The reviewer's sheet: one score per criterion of the call's rubric.
@@ -1092,10 +1148,13 @@ async fn award(ctx: Ctx, Path(id): Path<String>) -> Answer {
             request_id: form.request_id.clone(),
         })
         .await;
-    match form.outcome(answer)? {
-        Done(a) => ctx.redirect(&format!("/grants/awards/{}?done=awarded", a.id)),
-        Again => proposal_screen(&ctx, &id, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |a| format!("/grants/awards/{}?done=awarded", a.id),
+        |form| proposal_screen(&ctx, &id, form),
+    )
+    .await
 }
 
 async fn award_page(ctx: Ctx, Path(id): Path<String>) -> Answer {
@@ -1227,10 +1286,13 @@ async fn award_action(ctx: Ctx, Path(id): Path<String>) -> Answer {
         }
         _ => return Err(Fail::NotFound),
     };
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect(&format!("/grants/awards/{id}?done=award_{action}")),
-        Again => award_screen(&ctx, &id, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |_| format!("/grants/awards/{id}?done=award_{action}"),
+        |form| award_screen(&ctx, &id, form),
+    )
+    .await
 }
 
 async fn submit_report(ctx: Ctx, Path(id): Path<String>) -> Answer {
@@ -1269,14 +1331,17 @@ async fn submit_report(ctx: Ctx, Path(id): Path<String>) -> Answer {
             request_id: form.request_id.clone(),
         })
         .await;
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect(&format!("/grants/awards/{id}?done=report_submitted")),
-        Again => award_screen(&ctx, &id, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |_| format!("/grants/awards/{id}?done=report_submitted"),
+        |form| award_screen(&ctx, &id, form),
+    )
+    .await
 }
 
 async fn review_report(ctx: Ctx, Path((id, report)): Path<(String, String)>) -> Answer {
-    let (f, mut form) = ctx.posted(STAFF)?;
+    let (f, form) = ctx.posted(STAFF)?;
     let outcome = if f.get("outcome") == "accept" {
         gr::ReviewOutcome::Accept
     } else {
@@ -1290,8 +1355,11 @@ async fn review_report(ctx: Ctx, Path((id, report)): Path<(String, String)>) -> 
             comment: f.get("comment").trim().to_string(),
         })
         .await;
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect(&format!("/grants/awards/{id}?done=report_reviewed")),
-        Again => award_screen(&ctx, &id, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |_| format!("/grants/awards/{id}?done=report_reviewed"),
+        |form| award_screen(&ctx, &id, form),
+    )
+    .await
 }

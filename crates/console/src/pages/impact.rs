@@ -20,14 +20,18 @@ use minijinja::{Value, context};
 use super::{Choice, STAFF, branch_choices, date_value, enum_name, has, parse_date};
 use crate::AppState;
 use crate::i18n::Lang;
-use crate::render::Outcome::{Again, Done};
 use crate::render::{Answer, Ctx, Form};
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/impact", get(page))
         .route("/impact/shares", get(shares))
+        .route("/impact/shares/new", post(create_share))
         .route("/impact/shares/{id}/revoke", post(revoke))
+        .route(
+            "/impact/shares/settings",
+            get(settings).post(update_settings),
+        )
 }
 
 /// The splits offered: the dimensions staff ask for most.
@@ -324,22 +328,47 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Bars with their values above and their periods below.
+/// A period's key (`2026-03`, `2026`) as the reader reads it: the month's
+/// name, with its year under it on the first bar and each January (the
+/// axis is then read in one pass, whichever way it runs); a year as its
+/// digits.
+fn period_label(lang: Lang, key: &str, first: bool) -> (String, String) {
+    match key.split_once('-') {
+        Some((year, month)) => {
+            let month: i32 = month.parse().unwrap_or(1);
+            let year = if first || month == 1 {
+                lang.digits(year)
+            } else {
+                String::new()
+            };
+            (lang.month(month).to_string(), year)
+        }
+        None => (lang.digits(key), String::new()),
+    }
+}
+
+/// Bars with their values above and their periods below. In Arabic time
+/// runs from the right: the first period is the rightmost bar, and the
+/// text is drawn right to left (`direction="rtl"`, so a label's words and
+/// digits keep their order).
 fn svg_bars(lang: Lang, title: &str, labels: &[String], values: &[i64]) -> String {
     const WIDTH: f64 = 720.0;
-    const HEIGHT: f64 = 220.0;
+    const HEIGHT: f64 = 236.0;
     const TOP: f64 = 18.0;
-    const BOTTOM: f64 = 24.0;
+    const BOTTOM: f64 = 40.0;
     let n = labels.len().max(1) as f64;
     let max = values.iter().copied().max().unwrap_or(0).max(1) as f64;
     let slot = WIDTH / n;
     let bar = (slot * 0.7).max(2.0);
     // Label every period when they fit, else every few.
     let every = (labels.len() / 12).max(1);
+    // Long month names take a smaller type where slots are narrow.
+    let size = if slot < 64.0 { 9 } else { 11 };
     let mut out = format!(
-        r##"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg"><title id="chart-title">{}</title><line x1="0" y1="{base}" x2="{WIDTH}" y2="{base}" stroke="#8a96a3"/>"##,
+        r##"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" aria-labelledby="chart-title" direction="{dir}" xmlns="http://www.w3.org/2000/svg"><title id="chart-title">{}</title><line x1="0" y1="{base}" x2="{WIDTH}" y2="{base}" stroke="#8a96a3"/>"##,
         escape(title),
         base = HEIGHT - BOTTOM,
+        dir = lang.dir(),
     );
     for (i, (label, value)) in labels.iter().zip(values).enumerate() {
         let place = if lang.dir() == "rtl" {
@@ -351,10 +380,15 @@ fn svg_bars(lang: Lang, title: &str, labels: &[String], values: &[i64]) -> Strin
         let x = place * slot + (slot - bar) / 2.0;
         let y = HEIGHT - BOTTOM - h;
         let centre = x + bar / 2.0;
-        let shown_label = escape(&lang.digits(label));
+        let (name, year) = period_label(lang, label, i == 0);
+        // The whole period for screen readers and on hover.
+        let full = escape(&match period_label(lang, label, true) {
+            (name, year) if year.is_empty() => name,
+            (name, year) => format!("{name} {year}"),
+        });
         let shown_value = escape(&lang.number(*value));
         out.push_str(&format!(
-            r##"<g><title>{shown_label}: {shown_value}</title><rect x="{x:.1}" y="{y:.1}" width="{bar:.1}" height="{h:.1}" fill="#2b6cb0"/>"##
+            r##"<g><title>{full}: {shown_value}</title><rect x="{x:.1}" y="{y:.1}" width="{bar:.1}" height="{h:.1}" fill="#2b6cb0"/>"##
         ));
         if *value > 0 {
             out.push_str(&format!(
@@ -364,9 +398,17 @@ fn svg_bars(lang: Lang, title: &str, labels: &[String], values: &[i64]) -> Strin
         }
         if i % every == 0 {
             out.push_str(&format!(
-                r##"<text x="{centre:.1}" y="{:.1}" text-anchor="middle" font-size="11" fill="#4a5663">{shown_label}</text>"##,
-                HEIGHT - 6.0
+                r##"<text class="period" x="{centre:.1}" y="{:.1}" text-anchor="middle" font-size="{size}" fill="#4a5663">{}</text>"##,
+                HEIGHT - BOTTOM + 15.0,
+                escape(&name)
             ));
+            if !year.is_empty() {
+                out.push_str(&format!(
+                    r##"<text class="year" x="{centre:.1}" y="{:.1}" text-anchor="middle" font-size="{size}" fill="#4a5663">{}</text>"##,
+                    HEIGHT - 6.0,
+                    escape(&year)
+                ));
+            }
         }
         out.push_str("</g>");
     }
@@ -377,14 +419,33 @@ fn svg_bars(lang: Lang, title: &str, labels: &[String], values: &[i64]) -> Strin
 /// What the tenant shares with donors: each agreement (donor, programs,
 /// indicators, period, purpose, state), the suppression threshold and IATI
 /// identity donors are answered with, and the latest donor reads. Admins
-/// revoke an agreement here (the service lets only them); creating one
-/// stays a gRPC call for now.
+/// make an agreement and end one here (the service lets only them).
 async fn shares(ctx: Ctx) -> Answer {
     ctx.require(STAFF)?;
-    shares_page(&ctx, Form::new()).await
+    let today = markaz_kit::time::Date::today().to_proto();
+    let form = Form::new()
+        .with(
+            "share_agreement.from",
+            date_value(Some(&common::Date {
+                month: 1,
+                day: 1,
+                ..today
+            })),
+        )
+        .with(
+            "share_agreement.until",
+            date_value(Some(&common::Date {
+                month: 12,
+                day: 31,
+                ..today
+            })),
+        );
+    shares_page(&ctx, form, Vec::new()).await
 }
 
-async fn shares_page(ctx: &Ctx, form: Form) -> Answer {
+/// `chosen`: the programs and indicators ticked on the new agreement's
+/// form (checkboxes of one name, not among the form's single values).
+async fn shares_page(ctx: &Ctx, form: Form, chosen: Vec<String>) -> Answer {
     let lang = ctx.lang;
     let list = ctx
         .sharing()
@@ -417,21 +478,7 @@ async fn shares_page(ctx: &Ctx, form: Form) -> Answer {
         })
         .await?
         .into_inner();
-    let programs = ctx
-        .grants()
-        .list_programs(markaz_proto::grants::v1::ListProgramsRequest {
-            page_size: 100,
-            ..Default::default()
-        })
-        .await?
-        .into_inner()
-        .programs;
-    let definitions = ctx
-        .impact()
-        .list_indicator_definitions(imp::ListIndicatorDefinitionsRequest {})
-        .await?
-        .into_inner()
-        .definitions;
+    let (programs, definitions) = shareable(ctx).await?;
     let donor_name = |id: &str| {
         donors
             .iter()
@@ -486,14 +533,58 @@ async fn shares_page(ctx: &Ctx, form: Form) -> Answer {
             }).collect::<Vec<_>>(),
             reads_total => lang.number(i64::from(reads.total_size)),
             admin => has(ctx, Role::Admin),
+            donor_choices => donors.iter().map(|d| Choice::named(lang, &d.id, d.name.as_ref())).collect::<Vec<_>>(),
+            program_choices => programs.iter().map(|p| Choice::named(lang, &p.id, p.name.as_ref())).collect::<Vec<_>>(),
+            indicator_choices => count_choices(lang, &definitions),
+            chosen => chosen,
             done => ctx.q("done"),
         },
     )
 }
 
+/// What a tenant can share or publish: its grant programs and the
+/// indicator catalogue.
+async fn shareable(
+    ctx: &Ctx,
+) -> Result<
+    (
+        Vec<markaz_proto::grants::v1::Program>,
+        Vec<imp::IndicatorDefinition>,
+    ),
+    crate::render::Fail,
+> {
+    let programs = ctx
+        .grants()
+        .list_programs(markaz_proto::grants::v1::ListProgramsRequest {
+            page_size: 100,
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .programs;
+    let definitions = ctx
+        .impact()
+        .list_indicator_definitions(imp::ListIndicatorDefinitionsRequest {})
+        .await?
+        .into_inner()
+        .definitions;
+    Ok((programs, definitions))
+}
+
+/// The indicators offered to donors and the public page: the catalogue's
+/// counts — not money (a donor sees it per project), not the tenant's own
+/// indicators — as the service allows.
+fn count_choices(lang: Lang, definitions: &[imp::IndicatorDefinition]) -> Vec<Choice> {
+    definitions
+        .iter()
+        .filter(|d| d.unit != "money" && d.base_code.is_empty())
+        .map(|d| Choice::named(lang, &d.code, d.name.as_ref()))
+        .collect()
+}
+
 /// Ends an agreement at once (admin; the service checks it too).
 async fn revoke(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    let (f, mut form) = ctx.posted(&[Role::Admin])?;
+    let (f, form) = ctx.posted(&[Role::Admin])?;
     let answer = ctx
         .sharing()
         .revoke_share_agreement(don::RevokeShareAgreementRequest {
@@ -501,8 +592,276 @@ async fn revoke(ctx: Ctx, Path(id): Path<String>) -> Answer {
             reason: f.get("reason").trim().to_string(),
         })
         .await;
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect("/impact/shares?done=share_revoked"),
-        Again => shares_page(&ctx, form).await,
+    ctx.finish(
+        form,
+        answer,
+        |_| "/impact/shares?done=share_revoked".to_string(),
+        |form| shares_page(&ctx, form, Vec::new()),
+    )
+    .await
+}
+
+/// A new agreement: a registered donor sees the programs' awards and the
+/// indicators ticked, for a period and a purpose (admin; the service checks
+/// it too, and that the donor is registered).
+async fn create_share(ctx: Ctx) -> Answer {
+    let (f, mut form) = ctx.posted(&[Role::Admin])?;
+    let lang = ctx.lang;
+    let from = parse_date(
+        &mut form,
+        lang,
+        "share_agreement.from",
+        f.get("share_agreement.from"),
+    );
+    let until = parse_date(
+        &mut form,
+        lang,
+        "share_agreement.until",
+        f.get("share_agreement.until"),
+    );
+    let programs: Vec<String> = f.ticked("share_agreement.program_ids");
+    let indicators: Vec<String> = f.ticked("share_agreement.indicator_codes");
+    let chosen: Vec<String> = programs.iter().chain(&indicators).cloned().collect();
+    if form.has_errors() {
+        return shares_page(&ctx, form, chosen).await;
+    }
+    let answer = ctx
+        .sharing()
+        .create_share_agreement(don::CreateShareAgreementRequest {
+            share_agreement: Some(don::ShareAgreement {
+                donor_id: f.get("share_agreement.donor_id").to_string(),
+                program_ids: programs,
+                indicator_codes: indicators,
+                from,
+                until,
+                purpose: super::form_text(f, "share_agreement.purpose"),
+                ..Default::default()
+            }),
+            request_id: form.request_id.clone(),
+        })
+        .await;
+    ctx.finish(
+        form,
+        answer,
+        |_| "/impact/shares?done=share_created".to_string(),
+        |form| shares_page(&ctx, form, chosen),
+    )
+    .await
+}
+
+/// The form's name of a map entry, as the service names it in a violation
+/// (`settings.branch_admin1_pcodes["raqqa"]`), so its objection lands next
+/// to its input.
+fn entry(map: &str, key: &str) -> String {
+    format!("settings.{map}[{key:?}]")
+}
+
+/// When the settings were last saved, as the form carries it back: the
+/// service's update time stands in for the etag it does not have.
+fn saved_at(s: &don::SharingSettings) -> String {
+    s.update_time
+        .as_ref()
+        .map(|t| format!("{}.{:09}", t.seconds, t.nanos))
+        .unwrap_or_default()
+}
+
+/// The sharing settings as the form shows them.
+fn settings_form(form: Form, s: &don::SharingSettings) -> Form {
+    let form = form
+        .with(
+            "settings.suppression_threshold",
+            s.suppression_threshold.to_string(),
+        )
+        .with("settings.iati_identifier", s.iati_identifier.clone())
+        .with("saved_at", saved_at(s));
+    let form = super::put_text(
+        form,
+        "settings.organisation_name",
+        s.organisation_name.as_ref(),
+    );
+    let form = s.branch_admin1_pcodes.iter().fold(form, |f, (b, code)| {
+        f.with(&entry("branch_admin1_pcodes", b), code.clone())
+    });
+    s.sector_dac5_codes.iter().fold(form, |f, (sector, code)| {
+        f.with(&entry("sector_dac5_codes", sector), code.clone())
+    })
+}
+
+/// The tenant's sharing settings (admin): the suppression threshold, the
+/// center as an IATI reporting organisation, the indicators of its public
+/// page, the programs whose IATI file it publishes at a stable address,
+/// and the codes its files use for branches and sectors.
+async fn settings(ctx: Ctx) -> Answer {
+    ctx.require(&[Role::Admin])?;
+    let current = ctx
+        .sharing()
+        .get_sharing_settings(don::GetSharingSettingsRequest {})
+        .await?
+        .into_inner();
+    let chosen: Vec<String> = current
+        .public_indicator_codes
+        .iter()
+        .chain(&current.published_program_ids)
+        .cloned()
+        .collect();
+    settings_page(&ctx, settings_form(Form::new(), &current), chosen).await
+}
+
+async fn settings_page(ctx: &Ctx, form: Form, chosen: Vec<String>) -> Answer {
+    let lang = ctx.lang;
+    let (programs, definitions) = shareable(ctx).await?;
+    let branches = super::branches(ctx).await?;
+    ctx.render_form(
+        "sharing_settings.html",
+        form,
+        context! {
+            program_choices => programs.iter().map(|p| Choice::named(lang, &p.id, p.name.as_ref())).collect::<Vec<_>>(),
+            indicator_choices => count_choices(lang, &definitions),
+            branch_rows => branches.iter().map(|b| context! {
+                name => entry("branch_admin1_pcodes", &b.id),
+                label => lang.text(b.name.as_ref()),
+            }).collect::<Vec<_>>(),
+            sector_rows => super::enum_names!(common::Sector).into_iter().map(|s| context! {
+                name => entry("sector_dac5_codes", s),
+                label => lang.label(s),
+            }).collect::<Vec<_>>(),
+            chosen => chosen,
+            public_base => format!("/public/{}/iati/", ctx.session.as_ref().map(|s| s.who.tenant.as_str()).unwrap_or("")),
+        },
+    )
+}
+
+/// Saves every setting at once (`UpdateSharingSettings` replaces them:
+/// the form shows them all, so what it does not change is sent as it
+/// was). The RPC has no etag; the console refuses a form opened before the
+/// settings were last saved (their update time), so two admins do not
+/// silently undo each other's change — a check, not a lock: a save landing
+/// between the check and the write still wins.
+async fn update_settings(ctx: Ctx) -> Answer {
+    let (f, mut form) = ctx.posted(&[Role::Admin])?;
+    let lang = ctx.lang;
+    let threshold = super::parse_int(
+        &mut form,
+        lang,
+        "settings.suppression_threshold",
+        f.get("settings.suppression_threshold"),
+    )
+    .unwrap_or(0);
+    let threshold = i32::try_from(threshold).unwrap_or_else(|_| {
+        form.object(
+            "settings.suppression_threshold",
+            lang.label("form_bad_number"),
+        );
+        0
+    });
+    let codes: Vec<String> = f.ticked("settings.public_indicator_codes");
+    let programs: Vec<String> = f.ticked("settings.published_program_ids");
+    let chosen: Vec<String> = codes.iter().chain(&programs).cloned().collect();
+    // A map entry per filled row; an empty row is no entry.
+    let entries = |map: &str| {
+        let prefix = format!("settings.{map}[\"");
+        f.0.iter()
+            .filter_map(|(k, v)| {
+                let key = k.strip_prefix(&prefix)?.strip_suffix("\"]")?;
+                let v = v.trim();
+                (!v.is_empty()).then(|| (key.to_string(), v.to_string()))
+            })
+            .collect::<std::collections::HashMap<String, String>>()
+    };
+    let branch_admin1_pcodes = entries("branch_admin1_pcodes");
+    let sector_dac5_codes = entries("sector_dac5_codes");
+    let current = ctx
+        .sharing()
+        .get_sharing_settings(don::GetSharingSettingsRequest {})
+        .await?
+        .into_inner();
+    if saved_at(&current) != f.get("saved_at") {
+        // Shown again as typed, now against the current save: sent once
+        // more, it replaces what the other admin saved.
+        form.refusals.push(lang.label("sharing_settings_stale"));
+        form = form.with("saved_at", saved_at(&current));
+    }
+    if form.has_errors() {
+        return settings_page(&ctx, form, chosen).await;
+    }
+    let answer = ctx
+        .sharing()
+        .update_sharing_settings(don::UpdateSharingSettingsRequest {
+            settings: Some(don::SharingSettings {
+                suppression_threshold: threshold,
+                iati_identifier: f.get("settings.iati_identifier").trim().to_string(),
+                organisation_name: super::form_text(f, "settings.organisation_name"),
+                public_indicator_codes: codes,
+                published_program_ids: programs,
+                branch_admin1_pcodes,
+                sector_dac5_codes,
+                update_time: None,
+            }),
+        })
+        .await;
+    ctx.finish(
+        form,
+        answer,
+        |_| "/impact/shares?done=sharing_settings_saved".to_string(),
+        |form| settings_page(&ctx, form, chosen),
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The x of the label `text` (the first `<text>` holding it).
+    fn x_of(svg: &str, text: &str) -> f64 {
+        let before = svg
+            .split(&format!(">{text}</text>"))
+            .next()
+            .expect("the label is drawn");
+        let tag = before.rsplit("<text").next().unwrap();
+        tag.split("x=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_axis_reads_the_reader_s_way() {
+        let (_, months) = periods(
+            common::Date {
+                year: 2025,
+                month: 11,
+                day: 1,
+            },
+            common::Date {
+                year: 2026,
+                month: 2,
+                day: 28,
+            },
+        );
+        assert_eq!(months, ["2025-11", "2025-12", "2026-01", "2026-02"]);
+        let values = [1, 2, 3, 4];
+        let ar = svg_bars(Lang::Ar, "المتدربون", &months, &values);
+        // Month names, the year under the first bar and under January, in
+        // Arabic-Indic digits; the text drawn right to left.
+        assert!(ar.contains(r#"direction="rtl""#));
+        for name in ["تشرين الثاني", "كانون الأول", "كانون الثاني", "شباط"]
+        {
+            assert!(ar.contains(&format!(">{name}</text>")), "{name}: {ar}");
+        }
+        assert!(ar.contains(">٢٠٢٥</text>") && ar.contains(">٢٠٢٦</text>"));
+        assert_eq!(ar.matches(r#"class="year""#).count(), 2);
+        assert!(ar.contains("<title>كانون الثاني ٢٠٢٦: ٣</title>"), "{ar}");
+        // November, the first, at the right; February at the left.
+        assert!(x_of(&ar, "تشرين الثاني") > x_of(&ar, "كانون الأول"));
+        assert!(x_of(&ar, "كانون الأول") > x_of(&ar, "شباط"));
+        let en = svg_bars(Lang::En, "Trainees", &months, &values);
+        assert!(en.contains(r#"direction="ltr""#));
+        assert!(x_of(&en, "Nov") < x_of(&en, "Feb"));
+        assert!(en.contains("<title>Jan 2026: 3</title>"));
     }
 }

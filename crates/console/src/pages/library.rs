@@ -42,9 +42,20 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/library", get(library))
         .route("/library/new", get(new_item).post(create_item))
         .route("/library/items/{id}", get(item))
+        .route("/library/items/{id}/edit", get(edit_item).post(update_item))
         .route("/library/items/{id}/files", post(add_file))
         .route("/library/items/{id}/files/{file}", get(download))
+        .route(
+            "/library/items/{id}/files/{file}/versions",
+            get(versions).post(add_version),
+        )
+        .route(
+            "/library/items/{id}/files/{file}/versions/{version}/withdraw",
+            post(withdraw_version),
+        )
         .route("/library/items/{id}/{action}", post(act))
+        .route("/public/library", get(public_library))
+        .route("/public/library/{id}", get(public_item))
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -479,22 +490,26 @@ async fn new_item(ctx: Ctx) -> Answer {
     item_form(&ctx, form).await
 }
 
-async fn item_form(ctx: &Ctx, form: Form) -> Answer {
-    let lang = ctx.lang;
-    let visibilities: Vec<super::Choice> = enum_names!(res::Visibility)
+/// The sensitivity levels, each said in words.
+fn visibilities(lang: Lang) -> Vec<super::Choice> {
+    enum_names!(res::Visibility)
         .into_iter()
         .map(|v| super::Choice {
             value: v.to_string(),
             label: format!("{} — {}", lang.label(v), lang.label(&format!("{v}_HINT"))),
         })
-        .collect();
+        .collect()
+}
+
+async fn item_form(ctx: &Ctx, form: Form) -> Answer {
+    let lang = ctx.lang;
     ctx.render_form(
         "item_form.html",
         form,
         context! {
             staff => is_staff(ctx),
             kinds => choices(lang, enum_names!(res::ItemKind)),
-            visibilities => visibilities,
+            visibilities => visibilities(lang),
             licences => choices(lang, enum_names!(res::Licence)),
             sources => choices(lang, enum_names!(res::SourceKind)),
             languages => languages(lang),
@@ -609,13 +624,131 @@ async fn create_item(ctx: Ctx) -> Answer {
 
 // ------------------------------------------------------------- an item
 
+/// What an item's page says of it, signed in or public: both titles and
+/// summaries, what it is, where from, its licence and link.
+fn item_facts(lang: Lang, item: &res::Item) -> Value {
+    context! {
+        title_ar => item.title.as_ref().map(|t| t.ar.clone()),
+        title_en => item.title.as_ref().map(|t| t.en.clone()),
+        summary_ar => item.summary.as_ref().map(|t| t.ar.clone()),
+        summary_en => item.summary.as_ref().map(|t| t.en.clone()),
+        kind => enum_name!(res::ItemKind, item.kind),
+        licence => enum_name!(res::Licence, item.licence),
+        licence_note => item.licence_note,
+        language => item.language,
+        authors => item.authors,
+        source => source_label(lang, item),
+        url => item.external_url,
+        year => item.publication_date.as_ref().map(|d| d.year).filter(|y| *y > 0).map(|y| lang.digits(&y.to_string())),
+    }
+}
+
+// ------------------------------------------------- the public library
+
+/// The configured center's public catalogue, no sign-in: resources'
+/// `SearchPublicItems` with no token (the same page for everyone, the
+/// service's limits counting the visitor). Words are required, as the RPC
+/// requires them; without any, only the form.
+async fn public_library(ctx: Ctx) -> Answer {
+    let lang = ctx.lang;
+    let tenant = ctx.state.config.public_tenant.clone();
+    if tenant.is_empty() {
+        return Err(Fail::NotFound);
+    }
+    let mut filters = ctx.filters(&["q"]);
+    let query = ctx.q("q").trim().to_string();
+    let mut rows = Vec::new();
+    let mut total = 0;
+    let mut next = String::new();
+    if !query.is_empty() {
+        let found = ctx
+            .state
+            .upstream
+            .resources(&ctx.anonymous())
+            .search_public_items(res::SearchPublicItemsRequest {
+                tenant_id: tenant,
+                search: Some(res::SearchItemsRequest {
+                    query,
+                    page_size: 20,
+                    page_token: ctx.q("page").to_string(),
+                    ..Default::default()
+                }),
+                include_consortium_public: false,
+            })
+            .await;
+        match found {
+            Ok(found) => {
+                let found = found.into_inner();
+                total = found.total_size;
+                next = found.next_page_token;
+                rows = found
+                    .results
+                    .iter()
+                    .filter_map(|r| {
+                        let i = r.item.as_ref()?;
+                        Some(context! {
+                            id => i.id,
+                            title => lang.text(i.title.as_ref()),
+                            kind => enum_name!(res::ItemKind, i.kind),
+                            source => source_label(lang, i),
+                            snippets => snippets_of(lang, &r.snippets),
+                        })
+                    })
+                    .collect();
+            }
+            Err(s) if s.code() == tonic::Code::InvalidArgument => filters.absorb(s)?,
+            Err(s) => return Err(s.into()),
+        }
+    }
+    Ok(ctx.render_status(
+        filters.status(),
+        "public_library.html",
+        context! {
+            filters => filters,
+            searched => !ctx.q("q").trim().is_empty(),
+            rows => rows,
+            total => lang.number(i64::from(total)),
+            next => next_page(&ctx, &next),
+        },
+    ))
+}
+
+/// A public item of the configured center, no sign-in (`GetPublicItem`):
+/// anything not public is NOT_FOUND, as the service answers.
+async fn public_item(ctx: Ctx, Path(id): Path<String>) -> Answer {
+    let lang = ctx.lang;
+    let tenant = ctx.state.config.public_tenant.clone();
+    if tenant.is_empty() {
+        return Err(Fail::NotFound);
+    }
+    let item = ctx
+        .state
+        .upstream
+        .resources(&ctx.anonymous())
+        .get_public_item(res::GetPublicItemRequest {
+            tenant_id: tenant,
+            id,
+        })
+        .await?
+        .into_inner();
+    ctx.render(
+        "public_library.html",
+        context! {
+            item => context! {
+                title => lang.text(item.title.as_ref()),
+                ..item_facts(lang, &item)
+            },
+        },
+    )
+}
+
 async fn item(ctx: Ctx, Path(id): Path<String>) -> Answer {
     ctx.require(LIBRARY)?;
     item_page(&ctx, &id, Form::new()).await
 }
 
-async fn item_page(ctx: &Ctx, id: &str, form: Form) -> Answer {
-    let lang = ctx.lang;
+/// An item and its files with their current version.
+async fn item_and_files(ctx: &Ctx, id: &str) -> Result<(res::Item, Vec<res::ItemFile>), Fail> {
     let item = ctx
         .resources()
         .get_item(res::GetItemRequest { id: id.to_string() })
@@ -629,11 +762,14 @@ async fn item_page(ctx: &Ctx, id: &str, form: Form) -> Answer {
         .await?
         .into_inner()
         .files;
+    Ok((item, files))
+}
+
+async fn item_page(ctx: &Ctx, id: &str, form: Form) -> Answer {
+    let lang = ctx.lang;
+    let (item, files) = item_and_files(ctx, id).await?;
     let staff = is_staff(ctx);
-    let own = item.contribution
-        && ctx
-            .partner_org()
-            .is_some_and(|o| item.source.as_ref().is_some_and(|s| s.organization_id == o));
+    let own = own_contribution(ctx, &item);
     // The history is the moderation's: staff's, and the contributor's own.
     let history = if staff || own {
         ctx.resources()
@@ -652,11 +788,12 @@ async fn item_page(ctx: &Ctx, id: &str, form: Form) -> Answer {
     use res::ItemState as S;
     let editable = matches!(state, S::Draft | S::ChangesRequested);
     let actions = context! {
+        edit => may_edit(ctx, &item),
         moderate => staff && item.contribution && state == S::Submitted,
         publish => staff && !item.contribution && matches!(state, S::Draft | S::Withdrawn),
         withdraw => staff && state == S::Published,
         submit => item.contribution && editable && (staff || own),
-        upload => (staff && !matches!(state, S::Rejected)) || (own && editable),
+        upload => may_upload(ctx, &item),
     };
     ctx.render_form(
         "item.html",
@@ -664,26 +801,15 @@ async fn item_page(ctx: &Ctx, id: &str, form: Form) -> Answer {
         context! {
             item => context! {
                 id => item.id,
-                title_ar => item.title.as_ref().map(|t| t.ar.clone()),
-                title_en => item.title.as_ref().map(|t| t.en.clone()),
-                summary_ar => item.summary.as_ref().map(|t| t.ar.clone()),
-                summary_en => item.summary.as_ref().map(|t| t.en.clone()),
-                kind => enum_name!(res::ItemKind, item.kind),
                 state => enum_name!(res::ItemState, item.state),
                 visibility => enum_name!(res::Visibility, item.visibility),
-                licence => enum_name!(res::Licence, item.licence),
-                licence_note => item.licence_note,
-                language => item.language,
-                authors => item.authors,
-                source => source_label(lang, &item),
                 contribution => item.contribution,
                 note => item.state_note,
-                url => item.external_url,
-                year => item.publication_date.as_ref().map(|d| d.year).filter(|y| *y > 0).map(|y| lang.digits(&y.to_string())),
                 views => lang.number(item.view_count),
                 downloads => lang.number(item.download_count),
                 published => lang.timestamp(item.publish_time.as_ref()),
                 etag => item.etag,
+                ..item_facts(lang, &item)
             },
             files => files.iter().map(|file| {
                 let current = file.current.as_ref();
@@ -694,6 +820,7 @@ async fn item_page(ctx: &Ctx, id: &str, form: Form) -> Answer {
                     media_type => current.map(|v| v.media_type.clone()),
                     size => current.map(|v| size_text(lang, v.size_bytes)),
                     version => current.map(|v| lang.number(i64::from(v.version))),
+                    versions => lang.number(i64::from(file.version_count)),
                     sha256 => current.map(|v| v.sha256.clone()),
                 }
             }).collect::<Vec<_>>(),
@@ -710,6 +837,153 @@ async fn item_page(ctx: &Ctx, id: &str, form: Form) -> Answer {
             done => ctx.q("done"),
         },
     )
+}
+
+// ------------------------------------------------------ editing an item
+
+/// What an item's edit form changes: everything while it is a draft or
+/// sent back; once out, its presentation and visibility only (the
+/// service's rule); a partner never names the source (it is its own).
+fn edit_paths(open: bool, staff: bool) -> Vec<&'static str> {
+    let mut paths = vec![
+        "title",
+        "summary",
+        "authors",
+        "licence",
+        "licence_note",
+        "visibility",
+    ];
+    if open {
+        paths.extend(["kind", "language", "publication_date", "external_url"]);
+        if staff {
+            paths.push("source");
+        }
+    }
+    paths
+}
+
+/// A contribution of the signed-in partner's own organization.
+fn own_contribution(ctx: &Ctx, item: &res::Item) -> bool {
+    item.contribution
+        && ctx
+            .partner_org()
+            .is_some_and(|o| item.source.as_ref().is_some_and(|s| s.organization_id == o))
+}
+
+/// The service's rule for editing: staff every item, a partner its own
+/// contribution while it is a draft or sent back (the console offers no
+/// form the service would refuse to save).
+fn may_edit(ctx: &Ctx, item: &res::Item) -> bool {
+    is_staff(ctx) || (own_contribution(ctx, item) && is_open(item))
+}
+
+fn is_open(item: &res::Item) -> bool {
+    matches!(
+        res::ItemState::try_from(item.state),
+        Ok(res::ItemState::Draft | res::ItemState::ChangesRequested)
+    )
+}
+
+async fn edit_item(ctx: Ctx, Path(id): Path<String>) -> Answer {
+    ctx.require(CONTRIBUTE)?;
+    let item = ctx
+        .resources()
+        .get_item(res::GetItemRequest { id: id.clone() })
+        .await?
+        .into_inner();
+    if !may_edit(&ctx, &item) {
+        return Err(Fail::NotOffered);
+    }
+    let source = item.source.clone().unwrap_or_default();
+    let mut form = Form::new()
+        .with("etag", item.etag.clone())
+        .with("item.kind", enum_name!(res::ItemKind, item.kind))
+        .with("item.language", item.language.clone())
+        .with(
+            "item.visibility",
+            enum_name!(res::Visibility, item.visibility),
+        )
+        .with("item.licence", enum_name!(res::Licence, item.licence))
+        .with("item.licence_note", item.licence_note.clone())
+        .with("item.source.kind", enum_name!(res::SourceKind, source.kind))
+        .with("item.source.name", source.name.clone())
+        .with("item.authors", item.authors.join("\n"))
+        .with(
+            "item.publication_date",
+            item.publication_date
+                .as_ref()
+                .filter(|d| d.year > 0)
+                .map(|d| d.year.to_string())
+                .unwrap_or_default(),
+        )
+        .with("item.external_url", item.external_url.clone());
+    form = super::put_text(form, "item.title", item.title.as_ref());
+    form = super::put_text(form, "item.summary", item.summary.as_ref());
+    item_edit_form(&ctx, &item, form).await
+}
+
+async fn item_edit_form(ctx: &Ctx, item: &res::Item, form: Form) -> Answer {
+    let lang = ctx.lang;
+    ctx.render_form(
+        "item_edit.html",
+        form,
+        context! {
+            item => context! {
+                id => item.id,
+                title => lang.text(item.title.as_ref()),
+                state => enum_name!(res::ItemState, item.state),
+                open => is_open(item),
+            },
+            staff => is_staff(ctx),
+            kinds => choices(lang, enum_names!(res::ItemKind)),
+            visibilities => visibilities(lang),
+            licences => choices(lang, enum_names!(res::Licence)),
+            sources => choices(lang, enum_names!(res::SourceKind)),
+            languages => languages(lang),
+        },
+    )
+}
+
+async fn update_item(ctx: Ctx, Path(id): Path<String>) -> Answer {
+    let (f, mut form) = ctx.posted(CONTRIBUTE)?;
+    let current = ctx
+        .resources()
+        .get_item(res::GetItemRequest { id: id.clone() })
+        .await?
+        .into_inner();
+    if !may_edit(&ctx, &current) {
+        return Err(Fail::NotOffered);
+    }
+    let mut item = item_of(&ctx, f, &mut form);
+    if form.has_errors() {
+        return item_edit_form(&ctx, &current, form).await;
+    }
+    item.id = id.clone();
+    item.etag = f.get("etag").to_string();
+    // The form names the source's kind and printed name; the organization
+    // it may also name stays.
+    if let (Some(sent), Some(kept)) = (item.source.as_mut(), current.source.as_ref())
+        && sent.kind == kept.kind
+    {
+        sent.organization_id = kept.organization_id.clone();
+    }
+    let paths = edit_paths(is_open(&current), is_staff(&ctx));
+    let answer = ctx
+        .resources()
+        .update_item(res::UpdateItemRequest {
+            item: Some(item),
+            update_mask: Some(prost_types::FieldMask {
+                paths: paths.into_iter().map(str::to_string).collect(),
+            }),
+        })
+        .await;
+    ctx.finish(
+        form,
+        answer,
+        |_| format!("/library/items/{id}?done=lib_saved"),
+        |form| item_edit_form(&ctx, &current, form),
+    )
+    .await
 }
 
 /// The size limits as the forms tell them.
@@ -755,6 +1029,117 @@ async fn add_file(ctx: Ctx, Path(id): Path<String>) -> Answer {
     }
 }
 
+/// Who adds a file or a version: staff while the item is not rejected, the
+/// contributor while its contribution is open (resources' rule).
+fn may_upload(ctx: &Ctx, item: &res::Item) -> bool {
+    let rejected = item.state == res::ItemState::Rejected as i32;
+    (is_staff(ctx) && !rejected) || (own_contribution(ctx, item) && is_open(item))
+}
+
+// -------------------------------------------------------- file versions
+
+/// Every version of a file, newest first (staff see the withdrawn ones,
+/// with why): each downloaded by its number; staff withdraw one; a new
+/// version uploaded as a file is.
+async fn versions(ctx: Ctx, Path((id, file)): Path<(String, String)>) -> Answer {
+    ctx.require(LIBRARY)?;
+    versions_page(&ctx, &id, &file, Form::new()).await
+}
+
+async fn versions_page(ctx: &Ctx, id: &str, file_id: &str, form: Form) -> Answer {
+    let lang = ctx.lang;
+    let (item, files) = item_and_files(ctx, id).await?;
+    let file = files
+        .into_iter()
+        .find(|f| f.id == file_id)
+        .ok_or(Fail::NotFound)?;
+    let staff = is_staff(ctx);
+    let versions = ctx
+        .resources()
+        .list_file_versions(res::ListFileVersionsRequest {
+            item_id: id.to_string(),
+            file_id: file_id.to_string(),
+            include_withdrawn: staff,
+        })
+        .await?
+        .into_inner()
+        .versions;
+    let current = file.current.as_ref().map(|v| v.version);
+    ctx.render_form(
+        "file_versions.html",
+        form,
+        context! {
+            item => context! { id => item.id, title => lang.text(item.title.as_ref()) },
+            file => context! {
+                id => file.id,
+                label => lang.text(file.label.as_ref()),
+            },
+            versions => versions.iter().map(|v| context! {
+                number => v.version,
+                shown => lang.number(i64::from(v.version)),
+                name => v.file_name,
+                media_type => v.media_type,
+                size => size_text(lang, v.size_bytes),
+                sha256 => v.sha256,
+                by => v.uploaded_by,
+                time => lang.timestamp(v.upload_time.as_ref()),
+                withdrawn => v.withdrawn,
+                reason => v.withdraw_reason,
+                current => current == Some(v.version),
+            }).collect::<Vec<_>>(),
+            staff => staff,
+            upload => may_upload(ctx, &item),
+            limits => limits(lang),
+            done => ctx.q("done"),
+        },
+    )
+}
+
+/// A new version of a file: the same upload as a new file, naming it.
+async fn add_version(ctx: Ctx, Path((id, file)): Path<(String, String)>) -> Answer {
+    let (f, mut form) = ctx.posted(CONTRIBUTE)?;
+    let Some(part) = ctx.take_file().filter(|p| !p.file_name.is_empty()) else {
+        form.object("file", ctx.lang.label("lib_choose_file"));
+        return versions_page(&ctx, &id, &file, form).await;
+    };
+    let header = res::UploadFileHeader {
+        file_id: file.clone(),
+        ..upload_header(&id, f, &part, &form.request_id)
+    };
+    let sent = send_file(&ctx, header, part).await;
+    match upload_outcome(&ctx, &mut form, sent)? {
+        Some(_) => ctx.redirect(&format!(
+            "/library/items/{id}/files/{file}/versions?done=lib_version_added"
+        )),
+        None => versions_page(&ctx, &id, &file, form).await,
+    }
+}
+
+/// Withdraws a version uploaded in error (staff, with why): it can no
+/// longer be downloaded, the newest other becomes current.
+async fn withdraw_version(
+    ctx: Ctx,
+    Path((id, file, version)): Path<(String, String, i32)>,
+) -> Answer {
+    let (f, form) = ctx.posted(STAFF)?;
+    let answer = ctx
+        .resources()
+        .withdraw_file_version(res::WithdrawFileVersionRequest {
+            item_id: id.clone(),
+            file_id: file.clone(),
+            version,
+            reason: f.get("reason").trim().to_string(),
+        })
+        .await;
+    ctx.finish(
+        form,
+        answer,
+        |_| format!("/library/items/{id}/files/{file}/versions?done=lib_version_withdrawn"),
+        |form| versions_page(&ctx, &id, &file, form),
+    )
+    .await
+}
+
 /// A file's current version, streamed from the service to the browser.
 async fn download(ctx: Ctx, Path((id, file)): Path<(String, String)>) -> Answer {
     use res::download_file_response::Payload;
@@ -764,7 +1149,8 @@ async fn download(ctx: Ctx, Path((id, file)): Path<(String, String)>) -> Answer 
         .download_file(res::DownloadFileRequest {
             item_id: id,
             file_id: file,
-            version: 0,
+            // An older version by its number (`?version=2`), else the current.
+            version: ctx.q("version").parse().unwrap_or(0),
             offset: 0,
         })
         .await?
@@ -827,7 +1213,7 @@ async fn act(ctx: Ctx, Path((id, action)): Path<(String, String)>) -> Answer {
         "approve" | "changes" | "reject" | "publish" | "withdraw" => STAFF,
         _ => return Err(Fail::NotFound),
     };
-    let (f, mut form) = ctx.posted(roles)?;
+    let (f, form) = ctx.posted(roles)?;
     let etag = f.get("etag").to_string();
     let note = f.get("note").trim().to_string();
     let mut r = ctx.resources();
@@ -882,10 +1268,13 @@ async fn act(ctx: Ctx, Path((id, action)): Path<(String, String)>) -> Answer {
     };
     // A note or reason the service requires is its `note`/`reason` field.
     let answer = answer.map_err(|s| rename_reason(s, &action));
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect(&format!("/library/items/{id}?done=lib_{action}")),
-        Again => item_page(&ctx, &id, form.with("action", action)).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |_| format!("/library/items/{id}?done=lib_{action}"),
+        |form| item_page(&ctx, &id, form.with("action", action.clone())),
+    )
+    .await
 }
 
 /// The service calls a rejection's and a withdrawal's note `reason`; the
@@ -894,19 +1283,7 @@ fn rename_reason(status: tonic::Status, action: &str) -> tonic::Status {
     if !matches!(action, "reject" | "withdraw") {
         return status;
     }
-    let violations = crate::upstream::field_violations(&status);
-    if violations.is_empty() {
-        return status;
-    }
-    let mut details = tonic_types::ErrorDetails::new();
-    for (field, description) in violations {
-        let field = if field == "reason" {
-            "note".to_string()
-        } else {
-            field
-        };
-        details.add_bad_request_violation(field, description);
-    }
-    use tonic_types::StatusExt;
-    tonic::Status::with_error_details(status.code(), status.message(), details)
+    crate::upstream::rename_violations(status, |field| {
+        (field == "reason").then(|| "note".to_string())
+    })
 }

@@ -479,6 +479,45 @@ pub fn parse_int(
     }
 }
 
+// ---------------------------------------------------------------- rows
+// A repeated field edited as rows (`campaign.activities[0].date`): a row
+// left empty is no row, an empty row more adds one.
+
+/// Rows `0..n` of a repeated field the form has values for, and `extra`
+/// empty ones after them.
+pub fn rows(form: &crate::render::Form, prefix: &str, extra: usize) -> Vec<usize> {
+    let filled = (0..)
+        .take_while(|i| {
+            let row = format!("{prefix}[{i}].");
+            form.values.keys().any(|k| k.starts_with(&row))
+        })
+        .count();
+    (0..filled + extra).collect()
+}
+
+/// The rows `prefix[0]`, `prefix[1]`, … a form sent, by their fields'
+/// prefix, in order.
+pub fn sent_rows(f: &crate::session::FormFields, prefix: &str) -> Vec<String> {
+    (0..)
+        .map(|i| format!("{prefix}[{i}]"))
+        .take_while(|n| f.0.iter().any(|(k, _)| k.starts_with(&format!("{n}."))))
+        .collect()
+}
+
+pub fn blank(t: &Option<markaz_proto::common::v1::LocalizedText>) -> bool {
+    t.as_ref()
+        .is_none_or(|t| t.ar.is_empty() && t.en.is_empty())
+}
+
+/// The form's name of a row's field the service names by its place among
+/// the rows sent (`campaign.targets[0].kind` is the form's row 2 when rows
+/// 0 and 1 were left empty).
+pub fn renumber(field: &str, list: &str, rows: &[String]) -> Option<String> {
+    let rest = field.strip_prefix(list)?.strip_prefix('[')?;
+    let (index, tail) = rest.split_once(']')?;
+    Some(format!("{}{tail}", rows.get(index.parse::<usize>().ok()?)?))
+}
+
 /// The page a list continues on.
 pub fn next_page(ctx: &Ctx, token: &str) -> Value {
     if token.is_empty() {
@@ -507,6 +546,19 @@ pub fn own_organization(ctx: &Ctx, organization_id: &str) -> Result<(), Fail> {
     }
 }
 
+/// A list the reader's roles may not read is none, not a failure: a panel
+/// or tab the service refuses to a role is left out (or empty), never the
+/// page's error.
+pub fn unless_refused<T>(
+    answer: Result<tonic::Response<T>, tonic::Status>,
+) -> Result<Option<T>, Fail> {
+    match answer {
+        Ok(a) => Ok(Some(a.into_inner())),
+        Err(s) if s.code() == tonic::Code::PermissionDenied => Ok(None),
+        Err(s) => Err(s.into()),
+    }
+}
+
 pub fn is_staff(ctx: &Ctx) -> bool {
     ctx.session.as_ref().is_some_and(|s| s.who.is_staff())
 }
@@ -531,5 +583,138 @@ pub fn local_path(path: &str) -> &str {
         path
     } else {
         "/"
+    }
+}
+
+// ---------------------------------------------------------------- files
+// The files the impact service generates (IATI, HXL), answered as HTTP.
+
+/// How a generated file is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileUse {
+    /// A staff download: an attachment, never cached (the signed-in
+    /// person's data).
+    Download,
+    /// A public file at a stable address (IATI's pipeline): shown inline,
+    /// cached by anyone but checked again each time (its ETag makes that a
+    /// 304).
+    Published,
+}
+
+/// Only these types leave the console: the service names its file's type,
+/// and a header must be a known word.
+fn media_type(media_type: &str) -> &'static str {
+    match media_type {
+        "application/xml" => "application/xml; charset=utf-8",
+        "text/csv" => "text/csv; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+/// A file name safe in a header and on every file system: ASCII letters,
+/// digits, `.`, `-`, `_` (anything else becomes `_`).
+pub fn safe_file_name(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match safe.trim_start_matches('.') {
+        "" => "file".to_string(),
+        s => s.to_string(),
+    }
+}
+
+/// The hashes an `If-None-Match` header holds (`"h"`, `W/"h"`, several
+/// separated by commas), those that can be ours: 64 lowercase hex digits.
+pub fn if_none_match(headers: &http::HeaderMap) -> Vec<String> {
+    headers
+        .get_all(http::header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
+        .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_ascii_lowercase)
+        .collect()
+}
+
+/// A generated file as the answer: its type, its SHA-256 as a strong ETag
+/// (the same data gives the same bytes), a 304 without body when
+/// `not_modified`. Not gzipped: a strong ETag names these exact bytes.
+pub fn file_answer(
+    file: markaz_proto::donors::v1::ExportFile,
+    usage: FileUse,
+    not_modified: bool,
+) -> Response {
+    let mut r = if not_modified {
+        let mut r = Response::new(axum::body::Body::empty());
+        *r.status_mut() = http::StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        Response::new(axum::body::Body::from(file.content))
+    };
+    let h = r.headers_mut();
+    if !not_modified {
+        h.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(media_type(&file.media_type)),
+        );
+    }
+    // The service's hash is hex; anything else is no ETag of ours.
+    if !file.sha256.is_empty()
+        && file.sha256.bytes().all(|b| b.is_ascii_hexdigit())
+        && let Ok(v) = http::HeaderValue::from_str(&format!("\"{}\"", file.sha256))
+    {
+        h.insert(http::header::ETAG, v);
+    }
+    let name = safe_file_name(&file.file_name);
+    let (disposition, cache) = match usage {
+        FileUse::Download => ("attachment", "private, no-store"),
+        FileUse::Published => ("inline", "public, no-cache"),
+    };
+    if let Ok(v) = http::HeaderValue::from_str(&format!("{disposition}; filename=\"{name}\"")) {
+        h.insert(http::header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static(cache),
+    );
+    h.insert(
+        "x-content-type-options",
+        http::HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_safe_ascii() {
+        assert_eq!(safe_file_name("demo-0190.iati.xml"), "demo-0190.iati.xml");
+        assert_eq!(safe_file_name("منحة x.csv"), "_____x.csv");
+        assert_eq!(safe_file_name("a\"b\r\n.csv"), "a_b__.csv");
+        assert_eq!(safe_file_name("../../etc"), "_.._etc");
+        assert_eq!(safe_file_name("..."), "file");
+    }
+
+    #[test]
+    fn if_none_match_takes_our_hashes_only() {
+        let h = "a".repeat(64);
+        let g = "B".repeat(64);
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::IF_NONE_MATCH,
+            http::HeaderValue::from_str(&format!("\"{h}\", W/\"{g}\", \"short\", *")).unwrap(),
+        );
+        assert_eq!(if_none_match(&headers), vec![h, "b".repeat(64)]);
+        assert!(if_none_match(&http::HeaderMap::new()).is_empty());
     }
 }

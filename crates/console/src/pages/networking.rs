@@ -17,11 +17,11 @@ use minijinja::{Value, context};
 
 use super::{
     Choice, STAFF, branch_choices, choices, date_value, enum_name, enum_names, enum_value,
-    form_text, is_staff, next_page, organization_choices, parse_date, parse_int,
+    form_text, is_staff, next_page, organization_choices, parse_date, parse_int, put_text,
 };
+use super::{blank, renumber, rows, sent_rows};
 use crate::AppState;
 use crate::i18n::Lang;
-use crate::render::Outcome::{Again, Done};
 use crate::render::{Answer, Ctx, Fail, Form};
 
 /// Who the section is offered to (the service's own rule for reading).
@@ -39,6 +39,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/networking/events/{id}/invite", post(invite))
         .route("/networking/events/{id}/held", post(mark_held))
         .route(
+            "/networking/events/{id}/outcome",
+            get(outcome_page).post(record_outcome),
+        )
+        .route(
             "/networking/events/{id}/commitments",
             post(create_commitment),
         )
@@ -46,6 +50,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/networking/commitments", get(commitments))
         .route("/networking/commitments/{id}/fulfil", post(fulfil))
         .route("/networking/commitments/{id}/drop", post(drop_commitment))
+        .route(
+            "/networking/commitments/{id}/carry",
+            get(carry_page).post(carry),
+        )
         .route("/networking/coalitions", get(coalitions))
         .route("/networking/coalitions/new", post(create_coalition))
         .route("/networking/campaigns/new", post(create_campaign))
@@ -104,7 +112,7 @@ fn attendance_view(lang: Lang, a: Option<&net::AttendanceSummary>) -> Value {
     }
 }
 
-fn event_view(lang: Lang, e: &net::Event) -> Value {
+pub(super) fn event_view(lang: Lang, e: &net::Event) -> Value {
     context! {
         id => e.id,
         kind => enum_name!(net::EventKind, e.kind),
@@ -120,6 +128,14 @@ fn event_view(lang: Lang, e: &net::Event) -> Value {
         issues => e.issue_codes,
         etag => e.etag,
         attendance => attendance_view(lang, e.attendance.as_ref()),
+        held => e.status == net::EventStatus::Held as i32,
+        outcome => e.outcome.as_ref().map(|o| context! {
+            minutes_ar => o.minutes.as_ref().map(|m| m.ar.clone()).unwrap_or_default(),
+            minutes_en => o.minutes.as_ref().map(|m| m.en.clone()).unwrap_or_default(),
+            decisions => o.decisions.iter().map(|d| lang.text(d.text.as_ref())).collect::<Vec<_>>(),
+            recorded_by => o.recorded_by,
+            recorded => lang.timestamp(o.record_time.as_ref()),
+        }),
     }
 }
 
@@ -152,7 +168,7 @@ fn invitation_view(i: &net::Invitation) -> Value {
     }
 }
 
-fn commitment_view(lang: Lang, c: &net::Commitment) -> Value {
+pub(super) fn commitment_view(lang: Lang, c: &net::Commitment) -> Value {
     let owner = c.owner.clone().unwrap_or_default();
     context! {
         id => c.id,
@@ -167,6 +183,7 @@ fn commitment_view(lang: Lang, c: &net::Commitment) -> Value {
         days_overdue => lang.number(c.days_overdue.into()),
         closed_on => lang.date(c.closed_on.as_ref()),
         evidence => c.evidence.iter().map(|e| lang.text(e.description.as_ref())).collect::<Vec<_>>(),
+        agenda => c.agenda_event_ids,
         etag => c.etag,
     }
 }
@@ -219,7 +236,7 @@ async fn new_event(ctx: Ctx) -> Answer {
     event_form(&ctx, form).await
 }
 
-async fn issue_choices(ctx: &Ctx) -> Result<Vec<Choice>, Fail> {
+pub(super) async fn issue_choices(ctx: &Ctx) -> Result<Vec<Choice>, Fail> {
     Ok(ctx
         .networking()
         .list_issues(net::ListIssuesRequest {
@@ -297,10 +314,13 @@ async fn create_event(ctx: Ctx) -> Answer {
             request_id: form.request_id.clone(),
         })
         .await;
-    match form.outcome(answer)? {
-        Done(e) => ctx.redirect(&format!("/networking/events/{}?done=event_created", e.id)),
-        Again => event_form(&ctx, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |e| format!("/networking/events/{}?done=event_created", e.id),
+        |form| event_form(&ctx, form),
+    )
+    .await
 }
 
 /// An event's invitations (every page of them: a meeting has tens).
@@ -334,11 +354,7 @@ async fn event(ctx: Ctx, Path(id): Path<String>) -> Answer {
 
 async fn event_page(ctx: &Ctx, id: &str, form: Form) -> Answer {
     let lang = ctx.lang;
-    let e = ctx
-        .networking()
-        .get_event(net::GetEventRequest { id: id.to_string() })
-        .await?
-        .into_inner();
+    let e = get_event(ctx, id).await?;
     let staff = is_staff(ctx);
     let invitations = invitations(ctx, id).await?;
     let commitments = ctx
@@ -416,14 +432,17 @@ async fn invite(ctx: Ctx, Path(id): Path<String>) -> Answer {
             return event_page(&ctx, &id, form).await;
         }
     }
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect(&format!("/networking/events/{id}?done=invited")),
-        Again => event_page(&ctx, &id, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |_| format!("/networking/events/{id}?done=invited"),
+        |form| event_page(&ctx, &id, form),
+    )
+    .await
 }
 
 async fn respond(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    let (f, mut form) = ctx.posted(NETWORKING)?;
+    let (f, form) = ctx.posted(NETWORKING)?;
     let event_id = f.get("event_id").to_string();
     let answer = ctx
         .networking()
@@ -434,14 +453,17 @@ async fn respond(ctx: Ctx, Path(id): Path<String>) -> Answer {
             etag: f.get("etag").to_string(),
         })
         .await;
-    match form.outcome(answer)? {
-        Done(i) => ctx.redirect(&format!("/networking/events/{}?done=replied", i.event_id)),
-        Again => event_page(&ctx, &event_id, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |i| format!("/networking/events/{}?done=replied", i.event_id),
+        |form| event_page(&ctx, &event_id, form),
+    )
+    .await
 }
 
 async fn mark_held(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    let (f, mut form) = ctx.posted(STAFF)?;
+    let (f, form) = ctx.posted(STAFF)?;
     let answer = ctx
         .networking()
         .mark_event_held(net::MarkEventHeldRequest {
@@ -449,10 +471,98 @@ async fn mark_held(ctx: Ctx, Path(id): Path<String>) -> Answer {
             etag: f.get("etag").to_string(),
         })
         .await;
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect(&format!("/networking/events/{id}?done=event_held")),
-        Again => event_page(&ctx, &id, form).await,
+    ctx.finish(
+        form,
+        answer,
+        |_| format!("/networking/events/{id}?done=event_held"),
+        |form| event_page(&ctx, &id, form),
+    )
+    .await
+}
+
+// ------------------------------------------------------ minutes, decisions
+
+/// Empty decision rows the outcome form offers besides those it has.
+const NEW_DECISIONS: usize = 2;
+
+/// A held event's minutes (both languages side by side) and its decisions
+/// as rows: staff, `RecordEventOutcome`.
+async fn outcome_page(ctx: Ctx, Path(id): Path<String>) -> Answer {
+    ctx.require(STAFF)?;
+    let e = get_event(&ctx, &id).await?;
+    let outcome = e.outcome.clone().unwrap_or_default();
+    let mut form = put_text(
+        Form::new().with("etag", e.etag.clone()),
+        "outcome.minutes",
+        outcome.minutes.as_ref(),
+    );
+    for (i, d) in outcome.decisions.iter().enumerate() {
+        let n = format!("outcome.decisions[{i}]");
+        form = put_text(form, &format!("{n}.text"), d.text.as_ref())
+            .with(&format!("{n}.id"), d.id.clone());
     }
+    outcome_form(&ctx, &e, form)
+}
+
+async fn get_event(ctx: &Ctx, id: &str) -> Result<net::Event, Fail> {
+    Ok(ctx
+        .networking()
+        .get_event(net::GetEventRequest { id: id.to_string() })
+        .await?
+        .into_inner())
+}
+
+fn outcome_form(ctx: &Ctx, e: &net::Event, form: Form) -> Answer {
+    let decision_rows = rows(&form, "outcome.decisions", NEW_DECISIONS);
+    ctx.render_form(
+        "event_outcome.html",
+        form,
+        context! { e => event_view(ctx.lang, e), decision_rows => decision_rows },
+    )
+}
+
+async fn record_outcome(ctx: Ctx, Path(id): Path<String>) -> Answer {
+    let (f, form) = ctx.posted(STAFF)?;
+    // A row left empty is no decision (removed, when it had one); the
+    // service numbers those sent, `sent` keeps which form row each is.
+    let (mut decisions, mut sent) = (Vec::new(), Vec::new());
+    for n in sent_rows(f, "outcome.decisions") {
+        let text = form_text(f, &format!("{n}.text"));
+        if blank(&text) {
+            continue;
+        }
+        decisions.push(net::Decision {
+            id: f.get(&format!("{n}.id")).to_string(),
+            text,
+        });
+        sent.push(n);
+    }
+    let answer = ctx
+        .networking()
+        .record_event_outcome(net::RecordEventOutcomeRequest {
+            event_id: id.clone(),
+            outcome: Some(net::EventOutcome {
+                minutes: form_text(f, "outcome.minutes"),
+                decisions,
+                ..Default::default()
+            }),
+            update_mask: None,
+            etag: f.get("etag").to_string(),
+        })
+        .await
+        .map_err(|s| {
+            crate::upstream::rename_violations(s, |field| {
+                renumber(field, "outcome.decisions", &sent)
+            })
+        });
+    let e = get_event(&ctx, &id).await?;
+    ctx.finish(
+        form,
+        answer,
+        |_| format!("/networking/events/{id}?done=outcome_saved"),
+        |form| async { outcome_form(&ctx, &e, form) },
+    )
+    .await
 }
 
 // -------------------------------------------------------------- check-in
@@ -469,11 +579,7 @@ async fn checkin_view(ctx: &Ctx, id: &str, mut form: Form) -> Answer {
     if !form.values.contains_key("count") {
         form = form.with("count", "1");
     }
-    let e = ctx
-        .networking()
-        .get_event(net::GetEventRequest { id: id.to_string() })
-        .await?
-        .into_inner();
+    let e = get_event(ctx, id).await?;
     let invitations = invitations(ctx, id).await?;
     let participants = ctx
         .networking()
@@ -608,10 +714,13 @@ async fn checkin(ctx: Ctx, Path(id): Path<String>) -> Answer {
             return checkin_view(&ctx, &id, form).await;
         }
     }
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect(&format!("/networking/events/{id}/checkin?done=checked_in")),
-        Again => checkin_view(&ctx, &id, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |_| format!("/networking/events/{id}/checkin?done=checked_in"),
+        |form| checkin_view(&ctx, &id, form),
+    )
+    .await
 }
 
 // ----------------------------------------------------------- commitments
@@ -644,10 +753,13 @@ async fn create_commitment(ctx: Ctx, Path(id): Path<String>) -> Answer {
             request_id: form.request_id.clone(),
         })
         .await;
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect(&format!("/networking/events/{id}?done=commitment_made")),
-        Again => event_page(&ctx, &id, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |_| format!("/networking/events/{id}?done=commitment_made"),
+        |form| event_page(&ctx, &id, form),
+    )
+    .await
 }
 
 async fn commitments(ctx: Ctx) -> Answer {
@@ -690,7 +802,7 @@ async fn commitments_page(ctx: &Ctx, form: Form) -> Answer {
 }
 
 async fn fulfil(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    let (f, mut form) = ctx.posted(STAFF)?;
+    let (f, form) = ctx.posted(STAFF)?;
     let answer = ctx
         .networking()
         .fulfil_commitment(net::FulfilCommitmentRequest {
@@ -703,14 +815,17 @@ async fn fulfil(ctx: Ctx, Path(id): Path<String>) -> Answer {
             ..Default::default()
         })
         .await;
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect("/networking/commitments?done=commitment_fulfilled"),
-        Again => commitments_page(&ctx, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |_| "/networking/commitments?done=commitment_fulfilled".to_string(),
+        |form| commitments_page(&ctx, form),
+    )
+    .await
 }
 
 async fn drop_commitment(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    let (f, mut form) = ctx.posted(STAFF)?;
+    let (f, form) = ctx.posted(STAFF)?;
     let answer = ctx
         .networking()
         .drop_commitment(net::DropCommitmentRequest {
@@ -719,10 +834,97 @@ async fn drop_commitment(ctx: Ctx, Path(id): Path<String>) -> Answer {
             etag: f.get("etag").to_string(),
         })
         .await;
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect("/networking/commitments?done=commitment_dropped"),
-        Again => commitments_page(&ctx, form).await,
+    ctx.finish(
+        form,
+        answer,
+        |_| "/networking/commitments?done=commitment_dropped".to_string(),
+        |form| commitments_page(&ctx, form),
+    )
+    .await
+}
+
+/// Carrying an open commitment to the next meeting (`CarryCommitment`):
+/// staff choose a planned or held event; the service decides whether it is
+/// a later one, and its refusal is shown on the form.
+async fn carry_page(ctx: Ctx, Path(id): Path<String>) -> Answer {
+    ctx.require(STAFF)?;
+    carry_form(&ctx, &id, Form::new()).await
+}
+
+async fn carry_form(ctx: &Ctx, id: &str, form: Form) -> Answer {
+    let lang = ctx.lang;
+    let c = ctx
+        .networking()
+        .get_commitment(net::GetCommitmentRequest { id: id.to_string() })
+        .await?
+        .into_inner();
+    // The meetings it may go to: planned or held, not those it is on.
+    let on: Vec<&String> = std::iter::once(&c.event_id)
+        .chain(&c.agenda_event_ids)
+        .collect();
+    let mut later = Vec::new();
+    for status in [net::EventStatus::Planned, net::EventStatus::Held] {
+        later.extend(
+            ctx.networking()
+                .list_events(net::ListEventsRequest {
+                    page_size: 100,
+                    status: status as i32,
+                    ..Default::default()
+                })
+                .await?
+                .into_inner()
+                .events
+                .into_iter()
+                .filter(|e| !on.contains(&&e.id)),
+        );
     }
+    later.sort_by_key(|e| e.start_time.map(|t| t.seconds));
+    let mut agenda = Vec::new();
+    for event_id in &on {
+        agenda.push(event_view(lang, &get_event(ctx, event_id).await?));
+    }
+    ctx.render_form(
+        "commitment_carry.html",
+        form,
+        context! {
+            c => commitment_view(lang, &c),
+            agenda => agenda,
+            events => later.iter().map(|e| Choice {
+                value: e.id.clone(),
+                label: format!(
+                    "{} — {}",
+                    lang.text(e.title.as_ref()),
+                    local_time(lang, e.start_time.as_ref(), e.utc_offset_minutes)
+                ),
+            }).collect::<Vec<_>>(),
+        },
+    )
+}
+
+async fn carry(ctx: Ctx, Path(id): Path<String>) -> Answer {
+    let (f, mut form) = ctx.posted(STAFF)?;
+    let due = parse_date(&mut form, ctx.lang, "due_date", f.get("due_date"));
+    if form.has_errors() {
+        return carry_form(&ctx, &id, form).await;
+    }
+    let event_id = f.get("event_id").to_string();
+    let answer = ctx
+        .networking()
+        .carry_commitment(net::CarryCommitmentRequest {
+            id: id.clone(),
+            event_id: event_id.clone(),
+            due_date: due,
+            note: f.get("note").trim().to_string(),
+            etag: f.get("etag").to_string(),
+        })
+        .await;
+    ctx.finish(
+        form,
+        answer,
+        |_| format!("/networking/events/{event_id}?done=commitment_carried"),
+        |form| carry_form(&ctx, &id, form),
+    )
+    .await
 }
 
 // ------------------------------------------------ coalitions and campaigns
@@ -838,7 +1040,7 @@ async fn coalitions_page(ctx: &Ctx, form: Form) -> Answer {
 }
 
 async fn create_issue(ctx: Ctx) -> Answer {
-    let (f, mut form) = ctx.posted(STAFF)?;
+    let (f, form) = ctx.posted(STAFF)?;
     let answer = ctx
         .networking()
         .create_issue(net::CreateIssueRequest {
@@ -849,10 +1051,13 @@ async fn create_issue(ctx: Ctx) -> Answer {
             }),
         })
         .await;
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect("/networking/coalitions?done=issue_created"),
-        Again => coalitions_page(&ctx, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |_| "/networking/coalitions?done=issue_created".to_string(),
+        |form| coalitions_page(&ctx, form),
+    )
+    .await
 }
 
 async fn create_coalition(ctx: Ctx) -> Answer {
@@ -892,10 +1097,13 @@ async fn create_coalition(ctx: Ctx) -> Answer {
             request_id: form.request_id.clone(),
         })
         .await;
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect("/networking/coalitions?done=coalition_created"),
-        Again => coalitions_page(&ctx, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |_| "/networking/coalitions?done=coalition_created".to_string(),
+        |form| coalitions_page(&ctx, form),
+    )
+    .await
 }
 
 async fn create_campaign(ctx: Ctx) -> Answer {
@@ -945,10 +1153,13 @@ async fn create_campaign(ctx: Ctx) -> Answer {
             request_id: form.request_id.clone(),
         })
         .await;
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect("/networking/coalitions?done=campaign_created"),
-        Again => coalitions_page(&ctx, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |_| "/networking/coalitions?done=campaign_created".to_string(),
+        |form| coalitions_page(&ctx, form),
+    )
+    .await
 }
 
 #[cfg(test)]

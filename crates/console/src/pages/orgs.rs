@@ -12,6 +12,8 @@ use markaz_proto::capacity::v1 as cap;
 use markaz_proto::common::v1 as common;
 use markaz_proto::grants::v1 as gr;
 use markaz_proto::membership::v1 as mem;
+use markaz_proto::networking::v1 as net;
+use markaz_proto::resources::v1 as res;
 use minijinja::{Value, context};
 use serde::Serialize;
 
@@ -114,7 +116,7 @@ async fn org_form(ctx: &Ctx, form: Form) -> Answer {
 }
 
 async fn create(ctx: Ctx) -> Answer {
-    let (f, mut form) = ctx.posted(STAFF)?;
+    let (f, form) = ctx.posted(STAFF)?;
     let organization = mem::Organization {
         kind: enum_value!(common::OrganizationKind, f.get("organization.kind")),
         name: form_text(f, "organization.name"),
@@ -139,26 +141,33 @@ async fn create(ctx: Ctx) -> Answer {
             request_id: form.request_id.clone(),
         })
         .await;
-    match form.outcome(answer)? {
-        Done(o) => ctx.redirect(&format!("/organizations/{}?done=org_created", o.id)),
-        Again => org_form(&ctx, form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |o| format!("/organizations/{}?done=org_created", o.id),
+        |form| org_form(&ctx, form),
+    )
+    .await
 }
 
-const TABS: [&str; 6] = [
+const TABS: [&str; 8] = [
     "profile",
     "history",
     "assessments",
     "people",
     "trainings",
     "grants",
+    "events",
+    "bookings",
 ];
 
 /// The tabs of what is personal or confidential — incubation decisions,
 /// assessments, people and their contact data — are staff's, and a
 /// partner's for its own organization; never a trainer's (membership
-/// refuses them too).
-const CONFIDENTIAL_TABS: [&str; 3] = ["history", "assessments", "people"];
+/// refuses them too). So are its events and bookings: networking and
+/// resources show a trainer only the events it organizes and the bookings
+/// it made, never an organization's.
+const CONFIDENTIAL_TABS: [&str; 5] = ["history", "assessments", "people", "events", "bookings"];
 const CONFIDENTIAL: &[Role] = &[Role::Admin, Role::Staff, Role::Partner];
 
 fn offers_tab(ctx: &Ctx, tab: &str) -> bool {
@@ -197,6 +206,8 @@ async fn organization_page(ctx: &Ctx, id: &str, tab: &str, form: Form) -> Answer
         "people" => people_tab(ctx, id).await?,
         "trainings" => trainings_tab(ctx, id).await?,
         "grants" => grants_tab(ctx, id).await?,
+        "events" => events_tab(ctx, id).await?,
+        "bookings" => bookings_tab(ctx, id).await?,
         _ => Value::from(()),
     };
     let profile = context! {
@@ -411,11 +422,9 @@ async fn grants_tab(ctx: &Ctx, id: &str) -> Result<Value, crate::render::Fail> {
         })
         .await;
     // Trainers see proposals they coach but no award.
-    let awards = match awards {
-        Ok(a) => a.into_inner().awards,
-        Err(s) if s.code() == tonic::Code::PermissionDenied => Vec::new(),
-        Err(s) => return Err(s.into()),
-    };
+    let awards = super::unless_refused(awards)?
+        .map(|a| a.awards)
+        .unwrap_or_default();
     Ok(context! {
         proposals => proposals.proposals.iter().map(|p| super::grants::proposal_row(lang, p)).collect::<Vec<_>>(),
         awards => awards.iter().map(|a| context! {
@@ -427,8 +436,51 @@ async fn grants_tab(ctx: &Ctx, id: &str) -> Result<Value, crate::render::Fail> {
     })
 }
 
+/// The events the organization was invited to, organized or attended
+/// (networking's filter), soonest first.
+async fn events_tab(ctx: &Ctx, id: &str) -> Result<Value, crate::render::Fail> {
+    let lang = ctx.lang;
+    let events = ctx
+        .networking()
+        .list_events(net::ListEventsRequest {
+            organization_id: id.to_string(),
+            page_size: 100,
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .events;
+    Ok(context! {
+        events => events.iter().map(|e| super::networking::event_view(lang, e)).collect::<Vec<_>>(),
+    })
+}
+
+/// The organization's bookings from a month ago on, cancelled ones with
+/// their status.
+async fn bookings_tab(ctx: &Ctx, id: &str) -> Result<Value, crate::render::Fail> {
+    let from = markaz_kit::time::Date::today().add_days(-30).days() * 86_400;
+    let bookings = ctx
+        .resources()
+        .list_bookings(res::ListBookingsRequest {
+            organization_id: id.to_string(),
+            from: Some(prost_types::Timestamp {
+                seconds: from,
+                nanos: 0,
+            }),
+            page_size: 100,
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .bookings;
+    let spaces = super::coworking::all_spaces(ctx).await?;
+    Ok(context! {
+        bookings => super::coworking::booking_rows(ctx.lang, &bookings, &spaces),
+    })
+}
+
 async fn change_status(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    let (f, mut form) = ctx.posted(STAFF)?;
+    let (f, form) = ctx.posted(STAFF)?;
     let answer = ctx
         .membership()
         .change_incubation_status(mem::ChangeIncubationStatusRequest {
@@ -438,12 +490,13 @@ async fn change_status(ctx: Ctx, Path(id): Path<String>) -> Answer {
             etag: f.get("etag").to_string(),
         })
         .await;
-    match form.outcome(answer)? {
-        Done(_) => ctx.redirect(&format!(
-            "/organizations/{id}?tab=history&done=status_changed"
-        )),
-        Again => organization_page(&ctx, &id, "profile", form).await,
-    }
+    ctx.finish(
+        form,
+        answer,
+        |_| format!("/organizations/{id}?tab=history&done=status_changed"),
+        |form| organization_page(&ctx, &id, "profile", form),
+    )
+    .await
 }
 
 /// Registers a person (minimum data, with the legal basis) and affiliates
@@ -478,10 +531,13 @@ async fn add_person(ctx: Ctx, Path(id): Path<String>) -> Answer {
             request_id: form.request_id.clone(),
         })
         .await;
-    match form.outcome(affiliated)? {
-        Done(_) => ctx.redirect(&format!("/organizations/{id}?tab=people&done=person_added")),
-        Again => organization_page(&ctx, &id, "people", form).await,
-    }
+    ctx.finish(
+        form,
+        affiliated,
+        |_| format!("/organizations/{id}?tab=people&done=person_added"),
+        |form| organization_page(&ctx, &id, "people", form),
+    )
+    .await
 }
 
 const DOMAINS: [common::CapacityDomain; 7] = [

@@ -1,14 +1,16 @@
-//! Today: what needs doing now, for the person signed in. The parts whose
-//! service does not exist yet (bookings, overdue networking commitments) are
-//! marked placeholders.
+//! Today: what needs doing now, for the person signed in. Each panel is
+//! what its service lets the reader see; a panel whose list the service
+//! refuses to the reader's roles (a reviewer's bookings) is left out.
 
 use markaz_kit::auth::Role;
 use markaz_proto::capacity::v1 as cap;
 use markaz_proto::grants::v1 as gr;
+use markaz_proto::networking::v1 as net;
+use markaz_proto::resources::v1 as res;
 use minijinja::context;
 use serde::Serialize;
 
-use super::{TENANT_ROLES, enum_name, has, is_staff};
+use super::{TENANT_ROLES, enum_name, has, is_staff, organization_choices, unless_refused};
 use crate::render::{Answer, Ctx};
 
 #[derive(Debug, Serialize)]
@@ -151,6 +153,62 @@ pub async fn page(ctx: Ctx) -> Answer {
             .collect();
     }
 
+    // Today's bookings (the UTC day; each shown at its space's local time):
+    // staff every branch's, a partner its organization's.
+    let day = |d: markaz_kit::time::Date| prost_types::Timestamp {
+        seconds: d.days() * 86_400,
+        nanos: 0,
+    };
+    let bookings = unless_refused(
+        ctx.resources()
+            .list_bookings(res::ListBookingsRequest {
+                page_size: 100,
+                from: Some(day(today)),
+                until: Some(day(today.add_days(1))),
+                organization_id: ctx.partner_org().unwrap_or_default(),
+                ..Default::default()
+            })
+            .await,
+    )?
+    .map(|l| {
+        l.bookings
+            .into_iter()
+            .filter(|b| b.status != res::BookingStatus::Cancelled as i32)
+            .collect::<Vec<_>>()
+    });
+    let bookings = match bookings {
+        Some(list) => {
+            let spaces = super::coworking::all_spaces(&ctx).await?;
+            Some(super::coworking::booking_rows(lang, &list, &spaces))
+        }
+        None => None,
+    };
+
+    // Open commitments past their due date: staff every one, a partner its
+    // organization's.
+    let commitments = unless_refused(
+        ctx.networking()
+            .list_commitments(net::ListCommitmentsRequest {
+                page_size: 50,
+                overdue_only: true,
+                owner_organization_id: ctx.partner_org().unwrap_or_default(),
+                ..Default::default()
+            })
+            .await,
+    )?
+    .map(|l| {
+        l.commitments
+            .iter()
+            .map(|c| super::networking::commitment_view(lang, c))
+            .collect::<Vec<_>>()
+    });
+    // Staff see whose each booking is, by name.
+    let organizations = if is_staff(&ctx) && bookings.as_ref().is_some_and(|b| !b.is_empty()) {
+        organization_choices(&ctx).await?
+    } else {
+        Vec::new()
+    };
+
     ctx.render(
         "today.html",
         context! {
@@ -161,6 +219,10 @@ pub async fn page(ctx: Ctx) -> Answer {
             shows_sessions => is_staff(&ctx) || has(&ctx, Role::Trainer),
             shows_actions => is_staff(&ctx) || has(&ctx, Role::Partner),
             own_org => ctx.partner_org(),
+            bookings => bookings,
+            commitments => commitments,
+            organizations => organizations,
+            staff => is_staff(&ctx),
         },
     )
 }
