@@ -3181,20 +3181,30 @@ async fn today_lists_today_s_bookings_and_overdue_commitments() {
     let world = World::start().await;
     let f = fixture(&world).await;
     let r = staff_resources(&world).await;
+    // Today is the space's own day: its offset puts it near 23:00 now,
+    // whatever the hour in UTC, so two bookings soon are today and one in
+    // ninety minutes is tomorrow there (while often still today in UTC).
+    let now = markaz_kit::time::now_micros() / 1_000_000;
+    let to_23h = (23 * 3600 - now.rem_euclid(86_400)) / 60;
+    let mut offset = ((to_23h + 7).div_euclid(15) * 15) as i32;
+    if offset > 840 {
+        offset -= 1440;
+    }
     let desk = res::Space {
         kind: res::SpaceKind::Desk as i32,
         name: text("مكتب الخابور", "Khabur desk"),
         capacity: 4,
-        utc_offset_minutes: 0,
+        utc_offset_minutes: offset,
         ..Default::default()
     };
     let space = raqqa_space(&r, desk, (0, 24 * 60), "today-space").await;
-    // Two quarters of an hour from the next minute on: today unless the
-    // test runs in the last 40 minutes of a UTC day.
-    let next_minute = (markaz_kit::time::now_micros() / 60_000_000 + 2) * 60;
-    for (n, org) in [(0, &f.org), (1, &f.other_org)] {
+    let next_minute = (now / 60 + 2) * 60;
+    for (n, org, start) in [
+        (0, &f.org, next_minute),
+        (1, &f.other_org, next_minute + 20 * 60),
+        (2, &f.org, next_minute + 90 * 60),
+    ] {
         let mut r = r.clone();
-        let start = next_minute + n * 20 * 60;
         r.create_booking(res::CreateBookingRequest {
             booking: Some(res::Booking {
                 space_id: space.clone(),
@@ -3254,7 +3264,7 @@ async fn today_lists_today_s_bookings_and_overdue_commitments() {
     assert_eq!(
         page.body.matches("مكتب الخابور").count(),
         2,
-        "{}",
+        "the two of the space's today, not the one of its tomorrow: {}",
         page.body
     );
     assert!(page.contains("جمعية شباب الفرات") && page.contains("جمعية أخرى"));

@@ -557,7 +557,7 @@ pub(super) async fn all_spaces(ctx: &Ctx) -> Result<Vec<res::Space>, Fail> {
     .unwrap_or_default())
 }
 
-fn space_offset(spaces: &[res::Space], id: &str) -> i32 {
+pub(super) fn space_offset(spaces: &[res::Space], id: &str) -> i32 {
     spaces
         .iter()
         .find(|s| s.id == id)

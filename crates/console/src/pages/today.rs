@@ -153,8 +153,11 @@ pub async fn page(ctx: Ctx) -> Answer {
             .collect();
     }
 
-    // Today's bookings (the UTC day; each shown at its space's local time):
-    // staff every branch's, a partner its organization's.
+    // Today's bookings, today being each space's own day (its fixed UTC
+    // offset: a center at UTC+3 past 21:00 UTC is already on tomorrow):
+    // staff every branch's, a partner its organization's. The UTC days
+    // either side hold every offset's today; each booking is then kept if it
+    // starts on its space's today.
     let day = |d: markaz_kit::time::Date| prost_types::Timestamp {
         seconds: d.days() * 86_400,
         nanos: 0,
@@ -162,24 +165,32 @@ pub async fn page(ctx: Ctx) -> Answer {
     let bookings = unless_refused(
         ctx.resources()
             .list_bookings(res::ListBookingsRequest {
-                page_size: 100,
-                from: Some(day(today)),
-                until: Some(day(today.add_days(1))),
+                page_size: 200,
+                from: Some(day(today.add_days(-1))),
+                until: Some(day(today.add_days(2))),
                 organization_id: ctx.partner_org().unwrap_or_default(),
                 ..Default::default()
             })
             .await,
-    )?
-    .map(|l| {
-        l.bookings
-            .into_iter()
-            .filter(|b| b.status != res::BookingStatus::Cancelled as i32)
-            .collect::<Vec<_>>()
-    });
+    )?;
     let bookings = match bookings {
         Some(list) => {
             let spaces = super::coworking::all_spaces(&ctx).await?;
-            Some(super::coworking::booking_rows(lang, &list, &spaces))
+            let now = markaz_kit::time::now_micros() / 1_000_000;
+            let todays: Vec<_> = list
+                .bookings
+                .into_iter()
+                .filter(|b| b.status != res::BookingStatus::Cancelled as i32)
+                .filter(|b| {
+                    let offset = super::coworking::space_offset(&spaces, &b.space_id);
+                    let local_day =
+                        |seconds: i64| (seconds + i64::from(offset) * 60).div_euclid(86_400);
+                    b.start_time
+                        .as_ref()
+                        .is_some_and(|t| local_day(t.seconds) == local_day(now))
+                })
+                .collect();
+            Some(super::coworking::booking_rows(lang, &todays, &spaces))
         }
         None => None,
     };
