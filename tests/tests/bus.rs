@@ -48,6 +48,7 @@ both_backends!(
     a_poison_event_is_dead_lettered_then_replayed,
     a_burst_is_applied_in_batches_and_a_poison_in_it_holds_nothing_back,
     a_handler_that_panics_costs_one_dead_letter_not_the_consumer,
+    an_operator_pages_through_dead_letters_and_replays_one_over_grpc,
 );
 
 async fn an_outbox_event_reaches_a_consumer_in_another_service(backend: Backend) {
@@ -405,4 +406,152 @@ async fn streams_and_consumers_are_created_idempotently() {
     names.sort();
     // Membership reads its own stream too: its erasures' confirmations.
     assert_eq!(names, ["ledger--membership", "membership--membership"]);
+}
+
+/// What the console's dead-letter page rests on: the platform service of
+/// the process lists each of its services' letters, a page at a time, to
+/// the operator alone, and replays one once its cause is fixed.
+async fn an_operator_pages_through_dead_letters_and_replays_one_over_grpc(backend: Backend) {
+    use markaz_proto::platform::v1 as platform;
+    use markaz_proto::platform::v1::platform_service_client::PlatformServiceClient;
+
+    let env = TestEnv::new(backend);
+    let app = env
+        .start(vec![Arc::new(Membership), Arc::new(Ledger)])
+        .await
+        .unwrap();
+    let mut c = membership(&app).await;
+    register_tenant(&env, &app, TENANT).await;
+    let first = create_org(&env, &mut c, "poison").await;
+    let second = create_org(&env, &mut c, "poison").await;
+    let ledger = app.db(LEDGER).unwrap().clone();
+    eventually(WAIT, || {
+        let ledger = ledger.clone();
+        async move {
+            let letters = markaz_kit::events::dead_letters(&ledger, false)
+                .await
+                .ok()?;
+            (letters.len() == 2).then_some(())
+        }
+    })
+    .await
+    .expect("both poison events are dead-lettered");
+
+    let mut p = PlatformServiceClient::connect(format!("http://{}", app.grpc_addr()))
+        .await
+        .unwrap();
+    let operator = env.token("", &[Role::Operator], None);
+    let list = |service: &str, page_size: i32, page_token: &str, include_replayed: bool| {
+        authed(
+            platform::ListDeadLettersRequest {
+                service: service.into(),
+                include_replayed,
+                page_size,
+                page_token: page_token.into(),
+            },
+            &operator,
+        )
+    };
+
+    // A tenant's admin runs no deployment: refused.
+    let refused = p
+        .list_dead_letters(authed(
+            platform::ListDeadLettersRequest {
+                service: LEDGER.into(),
+                ..Default::default()
+            },
+            &env.token(TENANT, &[Role::Admin], None),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    // Every service of the process, or one.
+    let every = p
+        .list_dead_letters(list("", 0, "", false))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(every.dead_letters.len(), 2);
+    assert!(every.dead_letters.iter().all(|d| d.service == LEDGER));
+    let unknown = p
+        .list_dead_letters(list("grants", 0, "", false))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::NotFound, "not run here");
+
+    // Newest first, one a page.
+    let page = p
+        .list_dead_letters(list(LEDGER, 1, "", false))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(page.services, vec![LEDGER.to_string(), "membership".into()]);
+    assert_eq!(page.dead_letters.len(), 1);
+    let newest = &page.dead_letters[0];
+    assert_eq!(newest.service, LEDGER);
+    assert_eq!(newest.tenant_id, TENANT);
+    assert_eq!(newest.event_type, "markaz.events.v1.OrganizationRegistered");
+    assert_eq!(newest.attempts, i64::from(env.config.consumer.max_deliver));
+    assert!(newest.fail_time.is_some() && newest.replay_time.is_none());
+    assert!(!page.next_page_token.is_empty());
+    let rest = p
+        .list_dead_letters(list(LEDGER, 1, &page.next_page_token, false))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rest.dead_letters.len(), 1);
+    assert!(rest.dead_letters[0].id < newest.id);
+    assert!(rest.next_page_token.is_empty(), "two letters, two pages");
+    // A token continues only its own list.
+    let foreign = p
+        .list_dead_letters(list(LEDGER, 1, &page.next_page_token, true))
+        .await
+        .unwrap_err();
+    assert_eq!(foreign.code(), tonic::Code::InvalidArgument);
+
+    // The cause fixed, the oldest letter replayed: applied once, marked.
+    cure(&ledger, TENANT, "poison").await;
+    let oldest = rest.dead_letters[0].id;
+    let replayed = p
+        .replay_dead_letter(authed(
+            platform::ReplayDeadLetterRequest {
+                service: LEDGER.into(),
+                id: oldest,
+            },
+            &operator,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(replayed.applied);
+    let letter = replayed.dead_letter.unwrap();
+    assert_eq!(letter.id, oldest);
+    assert!(letter.replay_time.is_some());
+    let applied_to =
+        lines(&ledger, TENANT, &first.id).await + lines(&ledger, TENANT, &second.id).await;
+    assert_eq!(applied_to, 1, "one organization's event applied, once");
+    let open = p
+        .list_dead_letters(list(LEDGER, 0, "", false))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(open.dead_letters.len(), 1, "the replayed one is closed");
+    let all = p
+        .list_dead_letters(list(LEDGER, 0, "", true))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(all.dead_letters.len(), 2);
+    let again = p
+        .replay_dead_letter(authed(
+            platform::ReplayDeadLetterRequest {
+                service: LEDGER.into(),
+                id: oldest,
+            },
+            &operator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), tonic::Code::FailedPrecondition);
+    app.shutdown().await;
 }

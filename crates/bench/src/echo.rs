@@ -28,6 +28,21 @@ impl PlatformService for Echo {
             payload: request.into_inner().payload,
         }))
     }
+
+    // The echo runs no service: it has no dead letters.
+    async fn list_dead_letters(
+        &self,
+        _: tonic::Request<platform::ListDeadLettersRequest>,
+    ) -> Result<tonic::Response<platform::ListDeadLettersResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("the echo runs no service"))
+    }
+
+    async fn replay_dead_letter(
+        &self,
+        _: tonic::Request<platform::ReplayDeadLetterRequest>,
+    ) -> Result<tonic::Response<platform::ReplayDeadLetterResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("the echo runs no service"))
+    }
 }
 
 /// Serves the echo until SIGTERM or Ctrl-C (`markaz bench-echo`).

@@ -23,7 +23,7 @@ use tokio_util::task::TaskTracker;
 use tonic::service::RoutesBuilder;
 use tonic_health::ServingStatus;
 
-use crate::auth::{Caller, Role, Verifier};
+use crate::auth::Verifier;
 use crate::bus::Bus;
 use crate::config::Config;
 use crate::db::Db;
@@ -31,7 +31,8 @@ use crate::error::{Error, Result};
 use crate::events::{self, Consumer};
 use crate::health::Health;
 use crate::migrate::{Migration, MigrationSet};
-use crate::rpc::{Access, Gate, Rights, Rpc};
+use crate::platform::{PLATFORM_RIGHTS, PlatformApi};
+use crate::rpc::{Gate, Rights, Rpc};
 
 /// What a service crate gives the runtime.
 pub trait Service: Send + Sync + 'static {
@@ -250,11 +251,13 @@ impl App {
             ));
         }
 
-        let platform_api =
-            platform::platform_service_server::PlatformServiceServer::new(PlatformApi {
-                rpc: Rpc::new("platform"),
-            })
-            .max_decoding_message_size(config.server.max_message_bytes);
+        let platform_api = platform::platform_service_server::PlatformServiceServer::new(
+            PlatformApi::new(services.iter().map(|s| {
+                let name = s.name();
+                (name, dbs[name].clone(), consumers.get(name).cloned())
+            })),
+        )
+        .max_decoding_message_size(config.server.max_message_bytes);
         routes.add_service(platform_api);
         // Both versions of reflection: grpcurl 1.8 (what most package
         // managers ship), grpcui and Postman still ask v1alpha.
@@ -504,56 +507,4 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-}
-
-/// The platform service every process serves: `WhoAmI` and the `Ping` no-op.
-#[derive(Clone, Debug)]
-pub struct PlatformApi {
-    rpc: Rpc,
-}
-
-/// Who may call the platform service: any role; `WhoAmI` is how a client
-/// learns what its token says.
-pub const PLATFORM_RIGHTS: Rights = Rights {
-    service: "platform",
-    grpc_service: <platform::platform_service_server::PlatformServiceServer<PlatformApi> as tonic::server::NamedService>::NAME,
-    methods: &[
-        ("WhoAmI", Access::Roles(&Role::ALL)),
-        ("Ping", Access::Roles(&Role::ALL)),
-    ],
-};
-
-crate::grpc_forwards! {
-    impl platform::platform_service_server::PlatformService for PlatformApi {
-        who_am_i(platform::WhoAmIRequest) -> platform::WhoAmIResponse => who_am_i;
-        ping(platform::PingRequest) -> platform::PingResponse => ping;
-    }
-}
-
-async fn who_am_i(
-    _: &PlatformApi,
-    caller: Caller,
-    _: platform::WhoAmIRequest,
-) -> Result<platform::WhoAmIResponse> {
-    Ok(platform::WhoAmIResponse {
-        subject: caller.subject,
-        tenant_id: caller.tenant,
-        roles: caller
-            .roles
-            .iter()
-            .map(|r| r.as_str().to_string())
-            .collect(),
-        organization_id: caller.organization.unwrap_or_default(),
-        shared_tenant_ids: caller.shared_tenants,
-    })
-}
-
-async fn ping(
-    _: &PlatformApi,
-    _: Caller,
-    req: platform::PingRequest,
-) -> Result<platform::PingResponse> {
-    Ok(platform::PingResponse {
-        payload: req.payload,
-    })
 }

@@ -31,6 +31,7 @@ pub mod health;
 pub mod listener;
 pub mod migrate;
 pub mod money;
+pub mod platform;
 pub mod retention;
 pub mod rpc;
 pub mod sql;

@@ -77,31 +77,61 @@ pub struct DeadLetter {
 
 /// Dead letters of `db`'s service, newest first; replayed ones only when asked.
 pub async fn dead_letters(db: &Db, include_replayed: bool) -> Result<Vec<DeadLetter>> {
-    let rows = sqlx::query(
-        "SELECT id, consumer, event_id, tenant_id, event_type, producer, error, attempts,
-                failed_at, replayed_at
-         FROM markaz_dead_letters WHERE ($1 = 1 OR replayed_at IS NULL) ORDER BY id DESC",
-    )
+    dead_letters_before(db, include_replayed, i64::MAX, i64::MAX).await
+}
+
+/// At most `limit` dead letters with ids below `before`, newest first: a
+/// page of them (the id is the key).
+pub async fn dead_letters_before(
+    db: &Db,
+    include_replayed: bool,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<DeadLetter>> {
+    // The columns are a constant, so the statement is too.
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{SELECT_DEAD_LETTER} WHERE ($1 = 1 OR replayed_at IS NULL) AND id < $2
+         ORDER BY id DESC LIMIT $3"
+    )))
     .bind(i64::from(include_replayed))
+    .bind(before)
+    .bind(limit)
     .fetch_all(db.writer())
     .await?;
     rows.iter()
-        .map(|r| {
-            Ok(DeadLetter {
-                id: r.try_get("id")?,
-                consumer: r.try_get("consumer")?,
-                event_id: r.try_get("event_id")?,
-                tenant_id: r.try_get("tenant_id")?,
-                event_type: r.try_get("event_type")?,
-                producer: r.try_get("producer")?,
-                error: r.try_get("error")?,
-                attempts: r.try_get("attempts")?,
-                failed_at: r.try_get("failed_at")?,
-                replayed_at: r.try_get("replayed_at")?,
-            })
-        })
+        .map(dead_letter_of)
         .collect::<Result<_, sqlx::Error>>()
         .map_err(Error::from)
+}
+
+/// Dead letter `id` of `db`'s service.
+pub async fn find_dead_letter(db: &Db, id: i64) -> Result<DeadLetter> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{SELECT_DEAD_LETTER} WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(db.writer())
+    .await?
+    .ok_or_else(|| Error::not_found("dead letter", id.to_string()))?;
+    Ok(dead_letter_of(&row)?)
+}
+
+const SELECT_DEAD_LETTER: &str = "SELECT id, consumer, event_id, tenant_id, event_type, producer, \
+     error, attempts, failed_at, replayed_at FROM markaz_dead_letters";
+
+fn dead_letter_of(r: &sqlx::any::AnyRow) -> Result<DeadLetter, sqlx::Error> {
+    Ok(DeadLetter {
+        id: r.try_get("id")?,
+        consumer: r.try_get("consumer")?,
+        event_id: r.try_get("event_id")?,
+        tenant_id: r.try_get("tenant_id")?,
+        event_type: r.try_get("event_type")?,
+        producer: r.try_get("producer")?,
+        error: r.try_get("error")?,
+        attempts: r.try_get("attempts")?,
+        failed_at: r.try_get("failed_at")?,
+        replayed_at: r.try_get("replayed_at")?,
+    })
 }
 
 /// Applies dead letter `id` again (once the cause is fixed). The inbox still

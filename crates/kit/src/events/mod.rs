@@ -38,7 +38,7 @@ pub mod outbox;
 pub mod router;
 
 pub use consumer::{backoff, run_consumer};
-pub use dead_letters::{DeadLetter, dead_letters, replay};
+pub use dead_letters::{DeadLetter, dead_letters, dead_letters_before, find_dead_letter, replay};
 pub use inbox::{Applied, apply, apply_all};
 pub use outbox::{relay_once, run_relay};
 pub use router::{On, Route, Router};
