@@ -660,6 +660,14 @@ impl Ctx {
         self.state.upstream.sharing(&self.bearer)
     }
 
+    /// The platform service of the process behind the upstream: who the
+    /// caller is, and an operator's dead letters.
+    pub fn platform(
+        &self,
+    ) -> markaz_proto::platform::v1::platform_service_client::PlatformServiceClient<Authed> {
+        self.state.upstream.platform(&self.bearer)
+    }
+
     pub fn networking(
         &self,
     ) -> markaz_proto::networking::v1::networking_service_client::NetworkingServiceClient<Authed>

@@ -5349,3 +5349,91 @@ async fn the_operator_registers_donor_platforms() {
     assert_eq!(donors[0].name.as_ref().unwrap().ar, name, "byte for byte");
     assert_eq!(donors[0].iati_identifier, "XI-IATI-EC_ECHO");
 }
+
+/// An operator sees the dead letters of the services behind the console
+/// and replays one; nobody else is offered the page. The letters are real:
+/// a registration without its organization, put on the bus as membership,
+/// which every consumer of membership's copies refuses.
+#[tokio::test]
+async fn an_operator_reads_and_replays_dead_letters() {
+    use markaz_proto::events::v1 as ev;
+    use prost::Message;
+
+    let world = World::start().await;
+    let poison =
+        markaz_kit::events::envelope("membership", TENANT, &ev::OrganizationRegistered::default());
+    let bus = world.markaz.app.bus();
+    bus.ensure_producer("membership").await.unwrap();
+    let (sent, published) = bus
+        .publish(
+            "membership",
+            &[markaz_kit::bus::Outgoing {
+                event_id: poison.id.clone(),
+                event_name: "OrganizationRegistered".into(),
+                traceparent: String::new(),
+                envelope: poison.encode_to_vec().into(),
+            }],
+        )
+        .await;
+    published.unwrap();
+    assert_eq!(sent, 1);
+    let capacity = world.markaz.app.db("capacity").unwrap().clone();
+    eventually(Duration::from_secs(20), || {
+        let capacity = capacity.clone();
+        async move {
+            let letters = markaz_kit::events::dead_letters(&capacity, false)
+                .await
+                .ok()?;
+            (!letters.is_empty()).then_some(())
+        }
+    })
+    .await
+    .expect("capacity dead-letters the registration");
+
+    let mut operator = world.signed_in("operator", "operator", None).await;
+    let page = operator.get("/admin/dead-letters?service=capacity").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.contains(&poison.id), "{}", page.body);
+    assert!(page.contains("OrganizationRegistered") && page.contains(TENANT));
+    assert!(
+        page.contains("/admin/dead-letters/capacity/"),
+        "a replay button"
+    );
+    assert!(page.contains(r#"<option value="capacity" selected>"#));
+    let csrf = page.csrf();
+    let id = page
+        .body
+        .split("/admin/dead-letters/capacity/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_string();
+
+    // The cause is not fixed: the replay fails again, the letter stays
+    // open, and the page says why.
+    let replay = format!("/admin/dead-letters/capacity/{id}/replay");
+    let still = operator.post(&replay, &[("csrf", &csrf)]).await;
+    assert_eq!(still.status, 422, "{}", still.body);
+    assert!(
+        still.contains(&poison.id) && still.contains(r#"class="problems""#),
+        "the list again, with why: {}",
+        still.body
+    );
+    assert!(
+        operator
+            .get("/admin/dead-letters?service=capacity")
+            .await
+            .contains(&replay)
+    );
+    // Without the form's token, nothing is replayed.
+    assert_eq!(operator.post(&replay, &[]).await.status, 403);
+
+    // Staff of a tenant run no deployment.
+    let mut staff = world.signed_in("staff", "staff", None).await;
+    assert_eq!(staff.get("/admin/dead-letters").await.status, 403);
+    let staff_csrf = staff.get("/today").await.csrf();
+    assert_eq!(
+        staff.post(&replay, &[("csrf", &staff_csrf)]).await.status,
+        403
+    );
+}

@@ -1,6 +1,6 @@
 //! Administration: people and erasure (asked for in two steps; the
 //! requests and their receipts), branches, tenants and donor platforms
-//! (operators), and the dead letters (operators; no public API yet).
+//! (operators), and the dead letters of the services (operators).
 
 use std::sync::Arc;
 
@@ -31,6 +31,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/admin/branches", post(create_branch))
         .route("/admin/tenants", get(tenants).post(create_tenant))
         .route("/admin/dead-letters", get(dead_letters))
+        .route(
+            "/admin/dead-letters/{service}/{id}/replay",
+            post(replay_dead_letter),
+        )
         .route("/admin/donors", get(donors).post(register_donor))
 }
 
@@ -429,14 +433,77 @@ async fn register_donor(ctx: Ctx) -> Answer {
     .await
 }
 
-/// Dead letters live in each service's database and no service offers them
-/// over gRPC yet; the console has no database, so it says where to look.
+/// The events the services could not apply (operator), newest first per
+/// service, filtered by service and whether replayed ones are shown; each
+/// open one replayable once its cause is fixed. They come from the platform
+/// service of the process behind the console's upstream, which answers for
+/// the services it runs (`markaz dlq list` reads every database).
 async fn dead_letters(ctx: Ctx) -> Answer {
     ctx.require(OPERATOR)?;
-    ctx.render(
+    dead_letters_page(&ctx, Form::new()).await
+}
+
+async fn dead_letters_page(ctx: &Ctx, form: Form) -> Answer {
+    let lang = ctx.lang;
+    let list = ctx
+        .platform()
+        .list_dead_letters(markaz_proto::platform::v1::ListDeadLettersRequest {
+            service: ctx.q("service").to_string(),
+            include_replayed: ctx.q("replayed") == "1",
+            page_size: 50,
+            page_token: ctx.q("page").to_string(),
+        })
+        .await?
+        .into_inner();
+    ctx.render_form(
         "tenants.html",
-        context! { tab => "letters", form => Form::new() },
+        form,
+        context! {
+            letters => list.dead_letters.iter().map(|d| context! {
+                service => d.service,
+                id => d.id,
+                event_id => d.event_id,
+                event_type => d.event_type.rsplit('.').next().unwrap_or(&d.event_type),
+                producer => d.producer,
+                tenant => d.tenant_id,
+                attempts => lang.number(d.attempts),
+                error => d.error,
+                failed => lang.timestamp(d.fail_time.as_ref()),
+                replayed => d.replay_time.as_ref().map(|t| lang.timestamp(Some(t))),
+            }).collect::<Vec<_>>(),
+            services => list.services,
+            service => ctx.q("service"),
+            include_replayed => ctx.q("replayed") == "1",
+            next => next_page(ctx, &list.next_page_token),
+            done => ctx.q("done"),
+            tab => "letters",
+        },
     )
+}
+
+/// Replays one dead letter (operator). Applied, or found applied already
+/// (the inbox keeps an event to one effect): either way the letter closes;
+/// replayed before, the service's refusal on the page.
+async fn replay_dead_letter(ctx: Ctx, Path((service, id)): Path<(String, i64)>) -> Answer {
+    let (_, form) = ctx.posted(OPERATOR)?;
+    let answer = ctx
+        .platform()
+        .replay_dead_letter(markaz_proto::platform::v1::ReplayDeadLetterRequest { service, id })
+        .await;
+    ctx.finish(
+        form,
+        answer,
+        |r| {
+            let done = if r.applied {
+                "dead_letter_replayed"
+            } else {
+                "dead_letter_was_applied"
+            };
+            format!("/admin/dead-letters?done={done}")
+        },
+        |form| dead_letters_page(&ctx, form),
+    )
+    .await
 }
 
 #[cfg(test)]
