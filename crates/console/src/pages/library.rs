@@ -652,10 +652,7 @@ fn item_facts(lang: Lang, item: &res::Item) -> Value {
 /// requires them; without any, only the form.
 async fn public_library(ctx: Ctx) -> Answer {
     let lang = ctx.lang;
-    let tenant = ctx.state.config.public_tenant.clone();
-    if tenant.is_empty() {
-        return Err(Fail::NotFound);
-    }
+    let tenant = public_tenant(&ctx)?;
     let mut filters = ctx.filters(&["q"]);
     let query = ctx.q("q").trim().to_string();
     let mut rows = Vec::new();
