@@ -3401,6 +3401,140 @@ async fn the_public_library_shows_public_items_only_without_sign_in() {
     assert_eq!(hidden.status, 404, "{}", hidden.body);
 }
 
+/// A visitor, without signing in, opens a public item from the public
+/// library, sees its files and downloads one byte for byte, its Arabic name
+/// intact; an item that is published but internal is 404, its page and its
+/// file alike.
+#[tokio::test]
+async fn a_visitor_downloads_a_public_item_s_files() {
+    let world = World::start().await;
+    let mut r = staff_resources(&world).await;
+    let item = |title: Option<common_pb::LocalizedText>, visibility: res::Visibility| {
+        res::CreateItemRequest {
+            item: Some(res::Item {
+                kind: res::ItemKind::Study as i32,
+                title,
+                summary: text("ما تعلمناه من عامين", "What two years taught us"),
+                language: "ar".into(),
+                source: Some(res::Source {
+                    kind: res::SourceKind::Center as i32,
+                    ..Default::default()
+                }),
+                visibility: visibility as i32,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        }
+    };
+    let public = r
+        .create_item(item(
+            text("دراسة العمل التطوعي", "A study of volunteering"),
+            res::Visibility::Public,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let internal = r
+        .create_item(item(
+            text("دراسة داخلية للتطوع", "An internal volunteering study"),
+            res::Visibility::Tenant,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    // Arabic letters and digits, a space, Latin: every byte must come back.
+    let file_name = "دراسة التطوع ٢٠٢٤ (final).pdf";
+    let pdf = [SMALL_PDF, "ملخص بالعربية".as_bytes(), &[0, 255, 13, 10]].concat();
+    let file = file_of(&world, &public, file_name, &pdf).await;
+    let hidden_file = file_of(&world, &internal, file_name, &pdf).await;
+    for id in [&public, &internal] {
+        r.publish_item(res::PublishItemRequest {
+            id: id.clone(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap();
+    }
+
+    let mut visitor = world.browser();
+    // The public library links the item to its page.
+    let found = visitor
+        .get(&format!("/public/library?q={}", query("التطوعي")))
+        .await;
+    assert_eq!(found.status, 200, "{}", found.body);
+    let page_path = format!("/public/library/{public}");
+    assert!(
+        found.contains(&format!(r#"href="{page_path}""#)),
+        "{}",
+        found.body
+    );
+    assert!(!found.contains("دراسة داخلية للتطوع"), "internal");
+    // Its page: both titles, the summary, the file with its link.
+    let page = visitor.get(&page_path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.contains("دراسة العمل التطوعي") && page.contains("A study of volunteering"));
+    assert!(page.contains("ما تعلمناه من عامين"));
+    assert!(page.contains(file_name), "the file's name: {}", page.body);
+    let link = format!("{page_path}/files/{file}");
+    assert!(
+        page.contains(&format!(r#"href="{link}" download"#)),
+        "{}",
+        page.body
+    );
+    // The download: the same bytes, its type, its Arabic name in
+    // `filename*` (RFC 5987) and an ASCII fallback with its extension.
+    let download = visitor.get(&link).await;
+    assert_eq!(download.status, 200, "{}", download.body);
+    assert_eq!(download.raw, pdf, "byte for byte");
+    assert_eq!(header(&download, "content-type"), "application/pdf");
+    let disposition = header(&download, "content-disposition");
+    assert!(disposition.starts_with("attachment;"), "{disposition}");
+    let encoded = disposition
+        .split("filename*=UTF-8''")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no filename*: {disposition}"));
+    let decoded: Vec<u8> = form_urlencoded::parse(format!("n={encoded}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned().into_bytes())
+        .unwrap_or_default();
+    assert_eq!(decoded, file_name.as_bytes(), "{disposition}");
+    assert!(
+        disposition.contains(r#"filename=""#) && disposition.contains(".pdf\";"),
+        "{disposition}"
+    );
+    assert!(disposition.is_ascii(), "{disposition}");
+    // It counted once, as the public's download of the item.
+    let usage = r
+        .get_item_usage(res::GetItemUsageRequest {
+            item_id: public.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(usage.total_downloads, 1);
+
+    // Published but internal: no page, no file, as if it did not exist.
+    let hidden = visitor.get(&format!("/public/library/{internal}")).await;
+    assert_eq!(hidden.status, 404, "{}", hidden.body);
+    let hidden = visitor
+        .get(&format!("/public/library/{internal}/files/{hidden_file}"))
+        .await;
+    assert_eq!(hidden.status, 404, "{}", hidden.body);
+    assert!(!hidden.raw.starts_with(b"%PDF"), "no byte of it");
+    // Nor a file of another item, nor an address that names nothing.
+    for path in [
+        format!("/public/library/{public}/files/{hidden_file}"),
+        "/public/library/not-an-id".to_string(),
+        format!("/public/library/{public}/files/not-an-id"),
+    ] {
+        let nothing = visitor.get(&path).await;
+        assert_eq!(nothing.status, 404, "{path}: {}", nothing.body);
+    }
+}
+
 /// The fields of the library's new-item form, after its CSRF token and
 /// request id.
 fn item_fields<'a>(

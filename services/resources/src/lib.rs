@@ -88,6 +88,7 @@ pub const RIGHTS: &[Rights] = &[Rights {
         ("SuggestItems", Access::Roles(READ)),
         ("SearchPublicItems", Access::Public),
         ("GetPublicItem", Access::Public),
+        ("ListPublicItemFiles", Access::Public),
         ("DownloadPublicFile", Access::Public),
         ("GetItemUsage", Access::Roles(CONTRIBUTE)),
         ("GetLibraryUsageReport", Access::Roles(MANAGE)),

@@ -56,6 +56,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/library/items/{id}/{action}", post(act))
         .route("/public/library", get(public_library))
         .route("/public/library/{id}", get(public_item))
+        .route("/public/library/{id}/files/{file}", get(public_download))
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -651,10 +652,7 @@ fn item_facts(lang: Lang, item: &res::Item) -> Value {
 /// requires them; without any, only the form.
 async fn public_library(ctx: Ctx) -> Answer {
     let lang = ctx.lang;
-    let tenant = ctx.state.config.public_tenant.clone();
-    if tenant.is_empty() {
-        return Err(Fail::NotFound);
-    }
+    let tenant = public_tenant(&ctx)?;
     let mut filters = ctx.filters(&["q"]);
     let query = ctx.q("q").trim().to_string();
     let mut rows = Vec::new();
@@ -713,33 +711,83 @@ async fn public_library(ctx: Ctx) -> Answer {
     ))
 }
 
-/// A public item of the configured center, no sign-in (`GetPublicItem`):
-/// anything not public is NOT_FOUND, as the service answers.
+/// The center whose public library the console serves, or 404 when it
+/// serves none.
+fn public_tenant(ctx: &Ctx) -> Result<String, Fail> {
+    match ctx.state.config.public_tenant.as_str() {
+        "" => Err(Fail::NotFound),
+        tenant => Ok(tenant.to_string()),
+    }
+}
+
+/// A public call's refusal as the visitor's answer: a malformed id in the
+/// address names nothing, so it is the same 404 as anything not public.
+fn public_fail(s: tonic::Status) -> Fail {
+    if s.code() == tonic::Code::InvalidArgument {
+        Fail::NotFound
+    } else {
+        s.into()
+    }
+}
+
+/// A public item of the configured center and the files it offers, no
+/// sign-in (`GetPublicItem`, `ListPublicItemFiles`, no token): anything not
+/// public is NOT_FOUND, as the service answers.
 async fn public_item(ctx: Ctx, Path(id): Path<String>) -> Answer {
     let lang = ctx.lang;
-    let tenant = ctx.state.config.public_tenant.clone();
-    if tenant.is_empty() {
-        return Err(Fail::NotFound);
-    }
-    let item = ctx
-        .state
-        .upstream
-        .resources(&ctx.anonymous())
+    let tenant = public_tenant(&ctx)?;
+    let mut resources = ctx.state.upstream.resources(&ctx.anonymous());
+    let item = resources
         .get_public_item(res::GetPublicItemRequest {
-            tenant_id: tenant,
-            id,
+            tenant_id: tenant.clone(),
+            id: id.clone(),
         })
-        .await?
+        .await
+        .map_err(public_fail)?
         .into_inner();
+    let files = resources
+        .list_public_item_files(res::ListPublicItemFilesRequest {
+            tenant_id: tenant,
+            item_id: id,
+        })
+        .await
+        .map_err(public_fail)?
+        .into_inner()
+        .files;
     ctx.render(
         "public_library.html",
         context! {
             item => context! {
+                id => item.id,
                 title => lang.text(item.title.as_ref()),
                 ..item_facts(lang, &item)
             },
+            files => files.iter().map(|f| file_row(lang, f)).collect::<Vec<_>>(),
         },
     )
+}
+
+/// A public item's file, its current version, streamed to anyone
+/// (`DownloadPublicFile`, no token; counted in the item's usage).
+async fn public_download(ctx: Ctx, Path((id, file)): Path<(String, String)>) -> Answer {
+    let tenant = public_tenant(&ctx)?;
+    let stream = ctx
+        .state
+        .upstream
+        .resources_streaming(&ctx.anonymous())
+        .download_public_file(res::DownloadPublicFileRequest {
+            tenant_id: tenant,
+            download: Some(res::DownloadFileRequest {
+                item_id: id,
+                file_id: file,
+                version: 0,
+                offset: 0,
+            }),
+        })
+        .await
+        .map_err(public_fail)?
+        .into_inner();
+    streamed_file(stream).await
 }
 
 async fn item(ctx: Ctx, Path(id): Path<String>) -> Answer {
@@ -811,19 +859,7 @@ async fn item_page(ctx: &Ctx, id: &str, form: Form) -> Answer {
                 etag => item.etag,
                 ..item_facts(lang, &item)
             },
-            files => files.iter().map(|file| {
-                let current = file.current.as_ref();
-                context! {
-                    id => file.id,
-                    label => lang.text(file.label.as_ref()),
-                    name => current.map(|v| v.file_name.clone()),
-                    media_type => current.map(|v| v.media_type.clone()),
-                    size => current.map(|v| size_text(lang, v.size_bytes)),
-                    version => current.map(|v| lang.number(i64::from(v.version))),
-                    versions => lang.number(i64::from(file.version_count)),
-                    sha256 => current.map(|v| v.sha256.clone()),
-                }
-            }).collect::<Vec<_>>(),
+            files => files.iter().map(|f| file_row(lang, f)).collect::<Vec<_>>(),
             history => history.iter().map(|h| context! {
                 from => enum_name!(res::ItemState, h.from_state),
                 to => enum_name!(res::ItemState, h.to_state),
@@ -837,6 +873,22 @@ async fn item_page(ctx: &Ctx, id: &str, form: Form) -> Answer {
             done => ctx.q("done"),
         },
     )
+}
+
+/// What an item's page says of one of its files, signed in or public: its
+/// label, and its current version (none once every version was withdrawn).
+fn file_row(lang: Lang, file: &res::ItemFile) -> Value {
+    let current = file.current.as_ref();
+    context! {
+        id => file.id,
+        label => lang.text(file.label.as_ref()),
+        name => current.map(|v| v.file_name.clone()),
+        media_type => current.map(|v| v.media_type.clone()),
+        size => current.map(|v| size_text(lang, v.size_bytes)),
+        version => current.map(|v| lang.number(i64::from(v.version))),
+        versions => lang.number(i64::from(file.version_count)),
+        sha256 => current.map(|v| v.sha256.clone()),
+    }
 }
 
 // ------------------------------------------------------ editing an item
@@ -1142,9 +1194,8 @@ async fn withdraw_version(
 
 /// A file's current version, streamed from the service to the browser.
 async fn download(ctx: Ctx, Path((id, file)): Path<(String, String)>) -> Answer {
-    use res::download_file_response::Payload;
     ctx.require(LIBRARY)?;
-    let mut stream = ctx
+    let stream = ctx
         .resources_streaming()
         .download_file(res::DownloadFileRequest {
             item_id: id,
@@ -1155,6 +1206,15 @@ async fn download(ctx: Ctx, Path((id, file)): Path<(String, String)>) -> Answer 
         })
         .await?
         .into_inner();
+    streamed_file(stream).await
+}
+
+/// A download's answer, staff's (`DownloadFile`) and the public's
+/// (`DownloadPublicFile`) alike: the version's header makes the HTTP
+/// headers, its chunks the body as they come (the file is never held
+/// whole).
+async fn streamed_file(mut stream: tonic::Streaming<res::DownloadFileResponse>) -> Answer {
+    use res::download_file_response::Payload;
     let Some(res::DownloadFileResponse {
         payload: Some(Payload::Header(version)),
     }) = stream.message().await?
@@ -1176,23 +1236,12 @@ async fn download(ctx: Ctx, Path((id, file)): Path<(String, String)>) -> Answer 
         .unwrap_or(http::HeaderValue::from_static("application/octet-stream"));
     h.insert(http::header::CONTENT_TYPE, typed);
     h.insert(http::header::CONTENT_LENGTH, version.size_bytes.into());
-    // RFC 6266: the name as UTF-8, percent-encoded (Arabic names survive).
-    let encoded: String = version
-        .file_name
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    if let Ok(v) = http::HeaderValue::from_str(&format!(
-        "attachment; filename=\"download\"; filename*=UTF-8''{encoded}"
-    )) {
+    if let Ok(v) = http::HeaderValue::from_str(&attachment(&version.file_name)) {
         h.insert(http::header::CONTENT_DISPOSITION, v);
     }
+    // Not kept by any cache, the public's download neither: each download
+    // counts in the item's usage, and a withdrawn version or item stops
+    // being served at once.
     h.insert(
         http::header::CACHE_CONTROL,
         http::HeaderValue::from_static("private, no-store"),
@@ -1202,6 +1251,27 @@ async fn download(ctx: Ctx, Path((id, file)): Path<(String, String)>) -> Answer 
         http::HeaderValue::from_static("nosniff"),
     );
     Ok(r)
+}
+
+/// `Content-Disposition` for a download (RFC 6266): the name as UTF-8,
+/// percent-encoded, in `filename*` (RFC 5987), so an Arabic name survives
+/// byte for byte; `filename` its ASCII-safe form, with its extension, for
+/// the rare client that reads no `filename*`.
+fn attachment(file_name: &str) -> String {
+    let encoded: String = file_name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!(
+        "attachment; filename=\"{}\"; filename*=UTF-8''{encoded}",
+        super::safe_file_name(file_name)
+    )
 }
 
 /// The life cycle and moderation: publish, withdraw (staff); submit (the

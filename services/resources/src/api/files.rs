@@ -15,14 +15,14 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt, stream};
 use markaz_kit::auth::Caller;
 use markaz_kit::db::Tx;
-use markaz_kit::error::{Error, Result};
+use markaz_kit::error::{AllValid, Error, Result};
 use markaz_kit::rpc::{Anonymous, Idempotency, new_id, parse_id};
 use markaz_kit::time::{now_micros, timestamp};
 use markaz_proto::events::v1 as ev;
 use markaz_proto::resources::v1 as api;
 use markaz_proto::resources::v1::upload_file_request::Payload;
 
-use super::items::{own_item, readable_item};
+use super::items::{own_item, public_item, readable_item};
 use super::{ResourcesApi, reader};
 use crate::domain::files::{
     DownloadRequest, Message, SizeLimits, Upload, VersionState, check_new_file, counts_as_download,
@@ -31,7 +31,7 @@ use crate::domain::files::{
 use crate::domain::items::{Month, ReaderClass, may_edit};
 use crate::store;
 use crate::store::files::{File, Version};
-use crate::store::items::{Item, Scope};
+use crate::store::items::Item;
 
 /// A download: the version's header, then its bytes.
 pub type DownloadStream = Pin<
@@ -239,9 +239,7 @@ pub(crate) async fn download_public(
     resources.limit_public(&anonymous)?;
     let files = resources.files()?;
     let mut tx = resources.db.write(&tenant).await?;
-    let item = store::items::get(&mut tx, &Scope::public(false), &asked.item_id)
-        .await?
-        .ok_or_else(|| Error::not_found("item", &asked.item_id))?;
+    let item = public_item(&mut tx, &asked.item_id).await?;
     let version = pick_version(&mut tx, &item, &asked).await?;
     let range = download_range(version.size_bytes as u64, asked.offset)?;
     count_download(&mut tx, &item, &version, asked.offset).await?;
@@ -331,14 +329,40 @@ pub(crate) async fn list(
     let item = readable_item(&mut tx, &caller, &id).await?;
     let staff = reader(&caller).class_for(&item.tenant_id) == ReaderClass::Staff;
     let files = store::files::of_item(&mut tx, &item.tenant_id, &item.id).await?;
-    Ok(api::ListItemFilesResponse {
+    Ok(listed(&files, staff))
+}
+
+/// The files of an item as a reader sees them: those it can download (a
+/// current version, not withdrawn), with the versions it can fetch; staff
+/// every file and every version.
+fn listed(files: &[File], staff: bool) -> api::ListItemFilesResponse {
+    api::ListItemFilesResponse {
         files: files
             .iter()
-            // Readers see files they can download; staff every file.
             .filter(|f| staff || f.current().is_some())
             .map(|f| file_proto(f, staff))
             .collect(),
-    })
+    }
+}
+
+/// The files of a public item, for anyone: the item passes the public
+/// catalogue's one rule ([`public_item`]), the files are listed as for any
+/// reader who is not staff.
+pub(crate) async fn list_public(
+    resources: &ResourcesApi,
+    anonymous: Anonymous,
+    req: api::ListPublicItemFilesRequest,
+) -> Result<api::ListItemFilesResponse> {
+    let (tenant, id) = (
+        markaz_kit::validate::slug("tenant_id", &req.tenant_id, 63),
+        parse_id("item_id", &req.item_id),
+    )
+        .all()?;
+    resources.limit_public(&anonymous)?;
+    let mut tx = resources.db.read(&tenant).await?;
+    let item = public_item(&mut tx, &id).await?;
+    let files = store::files::of_item(&mut tx, &item.tenant_id, &item.id).await?;
+    Ok(listed(&files, false))
 }
 
 pub(crate) async fn versions(

@@ -69,6 +69,16 @@ pub(crate) async fn readable_item(tx: &mut Tx, caller: &Caller, id: &str) -> Res
         .ok_or_else(|| Error::not_found("item", id))
 }
 
+/// An item of the transaction's tenant that the public may read (published,
+/// public), or NOT_FOUND: the one rule of every public catalogue RPC, so an
+/// item that is internal, unpublished or another center's answers exactly
+/// as one that does not exist.
+pub(crate) async fn public_item(tx: &mut Tx, id: &str) -> Result<Item> {
+    store::items::get(tx, &Scope::public(false), id)
+        .await?
+        .ok_or_else(|| Error::not_found("item", id))
+}
+
 pub(crate) async fn get(
     resources: &ResourcesApi,
     caller: Caller,
@@ -106,9 +116,7 @@ pub(crate) async fn get_public(
         .all()?;
     resources.limit_public(&anonymous)?;
     let mut tx = resources.db.write(&tenant).await?;
-    let mut item = store::items::get(&mut tx, &Scope::public(false), &id)
-        .await?
-        .ok_or_else(|| Error::not_found("item", &id))?;
+    let mut item = public_item(&mut tx, &id).await?;
     count_view(&mut tx, &mut item).await?;
     tx.commit().await?;
     Ok(proto(&item))

@@ -16,8 +16,9 @@
 //!   sees its own bookings and services; staff of a space's tenant see and
 //!   check in every booking of it, another tenant's included, without
 //!   learning more of a clashing booking than its times;
-//! * anyone may search a center's public catalogue, read its public items
-//!   and download their files (rate-limited per client address).
+//! * anyone may search a center's public catalogue, read its public items,
+//!   list and download their files (rate-limited per client address; one
+//!   rule, [`items::public_item`], says which items are the public's).
 //!
 //! Streaming: `UploadFile` takes `tonic::Streaming` as its request and
 //! `DownloadFile`/`DownloadPublicFile` answer a boxed stream; both go
@@ -92,6 +93,8 @@ markaz_kit::grpc_forwards! {
             => search::search_public;
         #[public] get_public_item(api::GetPublicItemRequest) -> api::Item
             => items::get_public;
+        #[public] list_public_item_files(api::ListPublicItemFilesRequest)
+            -> api::ListItemFilesResponse => files::list_public;
         #[public] download_public_file(api::DownloadPublicFileRequest) -> files::DownloadStream
             => files::download_public;
 

@@ -817,6 +817,14 @@ async fn nothing_of_an_erased_person_is_left_in_resources(backend: Backend) {
         .await,
     );
     reads.ok(
+        "ListPublicItemFiles",
+        c.list_public_item_files(tonic::Request::new(api::ListPublicItemFilesRequest {
+            tenant_id: TENANT.into(),
+            item_id: guide.id.clone(),
+        }))
+        .await,
+    );
+    reads.ok(
         "GetItemUsage",
         c.get_item_usage(authed(
             api::GetItemUsageRequest {

@@ -1,6 +1,7 @@
 //! Files over gRPC streams: an upload in chunks checked as it arrives, a
 //! download from any offset (a resumed one not counted again), versions,
-//! withdrawal, refusals that keep nothing — and a 50 MiB file through both
+//! withdrawal, refusals that keep nothing, the public's listing and
+//! download of public items' files — and a 50 MiB file through both
 //! directions with the process's memory measured.
 
 use futures::StreamExt;
@@ -12,6 +13,7 @@ both_backends!(
     upload_download_and_resume,
     files_live_in_s3_compatible_storage_too,
     the_public_downloads_public_files_only,
+    the_public_lists_a_public_item_s_downloadable_files_only,
     refused_uploads_keep_nothing,
     fifty_mebibytes_stream_with_memory_bounded,
 );
@@ -611,4 +613,216 @@ async fn the_public_downloads_public_files_only(backend: Backend) {
         .unwrap()
         .into_inner();
     assert_eq!(usage.total_downloads, 1);
+}
+
+/// `ListPublicItemFiles`, with the files in S3-compatible storage (moto):
+/// a published public item's files that can be downloaded, each with its
+/// current version; a draft, an item not public and another center's item
+/// answer NOT_FOUND, as an item that does not exist.
+async fn the_public_lists_a_public_item_s_downloadable_files_only(backend: Backend) {
+    let moto = crate::support::Moto::start();
+    moto.bucket("markaz-library").await;
+    let settings = markaz_resources::storage::S3Settings {
+        endpoint: Some(moto.endpoint.clone()),
+        bucket: "markaz-library".into(),
+        region: "us-east-1".into(),
+        access_key_id: "markaz-test".into(),
+        secret_access_key: "markaz-test-secret".into(),
+        allow_http: true,
+    };
+    let mut w = world_with(backend, Some(Files::S3(settings))).await;
+    let staff = w.staff.clone();
+    let guide = w
+        .create_item(
+            &staff,
+            item_body(
+                "دليل المناصرة العام",
+                "Public advocacy guide",
+                Visibility::Public,
+            ),
+        )
+        .await;
+    // The report: a second edition withdrawn, so the first is current.
+    let report = upload(&mut w, &staff, header(&guide.id, ""), pdf_chunks(4000, 1))
+        .await
+        .unwrap();
+    upload(
+        &mut w,
+        &staff,
+        header(&guide.id, &report.id),
+        pdf_chunks(5000, 2),
+    )
+    .await
+    .unwrap();
+    // An annex whose only version was withdrawn: nothing to download.
+    let annex = upload(
+        &mut w,
+        &staff,
+        api::UploadFileHeader {
+            label: text("الملحق", "Annex"),
+            file_name: "ملحق.pdf".into(),
+            ..header(&guide.id, "")
+        },
+        pdf_chunks(3000, 3),
+    )
+    .await
+    .unwrap();
+    for (file_id, version) in [(&report.id, 2), (&annex.id, 1)] {
+        w.client
+            .withdraw_file_version(authed(
+                api::WithdrawFileVersionRequest {
+                    item_id: guide.id.clone(),
+                    file_id: file_id.clone(),
+                    version,
+                    reason: "نسخة خاطئة".into(),
+                },
+                &staff,
+            ))
+            .await
+            .unwrap();
+    }
+    let ask = |tenant: &str, item_id: &str| {
+        tonic::Request::new(api::ListPublicItemFilesRequest {
+            tenant_id: tenant.into(),
+            item_id: item_id.into(),
+        })
+    };
+
+    // A draft is nobody's to list, public or not.
+    let draft = w
+        .client
+        .list_public_item_files(ask(TENANT, &guide.id))
+        .await;
+    assert_eq!(draft.err().map(|e| e.code()), Some(Code::NotFound));
+    w.client
+        .publish_item(authed(
+            api::PublishItemRequest {
+                id: guide.id.clone(),
+                etag: String::new(),
+            },
+            &staff,
+        ))
+        .await
+        .unwrap();
+    let files = w
+        .client
+        .list_public_item_files(ask(TENANT, &guide.id))
+        .await
+        .unwrap()
+        .into_inner()
+        .files;
+    assert_eq!(
+        files.len(),
+        1,
+        "the annex has nothing to download: {files:?}"
+    );
+    let listed = &files[0];
+    assert_eq!(listed.id, report.id);
+    assert_eq!(listed.label, text("التقرير الكامل", "Full report"));
+    assert_eq!(
+        listed.version_count, 1,
+        "the withdrawn edition is not counted"
+    );
+    let current = listed.current.as_ref().expect("a current version");
+    assert_eq!(current.version, 1);
+    assert_eq!(current.file_name.as_bytes(), "تقرير-2019.pdf".as_bytes());
+    assert_eq!(current.size_bytes, 4000);
+    assert!(!current.withdrawn);
+    assert_eq!(current.sha256, sha_of(pdf_chunks(4000, 1)).0);
+    // What is listed downloads, publicly, from S3.
+    let mut stream = w
+        .client
+        .download_public_file(tonic::Request::new(api::DownloadPublicFileRequest {
+            tenant_id: TENANT.into(),
+            download: Some(api::DownloadFileRequest {
+                item_id: guide.id.clone(),
+                file_id: listed.id.clone(),
+                version: 0,
+                offset: 0,
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut got = Vec::new();
+    while let Some(m) = stream.next().await {
+        if let Some(api::download_file_response::Payload::Chunk(c)) = m.unwrap().payload {
+            got.extend(c);
+        }
+    }
+    assert_eq!(got, pdf_chunks(4000, 1).flatten().collect::<Vec<u8>>());
+
+    // Published but not the public's: every other visibility.
+    for visibility in [
+        Visibility::Consortium,
+        Visibility::Tenant,
+        Visibility::Partners,
+        Visibility::StaffOnly,
+    ] {
+        let internal = w
+            .published_item(&staff, item_body("داخلي", "Internal", visibility))
+            .await;
+        upload(
+            &mut w,
+            &staff,
+            header(&internal.id, ""),
+            pdf_chunks(4000, 4),
+        )
+        .await
+        .unwrap();
+        let hidden = w
+            .client
+            .list_public_item_files(ask(TENANT, &internal.id))
+            .await;
+        assert_eq!(
+            hidden.err().map(|e| e.code()),
+            Some(Code::NotFound),
+            "{visibility:?}"
+        );
+    }
+    // Another center's public item is not in this center's catalogue, nor
+    // this one's in another's; neither says it exists.
+    let other_staff = w.other_staff.clone();
+    let theirs = w
+        .published_item(
+            &other_staff,
+            item_body("دليل دير الزور", "Deir ez-Zor guide", Visibility::Public),
+        )
+        .await;
+    upload(
+        &mut w,
+        &other_staff,
+        header(&theirs.id, ""),
+        pdf_chunks(4000, 5),
+    )
+    .await
+    .unwrap();
+    for (tenant, id) in [(TENANT, &theirs.id), (OTHER_TENANT, &guide.id)] {
+        let wrong = w.client.list_public_item_files(ask(tenant, id)).await;
+        assert_eq!(
+            wrong.err().map(|e| e.code()),
+            Some(Code::NotFound),
+            "{tenant}"
+        );
+    }
+    let in_its_own = w
+        .client
+        .list_public_item_files(ask(OTHER_TENANT, &theirs.id))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(in_its_own.files.len(), 1);
+    // An item that does not exist answers the same.
+    let missing = uuid::Uuid::now_v7().to_string();
+    let none = w.client.list_public_item_files(ask(TENANT, &missing)).await;
+    assert_eq!(none.err().map(|e| e.code()), Some(Code::NotFound));
+
+    // Bad input: every field named, nothing counted.
+    let bad = w
+        .client
+        .list_public_item_files(ask("Not A Slug!", "not an id"))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert_eq!(field_violations(&bad), vec!["tenant_id", "item_id"]);
 }

@@ -437,4 +437,15 @@ async fn the_public_catalogue_is_rate_limited_once_valid(backend: Backend) {
     }
     let limited = w.client.get_public_item(get(&missing)).await.unwrap_err();
     assert_eq!(limited.code(), Code::ResourceExhausted);
+    // Listing an item's files counts in the same window as the catalogue's
+    // other calls: the visitor who used it up is refused there too.
+    let files = w
+        .client
+        .list_public_item_files(tonic::Request::new(api::ListPublicItemFilesRequest {
+            tenant_id: TENANT.into(),
+            item_id: missing.clone(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(files.code(), Code::ResourceExhausted);
 }
