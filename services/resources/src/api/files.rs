@@ -223,7 +223,7 @@ pub(crate) async fn download(
     // storage is an error, not a counted download.
     let bytes = files.read(&version.object_key, range).await?;
     tx.commit().await?;
-    Ok(serve(&version, bytes))
+    Ok(serve(version_proto(&version), bytes))
 }
 
 pub(crate) async fn download_public(
@@ -245,7 +245,7 @@ pub(crate) async fn download_public(
     count_download(&mut tx, &item, &version, asked.offset).await?;
     let bytes = files.read(&version.object_key, range).await?;
     tx.commit().await?;
-    Ok(serve(&version, bytes))
+    Ok(serve(public_version(&version), bytes))
 }
 
 /// The version asked for (the current one by default), not withdrawn.
@@ -301,13 +301,11 @@ async fn count_download(tx: &mut Tx, item: &Item, version: &Version, offset: u64
 }
 
 fn serve(
-    version: &Version,
+    version: api::FileVersion,
     bytes: futures::stream::BoxStream<'static, Result<Bytes>>,
 ) -> DownloadStream {
     let header = api::DownloadFileResponse {
-        payload: Some(api::download_file_response::Payload::Header(version_proto(
-            version,
-        ))),
+        payload: Some(api::download_file_response::Payload::Header(version)),
     };
     let chunks = bytes.map(|piece| {
         piece
@@ -362,7 +360,14 @@ pub(crate) async fn list_public(
     let mut tx = resources.db.read(&tenant).await?;
     let item = public_item(&mut tx, &id).await?;
     let files = store::files::of_item(&mut tx, &item.tenant_id, &item.id).await?;
-    Ok(listed(&files, false))
+    let mut listed = listed(&files, false);
+    for file in &mut listed.files {
+        file.current = file.current.take().map(|v| api::FileVersion {
+            uploaded_by: String::new(),
+            ..v
+        });
+    }
+    Ok(listed)
 }
 
 pub(crate) async fn versions(
@@ -450,6 +455,15 @@ pub(crate) fn file_proto(f: &File, with_withdrawn: bool) -> api::ItemFile {
             .filter(|v| with_withdrawn || v.withdrawn == 0)
             .count() as i32,
         create_time: Some(timestamp(f.created_at)),
+    }
+}
+
+/// A version as the public sees it: without who uploaded it, a staff
+/// member's account, which a visitor has no need of.
+fn public_version(v: &Version) -> api::FileVersion {
+    api::FileVersion {
+        uploaded_by: String::new(),
+        ..version_proto(v)
     }
 }
 

@@ -729,6 +729,10 @@ async fn the_public_lists_a_public_item_s_downloadable_files_only(backend: Backe
     assert_eq!(current.size_bytes, 4000);
     assert!(!current.withdrawn);
     assert_eq!(current.sha256, sha_of(pdf_chunks(4000, 1)).0);
+    assert_eq!(
+        current.uploaded_by, "",
+        "a staff account is not the public's"
+    );
     // What is listed downloads, publicly, from S3.
     let mut stream = w
         .client
@@ -746,8 +750,12 @@ async fn the_public_lists_a_public_item_s_downloadable_files_only(backend: Backe
         .into_inner();
     let mut got = Vec::new();
     while let Some(m) = stream.next().await {
-        if let Some(api::download_file_response::Payload::Chunk(c)) = m.unwrap().payload {
-            got.extend(c);
+        match m.unwrap().payload {
+            Some(api::download_file_response::Payload::Chunk(c)) => got.extend(c),
+            Some(api::download_file_response::Payload::Header(h)) => {
+                assert_eq!(h.uploaded_by, "", "nor in the download's header");
+            }
+            None => {}
         }
     }
     assert_eq!(got, pdf_chunks(4000, 1).flatten().collect::<Vec<u8>>());
