@@ -2524,6 +2524,55 @@ async fn an_event_s_minutes_and_decisions_are_recorded() {
     let after = get(&mut n).await.outcome.unwrap();
     assert_eq!(after.decisions.len(), 1);
     assert_eq!(after.decisions[0].id, o.decisions[1].id);
+    // A commitment made there may follow from one of its decisions: the
+    // form offers them, and the commitment is shown with it.
+    let page = staff.get(&event_path).await;
+    assert!(
+        page.contains(&format!(
+            r#"<option value="{}">{second}</option>"#,
+            after.decisions[0].id
+        )),
+        "{}",
+        page.body
+    );
+    let due = markaz_kit::time::Date::today().add_days(14).to_proto();
+    let made = post_with(
+        &mut staff,
+        format!("{event_path}/commitments"),
+        page.csrf(),
+        vec![
+            ("commitment.description.ar", "تسمية أعضاء اللجنة".into()),
+            ("commitment.owner.organization_id", f.org.clone()),
+            (
+                "commitment.due_date",
+                format!("{:04}-{:02}-{:02}", due.year, due.month, due.day),
+            ),
+            ("commitment.decision_id", after.decisions[0].id.clone()),
+        ],
+    )
+    .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let listed = n
+        .list_commitments(net::ListCommitmentsRequest {
+            event_id: f.event.clone(),
+            page_size: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .commitments;
+    let following = listed
+        .iter()
+        .find(|c| c.description.as_ref().unwrap().ar == "تسمية أعضاء اللجنة")
+        .expect("the commitment is made");
+    assert_eq!(following.decision_id, after.decisions[0].id);
+    let shown = staff.get(&event_path).await;
+    assert!(
+        shown.contains(&format!("تنفيذاً للقرار: {second}")),
+        "{}",
+        shown.body
+    );
     // The etag the first form was opened with is no longer current.
     let stale = post_with(
         &mut staff,

@@ -184,6 +184,7 @@ pub(super) fn commitment_view(lang: Lang, c: &net::Commitment) -> Value {
         closed_on => lang.date(c.closed_on.as_ref()),
         evidence => c.evidence.iter().map(|e| lang.text(e.description.as_ref())).collect::<Vec<_>>(),
         agenda => c.agenda_event_ids,
+        decision => c.decision_id,
         etag => c.etag,
     }
 }
@@ -369,10 +370,20 @@ async fn event_page(ctx: &Ctx, id: &str, form: Form) -> Answer {
         .into_inner()
         .commitments;
     let own = partner_scope(ctx);
+    // The decisions of its minutes, which a commitment made there may
+    // follow from (and is shown with).
+    let decisions: Vec<Choice> = e
+        .outcome
+        .iter()
+        .flat_map(|o| &o.decisions)
+        .map(|d| Choice::named(lang, &d.id, d.text.as_ref()))
+        .collect();
     ctx.render_form(
         "event.html",
         form,
         context! {
+            decision_texts => decisions.iter().map(|d| (d.value.clone(), d.label.clone())).collect::<std::collections::BTreeMap<_, _>>(),
+            decisions => decisions,
             e => event_view(lang, &e),
             invitations => invitations.iter().map(invitation_view).collect::<Vec<_>>(),
             commitments => commitments.iter().map(|c| commitment_view(lang, c)).collect::<Vec<_>>(),
@@ -748,6 +759,7 @@ async fn create_commitment(ctx: Ctx, Path(id): Path<String>) -> Answer {
                     ..Default::default()
                 }),
                 due_date: due,
+                decision_id: f.get("commitment.decision_id").to_string(),
                 ..Default::default()
             }),
             request_id: form.request_id.clone(),
