@@ -4504,6 +4504,7 @@ async fn a_coalition_and_its_campaign_are_edited_and_run() {
             ),
             ("campaign.targets[0].description.en", "Parents".to_string()),
             ("campaign.targets[1].kind", String::new()),
+            ("campaign.targets[1].organization_id", String::new()),
             ("campaign.targets[1].description.ar", String::new()),
             ("campaign.activities[0].id", String::new()),
             ("campaign.activities[0].date", date.to_string()),
@@ -4554,6 +4555,89 @@ async fn a_coalition_and_its_campaign_are_edited_and_run() {
     assert_eq!(k.activities[0].people_reached, 25);
     assert_eq!(k.targets.len(), 1, "the empty row is no target");
 
+    // A target naming a local-administration body chosen from those on
+    // record; an organization that is none is refused next to its row.
+    let mut m = MembershipServiceClient::with_interceptor(
+        world.markaz.channel().await,
+        Bearer::new(&token),
+    );
+    let council_name = "المجلس المحلي لمدينة الرقة";
+    let council = m
+        .create_organization(mem::CreateOrganizationRequest {
+            organization: Some(mem::Organization {
+                kind: common_pb::OrganizationKind::LocalAdministration as i32,
+                name: text(council_name, "Raqqa city council"),
+                sectors: vec![common_pb::Sector::Education as i32],
+                ..Default::default()
+            }),
+            apply_for_incubation: false,
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let edit = staff.get(&k_edit).await;
+    assert!(
+        edit.contains(r#"name="campaign.targets[1].organization_id""#)
+            && edit.contains(council_name),
+        "a body is chosen, not typed: {}",
+        edit.body
+    );
+    let etag = edit.attr_after(r#"name="etag" value=""#);
+    let with_body = |body: &str| {
+        let mut fields = campaign_fields(&start);
+        fields[0].1 = etag.clone();
+        for (name, value) in fields.iter_mut() {
+            match *name {
+                "campaign.targets[1].kind" => *value = "TARGET_KIND_LOCAL_ADMINISTRATION".into(),
+                "campaign.targets[1].organization_id" => *value = body.to_string(),
+                _ => {}
+            }
+        }
+        fields
+    };
+    let not_a_body = post_with(&mut staff, k_edit.clone(), csrf.clone(), with_body(&f.org)).await;
+    assert_eq!(not_a_body.status, 422, "{}", not_a_body.body);
+    assert!(
+        not_a_body.contains(r#"id="campaign-targets-1--organization-id-error""#),
+        "{}",
+        not_a_body.body
+    );
+    // Until networking has heard of the council, the service says so on
+    // the form; then it takes it.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let named = post_with(
+            &mut staff,
+            k_edit.clone(),
+            csrf.clone(),
+            with_body(&council),
+        )
+        .await;
+        if named.status == 303 {
+            break;
+        }
+        assert_eq!(named.status, 422, "{}", named.body);
+        assert!(Instant::now() < deadline, "never known: {}", named.body);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let k = n
+        .get_campaign(net::GetCampaignRequest {
+            id: campaign.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(k.targets.len(), 2);
+    assert_eq!(k.targets[1].organization_id, council);
+    let page = staff.get(&k_path).await;
+    assert!(
+        page.contains(council_name),
+        "the body by name: {}",
+        page.body
+    );
+
     // Launch, an outcome, complete.
     let page = staff.get(&k_path).await;
     assert!(page.contains(activity), "{}", page.body);
@@ -4588,6 +4672,7 @@ async fn a_coalition_and_its_campaign_are_edited_and_run() {
             ("outcome.kind", "OUTCOME_KIND_DECISION_OBTAINED".to_string()),
             ("outcome.description.ar", what.to_string()),
             ("outcome.achieved_on", start.clone()),
+            ("outcome.target_organization_id", council.clone()),
             ("outcome.evidence[0].url", url.to_string()),
         ]
     };
@@ -4608,6 +4693,11 @@ async fn a_coalition_and_its_campaign_are_edited_and_run() {
     .await;
     assert_eq!(recorded.status, 303, "{}", recorded.body);
     let page = staff.get(recorded.location()).await;
+    assert!(
+        page.contains(&format!("الجهة المستهدفة المعنية: {council_name}")),
+        "the body the outcome concerns: {}",
+        page.body
+    );
     assert!(
         page.contains("سُجّلت النتيجة")
             && page.contains(what)

@@ -236,6 +236,26 @@ async fn change_status(ctx: Ctx, Path(id): Path<String>) -> Answer {
     .await
 }
 
+/// The bodies a campaign's targets name (organizations on record, a
+/// local-administration body above all), by name: what an outcome may
+/// concern, as the service allows only these.
+async fn target_bodies(ctx: &Ctx, k: &net::Campaign) -> Result<Vec<Choice>, Fail> {
+    let named: Vec<&str> = k
+        .targets
+        .iter()
+        .map(|t| t.organization_id.as_str())
+        .filter(|id| !id.is_empty())
+        .collect();
+    if named.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(organization_choices(ctx)
+        .await?
+        .into_iter()
+        .filter(|o| named.contains(&o.value.as_str()))
+        .collect())
+}
+
 /// A campaign: who runs it, whom it addresses, what it did and achieved.
 async fn campaign(ctx: Ctx, Path(id): Path<String>) -> Answer {
     ctx.require(NETWORKING)?;
@@ -260,6 +280,7 @@ async fn campaign_page(ctx: &Ctx, id: &str, form: Form) -> Answer {
         }
         None => context! {},
     };
+    let bodies = target_bodies(ctx, &k).await?;
     let status =
         net::CampaignStatus::try_from(k.status).unwrap_or(net::CampaignStatus::Unspecified);
     use net::CampaignStatus as S;
@@ -277,6 +298,7 @@ async fn campaign_page(ctx: &Ctx, id: &str, form: Form) -> Answer {
         context! {
             actions => actions,
             outcome_kinds => choices(lang, enum_names!(net::OutcomeKind)),
+            target_bodies => bodies,
             done => ctx.q("done"),
             k => context! {
                 id => k.id,
@@ -292,6 +314,7 @@ async fn campaign_page(ctx: &Ctx, id: &str, form: Form) -> Answer {
                 targets => k.targets.iter().map(|t| context! {
                     kind => enum_name!(net::TargetKind, t.kind),
                     description => lang.text(t.description.as_ref()),
+                    body => bodies.iter().find(|b| b.value == t.organization_id).map(|b| b.label.clone()),
                 }).collect::<Vec<_>>(),
                 activities => k.activities.iter().map(|a| context! {
                     date => lang.date(a.date.as_ref()),
@@ -308,6 +331,7 @@ async fn campaign_page(ctx: &Ctx, id: &str, form: Form) -> Answer {
             runner => runner,
             outcomes => outcomes.iter().map(|o| context! {
                 id => o.id,
+                body => bodies.iter().find(|b| b.value == o.target_organization_id).map(|b| b.label.clone()),
                 kind => enum_name!(net::OutcomeKind, o.kind),
                 description => lang.text(o.description.as_ref()),
                 on => lang.date(o.achieved_on.as_ref()),
@@ -526,12 +550,13 @@ async fn update_campaign(ctx: Ctx, Path(id): Path<String>) -> Answer {
     for n in sent_rows(f, "campaign.targets") {
         let kind = f.get(&format!("{n}.kind"));
         let description = form_text(f, &format!("{n}.description"));
-        if kind.is_empty() && blank(&description) {
+        let body = f.get(&format!("{n}.organization_id"));
+        if kind.is_empty() && body.is_empty() && blank(&description) {
             continue;
         }
         targets.push(net::CampaignTarget {
             kind: enum_value!(net::TargetKind, kind),
-            organization_id: f.get(&format!("{n}.organization_id")).to_string(),
+            organization_id: body.to_string(),
             description,
         });
         target_rows.push(n);
@@ -684,9 +709,14 @@ async fn record_outcome(ctx: Ctx, Path(id): Path<String>) -> Answer {
 /// Empty evidence rows the outcome form offers besides those it has.
 const NEW_EVIDENCE: usize = 1;
 
-/// The paths of an outcome the correction form shows (its target body is
-/// not on it, so it stays as it is).
-const OUTCOME_PATHS: &[&str] = &["kind", "description", "achieved_on", "evidence"];
+/// The paths of an outcome the correction form shows: all of them.
+const OUTCOME_PATHS: &[&str] = &[
+    "kind",
+    "description",
+    "achieved_on",
+    "target_organization_id",
+    "evidence",
+];
 
 /// One outcome of a campaign (there is no `GetCampaignOutcome`): NOT_FOUND
 /// when it is not this campaign's.
@@ -723,6 +753,7 @@ fn outcome_of(
         kind: enum_value!(net::OutcomeKind, f.get("outcome.kind")),
         description: form_text(f, "outcome.description"),
         achieved_on,
+        target_organization_id: f.get("outcome.target_organization_id").to_string(),
         evidence,
         ..Default::default()
     };
@@ -765,7 +796,11 @@ async fn edit_outcome(ctx: Ctx, Path((id, outcome)): Path<(String, String)>) -> 
     let mut form = Form::new()
         .with("etag", o.etag.clone())
         .with("outcome.kind", enum_name!(net::OutcomeKind, o.kind))
-        .with("outcome.achieved_on", date_value(o.achieved_on.as_ref()));
+        .with("outcome.achieved_on", date_value(o.achieved_on.as_ref()))
+        .with(
+            "outcome.target_organization_id",
+            o.target_organization_id.clone(),
+        );
     form = put_text(form, "outcome.description", o.description.as_ref());
     for (i, e) in o.evidence.iter().enumerate() {
         let n = format!("outcome.evidence[{i}]");
@@ -774,10 +809,10 @@ async fn edit_outcome(ctx: Ctx, Path((id, outcome)): Path<(String, String)>) -> 
             .with(&format!("{n}.library_item_id"), e.library_item_id.clone())
             .with(&format!("{n}.event_id"), e.event_id.clone());
     }
-    outcome_form(&ctx, &k, &outcome, form)
+    outcome_form(&ctx, &k, &outcome, form).await
 }
 
-fn outcome_form(ctx: &Ctx, k: &net::Campaign, outcome: &str, form: Form) -> Answer {
+async fn outcome_form(ctx: &Ctx, k: &net::Campaign, outcome: &str, form: Form) -> Answer {
     let lang = ctx.lang;
     let evidence_rows = rows(&form, "outcome.evidence", NEW_EVIDENCE);
     ctx.render_form(
@@ -787,6 +822,7 @@ fn outcome_form(ctx: &Ctx, k: &net::Campaign, outcome: &str, form: Form) -> Answ
             k => context! { id => k.id, title => lang.text(k.title.as_ref()) },
             outcome => outcome,
             outcome_kinds => choices(lang, enum_names!(net::OutcomeKind)),
+            target_bodies => target_bodies(ctx, k).await?,
             evidence_rows => evidence_rows,
         },
     )
@@ -804,7 +840,7 @@ async fn update_outcome(ctx: Ctx, Path((id, outcome)): Path<(String, String)>) -
     // The outcome must be this campaign's, as the page says.
     get_outcome(&ctx, &id, &outcome).await?;
     if form.has_errors() {
-        return outcome_form(&ctx, &k, &outcome, form);
+        return outcome_form(&ctx, &k, &outcome, form).await;
     }
     let (fields, sent) = outcome_of(f, achieved_on);
     let answer = ctx
@@ -825,7 +861,7 @@ async fn update_outcome(ctx: Ctx, Path((id, outcome)): Path<(String, String)>) -
         form,
         answer,
         |_| format!("/networking/campaigns/{id}?done=campaign_outcome_saved"),
-        |form| async { outcome_form(&ctx, &k, &outcome, form) },
+        |form| outcome_form(&ctx, &k, &outcome, form),
     )
     .await
 }
