@@ -308,7 +308,7 @@ async fn triage_clears_the_requester_and_links_the_consultation(backend: Backend
     assert_ne!(accepted.etag, untouched[0].etag);
     assert_eq!(
         listed(&w, RequestStatus::Accepted).await.requests,
-        [accepted.clone()]
+        std::slice::from_ref(&accepted)
     );
     // The old etag is stale.
     let stale = call(triage(RequestStatus::Declined, "", &untouched[0].etag))
