@@ -145,6 +145,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("tenants.html", include_str!("../templates/tenants.html")),
     ("verify.html", include_str!("../templates/verify.html")),
     ("suggest.html", include_str!("../templates/suggest.html")),
+    ("consult.html", include_str!("../templates/consult.html")),
+    (
+        "consultation_requests.html",
+        include_str!("../templates/consultation_requests.html"),
+    ),
     ("profile.html", include_str!("../templates/profile.html")),
     (
         "sharing_settings.html",

@@ -1044,6 +1044,7 @@ async fn every_page_renders_for_the_roles_it_is_offered_to_and_refuses_the_other
         ),
         ("/consultations".into(), CONSULT, NOBODY, NOBODY),
         ("/consultations/new".into(), STAFF, NOBODY, NOBODY),
+        ("/consultations/requests".into(), STAFF, NOBODY, NOBODY),
         (
             format!("/consultations/{}", f.consultation),
             CONSULT,
@@ -1225,6 +1226,7 @@ async fn every_page_renders_for_the_roles_it_is_offered_to_and_refuses_the_other
         "/public",
         "/verify",
         "/suggest",
+        "/consult",
         "/profile",
         "/public/demo",
         "/public/library",
@@ -1366,7 +1368,7 @@ async fn every_post_needs_the_csrf_token_of_its_own_session() {
     // Every POST route is guarded, the anonymous ones too.
     let mut anonymous = world.browser();
     anonymous.get("/public").await;
-    for path in ["/suggest", "/signin", "/lang", "/signout"] {
+    for path in ["/suggest", "/consult", "/signin", "/lang", "/signout"] {
         assert_eq!(anonymous.post(path, &[]).await.status, 403, "{path}");
     }
     // The right token goes through, once: the retry with the same request id
@@ -4986,6 +4988,165 @@ async fn public_limits_count_each_visitor_not_the_console() {
         .get_with(check, &[("x-forwarded-for", &format!("{visitor}, {bot}"))])
         .await;
     assert_eq!(forged.status, 429);
+}
+
+/// A consultation asked for on the public page, in Arabic and with no
+/// account: a missing field is shown next to it, the thank-you page gives a
+/// receipt, staff see the request byte for byte and triage it (the
+/// requester's name and contact go with the decision), and a partner is not
+/// offered the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consultation_asked_for_on_the_public_page_is_triaged_by_staff() {
+    let world = World::start().await;
+    // Capacity takes requests for a center it knows: its staff are at work.
+    let mut staff = world.signed_in("staff", "staff", None).await;
+    assert_eq!(staff.get("/consultations/new").await.status, 200);
+
+    // The form, linked from the public pages, usable without JavaScript.
+    let mut visitor = world.browser();
+    assert!(visitor.get("/public").await.contains(r#"href="/consult""#));
+    let form = visitor.get("/consult").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.contains(r#"<html lang="ar" dir="rtl">"#));
+    assert!(form.contains("اطلب استشارة أو دعماً فنياً"));
+    assert!(form.contains(r#"<form method="post" action="/consult""#));
+    const NAME: &str = "هدى الخلف";
+    const ORG: &str = "جمعية نساء الفرات";
+    const NEED: &str = "نحتاج مساعدة في إعداد أول ميزانية سنوية للجمعية";
+    // No contact: refused, the objection next to its field, what was typed
+    // kept.
+    let refused = visitor
+        .submit(
+            "/consult",
+            "/consult",
+            &[
+                ("request.requester_name", NAME),
+                ("request.contact", ""),
+                ("request.organization_name", ORG),
+                ("request.kind", "CONSULTATION_KIND_TECHNICAL_SUPPORT"),
+                ("request.description", NEED),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let contact_block = refused
+        .body
+        .split(r#"id="f-request-contact""#)
+        .nth(1)
+        .expect("the contact field");
+    let before_next_field = contact_block.split("class=\"field").next().unwrap();
+    assert!(
+        before_next_field.contains(r#"id="request-contact-error""#),
+        "{}",
+        refused.body
+    );
+    assert!(refused.contains(&format!(r#"value="{NAME}""#)));
+    // Sent: the thank-you page and its receipt.
+    let sent = visitor
+        .submit(
+            "/consult",
+            "/consult",
+            &[
+                ("request.requester_name", NAME),
+                ("request.contact", "huda@example.org"),
+                ("request.organization_name", ORG),
+                ("request.kind", "CONSULTATION_KIND_TECHNICAL_SUPPORT"),
+                ("request.description", NEED),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    assert!(sent.contains("شكراً، وصل طلبك"), "{}", sent.body);
+    assert!(
+        !sent.contains(&format!(r#"value="{NAME}""#)),
+        "the form is empty again"
+    );
+
+    // Staff find it from the consultations, byte for byte.
+    assert!(
+        staff
+            .get("/consultations")
+            .await
+            .contains(r#"href="/consultations/requests""#)
+    );
+    let list = staff.get("/consultations/requests").await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    for text in [NAME, ORG, NEED, "huda@example.org", "دعم فني", "جديد"] {
+        assert!(list.contains(text), "{text}: {}", list.body);
+    }
+    let action = list.attr_after(r#"action="/consultations/requests/"#);
+    let id = action.strip_suffix("/triage").expect("a triage form");
+    let path = format!("/consultations/requests/{id}/triage");
+    let (csrf, etag) = (list.csrf(), list.attr_after(r#"name="etag" value=""#));
+    // Without the session's token: refused, nothing decided.
+    let forged = staff
+        .post(
+            &path,
+            &[
+                ("etag", &etag),
+                ("status", "CONSULTATION_REQUEST_STATUS_ACCEPTED"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    // A partner is not offered the list, nor the decision.
+    let mut partner = world
+        .signed_in("partner", "p", Some("0190f0c8-0000-7000-8000-00000000abcd"))
+        .await;
+    assert_eq!(partner.get("/consultations/requests").await.status, 403);
+    let partner_csrf = partner.get("/consultations").await.csrf();
+    let denied = partner
+        .post(
+            &path,
+            &[
+                ("csrf", &partner_csrf),
+                ("etag", &etag),
+                ("status", "CONSULTATION_REQUEST_STATUS_DECLINED"),
+            ],
+        )
+        .await;
+    assert_eq!(denied.status, 403);
+    // Accepted, with a note: the requester's name and contact go.
+    let accepted = staff
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("etag", &etag),
+                ("note", "تواصلنا معها وحددنا موعداً"),
+                ("consultation_id", ""),
+                ("status", "CONSULTATION_REQUEST_STATUS_ACCEPTED"),
+            ],
+        )
+        .await;
+    assert_eq!(accepted.status, 303, "{}", accepted.body);
+    let after = staff.get(accepted.location()).await;
+    assert!(
+        after.contains("سُجّل القرار، وحُذف اسم مقدم الطلب ووسيلة التواصل."),
+        "{}",
+        after.body
+    );
+    for kept in [ORG, NEED, "تواصلنا معها وحددنا موعداً", "مقبول"] {
+        assert!(after.contains(kept), "{kept}: {}", after.body);
+    }
+    for gone in [NAME, "huda@example.org"] {
+        assert!(!after.contains(gone), "{gone} is still shown");
+    }
+    // Another decision with the old etag: shown on the list as a refusal,
+    // not an error page.
+    let stale = staff
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("etag", &etag),
+                ("status", "CONSULTATION_REQUEST_STATUS_DECLINED"),
+            ],
+        )
+        .await;
+    assert_eq!(stale.status, 422, "{}", stale.body);
+    assert!(stale.contains(r#"class="problems""#), "{}", stale.body);
+    assert!(stale.contains(NEED), "{}", stale.body);
 }
 
 /// Sets the tenant's sharing settings over gRPC as an admin.

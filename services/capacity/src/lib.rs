@@ -2,7 +2,7 @@
 //! with their daily sessions, enrolments with a waiting list, attendance,
 //! pre/post tests, certificates anyone can verify, consultations and
 //! technical-support sessions with their follow-up actions, training
-//! suggestions from the public, course recommendations from an
+//! suggestions and consultation requests from the public, course recommendations from an
 //! organization's latest assessment, and reports computed from the records.
 //!
 //! | room | what it holds |
@@ -15,7 +15,7 @@
 //!
 //! The three layers have the same rooms, one per resource of the API:
 //! topics, courses, enrolments, attendance, certificates, consultations,
-//! suggestions, recommendations, reports.
+//! consultation requests, suggestions, recommendations, reports.
 //!
 //! Capacity never calls membership: what it knows of organizations and
 //! people comes from membership's events, so a person registered a moment
@@ -72,6 +72,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "suggestion contacts retention",
         sql: include_str!("../migrations/0006_suggestion_contacts_retention.sql"),
     },
+    Migration {
+        version: 7,
+        name: "consultation requests",
+        sql: include_str!("../migrations/0007_consultation_requests.sql"),
+    },
 ];
 
 /// Staff manage.
@@ -120,6 +125,9 @@ pub const RIGHTS: &[Rights] = &[Rights {
         ("SuggestTraining", Access::Public),
         ("ListTrainingSuggestions", Access::Roles(MANAGE)),
         ("TriageTrainingSuggestion", Access::Roles(MANAGE)),
+        ("RequestConsultation", Access::Public),
+        ("ListConsultationRequests", Access::Roles(MANAGE)),
+        ("TriageConsultationRequest", Access::Roles(MANAGE)),
         ("RecommendCourses", Access::Roles(PARTNERS)),
         ("GetCourseReport", Access::Roles(TEACH)),
         ("GetActivityReport", Access::Roles(MANAGE)),
@@ -160,7 +168,10 @@ impl Service for Capacity {
     }
 
     fn purges(&self) -> Vec<Arc<dyn markaz_kit::retention::Purge>> {
-        vec![Arc::new(store::suggestions::ContactRetention)]
+        vec![
+            Arc::new(store::suggestions::ContactRetention),
+            Arc::new(store::consultation_requests::ContactRetention),
+        ]
     }
 
     fn consumer(&self, _ctx: &ServiceContext) -> Option<(Consumer, Vec<&'static str>)> {

@@ -1,11 +1,13 @@
 //! Consultations and technical support: the log (per branch), recording a
-//! session with its follow-up actions, and one consultation's page.
+//! session with its follow-up actions, one consultation's page, and the
+//! requests for one sent from the public form (`/consult`), which staff
+//! triage.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::Path;
-use axum::routing::get;
+use axum::routing::{get, post};
 use markaz_proto::capacity::v1 as cap;
 use minijinja::{Value, context};
 
@@ -21,6 +23,9 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/consultations", get(list))
         .route("/consultations/new", get(new_form).post(create))
+        // Static segments win over `{id}`: `requests` is no consultation.
+        .route("/consultations/requests", get(requests))
+        .route("/consultations/requests/{id}/triage", post(triage))
         .route("/consultations/{id}", get(page))
 }
 
@@ -82,6 +87,7 @@ async fn list(ctx: Ctx) -> Answer {
             kinds => choices(lang, enum_names!(cap::ConsultationKind)),
             branches => branch_choices(&ctx).await?,
             may_record => is_staff(&ctx),
+            may_triage => is_staff(&ctx),
         },
     )
 }
@@ -208,6 +214,119 @@ async fn create(ctx: Ctx) -> Answer {
         answer,
         |c| format!("/consultations/{}?done=consultation_recorded", c.id),
         |form| consultation_form(&ctx, form),
+    )
+    .await
+}
+
+// ------------------------------------------------------------------ requests
+
+fn request_view(lang: Lang, r: &cap::ConsultationRequest) -> Value {
+    use cap::ConsultationRequestStatus as S;
+    let status = S::try_from(r.status).unwrap_or(S::Unspecified);
+    context! {
+        id => r.id,
+        etag => r.etag,
+        received => lang.timestamp(r.create_time.as_ref()),
+        requester_name => r.requester_name,
+        contact => r.contact,
+        organization_name => r.organization_name,
+        kind => enum_name!(cap::ConsultationKind, r.kind),
+        topics => r.topic_codes,
+        description => r.description,
+        status => enum_name!(cap::ConsultationRequestStatus, r.status),
+        triage_note => r.triage_note,
+        consultation_id => r.consultation_id,
+        // The decisions the service takes from here (its `check_triage`):
+        // offered only those, so no button leads to a refusal.
+        may_accept => matches!(status, S::New | S::Declined),
+        may_link => matches!(status, S::New | S::Declined)
+            || (status == S::Accepted && r.consultation_id.is_empty()),
+        may_decline => matches!(status, S::New | S::Accepted),
+    }
+}
+
+/// The requests from the public, oldest first (the service's order): staff
+/// only (the service refuses anyone else). `triaging` is the request whose
+/// triage `form` was refused, shown with its objections.
+async fn requests_page(ctx: &Ctx, form: Form, triaging: &str) -> Answer {
+    let lang = ctx.lang;
+    let answer = ctx
+        .capacity()
+        .list_consultation_requests(cap::ListConsultationRequestsRequest {
+            page_size: 25,
+            page_token: ctx.q("page").to_string(),
+            status: enum_value!(cap::ConsultationRequestStatus, ctx.q("status")),
+        })
+        .await?
+        .into_inner();
+    // The consultations a request may be linked to: the latest held.
+    let held = ctx
+        .capacity()
+        .list_consultations(cap::ListConsultationsRequest {
+            page_size: 50,
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    let linkable: Vec<Choice> = held
+        .consultations
+        .iter()
+        .map(|c| Choice {
+            value: c.id.clone(),
+            label: format!(
+                "{} · {} · {}",
+                lang.date(c.held_on.as_ref()),
+                lang.label(enum_name!(cap::ConsultationKind, c.kind)),
+                c.advisor.as_ref().map(|a| a.name.as_str()).unwrap_or("")
+            ),
+        })
+        .collect();
+    let mut filter = ctx.filters(&["status"]);
+    filter.summary = form.summary.clone();
+    filter.refusals = form.refusals.clone();
+    ctx.render_form(
+        "consultation_requests.html",
+        filter,
+        context! {
+            requests => answer.requests.iter().map(|r| request_view(lang, r)).collect::<Vec<_>>(),
+            total => lang.number(i64::from(answer.total_size)),
+            next => next_page(ctx, &answer.next_page_token),
+            statuses => choices(lang, enum_names!(cap::ConsultationRequestStatus)),
+            linkable => linkable,
+            triaging => triaging,
+            triage => form,
+            done => ctx.q("done"),
+        },
+    )
+}
+
+async fn requests(ctx: Ctx) -> Answer {
+    ctx.require(STAFF)?;
+    requests_page(&ctx, Form::new(), "").await
+}
+
+/// One decision: accept (with the consultation held for it, if any) or
+/// decline, with a note. The service clears the requester's name and
+/// contact in the same write.
+async fn triage(ctx: Ctx, Path(id): Path<String>) -> Answer {
+    let (f, form) = ctx.posted(STAFF)?;
+    // The button pressed; none is the service's `status` violation.
+    let status = enum_value!(cap::ConsultationRequestStatus, f.get("status"));
+    let answer = ctx
+        .capacity()
+        .triage_consultation_request(cap::TriageConsultationRequestRequest {
+            id: id.clone(),
+            status,
+            note: f.get("note").trim().to_string(),
+            consultation_id: f.get("consultation_id").to_string(),
+            etag: f.get("etag").to_string(),
+        })
+        .await;
+    ctx.finish(
+        form,
+        answer,
+        |_| "/consultations/requests?done=consultation_request_triaged".to_string(),
+        |form| requests_page(&ctx, form, &id),
     )
     .await
 }

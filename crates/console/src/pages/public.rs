@@ -1,5 +1,5 @@
 //! Public pages, no sign-in: certificate verification, the training
-//! suggestion form, the center's public profile (its figures computed live
+//! suggestion and consultation-request forms, the center's public profile (its figures computed live
 //! by the impact service, small counts withheld) and the IATI files it
 //! publishes, at stable addresses for IATI's pipeline.
 
@@ -16,7 +16,7 @@ use markaz_proto::donors::v1::sharing_service_client::SharingServiceClient;
 use markaz_proto::impact::v1 as imp;
 use minijinja::context;
 
-use super::{FileUse, enum_name};
+use super::{FileUse, choices, enum_name, enum_names, enum_value};
 use crate::AppState;
 use crate::i18n::Lang;
 use crate::render::Outcome::{Again, Done};
@@ -28,6 +28,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/public", get(landing))
         .route("/verify", get(verify))
         .route("/suggest", get(suggest_form).post(suggest))
+        .route("/consult", get(consult_form).post(consult))
         .route("/profile", get(profile))
         .route("/public/{tenant}", get(tenant_profile))
         .route("/public/{tenant}/iati/{file}", get(published_iati))
@@ -350,5 +351,57 @@ async fn suggest(ctx: Ctx) -> Answer {
             )
         }
         Again => ctx.render_form("suggest.html", form, context! { fixed_tenant => fixed }),
+    }
+}
+
+/// The consultation-request form: the suggestion form's shape (the center
+/// fixed by the console's configuration, or typed), with the kinds of
+/// support to choose from.
+fn consult_page(ctx: &Ctx, form: Form, receipt: Option<minijinja::Value>) -> Answer {
+    ctx.render_form(
+        "consult.html",
+        form,
+        context! {
+            receipt => receipt,
+            fixed_tenant => !ctx.state.config.public_tenant.is_empty(),
+            kinds => choices(ctx.lang, enum_names!(cap::ConsultationKind)),
+        },
+    )
+}
+
+async fn consult_form(ctx: Ctx) -> Answer {
+    let form = Form::new().with("tenant_id", ctx.state.config.public_tenant.clone());
+    consult_page(&ctx, form, None)
+}
+
+async fn consult(ctx: Ctx) -> Answer {
+    let f = &ctx.fields;
+    let mut form = Form::posted(f);
+    let tenant_id = if ctx.state.config.public_tenant.is_empty() {
+        f.get("tenant_id").trim().to_string()
+    } else {
+        ctx.state.config.public_tenant.clone()
+    };
+    let answer = anonymous(&ctx)
+        .request_consultation(cap::RequestConsultationRequest {
+            tenant_id,
+            request: Some(cap::ConsultationRequest {
+                requester_name: f.get("request.requester_name").trim().to_string(),
+                contact: f.get("request.contact").trim().to_string(),
+                organization_name: f.get("request.organization_name").trim().to_string(),
+                kind: enum_value!(cap::ConsultationKind, f.get("request.kind")),
+                description: f.get("request.description").trim().to_string(),
+                ..Default::default()
+            }),
+        })
+        .await;
+    match form.outcome(answer)? {
+        // The thank-you page: the receipt, and an empty form (what was sent
+        // is not shown back to whoever uses the screen next).
+        Done(r) => {
+            let receipt = context! { id => r.id, at => ctx.lang.timestamp(r.create_time.as_ref()) };
+            consult_page(&ctx, Form::new(), Some(receipt))
+        }
+        Again => consult_page(&ctx, form, None),
     }
 }

@@ -14,10 +14,12 @@
 //!   consultations, follow-up actions and recommendations, and enrols its
 //!   own affiliated members; anything else is NOT_FOUND, like another
 //!   tenant's object;
-//! * anyone may verify a certificate and suggest a training (no token).
+//! * anyone may verify a certificate, suggest a training and ask for a
+//!   consultation (no token).
 
 pub(crate) mod attendance;
 pub(crate) mod certificates;
+pub(crate) mod consultation_requests;
 pub(crate) mod consultations;
 pub(crate) mod courses;
 pub(crate) mod enrolments;
@@ -108,6 +110,13 @@ markaz_kit::grpc_forwards! {
             -> api::ListTrainingSuggestionsResponse => suggestions::list;
         triage_training_suggestion(api::TriageTrainingSuggestionRequest)
             -> api::TrainingSuggestion => suggestions::triage;
+
+        #[public] request_consultation(api::RequestConsultationRequest)
+            -> api::RequestConsultationResponse => consultation_requests::request;
+        list_consultation_requests(api::ListConsultationRequestsRequest)
+            -> api::ListConsultationRequestsResponse => consultation_requests::list;
+        triage_consultation_request(api::TriageConsultationRequestRequest)
+            -> api::ConsultationRequest => consultation_requests::triage;
 
         recommend_courses(api::RecommendCoursesRequest) -> api::RecommendCoursesResponse
             => recommendations::recommend;

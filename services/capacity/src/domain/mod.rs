@@ -13,12 +13,14 @@
 //! | [`attendance`] | marks, test scores, completion, learning gain |
 //! | [`certificates`] | certificate codes |
 //! | [`consultations`] | consultations and their follow-up actions |
+//! | [`consultation_requests`] | requests for a consultation from the public and their triage |
 //! | [`suggestions`] | suggestions from the public and their triage |
 //! | [`recommendations`] | an assessment's weak domains, the ranking of courses |
 //! | [`reports`] | figures: people counted by gender |
 
 pub mod attendance;
 pub mod certificates;
+pub mod consultation_requests;
 pub mod consultations;
 pub mod courses;
 pub mod enrolments;

@@ -24,6 +24,7 @@
 //! | [`attendance`] | current marks and every revision |
 //! | [`certificates`] | certificates |
 //! | [`consultations`] | consultations, attendees, follow-up actions |
+//! | [`consultation_requests`] | requests for a consultation from the public |
 //! | [`suggestions`] | suggestions from the public |
 //! | [`recommendations`] | the copies of organizations' latest assessments |
 //! | [`reports`] | what the activity report reads |
@@ -31,6 +32,7 @@
 
 pub mod attendance;
 pub mod certificates;
+pub mod consultation_requests;
 pub mod consultations;
 pub mod courses;
 pub mod enrolments;

@@ -145,6 +145,21 @@ async fn an_erased_persons_name_is_on_no_read_path(backend: Backend) {
         }))
         .await
         .unwrap();
+    // And asked for a consultation, signing with her name and her
+    // organization's.
+    w.client
+        .request_consultation(tonic::Request::new(api::RequestConsultationRequest {
+            tenant_id: TENANT.into(),
+            request: Some(api::ConsultationRequest {
+                requester_name: NAME.into(),
+                contact: "fatima@example.org".into(),
+                organization_name: format!("مبادرة {NAME}"),
+                description: "إعداد الميزانية".into(),
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap();
     let before_report = report(&mut w, &course.id).await;
     let activity = |w: &World| {
         let mut client = w.client.clone();
@@ -285,6 +300,15 @@ async fn an_erased_persons_name_is_on_no_read_path(backend: Backend) {
         .suggestions;
     assert_eq!(suggestions[0].suggested_by, "[erased]");
     seen.push(format!("{suggestions:?}"));
+    let requests = c
+        .list_consultation_requests(authed(api::ListConsultationRequestsRequest::default(), s))
+        .await
+        .unwrap()
+        .into_inner()
+        .requests;
+    assert_eq!(requests[0].requester_name, "[erased]");
+    assert_eq!(requests[0].organization_name, "مبادرة [erased]");
+    seen.push(format!("{requests:?}"));
     seen.push(format!("{:?}", report(&mut w, &course.id).await));
     for (i, text) in seen.iter().enumerate() {
         assert!(!text.contains("فاطمة"), "read {i} still names her: {text}");

@@ -27,6 +27,7 @@ const EXEMPT: &[&str] = &[
     "Course.topic_codes",
     "Consultation.topic_codes",
     "TrainingSuggestion.topic_codes",
+    "ConsultationRequest.topic_codes",
     // Filters: matched against what is stored, never stored themselves.
     "ListCoursesRequest.topic_code",
     "ListCoursesRequest.trainer_subject",
@@ -397,6 +398,43 @@ async fn nothing_of_an_erased_person_is_left_anywhere(backend: Backend) {
         .await
         .unwrap();
 
+    // --- consultation requests from the public: she asks for one by
+    // e-mail, another by phone, writing her name everywhere
+    let mut request_ids = Vec::new();
+    for contact in [EMAIL, PHONE] {
+        let request = api::RequestConsultationRequest {
+            tenant_id: TENANT.into(),
+            request: Some(api::ConsultationRequest {
+                requester_name: say.next(),
+                contact: contact.into(),
+                organization_name: say.next(),
+                description: say.next(),
+                // Output only.
+                triage_note: say.next(),
+                triaged_by: say.next(),
+                ..Default::default()
+            }),
+        };
+        coverage.note(&request);
+        let receipt = c
+            .request_consultation(tonic::Request::new(request))
+            .await
+            .unwrap()
+            .into_inner();
+        request_ids.push(receipt.id);
+    }
+    let triage = api::TriageConsultationRequestRequest {
+        id: request_ids[0].clone(),
+        status: ConsultationRequestStatus::Accepted as i32,
+        note: say.next(),
+        consultation_id: String::new(),
+        etag: String::new(),
+    };
+    coverage.note(&triage);
+    c.triage_consultation_request(authed(triage, s))
+        .await
+        .unwrap();
+
     // --- an assessment of her organization, for the recommendations
     w.membership(
         TENANT,
@@ -597,6 +635,11 @@ async fn nothing_of_an_erased_person_is_left_anywhere(backend: Backend) {
     clean(
         "ListTrainingSuggestions",
         c.list_training_suggestions(authed(api::ListTrainingSuggestionsRequest::default(), s))
+            .await,
+    );
+    clean(
+        "ListConsultationRequests",
+        c.list_consultation_requests(authed(api::ListConsultationRequestsRequest::default(), s))
             .await,
     );
     clean(

@@ -9,6 +9,7 @@
 
 mod attendance;
 mod certificates;
+mod consultation_requests;
 mod consultations;
 mod copies;
 mod courses;

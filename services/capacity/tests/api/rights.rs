@@ -103,6 +103,22 @@ async fn tenants_never_see_each_other(backend: Backend) {
         .unwrap()
         .into_inner();
 
+    // Asked for on this center's public page.
+    let asked = w
+        .client
+        .request_consultation(tonic::Request::new(api::RequestConsultationRequest {
+            tenant_id: TENANT.into(),
+            request: Some(api::ConsultationRequest {
+                requester_name: "سارة".into(),
+                contact: "sara@example.org".into(),
+                description: "خطة استراتيجية".into(),
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+
     let intruder = w.token_of("user-admin", OTHER_TENANT, &[Role::Admin]);
     let get = w
         .client
@@ -168,8 +184,8 @@ async fn tenants_never_see_each_other(backend: Backend) {
         .into_inner();
     assert!(listed.enrolments.is_empty());
     assert_eq!(listed.total_size, 0);
-    for (token, certificates, consultations, suggestions) in
-        [(&intruder, 0, 0, 0), (&w.staff, 0, 1, 0)]
+    for (token, certificates, consultations, suggestions, requests) in
+        [(&intruder, 0, 0, 0, 0), (&w.staff, 0, 1, 0, 1)]
     {
         let c = w
             .client
@@ -192,11 +208,33 @@ async fn tenants_never_see_each_other(backend: Backend) {
             .await
             .unwrap()
             .into_inner();
+        let r = w
+            .client
+            .list_consultation_requests(authed(
+                api::ListConsultationRequestsRequest::default(),
+                token,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
         assert_eq!(
-            (c.total_size, k.total_size, s.total_size),
-            (certificates, consultations, suggestions)
+            (c.total_size, k.total_size, s.total_size, r.total_size),
+            (certificates, consultations, suggestions, requests)
         );
     }
+    let triage = w
+        .client
+        .triage_consultation_request(authed(
+            api::TriageConsultationRequestRequest {
+                id: asked.id.clone(),
+                status: ConsultationRequestStatus::Declined as i32,
+                ..Default::default()
+            },
+            &intruder,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(triage.code(), Code::NotFound);
     let sneak = enrol_as(&mut w.client, &intruder, &course.id, &p, "")
         .await
         .unwrap_err();

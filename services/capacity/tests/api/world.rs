@@ -16,8 +16,8 @@ pub use markaz_kit::time::Date as KDate;
 pub use markaz_proto::capacity::v1 as api;
 pub use markaz_proto::capacity::v1::capacity_service_client::CapacityServiceClient;
 pub use markaz_proto::capacity::v1::{
-    AdvisorKind, AttendanceStatus, Audience, ConsultationKind, CourseKind, CourseStatus,
-    EnrolmentStatus, SuggestionStatus, TestKind,
+    AdvisorKind, AttendanceStatus, Audience, ConsultationKind, ConsultationRequestStatus,
+    CourseKind, CourseStatus, EnrolmentStatus, SuggestionStatus, TestKind,
 };
 pub use markaz_proto::common::v1::{
     AgeBand, CapacityDomain, Date, Gender, IncubationStatus, LocalizedText, OrganizationKind,
