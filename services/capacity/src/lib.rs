@@ -77,6 +77,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "consultation requests",
         sql: include_str!("../migrations/0007_consultation_requests.sql"),
     },
+    Migration {
+        version: 8,
+        name: "follow-ups in due order",
+        sql: include_str!("../migrations/0008_follow_ups_in_due_order.sql"),
+    },
 ];
 
 /// Staff manage.

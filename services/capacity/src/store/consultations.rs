@@ -195,8 +195,8 @@ async fn write_parts(
         let action_id = a.id.clone().unwrap_or_else(new_id);
         sqlx::query(
             "INSERT INTO follow_up_actions (tenant_id, id, consultation_id, ordinal, description,
-                owner, due_date, done_on)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                owner, due_date, done_on, due_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&tenant)
         .bind(&action_id)
@@ -206,6 +206,7 @@ async fn write_parts(
         .bind(&a.owner)
         .bind(MaybeDate::text(a.due_date))
         .bind(MaybeDate::text(a.done_on))
+        .bind(due_key(a.due_date))
         .execute(tx.conn())
         .await?;
         a.id = Some(action_id);
@@ -363,12 +364,18 @@ pub async fn follow_ups(
     let from = "follow_up_actions a
          JOIN consultations c ON c.tenant_id = a.tenant_id AND c.id = a.consultation_id";
     let total = w.count_capped(tx, from).await?;
-    w.compare(FOLLOW_UP_KEY, ">", after);
+    // The page key is `due_key/id`. After it is a row comparison, which
+    // both databases take as a range of the index (an OR of the two cases
+    // PostgreSQL only filters by).
+    if let Some((due, id)) = after.split_once('/') {
+        let (due, id) = (w.param(due), w.param(id));
+        w.fixed(&format!("(a.due_key, a.id) > ({due}, {id})"));
+    }
     let limit = w.param(limit);
     let sql = format!(
         "SELECT a.id, a.consultation_id, a.description, a.owner, a.due_date, a.done_on,
-            c.organization_id, {FOLLOW_UP_KEY} AS sort_key
-         FROM {from} {} ORDER BY sort_key LIMIT {limit}",
+            c.organization_id, a.due_key || '/' || a.id AS sort_key
+         FROM {from} {} ORDER BY a.due_key, a.id LIMIT {limit}",
         w.sql()
     );
     let rows: Vec<FollowUpRow> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
@@ -386,7 +393,11 @@ pub async fn follow_ups(
     Ok((follow_ups, total))
 }
 
-/// The order of the follow-up list and its page key: soonest due first,
-/// those without a due date last, then by id.
-const FOLLOW_UP_KEY: &str =
-    "((CASE WHEN a.due_date = '' THEN '9999-12-31' ELSE a.due_date END) || '/' || a.id)";
+/// The order of the follow-up list: soonest due first, those without a due
+/// date last (a key no date reaches), then by id.
+fn due_key(due: Option<Date>) -> String {
+    match MaybeDate::text(due) {
+        none if none.is_empty() => "9999-12-31".to_string(),
+        day => day,
+    }
+}

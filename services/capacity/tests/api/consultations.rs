@@ -2,7 +2,10 @@
 
 use crate::world::*;
 
-both_backends!(consultations_record_follow_up_actions,);
+both_backends!(
+    consultations_record_follow_up_actions,
+    follow_ups_page_in_due_order_with_the_undated_last,
+);
 
 async fn consultations_record_follow_up_actions(backend: Backend) {
     let mut w = world(backend).await;
@@ -345,4 +348,81 @@ async fn consultations_record_follow_up_actions(backend: Backend) {
         .unwrap()
         .into_inner();
     assert_eq!(none.total_size, 0);
+}
+
+/// The follow-up list's order, page by page: soonest due first, a tie in
+/// id order, the actions without a due date last — open ones, and with
+/// the done ones, in the same order.
+async fn follow_ups_page_in_due_order_with_the_undated_last(backend: Backend) {
+    let mut w = world(backend).await;
+    let org = known_org(&w, TENANT, IncubationStatus::Incubated).await;
+    let action = |description: &str, due: Option<i64>| api::FollowUpAction {
+        description: description.into(),
+        owner: "المنسقة".into(),
+        due_date: due.map(day),
+        ..Default::default()
+    };
+    for actions in [
+        vec![action("بلا موعد", None), action("بعد أسبوعين", Some(14))],
+        vec![action("غداً", Some(1)), action("بعد أسبوعين أيضاً", Some(14))],
+    ] {
+        w.client
+            .create_consultation(authed(
+                api::CreateConsultationRequest {
+                    consultation: Some(api::Consultation {
+                        kind: ConsultationKind::Consultation as i32,
+                        organization_id: org.clone(),
+                        advisor: Some(api::Advisor {
+                            name: "مستشار".into(),
+                            kind: AdvisorKind::Staff as i32,
+                        }),
+                        branch_id: "raqqa".into(),
+                        held_on: Some(day(-1)),
+                        duration_minutes: 30,
+                        follow_up_actions: actions,
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                },
+                &w.staff,
+            ))
+            .await
+            .unwrap();
+    }
+    for include_done in [false, true] {
+        let (mut token, mut seen) = (String::new(), Vec::new());
+        loop {
+            let page = w
+                .client
+                .list_follow_up_actions(authed(
+                    api::ListFollowUpActionsRequest {
+                        include_done,
+                        page_size: 1,
+                        page_token: token,
+                        ..Default::default()
+                    },
+                    &w.staff,
+                ))
+                .await
+                .unwrap()
+                .into_inner();
+            seen.extend(
+                page.actions
+                    .into_iter()
+                    .map(|a| (a.due_date, a.id, a.description)),
+            );
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
+        }
+        let dues: Vec<_> = seen.iter().map(|(due, _, _)| *due).collect();
+        assert_eq!(
+            dues,
+            [Some(day(1)), Some(day(14)), Some(day(14)), None],
+            "include_done {include_done}"
+        );
+        assert!(seen[1].1 < seen[2].1, "a tie in id order");
+        assert_eq!(seen[3].2, "بلا موعد");
+    }
 }
