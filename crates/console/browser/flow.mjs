@@ -560,6 +560,19 @@ try {
   expect(file.status() === 200 && (await file.text()).includes('SY-RC-1234'), 'the published IATI file');
   const again = await reader.request.get(`${BASE}${published}`, { headers: { 'if-none-match': file.headers().etag } });
   expect(again.status() === 304, 'not modified with its ETag');
+  // A consultation asked for on the public form, then in staff's list.
+  await reader.goto(`${BASE}/consult`);
+  await reader.fill('[name="request.requester_name"]', 'سلمى الأحمد');
+  await reader.fill('[name="request.contact"]', 'salma@example.org');
+  await reader.fill('[name="request.organization_name"]', 'مبادرة أصوات الحي');
+  await reader.fill('[name="request.description"]', 'نحتاج مساعدة في إعداد نظام مالي بسيط لمبادرتنا.');
+  await screen(reader, '11-consult');
+  await submit(reader, 'form[action="/consult"]');
+  expect(await reader.locator('section.notice').count() === 1, 'the thank-you and its receipt');
+  await screen(reader, '11-consult-thanks');
+  await staff.goto(`${BASE}/consultations/requests`);
+  expect((await staff.locator('main').innerText()).includes('مبادرة أصوات الحي'), 'staff see the request');
+  await screen(staff, '04-consultation-requests');
   // --- an erasure: asked, confirmed on a second page, then its receipt
   // and the list of requests.
   await staff.goto(`${BASE}/admin/people`);
