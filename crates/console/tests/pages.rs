@@ -1549,6 +1549,12 @@ async fn a_first_page_load_is_under_100_kb_compressed() {
         "/impact".to_string(),
         "/impact/shares".to_string(),
         "/profile".to_string(),
+        "/public/library".to_string(),
+        "/consult".to_string(),
+        "/consultations/requests".to_string(),
+        format!("/networking/events/{}", f.event),
+        "/networking/commitments".to_string(),
+        "/admin/erasures".to_string(),
         // Admin only: weighed below.
         "/impact/shares/settings".to_string(),
     ] {
