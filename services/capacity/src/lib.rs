@@ -174,8 +174,8 @@ impl Service for Capacity {
 
     fn purges(&self) -> Vec<Arc<dyn markaz_kit::retention::Purge>> {
         vec![
-            Arc::new(store::suggestions::ContactRetention),
-            Arc::new(store::consultation_requests::ContactRetention),
+            Arc::new(store::public_contacts::SUGGESTIONS),
+            Arc::new(store::public_contacts::CONSULTATION_REQUESTS),
         ]
     }
 

@@ -37,36 +37,11 @@ pub(crate) async fn request(
         parse_request(req.request.as_ref()),
     )
         .all()?;
-    // Counted once valid, per address and per network.
-    capacity.limit_public(
-        "request-consultation",
-        &anonymous,
-        limits::CONSULTATION_REQUESTS_PER_CLIENT,
-        limits::CONSULTATION_REQUESTS_PER_NETWORK,
-    )?;
-    let mut tx = capacity.db.read(&tenant).await?;
-    let known = store::tenant_known(&mut tx).await?;
-    tx.rollback().await?;
-    if !known {
-        return Err(Error::not_found("center", &tenant));
-    }
-    let mut tx = capacity.db.write(&tenant).await?;
-    capacity.seed_in(&mut tx).await?;
+    let mut tx = capacity
+        .open_public_form(&limits::CONSULTATION_REQUESTS, &anonymous, &tenant)
+        .await?;
     super::topics::check_codes(&mut tx, "request.topic_codes", &fields.topic_codes, &[]).await?;
-    // Only a request the center takes counts against its quota: refused
-    // attempts (an unknown center, bad input) are limited per address above
-    // and cannot use up the center's form.
-    let network = markaz_kit::rpc::rate::network_key(anonymous.peer);
-    capacity.limit(
-        "request-consultation/center-network",
-        &format!("{tenant}/{network}"),
-        limits::CONSULTATION_REQUESTS_PER_CENTER_AND_NETWORK,
-    )?;
-    capacity.limit(
-        "request-consultation/center",
-        &tenant,
-        limits::CONSULTATION_REQUESTS_PER_CENTER,
-    )?;
+    capacity.count_for_center(&limits::CONSULTATION_REQUESTS, &anonymous, &tenant)?;
     let request = store::consultation_requests::insert(&mut tx, &new_id(), &fields).await?;
     tx.commit().await?;
     capacity.seeded(&tenant);

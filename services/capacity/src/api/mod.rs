@@ -178,6 +178,46 @@ impl CapacityApi {
         self.limiter.check(&format!("{what}/{key}"), limit)
     }
 
+    /// The first half of a public form's intake, once the request itself is
+    /// valid: the caller counted against its address and network, the
+    /// center known, and the transaction the form's row is written in.
+    async fn open_public_form(
+        &self,
+        form: &limits::PublicForm,
+        anonymous: &Anonymous,
+        tenant: &str,
+    ) -> Result<Tx> {
+        self.limit_public(form.name, anonymous, form.per_client, form.per_network)?;
+        let mut tx = self.db.read(tenant).await?;
+        let known = store::tenant_known(&mut tx).await?;
+        tx.rollback().await?;
+        if !known {
+            return Err(Error::not_found("center", tenant));
+        }
+        let mut tx = self.db.write(tenant).await?;
+        self.seed_in(&mut tx).await?;
+        Ok(tx)
+    }
+
+    /// The second half, once the form's own checks passed: only a request
+    /// the center takes counts against the center's quotas, so refused
+    /// attempts (an unknown center, bad input), limited per address above,
+    /// cannot use up the center's form.
+    fn count_for_center(
+        &self,
+        form: &limits::PublicForm,
+        anonymous: &Anonymous,
+        tenant: &str,
+    ) -> Result<()> {
+        let network = markaz_kit::rpc::rate::network_key(anonymous.peer);
+        self.limit(
+            &format!("{}/center-network", form.name),
+            &format!("{tenant}/{network}"),
+            form.per_center_and_network,
+        )?;
+        self.limit(&format!("{}/center", form.name), tenant, form.per_center)
+    }
+
     /// A public call, counted against its address and its network.
     fn limit_public(
         &self,

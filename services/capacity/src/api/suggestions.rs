@@ -35,32 +35,11 @@ pub(crate) async fn suggest(
         parse_suggestion(req.suggestion.as_ref()),
     )
         .all()?;
-    // Counted once valid, per address and per network.
-    capacity.limit_public(
-        "suggest",
-        &anonymous,
-        limits::SUGGESTIONS_PER_CLIENT,
-        limits::SUGGESTIONS_PER_NETWORK,
-    )?;
-    let mut tx = capacity.db.read(&tenant).await?;
-    let known = store::tenant_known(&mut tx).await?;
-    tx.rollback().await?;
-    if !known {
-        return Err(Error::not_found("center", &tenant));
-    }
-    let mut tx = capacity.db.write(&tenant).await?;
-    capacity.seed_in(&mut tx).await?;
+    let mut tx = capacity
+        .open_public_form(&limits::SUGGESTIONS, &anonymous, &tenant)
+        .await?;
     super::topics::check_codes(&mut tx, "suggestion.topic_codes", &fields.topic_codes, &[]).await?;
-    // Only a suggestion the center takes counts against its quota: refused
-    // attempts (an unknown center, bad input) are limited per address above
-    // and cannot use up the center's form.
-    let network = markaz_kit::rpc::rate::network_key(anonymous.peer);
-    capacity.limit(
-        "suggest/center-network",
-        &format!("{tenant}/{network}"),
-        limits::SUGGESTIONS_PER_CENTER_AND_NETWORK,
-    )?;
-    capacity.limit("suggest/center", &tenant, limits::SUGGESTIONS_PER_CENTER)?;
+    capacity.count_for_center(&limits::SUGGESTIONS, &anonymous, &tenant)?;
     let suggestion = store::suggestions::insert(&mut tx, &new_id(), &fields).await?;
     tx.commit().await?;
     capacity.seeded(&tenant);

@@ -37,6 +37,7 @@ pub mod consultations;
 pub mod courses;
 pub mod enrolments;
 pub mod erasure;
+pub mod public_contacts;
 pub mod recommendations;
 pub mod reports;
 pub mod suggestions;

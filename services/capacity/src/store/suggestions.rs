@@ -1,9 +1,7 @@
 //! Training suggestions from the public.
 
-use markaz_kit::config::RetentionConfig;
-use markaz_kit::db::{Db, Tx, stored};
+use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
-use markaz_kit::retention::{Purge, in_batches, purge_tx};
 use markaz_kit::sql::{Total, Where};
 use markaz_kit::time::now_micros;
 use markaz_proto::capacity::v1::SuggestionStatus;
@@ -173,51 +171,4 @@ pub async fn triage(tx: &mut Tx, current: &Suggestion, t: &Triage<'_>) -> Result
         },
         ..current.clone()
     })
-}
-
-/// The retention of what the public leaves to be answered: the sender and
-/// contact of every suggestion triaged (one triaged before triage cleared
-/// them) or older than `retention.public_contact_days` are cleared, in
-/// every tenant, oldest first, `retention.batch` per transaction. The
-/// suggestion itself stays; its version moves (a new etag).
-#[derive(Debug, Clone, Copy)]
-pub struct ContactRetention;
-
-const DAY_MICROS: i64 = 24 * 3600 * 1_000_000;
-
-#[markaz_kit::async_trait]
-impl Purge for ContactRetention {
-    fn name(&self) -> &'static str {
-        "suggestion contacts"
-    }
-
-    async fn purge(&self, db: &Db, config: &RetentionConfig, now: i64) -> Result<u64> {
-        let days = i64::try_from(config.public_contact_days).unwrap_or(i64::MAX);
-        let cutoff = now.saturating_sub(DAY_MICROS.saturating_mul(days));
-        let batch = i64::from(config.batch.max(1));
-        in_batches(batch, |b| purge_contacts(db, cutoff, now, b)).await
-    }
-}
-
-/// One batch of [`ContactRetention`].
-#[tracing::instrument(skip(db))]
-pub async fn purge_contacts(db: &Db, cutoff: i64, now: i64, batch: i64) -> Result<u64> {
-    let mut tx = purge_tx(db).await?;
-    let n = sqlx::query(
-        "UPDATE suggestions SET suggested_by = '', contact = '', version = version + 1,
-            updated_at = $3
-         WHERE (tenant_id, id) IN (
-            SELECT tenant_id, id FROM suggestions
-            WHERE (contact <> '' OR suggested_by <> '') AND (created_at < $1 OR status <> $4)
-            ORDER BY created_at LIMIT $2)",
-    )
-    .bind(cutoff)
-    .bind(batch)
-    .bind(now)
-    .bind(SuggestionStatus::New.as_str_name())
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
-    tx.commit().await?;
-    Ok(n)
 }

@@ -1,7 +1,7 @@
 //! Requests for a consultation from the public, within their limits, and
 //! their triage: the requester's name and contact are kept only until then.
 
-use markaz_capacity::store::consultation_requests::ContactRetention;
+use markaz_capacity::store::public_contacts::CONSULTATION_REQUESTS as ContactRetention;
 use markaz_kit::config::RetentionConfig;
 use markaz_kit::retention::Purge;
 use markaz_proto::capacity::v1::ConsultationRequestStatus as RequestStatus;

@@ -216,8 +216,8 @@ async fn refused_suggestions_do_not_use_up_a_centers_quota(backend: Backend) {
         .unwrap();
     // More refused attempts than a center takes in an hour, five from each
     // of many addresses (each within its own limit).
-    let attempts = limits::SUGGESTIONS_PER_CENTER.max / limits::SUGGESTIONS_PER_CLIENT.max + 1;
-    let per_client = limits::SUGGESTIONS_PER_CLIENT.max;
+    let attempts = limits::SUGGESTIONS.per_center.max / limits::SUGGESTIONS.per_client.max + 1;
+    let per_client = limits::SUGGESTIONS.per_client.max;
     // To a center not known yet (it may start using Markaz later today)...
     for n in 0..attempts {
         let mut client = client_at(&w, 1 + n as u8).await;
@@ -436,7 +436,7 @@ async fn suggest_via_proxy(
 /// proxy's address: the limits count the visitor the proxy names — but
 /// only a proxy the deployment trusts may name one, or anyone could.
 async fn limits_believe_the_address_a_trusted_proxy_names(backend: Backend) {
-    let per_client = limits::SUGGESTIONS_PER_CLIENT.max;
+    let per_client = limits::SUGGESTIONS.per_client.max;
     // Trusted: loopback, the default (the console of `markaz dev`).
     let w = world(backend).await;
     w.client
