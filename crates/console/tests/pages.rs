@@ -6185,6 +6185,26 @@ async fn a_weekly_booking_series_is_booked_listed_and_cancelled() {
         "{}",
         refused.body
     );
+    // Weekdays are for a weekly series only: next to them.
+    let daily_on = booking_fields(
+        &room,
+        &first,
+        ("16:00", "18:00"),
+        &[
+            ("booking.repeat", "FREQUENCY_DAILY"),
+            ("booking.repeat_count", "3"),
+            ("booking.repeat_on.WEEKDAY_MONDAY", "on"),
+        ],
+    );
+    let refused = partner
+        .submit(&calendar, "/coworking/bookings", &pairs(&daily_on))
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.contains(r#"id="booking-repeat-on-error""#),
+        "{}",
+        refused.body
+    );
     // Weekly until two weeks on: three occurrences.
     let weekly = booking_fields(
         &room,

@@ -783,6 +783,7 @@ pub(super) fn booking_rows(
                 purpose => enum_name!(res::BookingPurpose, b.purpose),
                 status => enum_name!(res::BookingStatus, b.status),
                 organization => b.organization_id,
+                series => b.series_id,
             }
         })
         .collect()
@@ -1018,6 +1019,7 @@ async fn calendar_page(ctx: &Ctx, form: Form) -> Answer {
             purposes => choices(lang, enum_names!(res::BookingPurpose)),
             equipment_choices => bookable_equipment(&equipment).iter().map(|e| Choice::named(lang, &e.id, e.name.as_ref())).collect::<Vec<_>>(),
             frequencies => choices(lang, enum_names!(res::Frequency)),
+            weekdays => choices(lang, WEEKDAYS.iter().map(|d| d.as_str_name())),
             organizations => organizations,
             staff => is_staff(ctx),
             previous => date_value(Some(&week.add_days(-DAYS).to_proto())),
@@ -1128,6 +1130,18 @@ async fn book_series(
         "booking.repeat_count",
         f.get("booking.repeat_count"),
     );
+    let interval = parse_int(
+        &mut form,
+        lang,
+        "booking.repeat_interval",
+        f.get("booking.repeat_interval"),
+    );
+    // Weekly: the weekdays ticked (none: the first occurrence's).
+    let weekdays: Vec<i32> = WEEKDAYS
+        .iter()
+        .filter(|d| f.checked(&format!("booking.repeat_on.{}", d.as_str_name())))
+        .map(|d| *d as i32)
+        .collect();
     if form.has_errors() {
         return calendar_page(ctx, form).await;
     }
@@ -1139,10 +1153,11 @@ async fn book_series(
                 template: Some(booking),
                 recurrence: Some(res::Recurrence {
                     frequency: enum_value!(res::Frequency, f.get("booking.repeat")),
-                    interval: 1,
+                    interval: interval.unwrap_or(1) as i32,
+                    weekdays,
                     count: count.unwrap_or(0) as i32,
                     until,
-                    ..Default::default()
+                    skip_closed_days: f.checked("booking.repeat_skip_closed"),
                 }),
                 ..Default::default()
             }),
@@ -1217,6 +1232,9 @@ fn rename_booking_fields(status: tonic::Status, equipment_ids: &[String]) -> ton
             "booking.end_time" => "booking.until".to_string(),
             "series.recurrence.until" => "booking.repeat_until".to_string(),
             "series.recurrence.count" => "booking.repeat_count".to_string(),
+            "series.recurrence.interval" => "booking.repeat_interval".to_string(),
+            "series.recurrence.skip_closed_days" => "booking.repeat_skip_closed".to_string(),
+            f if f.starts_with("series.recurrence.weekdays") => "booking.repeat_on".to_string(),
             f if f.starts_with("series.recurrence") => "booking.repeat".to_string(),
             _ => field,
         })
@@ -1321,7 +1339,14 @@ async fn series_page(ctx: &Ctx, id: &str, form: Form) -> Answer {
             purpose_note => template.purpose_note,
             equipment => equipment_names(lang, &equipment, &template.equipment_ids),
             frequency => enum_name!(res::Frequency, recurrence.frequency),
-            interval => lang.number(recurrence.interval.max(1).into()),
+            interval => (recurrence.interval > 1).then(|| lang.number(recurrence.interval.into())),
+            on_days => recurrence
+                .weekdays
+                .iter()
+                .filter_map(|d| res::Weekday::try_from(*d).ok())
+                .map(|d| lang.label(d.as_str_name()))
+                .collect::<Vec<_>>()
+                .join(if lang == crate::i18n::Lang::Ar { "، " } else { ", " }),
             until => lang.date(recurrence.until.as_ref()),
             count => (recurrence.count > 0).then(|| lang.number(recurrence.count.into())),
             occurrences => occurrences,
