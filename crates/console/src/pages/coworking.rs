@@ -840,12 +840,14 @@ async fn calendar_page(ctx: &Ctx, form: Form) -> Answer {
         }),
     };
     let branches = branch_choices(ctx).await?;
-    let branch = match ctx.q("branch") {
-        "" => branches
+    // A booking form sent back names its branch in the form.
+    let posted_branch = form.values.get("branch").cloned().unwrap_or_default();
+    let branch = match (ctx.q("branch"), posted_branch.as_str()) {
+        ("", "") => branches
             .first()
             .map(|b| b.value.clone())
             .unwrap_or_default(),
-        b => b.to_string(),
+        ("", b) | (b, _) => b.to_string(),
     };
     filters = filters
         .with("branch", branch.clone())
