@@ -68,6 +68,18 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/space_form.html"),
     ),
     (
+        "equipment.html",
+        include_str!("../templates/equipment.html"),
+    ),
+    (
+        "equipment_form.html",
+        include_str!("../templates/equipment_form.html"),
+    ),
+    (
+        "booking_series.html",
+        include_str!("../templates/booking_series.html"),
+    ),
+    (
         "coalition.html",
         include_str!("../templates/coalition.html"),
     ),

@@ -863,6 +863,59 @@ async fn other_coalition(world: &World, lead: &str) -> String {
         .id
 }
 
+/// A projector in Raqqa, and a weekly series of two of `space` for `org`
+/// (from the day after tomorrow, 16:00–18:00 Raqqa time), made by staff.
+async fn equipment_and_series(world: &World, space: &str, org: &str) -> (String, String) {
+    let mut r = staff_resources(world).await;
+    let equipment = r
+        .create_equipment(res::CreateEquipmentRequest {
+            equipment: Some(res::Equipment {
+                branch_id: "raqqa".into(),
+                kind: res::EquipmentKind::Projector as i32,
+                name: text("جهاز عرض", "Projector"),
+                bookable: true,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let day = markaz_kit::time::Date::today().add_days(2).days() * 86_400;
+    let at = |h: i64| prost_types::Timestamp {
+        seconds: day + (h - 3) * 3600,
+        nanos: 0,
+    };
+    let series = r
+        .create_booking_series(res::CreateBookingSeriesRequest {
+            series: Some(res::BookingSeries {
+                template: Some(res::Booking {
+                    space_id: space.to_string(),
+                    equipment_ids: vec![equipment.clone()],
+                    organization_id: org.to_string(),
+                    purpose: res::BookingPurpose::Meeting as i32,
+                    expected_attendance: 4,
+                    start_time: Some(at(16)),
+                    end_time: Some(at(18)),
+                    ..Default::default()
+                }),
+                recurrence: Some(res::Recurrence {
+                    frequency: res::Frequency::Weekly as i32,
+                    count: 2,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    (equipment, series)
+}
+
 /// The fixture's meeting room.
 async fn space_of(world: &World) -> String {
     let mut r = staff_resources(world).await;
@@ -1006,6 +1059,7 @@ async fn every_page_renders_for_the_roles_it_is_offered_to_and_refuses_the_other
     let campaign_outcome = launched_with_outcome(&world, &campaign).await.id;
     let other_coalition = other_coalition(&world, &f.other_org).await;
     let space = space_of(&world).await;
+    let (equipment, series) = equipment_and_series(&world, &space, &f.org).await;
     let org_tab = |tab: &str| format!("/organizations/{}?tab={tab}", f.org);
     // (path, offered to, redirects, hidden by the service)
     type Row<'a> = (String, &'a [&'a str], &'a [&'a str], &'a [&'a str]);
@@ -1177,6 +1231,28 @@ async fn every_page_renders_for_the_roles_it_is_offered_to_and_refuses_the_other
             ORGS,
             NOBODY,
             NOBODY,
+        ),
+        ("/coworking/equipment".into(), ORGS, NOBODY, NOBODY),
+        (
+            "/coworking/equipment?branch=raqqa".into(),
+            ORGS,
+            NOBODY,
+            NOBODY,
+        ),
+        ("/coworking/equipment/new".into(), STAFF, NOBODY, NOBODY),
+        (
+            format!("/coworking/equipment/{equipment}/edit"),
+            STAFF,
+            NOBODY,
+            NOBODY,
+        ),
+        (
+            // The organization's series, booked by staff: its partner sees
+            // it; a trainer sees only the bookings it made.
+            format!("/coworking/series/{series}"),
+            ORGS,
+            NOBODY,
+            &["trainer"],
         ),
         ("/library".into(), ORGS, NOBODY, NOBODY),
         (
@@ -5876,4 +5952,385 @@ async fn an_operator_reads_and_replays_dead_letters() {
         staff.post(&replay, &[("csrf", &staff_csrf)]).await.status,
         403
     );
+}
+
+/// A day `n` days from today as a date field has it (`YYYY-MM-DD`).
+fn day_field(n: i64) -> String {
+    let d = markaz_kit::time::Date::today().add_days(n).to_proto();
+    format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
+}
+
+/// Owned form fields as the `&str` pairs a browser posts.
+fn pairs(fields: &[(String, String)]) -> Vec<(&str, &str)> {
+    fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+/// A booking form's fields: `space` on `day` from `from` to `until`, a
+/// working session of three, and `extra` fields (equipment, repeat).
+fn booking_fields(
+    space: &str,
+    day: &str,
+    (from, until): (&str, &str),
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let mut fields: Vec<(String, String)> = [
+        ("branch", "raqqa"),
+        ("booking.space_id", space),
+        ("booking.date", day),
+        ("booking.from", from),
+        ("booking.until", until),
+        ("booking.purpose", "BOOKING_PURPOSE_WORK"),
+        ("booking.expected_attendance", "٣"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    fields.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    fields
+}
+
+/// Staff add a projector to Raqqa's branch (its Arabic name kept byte for
+/// byte, a fixed piece refused as bookable next to its field, no token no
+/// equipment, partners not offered the form but shown the list); a partner
+/// books a room with it and sees it on the booking; a second booking of
+/// the projector at the same time, in another room, is refused on the form
+/// with the clash named at Raqqa's time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn equipment_is_added_listed_and_booked_with_a_room() {
+    let world = World::start().await;
+    let f = fixture(&world).await;
+    let room = space_of(&world).await;
+    let r = staff_resources(&world).await;
+    let hall = raqqa_space(
+        &r,
+        res::Space {
+            kind: res::SpaceKind::TrainingHall as i32,
+            name: text("قاعة التدريب", "Training hall"),
+            capacity: 30,
+            utc_offset_minutes: 180,
+            ..Default::default()
+        },
+        (8 * 60, 20 * 60),
+        "space-hall",
+    )
+    .await;
+    let mut staff = world.signed_in("staff", "staff", None).await;
+    let new = "/coworking/equipment/new?branch=raqqa";
+    let form = staff.get(new).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(
+        form.contains("قاعة الفرات"),
+        "the spaces it may be fixed in"
+    );
+    let name = "جهاز عرض «إبسون» ٣٠٠٠";
+    let projector = [
+        ("equipment.branch_id", "raqqa"),
+        ("equipment.kind", "EQUIPMENT_KIND_PROJECTOR"),
+        ("equipment.name.ar", name),
+        ("equipment.name.en", "Epson projector"),
+        ("equipment.bookable", "on"),
+    ];
+    // Fixed in a room and bookable alone: refused next to the checkbox.
+    let mut fixed = projector.to_vec();
+    fixed.push(("equipment.space_id", &room));
+    let refused = staff.submit(new, "/coworking/equipment/new", &fixed).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.contains(r#"id="equipment-bookable-error""#),
+        "{}",
+        refused.body
+    );
+    // No token, no equipment.
+    assert_eq!(
+        staff
+            .post("/coworking/equipment/new", &projector)
+            .await
+            .status,
+        403
+    );
+    let made = staff
+        .submit(new, "/coworking/equipment/new", &projector)
+        .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    assert_eq!(
+        made.location(),
+        "/coworking/equipment?branch=raqqa&done=equipment_created"
+    );
+    let list = staff.get(made.location()).await;
+    assert_eq!(list.status, 200);
+    assert!(list.contains("أُضيف التجهيز."), "{}", list.body);
+    assert!(list.contains(name), "byte for byte: {}", list.body);
+    assert!(list.contains("جهاز عرض</td>"), "its kind");
+    assert!(list.contains("متنقل"), "portable");
+    let equipment = r
+        .clone()
+        .list_equipment(res::ListEquipmentRequest {
+            page_size: 10,
+            branch_id: "raqqa".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .equipment;
+    assert_eq!(equipment.len(), 1);
+    let id = equipment[0].id.clone();
+    assert_eq!(equipment[0].name.as_ref().unwrap().ar, name);
+    // Staff edit it: the English name.
+    let edit = format!("/coworking/equipment/{id}/edit");
+    let page = staff.get(&edit).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let etag = page.attr_after("name=\"etag\" value=\"");
+    let saved = staff
+        .submit(
+            &edit,
+            &edit,
+            &[
+                ("etag", &etag),
+                ("equipment.kind", "EQUIPMENT_KIND_PROJECTOR"),
+                ("equipment.name.ar", name),
+                ("equipment.name.en", "Epson projector 3000"),
+                ("equipment.bookable", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let list = staff.get(saved.location()).await;
+    assert!(list.contains("حُفظ التجهيز."), "{}", list.body);
+
+    // A partner is shown the list, not the form.
+    let mut partner = world.signed_in("partner", "p", Some(&f.org)).await;
+    let list = partner.get("/coworking/equipment?branch=raqqa").await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(list.contains(name));
+    assert!(!list.contains("/coworking/equipment/new"));
+    assert_eq!(partner.get(new).await.status, 403);
+    // The booking form offers it; booked with the room, it shows.
+    let tomorrow = day_field(1);
+    let calendar = format!("/coworking?branch=raqqa&week={tomorrow}");
+    let page = partner.get(&calendar).await;
+    let checkbox = format!("booking.equipment.{id}");
+    assert!(
+        page.contains(&format!(r#"name="{checkbox}""#)),
+        "{}",
+        page.body
+    );
+    let fields = booking_fields(&room, &tomorrow, ("14:00", "16:00"), &[(&checkbox, "on")]);
+    let booked = partner
+        .submit(&calendar, "/coworking/bookings", &pairs(&fields))
+        .await;
+    assert_eq!(booked.status, 303, "{}", booked.body);
+    let page = partner.get(booked.location()).await;
+    assert!(page.contains("تم الحجز"), "{}", page.body);
+    assert!(
+        page.contains(&format!("مع: <span dir=\"auto\">{name}</span>")),
+        "{}",
+        page.body
+    );
+    // The same projector at the same time, with another room: refused.
+    let fields = booking_fields(&hall, &tomorrow, ("15:00", "17:00"), &[(&checkbox, "on")]);
+    let clash = staff
+        .submit(&calendar, "/coworking/bookings", &pairs(&fields))
+        .await;
+    assert_eq!(clash.status, 422, "{}", clash.body);
+    assert!(clash.contains(r#"class="problems""#));
+    assert!(clash.contains("already booked"), "{}", clash.body);
+    assert!(
+        clash.contains("يتعارض مع حجز قائم في") && clash.contains("١٥:٠٠–١٧:٠٠"),
+        "the clash at Raqqa's time: {}",
+        clash.body
+    );
+    // The form is kept, the projector still ticked.
+    assert!(
+        clash.contains(&format!(r#"name="{checkbox}" value="on" checked"#)),
+        "{}",
+        clash.body
+    );
+    // Without it, the hall is free.
+    let fields = booking_fields(&hall, &tomorrow, ("15:00", "17:00"), &[]);
+    let booked = staff
+        .submit(&calendar, "/coworking/bookings", &pairs(&fields))
+        .await;
+    assert_eq!(booked.status, 303, "{}", booked.body);
+}
+
+/// A partner books a room every week, three times, in one go; the series'
+/// page lists the three with their status; a series over a taken slot is
+/// refused, naming the day; another organization's partner is not shown
+/// it and cannot cancel it; no token, no cancelling; the partner cancels
+/// the rest of the series with a reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weekly_booking_series_is_booked_listed_and_cancelled() {
+    let world = World::start().await;
+    let f = fixture(&world).await;
+    let room = space_of(&world).await;
+    let mut partner = world.signed_in("partner", "p", Some(&f.org)).await;
+    let first = day_field(2);
+    let calendar = format!("/coworking?branch=raqqa&week={first}");
+    // A count and a last day both: the service's objection, by its field.
+    let until = day_field(16);
+    let both = booking_fields(
+        &room,
+        &first,
+        ("16:00", "18:00"),
+        &[
+            ("booking.repeat", "FREQUENCY_WEEKLY"),
+            ("booking.repeat_until", &until),
+            ("booking.repeat_count", "٣"),
+        ],
+    );
+    let refused = partner
+        .submit(&calendar, "/coworking/bookings", &pairs(&both))
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.contains(r#"id="booking-repeat-count-error""#),
+        "{}",
+        refused.body
+    );
+    // Weekdays are for a weekly series only: next to them.
+    let daily_on = booking_fields(
+        &room,
+        &first,
+        ("16:00", "18:00"),
+        &[
+            ("booking.repeat", "FREQUENCY_DAILY"),
+            ("booking.repeat_count", "3"),
+            ("booking.repeat_on.WEEKDAY_MONDAY", "on"),
+        ],
+    );
+    let refused = partner
+        .submit(&calendar, "/coworking/bookings", &pairs(&daily_on))
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.contains(r#"id="booking-repeat-on-error""#),
+        "{}",
+        refused.body
+    );
+    // Weekly until two weeks on: three occurrences.
+    let weekly = booking_fields(
+        &room,
+        &first,
+        ("16:00", "18:00"),
+        &[
+            ("booking.repeat", "FREQUENCY_WEEKLY"),
+            ("booking.repeat_until", &until),
+        ],
+    );
+    let made = partner
+        .submit(&calendar, "/coworking/bookings", &pairs(&weekly))
+        .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let path = made
+        .location()
+        .split_once('?')
+        .map(|(p, _)| p.to_string())
+        .unwrap();
+    assert!(path.starts_with("/coworking/series/"), "{path}");
+    let page = partner.get(made.location()).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.contains("تم حجز كل المواعيد."), "{}", page.body);
+    assert!(page.contains("أسبوعياً"));
+    assert!(page.contains("قاعة الفرات"));
+    assert_eq!(
+        page.body.matches("<td>مؤكد</td>").count(),
+        3,
+        "{}",
+        page.body
+    );
+    assert_eq!(page.body.matches("<td>١٦:٠٠–١٨:٠٠</td>").count(), 3);
+    // Each occurrence in the calendar links to its series.
+    let week = partner.get(&calendar).await;
+    assert!(week.contains(&format!(r#"href="{path}""#)), "{}", week.body);
+    let later = partner
+        .get(&format!("/coworking?branch=raqqa&week={}", day_field(16)))
+        .await;
+    assert!(later.contains(&format!(r#"href="{path}""#)));
+    // Staff see it too, with its organization.
+    let mut staff = world.signed_in("staff", "staff", None).await;
+    let seen = staff.get(&path).await;
+    assert_eq!(seen.status, 200);
+    assert!(seen.contains("جمعية شباب الفرات"), "{}", seen.body);
+
+    // Over the fixture's booking tomorrow 10:00–12:00: nothing is booked,
+    // the clashing day is named.
+    let tomorrow = day_field(1);
+    let over = booking_fields(
+        &room,
+        &tomorrow,
+        ("11:00", "12:00"),
+        &[
+            ("booking.repeat", "FREQUENCY_WEEKLY"),
+            ("booking.repeat_count", "3"),
+        ],
+    );
+    let clash = staff
+        .submit(&calendar, "/coworking/bookings", &pairs(&over))
+        .await;
+    assert_eq!(clash.status, 422, "{}", clash.body);
+    assert!(clash.contains("يتعارض مع حجز قائم في"), "{}", clash.body);
+    assert!(clash.contains("١١:٠٠–١٢:٠٠"), "{}", clash.body);
+    let r = staff_resources(&world).await;
+    let none_next_week = r
+        .clone()
+        .list_bookings(res::ListBookingsRequest {
+            page_size: 50,
+            space_id: room.clone(),
+            from: Some(prost_types::Timestamp {
+                seconds: markaz_kit::time::Date::today().add_days(8).days() * 86_400,
+                nanos: 0,
+            }),
+            until: Some(prost_types::Timestamp {
+                seconds: markaz_kit::time::Date::today().add_days(9).days() * 86_400,
+                nanos: 0,
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .bookings;
+    assert!(none_next_week.is_empty(), "all or none: {none_next_week:?}");
+
+    // Another organization's partner: not shown, not cancelled.
+    let mut other = world.signed_in("partner", "o", Some(&f.other_org)).await;
+    assert_eq!(other.get(&path).await.status, 404);
+    let cancel = format!("{path}/cancel");
+    let their_csrf = other.get("/coworking").await.csrf();
+    assert_eq!(
+        other
+            .post(&cancel, &[("csrf", &their_csrf), ("reason", "x")])
+            .await
+            .status,
+        404
+    );
+    // No token, no cancelling.
+    assert_eq!(partner.post(&cancel, &[("reason", "x")]).await.status, 403);
+    // A reason is required: next to its field.
+    let csrf = partner.get(&path).await.csrf();
+    let bare = partner
+        .post(&cancel, &[("csrf", &csrf), ("reason", "")])
+        .await;
+    assert_eq!(bare.status, 422, "{}", bare.body);
+    assert!(bare.contains(r#"id="reason-error""#), "{}", bare.body);
+    let reason = "انتهى البرنامج التدريبي";
+    let done = partner
+        .post(&cancel, &[("csrf", &csrf), ("reason", reason)])
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let page = partner.get(done.location()).await;
+    assert!(page.contains("أُلغيت المواعيد المتبقية."), "{}", page.body);
+    assert_eq!(
+        page.body
+            .matches(&format!("ملغى: <span dir=\"auto\">{reason}</span>"))
+            .count(),
+        3,
+        "{}",
+        page.body
+    );
+    assert!(!page.contains(&cancel), "nothing left to cancel");
 }

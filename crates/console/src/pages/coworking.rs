@@ -42,6 +42,17 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/coworking/spaces/{id}/closures/{closure}/remove",
             post(remove_closure),
         )
+        .route("/coworking/equipment", get(equipment_list))
+        .route(
+            "/coworking/equipment/new",
+            get(new_equipment).post(create_equipment),
+        )
+        .route(
+            "/coworking/equipment/{id}/edit",
+            get(edit_equipment).post(update_equipment),
+        )
+        .route("/coworking/series/{id}", get(series))
+        .route("/coworking/series/{id}/cancel", post(cancel_series))
 }
 
 // ------------------------------------------------------------ a new space
@@ -465,6 +476,241 @@ async fn remove_closure(ctx: Ctx, Path((id, closure)): Path<(String, String)>) -
     .await
 }
 
+// ------------------------------------------------------------- equipment
+
+/// A branch's equipment (archived pieces too when `archived`).
+async fn equipment_of(
+    ctx: &Ctx,
+    branch: &str,
+    archived: bool,
+) -> Result<Vec<res::Equipment>, Fail> {
+    if branch.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(ctx
+        .resources()
+        .list_equipment(res::ListEquipmentRequest {
+            page_size: 200,
+            branch_id: branch.to_string(),
+            include_archived: archived,
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .equipment)
+}
+
+/// What a booking may ask for: portable, bookable, not archived.
+fn bookable_equipment(equipment: &[res::Equipment]) -> Vec<&res::Equipment> {
+    equipment
+        .iter()
+        .filter(|e| e.bookable && e.space_id.is_empty() && !e.archived)
+        .collect()
+}
+
+/// The names of the equipment `ids`, in the reader's language, as a list
+/// (`جهاز عرض، شاشة`); empty for none.
+fn equipment_names(
+    lang: crate::i18n::Lang,
+    equipment: &[res::Equipment],
+    ids: &[String],
+) -> String {
+    let separator = if lang == crate::i18n::Lang::Ar {
+        "، "
+    } else {
+        ", "
+    };
+    ids.iter()
+        .map(|id| {
+            equipment
+                .iter()
+                .find(|e| &e.id == id)
+                .map(|e| lang.text(e.name.as_ref()))
+                .unwrap_or_else(|| id.clone())
+        })
+        .collect::<Vec<_>>()
+        .join(separator)
+}
+
+/// A branch's equipment: kind, name, where it is (fixed in a space or
+/// portable), bookable, archived. Everyone who books sees it; staff add
+/// and edit.
+async fn equipment_list(ctx: Ctx) -> Answer {
+    ctx.require(COWORKING)?;
+    let lang = ctx.lang;
+    let branches = branch_choices(&ctx).await?;
+    let branch = match ctx.q("branch") {
+        "" => branches
+            .first()
+            .map(|b| b.value.clone())
+            .unwrap_or_default(),
+        b => b.to_string(),
+    };
+    let staff = is_staff(&ctx);
+    let equipment = equipment_of(&ctx, &branch, staff).await?;
+    let spaces = if branch.is_empty() {
+        Vec::new()
+    } else {
+        spaces_of(&ctx, &branch).await?
+    };
+    let rows: Vec<Value> = equipment
+        .iter()
+        .map(|e| {
+            context! {
+                id => e.id,
+                kind => enum_name!(res::EquipmentKind, e.kind),
+                name => lang.text(e.name.as_ref()),
+                space => spaces.iter().find(|s| s.id == e.space_id).map(|s| lang.text(s.name.as_ref())),
+                fixed => !e.space_id.is_empty(),
+                bookable => e.bookable,
+                archived => e.archived,
+            }
+        })
+        .collect();
+    ctx.render(
+        "equipment.html",
+        context! {
+            filters => ctx.filters(&["branch"]).with("branch", branch.clone()),
+            branches => branches,
+            branch => branch,
+            rows => rows,
+            staff => staff,
+            done => ctx.q("done"),
+        },
+    )
+}
+
+async fn new_equipment(ctx: Ctx) -> Answer {
+    ctx.require(super::STAFF)?;
+    let mut form = Form::new().with("equipment.bookable", "on");
+    if !ctx.q("branch").is_empty() {
+        form = form.with("equipment.branch_id", ctx.q("branch"));
+    }
+    equipment_form(&ctx, form, None).await
+}
+
+/// The form of new equipment, or of `equipment` when editing it.
+async fn equipment_form(ctx: &Ctx, form: Form, equipment: Option<&res::Equipment>) -> Answer {
+    let lang = ctx.lang;
+    let branch = match equipment {
+        Some(e) => e.branch_id.clone(),
+        None => form
+            .values
+            .get("equipment.branch_id")
+            .cloned()
+            .unwrap_or_default(),
+    };
+    // The spaces it may be fixed in: its branch's (every branch's while
+    // none is chosen; the service checks the branch).
+    let spaces = if branch.is_empty() {
+        all_spaces(ctx).await?
+    } else {
+        spaces_of(ctx, &branch).await?
+    };
+    ctx.render_form(
+        "equipment_form.html",
+        form,
+        context! {
+            equipment => equipment.map(|e| context! { id => e.id, name => lang.text(e.name.as_ref()), branch => e.branch_id }),
+            branch => branch,
+            branches => branch_choices(ctx).await?,
+            kinds => choices(lang, enum_names!(res::EquipmentKind)),
+            spaces => spaces.iter().map(|s| Choice::named(lang, &s.id, s.name.as_ref())).collect::<Vec<_>>(),
+        },
+    )
+}
+
+/// The equipment a form describes (its branch aside).
+fn equipment_of_form(f: &crate::session::FormFields) -> res::Equipment {
+    res::Equipment {
+        kind: enum_value!(res::EquipmentKind, f.get("equipment.kind")),
+        name: super::form_text(f, "equipment.name"),
+        space_id: f.get("equipment.space_id").trim().to_string(),
+        bookable: f.checked("equipment.bookable"),
+        ..Default::default()
+    }
+}
+
+async fn create_equipment(ctx: Ctx) -> Answer {
+    let (f, form) = ctx.posted(super::STAFF)?;
+    let branch = f.get("equipment.branch_id").trim().to_string();
+    let answer = ctx
+        .resources()
+        .create_equipment(res::CreateEquipmentRequest {
+            equipment: Some(res::Equipment {
+                branch_id: branch.clone(),
+                ..equipment_of_form(f)
+            }),
+            request_id: form.request_id.clone(),
+        })
+        .await;
+    ctx.finish(
+        form,
+        answer,
+        |e| {
+            format!(
+                "/coworking/equipment?branch={}&done=equipment_created",
+                e.branch_id
+            )
+        },
+        |form| equipment_form(&ctx, form, None),
+    )
+    .await
+}
+
+async fn get_equipment(ctx: &Ctx, id: &str) -> Result<res::Equipment, Fail> {
+    Ok(ctx
+        .resources()
+        .get_equipment(res::GetEquipmentRequest { id: id.to_string() })
+        .await?
+        .into_inner())
+}
+
+async fn edit_equipment(ctx: Ctx, Path(id): Path<String>) -> Answer {
+    ctx.require(super::STAFF)?;
+    let e = get_equipment(&ctx, &id).await?;
+    let mut form = Form::new()
+        .with("etag", e.etag.clone())
+        .with("equipment.kind", enum_name!(res::EquipmentKind, e.kind))
+        .with("equipment.space_id", e.space_id.clone());
+    for (name, on) in [
+        ("equipment.bookable", e.bookable),
+        ("equipment.archived", e.archived),
+    ] {
+        if on {
+            form = form.with(name, "on");
+        }
+    }
+    form = super::put_text(form, "equipment.name", e.name.as_ref());
+    equipment_form(&ctx, form, Some(&e)).await
+}
+
+async fn update_equipment(ctx: Ctx, Path(id): Path<String>) -> Answer {
+    let (f, form) = ctx.posted(super::STAFF)?;
+    let current = get_equipment(&ctx, &id).await?;
+    let answer = ctx
+        .resources()
+        .update_equipment(res::UpdateEquipmentRequest {
+            equipment: Some(res::Equipment {
+                id: id.clone(),
+                archived: f.checked("equipment.archived"),
+                etag: f.get("etag").to_string(),
+                ..equipment_of_form(f)
+            }),
+            // Every field (its branch stays).
+            update_mask: None,
+        })
+        .await;
+    let branch = current.branch_id.clone();
+    ctx.finish(
+        form,
+        answer,
+        |_| format!("/coworking/equipment?branch={branch}&done=equipment_saved"),
+        |form| equipment_form(&ctx, form, Some(&current)),
+    )
+    .await
+}
+
 /// A space's hours on one day, as the calendar shows them
 /// (`08:00–12:00، 13:00–17:00`); empty when it is closed that day.
 fn hours_of_day(lang: crate::i18n::Lang, space: &res::Space, day: Date) -> String {
@@ -537,6 +783,7 @@ pub(super) fn booking_rows(
                 purpose => enum_name!(res::BookingPurpose, b.purpose),
                 status => enum_name!(res::BookingStatus, b.status),
                 organization => b.organization_id,
+                series => b.series_id,
             }
         })
         .collect()
@@ -593,12 +840,14 @@ async fn calendar_page(ctx: &Ctx, form: Form) -> Answer {
         }),
     };
     let branches = branch_choices(ctx).await?;
-    let branch = match ctx.q("branch") {
-        "" => branches
+    // A booking form sent back names its branch in the form.
+    let posted_branch = form.values.get("branch").cloned().unwrap_or_default();
+    let branch = match (ctx.q("branch"), posted_branch.as_str()) {
+        ("", "") => branches
             .first()
             .map(|b| b.value.clone())
             .unwrap_or_default(),
-        b => b.to_string(),
+        ("", b) | (b, _) => b.to_string(),
     };
     filters = filters
         .with("branch", branch.clone())
@@ -638,6 +887,7 @@ async fn calendar_page(ctx: &Ctx, form: Form) -> Answer {
     } else {
         Vec::new()
     };
+    let equipment = equipment_of(ctx, &branch, true).await?;
     let org_name = |id: &str| {
         organizations
             .iter()
@@ -709,6 +959,8 @@ async fn calendar_page(ctx: &Ctx, form: Form) -> Answer {
                             organization => org_name(&b.organization_id),
                             status => enum_name!(res::BookingStatus, b.status),
                             etag => b.etag,
+                            equipment => equipment_names(lang, &equipment, &b.equipment_ids),
+                            series => b.series_id,
                         },
                     ));
                 }
@@ -767,6 +1019,9 @@ async fn calendar_page(ctx: &Ctx, form: Form) -> Answer {
             rows => rows,
             space_choices => spaces.iter().map(|s| Choice::named(lang, &s.id, s.name.as_ref())).collect::<Vec<_>>(),
             purposes => choices(lang, enum_names!(res::BookingPurpose)),
+            equipment_choices => bookable_equipment(&equipment).iter().map(|e| Choice::named(lang, &e.id, e.name.as_ref())).collect::<Vec<_>>(),
+            frequencies => choices(lang, enum_names!(res::Frequency)),
+            weekdays => choices(lang, WEEKDAYS.iter().map(|d| d.as_str_name())),
             organizations => organizations,
             staff => is_staff(ctx),
             previous => date_value(Some(&week.add_days(-DAYS).to_proto())),
@@ -811,25 +1066,38 @@ async fn book(ctx: Ctx) -> Answer {
     let organization_id = ctx
         .partner_org()
         .unwrap_or_else(|| f.get("booking.organization_id").to_string());
+    // The equipment asked for: a checkbox each, `booking.equipment.ID`.
+    let equipment_ids: Vec<String> = f
+        .with_prefix("booking.equipment.")
+        .filter(|(_, v)| matches!(*v, "on" | "true" | "1"))
+        .map(|(id, _)| id.to_string())
+        .collect();
+    let booking = res::Booking {
+        space_id,
+        equipment_ids: equipment_ids.clone(),
+        organization_id,
+        purpose: enum_value!(res::BookingPurpose, f.get("booking.purpose")),
+        purpose_note: f.get("booking.purpose_note").trim().to_string(),
+        expected_attendance: attendance as i32,
+        start_time: start,
+        end_time: end,
+        ..Default::default()
+    };
+    let repeat = f.get("booking.repeat").trim();
+    if !repeat.is_empty() {
+        return book_series(&ctx, f, form, booking, offset).await;
+    }
     let answer = ctx
         .resources()
         .create_booking(res::CreateBookingRequest {
-            booking: Some(res::Booking {
-                space_id,
-                organization_id,
-                purpose: enum_value!(res::BookingPurpose, f.get("booking.purpose")),
-                purpose_note: f.get("booking.purpose_note").trim().to_string(),
-                expected_attendance: attendance as i32,
-                start_time: start,
-                end_time: end,
-                ..Default::default()
-            }),
+            booking: Some(booking),
             request_id: form.request_id.clone(),
         })
         .await;
-    // The service names the times `booking.start_time`/`end_time`: the
-    // form's are `from`/`until`.
-    let answer = answer.map_err(rename_time_fields);
+    // The service names the times `booking.start_time`/`end_time`, the
+    // equipment `booking.equipment_ids[i]`: the form's are `from`/`until`
+    // and a checkbox each.
+    let answer = answer.map_err(|s| rename_booking_fields(s, &equipment_ids));
     match form.outcome(answer)? {
         Done(b) => {
             let (d, _) = local(b.start_time.as_ref(), offset);
@@ -838,15 +1106,140 @@ async fn book(ctx: Ctx) -> Answer {
                 "/coworking?branch={branch}&week={week}&done=booked"
             ))
         }
-        Again => calendar_page(&ctx, form).await,
+        Again => calendar_page(&ctx, name_clashes(form, lang, offset)).await,
     }
 }
 
-fn rename_time_fields(status: tonic::Status) -> tonic::Status {
-    crate::upstream::rename_violations(status, |field| match field {
-        "booking.start_time" => Some("booking.from".to_string()),
-        "booking.end_time" => Some("booking.until".to_string()),
-        _ => None,
+/// A booking repeated (`CreateBookingSeries`): every occurrence is booked,
+/// or none is; to the series' page.
+async fn book_series(
+    ctx: &Ctx,
+    f: &crate::session::FormFields,
+    mut form: Form,
+    booking: res::Booking,
+    offset: i32,
+) -> Answer {
+    let lang = ctx.lang;
+    let until = parse_date(
+        &mut form,
+        lang,
+        "booking.repeat_until",
+        f.get("booking.repeat_until"),
+    );
+    let count = parse_int(
+        &mut form,
+        lang,
+        "booking.repeat_count",
+        f.get("booking.repeat_count"),
+    );
+    let interval = parse_int(
+        &mut form,
+        lang,
+        "booking.repeat_interval",
+        f.get("booking.repeat_interval"),
+    );
+    // Weekly: the weekdays ticked (none: the first occurrence's).
+    let weekdays: Vec<i32> = WEEKDAYS
+        .iter()
+        .filter(|d| f.checked(&format!("booking.repeat_on.{}", d.as_str_name())))
+        .map(|d| *d as i32)
+        .collect();
+    if form.has_errors() {
+        return calendar_page(ctx, form).await;
+    }
+    let equipment_ids = booking.equipment_ids.clone();
+    let answer = ctx
+        .resources()
+        .create_booking_series(res::CreateBookingSeriesRequest {
+            series: Some(res::BookingSeries {
+                template: Some(booking),
+                recurrence: Some(res::Recurrence {
+                    frequency: enum_value!(res::Frequency, f.get("booking.repeat")),
+                    interval: interval.unwrap_or(1) as i32,
+                    weekdays,
+                    count: count.unwrap_or(0) as i32,
+                    until,
+                    skip_closed_days: f.checked("booking.repeat_skip_closed"),
+                }),
+                ..Default::default()
+            }),
+            request_id: form.request_id.clone(),
+        })
+        .await
+        .map_err(|s| rename_booking_fields(s, &equipment_ids));
+    match form.outcome(answer)? {
+        Done(series) => ctx.redirect(&format!(
+            "/coworking/series/{}?done=series_booked",
+            series.id
+        )),
+        Again => calendar_page(ctx, name_clashes(form, lang, offset)).await,
+    }
+}
+
+/// A refusal naming the times that clash (UTC, RFC 3339) names them again
+/// the reader's way: the local days and hours, at the space's offset.
+fn name_clashes(mut form: Form, lang: crate::i18n::Lang, offset: i32) -> Form {
+    let mut clashes = Vec::new();
+    for refusal in &form.refusals {
+        let times: Vec<i64> = refusal
+            .split([' ', ',', ';'])
+            .filter_map(markaz_kit::time::parse_rfc3339)
+            .collect();
+        // "start to end" pairs.
+        for pair in times.chunks(2) {
+            let at = |micros: i64| prost_types::Timestamp {
+                seconds: micros.div_euclid(1_000_000),
+                nanos: 0,
+            };
+            let (day, start) = local(Some(&at(pair[0])), offset);
+            let end = pair.get(1).map(|e| local(Some(&at(*e)), offset).1);
+            let day = lang.date(Some(&Date::from_days(day).to_proto()));
+            clashes.push(match end {
+                Some(end) => format!("{day} {}", lang.digits(&format!("{start}–{end}"))),
+                None => format!("{day} {}", lang.digits(&start)),
+            });
+        }
+    }
+    if !clashes.is_empty() {
+        let separator = if lang == crate::i18n::Lang::Ar {
+            "، "
+        } else {
+            ", "
+        };
+        form.refusals.push(format!(
+            "{}: {}",
+            lang.label("cw_clash_on"),
+            clashes.join(separator)
+        ));
+    }
+    form
+}
+
+/// The service's names of a booking's fields (and a series' template and
+/// recurrence) as the booking form names them.
+fn rename_booking_fields(status: tonic::Status, equipment_ids: &[String]) -> tonic::Status {
+    crate::upstream::rename_violations(status, |field| {
+        let field = field
+            .strip_prefix("series.template.")
+            .map(|rest| format!("booking.{rest}"))
+            .unwrap_or_else(|| field.to_string());
+        if let Some(rest) = field.strip_prefix("booking.equipment_ids[") {
+            let index: usize = rest.split_once(']')?.0.parse().ok()?;
+            return equipment_ids
+                .get(index)
+                .map(|id| format!("booking.equipment.{id}"));
+        }
+        Some(match field.as_str() {
+            "booking.start_time" => "booking.from".to_string(),
+            "booking.end_time" => "booking.until".to_string(),
+            "series.recurrence.until" => "booking.repeat_until".to_string(),
+            "series.recurrence.count" => "booking.repeat_count".to_string(),
+            "series.recurrence.interval" => "booking.repeat_interval".to_string(),
+            "series.recurrence.skip_closed_days" => "booking.repeat_skip_closed".to_string(),
+            f if f.starts_with("series.recurrence.weekdays") => "booking.repeat_on".to_string(),
+            f if f.starts_with("series.recurrence") => "booking.repeat".to_string(),
+            _ => field,
+        })
     })
 }
 
@@ -874,10 +1267,123 @@ async fn cancel(ctx: Ctx, Path(id): Path<String>) -> Answer {
     .await
 }
 
+// ---------------------------------------------------------------- series
+
+/// A booking series: what each occurrence books, how it repeats, every
+/// occurrence with its status at the space's local time; cancelling the
+/// occurrences not started yet. The service decides who sees it (staff, the
+/// organization's partner, the trainer who booked it): NOT_FOUND otherwise.
+async fn series(ctx: Ctx, Path(id): Path<String>) -> Answer {
+    ctx.require(COWORKING)?;
+    series_page(&ctx, &id, Form::new()).await
+}
+
+async fn series_page(ctx: &Ctx, id: &str, form: Form) -> Answer {
+    let lang = ctx.lang;
+    let series = ctx
+        .resources()
+        .get_booking_series(res::GetBookingSeriesRequest { id: id.to_string() })
+        .await?
+        .into_inner();
+    let template = series.template.clone().unwrap_or_default();
+    let spaces = all_spaces(ctx).await?;
+    let space = spaces.iter().find(|s| s.id == template.space_id);
+    let offset = space.map_or(180, |s| s.utc_offset_minutes);
+    let branch = space.map(|s| s.branch_id.clone()).unwrap_or_default();
+    let equipment = equipment_of(ctx, &branch, true).await?;
+    let organization = if template.organization_id.is_empty() || !is_staff(ctx) {
+        String::new()
+    } else {
+        organization_choices(ctx)
+            .await?
+            .into_iter()
+            .find(|o| o.value == template.organization_id)
+            .map(|o| o.label)
+            .unwrap_or_default()
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let mut open = 0;
+    let occurrences: Vec<Value> = series
+        .bookings
+        .iter()
+        .map(|b| {
+            let (day, start) = local(b.start_time.as_ref(), offset);
+            let (_, end) = local(b.end_time.as_ref(), offset);
+            let date = Date::from_days(day).to_proto();
+            let ahead = b.status == res::BookingStatus::Confirmed as i32
+                && b.start_time.as_ref().is_some_and(|t| t.seconds > now);
+            if ahead {
+                open += 1;
+            }
+            context! {
+                id => b.id,
+                day => lang.date(Some(&date)),
+                week => date_value(Some(&date)),
+                time => lang.digits(&format!("{start}–{end}")),
+                status => enum_name!(res::BookingStatus, b.status),
+                reason => b.cancel_reason,
+                ahead => ahead,
+            }
+        })
+        .collect();
+    let recurrence = series.recurrence.clone().unwrap_or_default();
+    ctx.render_form(
+        "booking_series.html",
+        form,
+        context! {
+            id => series.id,
+            space => space.map(|s| lang.text(s.name.as_ref())).unwrap_or_default(),
+            branch => branch,
+            organization => organization,
+            purpose => enum_name!(res::BookingPurpose, template.purpose),
+            purpose_note => template.purpose_note,
+            equipment => equipment_names(lang, &equipment, &template.equipment_ids),
+            frequency => enum_name!(res::Frequency, recurrence.frequency),
+            interval => (recurrence.interval > 1).then(|| lang.number(recurrence.interval.into())),
+            on_days => recurrence
+                .weekdays
+                .iter()
+                .filter_map(|d| res::Weekday::try_from(*d).ok())
+                .map(|d| lang.label(d.as_str_name()))
+                .collect::<Vec<_>>()
+                .join(if lang == crate::i18n::Lang::Ar { "، " } else { ", " }),
+            until => lang.date(recurrence.until.as_ref()),
+            count => (recurrence.count > 0).then(|| lang.number(recurrence.count.into())),
+            occurrences => occurrences,
+            total => lang.number(series.bookings.len() as i64),
+            open => open,
+            done => ctx.q("done"),
+        },
+    )
+}
+
+/// Cancels the occurrences of a series that have not started yet
+/// (`CancelBookingSeries`, with a reason); the past stays as it was.
+async fn cancel_series(ctx: Ctx, Path(id): Path<String>) -> Answer {
+    let (f, form) = ctx.posted(COWORKING)?;
+    let answer = ctx
+        .resources()
+        .cancel_booking_series(res::CancelBookingSeriesRequest {
+            id: id.clone(),
+            reason: f.get("reason").trim().to_string(),
+        })
+        .await;
+    ctx.finish(
+        form,
+        answer,
+        |s| format!("/coworking/series/{}?done=series_cancelled", s.id),
+        |form| series_page(&ctx, &id, form),
+    )
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::i18n::Lang;
+    use tonic_types::StatusExt;
 
     #[test]
     fn a_time_of_day_is_read_at_the_space_offset() {
@@ -893,5 +1399,55 @@ mod tests {
         for name in enum_names!(res::BookingPurpose) {
             assert_ne!(Lang::Ar.label(name), name, "{name}");
         }
+    }
+
+    #[test]
+    fn labels_exist_for_every_equipment_kind_and_frequency() {
+        for name in enum_names!(res::EquipmentKind)
+            .into_iter()
+            .chain(enum_names!(res::Frequency))
+            .chain(enum_names!(res::BookingStatus))
+        {
+            assert_ne!(Lang::Ar.label(name), name, "{name}");
+            assert_ne!(Lang::En.label(name), name, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_clash_is_named_at_the_space_s_local_time() {
+        let mut form = Form::new();
+        form.refusals.push(
+            "the space or equipment is already booked: 2026-03-21T07:00:00Z to 2026-03-21T09:00:00Z"
+                .to_string(),
+        );
+        let form = name_clashes(form, Lang::En, 180);
+        let last = form.refusals.last().unwrap();
+        assert!(last.contains("21 Mar 2026 10:00–12:00"), "{last}");
+    }
+
+    #[test]
+    fn the_service_s_series_fields_land_on_the_booking_form() {
+        let mut details = tonic_types::ErrorDetails::new();
+        details
+            .add_bad_request_violation("series.template.start_time", "x")
+            .add_bad_request_violation("series.recurrence.until", "x")
+            .add_bad_request_violation("booking.equipment_ids[1]", "x")
+            .add_bad_request_violation("series.template.purpose", "x");
+        let status =
+            tonic::Status::with_error_details(tonic::Code::InvalidArgument, "bad", details);
+        let renamed = rename_booking_fields(status, &["a".into(), "b".into()]);
+        let fields: Vec<String> = crate::upstream::field_violations(&renamed)
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "booking.from",
+                "booking.repeat_until",
+                "booking.equipment.b",
+                "booking.purpose"
+            ]
+        );
     }
 }
