@@ -945,7 +945,7 @@ fn usage_view(lang: Lang, months: &[res::MonthUsage], views: i64, downloads: i64
     let keys: Vec<String> = months
         .iter()
         .map(|m| {
-            let ym = m.month.clone().unwrap_or_default();
+            let ym = m.month.unwrap_or_default();
             format!("{:04}-{:02}", ym.year, ym.month)
         })
         .collect();
