@@ -1561,6 +1561,7 @@ async fn a_first_page_load_is_under_100_kb_compressed() {
         "/grants/calls/new".to_string(),
         "/library".to_string(),
         "/library/new".to_string(),
+        "/library/usage".to_string(),
         "/coworking".to_string(),
         "/coworking/spaces/new".to_string(),
         format!("/networking/campaigns/{campaign}/edit"),
