@@ -60,6 +60,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("library.html", include_str!("../templates/library.html")),
     (
+        "library_usage.html",
+        include_str!("../templates/library_usage.html"),
+    ),
+    (
+        "library_suggest.html",
+        include_str!("../templates/library_suggest.html"),
+    ),
+    (
         "public_library.html",
         include_str!("../templates/public_library.html"),
     ),

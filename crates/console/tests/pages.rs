@@ -1288,6 +1288,20 @@ async fn every_page_renders_for_the_roles_it_is_offered_to_and_refuses_the_other
             NOBODY,
             NOBODY,
         ),
+        ("/library/usage".into(), STAFF, NOBODY, NOBODY),
+        (
+            "/library/usage?from=2026-01&until=2026-06".into(),
+            STAFF,
+            NOBODY,
+            NOBODY,
+        ),
+        (
+            // A fragment for the search box, not a page.
+            format!("/library/suggest?q={}", query("دليل المنا")),
+            ORGS,
+            NOBODY,
+            NOBODY,
+        ),
         ("/impact".into(), STAFF, NOBODY, NOBODY),
         (
             "/impact?chart=consultation_sessions".into(),
@@ -1334,7 +1348,9 @@ async fn every_page_renders_for_the_roles_it_is_offered_to_and_refuses_the_other
                 "{role} {path}: {}",
                 &page.body[..page.body.len().min(2000)]
             );
-            if got != Expect::Redirect {
+            // The search box's suggestions are a fragment, not a page.
+            let fragment = got == Expect::Page && path.starts_with("/library/suggest");
+            if got != Expect::Redirect && !fragment {
                 assert!(
                     page.contains(r#"<html lang="ar" dir="rtl">"#),
                     "{role} {path}"
@@ -1363,6 +1379,9 @@ async fn every_page_renders_for_the_roles_it_is_offered_to_and_refuses_the_other
         if offered.contains(&"staff") && !redirects.contains(&"staff") {
             let page = english.get(path).await;
             assert_eq!(page.status, 200, "{path}");
+            if path.starts_with("/library/suggest") {
+                continue;
+            }
             assert!(page.contains(r#"<html lang="en" dir="ltr">"#), "{path}");
         }
     }
@@ -1618,6 +1637,7 @@ async fn a_first_page_load_is_under_100_kb_compressed() {
         "/grants/calls/new".to_string(),
         "/library".to_string(),
         "/library/new".to_string(),
+        "/library/usage".to_string(),
         "/coworking".to_string(),
         "/coworking/spaces/new".to_string(),
         format!("/networking/campaigns/{campaign}/edit"),
@@ -6333,4 +6353,296 @@ async fn a_weekly_booking_series_is_booked_listed_and_cancelled() {
         page.body
     );
     assert!(!page.contains(&cancel), "nothing left to cancel");
+}
+
+/// An item's use is counted as it is read and downloaded, and staff see it
+/// month by month on its page (a table and the impact page's bars) and in
+/// the library's usage report, in Arabic digits, counts only; the report is
+/// refused to a partner, as the service refuses it, and a month that is no
+/// month is said next to its field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_s_use_is_shown_on_its_page_and_in_the_library_usage_report() {
+    let world = World::start().await;
+    let (guide, _) = library_fixture(&world).await;
+    let org = membership_org(&world).await;
+    let file = file_of(&world, &guide, "دليل المناصرة.pdf", SMALL_PDF).await;
+
+    let mut staff = world.signed_in("staff", "staff", None).await;
+    let index = staff.get("/library").await;
+    assert!(index.contains(r#"href="/library/usage""#), "{}", index.body);
+    // One download, then one view (opening the page is one).
+    let download = staff
+        .get(&format!("/library/items/{guide}/files/{file}"))
+        .await;
+    assert_eq!(download.status, 200, "{}", download.body);
+    assert_eq!(download.raw, SMALL_PDF);
+    let page = staff.get(&format!("/library/items/{guide}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let usage = page
+        .body
+        .split(r#"id="usage""#)
+        .nth(1)
+        .expect("the item's usage")
+        .split("</section>")
+        .next()
+        .unwrap()
+        .to_string();
+    // Twelve months, this one with its view and its download.
+    assert_eq!(usage.matches("<tr><td>").count(), 12, "{usage}");
+    assert_eq!(
+        usage.matches("</td><td>١</td><td>١</td></tr>").count(),
+        1,
+        "{usage}"
+    );
+    assert_eq!(usage.matches("</td><td>٠</td><td>٠</td></tr>").count(), 11);
+    assert!(usage.contains("١ مشاهدة · ١ تنزيل"), "{usage}");
+    assert!(usage.contains(r#"<svg class="chart""#), "the bars: {usage}");
+    assert!(usage.contains(r#"direction="rtl""#));
+
+    let report = staff.get("/library/usage").await;
+    assert_eq!(report.status, 200, "{}", report.body);
+    // The last twelve months unless asked.
+    assert_eq!(report.body.matches(r#"type="month" value="20"#).count(), 2);
+    let top = report
+        .body
+        .split(&format!(r#"<a href="/library/items/{guide}">"#))
+        .nth(1)
+        .expect("the guide among the most used")
+        .split("</tr>")
+        .next()
+        .unwrap();
+    assert!(top.starts_with("دليل المناصرة المجتمعية</a>"), "{top}");
+    assert!(top.ends_with("<td>١</td><td>١</td>"), "{top}");
+    assert!(
+        report.contains("</td><td>١</td><td>١</td></tr>"),
+        "this month: {}",
+        report.body
+    );
+    assert!(!report.contains("staff</td>"), "never who");
+    let bad = staff.get("/library/usage?from=2026-13").await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.contains("ليس شهراً صحيحاً"), "{}", bad.body);
+    let reversed = staff.get("/library/usage?from=2026-05&until=2026-01").await;
+    assert_eq!(reversed.status, 422, "{}", reversed.body);
+    assert!(
+        reversed.contains(r#"aria-invalid="true""#),
+        "{}",
+        reversed.body
+    );
+
+    // A partner reads the guide but is offered neither its figures nor the
+    // report (the service refuses both to it).
+    let mut partner = world.signed_in("partner", "p", Some(&org)).await;
+    let read = partner.get(&format!("/library/items/{guide}")).await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    assert!(!read.contains(r#"id="usage""#));
+    assert!(!partner.get("/library").await.contains("/library/usage"));
+    assert_eq!(partner.get("/library/usage").await.status, 403);
+    let mut trainer = world.signed_in("trainer", "t", None).await;
+    assert_eq!(trainer.get("/library/usage").await.status, 403);
+}
+
+/// An organization of the demo tenant, for a partner's session.
+async fn membership_org(world: &World) -> String {
+    let channel: Channel = world.markaz.channel().await;
+    let token = world.token(&[Role::Admin, Role::Staff], None);
+    MembershipServiceClient::with_interceptor(channel, Bearer::new(&token))
+        .create_organization(mem::CreateOrganizationRequest {
+            organization: Some(mem::Organization {
+                kind: common_pb::OrganizationKind::Cso as i32,
+                name: text("جمعية القراء", "Readers' association"),
+                sectors: vec![common_pb::Sector::Education as i32],
+                ..Default::default()
+            }),
+            apply_for_incubation: false,
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id
+}
+
+/// The search box suggests titles as one types (`SuggestItems`): an Arabic
+/// prefix finds the published guide, as a fragment of links to its page
+/// (htmx puts it in the box's aria-live list; the form works without it);
+/// nothing typed suggests nothing, an unpublished draft never.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_library_search_box_suggests_titles_as_one_types() {
+    let world = World::start().await;
+    let (guide, draft) = library_fixture(&world).await;
+    let mut staff = world.signed_in("staff", "staff", None).await;
+    let index = staff.get("/library").await;
+    assert!(
+        index.contains(r#"hx-get="/library/suggest""#),
+        "{}",
+        index.body
+    );
+    assert!(index.contains(r#"hx-trigger="keyup changed delay:300ms""#));
+    assert!(index.contains(r##"hx-target="#lib-suggestions""##));
+    assert!(index.contains(r#"id="lib-suggestions" class="suggestions" aria-live="polite""#));
+    assert!(
+        index.contains(r#"<form method="get" action="/library""#),
+        "works without htmx"
+    );
+
+    for headers in [vec![], vec![("hx-request", "true")]] {
+        let found = staff
+            .get_with(
+                &format!("/library/suggest?q={}", query("دليل المنا")),
+                &headers,
+            )
+            .await;
+        assert_eq!(found.status, 200, "{}", found.body);
+        assert!(!found.contains("<html"), "a fragment: {}", found.body);
+        assert!(found.body.trim_start().starts_with("<ul"), "{}", found.body);
+        assert!(
+            found.contains(&format!(r#"<a href="/library/items/{guide}">"#)),
+            "{}",
+            found.body
+        );
+        assert!(found.contains("<mark>"), "the typed words marked");
+        assert!(found.contains("المجتمعية"), "{}", found.body);
+    }
+    let none = staff.get("/library/suggest?q=").await;
+    assert_eq!(none.status, 200);
+    assert!(
+        !none.contains("<li>") && !none.contains("<html"),
+        "{}",
+        none.body
+    );
+    let drafted = staff
+        .get(&format!("/library/suggest?q={}", query("مسودة")))
+        .await;
+    assert!(!drafted.contains(&draft), "{}", drafted.body);
+    // The partner is suggested what it may read.
+    let org = membership_org(&world).await;
+    let mut partner = world.signed_in("partner", "p", Some(&org)).await;
+    let found = partner
+        .get(&format!("/library/suggest?q={}", query("دليل")))
+        .await;
+    assert!(found.contains(&guide), "{}", found.body);
+    // Nobody signed in is sent to the sign-in.
+    assert_eq!(
+        world.browser().get("/library/suggest?q=x").await.status,
+        303
+    );
+}
+
+/// The public library, asked to, includes the public items of the
+/// consortium's other centers, each marked with its center (linked to that
+/// center's public page) and not linked to a page this console does not
+/// serve; without the box ticked, nothing of theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_library_includes_the_consortium_s_public_items_when_asked() {
+    let world = World::start().await;
+    let channel: Channel = world.markaz.channel().await;
+    MembershipServiceClient::new(channel.clone())
+        .create_tenant(markaz_kit::testing::authed(
+            mem::CreateTenantRequest {
+                tenant: Some(mem::Tenant {
+                    id: "tabqa".into(),
+                    name: text("مركز الطبقة", "Tabqa center"),
+                    identifier_prefix: "TABQA".into(),
+                    create_time: None,
+                }),
+            },
+            &world.markaz.env.operator_token(),
+        ))
+        .await
+        .expect("the second center");
+    let public_item = |title: Option<common_pb::LocalizedText>| res::CreateItemRequest {
+        item: Some(res::Item {
+            kind: res::ItemKind::Guide as i32,
+            title,
+            language: "ar".into(),
+            source: Some(res::Source {
+                kind: res::SourceKind::Center as i32,
+                ..Default::default()
+            }),
+            visibility: res::Visibility::Public as i32,
+            external_url: "https://example.org/guide".into(),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    };
+    let tabqa_token = world
+        .markaz
+        .token("tabqa", &[Role::Admin, Role::Staff], None);
+    let mut tabqa = ResourcesServiceClient::with_interceptor(channel, Bearer::new(&tabqa_token));
+    let theirs = once_known("tabqa's item", || {
+        let mut r = tabqa.clone();
+        let request = public_item(text("دليل المناصرة في الطبقة", "Advocacy in Tabqa"));
+        async move { r.create_item(request).await }
+    })
+    .await
+    .into_inner()
+    .id;
+    tabqa
+        .publish_item(res::PublishItemRequest {
+            id: theirs.clone(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap();
+    let mut r = staff_resources(&world).await;
+    let ours = r
+        .create_item(public_item(text(
+            "دليل المناصرة للشباب",
+            "Advocacy for youth",
+        )))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    r.publish_item(res::PublishItemRequest {
+        id: ours.clone(),
+        etag: String::new(),
+    })
+    .await
+    .unwrap();
+
+    let mut visitor = world.browser();
+    let form = visitor.get("/public/library").await;
+    assert!(form.contains(r#"name="consortium""#), "{}", form.body);
+    assert!(form.contains("تضمين المواد العامة لمراكز الاتحاد الأخرى"));
+    let alone = visitor
+        .get(&format!("/public/library?q={}", query("المناصرة")))
+        .await;
+    assert_eq!(alone.status, 200, "{}", alone.body);
+    assert!(alone.contains("دليل المناصرة للشباب"), "{}", alone.body);
+    assert!(!alone.contains("الطبقة"), "{}", alone.body);
+    assert!(!alone.contains(&theirs));
+
+    let all = visitor
+        .get(&format!(
+            "/public/library?q={}&consortium=on",
+            query("المناصرة")
+        ))
+        .await;
+    assert_eq!(all.status, 200, "{}", all.body);
+    assert!(
+        all.contains(r#"value="on" checked"#),
+        "the box stays ticked"
+    );
+    assert!(all.contains(&format!(r#"href="/public/library/{ours}""#)));
+    let row = all
+        .body
+        .split("<li>")
+        .find(|li| li.contains("دليل المناصرة في الطبقة"))
+        .unwrap_or_else(|| panic!("tabqa's item: {}", all.body));
+    assert!(row.contains("من مركز آخر في الاتحاد"), "{row}");
+    assert!(row.contains(r#"href="/public/tabqa""#), "{row}");
+    assert!(
+        !all.contains(&format!("/public/library/{theirs}")),
+        "not served here"
+    );
+    // Its page is not this console's to serve.
+    assert_eq!(
+        visitor
+            .get(&format!("/public/library/{theirs}"))
+            .await
+            .status,
+        404
+    );
 }

@@ -351,7 +351,7 @@ fn period_label(lang: Lang, key: &str, first: bool) -> (String, String) {
 /// runs from the right: the first period is the rightmost bar, and the
 /// text is drawn right to left (`direction="rtl"`, so a label's words and
 /// digits keep their order).
-fn svg_bars(lang: Lang, title: &str, labels: &[String], values: &[i64]) -> String {
+pub(crate) fn svg_bars(lang: Lang, title: &str, labels: &[String], values: &[i64]) -> String {
     const WIDTH: f64 = 720.0;
     const HEIGHT: f64 = 236.0;
     const TOP: f64 = 18.0;

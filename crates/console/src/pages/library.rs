@@ -41,6 +41,8 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/library", get(library))
         .route("/library/new", get(new_item).post(create_item))
+        .route("/library/suggest", get(suggest))
+        .route("/library/usage", get(usage_report))
         .route("/library/items/{id}", get(item))
         .route("/library/items/{id}/edit", get(edit_item).post(update_item))
         .route("/library/items/{id}/files", post(add_file))
@@ -428,6 +430,7 @@ async fn render_library(
             waiting => waiting,
             mine => mine,
             may_add => may_add,
+            staff => is_staff(ctx),
             done => ctx.q("done"),
         },
     ))
@@ -653,7 +656,8 @@ fn item_facts(lang: Lang, item: &res::Item) -> Value {
 async fn public_library(ctx: Ctx) -> Answer {
     let lang = ctx.lang;
     let tenant = public_tenant(&ctx)?;
-    let mut filters = ctx.filters(&["q"]);
+    let mut filters = ctx.filters(&["q", "consortium"]);
+    let consortium = matches!(ctx.q("consortium"), "on" | "true");
     let query = ctx.q("q").trim().to_string();
     let mut rows = Vec::new();
     let mut total = 0;
@@ -664,14 +668,14 @@ async fn public_library(ctx: Ctx) -> Answer {
             .upstream
             .resources(&ctx.anonymous())
             .search_public_items(res::SearchPublicItemsRequest {
-                tenant_id: tenant,
+                tenant_id: tenant.clone(),
                 search: Some(res::SearchItemsRequest {
                     query,
                     page_size: 20,
                     page_token: ctx.q("page").to_string(),
                     ..Default::default()
                 }),
-                include_consortium_public: false,
+                include_consortium_public: consortium,
             })
             .await;
         match found {
@@ -684,8 +688,15 @@ async fn public_library(ctx: Ctx) -> Answer {
                     .iter()
                     .filter_map(|r| {
                         let i = r.item.as_ref()?;
+                        // Another center's item is marked with its center
+                        // (the tenant the result carries); its page is not
+                        // served here (the public item page serves the
+                        // configured center only), so it is not linked.
+                        let other = (!i.tenant_id.is_empty() && i.tenant_id != tenant)
+                            .then(|| i.tenant_id.clone());
                         Some(context! {
                             id => i.id,
+                            center => other,
                             title => lang.text(i.title.as_ref()),
                             kind => enum_name!(res::ItemKind, i.kind),
                             source => source_label(lang, i),
@@ -832,6 +843,27 @@ async fn item_page(ctx: &Ctx, id: &str, form: Form) -> Answer {
     } else {
         Vec::new()
     };
+    // Its use month by month: the owner's figures (staff, and the
+    // contributor of its own contribution), as the service rules.
+    let usage = if staff || own {
+        let usage = ctx
+            .resources()
+            .get_item_usage(res::GetItemUsageRequest {
+                item_id: id.to_string(),
+                from: None,
+                until: None,
+            })
+            .await?
+            .into_inner();
+        usage_view(
+            lang,
+            &usage.months,
+            usage.total_views,
+            usage.total_downloads,
+        )
+    } else {
+        Value::from(())
+    };
     let state = res::ItemState::try_from(item.state).unwrap_or(res::ItemState::Unspecified);
     use res::ItemState as S;
     let editable = matches!(state, S::Draft | S::ChangesRequested);
@@ -869,6 +901,7 @@ async fn item_page(ctx: &Ctx, id: &str, form: Form) -> Answer {
                 time => lang.timestamp(h.time.as_ref()),
             }).collect::<Vec<_>>(),
             actions => actions,
+            usage => usage,
             limits => limits(lang),
             done => ctx.q("done"),
         },
@@ -889,6 +922,186 @@ fn file_row(lang: Lang, file: &res::ItemFile) -> Value {
         versions => lang.number(i64::from(file.version_count)),
         sha256 => current.map(|v| v.sha256.clone()),
     }
+}
+
+// ---------------------------------------------------------------- usage
+
+/// A month as the reader reads it: `آذار ٢٠٢٦`, `Mar 2026`.
+fn month_text(lang: Lang, m: Option<&res::YearMonth>) -> String {
+    match m {
+        Some(m) if m.year > 0 => format!(
+            "{} {}",
+            lang.month(m.month),
+            lang.digits(&m.year.to_string())
+        ),
+        _ => String::new(),
+    }
+}
+
+/// Months of use as a table and a chart of the downloads (the impact
+/// page's bars, drawn on the server), with the period's totals: counts
+/// only, never who.
+fn usage_view(lang: Lang, months: &[res::MonthUsage], views: i64, downloads: i64) -> Value {
+    let keys: Vec<String> = months
+        .iter()
+        .map(|m| {
+            let ym = m.month.unwrap_or_default();
+            format!("{:04}-{:02}", ym.year, ym.month)
+        })
+        .collect();
+    let values: Vec<i64> = months.iter().map(|m| m.downloads).collect();
+    let chart =
+        super::impact::svg_bars(lang, &lang.label("lib_downloads_per_month"), &keys, &values);
+    context! {
+        months => months.iter().map(|m| context! {
+            month => month_text(lang, m.month.as_ref()),
+            views => lang.number(m.views),
+            downloads => lang.number(m.downloads),
+        }).collect::<Vec<_>>(),
+        views => lang.number(views),
+        downloads => lang.number(downloads),
+        chart => Value::from_safe_string(chart),
+    }
+}
+
+/// `YYYY-MM` (the digits either way) as a month; `None` when empty. A
+/// malformed month is reported on the form under `field`.
+fn parse_month(form: &mut Form, lang: Lang, field: &str, value: &str) -> Option<res::YearMonth> {
+    let value: String = value
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '٠'..='٩' => char::from_u32(c as u32 - '٠' as u32 + '0' as u32).unwrap_or(c),
+            other => other,
+        })
+        .collect();
+    if value.is_empty() {
+        return None;
+    }
+    let parsed = value.split_once('-').and_then(|(y, m)| {
+        let year: i32 = y.parse().ok()?;
+        let month: i32 = m.parse().ok()?;
+        (y.len() == 4 && (1..=12).contains(&month)).then_some(res::YearMonth { year, month })
+    });
+    if parsed.is_none() {
+        form.object(field, lang.label("lib_bad_month"));
+    }
+    parsed
+}
+
+fn month_value(m: &res::YearMonth) -> String {
+    format!("{:04}-{:02}", m.year, m.month)
+}
+
+/// The library's use over a period (staff, as `GetLibraryUsageReport`
+/// allows): views and downloads by month, the most used items linked to
+/// their pages, what was published and approved — counts only, never who.
+/// A plain GET form; the last twelve months unless asked.
+async fn usage_report(ctx: Ctx) -> Answer {
+    ctx.require(STAFF)?;
+    let lang = ctx.lang;
+    let mut form = ctx.filters(&["from", "until"]);
+    let today = markaz_kit::time::Date::today().to_proto();
+    let this_month = res::YearMonth {
+        year: today.year,
+        month: today.month,
+    };
+    let months_back = this_month.year * 12 + this_month.month - 1 - 11;
+    let year_ago = res::YearMonth {
+        year: months_back / 12,
+        month: months_back % 12 + 1,
+    };
+    let from = match ctx.q("from").trim() {
+        "" => {
+            form = form.with("from", month_value(&year_ago));
+            Some(year_ago)
+        }
+        v => parse_month(&mut form, lang, "from", v),
+    };
+    let until = match ctx.q("until").trim() {
+        "" => {
+            form = form.with("until", month_value(&this_month));
+            Some(this_month)
+        }
+        v => parse_month(&mut form, lang, "until", v),
+    };
+    let mut report = Value::from(());
+    if !form.has_errors() {
+        let answer = ctx
+            .resources()
+            .get_library_usage_report(res::GetLibraryUsageReportRequest {
+                from,
+                until,
+                top: 10,
+            })
+            .await;
+        match answer {
+            Ok(r) => {
+                let r = r.into_inner();
+                let views = r.months.iter().map(|m| m.views).sum();
+                let downloads = r.months.iter().map(|m| m.downloads).sum();
+                report = context! {
+                    from => month_text(lang, r.from.as_ref()),
+                    until => month_text(lang, r.until.as_ref()),
+                    top => r.top_items.iter().map(|i| context! {
+                        id => i.item_id,
+                        title => lang.text(i.title.as_ref()),
+                        kind => enum_name!(res::ItemKind, i.kind),
+                        views => lang.number(i.views),
+                        downloads => lang.number(i.downloads),
+                    }).collect::<Vec<_>>(),
+                    published => lang.number(i64::from(r.items_published)),
+                    published_total => lang.number(i64::from(r.items_published_total)),
+                    approved => lang.number(i64::from(r.contributions_approved)),
+                    ..usage_view(lang, &r.months, views, downloads)
+                };
+            }
+            Err(s) if s.code() == tonic::Code::InvalidArgument => form.absorb(s)?,
+            Err(s) => return Err(s.into()),
+        }
+    }
+    Ok(ctx.render_status(
+        form.status(),
+        "library_usage.html",
+        context! { filters => form, report => report },
+    ))
+}
+
+// ------------------------------------------------------------ type-ahead
+
+/// Titles starting with what was typed (`SuggestItems`), as a fragment of
+/// links to their pages for the search box's list (htmx asks for it as one
+/// types; the search form works without it). Nothing typed, or more than
+/// the service takes, is an empty list.
+async fn suggest(ctx: Ctx) -> Answer {
+    ctx.require(LIBRARY)?;
+    let lang = ctx.lang;
+    let prefix = ctx.q("q").trim().to_string();
+    let mut suggestions = Vec::new();
+    if !prefix.is_empty() {
+        let answer = ctx
+            .resources()
+            .suggest_items(res::SuggestItemsRequest {
+                prefix,
+                max_results: 8,
+            })
+            .await;
+        match answer {
+            Ok(a) => suggestions = a.into_inner().suggestions,
+            Err(s) if s.code() == tonic::Code::InvalidArgument => {}
+            Err(s) => return Err(s.into()),
+        }
+    }
+    ctx.render(
+        "library_suggest.html",
+        context! {
+            suggestions => suggestions.iter().map(|s| context! {
+                id => s.item_id,
+                title => lang.text(s.title.as_ref()),
+                segments => s.segments.iter().map(|g| context! { text => g.text, mark => g.r#match }).collect::<Vec<_>>(),
+            }).collect::<Vec<_>>(),
+        },
+    )
 }
 
 // ------------------------------------------------------ editing an item
