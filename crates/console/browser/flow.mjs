@@ -480,6 +480,32 @@ try {
   await staff.goto(`${BASE}/coworking?branch=raqqa`);
   expect((await staff.locator('table.calendar').innerText()).includes('صيانة التكييف'), 'the closure in the calendar');
   await screen(staff, '07-coworking-closed');
+  // A projector for the branch, then a weekly series of three bookings of
+  // the new hall with it (a weekday it is open from 14:00, past its
+  // closure).
+  await staff.goto(`${BASE}/coworking/equipment/new?branch=raqqa`);
+  await staff.selectOption('[name="equipment.kind"]', 'EQUIPMENT_KIND_PROJECTOR');
+  await staff.fill('[name="equipment.name.ar"]', 'جهاز العرض المحمول');
+  await staff.check('[name="equipment.bookable"]');
+  await submit(staff, 'form[action="/coworking/equipment/new"]', /done=equipment_created/);
+  expect((await staff.locator('main').innerText()).includes('جهاز العرض المحمول'), 'the projector listed');
+  await screen(staff, '07-equipment');
+  let seriesDay = 3;
+  while ([4, 5].includes(new Date(today.getTime() + seriesDay * 86400000).getUTCDay())) seriesDay += 1;
+  await staff.goto(`${BASE}/coworking?branch=raqqa`);
+  const bookForm = 'form[action="/coworking/bookings"]';
+  await staff.selectOption(`${bookForm} [name="booking.space_id"]`, { label: 'قاعة الخابور' });
+  await staff.fill(`${bookForm} [name="booking.date"]`, day(seriesDay));
+  await staff.fill(`${bookForm} [name="booking.from"]`, '14:00');
+  await staff.fill(`${bookForm} [name="booking.until"]`, '15:30');
+  await staff.selectOption(`${bookForm} [name="booking.purpose"]`, { index: 1 });
+  await staff.fill(`${bookForm} [name="booking.expected_attendance"]`, '12');
+  await staff.check(`${bookForm} input[name^="booking.equipment."] >> nth=0`);
+  await staff.selectOption(`${bookForm} [name="booking.repeat"]`, 'FREQUENCY_WEEKLY');
+  await staff.fill(`${bookForm} [name="booking.repeat_count"]`, '3');
+  await submit(staff, bookForm, /\/coworking\/series\/.+done=series_booked/);
+  expect((await staff.locator('main').innerText()).includes('جهاز العرض المحمول'), 'the series holds the projector');
+  await screen(staff, '07-booking-series');
   // --- the library: a guide added with its file and its sensitivity
   // level (one multipart form, the file streamed on), published, then
   // found by another form of an Arabic word.
@@ -498,7 +524,7 @@ try {
   await screen(staff, '08-library-add');
   await submit(staff, 'form[action="/library/new"]', /\/library\/items\/.+done=lib_added/);
   const guide = idFrom(staff.url(), '/library/items/');
-  expect((await staff.locator('table').first().innerText()).includes('دليل-المناصرة.pdf'), 'the file, its Arabic name kept');
+  expect((await staff.locator('main').innerText()).includes('دليل-المناصرة.pdf'), 'the file, its Arabic name kept');
   await submit(staff, `form[action="/library/items/${guide}/publish"]`, /done=lib_publish/);
   await screen(staff, '08-library-item');
   // A second edition of its file: the file's versions.
@@ -520,6 +546,8 @@ try {
   await staff.goto(`${BASE}/library?q=${encodeURIComponent('مناصرة')}`);
   expect(await staff.locator(`a[href="/library/items/${guide}"]`).count() === 1, 'found in Arabic');
   await screen(staff, '08-library-search');
+  await staff.goto(`${BASE}/library/usage`);
+  await screen(staff, '08-library-usage');
   // --- the impact table: every figure computed, split by gender.
   await staff.goto(`${BASE}/impact?by=DIMENSION_GENDER`);
   expect(await staff.locator('figure svg.chart rect').count() > 0, 'a chart over time');
