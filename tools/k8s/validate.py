@@ -11,8 +11,8 @@ Each RENDERED.yaml is one overlay as `kubectl kustomize` prints it. Checked:
   the newest Kubernetes release Markaz supports;
 * every custom resource against the schema of its kind in schemas/
   (CloudNativePG Cluster and ScheduledBackup, the Barman Cloud plugin's
-  ObjectStore, KEDA ScaledObject); a kind with no schema is an error, not a
-  warning;
+  ObjectStore, KEDA ScaledObject, Gateway API Gateway and GRPCRoute); a kind
+  with no schema is an error, not a warning;
 * the NATS values against schemas/nats-helm-values.yaml;
 * what Markaz requires of its workloads, which no schema says: non-root,
   read-only, no capabilities, seccomp RuntimeDefault, requests and limits,
@@ -21,11 +21,17 @@ Each RENDERED.yaml is one overlay as `kubectl kustomize` prints it. Checked:
   archive in an ObjectStore for every Cluster, references that resolve, KEDA
   triggers that name the consumers Markaz creates (`<consumer>--<producer>`
   on `MARKAZ_<PRODUCER>`), and object storage for every pod that serves the
-  resources service.
+  resources service;
+* the staff console (`markaz serve --services console`): HTTP probes on its
+  own port, its sign-in settings, its secrets from its own Secret and no
+  other, and an upstream that reaches every gRPC service of proto/ — a
+  Service whose pods serve them all, or a Gateway whose GRPCRoutes send each
+  one, once, to a Service whose pods serve it.
 """
 
 import argparse
 import pathlib
+import re
 import sys
 
 import jsonschema
@@ -42,12 +48,36 @@ CUSTOM_KINDS = {
     ("postgresql.cnpg.io/v1", "ScheduledBackup"): "cnpg-scheduledbackup.yaml",
     ("barmancloud.cnpg.io/v1", "ObjectStore"): "barman-objectstore.yaml",
     ("keda.sh/v1alpha1", "ScaledObject"): "keda-scaledobject.yaml",
+    ("gateway.networking.k8s.io/v1", "Gateway"): "gateway-api-gateway.yaml",
+    ("gateway.networking.k8s.io/v1", "GRPCRoute"): "gateway-api-grpcroute.yaml",
 }
 # The NATS chart's client Service; its namespace is the overlay's.
 NATS_STREAM_PREFIX = "MARKAZ_"
 # Secrets the operator creates besides each Cluster's `-login`
 # (docs/operations.md, "Kubernetes"): never in an overlay.
-OPERATOR_SECRETS = {"markaz-resources-s3", "markaz-page-tokens", "markaz-db-backup-s3"}
+OPERATOR_SECRETS = {"markaz-resources-s3", "markaz-page-tokens", "markaz-db-backup-s3",
+                    "markaz-console"}
+# The services `markaz serve --services all` runs (crates/markaz/src/services.rs),
+# and the staff console, which `all` leaves out.
+SERVICES = ["membership", "capacity", "grants", "networking", "resources", "impact"]
+CONSOLE = "console"
+# The console's own Secret (its CSRF key, its OIDC client secret): the only
+# one its pods see, and only they.
+CONSOLE_SECRET = "markaz-console"
+# Which service serves each gRPC package of proto/markaz (None: every
+# process, beside its services). A package missing here fails the check:
+# say who serves it.
+PROTO = pathlib.Path(__file__).resolve().parents[2] / "proto" / "markaz"
+GRPC_PACKAGES = {
+    "markaz.membership.v1": "membership",
+    "markaz.capacity.v1": "capacity",
+    "markaz.grants.v1": "grants",
+    "markaz.networking.v1": "networking",
+    "markaz.resources.v1": "resources",
+    "markaz.impact.v1": "impact",
+    "markaz.donors.v1": "impact",
+    "markaz.platform.v1": None,
+}
 # The Barman Cloud plugin of CloudNativePG, which archives WAL and takes the
 # base backups.
 BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
@@ -163,19 +193,49 @@ def check_workload(resource, spec):
             for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
                 if probe not in container:
                     errors.append(f"{where}: no {probe}")
-            if "grpc" not in container.get("readinessProbe", {}):
+            if console_only(container):
+                # The console serves HTTP only: its probes ask its own port.
+                ports = {p.get("name") for p in container.get("ports", [])} | {
+                    p["containerPort"] for p in container.get("ports", [])}
+                for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+                    get = container.get(probe, {}).get("httpGet")
+                    if probe in container and (not get or get.get("port") not in ports):
+                        errors.append(f"{where}: the {probe} is not an HTTP GET on the "
+                                      "console's port")
+            elif "grpc" not in container.get("readinessProbe", {}):
                 errors.append(f"{where}: the readiness probe is not gRPC health")
     return errors
 
 
 def served(container):
-    """The services `markaz serve --services X` runs, from the arguments."""
+    """What `markaz serve --services X` runs, from the arguments: services,
+    and `console` when named."""
     args = container.get("args", [])
     if args[:1] != ["serve"] or "--services" not in args:
         return set()
     i = args.index("--services")
-    names = set(args[i + 1].split(",")) if i + 1 < len(args) else set()
-    return {"resources"} if "all" in names else names
+    names = {n.strip() for n in args[i + 1].split(",")} if i + 1 < len(args) else set()
+    if "all" in names:
+        names = (names - {"all"}) | set(SERVICES)
+    return names
+
+
+def console_only(container):
+    """Whether the container runs the staff console and no service: no
+    gRPC server, no metrics server; an HTTP server."""
+    return served(container) == {CONSOLE}
+
+
+def grpc_services():
+    """Every gRPC service of proto/markaz, by its full name, with the
+    package it is in."""
+    found = {}
+    for path in sorted(PROTO.glob("*/v1/*.proto")):
+        text = path.read_text()
+        package = re.search(r"^package\s+([\w.]+)\s*;", text, re.M)
+        for service in re.findall(r"^service\s+(\w+)", text, re.M):
+            found[f"{package.group(1)}.{service}"] = package.group(1)
+    return found
 
 
 def given_env(container, config_maps):
@@ -187,6 +247,173 @@ def given_env(container, config_maps):
         data = config_maps.get(source.get("configMapRef", {}).get("name"), {})
         names |= {k for k, v in data.items() if v}
     return names
+
+
+def env_settings(container, config_maps):
+    """What each variable of a container is set to: ("value", text) or
+    ("secret", Secret's name), from its ConfigMaps taken whole (in order)
+    and then its env, as the kubelet does."""
+    settings = {}
+    for source in container.get("envFrom", []):
+        data = config_maps.get(source.get("configMapRef", {}).get("name"), {})
+        settings.update({k: ("value", v) for k, v in data.items()})
+    for env in container.get("env", []):
+        ref = (env.get("valueFrom") or {}).get("secretKeyRef")
+        if ref:
+            settings[env["name"]] = ("secret", ref["name"])
+        elif "valueFrom" in env:
+            settings[env["name"]] = ("other", None)
+        else:
+            settings[env["name"]] = ("value", env.get("value", ""))
+    return settings
+
+
+def secrets_of(container):
+    return {(e.get("valueFrom") or {}).get("secretKeyRef", {}).get("name")
+            for e in container.get("env", [])} - {None}
+
+
+def check_console(deployment, container, config_maps):
+    """The console's settings: what `markaz serve --services console`
+    refuses to start without, its secrets from its Secret, its address the
+    container's port."""
+    errors = []
+    where = f"{name_of(deployment)}: container {container['name']}"
+    settings = env_settings(container, config_maps)
+
+    def value(name):
+        kind, text = settings.get(name, (None, None))
+        return text.strip() if kind == "value" and text else ""
+
+    for name in ("MARKAZ_CONSOLE_OIDC_CLIENT_ID", "MARKAZ_CONSOLE_OIDC_REDIRECT_URL"):
+        if not value(name):
+            errors.append(f"{where}: {name} is not set (the console signs people in with OIDC)")
+    if not value("MARKAZ_CONSOLE_OIDC_DISCOVERY_URL") and not (
+            value("MARKAZ_CONSOLE_OIDC_AUTHORIZE_URL") and value("MARKAZ_CONSOLE_OIDC_TOKEN_URL")):
+        errors.append(f"{where}: neither MARKAZ_CONSOLE_OIDC_DISCOVERY_URL nor both "
+                      "MARKAZ_CONSOLE_OIDC_AUTHORIZE_URL and _TOKEN_URL are set")
+    redirect = value("MARKAZ_CONSOLE_OIDC_REDIRECT_URL")
+    if redirect and not (redirect.startswith("https://") and redirect.endswith("/signin/callback")):
+        errors.append(f"{where}: MARKAZ_CONSOLE_OIDC_REDIRECT_URL {redirect} is not "
+                      "https://…/signin/callback")
+    if value("MARKAZ_CONSOLE_COOKIE_SECURE") in ("false", "0"):
+        errors.append(f"{where}: MARKAZ_CONSOLE_COOKIE_SECURE is off (plain-http dev only)")
+    # Secrets come from the console's Secret, never from a ConfigMap or a
+    # literal; the CSRF key must be one for every replica.
+    for name, required in (("MARKAZ_CONSOLE_COOKIE_KEY", True),
+                           ("MARKAZ_CONSOLE_OIDC_CLIENT_SECRET", False)):
+        kind, source = settings.get(name, (None, None))
+        if kind is None and required:
+            errors.append(f"{where}: {name} is not set (a random key per pod: "
+                          "CSRF tokens fail on another replica and after a restart)")
+        elif kind is not None and (kind, source) != ("secret", CONSOLE_SECRET):
+            errors.append(f"{where}: {name} does not come from the Secret {CONSOLE_SECRET}")
+    if not value("MARKAZ_CONSOLE_TRUSTED_PROXIES"):
+        errors.append(f"{where}: MARKAZ_CONSOLE_TRUSTED_PROXIES is not set: behind the "
+                      "ingress, every visitor would count as the ingress")
+    if console_only(container):
+        addr = value("MARKAZ_CONSOLE_ADDR") or "127.0.0.1:8080"
+        host, _, port = addr.rpartition(":")
+        if host in ("127.0.0.1", "localhost", "[::1]"):
+            errors.append(f"{where}: MARKAZ_CONSOLE_ADDR {addr} listens on loopback only")
+        if not port.isdigit() or int(port) not in {
+                p["containerPort"] for p in container.get("ports", [])}:
+            errors.append(f"{where}: MARKAZ_CONSOLE_ADDR {addr} is on no port of the container")
+        # Nothing but its own Secret: the console has no database, no files.
+        for secret in sorted(secrets_of(container) - {CONSOLE_SECRET}):
+            errors.append(f"{where}: the console sees the Secret {secret}")
+    return errors
+
+
+def selected(selector, deployments):
+    """The Deployments whose pods a Service's selector picks."""
+    return [d for d in deployments
+            if selector and all(pod_labels(d).get(k) == v for k, v in selector.items())]
+
+
+def serves(deployment, package_owner):
+    """Whether a Deployment's pods serve a gRPC package whose owner is
+    `package_owner` (None: any process running a service)."""
+    for container in deployment["spec"]["template"]["spec"].get("containers", []):
+        running = served(container) - {CONSOLE}
+        if running and (package_owner is None or package_owner in running):
+            return True
+    return False
+
+
+def check_upstream(deployment, container, config_maps, by_kind):
+    """The console's upstream reaches every gRPC service of proto/: a
+    Service of the overlay whose pods serve them all, or a Gateway of the
+    overlay (its address `<gateway>-<gatewayClassName>`, GEP-1762) whose
+    GRPCRoutes send each service, once, to a Service whose pods serve it."""
+    errors = []
+    where = f"{name_of(deployment)}: MARKAZ_CONSOLE_UPSTREAM"
+    kind, url = env_settings(container, config_maps).get("MARKAZ_CONSOLE_UPSTREAM", (None, None))
+    match = re.fullmatch(r"https?://([a-z0-9.-]+):([0-9]+)/?", (url or "").strip())
+    if kind != "value" or not match:
+        return [f"{where} {url!r} is not http(s)://host:port"]
+    host, port = match.group(1).split(".")[0], int(match.group(2))
+    deployments = by_kind.get("Deployment", [])
+    services = {s["metadata"]["name"]: s for s in by_kind.get("Service", [])}
+    gateways = {}
+    for g in by_kind.get("Gateway", []):
+        gateways[f"{g['metadata']['name']}-{g['spec']['gatewayClassName']}"] = g
+    wanted = grpc_services()
+    unknown = sorted({p for p in wanted.values()} - set(GRPC_PACKAGES))
+    if unknown:
+        return [f"tools/k8s/validate.py: say in GRPC_PACKAGES which service serves {', '.join(unknown)}"]
+
+    def reaches(service_name, service_port, package, what):
+        service = services.get(service_name)
+        if service is None:
+            return [f"{what}: Service {service_name} is not in the overlay"]
+        if service_port not in {p["port"] for p in service["spec"].get("ports", [])}:
+            return [f"{what}: Service {service_name} has no port {service_port}"]
+        pods = selected(service["spec"].get("selector"), deployments)
+        if not any(serves(d, GRPC_PACKAGES[package]) for d in pods):
+            return [f"{what}: the pods of Service {service_name} do not serve {package}"]
+        return []
+
+    if host in services:
+        for full, package in sorted(wanted.items()):
+            errors += reaches(host, port, package, f"{where} {url}, for {full}")
+        return errors
+    if host not in gateways:
+        return [f"{where} {url}: {host} is neither a Service of the overlay nor a Gateway's "
+                "<gateway>-<gatewayClassName>"]
+    gateway = gateways[host]
+    listeners = [l for l in gateway["spec"]["listeners"] if l["port"] == port]
+    if not listeners:
+        return [f"{where} {url}: {name_of(gateway)} has no listener on port {port}"]
+    sections = {l["name"] for l in listeners}
+    routes = {full: [] for full in wanted}
+    for route in by_kind.get("GRPCRoute", []):
+        attached = any(ref["name"] == gateway["metadata"]["name"]
+                       and ref.get("sectionName", next(iter(sections))) in sections
+                       for ref in route["spec"]["parentRefs"])
+        if not attached:
+            continue
+        for rule in route["spec"]["rules"]:
+            for m in rule["matches"]:
+                service = m["method"]["service"]
+                if "method" in m["method"]:
+                    errors.append(f"{name_of(route)}: routes {service}/{m['method']['method']} "
+                                  "alone: route the whole service")
+                if service not in wanted:
+                    errors.append(f"{name_of(route)}: {service} is no gRPC service of proto/")
+                    continue
+                routes[service].append((route, rule))
+    for full, package in sorted(wanted.items()):
+        found = routes[full]
+        if len(found) != 1:
+            errors.append(f"{name_of(gateway)}: {full} is routed {len(found)} times "
+                          "(one GRPCRoute match each)")
+            continue
+        route, rule = found[0]
+        for backend in rule["backendRefs"]:
+            errors += reaches(backend["name"], backend["port"], package,
+                              f"{name_of(route)}, for {full}")
+    return errors
 
 
 def check_overlay(resources):
@@ -237,6 +464,13 @@ def check_overlay(resources):
                         ref in (f"{c}-app", f"{c}-login") for c in clusters):
                     errors.append(f"{name_of(r)}: Secret {ref} is no Cluster's -app or -login, "
                                   f"nor one of {sorted(OPERATOR_SECRETS)}")
+            if CONSOLE_SECRET in secrets_of(container) and CONSOLE not in served(container):
+                errors.append(f"{name_of(r)}: container {container['name']} is no console "
+                              f"but sees the Secret {CONSOLE_SECRET}")
+            if CONSOLE in served(container) and r["kind"] == "Deployment":
+                errors += check_console(r, container, config_maps)
+                if console_only(container):
+                    errors += check_upstream(r, container, config_maps, by_kind)
             if "resources" in served(container):
                 missing = [n for n in OBJECT_STORAGE_ENV
                            if n not in given_env(container, config_maps)]
@@ -246,6 +480,31 @@ def check_overlay(resources):
         account = spec.get("serviceAccountName")
         if account and ("ServiceAccount", account) not in names:
             errors.append(f"{name_of(r)}: ServiceAccount {account} is not in the overlay")
+
+    # Every Service picks the pods of a Deployment of the overlay, on ports
+    # they have; every GRPCRoute hangs on a Gateway of the overlay.
+    for service in by_kind.get("Service", []):
+        pods = selected(service["spec"].get("selector"), deployments)
+        if not pods:
+            errors.append(f"{name_of(service)}: selects the pods of no Deployment of the overlay")
+        for port in service["spec"].get("ports", []):
+            target = port.get("targetPort", port["port"])
+            if pods and not all(any(target in (p.get("name"), p["containerPort"])
+                                    for c in d["spec"]["template"]["spec"]["containers"]
+                                    for p in c.get("ports", []))
+                                for d in pods):
+                errors.append(f"{name_of(service)}: port {port['name']} targets {target}, "
+                              "which its pods do not have")
+    gateway_names = {g["metadata"]["name"]: g for g in by_kind.get("Gateway", [])}
+    for route in by_kind.get("GRPCRoute", []):
+        for ref in route["spec"]["parentRefs"]:
+            gateway = gateway_names.get(ref["name"])
+            if gateway is None:
+                errors.append(f"{name_of(route)}: Gateway {ref['name']} is not in the overlay")
+            elif "sectionName" in ref and ref["sectionName"] not in {
+                    l["name"] for l in gateway["spec"]["listeners"]}:
+                errors.append(f"{name_of(route)}: {name_of(gateway)} has no listener "
+                              f"{ref['sectionName']}")
 
     # Every PostgreSQL is backed up: its WAL archived to an ObjectStore of
     # the overlay, and a ScheduledBackup of it through the same plugin.
