@@ -402,6 +402,20 @@ def check_upstream(deployment, container, config_maps, by_kind):
                 if service not in wanted:
                     errors.append(f"{name_of(route)}: {service} is no gRPC service of proto/")
                     continue
+                if m.get("headers"):
+                    # A narrower rule (the platform's calls that name their
+                    # unit): it must reach pods that serve its package and
+                    # the service its x-markaz-service header names.
+                    named = [h["value"] for h in m["headers"] if h["name"] == "x-markaz-service"]
+                    for backend in rule["backendRefs"]:
+                        what = f"{name_of(route)}, for {service} with {m['headers']}"
+                        errors += reaches(backend["name"], backend["port"], wanted[service], what)
+                        for unit in named:
+                            pods = selected(services.get(backend["name"], {}).get("spec", {})
+                                            .get("selector"), deployments)
+                            if not any(serves(d, unit) for d in pods):
+                                errors.append(f"{what}: the pods of {backend['name']} do not run {unit}")
+                    continue
                 routes[service].append((route, rule))
     for full, package in sorted(wanted.items()):
         found = routes[full]

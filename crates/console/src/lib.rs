@@ -53,8 +53,25 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-/// The router with every page and the guards around them.
+/// The router with every page and the guards around them, and the probes
+/// beside them.
 pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/livez", axum::routing::get(probe))
+        .route("/readyz", axum::routing::get(probe))
+        .merge(pages(state))
+}
+
+/// Kubernetes' probes: the console's own HTTP server answers. Outside the
+/// session and CSRF layers, so a probe neither gets a visitor cookie nor
+/// keeps a session; and never the services' state — with the upstream down
+/// the console stays in rotation and shows a readable UNAVAILABLE page,
+/// which is better than none.
+async fn probe() -> &'static str {
+    "ok"
+}
+
+fn pages(state: Arc<AppState>) -> Router {
     pages::routes()
         // Inner to outer: errors become pages, POSTs are CSRF-checked, and
         // every visitor has an id for the CSRF token of anonymous forms.

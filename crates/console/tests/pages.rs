@@ -5926,7 +5926,29 @@ async fn an_operator_reads_and_replays_dead_letters() {
     .await
     .expect("capacity dead-letters the registration");
 
+    let grants = world.markaz.app.db("grants").unwrap().clone();
+    eventually(Duration::from_secs(20), || {
+        let grants = grants.clone();
+        async move {
+            let letters = markaz_kit::events::dead_letters(&grants, false)
+                .await
+                .ok()?;
+            (!letters.is_empty()).then_some(())
+        }
+    })
+    .await
+    .expect("grants dead-letters it too");
+
     let mut operator = world.signed_in("operator", "operator", None).await;
+    // Every service's, each asked of its own unit.
+    let every = operator.get("/admin/dead-letters").await;
+    assert_eq!(every.status, 200, "{}", every.body);
+    assert!(
+        every.contains("/admin/dead-letters/capacity/")
+            && every.contains("/admin/dead-letters/grants/"),
+        "{}",
+        every.body
+    );
     let page = operator.get("/admin/dead-letters?service=capacity").await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.contains(&poison.id), "{}", page.body);
@@ -6644,5 +6666,37 @@ async fn the_public_library_includes_the_consortium_s_public_items_when_asked() 
             .await
             .status,
         404
+    );
+}
+
+/// Kubernetes asks `/livez` and `/readyz`: answered by the console itself,
+/// with no visitor cookie and no session, even with the services gone.
+#[tokio::test]
+async fn the_probes_answer_without_a_session_even_with_the_services_down() {
+    let world = World::start().await;
+    for path in ["/livez", "/readyz"] {
+        let mut visitor = world.browser();
+        let page = visitor.get(path).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert_eq!(page.body, "ok");
+        assert!(
+            !page.headers.contains_key("set-cookie"),
+            "{path} sets no cookie"
+        );
+    }
+    // A console whose upstream answers nothing still answers its probes.
+    let sign_in =
+        markaz_console::SignIn::Dev(std::sync::Arc::new(markaz_console::oidc::DevSignIn {
+            signer: world.markaz.env.signer.clone(),
+            auth: world.markaz.env.config.auth.clone(),
+            tenant: TENANT.into(),
+        }));
+    let console = common::start_console("http://127.0.0.1:9", sign_in).await;
+    let mut lone = Browser::new(&format!("http://{}", console.addr()));
+    assert_eq!(lone.get("/readyz").await.status, 200);
+    assert_eq!(
+        lone.get("/public").await.status,
+        200,
+        "pages too, as far as they can"
     );
 }

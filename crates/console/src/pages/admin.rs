@@ -435,31 +435,80 @@ async fn register_donor(ctx: Ctx) -> Answer {
 
 /// The events the services could not apply (operator), newest first per
 /// service, filtered by service and whether replayed ones are shown; each
-/// open one replayable once its cause is fixed. They come from the platform
-/// service of the process behind the console's upstream, which answers for
-/// the services it runs (`markaz dlq list` reads every database).
+/// open one replayable once its cause is fixed. Every process's platform
+/// service answers for the services it runs; each call names its service
+/// in `x-markaz-service`, which the microservices' Gateway routes on to that
+/// service's unit (one process answers them all in the monolith).
 async fn dead_letters(ctx: Ctx) -> Answer {
     ctx.require(OPERATOR)?;
     dead_letters_page(&ctx, Form::new()).await
 }
 
+/// The services that may hold dead letters: every one that runs a
+/// consumer, and membership, in name order.
+const LETTER_SERVICES: [&str; 6] = [
+    "capacity",
+    "grants",
+    "impact",
+    "membership",
+    "networking",
+    "resources",
+];
+
+/// A platform request addressed to `service`'s unit.
+fn to_service<T>(service: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Ok(value) = service.parse() {
+        request.metadata_mut().insert("x-markaz-service", value);
+    }
+    request
+}
+
 async fn dead_letters_page(ctx: &Ctx, form: Form) -> Answer {
     let lang = ctx.lang;
-    let list = ctx
-        .platform()
-        .list_dead_letters(markaz_proto::platform::v1::ListDeadLettersRequest {
-            service: ctx.q("service").to_string(),
-            include_replayed: ctx.q("replayed") == "1",
-            page_size: 50,
-            page_token: ctx.q("page").to_string(),
-        })
-        .await?
-        .into_inner();
+    let chosen = ctx.q("service");
+    let include_replayed = ctx.q("replayed") == "1";
+    // One service: its pages. Every service: the newest of each, and a link
+    // to the rest of a service's.
+    let services: Vec<&str> = if chosen.is_empty() {
+        LETTER_SERVICES.to_vec()
+    } else {
+        vec![chosen]
+    };
+    let (mut letters, mut more, mut next) = (Vec::new(), Vec::new(), String::new());
+    for service in services {
+        let answer = ctx
+            .platform()
+            .list_dead_letters(to_service(
+                service,
+                markaz_proto::platform::v1::ListDeadLettersRequest {
+                    service: service.to_string(),
+                    include_replayed,
+                    page_size: 50,
+                    page_token: ctx.q("page").to_string(),
+                },
+            ))
+            .await;
+        let list = match answer {
+            Ok(list) => list.into_inner(),
+            // Not run behind this upstream (a partial deployment): none.
+            Err(s) if s.code() == tonic::Code::NotFound && chosen.is_empty() => continue,
+            Err(s) => return Err(s.into()),
+        };
+        if chosen.is_empty() {
+            if !list.next_page_token.is_empty() {
+                more.push(service);
+            }
+        } else {
+            next = list.next_page_token;
+        }
+        letters.extend(list.dead_letters);
+    }
     ctx.render_form(
         "tenants.html",
         form,
         context! {
-            letters => list.dead_letters.iter().map(|d| context! {
+            letters => letters.iter().map(|d| context! {
                 service => d.service,
                 id => d.id,
                 event_id => d.event_id,
@@ -471,10 +520,11 @@ async fn dead_letters_page(ctx: &Ctx, form: Form) -> Answer {
                 failed => lang.timestamp(d.fail_time.as_ref()),
                 replayed => d.replay_time.as_ref().map(|t| lang.timestamp(Some(t))),
             }).collect::<Vec<_>>(),
-            services => list.services,
-            service => ctx.q("service"),
-            include_replayed => ctx.q("replayed") == "1",
-            next => next_page(ctx, &list.next_page_token),
+            services => LETTER_SERVICES,
+            more => more,
+            service => chosen,
+            include_replayed => include_replayed,
+            next => next_page(ctx, &next),
             done => ctx.q("done"),
             tab => "letters",
         },
@@ -488,7 +538,13 @@ async fn replay_dead_letter(ctx: Ctx, Path((service, id)): Path<(String, i64)>) 
     let (_, form) = ctx.posted(OPERATOR)?;
     let answer = ctx
         .platform()
-        .replay_dead_letter(markaz_proto::platform::v1::ReplayDeadLetterRequest { service, id })
+        .replay_dead_letter(to_service(
+            &service,
+            markaz_proto::platform::v1::ReplayDeadLetterRequest {
+                service: service.clone(),
+                id,
+            },
+        ))
         .await;
     ctx.finish(
         form,
