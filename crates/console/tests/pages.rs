@@ -6655,14 +6655,24 @@ async fn the_public_library_includes_the_consortium_s_public_items_when_asked() 
         .unwrap_or_else(|| panic!("tabqa's item: {}", all.body));
     assert!(row.contains("من مركز آخر في الاتحاد"), "{row}");
     assert!(row.contains(r#"href="/public/tabqa""#), "{row}");
-    assert!(
-        !all.contains(&format!("/public/library/{theirs}")),
-        "not served here"
-    );
-    // Its page is not this console's to serve.
+    // Its page is under its own center's address, not this one's.
+    let theirs_path = format!("/public/tabqa/library/{theirs}");
+    assert!(row.contains(&format!(r#"href="{theirs_path}""#)), "{row}");
     assert_eq!(
         visitor
             .get(&format!("/public/library/{theirs}"))
+            .await
+            .status,
+        404,
+        "not this center's"
+    );
+    let page = visitor.get(&theirs_path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.contains("دليل المناصرة في الطبقة"), "{}", page.body);
+    // Our center's item is not found under theirs.
+    assert_eq!(
+        visitor
+            .get(&format!("/public/tabqa/library/{ours}"))
             .await
             .status,
         404

@@ -59,6 +59,11 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/public/library", get(public_library))
         .route("/public/library/{id}", get(public_item))
         .route("/public/library/{id}/files/{file}", get(public_download))
+        .route("/public/{tenant}/library/{id}", get(center_item))
+        .route(
+            "/public/{tenant}/library/{id}/files/{file}",
+            get(center_download),
+        )
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -689,9 +694,8 @@ async fn public_library(ctx: Ctx) -> Answer {
                     .filter_map(|r| {
                         let i = r.item.as_ref()?;
                         // Another center's item is marked with its center
-                        // (the tenant the result carries); its page is not
-                        // served here (the public item page serves the
-                        // configured center only), so it is not linked.
+                        // (the tenant the result carries) and linked to its
+                        // page under that center's address.
                         let other = (!i.tenant_id.is_empty() && i.tenant_id != tenant)
                             .then(|| i.tenant_id.clone());
                         Some(context! {
@@ -745,8 +749,21 @@ fn public_fail(s: tonic::Status) -> Fail {
 /// sign-in (`GetPublicItem`, `ListPublicItemFiles`, no token): anything not
 /// public is NOT_FOUND, as the service answers.
 async fn public_item(ctx: Ctx, Path(id): Path<String>) -> Answer {
-    let lang = ctx.lang;
     let tenant = public_tenant(&ctx)?;
+    public_item_of(&ctx, tenant, id, None).await
+}
+
+/// Another center's public item (a consortium result of the public
+/// library), at its center's address: the same page, the same rules.
+async fn center_item(ctx: Ctx, Path((tenant, id)): Path<(String, String)>) -> Answer {
+    let center = Some(tenant.clone());
+    public_item_of(&ctx, tenant, id, center).await
+}
+
+/// `center` names the center in the page's addresses when it is not the
+/// configured one (`/public/{center}/library/{id}/files/{file}`).
+async fn public_item_of(ctx: &Ctx, tenant: String, id: String, center: Option<String>) -> Answer {
+    let lang = ctx.lang;
     let mut resources = ctx.state.upstream.resources(&ctx.anonymous());
     let item = resources
         .get_public_item(res::GetPublicItemRequest {
@@ -768,6 +785,7 @@ async fn public_item(ctx: Ctx, Path(id): Path<String>) -> Answer {
     ctx.render(
         "public_library.html",
         context! {
+            center => center,
             item => context! {
                 id => item.id,
                 title => lang.text(item.title.as_ref()),
@@ -782,6 +800,18 @@ async fn public_item(ctx: Ctx, Path(id): Path<String>) -> Answer {
 /// (`DownloadPublicFile`, no token; counted in the item's usage).
 async fn public_download(ctx: Ctx, Path((id, file)): Path<(String, String)>) -> Answer {
     let tenant = public_tenant(&ctx)?;
+    public_download_of(&ctx, tenant, id, file).await
+}
+
+/// Another center's public file.
+async fn center_download(
+    ctx: Ctx,
+    Path((tenant, id, file)): Path<(String, String, String)>,
+) -> Answer {
+    public_download_of(&ctx, tenant, id, file).await
+}
+
+async fn public_download_of(ctx: &Ctx, tenant: String, id: String, file: String) -> Answer {
     let stream = ctx
         .state
         .upstream
