@@ -88,6 +88,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/booking_series.html"),
     ),
     (
+        "booking_form.html",
+        include_str!("../templates/booking_form.html"),
+    ),
+    (
         "coalition.html",
         include_str!("../templates/coalition.html"),
     ),

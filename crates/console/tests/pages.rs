@@ -1060,6 +1060,19 @@ async fn every_page_renders_for_the_roles_it_is_offered_to_and_refuses_the_other
     let other_coalition = other_coalition(&world, &f.other_org).await;
     let space = space_of(&world).await;
     let (equipment, series) = equipment_and_series(&world, &space, &f.org).await;
+    let occurrence = staff_resources(&world)
+        .await
+        .list_bookings(res::ListBookingsRequest {
+            page_size: 1,
+            series_id: series.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .bookings[0]
+        .id
+        .clone();
     let org_tab = |tab: &str| format!("/organizations/{}?tab={tab}", f.org);
     // (path, offered to, redirects, hidden by the service)
     type Row<'a> = (String, &'a [&'a str], &'a [&'a str], &'a [&'a str]);
@@ -1250,6 +1263,13 @@ async fn every_page_renders_for_the_roles_it_is_offered_to_and_refuses_the_other
             // The organization's series, booked by staff: its partner sees
             // it; a trainer sees only the bookings it made.
             format!("/coworking/series/{series}"),
+            ORGS,
+            NOBODY,
+            &["trainer"],
+        ),
+        (
+            // One of its bookings, to change: the same readers.
+            format!("/coworking/bookings/{occurrence}/edit"),
             ORGS,
             NOBODY,
             &["trainer"],
@@ -6709,4 +6729,131 @@ async fn the_probes_answer_without_a_session_even_with_the_services_down() {
         200,
         "pages too, as far as they can"
     );
+}
+
+/// The fixture's booking of the Euphrates room (tomorrow 10:00–12:00 Raqqa
+/// time, `other_org`) moved to the afternoon with more people; moved onto
+/// another booking, the service's clash on the form at local time; no CSRF
+/// token, no change; another organization's partner cannot open it.
+#[tokio::test]
+async fn a_booking_is_moved_and_a_clash_is_named_on_its_form() {
+    let world = World::start().await;
+    let f = fixture(&world).await;
+    let room = space_of(&world).await;
+    let mut r = staff_resources(&world).await;
+    let bookings = r
+        .list_bookings(res::ListBookingsRequest {
+            page_size: 10,
+            space_id: room.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .bookings;
+    let booking = bookings[0].clone();
+    let tomorrow = markaz_kit::time::Date::today().add_days(1);
+    let raqqa = |h: i64, m: i64| tomorrow.days() * 86_400 + (h - 3) * 3600 + m * 60;
+    assert_eq!(booking.start_time.unwrap().seconds, raqqa(10, 0));
+
+    let mut staff = world.signed_in("staff", "staff", None).await;
+    let path = format!("/coworking/bookings/{}/edit", booking.id);
+    assert!(
+        staff.get("/coworking?branch=raqqa").await.contains(&path),
+        "the calendar links its edit"
+    );
+    let page = staff.get(&path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.contains(r#"value="10:00""#), "its hours at Raqqa time");
+    let day = markaz_console::pages::date_value(Some(&tomorrow.to_proto()));
+    let fields = |from: &str, until: &str| {
+        vec![
+            ("etag", page.attr_after(r#"name="etag" value=""#)),
+            ("booking.date", day.clone()),
+            ("booking.from", from.to_string()),
+            ("booking.until", until.to_string()),
+            ("booking.purpose", "BOOKING_PURPOSE_MEETING".to_string()),
+            ("booking.purpose_note", "اجتماع الهيئة العامة".to_string()),
+            ("booking.expected_attendance", "٨".to_string()),
+        ]
+    };
+    // Without the form's token: nothing changes.
+    assert_eq!(
+        staff
+            .post(
+                &path,
+                &[("booking.from", "13:00"), ("booking.until", "14:30")]
+            )
+            .await
+            .status,
+        403
+    );
+    let moved = post_with(
+        &mut staff,
+        path.clone(),
+        page.csrf(),
+        fields("13:00", "14:30"),
+    )
+    .await;
+    assert_eq!(moved.status, 303, "{}", moved.body);
+    assert!(
+        moved.location().contains("done=booking_saved"),
+        "{}",
+        moved.location()
+    );
+    let now = r
+        .get_booking(res::GetBookingRequest {
+            id: booking.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            now.start_time.unwrap().seconds,
+            now.end_time.unwrap().seconds
+        ),
+        (raqqa(13, 0), raqqa(14, 30))
+    );
+    assert_eq!(now.expected_attendance, 8);
+    assert_eq!(now.purpose_note, "اجتماع الهيئة العامة");
+
+    // Another booking at 15:00–16:00; moving onto it is refused, named.
+    r.create_booking(res::CreateBookingRequest {
+        booking: Some(res::Booking {
+            space_id: room.clone(),
+            organization_id: f.org.clone(),
+            purpose: res::BookingPurpose::Work as i32,
+            expected_attendance: 2,
+            start_time: Some(prost_types::Timestamp {
+                seconds: raqqa(15, 0),
+                nanos: 0,
+            }),
+            end_time: Some(prost_types::Timestamp {
+                seconds: raqqa(16, 0),
+                nanos: 0,
+            }),
+            ..Default::default()
+        }),
+        request_id: "afternoon".into(),
+    })
+    .await
+    .unwrap();
+    let page = staff.get(&path).await;
+    let clash = post_with(&mut staff, path.clone(), page.csrf(), {
+        let mut v = fields("15:30", "16:30");
+        v[0].1 = page.attr_after(r#"name="etag" value=""#);
+        v
+    })
+    .await;
+    assert_eq!(clash.status, 422, "{}", clash.body);
+    assert!(
+        clash.contains("يتعارض مع حجز قائم") && clash.contains("١٥:٣٠–١٦:٣٠"),
+        "the clash at Raqqa time: {}",
+        clash.body
+    );
+
+    // The booking's organization is not this partner's.
+    let mut partner = world.signed_in("partner", "p", Some(&f.org)).await;
+    assert_ne!(partner.get(&path).await.status, 200);
 }

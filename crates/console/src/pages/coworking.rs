@@ -32,6 +32,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/coworking", get(calendar))
         .route("/coworking/bookings", post(book))
         .route("/coworking/bookings/{id}/cancel", post(cancel))
+        .route(
+            "/coworking/bookings/{id}/edit",
+            get(edit_booking).post(update_booking),
+        )
         .route("/coworking/spaces/new", get(new_space).post(create_space))
         .route(
             "/coworking/spaces/{id}/edit",
@@ -1107,6 +1111,151 @@ async fn book(ctx: Ctx) -> Answer {
             ))
         }
         Again => calendar_page(&ctx, name_clashes(form, lang, offset)).await,
+    }
+}
+
+// ---------------------------------------------------------- editing one
+
+/// A booking as it is now, to change (whoever may book it): its times and
+/// equipment before it starts, its purpose, attendance and note before it
+/// ends, as the service rules.
+async fn edit_booking(ctx: Ctx, Path(id): Path<String>) -> Answer {
+    ctx.require(COWORKING)?;
+    let b = get_booking(&ctx, &id).await?;
+    let space = get_space(&ctx, &b.space_id).await?;
+    let offset = space.utc_offset_minutes;
+    let (day, from) = local(b.start_time.as_ref(), offset);
+    let (_, until) = local(b.end_time.as_ref(), offset);
+    let mut form = Form::new()
+        .with("etag", b.etag.clone())
+        .with(
+            "booking.date",
+            date_value(Some(&Date::from_days(day).to_proto())),
+        )
+        .with("booking.from", from)
+        .with("booking.until", until)
+        .with(
+            "booking.purpose",
+            enum_name!(res::BookingPurpose, b.purpose),
+        )
+        .with("booking.purpose_note", b.purpose_note.clone())
+        .with(
+            "booking.expected_attendance",
+            match b.expected_attendance {
+                0 => String::new(),
+                n => n.to_string(),
+            },
+        );
+    for e in &b.equipment_ids {
+        form = form.with(&format!("booking.equipment.{e}"), "on".to_string());
+    }
+    booking_form(&ctx, &b, &space, form).await
+}
+
+async fn get_booking(ctx: &Ctx, id: &str) -> Result<res::Booking, Fail> {
+    Ok(ctx
+        .resources()
+        .get_booking(res::GetBookingRequest { id: id.to_string() })
+        .await?
+        .into_inner())
+}
+
+async fn booking_form(ctx: &Ctx, b: &res::Booking, space: &res::Space, form: Form) -> Answer {
+    let lang = ctx.lang;
+    let equipment = equipment_of(ctx, &space.branch_id, false).await?;
+    ctx.render_form(
+        "booking_form.html",
+        form,
+        context! {
+            b => context! {
+                id => b.id,
+                space => lang.text(space.name.as_ref()),
+                branch => space.branch_id,
+                series => b.series_id,
+            },
+            purposes => choices(lang, enum_names!(res::BookingPurpose)),
+            equipment_choices => bookable_equipment(&equipment).iter().map(|e| Choice::named(lang, &e.id, e.name.as_ref())).collect::<Vec<_>>(),
+        },
+    )
+}
+
+/// `UpdateBooking` with every field of the form and the booking's etag: a
+/// clash or a booking already started is the service's refusal on the
+/// form, with the clashing hours at the space's local time.
+async fn update_booking(ctx: Ctx, Path(id): Path<String>) -> Answer {
+    let (f, mut form) = ctx.posted(COWORKING)?;
+    let lang = ctx.lang;
+    let b = get_booking(&ctx, &id).await?;
+    let space = get_space(&ctx, &b.space_id).await?;
+    let offset = space.utc_offset_minutes;
+    let day = parse_date(&mut form, lang, "booking.date", f.get("booking.date"))
+        .and_then(|_| Date::parse(f.get("booking.date").trim()));
+    let mut time = |field: &str| {
+        let t = day.and_then(|d| at(d, f.get(field), offset));
+        if t.is_none() && day.is_some() {
+            form.object(field, lang.label("form_bad_time"));
+        }
+        t
+    };
+    let (start, end) = (time("booking.from"), time("booking.until"));
+    let attendance = parse_int(
+        &mut form,
+        lang,
+        "booking.expected_attendance",
+        f.get("booking.expected_attendance"),
+    )
+    .unwrap_or(0);
+    if form.has_errors() {
+        return booking_form(&ctx, &b, &space, form).await;
+    }
+    let equipment_ids: Vec<String> = f
+        .with_prefix("booking.equipment.")
+        .filter(|(_, v)| matches!(*v, "on" | "true" | "1"))
+        .map(|(id, _)| id.to_string())
+        .collect();
+    // Only what changed: a booking under way keeps its times and equipment,
+    // and the service refuses a change to them, not the same values again.
+    let mut paths = vec!["purpose", "purpose_note", "expected_attendance"];
+    if start != b.start_time || end != b.end_time {
+        paths.extend(["start_time", "end_time"]);
+    }
+    let mut asked = equipment_ids.clone();
+    let mut held = b.equipment_ids.clone();
+    asked.sort();
+    held.sort();
+    if asked != held {
+        paths.push("equipment_ids");
+    }
+    let answer = ctx
+        .resources()
+        .update_booking(res::UpdateBookingRequest {
+            booking: Some(res::Booking {
+                id: id.clone(),
+                etag: f.get("etag").to_string(),
+                purpose: enum_value!(res::BookingPurpose, f.get("booking.purpose")),
+                purpose_note: f.get("booking.purpose_note").trim().to_string(),
+                expected_attendance: attendance as i32,
+                start_time: start,
+                end_time: end,
+                equipment_ids: equipment_ids.clone(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: paths.into_iter().map(str::to_string).collect(),
+            }),
+        })
+        .await
+        .map_err(|s| rename_booking_fields(s, &equipment_ids));
+    match form.outcome(answer)? {
+        Done(b) => {
+            let (d, _) = local(b.start_time.as_ref(), offset);
+            let week = date_value(Some(&Date::from_days(d).to_proto()));
+            ctx.redirect(&format!(
+                "/coworking?branch={}&week={week}&done=booking_saved",
+                space.branch_id
+            ))
+        }
+        Again => booking_form(&ctx, &b, &space, name_clashes(form, lang, offset)).await,
     }
 }
 
