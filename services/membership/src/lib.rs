@@ -51,6 +51,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "erasures",
         sql: include_str!("../migrations/0005_erasures.sql"),
     },
+    Migration {
+        version: 6,
+        name: "text search trigrams",
+        sql: include_str!("../migrations/0006_text_search_trigrams.sql"),
+    },
 ];
 
 /// The membership service, as the runtime runs it.
