@@ -82,6 +82,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "follow-ups in due order",
         sql: include_str!("../migrations/0008_follow_ups_in_due_order.sql"),
     },
+    Migration {
+        version: 9,
+        name: "consultations counted from indexes",
+        sql: include_str!("../migrations/0009_consultations_counted_from_indexes.sql"),
+    },
 ];
 
 /// Staff manage.
