@@ -1039,8 +1039,6 @@ async fn calendar_page(ctx: &Ctx, form: Form) -> Answer {
 async fn book(ctx: Ctx) -> Answer {
     let (f, mut form) = ctx.posted(COWORKING)?;
     let lang = ctx.lang;
-    let day = parse_date(&mut form, lang, "booking.date", f.get("booking.date"))
-        .and_then(|_| Date::parse(f.get("booking.date").trim()));
     let space_id = f.get("booking.space_id").to_string();
     let branch = f.get("branch").to_string();
     let offset = if space_id.is_empty() {
@@ -1048,34 +1046,18 @@ async fn book(ctx: Ctx) -> Answer {
     } else {
         space_offset(&spaces_of(&ctx, &branch).await?, &space_id)
     };
-    let mut time = |field: &str| {
-        let value = f.get(field);
-        let t = day.and_then(|d| at(d, value, offset));
-        if t.is_none() && day.is_some() {
-            form.object(field, lang.label("form_bad_time"));
-        }
-        t
-    };
-    let (start, end) = (time("booking.from"), time("booking.until"));
-    let attendance = parse_int(
-        &mut form,
-        lang,
-        "booking.expected_attendance",
-        f.get("booking.expected_attendance"),
-    )
-    .unwrap_or(0);
+    let BookingFields {
+        start,
+        end,
+        attendance,
+        equipment_ids,
+    } = booking_fields(f, &mut form, lang, offset);
     if form.has_errors() {
         return calendar_page(&ctx, form).await;
     }
     let organization_id = ctx
         .partner_org()
         .unwrap_or_else(|| f.get("booking.organization_id").to_string());
-    // The equipment asked for: a checkbox each, `booking.equipment.ID`.
-    let equipment_ids: Vec<String> = f
-        .with_prefix("booking.equipment.")
-        .filter(|(_, v)| matches!(*v, "on" | "true" | "1"))
-        .map(|(id, _)| id.to_string())
-        .collect();
     let booking = res::Booking {
         space_id,
         equipment_ids: equipment_ids.clone(),
@@ -1111,6 +1093,53 @@ async fn book(ctx: Ctx) -> Answer {
             ))
         }
         Again => calendar_page(&ctx, name_clashes(form, lang, offset)).await,
+    }
+}
+
+/// What both booking forms (a new booking, a change) send beside the
+/// purpose: the day and hours at the space's local time (`offset`), the
+/// attendance, and the equipment ticked (a checkbox each,
+/// `booking.equipment.ID`). A malformed day, hour or number is objected to
+/// on `form`, next to its field.
+struct BookingFields {
+    start: Option<prost_types::Timestamp>,
+    end: Option<prost_types::Timestamp>,
+    attendance: i64,
+    equipment_ids: Vec<String>,
+}
+
+fn booking_fields(
+    f: &crate::session::FormFields,
+    form: &mut Form,
+    lang: crate::i18n::Lang,
+    offset: i32,
+) -> BookingFields {
+    let day = parse_date(form, lang, "booking.date", f.get("booking.date"))
+        .and_then(|_| Date::parse(f.get("booking.date").trim()));
+    let mut time = |field: &str| {
+        let t = day.and_then(|d| at(d, f.get(field), offset));
+        if t.is_none() && day.is_some() {
+            form.object(field, lang.label("form_bad_time"));
+        }
+        t
+    };
+    let (start, end) = (time("booking.from"), time("booking.until"));
+    let attendance = parse_int(
+        form,
+        lang,
+        "booking.expected_attendance",
+        f.get("booking.expected_attendance"),
+    )
+    .unwrap_or(0);
+    BookingFields {
+        start,
+        end,
+        attendance,
+        equipment_ids: f
+            .with_prefix("booking.equipment.")
+            .filter(|(_, v)| matches!(*v, "on" | "true" | "1"))
+            .map(|(id, _)| id.to_string())
+            .collect(),
     }
 }
 
@@ -1188,31 +1217,15 @@ async fn update_booking(ctx: Ctx, Path(id): Path<String>) -> Answer {
     let b = get_booking(&ctx, &id).await?;
     let space = get_space(&ctx, &b.space_id).await?;
     let offset = space.utc_offset_minutes;
-    let day = parse_date(&mut form, lang, "booking.date", f.get("booking.date"))
-        .and_then(|_| Date::parse(f.get("booking.date").trim()));
-    let mut time = |field: &str| {
-        let t = day.and_then(|d| at(d, f.get(field), offset));
-        if t.is_none() && day.is_some() {
-            form.object(field, lang.label("form_bad_time"));
-        }
-        t
-    };
-    let (start, end) = (time("booking.from"), time("booking.until"));
-    let attendance = parse_int(
-        &mut form,
-        lang,
-        "booking.expected_attendance",
-        f.get("booking.expected_attendance"),
-    )
-    .unwrap_or(0);
+    let BookingFields {
+        start,
+        end,
+        attendance,
+        equipment_ids,
+    } = booking_fields(f, &mut form, lang, offset);
     if form.has_errors() {
         return booking_form(&ctx, &b, &space, form).await;
     }
-    let equipment_ids: Vec<String> = f
-        .with_prefix("booking.equipment.")
-        .filter(|(_, v)| matches!(*v, "on" | "true" | "1"))
-        .map(|(id, _)| id.to_string())
-        .collect();
     // Only what changed: a booking under way keeps its times and equipment,
     // and the service refuses a change to them, not the same values again.
     let mut paths = vec!["purpose", "purpose_note", "expected_attendance"];
