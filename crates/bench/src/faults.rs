@@ -475,7 +475,7 @@ impl World {
             namespace,
             staff_token,
         };
-        create_tenant(world.channel_of(PRODUCER, 0)?, &operator).await?;
+        create_tenant(world.channel_of(PRODUCER, 0)?, &operator, TENANT).await?;
         for (i, r) in world.replicas.iter().enumerate() {
             if r.service == "capacity" {
                 wait_until_admitted(world.channel_at(i)?, &world.staff_token).await?;

@@ -54,6 +54,8 @@ pub struct Options {
     pub seed: usize,
 }
 
+const MIB: f64 = 1024.0 * 1024.0;
+
 /// One measured figure, as the table and the JSON show it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Figure {
@@ -75,6 +77,8 @@ pub struct Figure {
     /// PostgreSQL's CPU per operation (all its processes), in microseconds.
     pub db_cpu_us_per_op: Option<f64>,
     pub server_rss_mib: Option<f64>,
+    /// The most the server held resident during the window.
+    pub server_peak_rss_mib: Option<f64>,
     /// Server CPU per operation from the window's start until the events
     /// the window's writes caused were published and applied by every
     /// consumer (`create`): what a write costs in all, whether the
@@ -101,7 +105,8 @@ impl Figure {
             errors: out.error_count(),
             server_cpu_us_per_op: server.map(|(cpu, _)| cpu * 1e6 / out.ok.max(1) as f64),
             db_cpu_us_per_op: cost.database.map(|cpu| cpu * 1e6 / out.ok.max(1) as f64),
-            server_rss_mib: server.map(|(_, rss)| rss as f64 / (1024.0 * 1024.0)),
+            server_rss_mib: server.map(|(_, rss)| rss as f64 / MIB),
+            server_peak_rss_mib: cost.server_peak.map(|peak| peak as f64 / MIB),
             settled_cpu_us_per_op: cost
                 .settled_server
                 .map(|cpu| cpu * 1e6 / out.ok.max(1) as f64),
@@ -127,6 +132,8 @@ impl Options {
 struct Cost {
     /// CPU seconds of the server process and its resident bytes at the end.
     server: Option<(f64, u64)>,
+    /// The server's peak resident bytes during the window.
+    server_peak: Option<u64>,
     /// CPU seconds of PostgreSQL's processes.
     database: Option<f64>,
     /// The server's CPU seconds at the window's start.
@@ -147,6 +154,9 @@ async fn measure(
     let at_start = std::sync::Mutex::new((0.0, 0.0));
     let pid = server.map(|s| s.pid);
     let out = engine::run(call, load, || {
+        if let Some(pid) = pid {
+            server::reset_peak_rss(pid);
+        }
         *at_start.lock().expect("cpu lock") = (
             pid.map(server::cpu_seconds).unwrap_or(0.0),
             if database {
@@ -160,6 +170,7 @@ async fn measure(
     let (server_start, database_start) = *at_start.lock().expect("cpu lock");
     let cost = Cost {
         server: server.map(|s| (s.cpu_seconds() - server_start, s.rss_bytes())),
+        server_peak: pid.map(server::peak_rss_bytes),
         database: database.then(|| server::database_cpu_seconds() - database_start),
         server_start,
         settled_server: None,
@@ -284,7 +295,7 @@ pub async fn run_on(target: &Target, scenario: Scenario, options: &Options) -> B
 /// Prints figures as a table for people.
 pub fn print_table(figures: &[Figure]) {
     println!(
-        "{:<12} {:<6} {:<6} {:>5} {:>10} {:>9} {:>9} {:>9} {:>9} {:>8} {:>10} {:>8} {:>9} {:>11}",
+        "{:<20} {:<6} {:<6} {:>5} {:>10} {:>9} {:>9} {:>9} {:>9} {:>8} {:>10} {:>8} {:>8} {:>9} {:>11}",
         "scenario",
         "target",
         "mode",
@@ -297,12 +308,13 @@ pub fn print_table(figures: &[Figure]) {
         "errors",
         "cpu µs/op",
         "rss MiB",
+        "peak MiB",
         "db µs/op",
         "settled µs"
     );
     for f in figures {
         println!(
-            "{:<12} {:<6} {:<6} {:>5} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>8} {:>10} {:>8} {:>9} {:>11}",
+            "{:<20} {:<6} {:<6} {:>5} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>8} {:>10} {:>8} {:>8} {:>9} {:>11}",
             f.scenario,
             f.target,
             format!("{:?}", f.mode).to_lowercase(),
@@ -317,6 +329,9 @@ pub fn print_table(figures: &[Figure]) {
                 .map(|c| format!("{c:.0}"))
                 .unwrap_or_else(|| "-".into()),
             f.server_rss_mib
+                .map(|r| format!("{r:.1}"))
+                .unwrap_or_else(|| "-".into()),
+            f.server_peak_rss_mib
                 .map(|r| format!("{r:.1}"))
                 .unwrap_or_else(|| "-".into()),
             f.db_cpu_us_per_op
@@ -372,7 +387,7 @@ pub async fn suite(kind: Kind, options: &Options) -> BenchResult<SuiteReport> {
     eprintln!("starting markaz {kind}");
     let target = Target::start(kind, &options.infra).await?;
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let idle_rss_mib = target.server.rss_bytes() as f64 / (1024.0 * 1024.0);
+    let idle_rss_mib = target.server.rss_bytes() as f64 / MIB;
 
     let result = async {
         let mut by = |s: Scenario, f: Figure| {

@@ -54,6 +54,9 @@ pub struct Target {
     infra: Infra,
     bench_db: Option<String>,
     namespace: String,
+    /// Signs the tokens of further tenants ([`Target::add_tenant`]).
+    signer: Signer,
+    operator_token: String,
 }
 
 /// The tenant the bench works in.
@@ -154,10 +157,33 @@ impl Target {
             infra: infra.clone(),
             bench_db,
             namespace,
+            signer,
+            operator_token: operator,
         };
-        create_tenant(target.server.channel().await?, &operator).await?;
+        create_tenant(
+            target.server.channel().await?,
+            &target.operator_token,
+            TENANT,
+        )
+        .await?;
         wait_until_admitted(target.server.channel().await?, &target.staff_token).await?;
         Ok(target)
+    }
+
+    /// Registers one more tenant, `id`, and returns a staff token of it
+    /// once every service admits its callers.
+    pub async fn add_tenant(&self, id: &str) -> BenchResult<String> {
+        let token = self.signer.sign(&Signer::claims(
+            &AuthConfig::default(),
+            "bench-staff",
+            id,
+            &[Role::Admin, Role::Staff],
+            None,
+            Duration::from_secs(24 * 3600),
+        ));
+        create_tenant(self.server.channel().await?, &self.operator_token, id).await?;
+        wait_until_admitted(self.server.channel().await?, &token).await?;
+        Ok(token)
     }
 
     /// The URL of `service`'s database and, on PostgreSQL, its schema.
@@ -165,6 +191,36 @@ impl Target {
         match self.kind {
             Kind::Dev => (format!("{}/{service}.db", self.database_url), None),
             Kind::Serve => (self.database_url.clone(), Some(service.to_string())),
+        }
+    }
+
+    /// What the platform's data takes on disk: the SQLite files of every
+    /// service (with their write-ahead logs), or the PostgreSQL database.
+    pub async fn disk_bytes(&self) -> BenchResult<u64> {
+        match self.kind {
+            Kind::Dev => {
+                let dir = self.database_url.trim_start_matches("sqlite://");
+                let entries = std::fs::read_dir(dir).map_err(|e| format!("{dir}: {e}"))?;
+                Ok(entries
+                    .flatten()
+                    .filter_map(|e| e.metadata().ok())
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len())
+                    .sum())
+            }
+            Kind::Serve => {
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&self.database_url)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+                    .fetch_one(&pool)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                pool.close().await;
+                Ok(bytes.max(0) as u64)
+            }
         }
     }
 
@@ -207,18 +263,19 @@ pub(crate) fn signer_in(dir: &std::path::Path) -> BenchResult<(Signer, PathBuf)>
     Ok((signer, jwks))
 }
 
-/// Registers the bench tenant through membership at `channel` as `operator`.
+/// Registers the tenant `id` through membership at `channel` as `operator`.
 pub(crate) async fn create_tenant(
     channel: tonic::transport::Channel,
     operator: &str,
+    id: &str,
 ) -> BenchResult<()> {
     let mut client = membership::membership_service_client::MembershipServiceClient::new(channel);
     let mut request = tonic::Request::new(membership::CreateTenantRequest {
         tenant: Some(membership::Tenant {
-            id: TENANT.into(),
+            id: id.into(),
             name: Some(LocalizedText {
-                ar: "مركز القياس".into(),
-                en: "Benchmark center".into(),
+                ar: format!("مركز القياس {id}"),
+                en: format!("Benchmark center {id}"),
             }),
             ..Default::default()
         }),
@@ -230,7 +287,7 @@ pub(crate) async fn create_tenant(
     match client.create_tenant(request).await {
         Ok(_) => Ok(()),
         Err(s) if s.code() == tonic::Code::AlreadyExists => Ok(()),
-        Err(s) => Err(format!("creating the bench tenant: {s}")),
+        Err(s) => Err(format!("creating the tenant {id}: {s}")),
     }
 }
 

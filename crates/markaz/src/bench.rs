@@ -40,9 +40,17 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1000)]
     seed: usize,
     /// Units of data `scale` seeds through the APIs before measuring (one unit: 20 organizations,
-    /// 100 people, 5 completed courses of 20 participants, 50 consultations).
+    /// 100 people, 5 completed courses of 20 participants, 50 consultations, 5 proposals).
     #[arg(long, default_value_t = 1)]
     size: usize,
+    /// `scale`: seed a consortium after five years instead (10 tenants, 2,000 organizations,
+    /// 50,000 people, 5,000 courses, 1,000,000 attendance marks, 20,000 consultations,
+    /// 2,000 proposals).
+    #[arg(long)]
+    five_years: bool,
+    /// `scale --five-years`: the part of each tenant's records to seed (0.1 for a tenth).
+    #[arg(long, default_value_t = 1.0)]
+    fraction: f64,
     /// Print JSON (for tracking) instead of a table.
     #[arg(long)]
     json: bool,
@@ -175,7 +183,12 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
         }
         Scenario::Scale => {
             let target = Target::start(kinds[0], &options.infra).await?;
-            let result = markaz_bench::scale::run(&target, args.size, &options).await;
+            let shape = if args.five_years {
+                markaz_bench::scale::Shape::five_years(args.fraction)
+            } else {
+                markaz_bench::scale::Shape::units(args.size)
+            };
+            let result = markaz_bench::scale::run(&target, shape, &options).await;
             target.stop().await;
             output(&result?, args.json)
         }
