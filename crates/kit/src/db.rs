@@ -274,6 +274,10 @@ impl Db {
     }
 }
 
+/// The most ids [`Tx::rows_for_ids`] binds in one statement: a page's
+/// worth many times over, far below SQLite's 32,766 bound values.
+pub const IDS_PER_STATEMENT: usize = 500;
+
 /// One transaction, scoped to a tenant. Queries run on [`Tx::conn`]; events
 /// written with [`Tx::publish`](crate::events) commit or roll back with it.
 pub struct Tx {
@@ -346,24 +350,28 @@ impl Tx {
     /// Runs `sql`, whose `$1` is this transaction's tenant and whose `{ids}`
     /// stands for the list `ids` (bound as `$2, $3, ...`), into typed rows:
     /// the children of a whole page of records in one statement, never one
-    /// per record. No ids, no statement.
+    /// per record. No ids, no statement. A list longer than
+    /// [`IDS_PER_STATEMENT`] (a report's every record, not a page) is sent in
+    /// parts of that size, so no statement outgrows SQLite's limit on bound
+    /// values; the rows come part after part, each part in `sql`'s order.
     pub async fn rows_for_ids<R>(&mut self, sql: &str, ids: &[String]) -> Result<Vec<R>>
     where
         R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
     {
-        if ids.is_empty() {
-            return Ok(Vec::new());
+        let mut rows = Vec::new();
+        for part in ids.chunks(IDS_PER_STATEMENT) {
+            let list = (2..part.len() + 2)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut q = sqlx::query_as::<_, R>(AssertSqlSafe(sql.replace("{ids}", &list)))
+                .bind(self.tenant.clone());
+            for id in part {
+                q = q.bind(id.clone());
+            }
+            rows.extend(q.fetch_all(self.conn()).await?);
         }
-        let list = (2..ids.len() + 2)
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut q = sqlx::query_as::<_, R>(AssertSqlSafe(sql.replace("{ids}", &list)))
-            .bind(self.tenant.clone());
-        for id in ids {
-            q = q.bind(id.clone());
-        }
-        Ok(q.fetch_all(self.conn()).await?)
+        Ok(rows)
     }
 
     pub async fn commit(self) -> Result<()> {

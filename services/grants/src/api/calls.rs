@@ -261,16 +261,21 @@ pub(super) async fn ranking(
         .into_iter()
         .filter(|p| !matches!(p.state, ProposalState::Draft | ProposalState::Withdrawn))
         .collect();
-    let sheets = store::scores::list(&mut tx, "", &call_id, "").await?;
+    // The totals that count, by proposal: one pass over the call's sheets.
+    let mut totals: HashMap<String, Vec<_>> = HashMap::new();
+    for s in store::scores::list(&mut tx, "", &call_id, "").await? {
+        if s.counts && !s.conflicted {
+            totals
+                .entry(s.proposal_id)
+                .or_default()
+                .push(s.weighted_total);
+        }
+    }
     let inputs = proposals
         .iter()
         .map(|p| domain::scores::RankInput {
             proposal_id: p.id.clone(),
-            totals: sheets
-                .iter()
-                .filter(|s| s.counts && !s.conflicted && s.proposal_id == p.id)
-                .map(|s| s.weighted_total)
-                .collect(),
+            totals: totals.remove(&p.id).unwrap_or_default(),
         })
         .collect();
     let by_id: HashMap<&str, &ProposalRow> = proposals.iter().map(|p| (p.id.as_str(), p)).collect();

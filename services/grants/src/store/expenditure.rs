@@ -1,5 +1,7 @@
 //! Expenditure reports and their lines.
 
+use std::collections::HashMap;
+
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
 use markaz_kit::money::Money;
@@ -114,25 +116,40 @@ impl TryFrom<StoredExpenditure> for ExpenditureRow {
 }
 
 #[tracing::instrument(skip_all)]
-async fn with_expenditure_lines(tx: &mut Tx, mut e: ExpenditureRow) -> Result<ExpenditureRow> {
-    e.fields.lines = sqlx::query_as::<_, StoredSpent>(
-        "SELECT line_number, currency, amount_minor, note FROM expenditure_lines
-         WHERE tenant_id = $1 AND report_id = $2 ORDER BY ordinal",
-    )
-    .bind(tx.tenant().to_owned())
-    .bind(&e.id)
-    .fetch_all(tx.conn())
-    .await?
-    .into_iter()
-    .map(|l: StoredSpent| {
-        Ok((
-            l.line_number as i32,
-            Money::stored(&l.currency, l.amount_minor)?,
-            l.note,
-        ))
-    })
-    .collect::<Result<Vec<_>>>()?;
-    Ok(e)
+/// The reports with their lines: one statement for a page, whatever its
+/// size.
+async fn with_expenditure_lines(
+    tx: &mut Tx,
+    mut reports: Vec<ExpenditureRow>,
+) -> Result<Vec<ExpenditureRow>> {
+    let ids: Vec<String> = reports.iter().map(|e| e.id.clone()).collect();
+    let lines: Vec<ReportSpent> = tx
+        .rows_for_ids(
+            "SELECT report_id, line_number, currency, amount_minor, note FROM expenditure_lines
+             WHERE tenant_id = $1 AND report_id IN ({ids}) ORDER BY report_id, ordinal",
+            &ids,
+        )
+        .await?;
+    let mut lines_of: HashMap<String, Vec<(i32, Money, String)>> = HashMap::new();
+    for l in lines {
+        lines_of.entry(l.report_id).or_default().push((
+            l.spent.line_number as i32,
+            Money::stored(&l.spent.currency, l.spent.amount_minor)?,
+            l.spent.note,
+        ));
+    }
+    for e in &mut reports {
+        e.fields.lines = lines_of.remove(&e.id).unwrap_or_default();
+    }
+    Ok(reports)
+}
+
+/// A spent line with the report it is in.
+#[derive(sqlx::FromRow)]
+struct ReportSpent {
+    report_id: String,
+    #[sqlx(flatten)]
+    spent: StoredSpent,
 }
 
 #[tracing::instrument(skip_all)]
@@ -141,7 +158,7 @@ pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<ExpenditureRow>> {
         "SELECT {EXPENDITURE_COLUMNS} FROM expenditure_reports WHERE tenant_id = $1 AND id = $2"
     ));
     match tx.find_as::<StoredExpenditure, _>(sql, id).await? {
-        Some(e) => Ok(Some(with_expenditure_lines(tx, e).await?)),
+        Some(e) => Ok(with_expenditure_lines(tx, vec![e]).await?.pop()),
         None => Ok(None),
     }
 }
@@ -162,9 +179,9 @@ pub async fn list(
         limit,
     )
     .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        out.push(with_expenditure_lines(tx, ExpenditureRow::try_from(r)?).await?);
-    }
-    Ok((out, total))
+    let rows = rows
+        .into_iter()
+        .map(ExpenditureRow::try_from)
+        .collect::<Result<Vec<_>>>()?;
+    Ok((with_expenditure_lines(tx, rows).await?, total))
 }

@@ -166,22 +166,6 @@ impl TryFrom<StoredBudgetLine> for BudgetLine {
     }
 }
 
-/// The lines of a budget table (`proposal_lines`, `award_lines`,
-/// `variation_lines`) for its owner, in line order.
-#[tracing::instrument(skip_all)]
-async fn budget_lines(tx: &mut Tx, table: &str, owner: &str, id: &str) -> Result<Vec<BudgetLine>> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT category, description_ar, description_en, currency, amount_minor FROM {table}
-         WHERE tenant_id = $1 AND {owner} = $2 ORDER BY line_number"
-    ));
-    let rows = sqlx::query_as::<_, StoredBudgetLine>(sql)
-        .bind(tx.tenant().to_owned())
-        .bind(id)
-        .fetch_all(tx.conn())
-        .await?;
-    rows.into_iter().map(BudgetLine::try_from).collect()
-}
-
 /// A budget line with the id of what it belongs to.
 #[derive(sqlx::FromRow)]
 struct OwnedBudgetLine {
@@ -190,7 +174,9 @@ struct OwnedBudgetLine {
     line: StoredBudgetLine,
 }
 
-/// [`budget_lines`] of many owners in one statement, by owner.
+/// The lines of a budget table (`proposal_lines`, `award_lines`,
+/// `variation_lines`) of many owners in one statement, by owner, each in
+/// line order.
 #[tracing::instrument(skip_all)]
 async fn budget_lines_of(
     tx: &mut Tx,

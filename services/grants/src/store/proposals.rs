@@ -11,7 +11,7 @@ use markaz_proto::common::v1::{LocalizedText, Sector};
 
 use sqlx::AssertSqlSafe;
 
-use super::{budget_lines, changed, date_text, exists, write_budget_lines};
+use super::{budget_lines_of, changed, date_text, exists, write_budget_lines};
 use crate::domain::ProposalState;
 use crate::domain::proposals::{Milestone, People, ProposalFields};
 
@@ -74,16 +74,33 @@ impl From<StoredMilestone> for Milestone {
 }
 
 #[tracing::instrument(skip_all)]
-async fn milestones(tx: &mut Tx, proposal_id: &str) -> Result<Vec<Milestone>> {
-    let rows = sqlx::query_as::<_, StoredMilestone>(
-        "SELECT title_ar, title_en, due_date, deliverables_ar, deliverables_en
-         FROM proposal_milestones WHERE tenant_id = $1 AND proposal_id = $2 ORDER BY number",
-    )
-    .bind(tx.tenant().to_owned())
-    .bind(proposal_id)
-    .fetch_all(tx.conn())
-    .await?;
-    Ok(rows.into_iter().map(Milestone::from).collect())
+async fn milestones_of(
+    tx: &mut Tx,
+    proposal_ids: &[String],
+) -> Result<HashMap<String, Vec<Milestone>>> {
+    let rows: Vec<ProposalMilestone> = tx
+        .rows_for_ids(
+            "SELECT proposal_id, title_ar, title_en, due_date, deliverables_ar, deliverables_en
+             FROM proposal_milestones WHERE tenant_id = $1 AND proposal_id IN ({ids})
+             ORDER BY proposal_id, number",
+            proposal_ids,
+        )
+        .await?;
+    let mut out: HashMap<String, Vec<Milestone>> = HashMap::new();
+    for r in rows {
+        out.entry(r.proposal_id)
+            .or_default()
+            .push(Milestone::from(r.milestone));
+    }
+    Ok(out)
+}
+
+/// A milestone with the proposal whose work plan it is in.
+#[derive(sqlx::FromRow)]
+struct ProposalMilestone {
+    proposal_id: String,
+    #[sqlx(flatten)]
+    milestone: StoredMilestone,
 }
 
 /// A milestone with the award whose proposal's work plan it is in.
@@ -154,7 +171,7 @@ struct StoredProposal {
     submitted_at: i64,
 }
 
-/// A proposal's own row; [`with_proposal_children`] adds its budget and
+/// A proposal's own row; [`with_children`] adds its budget and
 /// work plan.
 impl TryFrom<StoredProposal> for ProposalRow {
     type Error = Error;
@@ -212,10 +229,15 @@ impl TryFrom<StoredProposal> for ProposalRow {
 }
 
 #[tracing::instrument(skip_all)]
-async fn with_proposal_children(tx: &mut Tx, mut p: ProposalRow) -> Result<ProposalRow> {
-    p.fields.budget = budget_lines(tx, "proposal_lines", "proposal_id", &p.id).await?;
-    p.fields.milestones = milestones(tx, &p.id).await?;
-    Ok(p)
+async fn with_children(tx: &mut Tx, mut proposals: Vec<ProposalRow>) -> Result<Vec<ProposalRow>> {
+    let ids: Vec<String> = proposals.iter().map(|p| p.id.clone()).collect();
+    let mut budgets = budget_lines_of(tx, "proposal_lines", "proposal_id", &ids).await?;
+    let mut milestones = milestones_of(tx, &ids).await?;
+    for p in &mut proposals {
+        p.fields.budget = budgets.remove(&p.id).unwrap_or_default();
+        p.fields.milestones = milestones.remove(&p.id).unwrap_or_default();
+    }
+    Ok(proposals)
 }
 
 #[tracing::instrument(skip_all)]
@@ -317,7 +339,7 @@ pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<ProposalRow>> {
         "SELECT {PROPOSAL_COLUMNS} FROM proposals p WHERE p.tenant_id = $1 AND p.id = $2"
     ));
     match tx.find_as::<StoredProposal, _>(sql, id).await? {
-        Some(p) => Ok(Some(with_proposal_children(tx, p).await?)),
+        Some(p) => Ok(with_children(tx, vec![p]).await?.pop()),
         None => Ok(None),
     }
 }
@@ -370,11 +392,11 @@ pub async fn list(
     let rows: Vec<StoredProposal> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
         .fetch_all(tx.conn())
         .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        out.push(with_proposal_children(tx, ProposalRow::try_from(r)?).await?);
-    }
-    Ok((out, total))
+    let rows = rows
+        .into_iter()
+        .map(ProposalRow::try_from)
+        .collect::<Result<Vec<_>>>()?;
+    Ok((with_children(tx, rows).await?, total))
 }
 
 /// Whether the organization has a proposal in the call that still counts

@@ -8,7 +8,7 @@ use markaz_kit::time::{MaybeDate, now_micros};
 use sqlx::AssertSqlSafe;
 
 use super::awards::rows_of_award;
-use super::{budget_lines, changed, date_text, write_budget_lines};
+use super::{budget_lines_of, changed, date_text, write_budget_lines};
 use crate::domain::VariationState;
 use crate::domain::variations::VariationFields;
 
@@ -94,9 +94,18 @@ impl TryFrom<StoredVariation> for VariationRow {
 }
 
 #[tracing::instrument(skip_all)]
-async fn with_variation_lines(tx: &mut Tx, mut v: VariationRow) -> Result<VariationRow> {
-    v.fields.budget = budget_lines(tx, "variation_lines", "variation_id", &v.id).await?;
-    Ok(v)
+/// The variations with their budgets: one statement for a page, whatever
+/// its size.
+async fn with_variation_lines(
+    tx: &mut Tx,
+    mut variations: Vec<VariationRow>,
+) -> Result<Vec<VariationRow>> {
+    let ids: Vec<String> = variations.iter().map(|v| v.id.clone()).collect();
+    let mut budgets = budget_lines_of(tx, "variation_lines", "variation_id", &ids).await?;
+    for v in &mut variations {
+        v.fields.budget = budgets.remove(&v.id).unwrap_or_default();
+    }
+    Ok(variations)
 }
 
 #[tracing::instrument(skip_all)]
@@ -105,7 +114,7 @@ pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<VariationRow>> {
         "SELECT {VARIATION_COLUMNS} FROM variations WHERE tenant_id = $1 AND id = $2"
     ));
     match tx.find_as::<StoredVariation, _>(sql, id).await? {
-        Some(v) => Ok(Some(with_variation_lines(tx, v).await?)),
+        Some(v) => Ok(with_variation_lines(tx, vec![v]).await?.pop()),
         None => Ok(None),
     }
 }
@@ -119,11 +128,11 @@ pub async fn list(
 ) -> Result<(Vec<VariationRow>, Total)> {
     let (rows, total): (Vec<StoredVariation>, _) =
         rows_of_award(tx, "variations", VARIATION_COLUMNS, award_id, after, limit).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        out.push(with_variation_lines(tx, VariationRow::try_from(r)?).await?);
-    }
-    Ok((out, total))
+    let rows = rows
+        .into_iter()
+        .map(VariationRow::try_from)
+        .collect::<Result<Vec<_>>>()?;
+    Ok((with_variation_lines(tx, rows).await?, total))
 }
 
 #[tracing::instrument(skip_all)]
