@@ -196,7 +196,7 @@ const SEARCH: TextSearch = TextSearch {
     like: "search_text LIKE {} ESCAPE '\\'",
     index: "organization_search",
     matched: "id IN (SELECT k.organization_id FROM organization_search
-        JOIN organization_search_keys k ON k.row_key = organization_search.rowid
+        CROSS JOIN organization_search_keys k ON k.row_key = organization_search.rowid
         WHERE organization_search MATCH {} AND k.tenant_id = $1)",
 };
 

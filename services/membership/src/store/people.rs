@@ -121,7 +121,7 @@ const SEARCH: TextSearch = TextSearch {
     like: "p.search_text LIKE {} ESCAPE '\\'",
     index: "people_search",
     matched: "p.id IN (SELECT k.person_id FROM people_search
-        JOIN people_search_keys k ON k.row_key = people_search.rowid
+        CROSS JOIN people_search_keys k ON k.row_key = people_search.rowid
         WHERE people_search MATCH {} AND k.tenant_id = $1)",
 };
 

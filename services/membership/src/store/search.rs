@@ -26,7 +26,11 @@ pub(crate) struct TextSearch {
     pub like: &'static str,
     /// SQLite's FTS5 table of the rows.
     pub index: &'static str,
-    /// The condition on the FTS5 table, `{}` the phrase, `$1` the tenant.
+    /// The condition on the FTS5 table, `{}` the phrase, `$1` the tenant:
+    /// the index's matches `CROSS JOIN` the keys, an order SQLite keeps. Left
+    /// to choose (with `ANALYZE` statistics of the rows but none of the
+    /// keys), it walked the tenant's keys and asked the index about each —
+    /// 2 s for a search that matches nothing, instead of 0.2 ms.
     pub matched: &'static str,
 }
 
