@@ -1,12 +1,15 @@
 -- Text search of people and organizations on SQLite, from an index.
 -- PostgreSQL reads its trigram indexes (0006); SQLite reads an FTS5 table
--- per resource with the `trigram` tokenizer (SQLite 3.34 and later; the
--- bundled library is newer). A phrase of three characters or more matches
+-- per resource with the `trigram` tokenizer (SQLite 3.34 and later, and
+-- 3.44 for `secure-delete`; the bundled library is 3.51). A phrase of three characters or more matches
 -- exactly where `search_text LIKE '%phrase%'` does: the phrase's trigrams,
 -- one after the other. `case_sensitive 1` compares characters as they are,
 -- as LIKE does once the normalizer has lowercased both sides (folding again
 -- could join characters LIKE keeps apart; diacritics are kept for the same
--- reason). Shorter searches have no trigram and keep LIKE.
+-- reason). Shorter searches have no trigram and keep LIKE, as do searches
+-- the index finds in very many rows (store/search.rs says why). Migration
+-- 0006 still says SQLite scans: it was true then, and an applied migration
+-- is not edited (its checksum would stop every database that ran it).
 --
 -- The tables' rowids cannot key an index: they are not declared, so VACUUM
 -- (and `markaz backup`'s VACUUM INTO) may renumber them. Each FTS table is
@@ -14,8 +17,10 @@
 -- its value), that maps it to the row's (tenant_id, id). The index is
 -- external-content over a view of the keys joined to the rows, so the
 -- search text is kept once, in its own row: no copy for an erasure to miss,
--- and 'rebuild' and 'integrity-check' read the rows themselves. Triggers
--- keep the index in step with every insert, update and delete of
+-- and 'rebuild' and 'integrity-check' read the rows themselves (a
+-- contentless table could do neither, and a `contentless_delete` one
+-- leaves a deleted row's terms in its segments, `secure-delete` or not).
+-- Triggers keep the index in step with every insert, update and delete of
 -- `search_text` — an erasure's, and the erasure sweep's rewrites, too.
 --
 -- `secure-delete`: a row's old terms are removed from the index's segments
