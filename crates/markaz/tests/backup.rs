@@ -189,6 +189,28 @@ async fn check_restored(
         .expect("the token of before the backup still verifies")
         .into_inner();
     assert_eq!(back.name.unwrap().ar.as_bytes(), ORG_AR.as_bytes());
+    // Found by a part of its name: the search index came back with its rows
+    // (on SQLite an FTS5 table keyed by a key of its own, which VACUUM INTO
+    // keeps).
+    let found: Vec<String> = c
+        .membership
+        .list_organizations(authed(
+            mem::ListOrganizationsRequest {
+                query: "الفرات".into(),
+                page_size: 500,
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .organizations
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    assert!(found.contains(&org.id), "{found:?}");
+    assert!(!found.contains(&later.id), "{found:?}");
     let back = c
         .capacity
         .get_consultation(authed(
@@ -481,6 +503,20 @@ async fn backup_wipe_restore() {
         .unwrap()
         .into_inner();
     assert_eq!(back.full_name.as_bytes(), PERSON_AR.as_bytes());
+    let found = c
+        .membership
+        .list_people(authed(
+            mem::ListPeopleRequest {
+                query: "عبد الرحمن".into(),
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(found.people.len(), 1, "{found:?}");
+    assert_eq!(found.people[0].id, person.id);
 
     // The events pending at the cut are published again and reach capacity.
     for id in &membership_orgs {

@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "text search trigrams",
         sql: include_str!("../migrations/0006_text_search_trigrams.sql"),
     },
+    Migration {
+        version: 7,
+        name: "text search fts",
+        sql: include_str!("../migrations/0007_text_search_fts.sql"),
+    },
 ];
 
 /// The membership service, as the runtime runs it.

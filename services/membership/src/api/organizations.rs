@@ -130,11 +130,7 @@ pub(super) async fn list(
         incubation_status: status
             .map(|s| s.as_str_name().to_string())
             .unwrap_or_default(),
-        text: if query.is_empty() {
-            String::new()
-        } else {
-            validate::like_pattern(&query)
-        },
+        text: query,
     };
     let mut tx = api.db.read(&caller.tenant).await?;
     let (mut rows, total) =

@@ -89,11 +89,7 @@ pub(super) async fn list(
     let filter = store::PersonFilter {
         organization_id,
         branch_id: req.branch_id.clone(),
-        text: if query.is_empty() {
-            String::new()
-        } else {
-            validate::like_pattern(&query)
-        },
+        text: query,
     };
     let mut tx = api.db.read(&caller.tenant).await?;
     let (mut rows, total) = store::list_people(&mut tx, &filter, &page.after, page.fetch()).await?;

@@ -13,6 +13,7 @@ mod assessments;
 mod erasures;
 mod organizations;
 mod people;
+mod search;
 mod tenants;
 
 pub use affiliations::*;

@@ -7,6 +7,7 @@ use markaz_kit::time::now_micros;
 use markaz_proto::common::v1::{IncubationStatus, LocalizedText, OrganizationKind, Sector};
 use sqlx::AssertSqlSafe;
 
+use super::search::{TextSearch, text_search};
 use crate::domain::OrganizationFields;
 
 #[derive(Debug, Clone)]
@@ -186,9 +187,18 @@ pub struct OrganizationFilter {
     pub kind: String,
     pub branch_id: String,
     pub incubation_status: String,
-    /// A `LIKE` pattern over the search text, or "".
+    /// The search as the caller typed it, or "".
     pub text: String,
 }
+
+/// Organizations are searched by their names, acronym and identifier.
+const SEARCH: TextSearch = TextSearch {
+    like: "search_text LIKE {} ESCAPE '\\'",
+    index: "organization_search",
+    matched: "id IN (SELECT k.organization_id FROM organization_search
+        CROSS JOIN organization_search_keys k ON k.row_key = organization_search.rowid
+        WHERE organization_search MATCH {} AND k.tenant_id = $1)",
+};
 
 #[tracing::instrument(skip(tx))]
 pub async fn list_organizations(
@@ -204,8 +214,8 @@ pub async fn list_organizations(
     w.eq("id", &filter.only_id)
         .eq("kind", &filter.kind)
         .eq("branch_id", &filter.branch_id)
-        .eq("incubation_status", &filter.incubation_status)
-        .clause("search_text LIKE {} ESCAPE '\\'", &filter.text);
+        .eq("incubation_status", &filter.incubation_status);
+    text_search(tx, &mut w, &SEARCH, &filter.text).await?;
     let total = w.count_capped(tx, "organizations").await?;
     w.compare("id", ">", after);
     let limit = w.param(limit);

@@ -7,6 +7,7 @@ use markaz_kit::time::now_micros;
 use markaz_proto::common::v1::{AgeBand, Gender};
 use sqlx::AssertSqlSafe;
 
+use super::search::{TextSearch, text_search};
 use crate::domain::{LegalBasis, PersonFields};
 
 #[derive(Debug, Clone)]
@@ -111,8 +112,18 @@ pub struct PersonFilter {
     /// Only people with an active affiliation to this organization.
     pub organization_id: String,
     pub branch_id: String,
+    /// The search as the caller typed it, or "".
     pub text: String,
 }
+
+/// People are searched by their name.
+const SEARCH: TextSearch = TextSearch {
+    like: "p.search_text LIKE {} ESCAPE '\\'",
+    index: "people_search",
+    matched: "p.id IN (SELECT k.person_id FROM people_search
+        CROSS JOIN people_search_keys k ON k.row_key = people_search.rowid
+        WHERE people_search MATCH {} AND k.tenant_id = $1)",
+};
 
 #[tracing::instrument(skip(tx))]
 pub async fn list_people(
@@ -132,8 +143,8 @@ pub async fn list_people(
             WHERE a.tenant_id = $1 AND a.organization_id = {} AND a.end_date = '')",
         &filter.organization_id,
     )
-    .eq("p.branch_id", &filter.branch_id)
-    .clause("p.search_text LIKE {} ESCAPE '\\'", &filter.text);
+    .eq("p.branch_id", &filter.branch_id);
+    text_search(tx, &mut w, &SEARCH, &filter.text).await?;
     let total = w.count_capped(tx, "people p").await?;
     w.compare("p.id", ">", after);
     let limit = w.param(limit);

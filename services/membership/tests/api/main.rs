@@ -8,4 +8,5 @@ mod erasure;
 mod organizations;
 mod people;
 mod requests;
+mod search;
 mod world;
