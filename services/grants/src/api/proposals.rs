@@ -175,6 +175,8 @@ pub(super) async fn list(
     let (mut rows, total) =
         store::proposals::list(&mut tx, &filter, &page.after, page.fetch()).await?;
     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
+    let ids: Vec<String> = rows.iter().map(|p| p.organization_id.clone()).collect();
+    let organizations = markaz_membership_copies::organizations(&mut tx, &ids).await?;
     let mut calls: HashMap<String, CallRow> = HashMap::new();
     let mut proposals = Vec::with_capacity(rows.len());
     for proposal in rows {
@@ -188,12 +190,12 @@ pub(super) async fn list(
                 c
             }
         };
-        let seen = Seen {
-            hidden: reviewing && call.fields.blind,
-            proposal,
-            call,
-        };
-        proposals.push(render(&mut tx, &seen).await?);
+        let hidden = reviewing && call.fields.blind;
+        let name = organizations
+            .get(&proposal.organization_id)
+            .filter(|_| !hidden)
+            .map(|o| o.name.clone());
+        proposals.push(proposal_proto(&proposal, &call, name, hidden)?);
     }
     Ok(api::ListProposalsResponse {
         proposals,
@@ -565,9 +567,9 @@ pub(super) async fn render(tx: &mut Tx, seen: &Seen) -> Result<api::Proposal> {
     let name = if seen.hidden {
         None
     } else {
-        store::eligibility::organization_facts(tx, &seen.proposal.organization_id)
+        markaz_membership_copies::organization(tx, &seen.proposal.organization_id)
             .await?
-            .map(|(_, n)| n)
+            .map(|o| o.name)
     };
     proposal_proto(&seen.proposal, &seen.call, name, seen.hidden)
 }

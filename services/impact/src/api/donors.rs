@@ -651,6 +651,11 @@ pub(super) async fn activities(
     let mut tx = i.db.read(tenant).await?;
     let settings = store::donors::settings(&mut tx).await?;
     let milestones = store::funded::milestones(&mut tx, &awards).await?;
+    let partners: Vec<String> = projects
+        .iter()
+        .map(|(_, _, r, _)| r.organization_id.clone())
+        .collect();
+    let partners = markaz_membership_copies::organizations(&mut tx, &partners).await?;
     let mut out = Vec::with_capacity(projects.len());
     let mut last = 0;
     for (_, _, r, share) in projects {
@@ -659,7 +664,7 @@ pub(super) async fn activities(
             .filter(|m| m.award_id == r.award_id)
             .collect();
         let p = project_proto(tenant, r, &ms, share, settings.fields.threshold);
-        let partner = markaz_membership_copies::organization(&mut tx, &r.organization_id).await?;
+        let partner = partners.get(&r.organization_id).cloned();
         let shown =
             |v: &Option<api::DonorValue>| v.as_ref().filter(|v| !v.suppressed).map(|v| v.value);
         let t = p.targeted.unwrap_or_default();

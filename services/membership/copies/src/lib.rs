@@ -36,7 +36,9 @@ pub mod read;
 use markaz_kit::migrate::{Migration, MigrationSet};
 
 pub use apply::{Change, Reactions, routes};
-pub use read::{Affiliation, Organization, Person, is_affiliated, organization, person};
+pub use read::{
+    Affiliation, Organization, Person, is_affiliated, organization, organizations, person,
+};
 
 /// The producer whose events these are.
 pub const PRODUCER: &str = "membership";

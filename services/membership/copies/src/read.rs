@@ -2,6 +2,8 @@
 //! public schema: a consumer's reports may join them (`membership_people`
 //! for gender and age band, say), but only this library writes them.
 
+use std::collections::HashMap;
+
 use markaz_kit::db::{Tx, stored};
 use markaz_kit::error::{Error, Result};
 use markaz_proto::common::v1::{
@@ -88,6 +90,27 @@ pub async fn organization(tx: &mut Tx, id: &str) -> Result<Option<Organization>>
         id,
     )
     .await
+}
+
+/// The copies of the organizations `ids` that any event arrived about, by
+/// id: a page's worth in one statement, not one per row.
+#[tracing::instrument(skip_all)]
+pub async fn organizations(tx: &mut Tx, ids: &[String]) -> Result<HashMap<String, Organization>> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let rows: Vec<OrganizationRow> = tx
+        .rows_for_ids(
+            &format!(
+                "SELECT {ORGANIZATION_COLUMNS} FROM membership_organizations
+                 WHERE tenant_id = $1 AND id IN ({{ids}})"
+            ),
+            &ids,
+        )
+        .await?;
+    rows.into_iter()
+        .map(|r| Organization::try_from(r).map(|o| (o.id.clone(), o)))
+        .collect()
 }
 
 /// A person as its consumers know them: a display name, and the fields

@@ -40,10 +40,16 @@ pub(crate) async fn map(
     let focal = super::known_organization(&mut tx, &id).await?;
     let presences = store::reports::stakeholder_presences(&mut tx, &id, period).await?;
     let m = stakeholder_map(&id, &presences, period, &kinds);
+    let ids: Vec<String> = m
+        .stakeholders
+        .iter()
+        .map(|s| s.organization_id.clone())
+        .collect();
+    let mut organizations = markaz_membership_copies::organizations(&mut tx, &ids).await?;
     let mut stakeholders = Vec::new();
     for s in m.stakeholders {
-        let name = markaz_membership_copies::organization(&mut tx, &s.organization_id)
-            .await?
+        let name = organizations
+            .remove(&s.organization_id)
             .map_or_else(LocalizedText::default, |o| o.name);
         stakeholders.push(api::Stakeholder {
             organization_id: s.organization_id,
