@@ -197,6 +197,61 @@ pub async fn settle(target: &Target) -> BenchResult<()> {
 
 const INBOX_OF: &str = "SELECT COUNT(*) FROM markaz_inbox WHERE $1 >= 0";
 
+/// Every service of a full platform, producers and consumers alike.
+const SERVICES: [&str; 6] = [
+    "membership",
+    "capacity",
+    "grants",
+    "networking",
+    "resources",
+    "impact",
+];
+
+/// How long nothing may happen for the platform to count as at rest.
+const QUIET: Duration = Duration::from_secs(2);
+
+/// Waits until no service that runs has an event unpublished and no
+/// consumer has applied one for [`QUIET`]: the platform at rest, whoever
+/// produced what. [`settle`] waits for membership's events alone; a
+/// scenario that writes through every service (`scale`: capacity's
+/// enrolments, marks and completions reach grants and impact) waits for
+/// this too, or its consumers' backlog is counted in the next figures.
+pub async fn quiesce(target: &Target, timeout: Duration) -> BenchResult<()> {
+    let mut dbs = Vec::new();
+    for service in SERVICES {
+        // A service that does not run here has no database to wait for.
+        if let Ok(db) = Direct::connect(target, service, 1).await
+            && count(&db, OUTBOX_PENDING, 0).await.is_ok()
+        {
+            dbs.push(db);
+        }
+    }
+    let deadline = std::time::Instant::now() + timeout;
+    let mut last: Option<Vec<i64>> = None;
+    let mut quiet_since = std::time::Instant::now();
+    loop {
+        let mut pending = 0;
+        let mut applied = Vec::with_capacity(dbs.len());
+        for db in &dbs {
+            pending += count(db, OUTBOX_PENDING, 0).await?;
+            // Membership consumes nothing and may have no inbox.
+            applied.push(count(db, INBOX_OF, 0).await.unwrap_or(0));
+        }
+        if pending > 0 || last.as_ref() != Some(&applied) {
+            quiet_since = std::time::Instant::now();
+            last = Some(applied);
+        } else if quiet_since.elapsed() >= QUIET {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!(
+                "the platform did not come to rest in {timeout:?}: {pending} events unpublished"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 async fn wait_settled(
     producer: &Direct,
     consumer: &Direct,

@@ -698,7 +698,7 @@ pub async fn run(target: &Target, shape: Shape, options: &Options) -> BenchResul
         )
         .await,
     ];
-    events::settle(target).await?;
+    events::quiesce(target, std::time::Duration::from_secs(600)).await?;
     let disk_empty = target.disk_bytes().await?;
     eprintln!("scale: seeding {shape}");
     let started = std::time::Instant::now();
@@ -716,9 +716,13 @@ pub async fn run(target: &Target, shape: Shape, options: &Options) -> BenchResul
         );
     }
     let seeded = Arc::new(seed(target, &pool, shape, 0).await?);
+    let seeded_in = started.elapsed().as_secs_f64();
+    // Grants and impact may still be applying capacity's events: their
+    // work would be counted in the reads measured next.
+    events::quiesce(target, std::time::Duration::from_secs(3600)).await?;
     let disk = target.disk_bytes().await?;
     eprintln!(
-        "scale: seeded in {:.1} s; data on disk {:.1} MiB (empty: {:.1} MiB); server resident {:.1} MiB",
+        "scale: seeded in {seeded_in:.1} s, every consumer at rest after {:.1} s; data on disk {:.1} MiB (empty: {:.1} MiB); server resident {:.1} MiB",
         started.elapsed().as_secs_f64(),
         disk as f64 / crate::MIB,
         disk_empty as f64 / crate::MIB,
