@@ -87,6 +87,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "consultations counted from indexes",
         sql: include_str!("../migrations/0009_consultations_counted_from_indexes.sql"),
     },
+    Migration {
+        version: 10,
+        name: "course figures",
+        sql: include_str!("../migrations/0010_course_figures.sql"),
+    },
 ];
 
 /// Staff manage.

@@ -178,6 +178,7 @@ pub(crate) async fn issue_on_completion(tx: &mut Tx, course: &Course) -> Result<
             issued_at: Some(timestamp(issued_at)),
         });
     }
+    store::reports::count_course(tx, &course.id).await?;
     tx.publish(
         &course.id,
         &ev::CourseCompleted {

@@ -1,8 +1,10 @@
 //! What the activity report reads: the completed courses of a period, their
 //! participants and certificates, and the consultations held — each counted
-//! by the database (GROUP BY), so a report reads a few rows per kind, branch
-//! and gender however many records the period holds, and binds the same few
-//! values whatever their number.
+//! by the database (GROUP BY), so a report returns a few rows per kind,
+//! branch and gender however many records the period holds, and binds the
+//! same few values whatever their number. The participants are the one
+//! figure counted ahead: a completed course's are counted once, when it
+//! completes (`count_course`), as nothing about them can change after.
 //!
 //! A period is the dates `from`..=`until` of a course's last session (of a
 //! consultation's day), "" for an open end; `branch_id` "" is every branch.
@@ -89,22 +91,19 @@ struct ParticipantsRow {
 }
 
 /// The participants (holding a place) of the completed courses of the
-/// period, counted by course kind, gender, presence and completion.
+/// period, counted by course kind, gender, presence and completion: the sum
+/// of the completed courses' figures (`count_course`), a few rows a course.
 #[tracing::instrument(skip(tx))]
 pub async fn participants(tx: &mut Tx, period: Period<'_>) -> Result<Vec<ParticipantsCounted>> {
-    let mut w = completed_courses("e.tenant_id", tx.tenant(), period);
-    w.eq("e.status", EnrolmentStatus::Enrolled.as_str_name());
-    let present = w.param(AttendanceStatus::Present.as_str_name().to_owned());
+    let mut w = Where::tenant("f.tenant_id", tx.tenant());
+    w.compare("f.end_date", ">=", period.from)
+        .compare("f.end_date", "<=", period.until)
+        .eq("f.branch_id", period.branch_id);
     let sql = format!(
-        "SELECT kind, gender, attended, completed, COUNT(*) AS people FROM (
-            SELECT c.kind, e.gender, e.completed,
-                CAST(CASE WHEN EXISTS (SELECT 1 FROM attendance a
-                    WHERE a.tenant_id = e.tenant_id AND a.enrolment_id = e.id
-                      AND a.status = {present}) THEN 1 ELSE 0 END AS BIGINT) AS attended
-            FROM enrolments e
-            JOIN courses c ON c.tenant_id = e.tenant_id AND c.id = e.course_id
-            {}
-         ) x GROUP BY kind, gender, attended, completed",
+        "SELECT f.kind, f.gender, f.attended, f.completed,
+            CAST(SUM(f.people) AS BIGINT) AS people
+         FROM course_figures f {}
+         GROUP BY f.kind, f.gender, f.attended, f.completed",
         w.sql()
     );
     let rows: Vec<ParticipantsRow> = sqlx::query_as_with(AssertSqlSafe(sql), w.arguments()?)
@@ -121,6 +120,43 @@ pub async fn participants(tx: &mut Tx, period: Period<'_>) -> Result<Vec<Partici
             })
         })
         .collect()
+}
+
+/// Counts the participants of a course being completed into its figures,
+/// once: a completed course's enrolments, attendance and fields no longer
+/// change. Those holding a place, by gender, whether they were present at
+/// a session and whether they completed; run after the completion rule set
+/// `completed`, in the completion's transaction. Migration 0010 counted the
+/// courses completed before it with the same statement.
+#[tracing::instrument(skip(tx))]
+pub async fn count_course(tx: &mut Tx, course_id: &str) -> Result<()> {
+    let mut w = Where::tenant("e.tenant_id", tx.tenant());
+    w.eq_always("e.course_id", course_id)
+        .eq("c.status", CourseStatus::Completed.as_str_name())
+        .eq("e.status", EnrolmentStatus::Enrolled.as_str_name());
+    let present = w.param(AttendanceStatus::Present.as_str_name().to_owned());
+    let sql = format!(
+        "INSERT INTO course_figures
+            (tenant_id, course_id, end_date, branch_id, kind, gender, attended, completed, people)
+         SELECT tenant_id, course_id, end_date, branch_id, kind, gender, attended, completed,
+            COUNT(*)
+         FROM (
+            SELECT c.tenant_id, c.id AS course_id, c.end_date, c.branch_id, c.kind, e.gender,
+                e.completed,
+                CAST(CASE WHEN EXISTS (SELECT 1 FROM attendance a
+                    WHERE a.tenant_id = e.tenant_id AND a.enrolment_id = e.id
+                      AND a.status = {present}) THEN 1 ELSE 0 END AS BIGINT) AS attended
+            FROM enrolments e
+            JOIN courses c ON c.tenant_id = e.tenant_id AND c.id = e.course_id
+            {}
+         ) x
+         GROUP BY tenant_id, course_id, end_date, branch_id, kind, gender, attended, completed",
+        w.sql()
+    );
+    sqlx::query_with(AssertSqlSafe(sql), w.arguments()?)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
 }
 
 /// Certificates in force of the completed courses of the period.

@@ -6,6 +6,7 @@ both_backends!(
     a_courses_figures_count_the_same_people,
     reports_count_from_records_and_survive_erasure,
     a_period_of_forty_thousand_consultations_is_counted,
+    courses_completed_before_migration_10_are_counted_by_it,
 );
 
 async fn a_courses_figures_count_the_same_people(backend: Backend) {
@@ -433,4 +434,65 @@ async fn a_period_of_forty_thousand_consultations_is_counted(backend: Backend) {
     );
     let open = report(None, "").await.unwrap().into_inner();
     assert_eq!(open.consultations + open.technical_support_sessions, 40_000);
+}
+
+/// Migration 10 keeps each completed course's figures in a table of their
+/// own. Courses completed before it are counted by the migration from the
+/// same records: the report reads the same after the table is dropped and
+/// the migration runs again.
+async fn courses_completed_before_migration_10_are_counted_by_it(backend: Backend) {
+    use sqlx::{Connection, Executor};
+    let mut w = world(backend).await;
+    let course = create_course(&mut w, course_body(5, Audience::Open, 2)).await;
+    open(&mut w, &course.id).await;
+    let ids = enrol_people(
+        &mut w,
+        &course.id,
+        &[
+            ("سلمى", Gender::Female),
+            ("عمر", Gender::Male),
+            ("ليلى", Gender::Female),
+        ],
+    )
+    .await;
+    start(&mut w, &course.id).await;
+    let staff = w.staff.clone();
+    use AttendanceStatus::{Absent, Present};
+    let sheets = [[Present, Present, Absent], [Present, Absent, Absent]];
+    for (session, sheet) in course.sessions.iter().zip(sheets) {
+        let marks = ids.iter().zip(sheet).map(|(id, s)| mark(id, s)).collect();
+        record(&mut w.client, &staff, &course.id, &session.id, marks, "")
+            .await
+            .unwrap();
+    }
+    complete(&mut w, &course.id).await.unwrap();
+    let before = activity_report(&w).await;
+    assert_eq!(before.courses_completed, 1);
+    // Present at a session: Salma and Omar; Layla never came.
+    assert_eq!(counts(&before.course_participants), (1, 1, 0, 2));
+
+    // The database as it was before migration 10, with the course
+    // completed: the figures' table gone, the migration not applied.
+    let env = &w.app.env;
+    let (url, schema) =
+        markaz_kit::app::database_of(&env.config, &env.storage, markaz_capacity::NAME).unwrap();
+    let mut owner = sqlx::AnyConnection::connect(&url).await.unwrap();
+    if let Some(schema) = &schema {
+        owner
+            .execute(sqlx::AssertSqlSafe(format!(
+                "SET search_path TO \"{schema}\""
+            )))
+            .await
+            .unwrap();
+    }
+    owner.execute("DROP TABLE course_figures").await.unwrap();
+    owner
+        .execute("DELETE FROM markaz_migrations WHERE scope = 'service' AND version = 10")
+        .await
+        .unwrap();
+    owner.close().await.unwrap();
+    markaz_kit::migrate::run_all(&url, schema.as_deref(), &[], markaz_capacity::MIGRATIONS)
+        .await
+        .unwrap();
+    assert_eq!(activity_report(&w).await, before);
 }

@@ -417,6 +417,16 @@ pub async fn record(
         .map(|r| r.into_inner())
 }
 
+/// The staff's activity report over every period and branch.
+pub async fn activity_report(w: &World) -> api::ActivityReport {
+    w.client
+        .clone()
+        .get_activity_report(authed(api::GetActivityReportRequest::default(), &w.staff))
+        .await
+        .expect("activity report")
+        .into_inner()
+}
+
 pub async fn report(w: &mut World, course: &str) -> api::CourseReport {
     w.client
         .get_course_report(authed(
