@@ -177,25 +177,25 @@ pub(super) async fn list(
     let next_page_token = page.finish(&mut rows, |r| r.id.clone());
     let ids: Vec<String> = rows.iter().map(|p| p.organization_id.clone()).collect();
     let organizations = markaz_membership_copies::organizations(&mut tx, &ids).await?;
-    let mut calls: HashMap<String, CallRow> = HashMap::new();
+    let mut call_ids: Vec<String> = rows.iter().map(|p| p.call_id.clone()).collect();
+    call_ids.sort();
+    call_ids.dedup();
+    let calls: HashMap<String, CallRow> = store::calls::of_ids(&mut tx, &call_ids)
+        .await?
+        .into_iter()
+        .map(|c| (c.id.clone(), c))
+        .collect();
     let mut proposals = Vec::with_capacity(rows.len());
     for proposal in rows {
-        let call = match calls.get(&proposal.call_id) {
-            Some(c) => c.clone(),
-            None => {
-                let c = store::calls::get(&mut tx, &proposal.call_id)
-                    .await?
-                    .ok_or_else(|| Error::internal("a proposal without its call"))?;
-                calls.insert(c.id.clone(), c.clone());
-                c
-            }
-        };
+        let call = calls
+            .get(&proposal.call_id)
+            .ok_or_else(|| Error::internal("a proposal without its call"))?;
         let hidden = reviewing && call.fields.blind;
         let name = organizations
             .get(&proposal.organization_id)
             .filter(|_| !hidden)
             .map(|o| o.name.clone());
-        proposals.push(proposal_proto(&proposal, &call, name, hidden)?);
+        proposals.push(proposal_proto(&proposal, call, name, hidden)?);
     }
     Ok(api::ListProposalsResponse {
         proposals,

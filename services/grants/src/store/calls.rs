@@ -289,6 +289,19 @@ pub async fn get(tx: &mut Tx, id: &str) -> Result<Option<CallRow>> {
     Ok(with_children(tx, call.into_iter().collect()).await?.pop())
 }
 
+/// The calls of `ids` (the distinct calls of a page of proposals), with
+/// their children: three statements however many calls.
+#[tracing::instrument(skip_all)]
+pub async fn of_ids(tx: &mut Tx, ids: &[String]) -> Result<Vec<CallRow>> {
+    let calls: Vec<StoredCall> = tx
+        .rows_for_ids(
+            &format!("SELECT {CALL_COLUMNS} FROM calls WHERE tenant_id = $1 AND id IN ({{ids}})"),
+            ids,
+        )
+        .await?;
+    with_children(tx, calls).await
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn list(
     tx: &mut Tx,
