@@ -226,6 +226,19 @@ impl Target {
 
     pub async fn stop(self) {
         self.server.stop().await;
+        // MARKAZ_BENCH_KEEP leaves what the run wrote in place, to read its
+        // query plans afterwards (`EXPLAIN` on a seeded `scale` database).
+        if std::env::var_os("MARKAZ_BENCH_KEEP").is_some() {
+            eprintln!(
+                "kept: {}{}",
+                self.scratch.display(),
+                self.bench_db
+                    .as_ref()
+                    .map(|db| format!(" and the database {db}"))
+                    .unwrap_or_default()
+            );
+            return;
+        }
         if let Some(db) = &self.bench_db {
             let _ = admin_sql(
                 &self.infra.postgres,
