@@ -472,7 +472,8 @@ async fn courses_completed_before_migration_10_are_counted_by_it(backend: Backen
     assert_eq!(counts(&before.course_participants), (1, 1, 0, 2));
 
     // The database as it was before migration 10, with the course
-    // completed: the figures' table gone, the migration not applied.
+    // completed: the figures' table and the index gone, the migration not
+    // applied.
     let env = &w.app.env;
     let (url, schema) =
         markaz_kit::app::database_of(&env.config, &env.storage, markaz_capacity::NAME).unwrap();
@@ -486,6 +487,10 @@ async fn courses_completed_before_migration_10_are_counted_by_it(backend: Backen
             .unwrap();
     }
     owner.execute("DROP TABLE course_figures").await.unwrap();
+    owner
+        .execute("DROP INDEX certificates_in_force")
+        .await
+        .unwrap();
     owner
         .execute("DELETE FROM markaz_migrations WHERE scope = 'service' AND version = 10")
         .await
