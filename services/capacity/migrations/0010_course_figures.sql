@@ -27,11 +27,14 @@ CREATE INDEX course_figures_by_end ON course_figures
 CREATE INDEX course_figures_by_branch ON course_figures
     (tenant_id, branch_id, end_date, kind, gender, attended, completed, people);
 -- The certificates in force of the period's courses: issued only when a
--- course completes, so found from the period's completed courses, a probe
--- per course instead of a walk of every certificate of the tenant (10,000
--- after five years: 14 ms on SQLite, 0.2 ms for a year).
-CREATE INDEX certificates_in_force ON certificates (tenant_id, course_id)
-    WHERE revoked_at IS NULL;
+-- course completes, so found from the period's completed courses, one
+-- probe per course that the index answers alone, instead of a walk of every
+-- certificate of the tenant (10,000 after five years: 14 ms on SQLite, 0.1
+-- ms for a year). Not a partial index (`WHERE revoked_at IS NULL`):
+-- PostgreSQL, with no statistics yet, took such an index for the
+-- enrolments' certificate lookup and walked the tenant's certificates for
+-- each enrolment of a page.
+CREATE INDEX certificates_by_course_revoked ON certificates (tenant_id, course_id, revoked_at);
 -- The courses completed before this migration, counted as the report
 -- counted them.
 INSERT INTO course_figures

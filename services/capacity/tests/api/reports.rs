@@ -488,7 +488,7 @@ async fn courses_completed_before_migration_10_are_counted_by_it(backend: Backen
     }
     owner.execute("DROP TABLE course_figures").await.unwrap();
     owner
-        .execute("DROP INDEX certificates_in_force")
+        .execute("DROP INDEX certificates_by_course_revoked")
         .await
         .unwrap();
     owner
