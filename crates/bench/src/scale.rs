@@ -720,6 +720,11 @@ pub async fn run(target: &Target, shape: Shape, options: &Options) -> BenchResul
     // Grants and impact may still be applying capacity's events: their
     // work would be counted in the reads measured next.
     events::quiesce(target, std::time::Duration::from_secs(3600)).await?;
+    if target.vacuum_if_autovacuum_is_off().await? {
+        eprintln!(
+            "scale: autovacuum is off on this server: ran VACUUM (ANALYZE), as it would have"
+        );
+    }
     let disk = target.disk_bytes().await?;
     eprintln!(
         "scale: seeded in {seeded_in:.1} s, every consumer at rest after {:.1} s; data on disk {:.1} MiB (empty: {:.1} MiB); server resident {:.1} MiB",
