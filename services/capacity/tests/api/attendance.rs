@@ -321,11 +321,10 @@ async fn bulk_attendance_counts_once_and_keeps_corrections(backend: Backend) {
 async fn completion_needs_a_mark_for_everyone_holding_a_place(backend: Backend) {
     let mut w = world(backend).await;
     // Three places and two waiting: Amal, Basel and Jud hold a place.
-    let course = create_course(&mut w, course_body(3, Audience::Open, 2)).await;
-    open(&mut w, &course.id).await;
-    let ids = enrol_people(
+    let (course, ids) = running_course(
         &mut w,
-        &course.id,
+        3,
+        2,
         &[
             ("أمل", Gender::Female),
             ("باسل", Gender::Male),
@@ -335,7 +334,6 @@ async fn completion_needs_a_mark_for_everyone_holding_a_place(backend: Backend) 
         ],
     )
     .await;
-    start(&mut w, &course.id).await;
     let staff = w.staff.clone();
     // The trainer marks only Amal, at both sessions.
     for session in &course.sessions {

@@ -11,11 +11,10 @@ both_backends!(
 
 async fn a_courses_figures_count_the_same_people(backend: Backend) {
     let mut w = world(backend).await;
-    let course = create_course(&mut w, course_body(5, Audience::Open, 2)).await;
-    open(&mut w, &course.id).await;
-    let ids = enrol_people(
+    let (course, ids) = running_course(
         &mut w,
-        &course.id,
+        5,
+        2,
         &[
             ("أسماء", Gender::Female),
             ("بكر", Gender::Male),
@@ -23,7 +22,6 @@ async fn a_courses_figures_count_the_same_people(backend: Backend) {
         ],
     )
     .await;
-    start(&mut w, &course.id).await;
     let staff = w.staff.clone();
     use AttendanceStatus::{Absent, Present};
     let (day1, day2) = (course.sessions[0].id.clone(), course.sessions[1].id.clone());
@@ -443,11 +441,10 @@ async fn a_period_of_forty_thousand_consultations_is_counted(backend: Backend) {
 async fn courses_completed_before_migration_10_are_counted_by_it(backend: Backend) {
     use sqlx::{Connection, Executor};
     let mut w = world(backend).await;
-    let course = create_course(&mut w, course_body(5, Audience::Open, 2)).await;
-    open(&mut w, &course.id).await;
-    let ids = enrol_people(
+    let (course, ids) = running_course(
         &mut w,
-        &course.id,
+        5,
+        2,
         &[
             ("سلمى", Gender::Female),
             ("عمر", Gender::Male),
@@ -455,7 +452,6 @@ async fn courses_completed_before_migration_10_are_counted_by_it(backend: Backen
         ],
     )
     .await;
-    start(&mut w, &course.id).await;
     let staff = w.staff.clone();
     use AttendanceStatus::{Absent, Present};
     let sheets = [[Present, Present, Absent], [Present, Absent, Absent]];

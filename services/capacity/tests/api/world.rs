@@ -325,6 +325,22 @@ pub async fn enrol(
     enrol_as(&mut w.client, &staff, course, person, org).await
 }
 
+/// A course open to everyone, of `capacity` places and `sessions` sessions,
+/// with `people` enrolled in this order and started: the course and the
+/// enrolment ids.
+pub async fn running_course(
+    w: &mut World,
+    capacity: i32,
+    sessions: i64,
+    people: &[(&str, Gender)],
+) -> (api::Course, Vec<String>) {
+    let course = create_course(w, course_body(capacity, Audience::Open, sessions)).await;
+    open(w, &course.id).await;
+    let ids = enrol_people(w, &course.id, people).await;
+    start(w, &course.id).await;
+    (course, ids)
+}
+
 /// People membership registered (aged 25-34, no organization), enrolled in
 /// `course` in this order: their enrolment ids.
 pub async fn enrol_people(w: &mut World, course: &str, people: &[(&str, Gender)]) -> Vec<String> {
