@@ -1,6 +1,7 @@
 //! Statements whose size does not grow with the data: a list of ids bound
 //! into one statement is sent in parts, so a report over every record of a
-//! tenant never meets SQLite's limit of 32,766 bound values.
+//! tenant never meets SQLite's limit of 32,766 bound values. And statements
+//! planned for their values where the value decides the plan.
 
 use std::sync::Arc;
 
@@ -11,7 +12,10 @@ use markaz_kit::testing::{Backend, TestEnv};
 
 const TENANT: &str = "statements-tenant";
 
-both_backends!(forty_thousand_ids_are_read_in_parts);
+both_backends!(
+    forty_thousand_ids_are_read_in_parts,
+    plans_for_each_value_last_only_their_transaction,
+);
 
 #[derive(sqlx::FromRow)]
 struct Line {
@@ -78,4 +82,38 @@ async fn forty_thousand_ids_are_read_in_parts(backend: Backend) {
         .await
         .unwrap();
     assert!(none.is_empty());
+}
+
+/// `Tx::plan_for_each_value` (a text search's transaction) has PostgreSQL
+/// plan for the values bound, in that transaction only: the pooled
+/// connection goes back to generic plans where they pay, for the next
+/// request it serves.
+async fn plans_for_each_value_last_only_their_transaction(backend: Backend) {
+    let env = TestEnv::new(backend);
+    env.start(vec![Arc::new(Ledger)])
+        .await
+        .unwrap()
+        .shutdown()
+        .await;
+    let db = env.db(LEDGER).await.unwrap();
+    for _ in 0..3 {
+        let mut tx = db.read(TENANT).await.unwrap();
+        tx.plan_for_each_value().await.unwrap();
+        if backend == Backend::Postgres {
+            assert_eq!(mode(&mut tx).await, "force_custom_plan");
+        }
+        tx.commit().await.unwrap();
+        if backend == Backend::Postgres {
+            let mut next = db.read(TENANT).await.unwrap();
+            assert_eq!(mode(&mut next).await, "auto");
+            next.commit().await.unwrap();
+        }
+    }
+}
+
+async fn mode(tx: &mut markaz_kit::db::Tx) -> String {
+    sqlx::query_scalar("SELECT current_setting('plan_cache_mode')")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap()
 }

@@ -314,6 +314,27 @@ impl Tx {
         &self.db
     }
 
+    /// Has PostgreSQL plan each of this transaction's statements for the
+    /// values bound to it. By default, after five runs of a prepared
+    /// statement, it may settle on one generic plan for every value. That
+    /// suits a condition whose cost is the same for every value (a tenant,
+    /// an id). It does not suit one whose cost depends on the value itself.
+    /// A text pattern (`LIKE '%…%'`) is an example: a trigram index answers
+    /// a rare word at once, while a common one is cheaper to walk in the
+    /// page's order. Measured: the capped count of a search matching no one,
+    /// on its generic plan, walked every tenant's 50,000 people (4.1 ms)
+    /// instead of reading the index (0.015 ms). Costs one statement, and a
+    /// planning of each statement after it. SQLite has no generic plans:
+    /// nothing to do.
+    pub async fn plan_for_each_value(&mut self) -> Result<()> {
+        if self.backend() == Backend::Postgres {
+            sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Runs `sql` with `$1` = this transaction's tenant and `$2` = `id`, and
     /// maps the row it finds, if any: the shape of every "get one".
     pub async fn find<T>(

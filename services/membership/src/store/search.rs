@@ -11,7 +11,9 @@
 //! tenant's rows in the page's order and stops once a page and the capped
 //! count are found, so a query found in most names (`محم`) is cheaper by
 //! LIKE. Both are exact: the choice changes the cost, never the rows
-//! (tests/api/search.rs). Measured in docs/performance.md.
+//! (tests/api/search.rs). On PostgreSQL a search's statements are planned
+//! for their pattern (`Tx::plan_for_each_value`). Measured in
+//! docs/performance.md.
 
 use markaz_kit::db::{Backend, Tx};
 use markaz_kit::error::Result;
@@ -57,6 +59,10 @@ pub(crate) async fn text_search(
     if query.is_empty() {
         return Ok(());
     }
+    // The pattern decides the plan (the trigram index for a rare word, the
+    // page's order for a common one): on PostgreSQL, never one generic
+    // plan for every pattern.
+    tx.plan_for_each_value().await?;
     let needle = validate::matchable(query);
     if tx.backend() == Backend::Sqlite && needle.chars().count() >= TRIGRAM {
         let phrase = phrase(&needle);
