@@ -24,13 +24,7 @@ struct Line {
 }
 
 async fn forty_thousand_ids_are_read_in_parts(backend: Backend) {
-    let env = TestEnv::new(backend);
-    env.start(vec![Arc::new(Ledger)])
-        .await
-        .unwrap()
-        .shutdown()
-        .await;
-    let db = env.db(LEDGER).await.unwrap();
+    let (_env, db) = ledger(backend).await;
     // 1,200 lines, then 40,000 ids of which every 33rd names one of them.
     let mut tx = db.write(TENANT).await.unwrap();
     for i in 0..1_200 {
@@ -89,13 +83,7 @@ async fn forty_thousand_ids_are_read_in_parts(backend: Backend) {
 /// connection goes back to generic plans where they pay, for the next
 /// request it serves.
 async fn plans_for_each_value_last_only_their_transaction(backend: Backend) {
-    let env = TestEnv::new(backend);
-    env.start(vec![Arc::new(Ledger)])
-        .await
-        .unwrap()
-        .shutdown()
-        .await;
-    let db = env.db(LEDGER).await.unwrap();
+    let (_env, db) = ledger(backend).await;
     for _ in 0..3 {
         let mut tx = db.read(TENANT).await.unwrap();
         tx.plan_for_each_value().await.unwrap();
@@ -116,4 +104,17 @@ async fn mode(tx: &mut markaz_kit::db::Tx) -> String {
         .fetch_one(tx.conn())
         .await
         .unwrap()
+}
+
+/// The ledger's database, migrated by a start of the platform (kept alive
+/// with its environment).
+async fn ledger(backend: Backend) -> (TestEnv, markaz_kit::db::Db) {
+    let env = TestEnv::new(backend);
+    env.start(vec![Arc::new(Ledger)])
+        .await
+        .unwrap()
+        .shutdown()
+        .await;
+    let db = env.db(LEDGER).await.unwrap();
+    (env, db)
 }

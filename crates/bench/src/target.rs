@@ -209,11 +209,7 @@ impl Target {
                     .sum())
             }
             Kind::Serve => {
-                let pool = sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(1)
-                    .connect(&self.database_url)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let pool = self.bench_database().await?;
                 let bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
                     .fetch_one(&pool)
                     .await
@@ -222,6 +218,15 @@ impl Target {
                 Ok(bytes.max(0) as u64)
             }
         }
+    }
+
+    /// One connection to the `serve` target's database, as its owner.
+    async fn bench_database(&self) -> BenchResult<sqlx::PgPool> {
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&self.database_url)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// Brings a seeded PostgreSQL database to the state autovacuum keeps
@@ -235,11 +240,7 @@ impl Target {
         if self.kind != Kind::Serve {
             return Ok(false);
         }
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&self.database_url)
-            .await
-            .map_err(|e| e.to_string())?;
+        let pool = self.bench_database().await?;
         let autovacuum: String = sqlx::query_scalar("SHOW autovacuum")
             .fetch_one(&pool)
             .await
