@@ -65,26 +65,23 @@ pub async fn apply_all(
     } else {
         crate::time::now_micros()
     };
+    let mut fresh = claim(&mut tx, consumer, tenant, envelopes, stamp).await?;
     let mut outcomes = Vec::with_capacity(envelopes.len());
     for envelope in envelopes {
         if !consumer.handler.handles(&envelope.r#type) {
             outcomes.push(Applied::Ignored);
             continue;
         }
-        let inserted = sqlx::query(
-            "INSERT INTO markaz_inbox (consumer, event_id, tenant_id, processed_at)
-             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        )
-        .bind(consumer.name)
-        .bind(&envelope.id)
-        .bind(tenant)
-        .bind(stamp)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            outcomes.push(Applied::Duplicate);
-            continue;
+        // Each claimed id is applied once: an event the bus delivered
+        // twice within one batch finds its claim taken by the first.
+        match fresh.iter().position(|id| *id == envelope.id) {
+            Some(i) => {
+                fresh.swap_remove(i);
+            }
+            None => {
+                outcomes.push(Applied::Duplicate);
+                continue;
+            }
         }
         let span = tracing::info_span!(
             "event",
@@ -111,6 +108,45 @@ pub async fn apply_all(
     }
     tx.commit().await?;
     Ok(outcomes)
+}
+
+/// Writes the inbox rows of the events of `envelopes` that `consumer`
+/// handles, in one statement whatever the batch's size (at most the
+/// consumer's batch, so a bounded number of statement shapes), and returns
+/// the ids it wrote: those not applied before. One statement per batch
+/// rather than one per event: the consumer's share of a create was a
+/// round trip per event for its inbox row alone.
+async fn claim(
+    tx: &mut crate::db::Tx,
+    consumer: &Consumer,
+    tenant: &str,
+    envelopes: &[&Envelope],
+    stamp: i64,
+) -> Result<Vec<String>> {
+    let mut ids: Vec<&str> = Vec::with_capacity(envelopes.len());
+    for e in envelopes {
+        if consumer.handler.handles(&e.r#type) && !ids.contains(&e.id.as_str()) {
+            ids.push(&e.id);
+        }
+    }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = (4..ids.len() + 4)
+        .map(|i| format!("($1, ${i}, $2, $3)"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut insert = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO markaz_inbox (consumer, event_id, tenant_id, processed_at)
+         VALUES {rows} ON CONFLICT DO NOTHING RETURNING event_id"
+    )))
+    .bind(consumer.name)
+    .bind(tenant)
+    .bind(stamp);
+    for id in ids {
+        insert = insert.bind(id);
+    }
+    Ok(insert.fetch_all(tx.conn()).await?)
 }
 
 /// Applies one event exactly once: the inbox row and the handler's writes
