@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::dead_letters::dead_letter;
 use super::{Applied, Consumer, apply, apply_all};
-use crate::bus::{Bus, Delivery, Renewal, Subscription};
+use crate::bus::{Bus, Delivery, PendingCounter, Renewal, Subscription};
 use crate::config::ConsumerConfig;
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -66,6 +66,13 @@ pub async fn run_consumer(
     shutdown: CancellationToken,
 ) -> Result<()> {
     let subscription = bus.subscribe(consumer.name, producer).await?;
+    if let Some(counter) = subscription.pending_counter() {
+        let labels = ConsumerProducerLabels {
+            consumer: consumer.name.to_string(),
+            producer: producer.to_string(),
+        };
+        tasks.spawn(report_pending(counter, labels, shutdown.clone()));
+    }
     if let Some(lost) = bus.watch_lost(consumer.name, producer).await? {
         tasks.spawn(super::dead_letters::keep_lost(
             db.clone(),
@@ -105,21 +112,12 @@ struct Loop {
 impl Loop {
     async fn run(mut self, mut subscription: Subscription, shutdown: CancellationToken) {
         self.declare_series();
-        let pending = subscription.pending_counter();
-        let mut gauge = tokio::time::interval(PENDING_EVERY);
-        gauge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let first = tokio::select! {
                 d = subscription.next() => match d {
                     Some(d) => d,
                     None => break,
                 },
-                _ = gauge.tick(), if pending.is_some() => {
-                    if let Some(n) = pending.as_ref().map(|p| p.pending()) {
-                        self.report_pending(n.await);
-                    }
-                    continue;
-                }
                 _ = shutdown.cancelled() => break,
             };
             let mut batch = vec![first];
@@ -140,19 +138,6 @@ impl Loop {
                 }
                 held = self.process_caught(held).await;
             }
-        }
-    }
-
-    fn report_pending(&self, pending: Option<(u64, u64)>) {
-        if let Some((pending, ack_pending)) = pending {
-            let m = telemetry::metrics();
-            let labels = self.labels();
-            m.consumer_pending
-                .get_or_create(&labels)
-                .set(i64::try_from(pending).unwrap_or(i64::MAX));
-            m.consumer_ack_pending
-                .get_or_create(&labels)
-                .set(i64::try_from(ack_pending).unwrap_or(i64::MAX));
         }
     }
 
@@ -426,6 +411,34 @@ impl Loop {
                 outcome,
             })
             .inc();
+    }
+}
+
+/// Keeps the gauges of the bus's backlog for one consumer: every
+/// [`PENDING_EVERY`], in a task of its own. The answer comes from
+/// JetStream's API, which under load can take tens of milliseconds; asked
+/// from the consumer loop, every event arriving meanwhile waited for it.
+async fn report_pending(
+    counter: PendingCounter,
+    labels: ConsumerProducerLabels,
+    shutdown: CancellationToken,
+) {
+    let mut every = tokio::time::interval(PENDING_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        if let Some((pending, ack_pending)) = counter.pending().await {
+            let m = telemetry::metrics();
+            m.consumer_pending
+                .get_or_create(&labels)
+                .set(i64::try_from(pending).unwrap_or(i64::MAX));
+            m.consumer_ack_pending
+                .get_or_create(&labels)
+                .set(i64::try_from(ack_pending).unwrap_or(i64::MAX));
+        }
     }
 }
 
