@@ -66,13 +66,6 @@ pub async fn run_consumer(
     shutdown: CancellationToken,
 ) -> Result<()> {
     let subscription = bus.subscribe(consumer.name, producer).await?;
-    if let Some(counter) = subscription.pending_counter() {
-        let labels = ConsumerProducerLabels {
-            consumer: consumer.name.to_string(),
-            producer: producer.to_string(),
-        };
-        tasks.spawn(report_pending(counter, labels, shutdown.clone()));
-    }
     if let Some(lost) = bus.watch_lost(consumer.name, producer).await? {
         tasks.spawn(super::dead_letters::keep_lost(
             db.clone(),
@@ -91,6 +84,9 @@ pub async fn run_consumer(
         health,
         failures: HashMap::new(),
     };
+    if let Some(counter) = subscription.pending_counter() {
+        tasks.spawn(report_pending(counter, looped.labels(), shutdown.clone()));
+    }
     tasks.spawn(looped.run(subscription, shutdown));
     Ok(())
 }
